@@ -1,0 +1,36 @@
+"""Where the kit keeps its state and how a client finds the local cloud.
+
+Everything is chosen by the environment: ``CDLAB_HOME`` (state dir, default ``~/.cdlab``),
+``CDLAB_PORT`` (the local cloud's loopback port), ``CDLAB_TIME_SCALE`` (how much faster than
+real time CloudWatch periods, cooldowns and waits pass in the local cloud).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_PORT = 4599
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+LOOPBACK = "127.0.0.1"
+
+
+def home() -> Path:
+    return Path(os.environ.get("CDLAB_HOME") or Path.home() / ".cdlab").expanduser()
+
+
+def port() -> int:
+    return int(os.environ.get("CDLAB_PORT") or DEFAULT_PORT)
+
+
+def region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
+def time_scale() -> float:
+    """Seconds of simulated time per real second (1 behaves like AWS)."""
+    value = float(os.environ.get("CDLAB_TIME_SCALE") or 1)
+    if value <= 0:
+        raise ValueError(f"CDLAB_TIME_SCALE must be positive, got {value}")
+    return value

@@ -1,0 +1,1 @@
+"""The local cloud: an offline, loopback-only, SageMaker-compatible server."""

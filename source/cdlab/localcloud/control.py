@@ -1,0 +1,200 @@
+"""Start, stop and find the local cloud process (the ``cdlab local`` commands use this).
+
+The running cloud is described by ``<home>/cloud.json`` (pid, port, url). It is stopped by that
+pid, after checking the pid still belongs to a local cloud of this home: never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import botocore.loaders
+
+from cdlab import config
+
+SERVER_MODULE = "cdlab.localcloud.server"
+LOCAL_WAITER_DELAY_SECONDS = 1
+
+
+class CloudError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cloud:
+    home: Path
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{config.LOOPBACK}:{self.port}"
+
+
+def state_file(home: Path) -> Path:
+    return home / "cloud.json"
+
+
+def log_file(home: Path) -> Path:
+    return home / "logs" / "cloud.log"
+
+
+def credentials(home: Path) -> tuple[str, str]:
+    """The kit's local access key, made at first use and readable by the user only."""
+    path = home / "credentials.json"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        keys = {
+            "aws_access_key_id": "AKIACDLAB" + secrets.token_hex(6).upper(),
+            "aws_secret_access_key": secrets.token_urlsafe(30),
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keys, f)
+    keys = json.loads(path.read_text())
+    return keys["aws_access_key_id"], keys["aws_secret_access_key"]
+
+
+def write_waiters(home: Path) -> Path:
+    """SageMaker waiters that poll the local cloud every second instead of every 30 s.
+
+    botocore reads model files from ``AWS_DATA_PATH`` before its own; the same total wait (delay
+    times attempts) is kept, only the polling is finer, since a local endpoint is ready in seconds.
+    """
+    data_path = home / "botocore-data"
+    loader = botocore.loaders.Loader()
+    for service in ("sagemaker",):
+        api_version = loader.determine_latest_version(service, "waiters-2")
+        waiters = loader.load_service_model(service, "waiters-2", api_version)
+        for waiter in waiters["waiters"].values():
+            total = waiter["delay"] * waiter["maxAttempts"]
+            waiter["delay"] = LOCAL_WAITER_DELAY_SECONDS
+            waiter["maxAttempts"] = max(1, total // LOCAL_WAITER_DELAY_SECONDS)
+        target = data_path / service / api_version / "waiters-2.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(waiters, indent=1))
+    return data_path
+
+
+def client_environment(home: Path, port: int) -> dict[str, str]:
+    """The variables that point boto3, the AWS CLI and the SageMaker SDK at the local cloud."""
+    key_id, secret = credentials(home)
+    return {
+        "AWS_ENDPOINT_URL": f"http://{config.LOOPBACK}:{port}",
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": config.region(),
+        "AWS_DATA_PATH": str(write_waiters(home)),
+        "CDLAB_HOME": str(home),
+        "CDLAB_PORT": str(port),
+    }
+
+
+def _health(port: int, timeout: float = 1.0) -> int | None:
+    """The pid the local cloud on ``port`` reports, or None if nothing healthy answers."""
+    url = f"http://{config.LOOPBACK}:{port}/_cdlab/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return int(json.load(r)["pid"])
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return None
+
+
+def _owns(pid: int, home: Path) -> bool:
+    """Whether ``pid`` is a local cloud serving ``home`` (guards against a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return SERVER_MODULE.encode() in cmdline and str(home).encode() in cmdline
+
+
+def running(home: Path) -> Cloud | None:
+    try:
+        info = json.loads(state_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    if not _owns(info["pid"], home) or _health(info["port"]) != info["pid"]:
+        return None
+    return Cloud(home, info["port"], info["pid"])
+
+
+def up(home: Path, port: int, timeout: float = 30.0) -> Cloud:
+    """Start the local cloud in the background (or return the one already running)."""
+    current = running(home)
+    if current is not None:
+        return current
+    if _health(port) is not None:
+        raise CloudError(
+            f"Another local cloud already listens on port {port}; stop it or set CDLAB_PORT."
+        )
+    credentials(home)
+    write_waiters(home)
+    log_file(home).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file(home), "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", SERVER_MODULE, "--home", str(home), "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    state_file(home).write_text(json.dumps({"pid": process.pid, "port": port}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise CloudError(
+                f"The local cloud exited with code {process.returncode} while starting:\n"
+                + tail(home, 15)
+            )
+        if _health(port, timeout=0.5) == process.pid:
+            return Cloud(home, port, process.pid)
+        time.sleep(0.1)
+    process.terminate()
+    raise CloudError(f"The local cloud did not answer within {timeout:.0f} s:\n" + tail(home, 15))
+
+
+def down(home: Path, timeout: float = 30.0) -> bool:
+    """Stop the local cloud of ``home``; False if none was running."""
+    try:
+        info = json.loads(state_file(home).read_text())
+    except (OSError, ValueError):
+        return False
+    pid = info["pid"]
+    if not _owns(pid, home):
+        state_file(home).unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _owns(pid, home):
+        time.sleep(0.05)
+        _reap(pid)
+    if _owns(pid, home):
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    state_file(home).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the cloud is our own child (as in tests), so no zombie stays."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def tail(home: Path, lines: int = 50) -> str:
+    try:
+        return "\n".join(log_file(home).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log yet)"

@@ -1,0 +1,66 @@
+"""Which container implementation an image URI names.
+
+The built-in Factorization Machines image of every region (the registries sagemaker-core lists,
+read from its data file so that importing the SDK does not slow the local cloud's start) maps to
+the kit's FM inference container and trainer. Any other image is unknown: the endpoint or training
+job that names it fails with a FailureReason, as SageMaker does for an image it cannot pull.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib.metadata import distribution
+
+FM_CONTAINER = "cdlab.serving.fm_container"
+ALGORITHM_CONFIG = "sagemaker/core/image_uri_config/{}.json"
+IMAGE_URI = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<repo>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+))?"
+)
+
+
+class UnknownImage(ValueError):
+    pass
+
+
+@functools.cache
+def _registries(algorithm: str) -> dict[str, str]:
+    path = distribution("sagemaker-core").locate_file(ALGORITHM_CONFIG.format(algorithm))
+    versions = json.loads(path.read_text())["versions"]
+    return {
+        region: account for v in versions.values() for region, account in v["registries"].items()
+    }
+
+
+def fm_image_uri(region: str) -> str:
+    """The built-in Factorization Machines image of ``region``: what
+    ``sagemaker.core.image_uris.retrieve("factorization-machines", region)`` answers, without
+    importing the SDK."""
+    account = _registries("factorization-machines").get(region)
+    if account is None:
+        raise UnknownImage(f"Factorization Machines is not offered in region {region}.")
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{domain}/factorization-machines:1"
+
+
+def algorithm_of(image: str) -> str | None:
+    """The built-in algorithm whose official image ``image`` is, or None."""
+    match = IMAGE_URI.fullmatch(image)
+    if not match or match["repo"] != "factorization-machines":
+        return None
+    if _registries("factorization-machines").get(match["region"]) != match["account"]:
+        return None
+    return "factorization-machines"
+
+
+def inference_module(image: str) -> str:
+    """The Python module that serves ``image``, or UnknownImage with a clear reason."""
+    if algorithm_of(image) == "factorization-machines":
+        return FM_CONTAINER
+    raise UnknownImage(
+        f"The image '{image}' is not available in the local cloud: it serves the built-in "
+        "Factorization Machines images (sagemaker.core.image_uris.retrieve("
+        "'factorization-machines', region))."
+    )

@@ -1,0 +1,150 @@
+"""The JSON protocols, driven by botocore's own service models.
+
+A request is checked against the operation's input shape (required members, types, lengths,
+ranges, enums, patterns) and answered with AWS's validation wording, so the local cloud needs no
+hand-written schema: botocore ships the schema.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+from botocore.model import OperationModel, OperationNotFoundError, ServiceModel, Shape
+
+from cdlab.localcloud.errors import (
+    AWSError,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
+
+JSON_TYPES = {
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "timestamp": (int, float, str),
+    "structure": (dict,),
+    "map": (dict,),
+    "list": (list,),
+}
+
+
+@functools.cache
+def service_model(name: str) -> ServiceModel:
+    return botocore.session.get_session().get_service_model(name)
+
+
+def operation(service: ServiceModel, name: str) -> OperationModel:
+    try:
+        return service.operation_model(name)
+    except OperationNotFoundError:
+        raise UnknownOperationException(
+            f"The operation {name} is not a {service.service_name} operation."
+        ) from None
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        params = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SerializationException(f"The request body is not valid JSON: {e}") from None
+    if not isinstance(params, dict):
+        raise SerializationException("The request body must be a JSON object.")
+    return params
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None  # a Java-only construct: the constraint is left to AWS
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _violations(value: Any, shape: Shape, path: str) -> Iterator[str]:
+    kind = shape.type_name
+    if not isinstance(value, JSON_TYPES[kind]) or (kind != "boolean" and isinstance(value, bool)):
+        expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
+        raise SerializationException(
+            f"Value {json.dumps(value)} at '{path}' must be of type {expected}."
+        )
+    meta = shape.metadata
+    where = f"Value {_shown(value)} at '{path}' failed to satisfy constraint: Member must"
+    if kind in ("string", "list", "map", "blob"):
+        if "min" in meta and len(value) < meta["min"]:
+            yield f"{where} have length greater than or equal to {meta['min']}"
+        if "max" in meta and len(value) > meta["max"]:
+            yield f"{where} have length less than or equal to {meta['max']}"
+    elif kind in ("integer", "long", "float", "double"):
+        if "min" in meta and value < meta["min"]:
+            yield f"{where} have value greater than or equal to {meta['min']}"
+        if "max" in meta and value > meta["max"]:
+            yield f"{where} have value less than or equal to {meta['max']}"
+    if kind == "string":
+        if shape.enum and value not in shape.enum:
+            yield f"{where} satisfy enum value set: [{', '.join(shape.enum)}]"
+        pattern = _pattern(meta["pattern"]) if "pattern" in meta else None
+        if pattern is not None and not pattern.fullmatch(value):
+            yield f"{where} satisfy regular expression pattern: {meta['pattern']}"
+    elif kind == "structure":
+        yield from _structure_violations(value, shape, path)
+    elif kind == "list":
+        for i, item in enumerate(value, start=1):
+            yield from _violations(item, shape.member, f"{path}.{i}.member")
+    elif kind == "map":
+        for key, item in value.items():
+            yield from _violations(item, shape.value, f"{path}.{key}")
+
+
+def _structure_violations(value: dict[str, Any], shape: Shape, path: str) -> Iterator[str]:
+    prefix = f"{path}." if path else ""
+    for name in shape.required_members:
+        if value.get(name) is None:
+            yield (
+                f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+                "Member must not be null"
+            )
+    for name, member in shape.members.items():
+        if value.get(name) is not None:
+            yield from _violations(value[name], member, f"{prefix}{_camel(name)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)[:200]
+    return str(value)
+
+
+def validate(params: dict[str, Any], shape: Shape | None) -> None:
+    """Raise AWS's ValidationException (or SerializationException for wrong types)."""
+    if shape is None:
+        return
+    problems = list(_structure_violations(params, shape, ""))
+    if problems:
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+def json_error(err: AWSError, content_type: str) -> tuple[int, dict[str, str], bytes]:
+    """The awsJson error envelope: ``__type`` and ``message`` plus the error's own fields."""
+    body = {"__type": err.code, "message": err.message, **err.fields}
+    headers = {"x-amzn-ErrorType": err.code, "Content-Type": content_type}
+    return err.status, headers, json.dumps(body).encode()

@@ -1,0 +1,118 @@
+"""The runtime's hot path: InvokeEndpoint routed to a variant by weight, then to an instance.
+
+Each endpoint's routing table is an immutable snapshot swapped in one assignment, so a request
+sees either the old fleet or the new one, never a half-switched endpoint.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate
+
+import aiohttp
+from multidict import CIMultiDict
+
+from cdlab import config
+from cdlab.localcloud.errors import ModelError, ServiceUnavailable, ValidationError
+from cdlab.localcloud.fleet import Instance
+
+MAX_PAYLOAD_BYTES = 6_291_456
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
+PASSED_HEADERS = ("Content-Type", "Accept", CUSTOM_ATTRIBUTES)
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    name: str
+    weight: float
+    instances: tuple[Instance, ...]
+
+    def pick(self, exclude: set[Instance]) -> Instance | None:
+        """The live instance with the fewest requests in flight (ties broken at random)."""
+        live = [i for i in self.instances if i.alive and i not in exclude]
+        if not live:
+            return None
+        fewest = min(i.inflight for i in live)
+        return random.choice([i for i in live if i.inflight == fewest])
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    name: str
+    variants: tuple[VariantRoute, ...]
+
+    def choose(self, target_variant: str | None) -> VariantRoute:
+        if target_variant is not None:
+            for variant in self.variants:
+                if variant.name == target_variant:
+                    return variant
+            raise ValidationError(
+                f"The variant {target_variant} does not exist for endpoint {self.name}. "
+                f"Its variants are: {', '.join(v.name for v in self.variants)}."
+            )
+        weights = [v.weight for v in self.variants]
+        if sum(weights) <= 0:
+            raise ValidationError(
+                f"Endpoint {self.name} has no variant with a positive weight; "
+                "set one with update-endpoint-weights-and-capacities or use TargetVariant."
+            )
+        cumulative = list(accumulate(weights))
+        return random.choices(self.variants, cum_weights=cumulative)[0]
+
+
+class Router:
+    def __init__(self, session: aiohttp.ClientSession, timeout_seconds: float = 60.0) -> None:
+        self.session = session
+        self.routes: dict[str, EndpointRoute] = {}
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    def set_route(self, route: EndpointRoute) -> None:
+        self.routes[route.name.lower()] = route
+
+    def drop_route(self, name: str) -> None:
+        self.routes.pop(name.lower(), None)
+
+    async def invoke(
+        self, name: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[str, aiohttp.ClientResponse, bytes]:
+        """Send the request to one instance; returns the variant, the response and its body."""
+        route = self.routes.get(name.lower())
+        if route is None:
+            raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
+        variant = route.choose(headers.get("X-Amzn-SageMaker-Target-Variant"))
+        forwarded = CIMultiDict((h, headers[h]) for h in PASSED_HEADERS if h in headers)
+        tried: set[Instance] = set()
+        while True:
+            instance = variant.pick(exclude=tried)
+            if instance is None:
+                raise ServiceUnavailable(
+                    f"No instance of variant {variant.name} of endpoint {name} is available; "
+                    "try again shortly."
+                )
+            tried.add(instance)
+            try:
+                return variant.name, *await self._send(instance, body, forwarded)
+            except aiohttp.ClientConnectionError:
+                continue  # the instance went away: inference is safe to retry on another one
+
+    async def _send(
+        self, instance: Instance, body: bytes, headers: CIMultiDict[str]
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        instance.inflight += 1
+        try:
+            async with self.session.post(
+                f"{instance.url}/invocations", data=body, headers=headers, timeout=self.timeout
+            ) as response:
+                return response, await response.read()
+        except TimeoutError:
+            raise ModelError(
+                f"Received a timeout from the model container of {instance.instance_id}: "
+                f"no answer within {self.timeout.total:.0f} seconds.",
+                OriginalStatusCode=408,
+                OriginalMessage="timeout",
+            ) from None
+        finally:
+            instance.inflight -= 1

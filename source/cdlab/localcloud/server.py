@@ -1,0 +1,192 @@
+"""The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
+
+Routing (see AWS_FACTS.md, "Routing one loopback URL"):
+``POST /endpoints/{name}/invocations`` -> the runtime router (the hot path);
+``X-Amz-Target: SageMaker.*`` -> the SageMaker control plane;
+``/_cdlab/*`` -> the kit's own health and status;
+everything else -> moto, in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from cdlab import config
+from cdlab.localcloud import protocol
+from cdlab.localcloud.artifacts import ArtifactStore
+from cdlab.localcloud.errors import (
+    AWSError,
+    InternalFailure,
+    ModelError,
+    PayloadTooLarge,
+    UnknownOperationException,
+)
+from cdlab.localcloud.fleet import Fleet
+from cdlab.localcloud.motobridge import MotoBridge
+from cdlab.localcloud.router import CUSTOM_ATTRIBUTES, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, Router
+from cdlab.localcloud.sagemaker import SageMaker
+from cdlab.localcloud.store import Store
+
+log = logging.getLogger("cdlab.gateway")
+
+INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+JSON_11 = "application/x-amz-json-1.1"
+MAX_BODY_BYTES = 5 * 1024**3
+INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
+
+
+class Gateway:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.store = Store(home / "state.db")
+        self.moto = MotoBridge()
+        self.session: aiohttp.ClientSession | None = None
+        self.sagemaker: SageMaker | None = None
+        self.router: Router | None = None
+
+    async def start(self, _app: web.Application) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        self.router = Router(self.session)
+        artifact_store = ArtifactStore(self.home / "artifacts")
+        fleet = Fleet(self.home, artifact_store, self.session)
+        self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
+        await self.sagemaker.resume()
+
+    async def stop(self, _app: web.Application) -> None:
+        if self.sagemaker is not None:
+            await self.sagemaker.shutdown()
+        if self.session is not None:
+            await self.session.close()
+        self.store.close()
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        match = INVOCATIONS.match(request.path)
+        if match and request.method == "POST":
+            return await self.invoke(request, match["name"])
+        target = request.headers.get("X-Amz-Target", "")
+        if target.startswith("SageMaker."):
+            return await self.sagemaker_json(request, target.split(".", 1)[1])
+        if request.path == "/_cdlab/health":
+            return web.json_response({"status": "ok", "pid": os.getpid()})
+        return await self.moto.handle(request, await request.read())
+
+    async def sagemaker_json(self, request: web.Request, operation_name: str) -> web.Response:
+        assert self.sagemaker is not None
+        service = protocol.service_model("sagemaker")
+        try:
+            op = protocol.operation(service, operation_name)
+            params = protocol.parse_json_body(await request.read())
+            protocol.validate(params, op.input_shape)
+            method = getattr(self.sagemaker, _snake(operation_name), None)
+            if method is None:
+                raise UnknownOperationException(
+                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
+                    "models, endpoint configs, endpoints and training jobs."
+                )
+            result = method(params)
+            if inspect.isawaitable(result):
+                result = await result
+            return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
+        except AWSError as err:
+            return _error_response(*protocol.json_error(err, JSON_11))
+        except Exception as e:
+            log.exception("SageMaker %s failed", operation_name)
+            err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
+            return _error_response(*protocol.json_error(err, JSON_11))
+
+    async def invoke(self, request: web.Request, name: str) -> web.Response:
+        assert self.router is not None
+        try:
+            if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+                raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+            body = await request.content.read(MAX_PAYLOAD_BYTES + 1)
+            if len(body) > MAX_PAYLOAD_BYTES:
+                raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+            variant, response, payload = await self.router.invoke(name, body, request.headers)
+            if response.status >= 300:
+                message = payload.decode("utf-8", "replace")
+                side = "client" if response.status < 500 else "server"
+                raise ModelError(
+                    f"Received {side} error ({response.status}) from primary with message "
+                    f'"{message}". See the instance log stream {variant} in '
+                    f"/aws/sagemaker/Endpoints/{name} for more information.",
+                    OriginalStatusCode=response.status,
+                    OriginalMessage=message,
+                    LogStreamArn=INSTANCE_LOG_STREAM.format(
+                        region=config.region(), account=config.ACCOUNT_ID, name=name
+                    ),
+                )
+        except AWSError as err:
+            return _error_response(*protocol.json_error(err, "application/json"))
+        headers = {INVOKED_VARIANT: variant}
+        if CUSTOM_ATTRIBUTES in response.headers:
+            headers[CUSTOM_ATTRIBUTES] = response.headers[CUSTOM_ATTRIBUTES]
+        return web.Response(
+            body=payload,
+            headers=headers,
+            content_type=response.headers.get("Content-Type", "application/json").split(";")[0],
+        )
+
+
+def _error_response(status: int, headers: dict[str, str], body: bytes) -> web.Response:
+    content_type = headers.pop("Content-Type")
+    return web.Response(status=status, headers=headers, body=body, content_type=content_type)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def make_app(home: Path) -> web.Application:
+    gateway = Gateway(home)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_startup.append(gateway.start)
+    app.on_cleanup.append(gateway.stop)
+    app.router.add_route("*", "/{tail:.*}", gateway.dispatch)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the CD Lab local cloud in the foreground.")
+    parser.add_argument("--home", type=Path, default=config.home())
+    parser.add_argument("--port", type=int, default=config.port())
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    args.home.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_serve(make_app(args.home), args.port))
+
+
+async def _serve(app: web.Application, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.LOOPBACK, port, backlog=1024, reuse_address=True)
+    await site.start()
+    log.info("local cloud listening on http://%s:%d", config.LOOPBACK, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("local cloud stopping")
+    with contextlib.suppress(Exception):
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Control-plane state: JSON documents by kind and name, in SQLite.
+
+Names are keyed case-insensitively (SageMaker treats ``My-Endpoint`` and ``my-endpoint`` as the
+same resource) and each document keeps the spelling it was created with. Every write is committed
+at once, in WAL mode, so a local cloud killed with SIGKILL loses nothing it acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS docs ("
+            " kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, PRIMARY KEY (kind, key))"
+        )
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc FROM docs WHERE kind = ? AND key = ?", (kind, name.lower())
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, name: str, doc: dict[str, Any]) -> None:
+        text = json.dumps(doc)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO docs (kind, key, doc, seq) VALUES (?, ?, ?,"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM docs))"
+                " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
+                (kind, name.lower(), text),
+            )
+
+    def delete(self, kind: str, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, name.lower()))
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        """Every document of ``kind``, in creation order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc FROM docs WHERE kind = ? ORDER BY seq", (kind,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,59 @@
+"""Where the kit's AWS calls go: the local cloud (default) or real AWS, chosen by environment.
+
+Code never branches on the target: ``ready()`` only sets the environment that boto3, the AWS CLI
+and the SageMaker SDK already honour (``AWS_ENDPOINT_URL`` and friends), after making sure the
+target answers. ``CDLAB_TARGET`` is ``local`` or ``aws``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdlab import config
+from cdlab.localcloud import control
+
+TARGETS = ("local", "aws")
+
+
+class TargetNotReady(RuntimeError):
+    """The chosen target cannot be reached; the message says what to do."""
+
+
+def current() -> str:
+    return os.environ.get("CDLAB_TARGET", "local")
+
+
+def ready(
+    target: str | None = None, home: Path | None = None, port: int | None = None
+) -> dict[str, str]:
+    """Make ``target`` ready and point this process's AWS clients at it.
+
+    ``local``: start the local cloud if it is not running, then export its endpoint and key.
+    ``aws``: check that credentials and a region work (STS GetCallerIdentity), or fail now with
+    a clear message rather than halfway through a notebook.
+    """
+    target = target or current()
+    if target not in TARGETS:
+        raise TargetNotReady(f"target must be one of {TARGETS}, not {target!r}")
+    if target == "local":
+        home = home or config.home()
+        cloud = control.up(home, port or config.port())
+        env = control.client_environment(home, cloud.port)
+        os.environ.update(env)
+        os.environ["CDLAB_TARGET"] = "local"
+        return env
+    for name in ("AWS_ENDPOINT_URL", "AWS_DATA_PATH"):
+        os.environ.pop(name, None)
+    os.environ["CDLAB_TARGET"] = "aws"
+    try:
+        identity = boto3.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as e:
+        raise TargetNotReady(
+            f"target 'aws' is not reachable: {e}. Configure credentials and a region "
+            "(aws configure, or a SageMaker notebook role), or use target='local'."
+        ) from e
+    return {"CDLAB_TARGET": "aws", "AWS_ACCOUNT": identity["Account"]}

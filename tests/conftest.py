@@ -1,0 +1,161 @@
+"""Fixtures that run the real parts: a local cloud process, clients pointed at it, artifacts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from cdlab.fm.model import FMModel, artifact_bytes
+from cdlab.localcloud import control
+from cdlab.localcloud.images import fm_image_uri
+
+AWS_CLI = str(Path(sys.executable).parent / "aws")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[control.Cloud]:
+    """One local cloud for the session, in its own state dir, always stopped at the end."""
+    home = tmp_path_factory.mktemp("cdlab-home")
+    running = control.up(home, free_port())
+    try:
+        yield running
+    finally:
+        control.down(home)
+
+
+@pytest.fixture(scope="session")
+def aws_env(cloud: control.Cloud) -> Iterator[dict[str, str]]:
+    """The local target's environment, set for this test session as ``target.ready`` sets it
+    for a notebook (so the kit's own code and boto3 waiters use it too)."""
+    env = control.client_environment(cloud.home, cloud.port)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.setenv("CDLAB_TARGET", "local")
+        yield env
+
+
+@pytest.fixture(scope="session")
+def client(aws_env: dict[str, str]) -> Callable[[str], object]:
+    """``client("sagemaker")``: a boto3 client for the local cloud, made the way kit code makes
+    one (from the environment alone)."""
+    return lambda service: boto3.Session().client(service)
+
+
+@pytest.fixture(scope="session")
+def sm(client):
+    return client("sagemaker")
+
+
+@pytest.fixture(scope="session")
+def runtime(client):
+    return client("sagemaker-runtime")
+
+
+@pytest.fixture(scope="session")
+def s3(client):
+    return client("s3")
+
+
+@pytest.fixture(scope="session")
+def aws(aws_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the AWS CLI against the local cloud: ``aws("sagemaker", "list-endpoints")``."""
+    env = {**os.environ, **aws_env}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [AWS_CLI, *args], env=env, capture_output=True, text=True, timeout=300
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    return run
+
+
+def small_model(seed: int, feature_dim: int = 20, num_factors: int = 4) -> FMModel:
+    """A small factorization machine with weights drawn from ``seed`` (different seeds answer
+    differently, so tests can tell which model served a request)."""
+    rng = np.random.default_rng(seed)
+    return FMModel(
+        w0=float(rng.normal()),
+        w=rng.normal(size=feature_dim).astype(np.float32),
+        V=rng.normal(scale=0.5, size=(feature_dim, num_factors)).astype(np.float32),
+        predictor_type="binary_classifier",
+    )
+
+
+@pytest.fixture(scope="session")
+def bucket(s3) -> str:
+    s3.create_bucket(Bucket="cdlab-test-models")
+    return "cdlab-test-models"
+
+
+@pytest.fixture(scope="session")
+def upload_model(s3, bucket: str) -> Callable[[int], str]:
+    """Upload ``small_model(seed)`` as model.tar.gz and return its S3 URL."""
+
+    def upload(seed: int) -> str:
+        key = f"models/seed-{seed}/model.tar.gz"
+        s3.put_object(Bucket=bucket, Key=key, Body=artifact_bytes(small_model(seed)))
+        return f"s3://{bucket}/{key}"
+
+    return upload
+
+
+@pytest.fixture(scope="session")
+def fm_image(aws_env: dict[str, str]) -> str:
+    return fm_image_uri(aws_env["AWS_DEFAULT_REGION"])
+
+
+@pytest.fixture(scope="session")
+def deploy(sm, upload_model, fm_image: str) -> Callable[..., str]:
+    """Create models, a config and an endpoint from ``{variant: (seed, weight, count)}``;
+    wait until InService and return the endpoint name (names are unique per call)."""
+    counter = iter(range(1_000_000))
+
+    def make_config(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
+        n = next(counter)
+        production_variants = []
+        for variant, (seed, weight, count) in variants.items():
+            model = f"{prefix}-m{n}-{variant}"
+            sm.create_model(
+                ModelName=model,
+                PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(seed)},
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
+            )
+            production_variants.append(
+                {
+                    "VariantName": variant,
+                    "ModelName": model,
+                    "InitialInstanceCount": count,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": weight,
+                }
+            )
+        config = f"{prefix}-c{n}"
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=production_variants)
+        return config
+
+    def deploy_endpoint(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
+        name = f"{prefix}-{next(counter)}"
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=make_config(prefix, variants))
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+        return name
+
+    deploy_endpoint.config = make_config  # type: ignore[attr-defined]
+    return deploy_endpoint

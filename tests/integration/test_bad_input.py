@@ -1,0 +1,137 @@
+"""Bad input gets a clear AWS-style error, and the local cloud keeps serving."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+
+from tests.integration.test_endpoints import error_of, invoke, score
+
+
+@pytest.fixture(scope="module")
+def serving(deploy) -> str:
+    return deploy("bad", {"AllTraffic": (1, 1, 1)})
+
+
+def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def test_malformed_json_body_is_a_serialization_error(aws_env, serving, runtime) -> None:
+    status, body = raw_post(
+        aws_env["AWS_ENDPOINT_URL"],
+        b'{"EndpointName": ',
+        {
+            "X-Amz-Target": "SageMaker.DescribeEndpoint",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert status == 400 and body["__type"] == "SerializationException"
+    assert "not valid JSON" in body["message"]
+    assert invoke(runtime, serving) == ("AllTraffic", score(1))
+
+
+def test_wrong_types_and_bad_names_are_validation_errors(aws_env, sm) -> None:
+    status, body = raw_post(
+        aws_env["AWS_ENDPOINT_URL"],
+        json.dumps({"EndpointName": ["x"], "EndpointConfigName": "c"}).encode(),
+        {"X-Amz-Target": "SageMaker.CreateEndpoint", "Content-Type": "application/x-amz-json-1.1"},
+    )
+    assert status == 400 and body["__type"] == "SerializationException"
+    assert "'endpointName' must be of type string" in body["message"]
+    code, message = error_of(sm.create_endpoint, EndpointName="-bad-", EndpointConfigName="c")
+    assert code == "ValidationException"
+    assert "Value '-bad-' at 'endpointName' failed to satisfy constraint" in message
+
+
+def test_unknown_endpoint_is_a_validation_error(runtime) -> None:
+    code, message = error_of(
+        runtime.invoke_endpoint, EndpointName="nowhere", Body=b"{}", ContentType="application/json"
+    )
+    assert code == "ValidationError"
+    assert message == "Endpoint nowhere of account 123456789012 not found."
+
+
+def test_duplicate_names_are_refused(sm, serving) -> None:
+    config = sm.describe_endpoint(EndpointName=serving)["EndpointConfigName"]
+    code, message = error_of(sm.create_endpoint, EndpointName=serving, EndpointConfigName=config)
+    assert code == "ValidationException"
+    assert message.startswith("Cannot create already existing endpoint")
+    code, message = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName=config,
+        ProductionVariants=[{"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1,
+                             "InstanceType": "ml.m5.large"}],
+    )  # fmt: skip
+    assert message.startswith("Cannot create already existing endpoint configuration")
+
+
+def test_config_naming_a_missing_model_is_refused(sm) -> None:
+    code, message = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName="needs-missing-model",
+        ProductionVariants=[{"VariantName": "v", "ModelName": "no-such-model",
+                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+    )  # fmt: skip
+    assert code == "ValidationException"
+    assert message == (
+        'Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/no-such-model".'
+    )
+
+
+def test_model_data_must_exist(sm, fm_image, bucket) -> None:
+    code, message = error_of(
+        sm.create_model,
+        ModelName="no-data",
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": f"s3://{bucket}/absent.tar.gz"},
+    )
+    assert code == "ValidationException"
+    assert message == f"Could not find model data at s3://{bucket}/absent.tar.gz."
+
+
+def test_oversize_payload_is_refused_before_it_is_read(runtime, serving) -> None:
+    _, message = error_of(
+        runtime.invoke_endpoint,
+        EndpointName=serving,
+        Body=b"x" * (6_291_456 + 1),
+        ContentType="application/json",
+    )
+    assert message == "HTTP content length exceeded 6291456 bytes."
+    assert invoke(runtime, serving) == ("AllTraffic", score(1))
+
+
+def test_bad_request_to_the_model_is_a_model_error(runtime, serving) -> None:
+    with pytest.raises(ClientError) as info:
+        runtime.invoke_endpoint(
+            EndpointName=serving, Body=b'{"instances": [{"features": [1, 2]}]}',
+            ContentType="application/json",
+        )  # fmt: skip
+    error = info.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 400
+    assert "20" in error["OriginalMessage"]
+    assert invoke(runtime, serving) == ("AllTraffic", score(1))
+
+
+def test_unknown_target_variant_is_a_validation_error(runtime, serving) -> None:
+    code, message = error_of(
+        runtime.invoke_endpoint, EndpointName=serving, Body=b"{}",
+        ContentType="application/json", TargetVariant="nope",
+    )  # fmt: skip
+    assert code == "ValidationError" and "nope" in message and "AllTraffic" in message
+
+
+def test_client_side_validation_still_applies(sm) -> None:
+    with pytest.raises(ParamValidationError):
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="x", DesiredWeightsAndCapacities=[{"VariantName": "a", "Desiredweight": 5}]
+        )

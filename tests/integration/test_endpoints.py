@@ -1,0 +1,188 @@
+"""SageMaker endpoint behaviour of the local cloud, through boto3, against real instances."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import small_model
+
+ROW = np.eye(20, dtype=np.float32)[3]
+BODY = json.dumps({"instances": [{"features": ROW.tolist()}]})
+
+
+def score(seed: int) -> float:
+    return small_model(seed).predict(ROW[None, :])[0]["score"]
+
+
+def invoke(runtime, endpoint: str, **extra: str) -> tuple[str, float]:
+    r = runtime.invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Body=BODY, **extra
+    )
+    return r["InvokedProductionVariant"], json.loads(r["Body"].read())["predictions"][0]["score"]
+
+
+def error_of(call, **kwargs) -> tuple[str, str]:
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
+
+
+def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
+    name = deploy("life", {"AllTraffic": (1, 1, 2)})
+    described = sm.describe_endpoint(EndpointName=name)
+    assert described["EndpointStatus"] == "InService"
+    [variant] = described["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] == 2 and variant["CurrentWeight"] == 1.0
+    assert described["EndpointArn"].endswith(f":endpoint/{name.lower()}")
+    assert name in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
+    code, message = error_of(sm.describe_endpoint, EndpointName=name)
+    assert code == "ValidationException" and "Could not find endpoint" in message
+
+
+def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> None:
+    name = deploy("ps", {"AllTraffic": (1, 1, 2)})
+    cmdlines = []
+    for proc in __import__("pathlib").Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdlines.append((proc / "cmdline").read_bytes().split(b"\0"))
+            except OSError:
+                continue
+    mine = [c for c in cmdlines if name.encode() in c and b"cdlab.serving.fm_container" in c]
+    assert len(mine) == 2
+    assert all(b"AllTraffic" in c and b"--instance" in c for c in mine)
+
+
+def test_update_endpoint_drops_no_request_and_serves_the_new_model(sm, runtime, deploy) -> None:
+    name = deploy("bg", {"AllTraffic": (1, 1, 2)})
+    new_config = deploy.config("bg", {"AllTraffic": (2, 1, 2)})
+    results: list[tuple[float, float, float]] = []
+    failures: list[Exception] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                _, s = invoke(runtime, name)
+            except Exception as e:
+                failures.append(e)
+                continue
+            results.append((started, time.monotonic(), s))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=new_config)
+        assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    old, new = score(1), score(2)
+    assert {s for _, _, s in results} == {old, new}
+    first_new = min(end for _, end, s in results if s == new)
+    assert all(s == new for start, _, s in results if start > first_new)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == new_config
+
+
+def test_two_variants_split_traffic_by_weight_then_follow_a_swap(sm, runtime, deploy) -> None:
+    name = deploy("split", {"model1-traffic": (1, 95, 1), "model2-traffic": (2, 5, 1)})
+
+    def observed(n: int) -> Counter[str]:
+        with ThreadPoolExecutor(8) as pool:
+            return Counter(v for v, _ in pool.map(lambda _: invoke(runtime, name), range(n)))
+
+    def assert_share(counts: Counter[str], variant: str, p: float) -> None:
+        n = sum(counts.values())
+        tolerance = 4 * (n * p * (1 - p)) ** 0.5
+        assert abs(counts[variant] - n * p) <= tolerance, counts
+
+    assert_share(observed(2000), "model2-traffic", 0.05)
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "model1-traffic", "DesiredWeight": 5},
+            {"VariantName": "model2-traffic", "DesiredWeight": 95},
+        ],
+    )
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    assert_share(observed(2000), "model2-traffic", 0.95)
+    assert invoke(runtime, name, TargetVariant="model1-traffic") == ("model1-traffic", score(1))
+
+
+def test_capacity_changes_start_and_stop_instances(sm, runtime, deploy) -> None:
+    name = deploy("cap", {"AllTraffic": (1, 1, 1)})
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+    )
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    [variant] = sm.describe_endpoint(EndpointName=name)["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] == 3
+    assert invoke(runtime, name) == ("AllTraffic", score(1))
+
+
+def test_failed_new_fleet_rolls_back_to_the_old_config(
+    sm, runtime, deploy, s3, bucket, fm_image
+) -> None:
+    name = deploy("rb", {"AllTraffic": (1, 1, 1)})
+    old_config = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    s3.put_object(Bucket=bucket, Key="broken/model.tar.gz", Body=b"not a tar archive")
+    sm.create_model(
+        ModelName=f"{name}-broken",
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": f"s3://{bucket}/broken/model.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-broken",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": f"{name}-broken",
+             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-broken")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    described = sm.describe_endpoint(EndpointName=name)
+    assert described["EndpointConfigName"] == old_config
+    assert "rolled back" in described["FailureReason"]
+    assert "not a readable tar.gz" in described["FailureReason"]
+    assert invoke(runtime, name) == ("AllTraffic", score(1))
+
+
+def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> None:
+    sm.create_model(
+        ModelName="unknown-image",
+        PrimaryContainer={
+            "Image": "123.dkr.ecr.amazonaws.com/algo",
+            "ModelDataUrl": upload_model(1),
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="unknown-image",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "unknown-image",
+             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName="unknown-image", EndpointConfigName="unknown-image")
+    with pytest.raises(Exception, match="Failed"):
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="unknown-image")
+    described = sm.describe_endpoint(EndpointName="unknown-image")
+    assert described["EndpointStatus"] == "Failed"
+    assert "123.dkr.ecr.amazonaws.com/algo" in described["FailureReason"]
+    sm.delete_endpoint(EndpointName="unknown-image")

@@ -1,0 +1,80 @@
+"""Requests are checked against botocore's own SageMaker model, with AWS's wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdlab.localcloud import protocol
+from cdlab.localcloud.errors import (
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
+
+SAGEMAKER = protocol.service_model("sagemaker")
+
+
+def check(operation: str, params: dict) -> None:
+    protocol.validate(params, protocol.operation(SAGEMAKER, operation).input_shape)
+
+
+def test_a_valid_request_passes() -> None:
+    check(
+        "CreateEndpointConfig",
+        {
+            "EndpointConfigName": "model1-config",
+            "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": "model1", "InitialInstanceCount": 2,
+                 "InstanceType": "ml.m4.xlarge", "InitialVariantWeight": 1}
+            ],
+        },
+    )  # fmt: skip
+
+
+def test_missing_members_are_named_in_aws_words() -> None:
+    with pytest.raises(ValidationException) as info:
+        check("CreateEndpoint", {})
+    assert info.value.message == (
+        "2 validation errors detected: "
+        "Value null at 'endpointName' failed to satisfy constraint: Member must not be null; "
+        "Value null at 'endpointConfigName' failed to satisfy constraint: Member must not be null"
+    )
+
+
+def test_nested_constraints_carry_their_path() -> None:
+    with pytest.raises(ValidationException) as info:
+        check(
+            "CreateEndpointConfig",
+            {"EndpointConfigName": "c", "ProductionVariants": [
+                {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 0}]},
+        )  # fmt: skip
+    assert (
+        "Value 0 at 'productionVariants.1.member.initialInstanceCount' failed to satisfy "
+        "constraint: Member must have value greater than or equal to 1" in info.value.message
+    )
+
+
+def test_patterns_lengths_and_enums_are_enforced() -> None:
+    with pytest.raises(ValidationException, match="regular expression pattern"):
+        check("DescribeEndpoint", {"EndpointName": "no spaces"})
+    with pytest.raises(ValidationException, match="length less than or equal to 63"):
+        check("DescribeEndpoint", {"EndpointName": "a" * 64})
+    with pytest.raises(ValidationException, match=r"enum value set: \[Name, CreationTime"):
+        check("ListEndpoints", {"SortBy": "Size"})
+
+
+def test_wrong_types_are_serialization_errors() -> None:
+    with pytest.raises(SerializationException, match="'endpointName' must be of type string"):
+        check("DescribeEndpoint", {"EndpointName": 5})
+    with pytest.raises(SerializationException, match="must be of type integer"):
+        check("ListEndpoints", {"MaxResults": True})
+
+
+def test_bodies_and_operations_are_checked() -> None:
+    assert protocol.parse_json_body(b"") == {}
+    with pytest.raises(SerializationException, match="not valid JSON"):
+        protocol.parse_json_body(b"{")
+    with pytest.raises(SerializationException, match="must be a JSON object"):
+        protocol.parse_json_body(b"[1]")
+    with pytest.raises(UnknownOperationException, match="NoSuchThing"):
+        protocol.operation(SAGEMAKER, "NoSuchThing")
