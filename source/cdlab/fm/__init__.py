@@ -1,0 +1,1 @@
+"""Factorization machines: the model the pipeline delivers (artifact, inference, training)."""

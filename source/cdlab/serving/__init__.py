@@ -1,0 +1,1 @@
+"""Serving: the processes behind a local endpoint's instances."""
