@@ -67,14 +67,14 @@ def credentials(home: Path) -> tuple[str, str]:
 
 
 def write_waiters(home: Path) -> Path:
-    """SageMaker waiters that poll the local cloud every second instead of every 30 s.
+    """SageMaker and CloudFormation waiters that poll the local cloud every second, not every 30 s.
 
     botocore reads model files from ``AWS_DATA_PATH`` before its own; the same total wait (delay
     times attempts) is kept, only the polling is finer, since a local endpoint is ready in seconds.
     """
     data_path = home / "botocore-data"
     loader = botocore.loaders.Loader()
-    for service in ("sagemaker",):
+    for service in ("sagemaker", "cloudformation"):
         api_version = loader.determine_latest_version(service, "waiters-2")
         waiters = loader.load_service_model(service, "waiters-2", api_version)
         for waiter in waiters["waiters"].values():

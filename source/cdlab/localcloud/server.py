@@ -19,6 +19,7 @@ import os
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -54,6 +55,7 @@ class Gateway:
         self.moto = MotoBridge()
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
+        self.sagemaker_providers: list[object] = []
         self.router: Router | None = None
 
     async def start(self, _app: web.Application) -> None:
@@ -63,6 +65,7 @@ class Gateway:
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
+        self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
 
     async def stop(self, _app: web.Application) -> None:
@@ -83,20 +86,24 @@ class Gateway:
             return web.json_response({"status": "ok", "pid": os.getpid()})
         return await self.moto.handle(request, await request.read())
 
+    def _sagemaker_method(self, operation_name: str) -> Any:
+        """The provider method for a SageMaker operation (operations are named after the API)."""
+        for provider in self.sagemaker_providers:
+            method = getattr(provider, _snake(operation_name), None)
+            if method is not None:
+                return method
+        raise UnknownOperationException(
+            f"The local cloud does not provide SageMaker {operation_name}; it provides "
+            "models, endpoint configs, endpoints and training jobs."
+        )
+
     async def sagemaker_json(self, request: web.Request, operation_name: str) -> web.Response:
-        assert self.sagemaker is not None
         service = protocol.service_model("sagemaker")
         try:
             op = protocol.operation(service, operation_name)
             params = protocol.parse_json_body(await request.read())
             protocol.validate(params, op.input_shape)
-            method = getattr(self.sagemaker, _snake(operation_name), None)
-            if method is None:
-                raise UnknownOperationException(
-                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
-                    "models, endpoint configs, endpoints and training jobs."
-                )
-            result = method(params)
+            result = self._sagemaker_method(operation_name)(params)
             if inspect.isawaitable(result):
                 result = await result
             return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
