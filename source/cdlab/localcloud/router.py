@@ -10,13 +10,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
-
-import aiohttp
-from multidict import CIMultiDict
+from weakref import WeakKeyDictionary
 
 from cdlab import config
 from cdlab.localcloud.errors import ModelError, ServiceUnavailable, ValidationError
 from cdlab.localcloud.fleet import Instance
+from cdlab.localcloud.upstream import Upstream, UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -64,10 +63,10 @@ class EndpointRoute:
 
 
 class Router:
-    def __init__(self, session: aiohttp.ClientSession, timeout_seconds: float = 60.0) -> None:
-        self.session = session
+    def __init__(self, timeout_seconds: float = 60.0) -> None:
         self.routes: dict[str, EndpointRoute] = {}
-        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.timeout = timeout_seconds
+        self.upstreams: WeakKeyDictionary[Instance, Upstream] = WeakKeyDictionary()
 
     def set_route(self, route: EndpointRoute) -> None:
         self.routes[route.name.lower()] = route
@@ -77,13 +76,13 @@ class Router:
 
     async def invoke(
         self, name: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[str, aiohttp.ClientResponse, bytes]:
-        """Send the request to one instance; returns the variant, the response and its body."""
+    ) -> tuple[str, UpstreamResponse]:
+        """Send the request to one instance; returns the variant and the instance's answer."""
         route = self.routes.get(name.lower())
         if route is None:
             raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
         variant = route.choose(headers.get("X-Amzn-SageMaker-Target-Variant"))
-        forwarded = CIMultiDict((h, headers[h]) for h in PASSED_HEADERS if h in headers)
+        forwarded = {h: headers[h] for h in PASSED_HEADERS if h in headers}
         tried: set[Instance] = set()
         while True:
             instance = variant.pick(exclude=tried)
@@ -94,23 +93,23 @@ class Router:
                 )
             tried.add(instance)
             try:
-                return variant.name, *await self._send(instance, body, forwarded)
-            except aiohttp.ClientConnectionError:
+                return variant.name, await self._send(instance, body, forwarded)
+            except UpstreamClosed:
                 continue  # the instance went away: inference is safe to retry on another one
 
     async def _send(
-        self, instance: Instance, body: bytes, headers: CIMultiDict[str]
-    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        self, instance: Instance, body: bytes, headers: dict[str, str]
+    ) -> UpstreamResponse:
+        upstream = self.upstreams.get(instance)
+        if upstream is None:
+            upstream = self.upstreams[instance] = Upstream(instance.port)
         instance.inflight += 1
         try:
-            async with self.session.post(
-                f"{instance.url}/invocations", data=body, headers=headers, timeout=self.timeout
-            ) as response:
-                return response, await response.read()
+            return await upstream.post("/invocations", body, headers, self.timeout)
         except TimeoutError:
             raise ModelError(
                 f"Received a timeout from the model container of {instance.instance_id}: "
-                f"no answer within {self.timeout.total:.0f} seconds.",
+                f"no answer within {self.timeout:.0f} seconds.",
                 OriginalStatusCode=408,
                 OriginalMessage="timeout",
             ) from None

@@ -61,7 +61,7 @@ class Gateway:
     async def start(self, _app: web.Application) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        self.router = Router(self.session)
+        self.router = Router()
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
@@ -122,9 +122,9 @@ class Gateway:
             body = await request.content.read(MAX_PAYLOAD_BYTES + 1)
             if len(body) > MAX_PAYLOAD_BYTES:
                 raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            variant, response, payload = await self.router.invoke(name, body, request.headers)
+            variant, response = await self.router.invoke(name, body, request.headers)
             if response.status >= 300:
-                message = payload.decode("utf-8", "replace")
+                message = response.body.decode("utf-8", "replace")
                 side = "client" if response.status < 500 else "server"
                 raise ModelError(
                     f"Received {side} error ({response.status}) from primary with message "
@@ -139,12 +139,13 @@ class Gateway:
         except AWSError as err:
             return _error_response(*protocol.json_error(err, "application/json"))
         headers = {INVOKED_VARIANT: variant}
-        if CUSTOM_ATTRIBUTES in response.headers:
-            headers[CUSTOM_ATTRIBUTES] = response.headers[CUSTOM_ATTRIBUTES]
+        custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
+        if custom is not None:
+            headers[CUSTOM_ATTRIBUTES] = custom
         return web.Response(
-            body=payload,
+            body=response.body,
             headers=headers,
-            content_type=response.headers.get("Content-Type", "application/json").split(";")[0],
+            content_type=response.headers.get("content-type", "application/json").split(";")[0],
         )
 
 

@@ -1,0 +1,154 @@
+"""Local cloud figures: endpoint start-up time, and the gateway's cost on the hot path.
+
+Prints create-endpoint -> InService seconds for 2 instances (SageMaker takes several minutes),
+then invocations per second and p50/p99 latency through the gateway and straight to one
+instance of the same container, from the same run, with their ratio (target: >= 0.70).
+Run: ``.venv/bin/python benchmarks/bench_local_cloud.py [--seconds 5] [--concurrency 16]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import boto3
+import numpy as np
+
+from cdlab import target
+from cdlab.fm.model import FMModel, artifact_bytes
+from cdlab.localcloud import control
+from cdlab.localcloud.images import fm_image_uri
+
+FEATURES = 2625
+
+
+def model() -> FMModel:
+    rng = np.random.default_rng(0)
+    return FMModel(
+        0.1,
+        rng.normal(size=FEATURES).astype(np.float32),
+        rng.normal(scale=0.1, size=(FEATURES, 64)).astype(np.float32),
+        "binary_classifier",
+    )
+
+
+def body() -> bytes:
+    sparse = {"keys": [10, 1000], "shape": [FEATURES], "values": [1.0, 1.0]}
+    return json.dumps({"instances": [{"data": {"features": sparse}}]}).encode()
+
+
+async def load(url: str, seconds: float, concurrency: int, headers: dict[str, str]) -> list[float]:
+    """Closed-loop load: ``concurrency`` clients each sending the next request on an answer."""
+    latencies: list[float] = []
+    payload = body()
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with session.post(url, data=payload, headers=headers) as r:
+                    await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"{url} answered {r.status}")
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies
+
+
+def summary(latencies: list[float], seconds: float) -> tuple[float, float, float]:
+    ms = np.array(latencies) * 1000
+    return len(latencies) / seconds, float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def direct_instance(model_dir: Path) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cdlab.serving.fm_container", "--endpoint", "bench",
+         "--variant", "direct", "--instance", "i-direct", "--model-dir", str(model_dir),
+         "--port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    return process, int(line.rsplit(":", 1)[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="cdlab-bench-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = target.ready("local", home=home, port=port)
+    try:
+        sm, s3 = boto3.client("sagemaker"), boto3.client("s3")
+        s3.create_bucket(Bucket="bench")
+        s3.put_object(Bucket="bench", Key="m.tar.gz", Body=artifact_bytes(model()))
+        image = fm_image_uri(env["AWS_DEFAULT_REGION"])
+        sm.create_model(
+            ModelName="bench",
+            PrimaryContainer={"Image": image, "ModelDataUrl": "s3://bench/m.tar.gz"},
+        )
+        for count in (2, 1):
+            sm.create_endpoint_config(
+                EndpointConfigName=f"bench-{count}",
+                ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "bench",
+                                     "InitialInstanceCount": count, "InstanceType": "ml.m5.large"}],
+            )  # fmt: skip
+        started = time.perf_counter()
+        sm.create_endpoint(EndpointName="bench-2", EndpointConfigName="bench-2")
+        while sm.describe_endpoint(EndpointName="bench-2")["EndpointStatus"] != "InService":
+            time.sleep(0.02)
+        create_seconds = time.perf_counter() - started
+        sm.delete_endpoint(EndpointName="bench-2")
+
+        sm.create_endpoint(EndpointName="bench-1", EndpointConfigName="bench-1")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="bench-1")
+        model_dir = home / "direct-model"
+        model().save(model_dir)
+        process, direct_port = direct_instance(model_dir)
+        try:
+            headers = {"Content-Type": "application/json"}
+            urls = {
+                "direct to 1 instance": f"http://127.0.0.1:{direct_port}/invocations",
+                "through the gateway": f"{env['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations",
+            }
+            figures = {
+                name: summary(
+                    asyncio.run(load(url, args.seconds, args.concurrency, headers)), args.seconds
+                )
+                for name, url in urls.items()
+            }
+        finally:
+            process.terminate()
+            process.wait()
+    finally:
+        control.down(home)
+
+    print(f"create-endpoint -> InService, 2 instances: {create_seconds:.2f} s (target < 2 s)")
+    clients = f"{args.concurrency} concurrent clients for {args.seconds:.0f} s"
+    print(f"load: {clients}, {os.cpu_count()} cores")
+    print(f"{'':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, (rps, p50, p99) in figures.items():
+        print(f"{name:<22}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}")
+    ratio = figures["through the gateway"][0] / figures["direct to 1 instance"][0]
+    print(f"gateway / direct throughput: {ratio:.2f} (target >= 0.70)")
+
+
+if __name__ == "__main__":
+    main()
