@@ -25,6 +25,11 @@ FORMAT = "cdlab-fm-1"
 PREDICTOR_TYPES = ("binary_classifier", "regressor")
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, in a form that does not overflow for large scores."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
 class ModelFormatError(ValueError):
     """The model directory or artifact does not hold a usable factorization machine."""
 
@@ -64,7 +69,7 @@ class FMModel:
         raw = self.raw_scores(X)
         if self.predictor_type == "regressor":
             return [{"score": float(s)} for s in raw]
-        scores = 1.0 / (1.0 + np.exp(-raw))
+        scores = sigmoid(raw)
         return [{"score": float(s), "predicted_label": 1.0 if s >= 0.5 else 0.0} for s in scores]
 
     def files(self) -> dict[str, bytes]:
