@@ -3,6 +3,8 @@
 The control plane keeps its own copy of every artifact a model references (content-addressed by
 SHA-256 under the state dir), so an endpoint comes back after a restart even though S3 lives in
 memory, and a later overwrite of the S3 object does not change a deployed model.
+The S3 helpers read and write moto's S3 backend in-process (training jobs copy their channels and
+put their model with them).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from moto.s3.exceptions import MissingBucket
-from moto.s3.models import s3_backends
+from moto.s3.models import S3Backend, s3_backends
 
 from cdlab import config
 
@@ -26,17 +28,48 @@ class ArtifactError(ValueError):
     """The artifact cannot be used; the message says why."""
 
 
+def split_s3_url(url: str, key_required: bool = True) -> tuple[str, str]:
+    """``s3://bucket/key`` as (bucket, key); the key may be empty if not ``key_required``."""
+    parsed = urlparse(url)
+    key = parsed.path.lstrip("/")
+    if parsed.scheme != "s3" or not parsed.netloc or (key_required and not key.strip("/")):
+        what = "s3://bucket/key" if key_required else "s3://bucket/prefix"
+        raise ArtifactError(f"{url} is not an {what} URL.")
+    return parsed.netloc, key
+
+
+def _s3() -> S3Backend:
+    return s3_backends[config.ACCOUNT_ID]["aws"]
+
+
 def read_s3_object(url: str) -> bytes | None:
     """The bytes of an ``s3://bucket/key`` object in the local cloud's S3, or None if absent."""
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
-        raise ArtifactError(f"{url} is not an s3://bucket/key URL.")
-    backend = s3_backends[config.ACCOUNT_ID]["aws"]
+    bucket, key = split_s3_url(url)
     try:
-        key = backend.get_object(parsed.netloc, parsed.path.lstrip("/"))
+        found = _s3().get_object(bucket, key)
     except MissingBucket:
         return None
-    return key.value if key is not None else None
+    return found.value if found is not None else None
+
+
+def list_s3_keys(url: str) -> list[str] | None:
+    """The keys under an ``s3://bucket/prefix`` URL, sorted; None if the bucket is absent."""
+    bucket, prefix = split_s3_url(url, key_required=False)
+    backend = _s3()
+    try:
+        keys, _, _, _ = backend.list_objects(backend.get_bucket(bucket), prefix, None, None, None)
+    except MissingBucket:
+        return None
+    return [k.name for k in keys]
+
+
+def write_s3_object(url: str, data: bytes) -> None:
+    """Put ``data`` at ``s3://bucket/key`` in the local cloud's S3; the bucket must exist."""
+    bucket, key = split_s3_url(url)
+    try:
+        _s3().put_object(bucket, key, data)
+    except MissingBucket:
+        raise ArtifactError(f"The bucket {bucket} of {url} does not exist.") from None
 
 
 class ArtifactStore:

@@ -27,6 +27,7 @@ SerializationException = error("SerializationException")
 UnknownOperationException = error("UnknownOperationException")
 ResourceNotFound = error("ResourceNotFound")
 ResourceLimitExceeded = error("ResourceLimitExceeded")
+ResourceInUse = error("ResourceInUse")
 InternalFailure = error("InternalFailure", 500)
 
 # sagemaker-runtime

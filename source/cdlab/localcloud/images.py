@@ -14,6 +14,7 @@ import re
 from importlib.metadata import distribution
 
 FM_CONTAINER = "cdlab.serving.fm_container"
+FM_TRAINER = "cdlab.fm.train_container"
 ALGORITHM_CONFIG = "sagemaker/core/image_uri_config/{}.json"
 IMAGE_URI = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
@@ -55,12 +56,23 @@ def algorithm_of(image: str) -> str | None:
     return "factorization-machines"
 
 
+def _unknown(image: str, does: str) -> UnknownImage:
+    return UnknownImage(
+        f"The image '{image}' is not available in the local cloud: it {does} the built-in "
+        "Factorization Machines images (sagemaker.core.image_uris.retrieve("
+        "'factorization-machines', region))."
+    )
+
+
 def inference_module(image: str) -> str:
     """The Python module that serves ``image``, or UnknownImage with a clear reason."""
     if algorithm_of(image) == "factorization-machines":
         return FM_CONTAINER
-    raise UnknownImage(
-        f"The image '{image}' is not available in the local cloud: it serves the built-in "
-        "Factorization Machines images (sagemaker.core.image_uris.retrieve("
-        "'factorization-machines', region))."
-    )
+    raise _unknown(image, "serves")
+
+
+def training_module(image: str) -> str:
+    """The Python module that trains with ``image``, or UnknownImage with a clear reason."""
+    if algorithm_of(image) == "factorization-machines":
+        return FM_TRAINER
+    raise _unknown(image, "trains")

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import logging
-import os
 import signal
 import socket
 import sys
@@ -35,16 +33,15 @@ from aiohttp import web
 
 from cdlab.fm.inference import BadRequest, format_response, parse_request, response_type
 from cdlab.fm.model import FMModel
+from cdlab.parent import die_with_parent
 
 EXIT_BAD_USAGE = 2
 EXIT_MODEL_LOAD_FAILED = 3
-EXIT_PARENT_GONE = 4
 MAX_BODY = 6_291_456  # InvokeEndpoint's largest Body
 # Larger work goes to a thread so that /ping stays responsive meanwhile.
 LARGE_BATCH_ROWS = 1000
 LARGE_BODY_BYTES = 1 << 20
 SHUTDOWN_TIMEOUT = 60.0  # SageMaker's limit for one invocation
-PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("cdlab.serving.fm_container")
 
@@ -123,22 +120,6 @@ def make_app(model: FMModel) -> web.Application:
     return app
 
 
-def _die_with_parent(parent_pid: int | None) -> None:
-    """Ask Linux for SIGTERM when the parent dies; exit now if it is already gone.
-
-    The kernel sends the signal when the *thread* that started this process exits, so a parent
-    should start instances from a thread that lives as long as they should.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-            log.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
-    # Checked after prctl, so a parent dying in between is not missed.
-    if parent_pid is not None and os.getppid() != parent_pid:
-        print(f"parent process {parent_pid} is gone; exiting", file=sys.stderr, flush=True)
-        sys.exit(EXIT_PARENT_GONE)
-
-
 def _listening_socket(args: argparse.Namespace) -> socket.socket:
     try:
         if args.fd is None:
@@ -199,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format=f"%(asctime)s {who} %(levelname)s %(message)s"
     )
-    _die_with_parent(args.parent_pid)
+    die_with_parent(args.parent_pid)
     try:
         model = FMModel.load(args.model_dir)
         model.predict(sp.csr_matrix((1, model.feature_dim), dtype=np.float32))  # warm up
