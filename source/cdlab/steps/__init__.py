@@ -1,0 +1,1 @@
+"""The pipeline's build and test steps, behind the deck's scripts in ``source/``."""

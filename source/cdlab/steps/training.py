@@ -1,0 +1,139 @@
+"""train: a SageMaker training job of the built-in Factorization Machines, then the deploy inputs.
+
+After the job completes, the CloudFormation configuration files are rewritten with what the
+deploy stages need (CommitID, Timestamp, ModelData, ContainerImage), keeping every committed
+value, and ``train_result.json`` records the job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from cdlab import config
+from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
+from cdlab.localcloud.images import fm_image_uri
+from cdlab.steps.prepare import RESULT_FILE
+
+CONFIG_FILES = ("configuration_qa.json", "configuration_prod.json")
+TRAIN_RESULT_FILE = "train_result.json"
+MAX_NAME = 63
+DONE = ("Completed", "Failed", "Stopped")
+
+
+class TrainingFailed(RuntimeError):
+    pass
+
+
+def short_commit(commit: str) -> str:
+    """The commit as the templates' CommitID parameter takes it: lowercase alphanumerics, 8 max."""
+    cleaned = re.sub(r"[^a-z0-9]", "", commit.lower())[:8]
+    if not cleaned:
+        raise ValueError(f"commit id {commit!r} has no letters or digits")
+    return cleaned
+
+
+def job_name(stack: str, commit: str, timestamp: str) -> str:
+    suffix = f"-{commit}-{timestamp}"
+    return stack[: MAX_NAME - len(suffix)].rstrip("-") + suffix
+
+
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    prefix = uri.rsplit("/", 1)[0] + "/"
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": prefix,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "ContentType": "application/x-recordio-protobuf",
+    }
+
+
+def wait(sm: Any, name: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """Poll the job, printing each new secondary status, until it ends (backing off to 10 s)."""
+    seen = 0
+    delay = 0.25
+    while True:
+        job = sm.describe_training_job(TrainingJobName=name)
+        transitions = job.get("SecondaryStatusTransitions", [])
+        for transition in transitions[seen:]:
+            log(f"  {transition['Status']}: {transition.get('StatusMessage', '')}")
+        seen = len(transitions)
+        if job["TrainingJobStatus"] in DONE:
+            return job
+        time.sleep(delay)
+        delay = min(delay * 1.5, 10.0)
+
+
+def update_configurations(config_dir: Path, parameters: dict[str, str]) -> None:
+    for name in CONFIG_FILES:
+        path = config_dir / name
+        document = json.loads(path.read_text())
+        document.setdefault("Parameters", {}).update(parameters)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def run(
+    role: str,
+    bucket: str,
+    stack: str,
+    commit: str,
+    workdir: Path,
+    config_dir: Path,
+    hyperparameters: dict[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    prepared = json.loads((workdir / RESULT_FILE).read_text())
+    timestamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    commit_id = short_commit(commit)
+    name = job_name(stack, commit_id, timestamp)
+    image = fm_image_uri(config.region())
+    hp = {
+        **RECOMMENDED_HYPERPARAMETERS,
+        "feature_dim": str(prepared["feature_dim"]),
+        **(hyperparameters or {}),
+    }
+    sm = boto3.client("sagemaker")
+    log(f"starting training job {name} ({image})")
+    log("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
+    sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        RoleArn=role,
+        InputDataConfig=[_channel("train", prepared["train"]), _channel("test", prepared["test"])],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig={"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        HyperParameters=hp,
+    )
+    job = wait(sm, name, log)
+    if job["TrainingJobStatus"] != "Completed":
+        raise TrainingFailed(
+            f"training job {name} ended {job['TrainingJobStatus']}: "
+            f"{job.get('FailureReason', 'no reason given')}"
+        )
+    metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+    for metric, value in sorted(metrics.items()):
+        log(f"  {metric} = {value:.4f}")
+    model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
+    parameters = {
+        "CommitID": commit_id,
+        "Timestamp": timestamp,
+        "ModelData": model_data,
+        "ContainerImage": image,
+    }
+    update_configurations(config_dir, parameters)
+    result = {"TrainingJobName": name, **parameters, "Metrics": metrics}
+    (workdir / TRAIN_RESULT_FILE).write_text(json.dumps(result, indent=2))
+    log(f"model at {model_data}; deploy parameters written to {', '.join(CONFIG_FILES)}")
+    return result

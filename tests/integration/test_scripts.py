@@ -1,0 +1,121 @@
+"""The deck's three scripts, offline: predata -> train -> deploy -> test passes the 0.80 gate,
+and a deliberately bad model fails it with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = "arn:aws:iam::123456789012:role/cdlab-sagemaker"
+
+
+def script(name: str, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "source" / name), *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory, aws_env: dict[str, str]) -> Path:
+    """A build directory after predata.py, as the CodeBuild stage leaves it."""
+    workdir = tmp_path_factory.mktemp("build")
+    shutil.copytree(REPO / "cloudformation", workdir / "cloudformation")
+    result = script("predata.py", "cdlab-scripts-data", "cdlab_db", cwd=workdir, env=aws_env)
+    assert result.returncode == 0, result.stderr
+    assert "prepdata_result.json" in result.stdout
+    return workdir
+
+
+def deploy(sm, name: str, model_data: str, image: str) -> None:
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": image, "ModelDataUrl": model_data},
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+             "InstanceType": "ml.t2.medium"}
+        ],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+
+
+def train_and_deploy(build: Path, aws_env: dict[str, str], sm, commit: str, *extra: str) -> dict:
+    result = script(
+        "train.py", ROLE, "cdlab-scripts-data", "cdlab-lab", commit, *extra,
+        cwd=build, env=aws_env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trained = json.loads((build / "train_result.json").read_text())
+    name = f"qa-cdlab-lab-{trained['CommitID']}-{trained['Timestamp']}"
+    deploy(sm, name, trained["ModelData"], trained["ContainerImage"])
+    return trained
+
+
+def test_predata_writes_channels_and_registers_the_glue_table(build: Path, client) -> None:
+    prepared = json.loads((build / "prepdata_result.json").read_text())
+    assert prepared["feature_dim"] == 2625
+    assert prepared["train_rows"] + prepared["test_rows"] == 100_000
+    assert prepared["ceiling"] > 0.85
+    table = client("glue").get_table(DatabaseName="cdlab_db", Name="ratings")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]][:3] == [
+        "user_id", "item_id", "rating",
+    ]  # fmt: skip
+    assert (build / "ua.test").exists()
+
+
+def test_a_good_model_passes_the_gate(build: Path, aws_env: dict[str, str], sm) -> None:
+    trained = train_and_deploy(build, aws_env, sm, "1a2b3c4d5e6f")
+    assert trained["CommitID"] == "1a2b3c4d"
+    configuration = json.loads((build / "cloudformation/configuration_qa.json").read_text())
+    assert configuration["Parameters"]["ModelData"] == trained["ModelData"]
+    assert configuration["Parameters"]["Environment"] == "qa"
+    result = script(
+        "test.py", "qa-cdlab-lab", "prepdata_result.json", "cloudformation/configuration_qa.json",
+        cwd=build, env=aws_env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rate = float(result.stdout.split("Match Rate: ")[1].split()[0])
+    assert rate >= 0.80
+
+
+def test_a_bad_model_fails_the_gate(build: Path, aws_env: dict[str, str], sm) -> None:
+    train_and_deploy(build, aws_env, sm, "badbad00", "-p", "linear_lr=1000000", "-p", "epochs=1")
+    result = script(
+        "test.py", "qa-cdlab-lab", "prepdata_result.json", "cloudformation/configuration_qa.json",
+        cwd=build, env=aws_env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "is under 0.80" in result.stderr
+
+
+def test_bad_hyperparameters_fail_the_training_job_clearly(build: Path, aws_env) -> None:
+    result = script(
+        "train.py", ROLE, "cdlab-scripts-data", "cdlab-lab", "cafe0001", "-p", "num_factors=abc",
+        cwd=build, env=aws_env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Failed" in result.stderr and "num_factors" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["predata.py", "train.py", "test.py"])
+def test_scripts_explain_themselves(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "source" / name), "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "usage:" in result.stdout
