@@ -1,0 +1,58 @@
+"""The ``cdlab local`` commands, run as a participant runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import free_port
+
+CDLAB = str(Path(sys.executable).parent / "cdlab")
+
+
+def cdlab(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDLAB_HOME": str(home)}
+    return subprocess.run([CDLAB, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
+    home, port = tmp_path / "home", str(free_port())
+    try:
+        up = cdlab("local", "up", "--port", port, home=home)
+        assert up.returncode == 0, up.stderr
+        assert f"http://127.0.0.1:{port}" in up.stdout
+        again = cdlab("local", "up", "--port", port, home=home)
+        assert again.stdout.split(" (pid")[0] == up.stdout.split(" (pid")[0]
+
+        status = cdlab("local", "status", home=home)
+        assert (
+            status.returncode == 0 and "up at" in status.stdout and "endpoints: 0" in status.stdout
+        )
+
+        env = cdlab("local", "env", home=home).stdout
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in env
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in env.splitlines())
+        shell = {**os.environ, **exports}
+        listed = subprocess.run(
+            [str(Path(sys.executable).parent / "aws"), "sagemaker", "list-endpoints"],
+            env=shell, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert listed.returncode == 0 and '"Endpoints": []' in listed.stdout
+        assert oct((home / "credentials.json").stat().st_mode & 0o777) == "0o600"
+
+        assert "local cloud listening" in cdlab("local", "logs", home=home).stdout
+    finally:
+        down = cdlab("local", "down", home=home)
+    assert down.stdout.strip() == "local cloud stopped"
+    assert cdlab("local", "status", home=home).returncode == 3
+    assert cdlab("local", "down", home=home).stdout.strip() == "no local cloud was running"
+    reset = cdlab("local", "reset", home=home)
+    assert reset.returncode == 0 and not (home / "state.db").exists()
+
+
+def test_help_lists_the_commands() -> None:
+    result = subprocess.run([CDLAB, "local", "--help"], capture_output=True, text=True)
+    for command in ("up", "down", "status", "logs", "reset", "env"):
+        assert command in result.stdout
