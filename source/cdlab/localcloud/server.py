@@ -27,6 +27,8 @@ from aiohttp import web
 from cdlab import config
 from cdlab.localcloud import protocol
 from cdlab.localcloud.artifacts import ArtifactStore
+from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.cloudformation.query import respond, signing_service
 from cdlab.localcloud.errors import (
     AWSError,
     InternalFailure,
@@ -39,6 +41,7 @@ from cdlab.localcloud.motobridge import MotoBridge
 from cdlab.localcloud.router import CUSTOM_ATTRIBUTES, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, Router
 from cdlab.localcloud.sagemaker import SageMaker
 from cdlab.localcloud.store import Store
+from cdlab.localcloud.training import Training
 
 log = logging.getLogger("cdlab.gateway")
 
@@ -56,7 +59,9 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.sagemaker_providers: list[object] = []
+        self.training: Training | None = None
         self.router: Router | None = None
+        self.cloudformation: CloudFormation | None = None
 
     async def start(self, _app: web.Application) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
@@ -67,8 +72,17 @@ class Gateway:
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
         self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
+        self.cloudformation = CloudFormation(self.store, self.sagemaker)
+        await self.cloudformation.resume()
+        self.training = Training(self.store, self.home)
+        self.training.resume()
+        self.sagemaker_providers.append(self.training)
 
     async def stop(self, _app: web.Application) -> None:
+        if self.training is not None:
+            await self.training.shutdown()
+        if self.cloudformation is not None:
+            await self.cloudformation.shutdown()
         if self.sagemaker is not None:
             await self.sagemaker.shutdown()
         if self.session is not None:
@@ -84,6 +98,8 @@ class Gateway:
             return await self.sagemaker_json(request, target.split(".", 1)[1])
         if request.path == "/_cdlab/health":
             return web.json_response({"status": "ok", "pid": os.getpid()})
+        if signing_service(request.headers) == "cloudformation":
+            return await respond(request, self.cloudformation, "cloudformation")
         return await self.moto.handle(request, await request.read())
 
     def _sagemaker_method(self, operation_name: str) -> Any:

@@ -1,0 +1,23 @@
+"""Local CloudFormation: stacks of the lab's resource types, over the AWS query protocol.
+
+Modules, one job each: ``query`` (the wire protocol, from botocore's shapes), ``template``
+(reading, checking, parameters, conditions, order), ``intrinsics`` (Ref, Fn::Sub, Fn::GetAtt ...),
+``resources`` (what each resource type does), ``changes`` (in place or replacement; change sets),
+``engine`` (stack operations and rollbacks, in the background), ``policy`` (stack policies),
+``stacks`` (persistence in the Store) and ``provider`` (the API operations).
+
+Where the local cloud differs from CloudFormation, on purpose:
+
+- A resource type the local cloud does not provide is refused when the template is submitted
+  (CreateStack, UpdateStack, CreateChangeSet), with CloudFormation's "Unrecognized resource
+  types: [...]" error naming it, as CloudFormation refuses a type it does not know. No stack is
+  created or changed. ValidateTemplate checks the form only, so ``pipeline.yml`` validates.
+- Resources are created one at a time in dependency order, not in parallel.
+- ExecuteChangeSet answers when the operation settles (at most 20 s), because ``aws
+  cloudformation deploy`` waits 30 s between polls whatever the waiter model says.
+- A failed update always rolls back (DisableRollback is refused for updates).
+"""
+
+from cdlab.localcloud.cloudformation.provider import CloudFormation
+
+__all__ = ["CloudFormation"]

@@ -1,0 +1,123 @@
+"""Stacks, their events and change sets, kept in the kit's Store (so they survive a restart).
+
+A stack document holds CloudFormation's public fields plus the kit's own (keys starting with
+``_``): the template text, the parameter values, the resources with their physical ids and
+resolved properties, and, while an update runs, what the stack was before it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from cdlab import config
+from cdlab.localcloud.errors import ValidationError, error
+from cdlab.localcloud.store import Store
+
+STACK, CHANGE_SET = "cloudformation-stack", "cloudformation-change-set"
+STACK_TYPE = "AWS::CloudFormation::Stack"
+DELETED = "DELETE_COMPLETE"
+
+ChangeSetNotFound = error("ChangeSetNotFound", 404)
+AlreadyExistsException = error("AlreadyExistsException")
+InvalidChangeSetStatus = error("InvalidChangeSetStatus")
+
+
+def new_arn(kind: str, name: str) -> str:
+    return (
+        f"arn:aws:cloudformation:{config.region()}:{config.ACCOUNT_ID}:{kind}/{name}/{uuid.uuid4()}"
+    )
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+class Stacks:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- stacks --------------------------------------------------------------------------
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.store.all(STACK)
+
+    def find(self, name_or_id: str) -> dict[str, Any] | None:
+        """A stack by ARN (deleted ones too, as CloudFormation keeps them) or by live name."""
+        if name_or_id.startswith("arn:"):
+            return self.store.get(STACK, name_or_id)
+        live = [
+            d for d in self.all() if d["StackName"] == name_or_id and d["StackStatus"] != DELETED
+        ]
+        return live[-1] if live else None
+
+    def get(self, name_or_id: str) -> dict[str, Any]:
+        doc = self.find(name_or_id)
+        if doc is None:
+            raise ValidationError(f"Stack with id {name_or_id} does not exist")
+        return doc
+
+    def save(self, doc: dict[str, Any]) -> None:
+        self.store.put(STACK, doc["StackId"], doc)
+
+    # ---- events --------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        stack: dict[str, Any],
+        logical_id: str,
+        resource_type: str,
+        status: str,
+        physical_id: str | None = None,
+        reason: str | None = None,
+        properties: str | None = None,
+    ) -> None:
+        event = {
+            "StackId": stack["StackId"],
+            "EventId": str(uuid.uuid4()),
+            "StackName": stack["StackName"],
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": physical_id,
+            "ResourceType": resource_type,
+            "Timestamp": time.time(),
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason,
+            "ResourceProperties": properties,
+        }
+        event = {k: v for k, v in event.items() if v is not None}
+        self.store.put(f"cloudformation-events:{stack['StackId']}", event["EventId"], event)
+
+    def events(self, stack_id: str) -> list[dict[str, Any]]:
+        """A stack's events, oldest first."""
+        return self.store.all(f"cloudformation-events:{stack_id}")
+
+    # ---- change sets ---------------------------------------------------------------------
+
+    def change_sets(self, stack_id: str) -> list[dict[str, Any]]:
+        return [c for c in self.store.all(CHANGE_SET) if c["StackId"] == stack_id]
+
+    def change_set(self, name_or_id: str, stack_name: str | None) -> dict[str, Any]:
+        if name_or_id.startswith("arn:"):
+            found = self.store.get(CHANGE_SET, name_or_id)
+        else:
+            if not stack_name:
+                raise ValidationError(
+                    "StackName must be specified if ChangeSetName is not specified as an ARN."
+                )
+            stack = self.find(stack_name)
+            matches = (
+                [c for c in self.change_sets(stack["StackId"]) if c["ChangeSetName"] == name_or_id]
+                if stack
+                else []
+            )
+            found = matches[-1] if matches else None
+        if found is None:
+            raise ChangeSetNotFound(f"ChangeSet [{name_or_id}] does not exist")
+        return found
+
+    def save_change_set(self, doc: dict[str, Any]) -> None:
+        self.store.put(CHANGE_SET, doc["ChangeSetId"], doc)
+
+    def delete_change_set(self, change_set_id: str) -> None:
+        self.store.delete(CHANGE_SET, change_set_id)
