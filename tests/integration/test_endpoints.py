@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,16 +50,29 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     assert code == "ValidationException" and "Could not find endpoint" in message
 
 
+def children_of(pid: int) -> list[list[bytes]]:
+    """Command lines of the processes whose parent is ``pid``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(cmdline)
+    return found
+
+
 def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> None:
     name = deploy("ps", {"AllTraffic": (1, 1, 2)})
-    cmdlines = []
-    for proc in __import__("pathlib").Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdlines.append((proc / "cmdline").read_bytes().split(b"\0"))
-            except OSError:
-                continue
-    mine = [c for c in cmdlines if name.encode() in c and b"cdlab.serving.fm_container" in c]
+    mine = [
+        c
+        for c in children_of(cloud.pid)
+        if name.encode() in c and b"cdlab.serving.fm_container" in c
+    ]
     assert len(mine) == 2
     assert all(b"AllTraffic" in c and b"--instance" in c for c in mine)
 
