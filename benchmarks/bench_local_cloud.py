@@ -22,6 +22,9 @@ from pathlib import Path
 import aiohttp
 import boto3
 import numpy as np
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from cdlab import target
 from cdlab.fm.model import FMModel, artifact_bytes
@@ -65,6 +68,15 @@ async def load(url: str, seconds: float, concurrency: int, headers: dict[str, st
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies
+
+
+def signed_headers(url: str, env: dict[str, str]) -> dict[str, str]:
+    """SigV4 headers for POSTing ``body()`` to ``url``, as boto3 signs InvokeEndpoint (the local
+    cloud checks signatures; one signature serves the whole run, as the request never changes)."""
+    credentials = Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    request = AWSRequest("POST", url, data=body(), headers={"Content-Type": "application/json"})
+    SigV4Auth(credentials, "sagemaker", env["AWS_DEFAULT_REGION"]).add_auth(request)
+    return dict(request.headers.items())
 
 
 def summary(latencies: list[float], seconds: float) -> tuple[float, float, float]:
@@ -123,16 +135,19 @@ def main() -> None:
         model().save(model_dir)
         process, direct_port = direct_instance(model_dir)
         try:
-            headers = {"Content-Type": "application/json"}
+            gateway = f"{env['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations"
             urls = {
-                "direct to 1 instance": f"http://127.0.0.1:{direct_port}/invocations",
-                "through the gateway": f"{env['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations",
+                "direct to 1 instance": (
+                    f"http://127.0.0.1:{direct_port}/invocations",
+                    {"Content-Type": "application/json"},
+                ),
+                "through the gateway": (gateway, signed_headers(gateway, env)),
             }
             figures = {
                 name: summary(
                     asyncio.run(load(url, args.seconds, args.concurrency, headers)), args.seconds
                 )
-                for name, url in urls.items()
+                for name, (url, headers) in urls.items()
             }
         finally:
             process.terminate()

@@ -2,7 +2,8 @@
 
 Everything is chosen by the environment: ``CDLAB_HOME`` (state dir, default ``~/.cdlab``),
 ``CDLAB_PORT`` (the local cloud's loopback port), ``CDLAB_TIME_SCALE`` (how much faster than
-real time CloudWatch periods, cooldowns and waits pass in the local cloud).
+real time CloudWatch periods, cooldowns and waits pass in the local cloud),
+``CDLAB_INVOCATION_TIMEOUT`` (seconds an instance may take to answer, 60 as on SageMaker).
 """
 
 from __future__ import annotations
@@ -33,4 +34,12 @@ def time_scale() -> float:
     value = float(os.environ.get("CDLAB_TIME_SCALE") or 1)
     if value <= 0:
         raise ValueError(f"CDLAB_TIME_SCALE must be positive, got {value}")
+    return value
+
+
+def invocation_timeout() -> float:
+    """Seconds an instance may take to answer an invocation (SageMaker allows 60)."""
+    value = float(os.environ.get("CDLAB_INVOCATION_TIMEOUT") or 60)
+    if value <= 0:
+        raise ValueError(f"CDLAB_INVOCATION_TIMEOUT must be positive, got {value}")
     return value

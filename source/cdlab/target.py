@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config
@@ -50,7 +51,8 @@ def ready(
         os.environ.pop(name, None)
     os.environ["CDLAB_TARGET"] = "aws"
     try:
-        identity = boto3.client("sts").get_caller_identity()
+        quick = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
+        identity = boto3.client("sts", config=quick).get_caller_identity()
     except (BotoCoreError, ClientError) as e:
         raise TargetNotReady(
             f"target 'aws' is not reachable: {e}. Configure credentials and a region "

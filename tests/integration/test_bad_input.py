@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from tests.integration.test_endpoints import error_of, invoke, score
+from tests.signing import signed_headers
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,7 @@ def serving(deploy) -> str:
 
 
 def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    headers = signed_headers("POST", url, body, headers)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as r:

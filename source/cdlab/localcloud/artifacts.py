@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,6 +23,8 @@ from cdlab import config
 
 MAX_MEMBER_BYTES = 2 * 1024**3
 MAX_MEMBERS = 10_000
+# Called with the bucket after each write_s3_object (the local cloud mirrors S3 to disk).
+S3_WRITE_LISTENERS: list[Callable[[str], None]] = []
 
 
 class ArtifactError(ValueError):
@@ -70,6 +73,8 @@ def write_s3_object(url: str, data: bytes) -> None:
         _s3().put_object(bucket, key, data)
     except MissingBucket:
         raise ArtifactError(f"The bucket {bucket} of {url} does not exist.") from None
+    for listener in S3_WRITE_LISTENERS:
+        listener(bucket)
 
 
 class ArtifactStore:
@@ -86,8 +91,12 @@ class ArtifactStore:
         target = self.path(digest)
         if not target.exists():
             tmp = target.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, target)
+            except OSError:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no half-written artifact
+                raise
         return digest
 
     def forget_unused(self, in_use: set[str]) -> None:

@@ -139,18 +139,24 @@ def up(home: Path, port: int, timeout: float = 30.0) -> Cloud:
         raise CloudError(
             f"Another local cloud already listens on port {port}; stop it or set CDLAB_PORT."
         )
-    credentials(home)
-    write_waiters(home)
-    log_file(home).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file(home), "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "--home", str(home), "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    state_file(home).write_text(json.dumps({"pid": process.pid, "port": port}))
+    try:
+        credentials(home)
+        write_waiters(home)
+        log_file(home).parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file(home), "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", SERVER_MODULE, "--home", str(home), "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        state_file(home).write_text(json.dumps({"pid": process.pid, "port": port}))
+    except OSError as e:
+        raise CloudError(
+            f"The local cloud cannot keep its state in {home}: {e.strerror or e}. "
+            "Free some space there, or set CDLAB_HOME to a writable directory."
+        ) from e
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -31,7 +31,7 @@ JSON_TYPES = {
     "long": (int,),
     "float": (int, float),
     "double": (int, float),
-    "timestamp": (int, float, str),
+    "timestamp": (int, float),  # awsJson sends epoch seconds
     "structure": (dict,),
     "map": (dict,),
     "list": (list,),

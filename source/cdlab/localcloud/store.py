@@ -13,9 +13,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud.errors import error
+
+StateNotSaved = error("InternalFailure", 500)
+
 
 class Store:
     def __init__(self, path: Path) -> None:
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -36,17 +41,26 @@ class Store:
 
     def put(self, kind: str, name: str, doc: dict[str, Any]) -> None:
         text = json.dumps(doc)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO docs (kind, key, doc, seq) VALUES (?, ?, ?,"
-                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM docs))"
-                " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
-                (kind, name.lower(), text),
-            )
+        self._write(
+            "INSERT INTO docs (kind, key, doc, seq) VALUES (?, ?, ?,"
+            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM docs))"
+            " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
+            (kind, name.lower(), text),
+        )
 
     def delete(self, kind: str, name: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, name.lower()))
+        self._write("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, name.lower()))
+
+    def _write(self, sql: str, args: tuple[str, ...]) -> None:
+        """One statement in its own transaction: it is saved whole or not at all."""
+        try:
+            with self._lock:
+                self._db.execute(sql, args)
+        except sqlite3.OperationalError as e:
+            raise StateNotSaved(
+                f"The local cloud could not save its state in {self.path} ({e}); nothing was "
+                "changed. Free space in the state dir (CDLAB_HOME) and try again."
+            ) from e
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         """Every document of ``kind``, in creation order."""

@@ -1,0 +1,325 @@
+"""Who may talk to the local cloud: loopback Host names and requests signed with the kit's key.
+
+Every request but the kit's own ``/_cdlab/health`` must carry a SigV4 signature (an
+``Authorization`` header, or a presigned URL's query; S3's SigV2 presigned URLs, which boto3
+still makes by default, too) made with the local access key that
+``control.credentials`` keeps in the state dir. The signature is recomputed with botocore's own
+signer over the canonical request, so a client that merely knows the key id is refused too.
+A Host other than the loopback names is refused first: a web page that rebinds its DNS name to
+127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+from aiohttp import web
+from botocore.auth import (
+    SIGV4_TIMESTAMP,
+    HmacV1QueryAuth,
+    S3SigV4Auth,
+    S3SigV4QueryAuth,
+    SigV4Auth,
+)
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
+
+from cdlab.localcloud import protocol
+from cdlab.localcloud.cloudformation.query import error_xml
+from cdlab.localcloud.errors import AWSError, PayloadTooLarge, error
+from cdlab.localcloud.router import MAX_PAYLOAD_BYTES
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+HEALTH_PATH = "/_cdlab/health"
+JSON_11 = "application/x-amz-json-1.1"
+CONTENT_SHA256 = "x-amz-content-sha256"
+MAX_SIGNED_BODY_BYTES = 32 * 1024**2
+MissingContentLength = error("MissingContentLength", 411)
+RequestEntityTooLarge = error("RequestEntityTooLarge", 413)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
+    r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)\s*$"
+)
+# The AWS error for each refusal, by protocol family: JSON (awsJson and the runtime's
+# rest-json), query (form-encoded, XML answers) and S3 (rest-xml).
+REFUSALS = {
+    "missing": {
+        "json": error("MissingAuthenticationTokenException", 403),
+        "query": error("MissingAuthenticationToken", 403),
+        "s3": error("AccessDenied", 403),
+    },
+    "key": {
+        "json": error("UnrecognizedClientException", 400),
+        "query": error("InvalidClientTokenId", 403),
+        "s3": error("InvalidAccessKeyId", 403),
+    },
+    "signature": {
+        "json": error("InvalidSignatureException", 400),
+        "query": error("SignatureDoesNotMatch", 403),
+        "s3": error("SignatureDoesNotMatch", 403),
+    },
+    "expired": {
+        "json": error("AccessDeniedException", 403),
+        "query": error("AccessDenied", 403),
+        "s3": error("AccessDenied", 403),
+    },
+    "host": {
+        "json": error("AccessDeniedException", 403),
+        "query": error("AccessDenied", 403),
+        "s3": error("AccessDenied", 403),
+    },
+}
+MESSAGES = {
+    "missing": "Missing Authentication Token: sign requests with the local cloud's key "
+    "(cdlab local env prints it).",
+    "signature": "The request signature we calculated does not match the signature you "
+    "provided. Check your AWS Secret Access Key and signing method.",
+    "expired": "Request has expired",
+}
+KEY_MESSAGES = {
+    "json": "The security token included in the request is invalid.",
+    "query": "The security token included in the request is invalid.",
+    "s3": "The AWS Access Key Id you provided does not exist in our records.",
+}
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What a request says about its signature: who, for which scope, over which headers."""
+
+    key_id: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    timestamp: str  # X-Amz-Date; for SigV2 presigned URLs, Expires
+    presigned: bool
+    expires: str = ""  # X-Amz-Expires of a SigV4 presigned URL
+    version: int = 4
+
+
+def family(request: web.Request, service: str | None) -> str:
+    """The protocol family whose error envelope a refusal uses."""
+    if "X-Amz-Target" in request.headers or request.path.startswith("/endpoints/"):
+        return "json"
+    if service == "s3":
+        return "s3"
+    if request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query:
+        return "query"
+    return "s3" if service is None else "json"
+
+
+def refusal(kind: str, protocol_family: str, message: str | None = None) -> AWSError:
+    if message is None:
+        message = KEY_MESSAGES[protocol_family] if kind == "key" else MESSAGES[kind]
+    return REFUSALS[kind][protocol_family](message)
+
+
+def host_allowed(request: web.Request) -> bool:
+    """Whether the Host header names the loopback on the port the request arrived at."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if sockname else None
+    host = request.headers.get("Host", "").lower()
+    return host in {f"{name}:{port}" for name in LOOPBACK_NAMES}
+
+
+def parse(request: web.Request) -> Signed | None:
+    """The request's SigV4 claims, from its Authorization header or presigned query."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        match = AUTHORIZATION.match(header)
+        timestamp = request.headers.get("X-Amz-Date", "")
+        if match is None:
+            return Signed("", "", "", "", (), "", timestamp, presigned=False)
+        credential, signed, signature = match["credential"], match["signed"], match["signature"]
+        presigned = False
+    elif "X-Amz-Signature" in request.query:
+        credential = request.query.get("X-Amz-Credential", "")
+        signed = request.query.get("X-Amz-SignedHeaders", "")
+        signature = request.query["X-Amz-Signature"]
+        timestamp = request.query.get("X-Amz-Date", "")
+        presigned = True
+    elif "Signature" in request.query and "AWSAccessKeyId" in request.query:
+        return Signed(
+            request.query["AWSAccessKeyId"], "", "", "s3", (), request.query["Signature"],
+            request.query.get("Expires", ""), presigned=True, version=2,
+        )  # fmt: skip
+    else:
+        return None
+    key_id, _, scope = credential.partition("/")
+    date, region, service = ([*scope.split("/"), "", "", ""])[:3]
+    return Signed(
+        key_id, date, region, service, tuple(signed.split(";")), signature, timestamp, presigned,
+        request.query.get("X-Amz-Expires", ""),
+    )  # fmt: skip
+
+
+def expired(claims: Signed) -> bool:
+    """Whether a presigned URL is past its expiry (a malformed expiry counts as past)."""
+    if not claims.presigned:
+        return False
+    try:
+        if claims.version == 2:
+            return int(claims.timestamp) < time.time()
+        signed_at = datetime.strptime(claims.timestamp, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
+        return signed_at.timestamp() + int(claims.expires) < time.time()
+    except ValueError:
+        return True
+
+
+class _PresignedV2(HmacV1QueryAuth):
+    """botocore's SigV2 query signer, with the URL's own Expires in the string to sign."""
+
+    def __init__(self, credentials: Credentials, expires: str) -> None:
+        super().__init__(credentials)
+        self._expires_at = expires
+
+    def _get_date(self) -> str:
+        return self._expires_at
+
+
+def _v2_signature_valid(request: web.Request, claims: Signed, key_id: str, secret: str) -> bool:
+    headers = HTTPHeaders()
+    for name, value in request.headers.items():
+        if name.lower() in ("content-md5", "content-type") or name.lower().startswith("x-amz-"):
+            headers[name] = value
+    signer = _PresignedV2(Credentials(key_id, secret), claims.timestamp)
+    expected = signer.get_signature(request.method, urlsplit(request.raw_path), headers)
+    return hmac.compare_digest(expected, claims.signature)
+
+
+def signature_valid(
+    request: web.Request, claims: Signed, body: bytes, key_id: str, secret: str
+) -> bool:
+    """Recompute the signature over the canonical request with botocore's signer."""
+    if claims.version == 2:
+        return _v2_signature_valid(request, claims, key_id, secret)
+    if not claims.timestamp.startswith(claims.date) or not claims.date:
+        return False
+    s3 = claims.service == "s3"
+    signer_class = (S3SigV4QueryAuth if claims.presigned else S3SigV4Auth) if s3 else SigV4Auth
+    signer = signer_class(Credentials(key_id, secret), claims.service, claims.region)
+    raw_path, _, query = request.raw_path.partition("?")
+    if claims.presigned:
+        query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
+    url = f"http://{request.host}{raw_path}" + (f"?{query}" if query else "")
+    signed = AWSRequest(method=request.method, url=url, data=body)
+    signed.headers = HTTPHeaders()
+    for name in claims.signed_headers:
+        values = request.headers.getall(name, [])
+        if not values:
+            return False
+        for value in values:
+            signed.headers[name] = value
+    signed.context["timestamp"] = claims.timestamp
+    string_to_sign = signer.string_to_sign(signed, signer.canonical_request(signed))
+    key = _signing_key(secret, claims.date, claims.region, claims.service)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, claims.signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (as botocore's ``SigV4Auth.signature`` derives it), kept per day,
+    region and service: it is most of the cost of checking a signature."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def error_response(err: AWSError, protocol_family: str) -> web.Response:
+    """``err`` in the envelope of its protocol family."""
+    if protocol_family == "json":
+        status, headers, body = protocol.json_error(err, JSON_11)
+        content_type = headers.pop("Content-Type")
+        return web.Response(status=status, headers=headers, body=body, content_type=content_type)
+    request_id = str(uuid.uuid4())
+    if protocol_family == "query":
+        body = error_xml(err, "", request_id)
+    else:
+        root = ElementTree.Element("Error")
+        for tag, text in (("Code", err.code), ("Message", err.message), ("RequestId", request_id)):
+            ElementTree.SubElement(root, tag).text = text
+        body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return web.Response(
+        status=err.status, body=body, content_type="application/xml",
+        headers={"x-amzn-RequestId": request_id},
+    )  # fmt: skip
+
+
+def _needs_body(request: web.Request, claims: Signed) -> bool:
+    """Whether the body must be read (and bounded) here: when the signature covers the body
+    itself rather than a declared hash (S3 declares its payload hash in a signed header, so
+    large uploads are not read twice), and always for InvokeEndpoint."""
+    if claims.service != "s3" or request.path.startswith("/endpoints/"):
+        return True
+    return not claims.presigned and CONTENT_SHA256 not in claims.signed_headers
+
+
+def _too_large(request: web.Request) -> AWSError:
+    if request.path.startswith("/endpoints/"):
+        return PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+    return RequestEntityTooLarge(f"Request bodies are limited to {MAX_SIGNED_BODY_BYTES} bytes.")
+
+
+def middleware(key_id: str, secret: str) -> Middleware:
+    """The gateway's guard: Host, then key id, then signature; health checks pass unsigned."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        claims = parse(request)
+        protocol_family = family(request, claims.service if claims else None)
+        if not host_allowed(request):
+            host = request.headers.get("Host", "")
+            return error_response(
+                refusal(
+                    "host",
+                    protocol_family,
+                    f"The local cloud answers only requests addressed to 127.0.0.1, localhost "
+                    f"or [::1] on its own port, not to Host {host!r} (a guard against DNS "
+                    "rebinding).",
+                ),
+                protocol_family,
+            )
+        if request.path == HEALTH_PATH and request.method == "GET":
+            return await handler(request)
+        if claims is None:
+            return error_response(refusal("missing", protocol_family), protocol_family)
+        if not hmac.compare_digest(claims.key_id, key_id):
+            return error_response(refusal("key", protocol_family), protocol_family)
+        if expired(claims):
+            return error_response(refusal("expired", protocol_family), protocol_family)
+        body = b""
+        if _needs_body(request, claims) and request.body_exists:
+            limit = (
+                MAX_PAYLOAD_BYTES
+                if request.path.startswith("/endpoints/")
+                else MAX_SIGNED_BODY_BYTES
+            )
+            if request.content_length is None:
+                err = MissingContentLength("You must provide the Content-Length HTTP header.")
+                return error_response(err, protocol_family)
+            if request.content_length > limit:
+                return error_response(_too_large(request), protocol_family)
+            body = await request.read()
+        if not signature_valid(request, claims, body, key_id, secret):
+            return error_response(refusal("signature", protocol_family), protocol_family)
+        return await handler(request)
+
+    return guard
