@@ -34,6 +34,10 @@ class ModelFormatError(ValueError):
     """The model directory or artifact does not hold a usable factorization machine."""
 
 
+class NonFiniteScore(ArithmeticError):
+    """The model computed NaN or infinity for a row: a fault of the model, not of the request."""
+
+
 @dataclass(frozen=True)
 class FMModel:
     w0: float
@@ -67,6 +71,12 @@ class FMModel:
     def predict(self, X: sp.csr_matrix | np.ndarray) -> list[dict[str, float]]:
         """Predictions in the built-in algorithm's response shape."""
         raw = self.raw_scores(X)
+        bad = np.flatnonzero(~np.isfinite(raw))
+        if bad.size:
+            raise NonFiniteScore(
+                f"the model's score for row {int(bad[0])} is {raw[bad[0]]}: its weights for the "
+                "features of that row are not finite numbers"
+            )
         if self.predictor_type == "regressor":
             return [{"score": float(s)} for s in raw]
         scores = sigmoid(raw)

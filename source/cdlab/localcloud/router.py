@@ -7,6 +7,7 @@ sees either the old fleet or the new one, never a half-switched endpoint.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
@@ -15,6 +16,7 @@ from weakref import WeakKeyDictionary
 from cdlab import config
 from cdlab.localcloud.errors import ModelError, ServiceUnavailable, ValidationError
 from cdlab.localcloud.fleet import Instance
+from cdlab.localcloud.metrics import Metrics
 from cdlab.localcloud.upstream import Upstream, UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
@@ -40,8 +42,13 @@ class VariantRoute:
 
 @dataclass(frozen=True)
 class EndpointRoute:
+    """An endpoint's fleet; during a blue/green deployment ``green`` (the new fleet) takes
+    ``green_share`` of the requests and this one the rest."""
+
     name: str
     variants: tuple[VariantRoute, ...]
+    green: EndpointRoute | None = None
+    green_share: float = 0.0
 
     def choose(self, target_variant: str | None) -> VariantRoute:
         if target_variant is not None:
@@ -63,9 +70,10 @@ class EndpointRoute:
 
 
 class Router:
-    def __init__(self, timeout_seconds: float = 60.0) -> None:
+    def __init__(self, metrics: Metrics, timeout_seconds: float | None = None) -> None:
         self.routes: dict[str, EndpointRoute] = {}
-        self.timeout = timeout_seconds
+        self.timeout = timeout_seconds or config.invocation_timeout()
+        self.metrics = metrics
         self.upstreams: WeakKeyDictionary[Instance, Upstream] = WeakKeyDictionary()
 
     def set_route(self, route: EndpointRoute) -> None:
@@ -74,13 +82,26 @@ class Router:
     def drop_route(self, name: str) -> None:
         self.routes.pop(name.lower(), None)
 
+    def instance_counts(self) -> dict[tuple[str, str], int]:
+        """Instances serving each (endpoint, variant), both fleets during a deployment."""
+        counts: dict[tuple[str, str], int] = {}
+        for route in list(self.routes.values()):
+            for fleet in (route, route.green):
+                for variant in fleet.variants if fleet is not None else ():
+                    key = (route.name, variant.name)
+                    counts[key] = counts.get(key, 0) + len(variant.instances)
+        return counts
+
     async def invoke(
         self, name: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[str, UpstreamResponse]:
         """Send the request to one instance; returns the variant and the instance's answer."""
+        started = time.perf_counter()
         route = self.routes.get(name.lower())
         if route is None:
             raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
+        if route.green is not None and random.random() < route.green_share:
+            route = route.green
         variant = route.choose(headers.get("X-Amzn-SageMaker-Target-Variant"))
         forwarded = {h: headers[h] for h in PASSED_HEADERS if h in headers}
         tried: set[Instance] = set()
@@ -93,9 +114,12 @@ class Router:
                 )
             tried.add(instance)
             try:
-                return variant.name, await self._send(instance, body, forwarded)
+                response = await self._send(instance, body, forwarded)
             except UpstreamClosed:
                 continue  # the instance went away: inference is safe to retry on another one
+            total = time.perf_counter() - started
+            self.metrics.record(route.name, variant.name, response.status, response.elapsed, total)
+            return variant.name, response
 
     async def _send(
         self, instance: Instance, body: bytes, headers: dict[str, str]
@@ -109,7 +133,7 @@ class Router:
         except TimeoutError:
             raise ModelError(
                 f"Received a timeout from the model container of {instance.instance_id}: "
-                f"no answer within {self.timeout:.0f} seconds.",
+                f"no answer within {self.timeout:g} seconds.",
                 OriginalStatusCode=408,
                 OriginalMessage="timeout",
             ) from None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud import artifacts
+from cdlab.localcloud import artifacts, deployments
 from cdlab.localcloud.errors import ValidationException
 from cdlab.localcloud.fleet import Fleet, Instance, InstanceFailed
 from cdlab.localcloud.images import UnknownImage
@@ -27,6 +28,7 @@ log = logging.getLogger("cdlab.sagemaker")
 MODEL, CONFIG, ENDPOINT = "model", "endpoint-config", "endpoint"
 KIND_LABEL = {MODEL: "model", CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+CAPACITY_POLL_SECONDS = 0.05
 
 
 def arn(kind: str, name: str) -> str:
@@ -50,7 +52,10 @@ def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> d
     items = sorted(
         items, key=lambda i: i.get(sort_field, ""), reverse=params.get("SortOrder") != "Ascending"
     )
-    start = int(params.get("NextToken") or 0)
+    token = params.get("NextToken") or "0"
+    if not (token.isascii() and token.isdigit()):
+        raise ValidationException(f"Invalid pagination token {token!r}.")
+    start = int(token)
     size = params.get("MaxResults") or 100
     page = {key: items[start : start + size]}
     if start + size < len(items):
@@ -311,19 +316,23 @@ class SageMaker:
             raise failures[0]
         return {s["VariantName"]: group for s, group in zip(snapshot, started, strict=True)}
 
+    @staticmethod
+    def _endpoint_route(
+        name: str, snapshot: list[dict[str, Any]], fleet: dict[str, list[Instance]]
+    ) -> EndpointRoute:
+        return EndpointRoute(
+            name,
+            tuple(
+                VariantRoute(s["VariantName"], s["Weight"], tuple(fleet[s["VariantName"]]))
+                for s in snapshot
+            ),
+        )
+
     def _route(
         self, name: str, snapshot: list[dict[str, Any]], fleet: dict[str, list[Instance]]
     ) -> None:
         self.fleets[name.lower()] = fleet
-        self.router.set_route(
-            EndpointRoute(
-                name,
-                tuple(
-                    VariantRoute(s["VariantName"], s["Weight"], tuple(fleet[s["VariantName"]]))
-                    for s in snapshot
-                ),
-            )
-        )
+        self.router.set_route(self._endpoint_route(name, snapshot, fleet))
 
     async def _create(self, name: str) -> None:
         doc = self.store.get(ENDPOINT, name)
@@ -382,6 +391,7 @@ class SageMaker:
         deployment = p.get("DeploymentConfig")
         if deployment is None and p.get("RetainDeploymentConfig"):
             deployment = doc.get("LastDeploymentConfig")
+        deployments.validate(deployment or {}, sum(s["Count"] for s in snapshot))
         self._save_endpoint(
             doc,
             EndpointStatus="Updating",
@@ -407,24 +417,42 @@ class SageMaker:
         return {"EndpointArn": doc["EndpointArn"]}
 
     async def _blue_green(self, name: str, deployment: dict[str, Any]) -> None:
-        """Start the new fleet, switch traffic once it is healthy, then drain the old one."""
+        """Start the new fleet, shift traffic to it step by step while it bakes, then switch
+        and drain the old one. A failed start or an alarm in ALARM rolls back to the old fleet,
+        which served throughout."""
         doc = self.store.get(ENDPOINT, name)
         assert doc is not None
         snapshot = doc["_Pending"]
+        until = deployments.deadline(deployment)
         try:
             fleet = await self._start_fleet(name, snapshot)
         except (InstanceFailed, UnknownImage) as e:
-            self._save_endpoint(
-                doc,
-                EndpointStatus="InService",
-                FailureReason=f"The update failed and the endpoint was rolled back: {e}",
-                PendingDeploymentSummary=None,
-                _Pending=None,
-                _PendingConfigName=None,
-            )
-            log.warning("update of endpoint %s rolled back: %s", name, e)
+            self._roll_back(doc, str(e))
             return
+        new_instances = [i for group in fleet.values() for i in group]
         old = self.fleets.get(name.lower(), {})
+        blue = self._endpoint_route(name, doc["_Deployed"], old)
+        green = self._endpoint_route(name, snapshot, fleet)
+        alarm_names = deployments.alarm_names(deployment)
+        try:
+            for share in deployments.traffic_steps(deployment, len(new_instances)):
+                self._variant_status(
+                    doc, "Baking", f"{share:.0%} of the traffic is on the new fleet"
+                )
+                self.router.set_route(dataclasses.replace(blue, green=green, green_share=share))
+                reason = await deployments.bake(
+                    deployments.bake_seconds(deployment), alarm_names, until
+                )
+                if reason is not None:
+                    self.router.set_route(blue)
+                    self._save_endpoint(doc, EndpointStatus="RollingBack")
+                    log.warning("update of endpoint %s rolling back: %s", name, reason)
+                    await self.fleet.stop(new_instances)
+                    self._roll_back(doc, reason)
+                    return
+        except asyncio.CancelledError:
+            await self.fleet.stop(new_instances, drain_seconds=0)
+            raise
         self._route(name, snapshot, fleet)
         self._save_endpoint(
             doc,
@@ -441,6 +469,27 @@ class SageMaker:
         wait = deployment.get("BlueGreenUpdatePolicy", {}).get("TerminationWaitInSeconds", 0)
         await asyncio.sleep(wait / config.time_scale())
         await self.fleet.stop([i for group in old.values() for i in group])
+
+    def _variant_status(self, doc: dict[str, Any], status: str, message: str) -> None:
+        """Show a deployment step in DescribeEndpoint's PendingDeploymentSummary."""
+        summary = doc["PendingDeploymentSummary"]
+        for variant in summary["ProductionVariants"]:
+            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"]
+            variant["VariantStatus"] = [
+                {"Status": status, "StatusMessage": message, "StartTime": time.time()}
+            ]
+        self._save_endpoint(doc, PendingDeploymentSummary=summary)
+
+    def _roll_back(self, doc: dict[str, Any], reason: str) -> None:
+        self._save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            FailureReason=f"The update failed and the endpoint was rolled back: {reason}",
+            PendingDeploymentSummary=None,
+            _Pending=None,
+            _PendingConfigName=None,
+        )
+        log.warning("update of endpoint %s rolled back: %s", doc["EndpointName"], reason)
 
     def update_endpoint_weights_and_capacities(self, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._updatable(p["EndpointName"])
@@ -463,9 +512,44 @@ class SageMaker:
                 target["Weight"] = float(desired["DesiredWeight"])
             if desired.get("DesiredInstanceCount") is not None:
                 target["Count"] = int(desired["DesiredInstanceCount"])
+        for summary in doc.get("ProductionVariants", []):
+            desired = by_name.get(summary["VariantName"])
+            if desired is not None:
+                summary["DesiredWeight"] = desired["Weight"]
+                summary["DesiredInstanceCount"] = desired["Count"]
         self._save_endpoint(doc, EndpointStatus="Updating", _Pending=snapshot)
         self._spawn(doc["EndpointName"], self._resize(doc["EndpointName"]))
         return {"EndpointArn": doc["EndpointArn"]}
+
+    def variant_capacity(self, endpoint: str, variant: str) -> int | None:
+        """The instance count of an in-service endpoint's variant (None otherwise)."""
+        doc = self.store.get(ENDPOINT, endpoint)
+        if doc is None or doc["EndpointStatus"] != "InService":
+            return None
+        counts = {s["VariantName"]: s["Count"] for s in doc.get("_Deployed") or []}
+        return counts.get(variant)
+
+    def failure_reason(self, endpoint: str) -> str:
+        doc = self.store.get(ENDPOINT, endpoint)
+        return (doc or {}).get("FailureReason", "")
+
+    async def set_capacity(self, endpoint: str, variant: str, count: int) -> None:
+        """Change a variant's instance count (as automatic scaling does); returns once the
+        endpoint is InService on it."""
+        self.update_endpoint_weights_and_capacities(
+            {
+                "EndpointName": endpoint,
+                "DesiredWeightsAndCapacities": [
+                    {"VariantName": variant, "DesiredInstanceCount": count}
+                ],
+            }
+        )
+        task = self.tasks.get(endpoint.lower())
+        while task is not None and not task.done():  # InService again: removed ones may drain
+            doc = self.store.get(ENDPOINT, endpoint)
+            if doc is None or doc["EndpointStatus"] != "Updating":
+                return
+            await asyncio.sleep(CAPACITY_POLL_SECONDS)
 
     async def _resize(self, name: str) -> None:
         """Apply new weights at once; add instances before routing to them, drain removed ones."""

@@ -20,13 +20,16 @@ import re
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import protocol
+from cdlab.localcloud import artifacts, auth, control, persistence, protocol
+from cdlab.localcloud.alarms import AlarmEvaluator
 from cdlab.localcloud.artifacts import ArtifactStore
+from cdlab.localcloud.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudformation.query import respond, signing_service
 from cdlab.localcloud.errors import (
@@ -35,19 +38,25 @@ from cdlab.localcloud.errors import (
     ModelError,
     PayloadTooLarge,
     UnknownOperationException,
+    error,
 )
 from cdlab.localcloud.fleet import Fleet
+from cdlab.localcloud.metrics import Metrics
 from cdlab.localcloud.motobridge import MotoBridge
+from cdlab.localcloud.persistence import S3Mirror
 from cdlab.localcloud.router import CUSTOM_ATTRIBUTES, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, Router
 from cdlab.localcloud.sagemaker import SageMaker
 from cdlab.localcloud.store import Store
+from cdlab.localcloud.telemetry import Telemetry
 from cdlab.localcloud.training import Training
 
 log = logging.getLogger("cdlab.gateway")
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 JSON_11 = "application/x-amz-json-1.1"
+SCALING_ACTIVITIES = "AnyScaleFrontendService.DescribeScalingActivities"
 MAX_BODY_BYTES = 5 * 1024**3
+S3InternalError = error("InternalError", 500)
 INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
 
 
@@ -56,20 +65,32 @@ class Gateway:
         self.home = home
         self.store = Store(home / "state.db")
         self.moto = MotoBridge()
+        self.s3 = S3Mirror(home / "s3")
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.sagemaker_providers: list[object] = []
         self.training: Training | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
+        self.autoscaler: Autoscaler | None = None
+        self.telemetry: asyncio.Task[None] | None = None
 
     async def start(self, _app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        log.info("restored %d S3 objects", await loop.run_in_executor(None, self.s3.restore))
+        artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        self.router = Router()
+        metrics = Metrics()
+        self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
+        self.autoscaler = Autoscaler(metrics, self.sagemaker)
+        listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
+        self.telemetry = asyncio.create_task(
+            Telemetry(metrics, self.router, fleet, listeners).run()
+        )
         self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
         self.cloudformation = CloudFormation(self.store, self.sagemaker)
@@ -79,6 +100,11 @@ class Gateway:
         self.sagemaker_providers.append(self.training)
 
     async def stop(self, _app: web.Application) -> None:
+        if self.telemetry is not None:
+            self.telemetry.cancel()
+            await asyncio.gather(self.telemetry, return_exceptions=True)
+        if self.autoscaler is not None:
+            await self.autoscaler.shutdown()
         if self.training is not None:
             await self.training.shutdown()
         if self.cloudformation is not None:
@@ -90,17 +116,41 @@ class Gateway:
         self.store.close()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        match = INVOCATIONS.match(request.path)
+        match = INVOCATIONS.match(request.raw_path.split("?", 1)[0])  # %2F stays in the name
         if match and request.method == "POST":
-            return await self.invoke(request, match["name"])
+            return await self.invoke(request, unquote(match["name"]))
         target = request.headers.get("X-Amz-Target", "")
         if target.startswith("SageMaker."):
             return await self.sagemaker_json(request, target.split(".", 1)[1])
+        if target == SCALING_ACTIVITIES:
+            return await self.scaling_activities(request)
         if request.path == "/_cdlab/health":
-            return web.json_response({"status": "ok", "pid": os.getpid()})
+            return web.json_response(
+                {"status": "ok", "pid": os.getpid(), "time_scale": config.time_scale()}
+            )
         if signing_service(request.headers) == "cloudformation":
             return await respond(request, self.cloudformation, "cloudformation")
-        return await self.moto.handle(request, await request.read())
+        return await self.moto_and_mirror(request)
+
+    async def moto_and_mirror(self, request: web.Request) -> web.Response:
+        """Moto answers; an S3 write is mirrored to disk before it is acknowledged."""
+        response = await self.moto.handle(request, await request.read())
+        if signing_service(request.headers) == "s3" or "/s3/" in request.query.get(
+            "X-Amz-Credential", ""
+        ):
+            bucket = persistence.written_bucket(request.method, request.path, response.status)
+            if bucket is not None:
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self.s3.sync, bucket)
+                except OSError as e:
+                    log.error("S3 bucket %s not saved to disk: %s", bucket, e)
+                    err = S3InternalError(
+                        f"The local cloud could not save S3 bucket {bucket} to its state dir "
+                        f"({e.strerror or e}); the change may be lost on restart. Free space "
+                        "in the state dir (CDLAB_HOME) and retry."
+                    )
+                    return auth.error_response(err, "s3")
+        return response
 
     def _sagemaker_method(self, operation_name: str) -> Any:
         """The provider method for a SageMaker operation (operations are named after the API)."""
@@ -130,12 +180,25 @@ class Gateway:
             err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
             return _error_response(*protocol.json_error(err, JSON_11))
 
+    async def scaling_activities(self, request: web.Request) -> web.Response:
+        """DescribeScalingActivities: moto has none, the local autoscaler records them."""
+        assert self.autoscaler is not None
+        service = protocol.service_model("application-autoscaling")
+        try:
+            op = protocol.operation(service, "DescribeScalingActivities")
+            params = protocol.parse_json_body(await request.read())
+            protocol.validate(params, op.input_shape)
+            result = self.autoscaler.describe_scaling_activities(params)
+        except AWSError as err:
+            return _error_response(*protocol.json_error(err, JSON_11))
+        return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
+
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         assert self.router is not None
         try:
             if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
                 raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            body = await request.content.read(MAX_PAYLOAD_BYTES + 1)
+            body = await request.read()  # the auth middleware bounded it by Content-Length
             if len(body) > MAX_PAYLOAD_BYTES:
                 raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
             variant, response = await self.router.invoke(name, body, request.headers)
@@ -176,10 +239,13 @@ def _snake(name: str) -> str:
 
 def make_app(home: Path) -> web.Application:
     gateway = Gateway(home)
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    key_id, secret = control.credentials(home)
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[auth.middleware(key_id, secret)]
+    )
     app.on_startup.append(gateway.start)
     app.on_cleanup.append(gateway.stop)
-    app.router.add_route("*", "/{tail:.*}", gateway.dispatch)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", gateway.dispatch)  # newlines in names too
     return app
 
 

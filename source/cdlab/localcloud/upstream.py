@@ -8,6 +8,7 @@ costs more CPU per request than the whole routing decision.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ class UpstreamResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    elapsed: float = 0.0  # seconds from sending the request to reading the whole answer
 
 
 class Upstream:
@@ -55,6 +57,7 @@ class Upstream:
         self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes
     ) -> UpstreamResponse:
         reader, writer = connection
+        started = time.perf_counter()
         try:
             writer.write(request)
             status_line = await reader.readline()
@@ -76,4 +79,4 @@ class Upstream:
             writer.close()
         else:
             self.idle.append(connection)
-        return UpstreamResponse(status, headers, body)
+        return UpstreamResponse(status, headers, body, time.perf_counter() - started)

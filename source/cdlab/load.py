@@ -1,0 +1,285 @@
+"""A load generator for a local endpoint: steady or stepped request rates, open loop.
+
+Open loop: request *i* of a step is sent at ``start + i / rate`` whether or not earlier ones were
+answered, as independent users would send them, so a slow endpoint shows up as latency and
+errors rather than as a lower rate. Requests are InvokeEndpoint calls signed with SigV4
+(botocore's signer, from the environment's credentials) and sent with aiohttp; a signature is
+reused for up to a minute, so signing costs nothing per request.
+
+Bounded: at most ``MAX_RATE`` requests per second, ``MAX_SECONDS`` seconds and ``MAX_REQUESTS``
+requests, and only to a loopback endpoint (the local cloud), never to a real AWS account.
+
+    from cdlab import load
+    report = load.run("my-endpoint", rate=50, duration=30)          # or steps=[10, 50, 100]
+    print(report.summary())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+import botocore.session
+import numpy as np
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from cdlab import config
+
+MAX_RATE = 2000.0
+MAX_SECONDS = 3600.0
+MAX_REQUESTS = 1_000_000
+MAX_IN_FLIGHT = 512
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+SIGNATURE_REUSE_SECONDS = 60.0
+PROGRESS_SECONDS = 0.5
+DEFAULT_FEATURE_DIM = 2625  # MovieLens 100k one-hot: 943 users + 1682 items
+REQUEST_TIMEOUT_SECONDS = 65.0
+
+
+class LoadError(ValueError):
+    """The load asked for is out of bounds or has no local endpoint to go to."""
+
+
+def sample_bodies(
+    feature_dim: int = DEFAULT_FEATURE_DIM, count: int = 64, seed: int = 0
+) -> list[bytes]:
+    """JSON requests of one sparse row each, two features set (a user and an item, say)."""
+    rng = np.random.default_rng(seed)
+    bodies = []
+    for _ in range(count):
+        keys = sorted(int(k) for k in rng.choice(feature_dim, size=2, replace=False))
+        row = {"keys": keys, "shape": [feature_dim], "values": [1.0, 1.0]}
+        bodies.append(json.dumps({"instances": [{"data": {"features": row}}]}).encode())
+    return bodies
+
+
+@dataclass
+class Report:
+    """What happened: counts, error codes, latencies and a per-second timeline."""
+
+    sent: int = 0
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # AWS error code -> count
+    lost: int = 0  # no HTTP answer at all (connection refused or reset, timeout)
+    latencies_ms: list[float] = field(default_factory=list)
+    timeline: list[tuple[float, int, int, int]] = field(default_factory=list)  # t, sent, ok, failed
+    variants: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values()) + self.lost
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def summary(self) -> str:
+        rate = self.sent / self.seconds if self.seconds else 0.0
+        errors = ", ".join(f"{code} {n}" for code, n in self.errors.most_common()) or "none"
+        return (
+            f"{self.sent} requests in {self.seconds:.1f} s ({rate:.1f}/s): {self.ok} ok, "
+            f"{self.failed} failed (errors: {errors}; lost: {self.lost}); latency p50 "
+            f"{self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms"
+        )
+
+
+Progress = Callable[[Report, float], None]  # the report so far, requests sent in the last second
+
+
+def progress_line(report: Report, rate: float) -> str:
+    return (
+        f"sent {report.sent}  ok {report.ok}  failed {report.failed}  "
+        f"rate {rate:.0f}/s  p50 {report.percentile(50):.1f} ms"
+    )
+
+
+def tty_progress(stream: object = sys.stderr) -> Progress | None:
+    """A live progress line on a terminal (None when ``stream`` is not one)."""
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+
+    def show(report: Report, rate: float) -> None:
+        print("\r" + progress_line(report, rate).ljust(79), end="", file=stream, flush=True)
+
+    return show
+
+
+class _Signer:
+    def __init__(self, url: str, region: str) -> None:
+        session = botocore.session.get_session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise LoadError('No AWS credentials: run `eval "$(cdlab local env)"` first.')
+        self.auth = SigV4Auth(credentials.get_frozen_credentials(), "sagemaker", region)
+        self.url = url
+        self.cache: dict[bytes, tuple[float, dict[str, str]]] = {}
+
+    def headers(self, body: bytes, content_type: str) -> dict[str, str]:
+        cached = self.cache.get(body)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < SIGNATURE_REUSE_SECONDS:
+            return cached[1]
+        request = AWSRequest(method="POST", url=self.url, data=body)
+        request.headers["Content-Type"] = content_type
+        self.auth.add_auth(request)
+        headers = dict(request.headers.items())
+        self.cache[body] = (now, headers)
+        return headers
+
+
+def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
+    base = (
+        endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    if not base:
+        raise LoadError(
+            "No local endpoint URL: the load generator only targets the local cloud "
+            '(run `eval "$(cdlab local env)"` or cdlab.target.ready("local")).'
+        )
+    host = urlsplit(base).hostname
+    if host not in LOOPBACK_HOSTS:
+        raise LoadError(f"The load generator only sends to loopback endpoints, not to {host}.")
+    return f"{base.rstrip('/')}/endpoints/{quote(endpoint, safe='')}/invocations"
+
+
+def _check(rates: Sequence[float], duration: float) -> None:
+    if not rates or any(not 0 < r <= MAX_RATE for r in rates):
+        raise LoadError(f"Each rate must be above 0 and at most {MAX_RATE:g} requests/s: {rates}")
+    if not 0 < duration <= MAX_SECONDS:
+        raise LoadError(f"The duration must be above 0 and at most {MAX_SECONDS:g} s.")
+    total = sum(r * duration / len(rates) for r in rates)
+    if total > MAX_REQUESTS:
+        raise LoadError(f"That is {total:.0f} requests; the limit is {MAX_REQUESTS}.")
+
+
+async def _load(
+    url: str,
+    rates: Sequence[float],
+    step_seconds: float,
+    bodies: Sequence[bytes],
+    content_type: str,
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> Report:
+    report = Report()
+    signer = _Signer(url, config.region())
+    started = time.monotonic()
+    in_flight: set[asyncio.Task[None]] = set()
+    per_second: Counter[tuple[int, str]] = Counter()
+
+    async def one(session: aiohttp.ClientSession, body: bytes) -> None:
+        sent_at = time.monotonic()
+        second = int(sent_at - started)
+        try:
+            headers = signer.headers(body, content_type)
+            async with session.post(url, data=body, headers=headers) as response:
+                answer = await response.read()
+                if response.status == 200:
+                    report.ok += 1
+                    per_second[(second, "ok")] += 1
+                    report.variants[
+                        response.headers.get("x-Amzn-Invoked-Production-Variant", "")
+                    ] += 1
+                else:
+                    report.errors[_error_code(response, answer)] += 1
+                    per_second[(second, "failed")] += 1
+        except (aiohttp.ClientError, TimeoutError):
+            report.lost += 1
+            per_second[(second, "failed")] += 1
+            return
+        report.latencies_ms.append((time.monotonic() - sent_at) * 1000)
+
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        next_progress = started
+        for step, rate in enumerate(rates):
+            step_start = started + step * step_seconds
+            for i in range(int(rate * step_seconds)):
+                if stop is not None and stop.is_set():
+                    break
+                due = step_start + i / rate
+                now = time.monotonic()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                if progress is not None and time.monotonic() >= next_progress:
+                    last_second = int(time.monotonic() - started) - 1
+                    measured = per_second[(last_second, "sent")] if last_second >= 0 else rate
+                    progress(report, measured)
+                    next_progress += PROGRESS_SECONDS
+                report.sent += 1
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    report.errors["ClientSaturated"] += 1  # the client, not the endpoint, is full
+                    continue
+                per_second[(int(time.monotonic() - started), "sent")] += 1
+                task = asyncio.create_task(one(session, bodies[report.sent % len(bodies)]))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight)
+    report.seconds = time.monotonic() - started
+    if progress is not None:
+        progress(report, report.sent / report.seconds)
+    seconds = range(int(report.seconds) + 1)
+    report.timeline = [
+        (float(s), per_second[(s, "sent")], per_second[(s, "ok")], per_second[(s, "failed")])
+        for s in seconds
+    ]
+    return report
+
+
+def _error_code(response: aiohttp.ClientResponse, answer: bytes) -> str:
+    code = response.headers.get("x-amzn-ErrorType", "").split(":")[0]
+    if not code:
+        try:
+            code = json.loads(answer).get("__type", "")
+        except (ValueError, AttributeError):
+            code = ""
+    return code.rsplit("#", 1)[-1] or f"HTTP{response.status}"
+
+
+def run(
+    endpoint: str,
+    rate: float = 10.0,
+    duration: float = 10.0,
+    steps: Sequence[float] | None = None,
+    bodies: Sequence[bytes] | None = None,
+    content_type: str = "application/json",
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    endpoint_url: str | None = None,
+) -> Report:
+    """Send ``rate`` requests per second for ``duration`` seconds (or each of ``steps`` for an
+    equal share of ``duration``) and report; ``stop`` ends it early. Safe in a notebook: with an
+    event loop already running it runs in a thread of its own."""
+    rates = list(steps) if steps else [rate]
+    _check(rates, duration)
+    url = invocation_url(endpoint, endpoint_url)
+    load = _load(
+        url,
+        rates,
+        duration / len(rates),
+        list(bodies or sample_bodies()),
+        content_type,
+        progress,
+        stop,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(load)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, load).result()

@@ -1,0 +1,266 @@
+"""Target tracking for SageMaker variants: what Application Auto Scaling does, run locally.
+
+Moto stores scalable targets and policies (RegisterScalableTarget, PutScalingPolicy) but never
+scales. After each metrics flush this reads them from moto's backend in-process and, for every
+``sagemaker:variant:DesiredInstanceCount`` target with a TargetTrackingScaling policy, makes the
+two CloudWatch alarms target tracking makes (``TargetTracking-<resource>-AlarmHigh-<uuid>``: the
+last 3 one-minute datapoints above the target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of
+it), which :mod:`alarms` evaluates with every other alarm, and acts on their state. The desired
+capacity is ``ceil(current * metric / target)``
+(the newest datapoint), clamped to [MinCapacity, MaxCapacity]. A scale-out waits ScaleOutCooldown
+after the previous scale-out; a scale-in waits ScaleInCooldown after any scaling activity
+(scale-in is the cautious side) and never happens with DisableScaleIn. Minutes and cooldowns
+pass ``CDLAB_TIME_SCALE`` times faster.
+
+Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
+(instances start before they take traffic; removed ones drain) and is recorded as a scaling
+activity, served by ``describe_scaling_activities`` since moto has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+from cdlab import config
+from cdlab.localcloud import alarms
+from cdlab.localcloud.errors import ValidationException
+from cdlab.localcloud.metrics import (
+    MINUTE,
+    SAGEMAKER,
+    Metrics,
+    SeriesKey,
+    period_seconds,
+    series_key,
+    variant_dimensions,
+)
+from cdlab.localcloud.sagemaker import SageMaker
+
+log = logging.getLogger("cdlab.autoscaler")
+
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+PREDEFINED = "SageMakerVariantInvocationsPerInstance"
+HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
+DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
+MAX_ACTIVITIES = 1000
+
+
+@dataclass
+class _TargetState:
+    last_scale_out: float = -math.inf  # monotonic seconds
+    last_activity: float = -math.inf
+    busy: bool = False
+
+
+def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey, str, str]:
+    """The series key, statistic and a label of what a target tracking policy tracks."""
+    spec = policy.get("CustomizedMetricSpecification")
+    if spec:
+        dims = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
+        key = series_key(spec["Namespace"], spec["MetricName"], dims)
+        return key, spec.get("Statistic", "Average"), spec["MetricName"]
+    _, endpoint, _, variant = resource_id.split("/", 3)
+    key = series_key(SAGEMAKER, "InvocationsPerInstance", variant_dimensions(endpoint, variant))
+    return key, "Sum", "InvocationsPerInstance"
+
+
+class Autoscaler:
+    def __init__(self, metrics: Metrics, sagemaker: SageMaker) -> None:
+        self.metrics = metrics
+        self.sagemaker = sagemaker
+        self.states: dict[str, _TargetState] = {}
+        self.alarms: dict[str, tuple[str, str]] = {}  # policy ARN -> its high and low alarms
+        self.activities: list[dict[str, Any]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def _backend() -> Any:
+        return applicationautoscaling_backends[config.ACCOUNT_ID][config.region()]
+
+    def evaluate(self) -> None:
+        backend = self._backend()
+        targets = list(backend.targets.get(DIMENSION, {}).values())
+        policies = [
+            p
+            for p in list(backend.policies.values())
+            if p.scalable_dimension == DIMENSION and p.policy_type == "TargetTrackingScaling"
+        ]
+        for target in targets:
+            if target.service_namespace != "sagemaker":
+                continue
+            for policy in policies:
+                if policy.resource_id == target.resource_id:
+                    self._track(target, policy)
+        current = {p.policy_arn for p in policies}
+        for arn in [arn for arn in self.alarms if arn not in current]:  # replaced or deleted
+            alarms.backend().delete_alarms(list(self.alarms.pop(arn)))
+
+    def _alarms(self, policy: Any, key: SeriesKey, statistic: str, goal: float) -> tuple[str, str]:
+        """The policy's high and low alarms, made in CloudWatch as target tracking makes them
+        (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest."""
+        made = self.alarms.get(policy.policy_arn)
+        if made is not None:
+            return made
+        namespace, metric, dims = key
+        names = []
+        for side, comparison, periods, threshold in (
+            ("AlarmHigh", "GreaterThanThreshold", HIGH_PERIODS, goal),
+            ("AlarmLow", "LessThanThreshold", LOW_PERIODS, LOW_FRACTION * goal),
+        ):
+            alarm = alarms.backend().put_metric_alarm(
+                name=f"TargetTracking-{policy.resource_id}-{side}-{uuid.uuid4()}",
+                namespace=namespace,
+                metric_name=metric,
+                comparison_operator=comparison,
+                evaluation_periods=periods,
+                period=int(MINUTE),
+                threshold=threshold,
+                statistic=statistic,
+                description=(
+                    f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.policy_arn}."
+                ),
+                dimensions=[{"Name": n, "Value": v} for n, v in sorted(dims)],
+                alarm_actions=[policy.policy_arn],
+            )
+            policy.alarms.append(alarm)
+            names.append(alarm.name)
+        self.alarms[policy.policy_arn] = (names[0], names[1])
+        return self.alarms[policy.policy_arn]
+
+    def _track(self, target: Any, policy: Any) -> None:
+        state = self.states.setdefault(target.resource_id, _TargetState())
+        if state.busy:
+            return
+        conf = policy.target_tracking_scaling_policy_configuration or {}
+        goal = float(conf.get("TargetValue", 0))
+        if goal <= 0:
+            return
+        _, endpoint, _, variant = target.resource_id.split("/", 3)
+        current = self.sagemaker.variant_capacity(endpoint, variant)
+        if current is None:
+            return
+        key, statistic, label = _policy_metric(conf, target.resource_id)
+        high_alarm, low_alarm = self._alarms(policy, key, statistic, goal)
+        [point] = self.metrics.windows(key, 1, period_seconds())
+        if point is None:
+            return
+        latest = point.statistic(statistic)
+        desired = math.ceil(current * latest / goal)
+        desired = max(int(target.min_capacity or 0), min(int(target.max_capacity or 0), desired))
+        now = time.monotonic()
+        scale = config.time_scale()
+        if alarms.state(high_alarm) == "ALARM" and desired > current:
+            cooldown = float(conf.get("ScaleOutCooldown", DEFAULT_COOLDOWN_SECONDS)) / scale
+            if now < state.last_scale_out + cooldown:
+                return
+            state.last_scale_out = now
+            alarm = high_alarm
+        elif (
+            alarms.state(low_alarm) == "ALARM"
+            and desired < current
+            and not conf.get("DisableScaleIn")
+        ):
+            cooldown = float(conf.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS)) / scale
+            if now < state.last_activity + cooldown:
+                return
+            alarm = low_alarm
+        else:
+            return
+        cause = f"monitor alarm {alarm} in state ALARM triggered policy {policy.policy_name}"
+        state.last_activity = now
+        state.busy = True
+        log.info(
+            "%s: %s %s=%g, %d -> %d instances",
+            target.resource_id,
+            cause,
+            label,
+            latest,
+            current,
+            desired,
+        )
+        self._start_activity(target, endpoint, variant, current, desired, cause, state)
+
+    def _start_activity(
+        self,
+        target: Any,
+        endpoint: str,
+        variant: str,
+        current: int,
+        desired: int,
+        cause: str,
+        state: _TargetState,
+    ) -> None:
+        activity = {
+            "ActivityId": str(uuid.uuid4()),
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": target.resource_id,
+            "ScalableDimension": DIMENSION,
+            "Description": f"Setting desired instance count to {desired}.",
+            "Cause": f"{cause}; current instance count {current}",
+            "StartTime": time.time(),
+            "StatusCode": "InProgress",
+        }
+        self.activities.insert(0, activity)
+        del self.activities[MAX_ACTIVITIES:]
+        task = asyncio.create_task(self._apply(activity, endpoint, variant, desired, state))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _apply(
+        self,
+        activity: dict[str, Any],
+        endpoint: str,
+        variant: str,
+        desired: int,
+        state: _TargetState,
+    ) -> None:
+        try:
+            await self.sagemaker.set_capacity(endpoint, variant, desired)
+            reached = self.sagemaker.variant_capacity(endpoint, variant)
+            if reached == desired:
+                activity["StatusCode"] = "Successful"
+                activity["StatusMessage"] = (
+                    f"Successfully set desired instance count to {desired}. "
+                    "Change successfully fulfilled by sagemaker."
+                )
+            else:
+                activity["StatusCode"] = "Failed"
+                activity["StatusMessage"] = (
+                    f"Failed to set desired instance count to {desired}: the variant has "
+                    f"{reached} instances. {self.sagemaker.failure_reason(endpoint)}"
+                )
+        except ValidationException as e:
+            activity["StatusCode"] = "Failed"
+            activity["StatusMessage"] = (
+                f"Failed to set desired instance count to {desired}. Reason: {e}"
+            )
+        finally:
+            activity["EndTime"] = time.time()
+            state.busy = False
+            state.last_activity = time.monotonic()
+
+    def describe_scaling_activities(self, p: dict[str, Any]) -> dict[str, Any]:
+        """DescribeScalingActivities, newest first, with its filters and paging."""
+        items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
+        if p.get("ResourceId"):
+            items = [a for a in items if a["ResourceId"] == p["ResourceId"]]
+        if p.get("ScalableDimension"):
+            items = [a for a in items if a["ScalableDimension"] == p["ScalableDimension"]]
+        start = int(p.get("NextToken") or 0)
+        size = int(p.get("MaxResults") or 50)
+        page: dict[str, Any] = {"ScalingActivities": items[start : start + size]}
+        if start + size < len(items):
+            page["NextToken"] = str(start + size)
+        return page
+
+    async def shutdown(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)

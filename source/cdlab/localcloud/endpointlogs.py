@@ -1,0 +1,73 @@
+"""Instance log lines shipped to CloudWatch Logs, as SageMaker does for endpoints.
+
+Each instance writes its stdout and stderr to a file (the supervisor keeps it for the
+FailureReason of an instance that dies); the lines appended since the last call go to moto's
+Logs backend in-process: group ``/aws/sagemaker/Endpoints/<endpoint>``, stream
+``<variant>/<instance-id>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from moto.logs.exceptions import ResourceAlreadyExistsException
+from moto.logs.models import logs_backends
+
+from cdlab import config
+from cdlab.localcloud.fleet import Instance
+
+MAX_READ_BYTES = 1 << 20  # per instance per call; the rest waits for the next call
+
+
+def log_group(endpoint: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint}"
+
+
+class LogShipper:
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}  # instance id -> bytes of its log file already shipped
+        self.partial: dict[str, bytes] = {}  # an unfinished last line, by instance id
+        self.known: dict[str, Instance] = {}  # shipped last time: a stopped one's last lines
+
+    def ship(self, instances: list[Instance]) -> None:
+        """Ship new lines of every instance's log (blocking file reads: run in a thread)."""
+        backend = logs_backends[config.ACCOUNT_ID][config.region()]
+        current = {i.instance_id: i for i in instances}
+        for instance in {**self.known, **current}.values():
+            events = self._new_events(instance)
+            if events:
+                group, stream = log_group(instance.endpoint), self._stream(instance)
+                self._ensure(backend, group, stream)
+                backend.put_log_events(group, stream, events)
+        for gone in set(self.known) - set(current):
+            self.offsets.pop(gone, None)
+            self.partial.pop(gone, None)
+        self.known = current
+
+    @staticmethod
+    def _stream(instance: Instance) -> str:
+        return f"{instance.variant}/{instance.instance_id}"
+
+    def _ensure(self, backend: Any, group: str, stream: str) -> None:
+        if group not in backend.groups:
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                backend.create_log_group(group, {})
+        if stream not in backend.groups[group].streams:
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                backend.create_log_stream(group, stream)
+
+    def _new_events(self, instance: Instance) -> list[dict[str, Any]]:
+        key = instance.instance_id
+        try:
+            with open(instance.log_path, "rb") as f:
+                f.seek(self.offsets.get(key, 0))
+                chunk = f.read(MAX_READ_BYTES)
+        except OSError:
+            return []
+        self.offsets[key] = self.offsets.get(key, 0) + len(chunk)
+        *lines, self.partial[key] = (self.partial.get(key, b"") + chunk).split(b"\n")
+        stamp = int(time.time() * 1000)
+        messages = (raw.decode("utf-8", "replace").rstrip("\r") for raw in lines)
+        return [{"timestamp": stamp, "message": m} for m in messages if m.strip()]

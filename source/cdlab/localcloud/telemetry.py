@@ -1,0 +1,76 @@
+"""The local cloud's clock for CloudWatch: one background task, off the hot path.
+
+Every (scaled) minute it samples the instances' CPU and memory, flushes the period's metrics and
+then runs the listeners (alarm evaluation, target tracking) on the fresh datapoints; at least
+every second it ships new instance log lines to CloudWatch Logs. File and ``/proc`` reads run in
+a worker thread so the event loop never waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from cdlab.localcloud.endpointlogs import LogShipper
+from cdlab.localcloud.fleet import Fleet, Instance
+from cdlab.localcloud.metrics import Metrics, period_seconds
+from cdlab.localcloud.router import Router
+from cdlab.localcloud.usage import UsageSampler
+
+log = logging.getLogger("cdlab.telemetry")
+
+LOG_SHIP_SECONDS = 1.0
+
+Usage = dict[tuple[str, str], list[tuple[float, float]]]
+
+
+class Telemetry:
+    def __init__(
+        self,
+        metrics: Metrics,
+        router: Router,
+        fleet: Fleet,
+        listeners: list[Callable[[], None]],
+    ) -> None:
+        self.metrics = metrics
+        self.router = router
+        self.fleet = fleet
+        self.listeners = listeners
+        self.sampler = UsageSampler()
+        self.shipper = LogShipper()
+
+    def _usage(self, instances: list[Instance]) -> Usage:
+        samples = self.sampler.sample([i.process.pid for i in instances if i.alive])
+        usage: Usage = {}
+        for instance in instances:
+            sample = samples.get(instance.process.pid)
+            if sample is not None:
+                usage.setdefault((instance.endpoint, instance.variant), []).append(sample)
+        return usage
+
+    def _collect(self, instances: list[Instance], sample: bool) -> Usage:
+        self.shipper.ship(instances)
+        return self._usage(instances) if sample else {}
+
+    async def run(self) -> None:
+        period = period_seconds()
+        tick = min(period, LOG_SHIP_SECONDS)
+        started = time.time()  # the current period's start, on a grid of real seconds
+        self.sampler.sample([i.process.pid for i in self.fleet.instances])
+        while True:
+            now = time.time()
+            await asyncio.sleep(max(0.0, min(started + period, now + tick) - now))
+            due = time.time() >= started + period
+            try:
+                usage = await asyncio.to_thread(self._collect, list(self.fleet.instances), due)
+                if not due:
+                    continue
+                self.metrics.flush(started, self.router.instance_counts(), usage)
+                started += period
+                for listener in self.listeners:
+                    listener()
+            except Exception:
+                log.exception("telemetry failed; trying again next period")
+                started = max(started, time.time() - period)

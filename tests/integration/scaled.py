@@ -1,0 +1,130 @@
+"""A private local cloud at ``CDLAB_TIME_SCALE=60`` (a CloudWatch minute lasts a second), with
+clients and deploy helpers for the metrics, autoscaling and safe-deployment tests.
+
+Each test module makes a module-scoped fixture of ``scaled_cloud``: one cloud per module, always
+stopped after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from cdlab.fm.model import FMModel, artifact_bytes
+from cdlab.localcloud import control
+from cdlab.localcloud.images import fm_image_uri
+from tests.conftest import AWS_CLI, free_port, small_model
+
+TIME_SCALE = "60"
+FEATURES = 20
+BUCKET = "cdlab-scaled"
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+
+
+@dataclass
+class ScaledCloud:
+    cloud: control.Cloud
+    env: dict[str, str]
+    names: Iterator[int] = field(default_factory=count)
+
+    def client(self, service: str):
+        return boto3.Session(
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.env["AWS_DEFAULT_REGION"],
+        ).client(service, endpoint_url=self.env["AWS_ENDPOINT_URL"])
+
+    def aws(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The AWS CLI against this cloud; fails the test if the command fails."""
+        result = subprocess.run(
+            [AWS_CLI, *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
+        return result
+
+    def model(self, prefix: str, model: FMModel) -> str:
+        """Upload ``model`` and create a SageMaker model for it; returns its name."""
+        name = f"{prefix}-m{next(self.names)}"
+        s3 = self.client("s3")
+        s3.put_object(Bucket=BUCKET, Key=f"{name}/model.tar.gz", Body=artifact_bytes(model))
+        self.client("sagemaker").create_model(
+            ModelName=name,
+            PrimaryContainer={
+                "Image": fm_image_uri(self.env["AWS_DEFAULT_REGION"]),
+                "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz",
+            },
+        )
+        return name
+
+    def config(self, prefix: str, model: FMModel, instances: int) -> str:
+        name = f"{prefix}-c{next(self.names)}"
+        self.client("sagemaker").create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": self.model(prefix, model),
+                    "InitialInstanceCount": instances,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+        return name
+
+    def endpoint(self, prefix: str, model: FMModel, instances: int = 1) -> str:
+        name = f"{prefix}-{next(self.names)}"
+        sm = self.client("sagemaker")
+        sm.create_endpoint(
+            EndpointName=name, EndpointConfigName=self.config(prefix, model, instances)
+        )
+        assert self.wait(name)["EndpointStatus"] == "InService"
+        return name
+
+    def wait(self, name: str, timeout: float = 60.0) -> dict:
+        """DescribeEndpoint once the endpoint is no longer being created or updated."""
+        sm = self.client("sagemaker")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sm.describe_endpoint(EndpointName=name)
+            if described["EndpointStatus"] not in IN_PROGRESS:
+                return described
+            time.sleep(0.1)
+        raise AssertionError(
+            f"endpoint {name} still {described['EndpointStatus']} after {timeout} s"
+        )
+
+
+def faulty_model(seed: int, broken_features: list[int]) -> FMModel:
+    """``small_model(seed)`` whose weights for ``broken_features`` are NaN: the container then
+    answers 500 for every row that sets one of them, and correctly for the others."""
+    model = small_model(seed, feature_dim=FEATURES)
+    w = model.w.copy()
+    w[broken_features] = np.nan
+    return FMModel(model.w0, w, model.V, model.predictor_type)
+
+
+def scaled_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    """Run a scaled cloud for as long as the generator is open (the body of a fixture)."""
+    home: Path = tmp_path_factory.mktemp("cdlab-scaled")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
+        running = control.up(home, free_port())
+    try:
+        env = control.client_environment(home, running.port)
+        cloud = ScaledCloud(running, env)
+        cloud.client("s3").create_bucket(Bucket=BUCKET)
+        yield cloud
+    finally:
+        control.down(home)

@@ -1,0 +1,170 @@
+"""Automatic scaling at ``CDLAB_TIME_SCALE=60``: target tracking on invocations per instance
+takes a variant out under load and back in when the load stops, with real instances."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cdlab import load
+from tests.conftest import small_model
+from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+
+TARGET = 20  # invocations per instance per (scaled) minute, i.e. per real second at scale 60
+LOAD = 2.5 * TARGET  # ceil(2.5) = 3 instances, with room for a busy machine's jitter
+MAX = 5
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    yield from scaled_cloud(tmp_path_factory)
+
+
+def instance_count(scaled: ScaledCloud, name: str) -> int:
+    described = scaled.client("sagemaker").describe_endpoint(EndpointName=name)
+    [variant] = described["ProductionVariants"]
+    return variant["CurrentInstanceCount"]
+
+
+def wait_for_count(scaled: ScaledCloud, name: str, count: int, timeout: float) -> float:
+    """Seconds until the variant has ``count`` instances (fails after ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if instance_count(scaled, name) == count:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"{name} has {instance_count(scaled, name)} instances, not {count}")
+
+
+def test_the_decks_commands_register_a_target_and_a_cpu_policy(scaled: ScaledCloud) -> None:
+    resource = ["--service-namespace", "sagemaker", "--resource-id",
+                "endpoint/my-endpoint/variant/model2",
+                "--scalable-dimension", "sagemaker:variant:DesiredInstanceCount"]  # fmt: skip
+    scaled.aws("application-autoscaling", "register-scalable-target", *resource,
+               "--min-capacity", "2", "--max-capacity", "5")  # fmt: skip
+    policy = {
+        "TargetValue": 50,
+        "CustomizedMetricSpecification": {
+            "MetricName": "CPUUtilization",
+            "Namespace": "/aws/sagemaker/Endpoints",
+            "Dimensions": [
+                {"Name": "EndpointName", "Value": "my-endpoint"},
+                {"Name": "VariantName", "Value": "model2"},
+            ],
+            "Statistic": "Average",
+            "Unit": "Percent",
+        },
+    }
+    scaled.aws("application-autoscaling", "put-scaling-policy", "--policy-name", "model2-scaling",
+               *resource, "--policy-type", "TargetTrackingScaling",
+               "--target-tracking-scaling-policy-configuration", json.dumps(policy))  # fmt: skip
+    described = json.loads(
+        scaled.aws("application-autoscaling", "describe-scaling-policies",
+                   "--service-namespace", "sagemaker").stdout
+    )["ScalingPolicies"]  # fmt: skip
+    [mine] = [p for p in described if p["PolicyName"] == "model2-scaling"]
+    assert mine["TargetTrackingScalingPolicyConfiguration"] == policy
+    targets = json.loads(
+        scaled.aws("application-autoscaling", "describe-scalable-targets",
+                   "--service-namespace", "sagemaker").stdout
+    )["ScalableTargets"]  # fmt: skip
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(2, 5)]
+    scaled.aws("application-autoscaling", "deregister-scalable-target", *resource)
+
+
+def test_load_scales_out_to_three_and_back_in_after_it_stops(
+    scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = scaled.endpoint("scale", small_model(1, feature_dim=FEATURES))
+    autoscaling = scaled.client("application-autoscaling")
+    resource = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=MAX)
+    autoscaling.put_scaling_policy(
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": TARGET,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleOutCooldown": 60,
+            "ScaleInCooldown": 120,
+        },
+        **resource,
+    )
+    for key, value in scaled.env.items():
+        monkeypatch.setenv(key, value)
+    stop = threading.Event()
+    reports: list[load.Report] = []
+    bodies = load.sample_bodies(FEATURES)
+    worker = threading.Thread(
+        target=lambda: reports.append(
+            load.run(name, rate=LOAD, duration=60, bodies=bodies, stop=stop)
+        )
+    )
+    worker.start()
+    try:
+        wait_for_count(scaled, name, 3, timeout=30)
+        time.sleep(3)  # three instances meet the target: no further scale-out
+        assert instance_count(scaled, name) == 3
+    finally:
+        stop.set()
+        worker.join()
+    wait_for_count(scaled, name, 1, timeout=40)
+
+    [report] = reports
+    assert report.sent > 0 and report.failed == 0, report.summary()
+    activities = autoscaling.describe_scaling_activities(
+        ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
+    )["ScalingActivities"]
+    if activities[0]["StatusCode"] == "InProgress":  # the count is read at the same moment
+        time.sleep(0.5)
+        activities = autoscaling.describe_scaling_activities(
+            ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
+        )["ScalingActivities"]
+    # Newest first: the scale-in, after the scale-out(s) that reached 3 (a slow period can make
+    # the first step 1 -> 2).
+    scale_in, scale_out = activities[0], activities[1]
+    assert all("AlarmHigh" in a["Cause"] for a in activities[1:])
+    assert scale_out["Description"] == "Setting desired instance count to 3."
+    assert "policy invocations" in scale_out["Cause"]
+    assert scale_in["Description"] == "Setting desired instance count to 1."
+    assert "AlarmLow" in scale_in["Cause"]
+    assert {a["StatusCode"] for a in activities} == {"Successful"}
+    assert scale_out["EndTime"] <= scale_in["StartTime"]
+    [variant] = scaled.client("sagemaker").describe_endpoint(EndpointName=name)[
+        "ProductionVariants"
+    ]
+    assert variant["DesiredInstanceCount"] == variant["CurrentInstanceCount"] == 1
+
+    # Each instance that served has its log stream, the removed ones to their last line.
+    time.sleep(1.5)
+    logs = scaled.client("logs")
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    streams = [
+        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+    ]
+    assert len(streams) >= 3
+    last_lines = [
+        logs.get_log_events(logGroupName=group, logStreamName=s)["events"][-1]["message"]
+        for s in streams
+    ]
+    assert sum(line.endswith("stopped") for line in last_lines) >= 2
+
+    # The policy's two alarms are in CloudWatch, as target tracking makes them.
+    [policy] = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
+    )["ScalingPolicies"]
+    high, low = [a["AlarmName"] for a in policy["Alarms"]]
+    assert high in scale_out["Cause"] and low in scale_in["Cause"]
+    described = scaled.client("cloudwatch").describe_alarms(AlarmNames=[high, low])
+    thresholds = {a["AlarmName"]: a["Threshold"] for a in described["MetricAlarms"]}
+    assert thresholds == {high: TARGET, low: 0.9 * TARGET}

@@ -1,0 +1,194 @@
+"""Blue/green deployments with canary and linear traffic shifting, baking and auto-rollback on
+CloudWatch alarms, at ``CDLAB_TIME_SCALE=60``, under load: no request is lost at any step."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cdlab import load
+from tests.conftest import small_model
+from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
+
+BROKEN = [0, 1, 2, 3]  # the faulty model's NaN weights: rows setting one of these get a 500
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    yield from scaled_cloud(tmp_path_factory)
+
+
+def blue_green(routing: dict, alarms: list[str] = (), bake: int = 0) -> dict:
+    config = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {**routing,
+              "WaitIntervalInSeconds": bake}, "TerminationWaitInSeconds": 0}}  # fmt: skip
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
+    return config
+
+
+def under_load(scaled: ScaledCloud, name: str, watch: Callable[[], None]) -> load.Report:
+    """Run ``watch`` while 40 requests a second go to the endpoint; the load's report."""
+    stop = threading.Event()
+    reports: list[load.Report] = []
+    bodies = load.sample_bodies(FEATURES, count=64, seed=1)
+    worker = threading.Thread(
+        target=lambda: reports.append(
+            load.run(name, rate=40, duration=60, bodies=bodies, stop=stop)
+        )
+    )
+    worker.start()
+    try:
+        time.sleep(0.5)
+        watch()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join()
+    return reports[0]
+
+
+def watch_update(scaled: ScaledCloud, name: str, alarm: str | None = None) -> list[dict]:
+    """Poll DescribeEndpoint (and the alarm) until the update ends; what was seen, in order."""
+    sm, cloudwatch = scaled.client("sagemaker"), scaled.client("cloudwatch")
+    seen: list[dict] = []
+    while True:
+        described = sm.describe_endpoint(EndpointName=name)
+        if alarm is not None:
+            [state] = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+            described["_alarm"] = state["StateValue"]
+        seen.append(described)
+        if described["EndpointStatus"] not in IN_PROGRESS:
+            return seen
+        time.sleep(0.05)
+
+
+def test_a_canary_that_fails_trips_the_alarm_and_rolls_back(
+    scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in scaled.env.items():
+        monkeypatch.setenv(key, value)
+    name = scaled.endpoint("canary", small_model(1, feature_dim=FEATURES), instances=2)
+    sm = scaled.client("sagemaker")
+    old_config = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    alarm = f"{name}-5xx"
+    scaled.client("cloudwatch").put_metric_alarm(
+        AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": name},
+                    {"Name": "VariantName", "Value": "AllTraffic"}],
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    new_config = scaled.config("canary", faulty_model(2, BROKEN), instances=2)
+    seen: list[dict] = []
+
+    def update() -> None:
+        sm.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=new_config,
+            DeploymentConfig=blue_green(
+                sized("CANARY", "INSTANCE_COUNT", 1),
+                alarms=[alarm],
+                bake=600,  # ten minutes: ten seconds here, cut short by the alarm
+            ),
+        )
+        seen.extend(watch_update(scaled, name, alarm))
+
+    started = time.monotonic()
+    report = under_load(scaled, name, update)
+    elapsed = time.monotonic() - started
+
+    updating = [d for d in seen if d["EndpointStatus"] == "Updating"]
+    assert updating and all(d["EndpointConfigName"] == old_config for d in updating)
+    assert any(d.get("PendingDeploymentSummary", {}).get("EndpointConfigName") == new_config
+               for d in updating)  # fmt: skip
+    assert "ALARM" in [d["_alarm"] for d in seen]
+    final = seen[-1]
+    assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == old_config
+    assert alarm in final["FailureReason"] and "rolled back" in final["FailureReason"]
+    assert elapsed < 10, "the alarm, not the ten-minute bake, ended the canary"
+    # Nothing lost: every request was answered, the canary's faults as ModelError (HTTP 424).
+    assert report.lost == 0 and set(report.errors) <= {"ModelError"}, report.summary()
+    assert report.sent == report.ok + report.errors["ModelError"]
+    assert 0 < report.errors["ModelError"] < report.sent / 2
+    # The old model serves every row again, those the canary failed on included.
+    body = json.dumps({"instances": [{"data": {"features": {"keys": [0], "shape": [FEATURES],
+                                                             "values": [1.0]}}}]})  # fmt: skip
+    runtime = scaled.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType="application/json")
+    assert json.loads(answer["Body"].read())["predictions"][0]["score"] > 0
+
+
+def test_a_healthy_linear_deployment_shifts_traffic_in_steps(
+    scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in scaled.env.items():
+        monkeypatch.setenv(key, value)
+    name = scaled.endpoint("linear", small_model(1, feature_dim=FEATURES), instances=1)
+    sm = scaled.client("sagemaker")
+    new_config = scaled.config("linear", small_model(2, feature_dim=FEATURES), instances=3)
+    seen: list[dict] = []
+
+    def update() -> None:
+        sm.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=new_config,
+            DeploymentConfig=blue_green(
+                sized("LINEAR", "INSTANCE_COUNT", 1),
+                bake=60,
+            ),
+        )
+        seen.extend(watch_update(scaled, name))
+
+    report = under_load(scaled, name, update)
+    steps = []
+    for d in seen:
+        for variant in d.get("PendingDeploymentSummary", {}).get("ProductionVariants", []):
+            message = variant["VariantStatus"][0].get("StatusMessage", "")
+            if message and (not steps or steps[-1] != message):
+                steps.append(message)
+    assert steps == [f"{p}% of the traffic is on the new fleet" for p in (33, 67, 100)]
+    final = seen[-1]
+    assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == new_config
+    assert "FailureReason" not in final
+    assert report.failed == 0, report.summary()
+
+
+def sized(kind: str, unit: str, value: int) -> dict:
+    key = "CanarySize" if kind == "CANARY" else "LinearStepSize"
+    return {"Type": kind, key: {"Type": unit, "Value": value}}
+
+
+@pytest.fixture(scope="module")
+def validated(scaled: ScaledCloud) -> tuple[str, str]:
+    """An endpoint and a four-instance config to update it to."""
+    name = scaled.endpoint("validated", small_model(1, feature_dim=FEATURES))
+    return name, scaled.config("validated", small_model(2, feature_dim=FEATURES), instances=4)
+
+
+@pytest.mark.parametrize(
+    ("routing", "alarms", "message"),
+    [
+        (sized("CANARY", "INSTANCE_COUNT", 3), [], "at most 50%"),
+        (sized("CANARY", "CAPACITY_PERCENT", 60), [], "at most 50%"),
+        (sized("LINEAR", "CAPACITY_PERCENT", 60), [], "10% and 50%"),
+        (sized("LINEAR", "INSTANCE_COUNT", 3), [], "10% and 50%"),
+        ({"Type": "CANARY"}, [], "CanarySize must be specified"),
+        ({"Type": "ALL_AT_ONCE"}, ["no-such-alarm"], "no-such-alarm"),
+    ],
+)  # fmt: skip
+def test_deployment_configs_are_validated(
+    scaled: ScaledCloud, validated: tuple[str, str], routing, alarms, message
+) -> None:
+    name, config = validated
+    sm = scaled.client("sagemaker")
+    with pytest.raises(ClientError) as info:
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config,
+                           DeploymentConfig=blue_green(routing, alarms))  # fmt: skip
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert message in info.value.response["Error"]["Message"]
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
