@@ -13,16 +13,19 @@ from cdlab.steps import training
 
 
 def hyperparameter(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
+    try:
+        return training.parse_hyperparameter(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Run a Factorization Machines training job on the channels predata.py "
-        "wrote, then write the deploy parameters into the CloudFormation configuration files."
+        "wrote, then write the deploy parameters into the CloudFormation configuration files.",
+        epilog=f"Hyperparameters: the recommended ones, then {training.HYPERPARAMETERS_FILE} if "
+        f'the commit has one (a JSON object, e.g. {{"epochs": "20"}}), then the JSON object '
+        f"in ${training.HYPERPARAMETERS_ENV}, then -p.",
     )
     parser.add_argument("role", metavar="SageMakerRoleArn")
     parser.add_argument("bucket", metavar="DataBucket")

@@ -115,10 +115,112 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("-f", "--follow", action="store_true")
 
     demo = commands.add_parser(
-        "demo", help="the main job: deploy a model on the local cloud, invoke it, summarise"
+        "demo", help="deploy one model on the local cloud, invoke it, summarise (no pipeline)"
     )
     demo.set_defaults(handler=_demo)
+    _add_load(commands)
+    _add_pipeline(commands)
     return parser
+
+
+def _add_pipeline(commands: argparse._SubParsersAction) -> None:
+    from cdlab.pipeline.definition import DEFAULT_STACK
+
+    pipeline = commands.add_parser(
+        "pipeline", help="run cloudformation/pipeline.yml's stages on the local cloud"
+    )
+    pipeline_commands = pipeline.add_subparsers(dest="action", required=True)
+    text = (
+        "Run the pipeline of cloudformation/pipeline.yml on the current git commit: Source (git "
+        "archive HEAD), Build (predata.py, train.py), DeployQA, TestQA (the match-rate gate), "
+        "Approval, DeployProd (blue/green), against the local cloud. Exit status: 0 deployed, "
+        "1 a stage failed, 3 waiting for approval."
+    )
+    run = pipeline_commands.add_parser("run", help="run it once, end to end", description=text)
+    run.add_argument(
+        "--stack-name",
+        default=DEFAULT_STACK,
+        help="the pipeline stack's name: endpoints are qa-NAME-... and prod-NAME "
+        "(default: %(default)s, at most 34 characters)",
+    )
+    run.add_argument(
+        "--approve", action="store_true", help="approve the manual approval (else ask on a TTY)"
+    )
+    run.add_argument(
+        "--hyperparameter",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a hyperparameter for this run's build (as a CodeBuild environment "
+        "override); to change the model for good, commit source/hyperparameters.json",
+    )
+    run.add_argument(
+        "--bad-model",
+        action="store_true",
+        help="train a deliberately bad model (linear_lr=1000000, epochs=1): TestQA stops it",
+    )
+    run.set_defaults(handler=_pipeline_run)
+
+
+def _pipeline_run(args: argparse.Namespace) -> int:
+    from cdlab.pipeline import runner
+    from cdlab.steps.training import parse_hyperparameter
+
+    try:
+        given = dict(parse_hyperparameter(text) for text in args.hyperparameter)
+    except ValueError as e:
+        print(f"cdlab pipeline run: {e}", file=sys.stderr)
+        return 2
+    options = runner.Options(
+        directory=Path.cwd(),
+        stack=args.stack_name,
+        approve=args.approve,
+        hyperparameters={**(runner.BAD_MODEL if args.bad_model else {}), **given},
+    )
+    return runner.run(options)
+
+
+def _add_load(commands: argparse._SubParsersAction) -> None:
+    text = (
+        "Send requests to a local endpoint at a steady rate, or at stepped rates that share "
+        "--duration equally (open loop: requests go out on schedule whether or not earlier "
+        "ones were answered), with a live progress line and a summary."
+    )
+    load = commands.add_parser(
+        "load", help="a load generator for a local endpoint", description=text
+    )
+    load.add_argument("endpoint", help="the endpoint name")
+    load.add_argument("--rate", type=float, default=10.0, help="requests per second")
+    load.add_argument("--duration", type=float, default=30.0, help="seconds in all")
+    load.add_argument(
+        "--steps", type=lambda v: [float(r) for r in v.split(",")], help="rates, e.g. 10,50,100"
+    )
+    load.add_argument(
+        "--feature-dim", type=int, default=2625, help="the model's feature_dim (for the requests)"
+    )
+    load.set_defaults(handler=_load)
+
+
+def _load(args: argparse.Namespace) -> int:
+    from cdlab import load
+
+    try:
+        report = load.run(
+            args.endpoint,
+            rate=args.rate,
+            duration=args.duration,
+            steps=args.steps,
+            bodies=load.sample_bodies(args.feature_dim),
+            progress=load.tty_progress(),
+        )
+    except load.LoadError as e:
+        print(f"cdlab load: {e}", file=sys.stderr)
+        return 2
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(report.summary())
+    return 0 if report.failed == 0 else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -3,11 +3,17 @@
 After the job completes, the CloudFormation configuration files are rewritten with what the
 deploy stages need (CommitID, Timestamp, ModelData, ContainerImage), keeping every committed
 value, and ``train_result.json`` records the job.
+
+Hyperparameters: the built-in algorithm's recommended values, then ``source/hyperparameters.json``
+when the commit has one (so a participant changes the model by committing a change, as in a real
+CD pipeline), then the JSON object in ``$CDLAB_HYPERPARAMETERS`` (a build's environment override,
+which ``cdlab pipeline run --hyperparameter`` sets), then ``train.py -p NAME=VALUE``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -22,6 +28,8 @@ from cdlab.localcloud.images import fm_image_uri
 from cdlab.steps.prepare import RESULT_FILE
 
 CONFIG_FILES = ("configuration_qa.json", "configuration_prod.json")
+HYPERPARAMETERS_FILE = Path("source") / "hyperparameters.json"
+HYPERPARAMETERS_ENV = "CDLAB_HYPERPARAMETERS"
 TRAIN_RESULT_FILE = "train_result.json"
 MAX_NAME = 63
 DONE = ("Completed", "Failed", "Stopped")
@@ -29,6 +37,37 @@ DONE = ("Completed", "Failed", "Stopped")
 
 class TrainingFailed(RuntimeError):
     pass
+
+
+def parse_hyperparameter(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair (for command lines)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _object(text: str, where: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where} is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must hold a JSON object of hyperparameters")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def configured_hyperparameters(workdir: Path) -> dict[str, tuple[str, str]]:
+    """The committed file's and the environment's hyperparameters, as ``{name: (value, from)}``."""
+    given = []
+    if (workdir / HYPERPARAMETERS_FILE).exists():
+        given.append((str(HYPERPARAMETERS_FILE), (workdir / HYPERPARAMETERS_FILE).read_text()))
+    if os.environ.get(HYPERPARAMETERS_ENV):
+        given.append((f"${HYPERPARAMETERS_ENV}", os.environ[HYPERPARAMETERS_ENV]))
+    found: dict[str, tuple[str, str]] = {}
+    for origin, text in given:
+        found.update({k: (v, origin) for k, v in _object(text, origin).items()})
+    return found
 
 
 def short_commit(commit: str) -> str:
@@ -98,13 +137,17 @@ def run(
     commit_id = short_commit(commit)
     name = job_name(stack, commit_id, timestamp)
     image = fm_image_uri(config.region())
+    configured = configured_hyperparameters(workdir)
     hp = {
         **RECOMMENDED_HYPERPARAMETERS,
         "feature_dim": str(prepared["feature_dim"]),
+        **{k: value for k, (value, _) in configured.items()},
         **(hyperparameters or {}),
     }
     sm = boto3.client("sagemaker")
     log(f"starting training job {name} ({image})")
+    for key, (value, origin) in sorted(configured.items()):
+        log(f"hyperparameter {key}={value} from {origin}")
     log("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
     sm.create_training_job(
         TrainingJobName=name,

@@ -1,0 +1,193 @@
+"""pipeline.yml as data: its stages, actions and CodeBuild projects, resolved with local names.
+
+The template is read by the local cloud's own loader and resolved by its own intrinsic
+functions (parameters take their defaults). Only the Ref and Fn::GetAtt of the pipeline stack's
+own resources are local: a bucket or role gets the name CloudFormation would generate (stack
+name, logical id, a suffix), with the suffix derived from the stack name instead of drawn at
+random, so every run of one pipeline stack uses the same data bucket and role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cdlab import config
+from cdlab.localcloud.cloudformation import template
+from cdlab.localcloud.cloudformation.intrinsics import resolve
+from cdlab.localcloud.errors import AWSError
+
+DEFAULT_STACK = "cdlab"
+# endpoint.yml's ParentStackName constraint: SageMaker names built from it stay within 63 chars
+STACK_NAME = re.compile(r"[a-zA-Z](-*[a-zA-Z0-9]){0,33}")
+PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+PROJECT_TYPE = "AWS::CodeBuild::Project"
+
+
+class PipelineError(RuntimeError):
+    """The pipeline cannot run; the message says why."""
+
+
+@dataclass(frozen=True)
+class Action:
+    stage: str
+    name: str
+    category: str  # Source, Build, Deploy, Test or Approval
+    provider: str
+    configuration: dict[str, Any]
+    inputs: list[str]
+    outputs: list[str]
+
+    @property
+    def key(self) -> str:
+        """``<stage>-<action>``: the action's log file and working directory name."""
+        return f"{self.stage}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    buildspec: dict[str, Any]
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Definition:
+    stack: str
+    stages: list[tuple[str, list[Action]]]
+    projects: dict[str, Project]
+    resources: dict[str, dict[str, Any]]  # logical id -> resolved resource (Type, Properties)
+    physical: dict[str, str]  # logical id -> local physical name, for the resources used
+
+    def ref(self, logical_id: str) -> str:
+        return self.physical[logical_id]
+
+
+def _suffix(stack: str, logical_id: str) -> str:
+    seed = f"{config.ACCOUNT_ID}:{config.region()}:{stack}:{logical_id}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+class _LocalNames:
+    """The Ref and Fn::GetAtt callbacks of a template scope, naming resources locally."""
+
+    def __init__(self, stack: str, resources: dict[str, Any], scope: template.Scope) -> None:
+        self.stack, self.resources, self.scope = stack, resources, scope
+        self.physical: dict[str, str] = {}
+
+    def ref(self, logical_id: str) -> str:
+        if logical_id not in self.physical:
+            self.physical[logical_id] = self._name(logical_id)
+        return self.physical[logical_id]
+
+    def _name(self, logical_id: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        properties = self.resources[logical_id].get("Properties", {})
+        suffix = _suffix(self.stack, logical_id)
+        if kind == "AWS::S3::Bucket":
+            return f"{self.stack}-{logical_id}-{suffix}".lower()
+        if kind == "AWS::IAM::Role":
+            return f"{self.stack}-{logical_id}-{suffix.upper()}"[:64]
+        if kind == "AWS::Glue::Database":
+            return resolve(properties["DatabaseInput"]["Name"], self.scope)
+        if kind in (PROJECT_TYPE, PIPELINE_TYPE):
+            return resolve(properties["Name"], self.scope)
+        raise PipelineError(f"resource {logical_id} ({kind}) has no local stand-in")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        kind, name = self.resources[logical_id]["Type"], self.ref(logical_id)
+        arns = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{config.ACCOUNT_ID}:role/{name}",
+            PROJECT_TYPE: f"arn:aws:codebuild:{config.region()}:{config.ACCOUNT_ID}:project/{name}",
+        }
+        if attribute != "Arn" or kind not in arns:
+            raise PipelineError(f"{logical_id}.{attribute} ({kind}) has no local stand-in")
+        return arns[kind]
+
+
+def _project(properties: dict[str, Any]) -> Project:
+    variables = properties.get("Environment", {}).get("EnvironmentVariables", [])
+    plain = [v for v in variables if v.get("Type", "PLAINTEXT") == "PLAINTEXT"]
+    if len(plain) != len(variables):
+        raise PipelineError(
+            f"project {properties['Name']}: only PLAINTEXT environment variables run locally"
+        )
+    return Project(
+        name=properties["Name"],
+        buildspec=yaml.safe_load(properties["Source"]["BuildSpec"]),
+        environment={v["Name"]: str(v["Value"]) for v in plain},
+    )
+
+
+def _action(stage: str, action: dict[str, Any]) -> Action:
+    kind = action["ActionTypeId"]
+    return Action(
+        stage=stage,
+        name=action["Name"],
+        category=kind["Category"],
+        provider=kind["Provider"],
+        configuration=action.get("Configuration", {}),
+        inputs=[a["Name"] for a in action.get("InputArtifacts", [])],
+        outputs=[a["Name"] for a in action.get("OutputArtifacts", [])],
+    )
+
+
+def load(path: Path, stack: str) -> Definition:
+    """Read pipeline.yml and resolve its pipeline and CodeBuild projects for pipeline ``stack``."""
+    if not STACK_NAME.fullmatch(stack):
+        raise PipelineError(
+            f"stack name {stack!r}: use at most 34 letters, digits and hyphens, starting with a "
+            "letter and not ending with a hyphen (endpoint.yml builds 63-character names from it)"
+        )
+    try:
+        parsed = template.load(path.read_text())
+        values = template.parameter_values(parsed.get("Parameters") or {}, [], None)
+        stack_id = f"arn:aws:cloudformation:{config.region()}:{config.ACCOUNT_ID}:stack/{stack}/x"
+        scope = template.evaluate(parsed, values, stack, stack_id).scope
+    except AWSError as e:
+        raise PipelineError(f"{path}: {e.message}") from None
+    resources = parsed["Resources"]
+    names = _LocalNames(stack, resources, scope)
+    scope.ref, scope.get_att = names.ref, names.get_att
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [r.get("Properties", {}) for r in resources.values() if r["Type"] == kind]
+
+    projects = [
+        _project(
+            {
+                "Name": resolve(p["Name"], scope),
+                "Source": {"BuildSpec": resolve(p["Source"]["BuildSpec"], scope)},
+                "Environment": resolve(p.get("Environment", {}), scope),
+            }
+        )
+        for p in of_type(PROJECT_TYPE)
+    ]
+    used = dict(names.physical)  # what the buildspecs name: the resources the jobs touch
+    pipelines = of_type(PIPELINE_TYPE)
+    if len(pipelines) != 1:
+        raise PipelineError(f"{path} must declare exactly one {PIPELINE_TYPE}")
+    stages = [
+        (stage["Name"], [_action(stage["Name"], a) for a in stage["Actions"]])
+        for stage in resolve(pipelines[0]["Stages"], scope)
+    ]
+    return Definition(
+        stack=stack,
+        stages=stages,
+        projects={p.name: p for p in projects},
+        resources={
+            logical_id: {
+                "Type": resources[logical_id]["Type"],
+                "Properties": resolve(resources[logical_id].get("Properties", {}), scope),
+            }
+            for logical_id in used
+            if resources[logical_id]["Type"] not in (PIPELINE_TYPE, PROJECT_TYPE)
+        },
+        physical=dict(names.physical),
+    )

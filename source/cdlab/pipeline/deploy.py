@@ -1,0 +1,163 @@
+"""A CloudFormation deploy action (ActionMode CREATE_UPDATE) through boto3, as CodePipeline runs it.
+
+The template and the template configuration (``Parameters``, ``Tags``, ``StackPolicy``) come from
+the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The stack is
+created when it does not exist and updated otherwise (with the configuration's stack policy as
+``StackPolicyBody``); "no updates" is a success, as in CodePipeline. The stack's events are
+written to the action's log while it is polled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+from cdlab.pipeline.definition import Action, PipelineError
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Deployed:
+    stack: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    operation: str  # created, updated or unchanged
+
+
+def artifact_file(reference: str, artifacts: dict[str, Path]) -> Path:
+    """``BuildOutput::path/in/it`` as a file of the artifact directory."""
+    name, sep, relative = reference.partition("::")
+    if not sep or name not in artifacts:
+        raise PipelineError(
+            f"{reference}: expected <input artifact>::<path>, from {list(artifacts)}"
+        )
+    path = artifacts[name] / relative
+    if not path.is_file():
+        raise PipelineError(f"{reference}: no such file in the artifact {name}")
+    return path
+
+
+def parameter_overrides(text: str | None, artifacts: dict[str, Path]) -> dict[str, str]:
+    """The JSON of ParameterOverrides; ``{"Fn::GetParam": [artifact, file, key]}`` reads a value
+    from a JSON file of an input artifact, as CodePipeline's parameter override function does."""
+    values: dict[str, Any] = json.loads(text) if text else {}
+    resolved = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"Fn::GetParam"}:
+            artifact, file, field = value["Fn::GetParam"]
+            value = json.loads(artifact_file(f"{artifact}::{file}", artifacts).read_text())[field]
+        elif isinstance(value, dict):
+            raise PipelineError(f"ParameterOverrides {key}: {value} does not run locally")
+        resolved[key] = str(value)
+    return resolved
+
+
+def _request(action: Action, artifacts: dict[str, Path]) -> dict[str, Any]:
+    configuration = action.configuration
+    if configuration.get("ActionMode") != "CREATE_UPDATE":
+        raise PipelineError(f"{action.key}: only ActionMode CREATE_UPDATE runs locally")
+    settings: dict[str, Any] = {}
+    if "TemplateConfiguration" in configuration:
+        path = artifact_file(configuration["TemplateConfiguration"], artifacts)
+        settings = json.loads(path.read_text())
+    parameters = {
+        **{k: str(v) for k, v in settings.get("Parameters", {}).items()},
+        **parameter_overrides(configuration.get("ParameterOverrides"), artifacts),
+    }
+    request: dict[str, Any] = {
+        "StackName": configuration["StackName"],
+        "TemplateBody": artifact_file(configuration["TemplatePath"], artifacts).read_text(),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Tags": [{"Key": k, "Value": str(v)} for k, v in settings.get("Tags", {}).items()],
+    }
+    if "RoleArn" in configuration:
+        request["RoleARN"] = configuration["RoleArn"]
+    if "Capabilities" in configuration:
+        request["Capabilities"] = configuration["Capabilities"].split(",")
+    if "StackPolicy" in settings:
+        request["StackPolicyBody"] = json.dumps(settings["StackPolicy"])
+    return request
+
+
+def _exists(cfn: Any, stack: str) -> bool:
+    try:
+        [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as e:
+        if "does not exist" in e.response["Error"]["Message"]:
+            return False
+        raise
+    return described["StackStatus"] != "DELETE_COMPLETE"
+
+
+def _settle(cfn: Any, stack: str, log: TextIO, since: float) -> dict[str, Any]:
+    """Poll until the operation ends, logging new events; the stack as it ends."""
+    seen: set[str] = set()
+    while True:
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+        for event in reversed(events):
+            if event["EventId"] in seen or event["Timestamp"].timestamp() < since - 1:
+                continue
+            seen.add(event["EventId"])
+            reason = event.get("ResourceStatusReason", "")
+            log.write(
+                f"{event['Timestamp']:%H:%M:%S} {event['LogicalResourceId']:<16} "
+                f"{event['ResourceStatus']:<40} {reason}\n"
+            )
+        log.flush()
+        if not described["StackStatus"].endswith("_IN_PROGRESS"):
+            return described
+        time.sleep(POLL_SECONDS)
+
+
+def _failure(cfn: Any, described: dict[str, Any], since: float) -> str:
+    events = cfn.describe_stack_events(StackName=described["StackName"])["StackEvents"]
+    reasons = [
+        f"{e['LogicalResourceId']}: {e['ResourceStatusReason']}"
+        for e in reversed(events)
+        if e["ResourceStatus"].endswith("_FAILED")
+        and e.get("ResourceStatusReason")
+        and e["Timestamp"].timestamp() >= since - 1
+    ]
+    return f"stack {described['StackName']} is {described['StackStatus']}: " + (
+        "; ".join(reasons) or described.get("StackStatusReason", "")
+    )
+
+
+def run(action: Action, artifacts: dict[str, Path], log: TextIO) -> Deployed:
+    """Create or update the action's stack and wait; raise PipelineError when it fails."""
+    request = _request(action, artifacts)
+    stack = request["StackName"]
+    cfn = boto3.client("cloudformation")
+    started = time.time()
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in request["Parameters"]}
+    log.write(f"parameters: {json.dumps(parameters, indent=2)}\n")
+    operation = "updated" if _exists(cfn, stack) else "created"
+    log.write(f"{operation[:-1]}ing stack {stack}\n")
+    log.flush()
+    try:
+        if operation == "updated":
+            cfn.update_stack(**request)
+        else:
+            cfn.create_stack(**request)
+    except ClientError as e:
+        message = e.response["Error"]["Message"]
+        if message != "No updates are to be performed.":
+            raise PipelineError(f"{stack}: {message}") from None
+        log.write(f"{message}\n")
+        operation = "unchanged"
+    if operation != "unchanged":
+        described = _settle(cfn, stack, log, started)
+        if described["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            raise PipelineError(_failure(cfn, described, started))
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    log.write(f"outputs: {json.dumps(outputs, indent=2)}\n")
+    return Deployed(stack, outputs, parameters, operation)

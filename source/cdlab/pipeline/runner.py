@@ -1,0 +1,296 @@
+"""``cdlab pipeline run``: the stages of pipeline.yml in order, against the local cloud.
+
+A run lives in ``$CDLAB_HOME/pipeline/runs/<run-id>/``: ``source/`` (the commit's export, the
+SourceOutput artifact), ``artifacts/<name>/`` (each build's output artifact), ``work/<action>/``
+(each CodeBuild action's own copy of its input, as CodeBuild extracts one), and one log per
+action, ``<stage>-<action>.log``. Actions run one after the other. A failing action stops the
+run, so nothing after it (the prod deploy) happens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdlab import config, target
+from cdlab.pipeline import approval, codebuild, definition, deploy, progress, provision, source
+from cdlab.pipeline.definition import Action, Definition, PipelineError
+from cdlab.steps.training import HYPERPARAMETERS_ENV
+
+PIPELINE_FILE = Path("cloudformation") / "pipeline.yml"
+BAD_MODEL = {"linear_lr": "1000000", "epochs": "1"}  # diverges: the match-rate gate stops it
+TAIL_LINES = 15
+MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
+EXIT_FAILED, EXIT_APPROVAL_PENDING = 1, 3
+
+
+@dataclass
+class Options:
+    directory: Path
+    stack: str = definition.DEFAULT_STACK
+    approve: bool = False
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """What a run did so far, for the actions that follow and for the summary."""
+
+    directory: Path
+    repo: Path
+    options: Options
+    cloud: dict[str, str]
+    revision: source.Revision | None = None
+    definition: Definition | None = None
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    deployed: dict[str, deploy.Deployed] = field(default_factory=dict)
+    logs: list[Path] = field(default_factory=list)
+
+    def log_file(self, action: Action) -> Path:
+        path = self.directory / f"{action.key}.log"
+        self.logs.append(path)
+        return path
+
+
+def _build(run: Run, action: Action, log: TextIO) -> str:
+    assert run.definition is not None and run.revision is not None
+    project = run.definition.projects[action.configuration["ProjectName"]]
+    [input_name] = action.inputs
+    work = run.directory / "work" / action.key
+    shutil.copytree(run.artifacts[input_name], work, symlinks=True)
+    extra = {}
+    if run.options.hyperparameters:
+        extra[HYPERPARAMETERS_ENV] = json.dumps(run.options.hyperparameters)
+    env = codebuild.environment(
+        project,
+        work,
+        run.directory / "bin",
+        run.revision.commit,
+        str(run.artifacts[input_name]),
+        codebuild.next_build_number(run.directory.parent.parent, project.name),
+        {**run.cloud, **extra},
+    )
+    failure = codebuild.run(project, work, env, log)
+    if failure is not None:
+        raise PipelineError(
+            f"`{failure.command}` exited with status {failure.exit_code} "
+            f"in the {failure.phase} phase of {project.name}"
+        )
+    for name in action.outputs:
+        count = codebuild.export_artifact(project, work, run.directory / "artifacts" / name)
+        run.artifacts[name] = run.directory / "artifacts" / name
+        log.write(f"artifact {name}: {count} files\n")
+    return project.name
+
+
+def _deploy(run: Run, action: Action, log: TextIO) -> str:
+    deployed = deploy.run(action, {n: run.artifacts[n] for n in action.inputs}, log)
+    run.deployed[action.stage] = deployed
+    endpoint = deployed.outputs.get("EndpointName", "")
+    return f"{deployed.stack} {deployed.operation}: {endpoint}"
+
+
+def _approve(run: Run, action: Action, log: TextIO) -> str:
+    decision = approval.decide(action, run.options.approve)
+    log.write(f"{decision}\n")
+    return decision
+
+
+HANDLERS = {
+    ("Build", "CodeBuild"): _build,
+    ("Test", "CodeBuild"): _build,
+    ("Deploy", "CloudFormation"): _deploy,
+    ("Approval", "Manual"): _approve,
+}
+
+
+def _source(run: Run, out: TextIO) -> None:
+    """The Source stage: export the commit, then read its pipeline.yml."""
+    line = progress.start("Source/Source", out)
+    try:
+        run.revision = source.export(run.repo, run.directory / "source")
+        run.definition = definition.load(
+            run.directory / "source" / PIPELINE_FILE, run.options.stack
+        )
+        stage, [action] = run.definition.stages[0]
+        if (action.category, action.provider) != ("Source", "S3") or len(action.outputs) != 1:
+            raise PipelineError(f"the first stage of {PIPELINE_FILE} must be its S3 source action")
+    except PipelineError:
+        line.done("FAIL")
+        raise
+    run.artifacts[action.outputs[0]] = run.directory / "source"
+    run.log_file(action).write_text(
+        f"git archive {run.revision.commit} ({run.revision.subject})\n"
+        + "".join(f"not included: {change}\n" for change in run.revision.uncommitted)
+    )
+    run.stage_seconds[stage] = line.done(
+        "ok", f"{run.revision.commit[:7]} {run.revision.subject[:40]}"
+    )
+    if run.revision.uncommitted:
+        out.write(
+            f"      note: {len(run.revision.uncommitted)} uncommitted change(s) are not in this "
+            "run (commit them to build them); see git status\n"
+        )
+
+
+def _stages(run: Run, out: TextIO) -> None:
+    assert run.definition is not None
+    for stage, actions in run.definition.stages[1:]:
+        started = time.monotonic()
+        for action in actions:
+            handler = HANDLERS.get((action.category, action.provider))
+            if handler is None:
+                raise PipelineError(f"{action.key}: {action.provider} actions do not run locally")
+            is_prompt = action.category == "Approval" and not run.options.approve
+            line = progress.start(f"{stage}/{action.name}", out, spin=not is_prompt)
+            path = run.log_file(action)
+            with path.open("w") as log:
+                try:
+                    try:
+                        detail = handler(run, action, log)
+                    except (BotoCoreError, ClientError, OSError) as e:
+                        raise PipelineError(f"{action.key}: {e}") from e
+                except PipelineError as e:
+                    log.write(f"FAILED: {e}\n")
+                    line.done("WAIT" if isinstance(e, approval.ApprovalPending) else "FAIL")
+                    run.stage_seconds[stage] = time.monotonic() - started
+                    raise
+            line.done("ok", detail)
+        run.stage_seconds[stage] = time.monotonic() - started
+
+
+def _tail(path: Path) -> str:
+    lines = path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+    return "\n".join(f"      | {line}" for line in lines)
+
+
+def _serving(stack: str) -> dict[str, Any] | None:
+    """What the endpoint of ``stack`` serves now, from SageMaker itself."""
+    cfn, sm = boto3.client("cloudformation"), boto3.client("sagemaker")
+    try:
+        [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError:
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
+    if "EndpointName" not in outputs:
+        return None
+    endpoint = sm.describe_endpoint(EndpointName=outputs["EndpointName"])
+    config_name = endpoint["EndpointConfigName"]
+    [variant] = sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    return {
+        "endpoint": outputs["EndpointName"],
+        "status": endpoint["EndpointStatus"],
+        "config": config_name,
+        "model_data": model["PrimaryContainer"]["ModelDataUrl"],
+        "commit": parameters.get("CommitID", "?"),
+        "built": parameters.get("Timestamp", "?"),
+    }
+
+
+def _last_deploy(definition: Definition) -> Action | None:
+    """The pipeline's last CloudFormation action: the one that deploys prod."""
+    deploys = [
+        a for _, actions in definition.stages for a in actions if a.provider == "CloudFormation"
+    ]
+    return deploys[-1] if deploys else None
+
+
+def _prod_note(run: Run) -> str:
+    """What a failure did to prod: nothing, unless the prod deploy itself failed."""
+    last = _last_deploy(run.definition) if run.definition is not None else None
+    if last is not None and run.logs and run.logs[-1].stem == last.key:
+        return f"{last.key} failed: CloudFormation rolled the prod stack back (events in its log)"
+    return "the prod deploy did not run: prod is unchanged"
+
+
+def _summary(run: Run, outcome: str, total: float, out: TextIO) -> None:
+    out.write(f"\nCD Lab pipeline {run.options.stack}: {outcome} in {total:.1f} s\n")
+    times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in run.stage_seconds.items())
+    out.write(f"  stages      {times}\n")
+    if run.revision is not None:
+        out.write(f"  commit      {run.revision.commit[:12]} {run.revision.subject}\n")
+    if run.options.hyperparameters:
+        given = ", ".join(f"{k}={v}" for k, v in run.options.hyperparameters.items())
+        out.write(f"  override    hyperparameters {given} (not from the commit)\n")
+    for stage, deployed in run.deployed.items():
+        out.write(f"  {stage:<11} {deployed.outputs.get('EndpointName')} ({deployed.stack})\n")
+    rates = [MATCH_RATE.search(p.read_text(errors="replace")) for p in run.logs if p.exists()]
+    for found in filter(None, rates):
+        out.write(f"  match rate  {float(found[1]):.4f} (gate {float(found[2]):.2f})\n")
+    if run.definition is not None:
+        last = _last_deploy(run.definition)
+        serving = _serving(last.configuration["StackName"]) if last else None
+        if serving is None:
+            out.write("  prod        not deployed yet\n")
+        else:
+            out.write(
+                f"  prod        {serving['endpoint']} {serving['status']}, config "
+                f"{serving['config']}\n              serves {serving['model_data']} "
+                f"(commit {serving['commit']}, built {serving['built']})\n"
+            )
+    out.write(f"  logs        {run.directory}/\n")
+
+
+def run(options: Options, out: TextIO = sys.stdout) -> int:
+    """Run the pipeline: 0 when prod was deployed, 1 when a stage failed, 3 at an approval."""
+    started = time.monotonic()
+    if target.current() != "local":
+        print(
+            "cdlab pipeline run drives the local cloud. On AWS, deploy cloudformation/pipeline.yml "
+            "and push a source archive (cloudformation/README.md).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
+        repo = source.toplevel(options.directory)
+    except PipelineError as e:
+        print(f"cdlab pipeline: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    cloud = {**target.ready(), "CDLAB_TARGET": "local"}
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    head = source.head(repo)[:7]
+    directory = config.home() / "pipeline" / "runs" / f"{stamp}-{head}"
+    while directory.exists():
+        directory = directory.with_name(directory.name + "x")
+    directory.mkdir(parents=True)
+    codebuild.write_shims(directory / "bin")
+    current = Run(directory, repo, options, cloud)
+    out.write(
+        f"CD Lab pipeline {options.stack}: run {directory.name} on {cloud['AWS_ENDPOINT_URL']}\n"
+    )
+    try:
+        _source(current, out)
+        assert current.definition is not None
+        try:
+            made = provision.ensure(current.definition)
+        except (BotoCoreError, ClientError) as e:
+            raise PipelineError(f"creating the pipeline stack's resources: {e}") from e
+        out.write(f"      stack resources (local): {', '.join(made)}\n")
+        _stages(current, out)
+    except (approval.ApprovalPending, approval.Rejected) as e:
+        out.write(f"\n  stopped: {e}\n")
+        pending = isinstance(e, approval.ApprovalPending)
+        outcome = "waiting for approval" if pending else "rejected"
+        _summary(current, outcome, time.monotonic() - started, out)
+        return EXIT_APPROVAL_PENDING if pending else EXIT_FAILED
+    except PipelineError as e:
+        out.write(f"\n  stopped: {e}\n")
+        out.write(f"      {_prod_note(current)}\n")
+        if current.logs and current.logs[-1].exists():
+            out.write(f"      {current.logs[-1]} ends with:\n{_tail(current.logs[-1])}\n")
+        _summary(current, "FAILED", time.monotonic() - started, out)
+        return EXIT_FAILED
+    _summary(current, "succeeded", time.monotonic() - started, out)
+    return 0

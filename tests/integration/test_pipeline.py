@@ -1,0 +1,243 @@
+"""``cdlab pipeline run`` end to end, from a temporary git clone of the repository.
+
+The runs share one local cloud at ``CDLAB_TIME_SCALE=60``: the prod endpoint's blue/green update
+bakes for configuration_prod.json's BakeTimeInSeconds (300 s), which that scale makes 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cdlab.pipeline import codebuild
+from cdlab.pipeline.definition import Project
+from cdlab.steps import gate
+from tests.integration.scaled import ScaledCloud, scaled_cloud
+
+REPO = Path(__file__).resolve().parents[2]
+PROD = "prod-cdlab"
+ROW = sp.csr_matrix(np.eye(2625, dtype=np.float32)[[3, 1000]].sum(axis=0, keepdims=True))
+
+
+@pytest.fixture(scope="module")
+def cloud60(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    """The scaled cloud, with this process's AWS clients pointed at it."""
+    for running in scaled_cloud(tmp_path_factory):
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in running.env.items():
+                patch.setenv(key, value)
+            yield running
+
+
+def git(clone: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=CD Lab", "-c", "user.email=lab@example.com", *args],
+        cwd=clone, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree as it is (tracked and new files, nothing ignored), committed in a new
+    repository, so the pipeline builds exactly what this test suite runs against."""
+    clone = tmp_path_factory.mktemp("clone")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, check=True, capture_output=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, clone / name)
+    git(clone, "init", "-q")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "The lab as it is")
+    return clone
+
+
+def pipeline(directory: Path, cloud: ScaledCloud, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cdlab.cli", "pipeline", "run", *args],
+        cwd=directory, env={**os.environ, **cloud.env}, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def prod(cloud: ScaledCloud) -> dict:
+    """The prod endpoint, its config and the model data it serves."""
+    sm = cloud.client("sagemaker")
+    endpoint = sm.describe_endpoint(EndpointName=PROD)
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    return {
+        "created": endpoint["CreationTime"],
+        "status": endpoint["EndpointStatus"],
+        "config": endpoint["EndpointConfigName"],
+        "model_data": model["PrimaryContainer"]["ModelDataUrl"],
+    }
+
+
+def score() -> float:
+    return gate.predict(PROD, ROW)[0]["score"]
+
+
+def logs_dir(stdout: str) -> Path:
+    return Path(stdout.split("  logs        ")[1].split()[0])
+
+
+@pytest.fixture(scope="module")
+def first_run(clone: Path, cloud60: ScaledCloud) -> subprocess.CompletedProcess:
+    return pipeline(clone, cloud60, "--approve")
+
+
+def test_a_commit_goes_through_every_stage_to_prod(
+    first_run, clone: Path, cloud60: ScaledCloud
+) -> None:
+    assert first_run.returncode == 0, first_run.stdout + first_run.stderr
+    out = first_run.stdout
+    assert "CD Lab pipeline cdlab: succeeded" in out
+    for stage in ("Source", "Build", "DeployQA", "TestQA", "Approval", "DeployProd"):
+        assert f"{stage} " in out.split("  stages      ")[1].splitlines()[0]
+    assert float(out.split("  match rate  ")[1].split()[0]) >= 0.80
+    served = prod(cloud60)
+    assert served["status"] == "InService"
+    assert f"prod        {PROD} InService, config {served['config']}" in out
+    assert f"serves {served['model_data']}" in out
+    assert 0 <= score() <= 1
+    logs = logs_dir(out)
+    assert sorted(p.name for p in logs.glob("*.log")) == [
+        "Approval-ApproveProd.log",
+        "Build-PrepareDataAndTrain.log",
+        "DeployProd-DeployProdEndpoint.log",
+        "DeployQA-DeployQAEndpoint.log",
+        "Source-Source.log",
+        "TestQA-MatchRateGate.log",
+    ]
+    build = (logs / "Build-PrepareDataAndTrain.log").read_text()
+    assert "Running command pip3 install ." in build
+    assert "nothing to install" in build
+    assert "Entering phase POST_BUILD" in build
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True
+    ).stdout.strip()
+    assert (logs / "Source-Source.log").read_text().startswith(f"git archive {head} ")
+
+
+def test_a_new_commit_updates_prod_blue_green_without_a_failed_request(
+    first_run, clone: Path, cloud60: ScaledCloud
+) -> None:
+    assert first_run.returncode == 0
+    before = prod(cloud60)
+    old_score = score()
+    (clone / "source" / "hyperparameters.json").write_text(json.dumps({"epochs": "5"}) + "\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "Train for 5 epochs")
+    scores: list[float] = []
+    failures: list[Exception] = []
+    stop = threading.Event()
+
+    def invoker() -> None:
+        while not stop.wait(0.02):
+            try:
+                scores.append(score())
+            except Exception as e:
+                failures.append(e)
+
+    thread = threading.Thread(target=invoker)
+    thread.start()
+    try:
+        result = pipeline(clone, cloud60, "--approve")
+    finally:
+        stop.set()
+        thread.join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert failures == []
+    assert len(scores) > 100
+    after = prod(cloud60)
+    assert after["created"] == before["created"]  # the same endpoint, updated in place
+    assert after["config"] != before["config"] and after["model_data"] != before["model_data"]
+    new_score = score()
+    assert new_score != old_score
+    assert scores[0] == old_score and scores[-1] == new_score
+    build = (logs_dir(result.stdout) / "Build-PrepareDataAndTrain.log").read_text()
+    assert "hyperparameter epochs=5 from source/hyperparameters.json" in build
+
+
+def test_a_bad_model_stops_at_the_gate_and_prod_keeps_serving(
+    first_run, clone: Path, cloud60: ScaledCloud
+) -> None:
+    before, before_score = prod(cloud60), score()
+    result = pipeline(clone, cloud60, "--approve", "--bad-model")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "FAIL  TestQA/MatchRateGate" in out
+    assert 'stopped: `python3 source/test.py "qa-cdlab"' in out
+    assert "is under 0.80" in out  # the tail of the failing action's log
+    assert "the prod deploy did not run: prod is unchanged" in out
+    assert prod(cloud60) == before
+    assert score() == before_score
+    assert not (logs_dir(out) / "DeployProd-DeployProdEndpoint.log").exists()
+
+
+def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
+    first_run, clone: Path, cloud60: ScaledCloud
+) -> None:
+    before = prod(cloud60)
+    result = pipeline(clone, cloud60)
+    assert result.returncode == 3
+    assert "WAIT  Approval/ApproveProd" in result.stdout
+    assert "there is no terminal to ask on. Run again with --approve" in result.stdout
+    assert "DeployProd" not in result.stdout.split("  stages      ")[1].splitlines()[0]
+    assert prod(cloud60) == before
+
+
+def test_outside_a_git_checkout_the_run_refuses(tmp_path: Path, cloud60: ScaledCloud) -> None:
+    result = pipeline(tmp_path, cloud60, "--approve")
+    assert result.returncode == 1
+    assert "is not inside a git checkout" in result.stderr
+
+
+def test_pipeline_run_explains_itself() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--help"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "--approve" in result.stdout and "--bad-model" in result.stdout
+
+
+def test_codebuild_runs_post_build_after_a_failed_build_but_nothing_after_a_failed_install(
+    tmp_path: Path,
+) -> None:
+    def build(phases: dict) -> tuple[codebuild.Failure | None, str]:
+        project = Project("p", {"version": 0.2, "phases": phases}, {})
+        with (tmp_path / "log").open("w") as log:
+            failure = codebuild.run(project, tmp_path, {**os.environ, "X": "1"}, log)
+        return failure, (tmp_path / "log").read_text()
+
+    post_build = {"commands": ["echo post $CODEBUILD_BUILD_SUCCEEDING $X"]}
+    failure, log = build(
+        {"build": {"commands": ["true", "exit 7", "echo never"]}, "post_build": post_build}
+    )
+    assert failure == codebuild.Failure("build", "exit 7", 7)
+    assert "post 0 1" in log and "never" not in log
+    assert "Phase complete: BUILD State: FAILED" in log
+    failure, log = build(
+        {
+            "install": {"commands": ["false"]},
+            "build": {"commands": ["echo b"]},
+            "post_build": post_build,
+        }
+    )
+    assert failure == codebuild.Failure("install", "false", 1)
+    assert "Entering phase BUILD" not in log and "post" not in log
