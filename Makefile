@@ -4,23 +4,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean notebooks lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,notebooks]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)  ## the main job: the whole flow offline on the local cloud, with a summary
-	$(VENV)/bin/cdlab demo
+run: $(STAMP)  ## the main job: the whole pipeline (cloudformation/pipeline.yml) offline on the local cloud, approved, with a summary
+	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(VENV)/bin/cdlab pipeline run --approve
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval
 	$(VENV)/bin/ruff check source tests benchmarks
 	$(VENV)/bin/ruff format --check source tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check source tests benchmarks
@@ -33,5 +34,23 @@ format: $(STAMP)
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
+NOTEBOOK_TARGET ?= local
+NOTEBOOK_ARGS ?=
+WORKSHOP_TIME_SCALE ?= 60
+notebooks: $(STAMP)  ## every notebook headless with papermill into output/notebooks/ (NOTEBOOK_TARGET=aws NOTEBOOK_ARGS='-p role ARN -p bucket NAME')
+	mkdir -p output/notebooks
+	for notebook in notebooks/[0-9]*.ipynb labs/*.ipynb; do \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} \
+	  $(VENV)/bin/papermill --cwd $$(dirname $$notebook) -k python3 --no-progress-bar \
+	    -p target $(NOTEBOOK_TARGET) $(NOTEBOOK_ARGS) $$notebook output/notebooks/$$(basename $$notebook) \
+	    || exit 1; \
+	done
+
+lab: $(STAMP)  ## JupyterLab on the notebooks, with the local cloud up and the kernels' AWS clients pointed at it
+	export CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} PATH="$(abspath $(VENV))/bin:$$PATH" && \
+	  cdlab local up && eval "$$(cdlab local env)" && \
+	  jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	    notebooks/00_devops_and_infrastructure_as_code.ipynb
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info output
