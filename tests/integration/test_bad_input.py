@@ -137,3 +137,9 @@ def test_client_side_validation_still_applies(sm) -> None:
         sm.update_endpoint_weights_and_capacities(
             EndpointName="x", DesiredWeightsAndCapacities=[{"VariantName": "a", "Desiredweight": 5}]
         )
+
+
+def test_head_object_states_the_object_size(s3, bucket) -> None:
+    s3.put_object(Bucket=bucket, Key="sized", Body=b"x" * 1234)
+    assert s3.head_object(Bucket=bucket, Key="sized")["ContentLength"] == 1234
+    assert s3.get_object(Bucket=bucket, Key="sized")["Body"].read() == b"x" * 1234

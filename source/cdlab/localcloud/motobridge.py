@@ -78,4 +78,6 @@ class MotoBridge:
         for name, value in headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 response.headers.add(name, value)
+            elif name.lower() == "content-length" and request.method == "HEAD":
+                response.headers[name] = value  # a HEAD answer states the size of what GET sends
         return response
