@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cdlab.localcloud.cloudformation import template
+
 ROOT = Path(__file__).resolve().parents[2]
 CFN = ROOT / "cloudformation"
 TEMPLATES = [CFN / "pipeline.yml", CFN / "endpoint.yml"]
@@ -31,53 +33,9 @@ THRESHOLD_TAG = "cdlab:match-rate-threshold"
 
 
 # ----------------------------------------------------------------------------- reading templates
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that turns CloudFormation's short tags (!Ref, !Sub ...) into long forms."""
-
-
-def _short_tag(name: str):
-    key = "Ref" if name == "Ref" else ("Condition" if name == "Condition" else f"Fn::{name}")
-
-    def construct(loader: yaml.SafeLoader, node: yaml.Node):
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if name == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {key: value}
-
-    return construct
-
-
-for _name in (
-    "Ref",
-    "Sub",
-    "GetAtt",
-    "If",
-    "Equals",
-    "Not",
-    "And",
-    "Or",
-    "Join",
-    "Select",
-    "Split",
-    "FindInMap",
-    "GetAZs",
-    "ImportValue",
-    "Base64",
-    "Cidr",
-    "Condition",
-    "Length",
-    "ToJsonString",
-):
-    _CfnLoader.add_constructor(f"!{_name}", _short_tag(_name))
-
-
 def load_template(path: Path) -> dict:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    """The template as the local cloud reads it (short tags in their long forms)."""
+    return template.load(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
