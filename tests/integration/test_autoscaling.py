@@ -130,18 +130,22 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
         activities = autoscaling.describe_scaling_activities(
             ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
         )["ScalingActivities"]
-    # Newest first: the scale-in, after the scale-out(s) that reached 3 (a slow period can make
-    # the first step 1 -> 2).
-    scale_in, scale_outs = activities[0], activities[1:]
-    assert all("AlarmHigh" in a["Cause"] for a in scale_outs)
+    # The story, oldest first: scale-outs on the high alarm (a slow period can make the first step
+    # 1 -> 2), one of them to 3, then scale-ins on the low alarm (a partial last minute of load
+    # can make the first step 3 -> 2), the last one to 1.
+    story = list(reversed(activities))
+    highs = ["AlarmHigh" in a["Cause"] for a in story]
+    scale_outs, scale_ins = story[: highs.index(False)], story[highs.index(False) :]
+    assert scale_outs and all("AlarmHigh" in a["Cause"] for a in scale_outs), story
+    assert scale_ins and all("AlarmLow" in a["Cause"] for a in scale_ins), story
     [scale_out] = [
         a for a in scale_outs if a["Description"] == "Setting desired instance count to 3."
     ]
+    scale_in = scale_ins[-1]
     assert "policy invocations" in scale_out["Cause"]
     assert scale_in["Description"] == "Setting desired instance count to 1."
-    assert "AlarmLow" in scale_in["Cause"]
     assert {a["StatusCode"] for a in activities} == {"Successful"}
-    assert scale_out["EndTime"] <= scale_in["StartTime"]
+    assert scale_outs[-1]["EndTime"] <= scale_ins[0]["StartTime"]
     [variant] = scaled.client("sagemaker").describe_endpoint(EndpointName=name)[
         "ProductionVariants"
     ]
