@@ -38,7 +38,8 @@ from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.images import fm_image_uri
 from cdlab.steps import prepare
-from cdlab.steps.training import wait
+from cdlab.steps.training import channel as channel  # notebooks show the request with it
+from cdlab.steps.training import job_request, wait
 
 PREFIX = "cdlab-nb"
 TRAINING_PREFIX = f"{PREFIX}-fm"
@@ -94,21 +95,6 @@ def channels(bucket: str) -> dict[str, Any]:
     return result
 
 
-def channel(name: str, uri: str) -> dict[str, Any]:
-    """An ``InputDataConfig`` entry: the S3 prefix of one recordio-protobuf channel."""
-    return {
-        "ChannelName": name,
-        "DataSource": {
-            "S3DataSource": {
-                "S3DataType": "S3Prefix",
-                "S3Uri": uri.rsplit("/", 1)[0] + "/",
-                "S3DataDistributionType": "FullyReplicated",
-            }
-        },
-        "ContentType": "application/x-recordio-protobuf",
-    }
-
-
 def _artifact_exists(uri: str) -> bool:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     try:
@@ -146,19 +132,8 @@ def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
         if same and _artifact_exists(model_data):
             return model_data
     name = f"{TRAINING_PREFIX}-{time.time_ns() // 1_000_000}"
-    sm.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={
-            "TrainingImage": fm_image_uri(config.region()),
-            "TrainingInputMode": "File",
-        },
-        RoleArn=role,
-        InputDataConfig=[channel("train", prepared["train"]), channel("test", prepared["test"])],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
-        ResourceConfig={"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        HyperParameters=hp,
-    )
+    image = fm_image_uri(config.region())
+    sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
     job = wait(sm, name, log=lambda line: None)
     if job["TrainingJobStatus"] != "Completed":
         raise RuntimeError(f"training job {name} ended {job['TrainingJobStatus']}: {job}")

@@ -83,7 +83,8 @@ def job_name(stack: str, commit: str, timestamp: str) -> str:
     return stack[: MAX_NAME - len(suffix)].rstrip("-") + suffix
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def channel(name: str, uri: str) -> dict[str, Any]:
+    """An ``InputDataConfig`` entry: the S3 prefix of one recordio-protobuf channel."""
     prefix = uri.rsplit("/", 1)[0] + "/"
     return {
         "ChannelName": name,
@@ -122,6 +123,29 @@ def update_configurations(config_dir: Path, parameters: dict[str, str]) -> None:
         path.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def job_request(
+    name: str, role: str, bucket: str, prepared: dict[str, Any], hp: dict[str, str], image: str
+) -> dict[str, Any]:
+    """CreateTrainingJob's arguments for the FM image on the channels ``predata`` prepared."""
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "RoleArn": role,
+        "InputDataConfig": [
+            channel("train", prepared["train"]),
+            channel("test", prepared["test"]),
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
+        "ResourceConfig": {
+            "InstanceType": "ml.c5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "HyperParameters": hp,
+    }
+
+
 def run(
     role: str,
     bucket: str,
@@ -149,16 +173,7 @@ def run(
     for key, (value, origin) in sorted(configured.items()):
         log(f"hyperparameter {key}={value} from {origin}")
     log("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
-    sm.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-        RoleArn=role,
-        InputDataConfig=[_channel("train", prepared["train"]), _channel("test", prepared["test"])],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
-        ResourceConfig={"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        HyperParameters=hp,
-    )
+    sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
     job = wait(sm, name, log)
     if job["TrainingJobStatus"] != "Completed":
         raise TrainingFailed(
