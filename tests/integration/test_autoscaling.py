@@ -30,11 +30,15 @@ def instance_count(scaled: ScaledCloud, name: str) -> int:
     return variant["CurrentInstanceCount"]
 
 
-def wait_for_count(scaled: ScaledCloud, name: str, count: int, timeout: float) -> float:
-    """Seconds until the variant has ``count`` instances (fails after ``timeout``)."""
+def wait_for_count(
+    scaled: ScaledCloud, name: str, count: int, timeout: float, at_least: bool = False
+) -> float:
+    """Seconds until the variant has ``count`` instances (or more, ``at_least``); fails after
+    ``timeout``."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if instance_count(scaled, name) == count:
+        current = instance_count(scaled, name)
+        if current == count or (at_least and current > count):
             return time.monotonic() - started
         time.sleep(0.1)
     raise AssertionError(f"{name} has {instance_count(scaled, name)} instances, not {count}")
@@ -112,8 +116,10 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
     )
     worker.start()
     try:
-        wait_for_count(scaled, name, 3, timeout=30)
-        time.sleep(3)  # three instances meet the target; a burst on a busy machine may add one
+        # Three instances meet the target; on 2 cores, a burst while new instances start can carry
+        # a step past 3 (2 -> 4, say), never past the max.
+        wait_for_count(scaled, name, 3, timeout=30, at_least=True)
+        time.sleep(3)
         assert 3 <= instance_count(scaled, name) <= MAX
     finally:
         stop.set()
@@ -131,17 +137,16 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
             ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
         )["ScalingActivities"]
     # The story, oldest first: scale-outs on the high alarm (a slow period can make the first step
-    # 1 -> 2), one of them to 3, then scale-ins on the low alarm (a partial last minute of load
-    # can make the first step 3 -> 2), the last one to 1.
+    # 1 -> 2), rising to 3 or more within the max, then scale-ins on the low alarm (a partial last
+    # minute of load can make the first step 3 -> 2), the last one to 1.
     story = list(reversed(activities))
     highs = ["AlarmHigh" in a["Cause"] for a in story]
     scale_outs, scale_ins = story[: highs.index(False)], story[highs.index(False) :]
     assert scale_outs and all("AlarmHigh" in a["Cause"] for a in scale_outs), story
     assert scale_ins and all("AlarmLow" in a["Cause"] for a in scale_ins), story
-    [scale_out] = [
-        a for a in scale_outs if a["Description"] == "Setting desired instance count to 3."
-    ]
-    scale_in = scale_ins[-1]
+    counts = [int(a["Description"].removesuffix(".").rsplit(" ", 1)[1]) for a in scale_outs]
+    assert counts == sorted(counts) and 3 <= counts[-1] <= MAX, story
+    scale_out, scale_in = scale_outs[-1], scale_ins[-1]
     assert "policy invocations" in scale_out["Cause"]
     assert scale_in["Description"] == "Setting desired instance count to 1."
     assert {a["StatusCode"] for a in activities} == {"Successful"}
