@@ -10,7 +10,6 @@ Run: ``.venv/bin/python benchmarks/bench_autoscaling.py``.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -170,9 +169,7 @@ def rollback(sm, s3, cloudwatch) -> float:
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="cdlab-bench-scaling-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = control.free_port()
     os.environ["CDLAB_TIME_SCALE"] = str(SCALE)
     target.ready("local", home=home, port=port)
     try:

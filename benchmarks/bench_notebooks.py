@@ -14,7 +14,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -26,12 +25,6 @@ from cdlab.localcloud import control
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_SCALE = "60"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -49,7 +42,7 @@ def main() -> int:
     output = args.output or home / "executed"
     output.mkdir(parents=True, exist_ok=True)
     os.environ.update(
-        CDLAB_HOME=str(home), CDLAB_PORT=str(free_port()), CDLAB_TIME_SCALE=TIME_SCALE
+        CDLAB_HOME=str(home), CDLAB_PORT=str(control.free_port()), CDLAB_TIME_SCALE=TIME_SCALE
     )
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     print(f"{os.cpu_count()} cores; local cloud state in {home}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -36,12 +35,6 @@ AWS_SECONDS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def stage_times(summary: str) -> dict[str, float]:
     line = summary.split("  stages      ")[1].splitlines()[0]
     times = {}
@@ -55,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ.update(
             CDLAB_HOME=home,
-            CDLAB_PORT=str(free_port()),
+            CDLAB_PORT=str(control.free_port()),
             CDLAB_TIME_SCALE="60",
             CDLAB_TARGET="local",
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -182,9 +181,7 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="cdlab-soak-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = control.free_port()
     env = target.ready("local", home=home, port=port)
     try:
         cloud = control.running(home)

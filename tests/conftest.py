@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,10 +20,20 @@ from cdlab.localcloud.images import fm_image_uri
 AWS_CLI = str(Path(sys.executable).parent / "aws")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = control.free_port
+
+
+def children_with_pids(parent: int) -> list[tuple[int, list[bytes]]]:
+    """(pid, command line) of each process whose parent is ``parent``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (proc / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append((int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")))
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.images import fm_image_uri
-from tests.conftest import small_model
+from tests.conftest import children_with_pids, small_model
 from tests.integration.test_endpoints import BODY
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=120)
@@ -83,18 +83,6 @@ class PrivateCloud:
             EndpointName=endpoint, ContentType="application/json", Body=BODY
         )
         return json.loads(answer["Body"].read())["predictions"][0]["score"]
-
-
-def children_with_pids(parent: int) -> list[tuple[int, list[bytes]]]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append((int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")))
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -7,13 +7,12 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import small_model
+from tests.conftest import children_with_pids, small_model
 
 ROW = np.eye(20, dtype=np.float32)[3]
 BODY = json.dumps({"instances": [{"features": ROW.tolist()}]})
@@ -50,27 +49,11 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     assert code == "ValidationException" and "Could not find endpoint" in message
 
 
-def children_of(pid: int) -> list[list[bytes]]:
-    """Command lines of the processes whose parent is ``pid``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(cmdline)
-    return found
-
-
 def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> None:
     name = deploy("ps", {"AllTraffic": (1, 1, 2)})
     mine = [
         c
-        for c in children_of(cloud.pid)
+        for _, c in children_with_pids(cloud.pid)
         if name.encode() in c and b"cdlab.serving.fm_container" in c
     ]
     assert len(mine) == 2

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cdlab.localcloud import control
-from tests.integration.private_cloud import children_with_pids
+from tests.conftest import children_with_pids
 from tests.integration.test_endpoints import BODY
 from tests.signing import signed_headers
 

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,13 @@ class Cloud:
     @property
     def url(self) -> str:
         return f"http://{config.LOOPBACK}:{self.port}"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a local cloud of its own: tests, benchmarks)."""
+    with socket.socket() as s:
+        s.bind((config.LOOPBACK, 0))
+        return s.getsockname()[1]
 
 
 def state_file(home: Path) -> Path:
