@@ -18,18 +18,18 @@ run: $(STAMP)  ## the main job: the whole pipeline (cloudformation/pipeline.yml)
 	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(VENV)/bin/cdlab pipeline run --approve
 
 test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval
-	$(VENV)/bin/ruff check source tests benchmarks
-	$(VENV)/bin/ruff format --check source tests benchmarks
+	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
+	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check source tests benchmarks
-	$(VENV)/bin/ruff format --check source tests benchmarks
+	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
+	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format source tests benchmarks
-	$(VENV)/bin/ruff check --fix source tests benchmarks
+	$(VENV)/bin/ruff format source tests benchmarks notebooks labs
+	$(VENV)/bin/ruff check --fix source tests benchmarks notebooks labs
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
