@@ -271,9 +271,16 @@ def test_full_disk_is_a_clear_internal_failure_and_corrupts_nothing(
             assert "could not save S3 bucket models" in info.value.response["Error"]["Message"]
             assert private.score("full") == pytest.approx(EXPECTED[1])
             saved, refused = configs_until_refused(sm)
+            iam = private.client("iam", NO_RETRIES)
+            with pytest.raises(ClientError) as info:  # a change moto would only keep in memory
+                iam.create_role(RoleName="unsaved", AssumeRolePolicyDocument="{}")
+            assert info.value.response["Error"]["Code"] == "InternalFailure"
+            assert "could not save its state in" in info.value.response["Error"]["Message"]
         finally:
             filler.unlink()
         assert state_is_whole(private.home)
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName="unsaved")
         with pytest.raises(ClientError):
             sm.describe_model(ModelName="next")
         for name in saved:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 
 import boto3
+import pytest
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.images import fm_image_uri
 from tests.conftest import free_port, small_model
+from tests.integration.private_cloud import PrivateCloud, Traffic, wait_until
 
 
 def clients(home, port, monkeypatch):
@@ -70,3 +74,101 @@ def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
         assert variant["CurrentInstanceCount"] == 2
     finally:
         control.down(home)
+
+
+POLICY = {
+    "TargetValue": 1.0,  # far below any load: the first high alarm scales out
+    "PredefinedMetricSpecification": {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    },
+    "ScaleOutCooldown": 600,
+    "ScaleInCooldown": 600,
+}
+SCALABLE = {
+    "ServiceNamespace": "sagemaker",
+    "ResourceId": "endpoint/scaled/variant/AllTraffic",
+    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+}
+ROLE_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+)  # fmt: skip
+
+
+def journaled(home) -> int:
+    with contextlib.closing(sqlite3.connect(home / "state.db")) as db:
+        return db.execute("SELECT COUNT(*) FROM docs WHERE kind = 'moto-journal'").fetchone()[0]
+
+
+def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeypatch) -> None:
+    """Roles, Glue tables, log groups, alarms, scaling targets and policies are moto's, in
+    memory: the journal brings them back after a SIGKILL, deletes included, and the scaling
+    activities come back from the state store."""
+    monkeypatch.setenv("CDLAB_TIME_SCALE", "60")
+    cloud = PrivateCloud(tmp_path / "home", free_port(), monkeypatch)
+    try:
+        cloud.up()
+        iam, glue, logs = cloud.client("iam"), cloud.client("glue"), cloud.client("logs")
+        cloudwatch, scaling = cloud.client("cloudwatch"), cloud.client("application-autoscaling")
+        iam.create_role(RoleName="kept", AssumeRolePolicyDocument=ROLE_POLICY)
+        iam.create_role(RoleName="deleted", AssumeRolePolicyDocument=ROLE_POLICY)
+        iam.delete_role(RoleName="deleted")
+        glue.create_database(DatabaseInput={"Name": "kept_db"})
+        glue.create_table(DatabaseName="kept_db", TableInput={"Name": "ratings"})
+        logs.create_log_group(logGroupName="/kept")
+        cloudwatch.put_metric_alarm(
+            AlarmName="kept", Namespace="AWS/SageMaker", MetricName="Invocations",
+            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+        before = journaled(cloud.home)
+        with pytest.raises(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName="kept", AssumeRolePolicyDocument=ROLE_POLICY)
+        cloudwatch.describe_alarms()
+        cloudwatch.put_metric_data(
+            Namespace="Lab", MetricData=[{"MetricName": "x", "Value": 1.0}]
+        )  # fmt: skip
+        assert journaled(cloud.home) == before  # refusals, reads and datapoints are not kept
+
+        cloud.deploy("scaled", count=1)
+        scaling.register_scalable_target(**SCALABLE, MinCapacity=1, MaxCapacity=2)
+        scaling.put_scaling_policy(
+            PolicyName="kept", PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=POLICY, **SCALABLE,
+        )  # fmt: skip
+        with Traffic(cloud, "scaled", threads=2):
+            wait_until(
+                lambda: [a["StatusCode"] for a in activities(cloud)] == ["Successful"],
+                timeout=60, what="a successful scale-out",
+            )  # fmt: skip
+        story = activities(cloud)
+
+        cloud.kill()
+        cloud.up()
+        iam = cloud.client("iam")
+        assert iam.get_role(RoleName="kept")["Role"]["RoleName"] == "kept"
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName="deleted")
+        table = cloud.client("glue").get_table(DatabaseName="kept_db", Name="ratings")
+        assert table["Table"]["Name"] == "ratings"
+        groups = cloud.client("logs").describe_log_groups(logGroupNamePrefix="/kept")
+        assert [g["logGroupName"] for g in groups["logGroups"]] == ["/kept"]
+        alarms = cloud.client("cloudwatch").describe_alarms(AlarmNames=["kept"])["MetricAlarms"]
+        assert [a["Threshold"] for a in alarms] == [1.0]
+        scaling = cloud.client("application-autoscaling")
+        targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")
+        assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]] == [
+            (1, 2)
+        ]
+        [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+            "ScalingPolicies"
+        ]
+        assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 1.0
+        assert activities(cloud) == story
+    finally:
+        control.down(cloud.home)
+
+
+def activities(cloud: PrivateCloud) -> list[dict]:
+    scaling = cloud.client("application-autoscaling")
+    return scaling.describe_scaling_activities(ServiceNamespace="sagemaker")["ScalingActivities"]

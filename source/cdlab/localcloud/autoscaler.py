@@ -14,12 +14,14 @@ pass ``CDLAB_TIME_SCALE`` times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
-activity, served by ``describe_scaling_activities`` since moto has none.
+activity, served by ``describe_scaling_activities`` since moto has none. Activities are kept
+in the state store, so the story survives a restart; one a restart cut short ends Failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -31,7 +33,7 @@ from moto.applicationautoscaling.models import applicationautoscaling_backends
 
 from cdlab import config
 from cdlab.localcloud import alarms
-from cdlab.localcloud.errors import ValidationException
+from cdlab.localcloud.errors import AWSError, ValidationException
 from cdlab.localcloud.metrics import (
     MINUTE,
     SAGEMAKER,
@@ -42,6 +44,7 @@ from cdlab.localcloud.metrics import (
     variant_dimensions,
 )
 from cdlab.localcloud.sagemaker import SageMaker
+from cdlab.localcloud.store import Store
 
 log = logging.getLogger("cdlab.autoscaler")
 
@@ -50,6 +53,7 @@ PREDEFINED = "SageMakerVariantInvocationsPerInstance"
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
+ACTIVITY = "scaling-activity"
 
 
 @dataclass
@@ -72,13 +76,29 @@ def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey,
 
 
 class Autoscaler:
-    def __init__(self, metrics: Metrics, sagemaker: SageMaker) -> None:
+    def __init__(self, metrics: Metrics, sagemaker: SageMaker, store: Store) -> None:
         self.metrics = metrics
         self.sagemaker = sagemaker
+        self.store = store
         self.states: dict[str, _TargetState] = {}
         self.alarms: dict[str, tuple[str, str]] = {}  # policy ARN -> its high and low alarms
-        self.activities: list[dict[str, Any]] = []
+        self.activities: list[dict[str, Any]] = self.store.all(ACTIVITY)[::-1][:MAX_ACTIVITIES]
+        for activity in self.activities:
+            if activity["StatusCode"] == "InProgress":
+                activity["StatusCode"] = "Failed"
+                activity["StatusMessage"] = (
+                    "The local cloud stopped before the change was fulfilled."
+                )
+                activity["EndTime"] = time.time()
+                self._save(activity)
         self.tasks: set[asyncio.Task[None]] = set()
+
+    def _save(self, activity: dict[str, Any]) -> None:
+        """Keep the activity; if the state dir is full it stays in memory only (and says so)."""
+        try:
+            self.store.put(ACTIVITY, activity["ActivityId"], activity)
+        except AWSError as e:
+            log.error("scaling activity %s not saved: %s", activity["ActivityId"], e.message)
 
     @staticmethod
     def _backend() -> Any:
@@ -208,6 +228,10 @@ class Autoscaler:
             "StatusCode": "InProgress",
         }
         self.activities.insert(0, activity)
+        self._save(activity)
+        for dropped in self.activities[MAX_ACTIVITIES:]:
+            with contextlib.suppress(AWSError):  # if not now, it goes at the next start
+                self.store.delete(ACTIVITY, dropped["ActivityId"])
         del self.activities[MAX_ACTIVITIES:]
         task = asyncio.create_task(self._apply(activity, endpoint, variant, desired, state))
         self.tasks.add(task)
@@ -245,6 +269,7 @@ class Autoscaler:
             activity["EndTime"] = time.time()
             state.busy = False
             state.last_activity = time.monotonic()
+            self._save(activity)
 
     def describe_scaling_activities(self, p: dict[str, Any]) -> dict[str, Any]:
         """DescribeScalingActivities, newest first, with its filters and paging."""

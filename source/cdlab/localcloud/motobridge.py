@@ -7,8 +7,10 @@ InvokeEndpoint hot path) never waits for it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import sys
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -18,30 +20,62 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from cdlab import config
 
 
+@dataclass(frozen=True)
+class MotoRequest:
+    """What moto needs of an HTTP request; plain data, so it can be kept and replayed."""
+
+    method: str
+    raw_path: str  # as sent, query string included
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @classmethod
+    def of(cls, request: web.Request, body: bytes) -> MotoRequest:
+        return cls(request.method, request.raw_path, tuple(request.headers.items()), body)
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "raw_path": self.raw_path,
+            "headers": [list(h) for h in self.headers],
+            "body": base64.b64encode(self.body).decode("ascii"),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> MotoRequest:
+        headers = tuple((k, v) for k, v in doc["headers"])
+        return cls(doc["method"], doc["raw_path"], headers, base64.b64decode(doc["body"]))
+
+
 class MotoBridge:
     def __init__(self) -> None:
         self.app = DomainDispatcherApplication(create_backend_app)
 
-    def _environ(self, request: web.Request, body: bytes) -> dict[str, Any]:
+    def _environ(self, request: MotoRequest) -> dict[str, Any]:
+        path, _, query = request.raw_path.partition("?")
+        port = request.header("Host").rpartition(":")[2]
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
             "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(request.raw_path.split("?", 1)[0]).decode("latin-1"),
-            "QUERY_STRING": request.query_string,
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query,
             "SERVER_NAME": config.LOOPBACK,
-            "SERVER_PORT": str(request.url.port or config.port()),
-            "SERVER_PROTOCOL": f"HTTP/{request.version.major}.{request.version.minor}",
-            "REMOTE_ADDR": request.remote or config.LOOPBACK,
+            "SERVER_PORT": port if port.isdigit() else str(config.port()),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": config.LOOPBACK,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
+            "wsgi.input": io.BytesIO(request.body),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_LENGTH": str(len(request.body)),
         }
-        for name, value in request.headers.items():
+        for name, value in request.headers:
             key = name.upper().replace("-", "_")
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = value
@@ -50,7 +84,9 @@ class MotoBridge:
                 environ[f"HTTP_{key}"] = f"{existing},{value}" if existing else value
         return environ
 
-    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def call(self, request: MotoRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Moto's answer to ``request``: status, headers and body (blocking)."""
+        environ = self._environ(request)
         started: dict[str, Any] = {}
 
         def start_response(
@@ -69,10 +105,9 @@ class MotoBridge:
                 close()
         return started["status"], started["headers"], body
 
-    async def handle(self, request: web.Request, body: bytes) -> web.Response:
-        environ = self._environ(request, body)
+    async def handle(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
-            None, self._call, environ
+            None, self.call, moto_request
         )
         response = web.Response(status=status, body=payload)
         for name, value in headers:

@@ -41,8 +41,9 @@ from cdlab.localcloud.errors import (
     error,
 )
 from cdlab.localcloud.fleet import Fleet
+from cdlab.localcloud.journal import Journal, changes_state
 from cdlab.localcloud.metrics import Metrics
-from cdlab.localcloud.motobridge import MotoBridge
+from cdlab.localcloud.motobridge import MotoBridge, MotoRequest
 from cdlab.localcloud.persistence import S3Mirror
 from cdlab.localcloud.router import CUSTOM_ATTRIBUTES, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, Router
 from cdlab.localcloud.sagemaker import SageMaker
@@ -66,6 +67,7 @@ class Gateway:
         self.store = Store(home / "state.db")
         self.moto = MotoBridge()
         self.s3 = S3Mirror(home / "s3")
+        self.journal = Journal(self.store)
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.sagemaker_providers: list[object] = []
@@ -78,6 +80,8 @@ class Gateway:
     async def start(self, _app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         log.info("restored %d S3 objects", await loop.run_in_executor(None, self.s3.restore))
+        replayed = await loop.run_in_executor(None, self.journal.replay, self.moto)
+        log.info("replayed %d journaled requests to moto", replayed)
         artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
@@ -86,7 +90,7 @@ class Gateway:
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
-        self.autoscaler = Autoscaler(metrics, self.sagemaker)
+        self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
         listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, fleet, listeners).run()
@@ -133,23 +137,41 @@ class Gateway:
         return await self.moto_and_mirror(request)
 
     async def moto_and_mirror(self, request: web.Request) -> web.Response:
-        """Moto answers; an S3 write is mirrored to disk before it is acknowledged."""
-        response = await self.moto.handle(request, await request.read())
-        if signing_service(request.headers) == "s3" or "/s3/" in request.query.get(
-            "X-Amz-Credential", ""
-        ):
-            bucket = persistence.written_bucket(request.method, request.path, response.status)
-            if bucket is not None:
-                try:
-                    await asyncio.get_running_loop().run_in_executor(None, self.s3.sync, bucket)
-                except OSError as e:
-                    log.error("S3 bucket %s not saved to disk: %s", bucket, e)
-                    err = S3InternalError(
-                        f"The local cloud could not save S3 bucket {bucket} to its state dir "
-                        f"({e.strerror or e}); the change may be lost on restart. Free space "
-                        "in the state dir (CDLAB_HOME) and retry."
-                    )
-                    return auth.error_response(err, "s3")
+        """Moto answers. An S3 write is mirrored to disk before it is acknowledged; any other
+        change is journaled before moto makes it."""
+        moto_request = MotoRequest.of(request, await request.read())
+        service = signing_service(request.headers)
+        if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
+            return await self.moto_s3(request, moto_request)
+        key = None
+        if changes_state(moto_request):
+            try:
+                key = self.journal.record(moto_request)
+            except AWSError as err:
+                log.error("%s request not journaled: %s", service, err.message)
+                return auth.error_response(err, auth.family(request, service))
+        response = None
+        try:
+            response = await self.moto.handle(request, moto_request)
+        finally:
+            if key is not None and (response is None or response.status >= 300):
+                self.journal.forget(key)
+        return response
+
+    async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
+        response = await self.moto.handle(request, moto_request)
+        bucket = persistence.written_bucket(request.method, request.path, response.status)
+        if bucket is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.s3.sync, bucket)
+            except OSError as e:
+                log.error("S3 bucket %s not saved to disk: %s", bucket, e)
+                err = S3InternalError(
+                    f"The local cloud could not save S3 bucket {bucket} to its state dir "
+                    f"({e.strerror or e}); the change may be lost on restart. Free space "
+                    "in the state dir (CDLAB_HOME) and retry."
+                )
+                return auth.error_response(err, "s3")
         return response
 
     def _sagemaker_method(self, operation_name: str) -> Any:

@@ -11,7 +11,8 @@ the new resource first, and the old one is deleted only in the cleanup phase
 still exist: in-place changes are reverted, then whatever the update created is deleted
 (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS). Everything is written down as it happens, so a
 local cloud stopped mid-operation resumes it at the next start by rolling back (or by finishing
-a delete or a cleanup).
+a delete or a cleanup). At each start the resources moto held in memory (scalable targets,
+scaling policies, alarms) are put back with the properties the stack recorded for them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cdlab.localcloud.cloudformation.changes import diff
 from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.cloudformation.resources import (
     HANDLERS,
+    IN_MEMORY,
     Context,
     Resource,
     ResourceFailed,
@@ -47,6 +49,18 @@ STOPPED = "The local cloud stopped during the operation."
 ROLLED_BACK = {
     "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE",
 }  # fmt: skip
+RESUMED = {
+    "CREATE_IN_PROGRESS": "create_stopped",
+    "ROLLBACK_IN_PROGRESS": "rollback_create",
+    "DELETE_IN_PROGRESS": "delete",
+    "UPDATE_IN_PROGRESS": "update_stopped",
+    "UPDATE_ROLLBACK_IN_PROGRESS": "rollback_update",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "rollback_update",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "cleanup",
+}  # stack status left by a stopped local cloud -> the operation that finishes it
+# A resource in one of these exists. Deleted ones leave the stack's resources, and one that
+# failed (to create, update or delete) may be gone or half changed: the next operation tells.
+EXISTS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
 class OperationFailed(Exception):
@@ -89,20 +103,53 @@ class Engine:
             coro.close()  # not started if this task was cancelled while waiting
 
     async def resume(self) -> None:
-        """Finish (or roll back) the operations a stopped local cloud left in progress."""
-        resumed = {
-            "CREATE_IN_PROGRESS": "create_stopped",
-            "ROLLBACK_IN_PROGRESS": "rollback_create",
-            "DELETE_IN_PROGRESS": "delete",
-            "UPDATE_IN_PROGRESS": "update_stopped",
-            "UPDATE_ROLLBACK_IN_PROGRESS": "rollback_update",
-            "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "rollback_update",
-            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "cleanup",
-        }
-        for doc in self.stacks.all():
-            if doc["StackStatus"] in resumed:
+        """Put back the in-memory resources of settled stacks now, before the local cloud
+        serves; finish (or roll back) the operations a stopped local cloud left in progress,
+        then put back what those leave."""
+        docs = self.stacks.all()
+        self._reapply_in_memory([doc for doc in docs if doc["StackStatus"] not in RESUMED])
+        for doc in docs:
+            if doc["StackStatus"] in RESUMED:
                 log.warning("resuming %s of stack %s", doc["StackStatus"], doc["StackName"])
-                self.start(doc, resumed[doc["StackStatus"]])
+                self.start(doc, RESUMED[doc["StackStatus"]])
+                self.start(doc, "reapply")
+
+    async def _reapply(self, stack_id: str) -> None:
+        self._reapply_in_memory([self.stacks.get(stack_id)])
+
+    def _reapply_in_memory(self, docs: list[dict[str, Any]]) -> None:
+        """Put back in moto the existing resources of ``docs`` that moto held in memory only,
+        in IN_MEMORY's order across all of them. One that fails is logged and left as it is."""
+        lost = sorted(
+            (
+                (doc, entry)
+                for doc in docs
+                for entry in doc["_Resources"].values()
+                if entry["ResourceType"] in IN_MEMORY and entry.get("ResourceStatus") in EXISTS
+            ),
+            key=lambda pair: IN_MEMORY.index(pair[1]["ResourceType"]),
+        )
+        put_back = 0
+        for doc, entry in lost:
+            logical, kind = entry["LogicalResourceId"], entry["ResourceType"]
+            try:
+                resource = HANDLERS[kind].reapply(
+                    self._context(doc, logical), self._current(entry), entry["Properties"]
+                )
+                if resource.physical_id != entry["PhysicalResourceId"]:  # a policy's new ARN
+                    entry["PhysicalResourceId"] = resource.physical_id
+                    entry["Attributes"] = resource.attributes
+                    self.stacks.save(doc)
+            except Exception as e:
+                log.error(
+                    "could not put back %s %s of stack %s after the restart: %s",
+                    kind, logical, doc["StackName"], getattr(e, "message", None) or e,
+                    exc_info=not isinstance(e, (ResourceFailed, AWSError)),
+                )  # fmt: skip
+                continue
+            put_back += 1
+        if lost:
+            log.info("put back %d of %d in-memory stack resources", put_back, len(lost))
 
     async def shutdown(self) -> None:
         for task in list(self.tasks.values()):

@@ -2,7 +2,8 @@
 
 SageMaker models, endpoint configs and endpoints go to the local SageMaker control plane (an
 endpoint is complete once it is InService, as on AWS); scalable targets, scaling policies and
-alarms go to moto's in-process backends, where the autoscaler and the metrics read them.
+alarms go to moto's in-process backends, where the autoscaler and the metrics read them; moto
+keeps those in memory only, so the engine reapplies them from the stacks at each start.
 Properties are checked against the botocore shape of the API call each one becomes, so a
 misspelt property fails the resource with CloudFormation's "extraneous key" wording.
 
@@ -113,6 +114,11 @@ class Handler:
         raise NotImplementedError
 
     async def delete(self, ctx: Context, current: Resource) -> None:
+        raise NotImplementedError
+
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+        """Put an existing resource back with its properties after a restart lost it (for the
+        IN_MEMORY types only); the resource as it is now."""
         raise NotImplementedError
 
 
@@ -361,6 +367,10 @@ class ScalableTarget(Handler):
         self._register(ctx, new)
         return current
 
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+        self._register(ctx, props)
+        return current
+
     async def delete(self, ctx: Context, current: Resource) -> None:
         resource_id, dimension, namespace = current.physical_id.split("|")
         try:
@@ -424,6 +434,9 @@ class ScalingPolicy(Handler):
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> Resource:
         return self._put(ctx, new)  # moto gives the re-put policy a new ARN
+
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+        return self._put(ctx, props)  # a new ARN, as for an update
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         name, namespace, resource_id, dimension = current.attributes["_Key"]
@@ -500,6 +513,10 @@ class Alarm(Handler):
         self._put(ctx, {**new, "AlarmName": current.physical_id})
         return current
 
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+        self._put(ctx, {**props, "AlarmName": current.physical_id})  # a generated name too
+        return current
+
     async def delete(self, ctx: Context, current: Resource) -> None:
         _cloudwatch().delete_alarms([current.physical_id])
 
@@ -511,3 +528,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 PROVIDED: dict[str, frozenset[str]] = {t: h.attributes for t, h in HANDLERS.items()}
+
+# The types moto keeps in memory only, so a restart loses them; in the order they are put back
+# (a scaling policy after its scalable target, which may be in another stack).
+IN_MEMORY: tuple[str, ...] = (ScalableTarget.type, ScalingPolicy.type, Alarm.type)

@@ -1,0 +1,102 @@
+"""A stack's scalable targets, scaling policies and alarms live in moto's memory: a local cloud
+killed and started again puts them back from the stack, as they were deployed."""
+
+from __future__ import annotations
+
+from tests.integration.private_cloud import PrivateCloud
+
+RESOURCE_ID = "endpoint/cfn-restart/variant/AllTraffic"  # no such endpoint: none is needed
+SCALING_YML = f"""
+Resources:
+  Target:
+    Type: AWS::ApplicationAutoScaling::ScalableTarget
+    Properties:
+      ServiceNamespace: sagemaker
+      ResourceId: {RESOURCE_ID}
+      ScalableDimension: sagemaker:variant:DesiredInstanceCount
+      MinCapacity: 1
+      MaxCapacity: 3
+  Policy:
+    Type: AWS::ApplicationAutoScaling::ScalingPolicy
+    Properties:
+      PolicyName: invocations
+      PolicyType: TargetTrackingScaling
+      ScalingTargetId: !Ref Target
+      TargetTrackingScalingPolicyConfiguration:
+        TargetValue: 70
+        PredefinedMetricSpecification:
+          PredefinedMetricType: SageMakerVariantInvocationsPerInstance
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/SageMaker
+      MetricName: Invocation5XXErrors
+      Dimensions: [{{Name: EndpointName, Value: cfn-restart}}]
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 5
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+"""
+
+
+def scaling(private: PrivateCloud) -> tuple[list[dict], list[dict], list[dict]]:
+    """The stack's scalable targets, scaling policies and (by its generated name) alarms."""
+    autoscaling, cloudwatch = (
+        private.client("application-autoscaling"),
+        private.client("cloudwatch"),
+    )
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in private.client("cloudformation").describe_stack_resources(StackName="scaling")[
+            "StackResources"
+        ]
+    }
+    targets = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[RESOURCE_ID]
+    )["ScalableTargets"]
+    policies = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=RESOURCE_ID
+    )["ScalingPolicies"]
+    alarms = cloudwatch.describe_alarms(AlarmNames=[physical["Alarm"]])["MetricAlarms"]
+    return targets, policies, alarms
+
+
+def test_scaling_resources_come_back_after_a_kill(private: PrivateCloud) -> None:
+    private.up()
+    cfn = private.client("cloudformation")
+    cfn.create_stack(StackName="scaling", TemplateBody=SCALING_YML)
+    cfn.get_waiter("stack_create_complete").wait(StackName="scaling")
+    [target], [policy], [alarm] = scaling(private)
+    alarm_name = alarm["AlarmName"]
+    assert alarm_name.startswith("scaling-Alarm-")
+
+    private.kill()
+    private.up()
+    cfn = private.client("cloudformation")
+    assert cfn.describe_stacks(StackName="scaling")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    [target], [policy], [alarm] = scaling(private)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    assert (policy["PolicyName"], policy["PolicyType"]) == ("invocations", "TargetTrackingScaling")
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 70.0
+    assert (alarm["AlarmName"], alarm["MetricName"], alarm["Threshold"]) == (
+        alarm_name, "Invocation5XXErrors", 5.0,
+    )  # fmt: skip
+    [stack_policy] = cfn.describe_stack_resources(StackName="scaling", LogicalResourceId="Policy")[
+        "StackResources"
+    ]
+    assert stack_policy["PhysicalResourceId"] == policy["PolicyARN"]
+
+    cfn.delete_stack(StackName="scaling")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="scaling")
+    autoscaling, cloudwatch = (
+        private.client("application-autoscaling"),
+        private.client("cloudwatch"),
+    )
+    assert (
+        autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    )
+    assert (
+        autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
+    )
+    assert cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"] == []
