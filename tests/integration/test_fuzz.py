@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from botocore import xform_name
 from botocore.model import Shape
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cdlab.localcloud import control, protocol
@@ -177,6 +177,7 @@ def test_fuzzed_control_plane_answers_every_request_like_aws(fuzzed) -> None:
 
     @FUZZ
     @given(control_plane_requests())
+    @example(("CreateModel", b'{"ModelName": "1", "PrimaryContainer": null}'))  # was a 500
     def run(request: tuple[str, bytes]) -> None:
         operation, body = request
         status, _, answer = client.send(

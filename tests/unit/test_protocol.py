@@ -78,3 +78,15 @@ def test_bodies_and_operations_are_checked() -> None:
         protocol.parse_json_body(b"[1]")
     with pytest.raises(UnknownOperationException, match="NoSuchThing"):
         protocol.operation(SAGEMAKER, "NoSuchThing")
+
+
+def test_a_null_member_counts_as_not_sent() -> None:
+    create_model = protocol.operation(SAGEMAKER, "CreateModel").input_shape
+    params = protocol.json_params(
+        b'{"ModelName": "m", "PrimaryContainer": null, "Containers": [{"Image": "i", '
+        b'"ModelDataUrl": null}]}',
+        create_model,
+    )
+    assert params == {"ModelName": "m", "Containers": [{"Image": "i"}]}
+    with pytest.raises(ValidationException, match="Value null at 'modelName'"):
+        protocol.json_params(b'{"ModelName": null}', create_model)

@@ -143,6 +143,22 @@ def validate(params: dict[str, Any], shape: Shape | None) -> None:
         raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def json_params(body: bytes, shape: Shape | None) -> dict[str, Any]:
+    """A JSON-protocol request's parameters, checked against ``shape``. A member sent as
+    ``null`` counts as not sent, as in AWS's JSON protocols (a required one is an error)."""
+    params = parse_json_body(body)
+    validate(params, shape)
+    return _without_nulls(params)
+
+
 def json_error(err: AWSError, content_type: str) -> tuple[int, dict[str, str], bytes]:
     """The awsJson error envelope: ``__type`` and ``message`` plus the error's own fields."""
     body = {"__type": err.code, "message": err.message, **err.fields}

@@ -189,8 +189,7 @@ class Gateway:
         service = protocol.service_model("sagemaker")
         try:
             op = protocol.operation(service, operation_name)
-            params = protocol.parse_json_body(await request.read())
-            protocol.validate(params, op.input_shape)
+            params = protocol.json_params(await request.read(), op.input_shape)
             result = self._sagemaker_method(operation_name)(params)
             if inspect.isawaitable(result):
                 result = await result
@@ -208,8 +207,7 @@ class Gateway:
         service = protocol.service_model("application-autoscaling")
         try:
             op = protocol.operation(service, "DescribeScalingActivities")
-            params = protocol.parse_json_body(await request.read())
-            protocol.validate(params, op.input_shape)
+            params = protocol.json_params(await request.read(), op.input_shape)
             result = self.autoscaler.describe_scaling_activities(params)
         except AWSError as err:
             return _error_response(*protocol.json_error(err, JSON_11))
