@@ -160,7 +160,22 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train a deliberately bad model (linear_lr=1000000, epochs=1): TestQA stops it",
     )
+    run.add_argument(
+        "--keep-runs",
+        type=_at_least_one,
+        default=10,
+        metavar="N",
+        help="keep the newest N run directories under $CDLAB_HOME/pipeline/runs "
+        "(about 10 MB each) and delete older ones (default: %(default)s)",
+    )
     run.set_defaults(handler=_pipeline_run)
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _pipeline_run(args: argparse.Namespace) -> int:
@@ -177,6 +192,7 @@ def _pipeline_run(args: argparse.Namespace) -> int:
         stack=args.stack_name,
         approve=args.approve,
         hyperparameters={**(runner.BAD_MODEL if args.bad_model else {}), **given},
+        keep_runs=args.keep_runs,
     )
     return runner.run(options)
 

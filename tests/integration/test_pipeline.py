@@ -193,8 +193,11 @@ def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
     before = prod(cloud60)
-    result = pipeline(clone, cloud60)
+    result = pipeline(clone, cloud60, "--keep-runs", "2")
     assert result.returncode == 3
+    this_run = logs_dir(result.stdout)
+    kept = sorted(this_run.parent.iterdir())
+    assert len(kept) == 2 and kept[-1] == this_run  # the older runs were pruned
     assert "WAIT  Approval/ApproveProd" in result.stdout
     assert "there is no terminal to ask on. Run again with --approve" in result.stdout
     assert "DeployProd" not in result.stdout.split("  stages      ")[1].splitlines()[0]
@@ -214,6 +217,11 @@ def test_pipeline_run_explains_itself() -> None:
     )  # fmt: skip
     assert result.returncode == 0
     assert "--approve" in result.stdout and "--bad-model" in result.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--keep-runs", "0"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "must be 1 or more, not 0" in refused.stderr
 
 
 def test_codebuild_runs_post_build_after_a_failed_build_but_nothing_after_a_failed_install(

@@ -4,7 +4,8 @@ A run lives in ``$CDLAB_HOME/pipeline/runs/<run-id>/``: ``source/`` (the commit'
 SourceOutput artifact), ``artifacts/<name>/`` (each build's output artifact), ``work/<action>/``
 (each CodeBuild action's own copy of its input, as CodeBuild extracts one), and one log per
 action, ``<stage>-<action>.log``. Actions run one after the other. A failing action stops the
-run, so nothing after it (the prod deploy) happens.
+run, so nothing after it (the prod deploy) happens. Each run is about 10 MB; the newest
+``Options.keep_runs`` are kept and older ones deleted when a run starts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Options:
     stack: str = definition.DEFAULT_STACK
     approve: bool = False
     hyperparameters: dict[str, str] = field(default_factory=dict)
+    keep_runs: int = 10
 
 
 @dataclass
@@ -243,6 +245,15 @@ def _summary(run: Run, outcome: str, total: float, out: TextIO) -> None:
     out.write(f"  logs        {run.directory}/\n")
 
 
+def prune_runs(runs: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` (at least 1) run directories; their names start
+    with a UTC stamp, so they sort by age."""
+    old = sorted(p for p in runs.iterdir() if p.is_dir())[:-keep]
+    for directory in old:
+        shutil.rmtree(directory, ignore_errors=True)
+    return old
+
+
 def run(options: Options, out: TextIO = sys.stdout) -> int:
     """Run the pipeline: 0 when prod was deployed, 1 when a stage failed, 3 at an approval."""
     started = time.monotonic()
@@ -265,6 +276,7 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     while directory.exists():
         directory = directory.with_name(directory.name + "x")
     directory.mkdir(parents=True)
+    prune_runs(directory.parent, options.keep_runs)
     codebuild.write_shims(directory / "bin")
     current = Run(directory, repo, options, cloud)
     out.write(
