@@ -4,40 +4,9 @@ killed and started again puts them back from the stack, as they were deployed.""
 from __future__ import annotations
 
 from tests.integration.private_cloud import PrivateCloud
+from tests.integration.test_cloudformation import SCALING_YML
 
-RESOURCE_ID = "endpoint/cfn-restart/variant/AllTraffic"  # no such endpoint: none is needed
-SCALING_YML = f"""
-Resources:
-  Target:
-    Type: AWS::ApplicationAutoScaling::ScalableTarget
-    Properties:
-      ServiceNamespace: sagemaker
-      ResourceId: {RESOURCE_ID}
-      ScalableDimension: sagemaker:variant:DesiredInstanceCount
-      MinCapacity: 1
-      MaxCapacity: 3
-  Policy:
-    Type: AWS::ApplicationAutoScaling::ScalingPolicy
-    Properties:
-      PolicyName: invocations
-      PolicyType: TargetTrackingScaling
-      ScalingTargetId: !Ref Target
-      TargetTrackingScalingPolicyConfiguration:
-        TargetValue: 70
-        PredefinedMetricSpecification:
-          PredefinedMetricType: SageMakerVariantInvocationsPerInstance
-  Alarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      Namespace: AWS/SageMaker
-      MetricName: Invocation5XXErrors
-      Dimensions: [{{Name: EndpointName, Value: cfn-restart}}]
-      Statistic: Sum
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 5
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-"""
+RESOURCE_ID = "endpoint/cfn-scaling/variant/AllTraffic"  # no such endpoint: none is needed
 
 
 def scaling(private: PrivateCloud) -> tuple[list[dict], list[dict], list[dict]]:
@@ -76,11 +45,11 @@ def test_scaling_resources_come_back_after_a_kill(private: PrivateCloud) -> None
     cfn = private.client("cloudformation")
     assert cfn.describe_stacks(StackName="scaling")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     [target], [policy], [alarm] = scaling(private)
-    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
     assert (policy["PolicyName"], policy["PolicyType"]) == ("invocations", "TargetTrackingScaling")
-    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 70.0
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 100.0
     assert (alarm["AlarmName"], alarm["MetricName"], alarm["Threshold"]) == (
-        alarm_name, "Invocation5XXErrors", 5.0,
+        alarm_name, "Invocation5XXErrors", 1.0,
     )  # fmt: skip
     [stack_policy] = cfn.describe_stack_resources(StackName="scaling", LogicalResourceId="Policy")[
         "StackResources"
