@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -43,6 +44,13 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     assert variant["CurrentInstanceCount"] == 2 and variant["CurrentWeight"] == 1.0
     assert described["EndpointArn"].endswith(f":endpoint/{name.lower()}")
     assert name in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+
+    def listed(**filters) -> bool:
+        return name in [e["EndpointName"] for e in sm.list_endpoints(**filters)["Endpoints"]]
+
+    before = described["LastModifiedTime"] - timedelta(seconds=1)
+    assert listed(StatusEquals="InService") and not listed(StatusEquals="Failed")
+    assert listed(LastModifiedTimeAfter=before) and not listed(LastModifiedTimeBefore=before)
     sm.delete_endpoint(EndpointName=name)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
     code, message = error_of(sm.describe_endpoint, EndpointName=name)

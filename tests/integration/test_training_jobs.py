@@ -342,6 +342,9 @@ def test_list_training_jobs_filters_sorts_and_pages(sm, create) -> None:
     assert names(SortBy="Status", SortOrder="Ascending") == ["lst-good", "lst-bad"]
     assert names(StatusEquals="Completed") == ["lst-good"]
     assert names(StatusEquals="Failed") == ["lst-bad"]
+    tomorrow = time.time() + 86_400
+    assert names(LastModifiedTimeAfter=tomorrow) == []
+    assert names(LastModifiedTimeBefore=tomorrow) == ["lst-bad", "lst-good"]
     first = sm.list_training_jobs(NameContains="lst-", MaxResults=1)
     second = sm.list_training_jobs(NameContains="lst-", MaxResults=1, NextToken=first["NextToken"])
     assert [s["TrainingJobName"] for s in first["TrainingJobSummaries"]] == ["lst-bad"]

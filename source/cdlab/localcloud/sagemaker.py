@@ -35,20 +35,31 @@ def arn(kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{config.region()}:{config.ACCOUNT_ID}:{kind}/{name.lower()}"
 
 
-def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    """SageMaker's List* conventions: NameContains, SortBy, SortOrder, MaxResults, NextToken."""
+def paginate(
+    items: list[dict[str, Any]],
+    params: dict[str, Any],
+    key: str,
+    name: str,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """SageMaker's List* conventions over summaries whose name and status fields are ``name``
+    and ``status``: NameContains, the CreationTime and LastModifiedTime filters, StatusEquals,
+    SortBy (Name, CreationTime, Status), SortOrder, MaxResults and NextToken; the page's list
+    is under ``key``."""
     if params.get("NameContains"):
         needle = params["NameContains"].lower()
-        items = [i for i in items if needle in i[f"{key[:-1]}Name"].lower()]
+        items = [i for i in items if needle in i[name].lower()]
     for field, test in (
         ("CreationTimeBefore", lambda i, t: i["CreationTime"] < t),
         ("CreationTimeAfter", lambda i, t: i["CreationTime"] > t),
-        ("StatusEquals", lambda i, s: i.get("EndpointStatus") == s),
+        ("LastModifiedTimeBefore", lambda i, t: i.get("LastModifiedTime", i["CreationTime"]) < t),
+        ("LastModifiedTimeAfter", lambda i, t: i.get("LastModifiedTime", i["CreationTime"]) > t),
+        ("StatusEquals", lambda i, s: status is not None and i.get(status) == s),
     ):
         if params.get(field) is not None:
             items = [i for i in items if test(i, params[field])]
     sort_by = params.get("SortBy", "CreationTime")
-    sort_field = {"Name": f"{key[:-1]}Name", "Status": "EndpointStatus"}.get(sort_by, sort_by)
+    sort_field = {"Name": name, "Status": status}.get(sort_by, sort_by)
     items = sorted(
         items, key=lambda i: i.get(sort_field, ""), reverse=params.get("SortOrder") != "Ascending"
     )
@@ -142,7 +153,7 @@ class SageMaker:
             {k: d[k] for k in ("ModelName", "ModelArn", "CreationTime")}
             for d in self.store.all(MODEL)
         ]
-        return paginate(summaries, p, "Models")
+        return paginate(summaries, p, "Models", "ModelName")
 
     def delete_model(self, p: dict[str, Any]) -> dict[str, Any]:
         self._get(MODEL, p["ModelName"])
@@ -200,7 +211,7 @@ class SageMaker:
             {k: d[k] for k in ("EndpointConfigName", "EndpointConfigArn", "CreationTime")}
             for d in self.store.all(CONFIG)
         ]
-        return paginate(summaries, p, "EndpointConfigs")
+        return paginate(summaries, p, "EndpointConfigs", "EndpointConfigName")
 
     def delete_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
         self._get(CONFIG, p["EndpointConfigName"])
@@ -360,7 +371,7 @@ class SageMaker:
     def list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
         summaries = [{k: d[k] for k in keys} for d in self.store.all(ENDPOINT)]
-        return paginate(summaries, p, "Endpoints")
+        return paginate(summaries, p, "Endpoints", "EndpointName", "EndpointStatus")
 
     def _updatable(self, name: str) -> dict[str, Any]:
         doc = self._get(ENDPOINT, name)

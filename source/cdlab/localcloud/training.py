@@ -452,21 +452,9 @@ class Training:
             "SecondaryStatus",
         )
         summaries = [{k: d[k] for k in keys if k in d} for d in self.store.all(TRAINING_JOB)]
-        if p.get("StatusEquals"):
-            summaries = [s for s in summaries if s["TrainingJobStatus"] == p["StatusEquals"]]
-        if p.get("LastModifiedTimeAfter") is not None:
-            summaries = [s for s in summaries if s["LastModifiedTime"] > p["LastModifiedTimeAfter"]]
-        if p.get("LastModifiedTimeBefore") is not None:
-            summaries = [
-                s for s in summaries if s["LastModifiedTime"] < p["LastModifiedTimeBefore"]
-            ]
-        # paginate knows endpoint-style lists: "<Resource>s" keys and EndpointStatus.
-        params = {k: v for k, v in p.items() if k != "StatusEquals"}
-        if params.get("SortBy") == "Status":
-            params["SortBy"] = "TrainingJobStatus"
-        page = paginate(summaries, params, "TrainingJobs")
-        page["TrainingJobSummaries"] = page.pop("TrainingJobs")
-        return page
+        return paginate(
+            summaries, p, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"
+        )
 
     def stop_training_job(self, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._get(p["TrainingJobName"])
