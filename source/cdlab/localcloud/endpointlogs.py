@@ -2,20 +2,16 @@
 
 Each instance writes its stdout and stderr to a file (the supervisor keeps it for the
 FailureReason of an instance that dies); the lines appended since the last call go to moto's
-Logs backend in-process: group ``/aws/sagemaker/Endpoints/<endpoint>``, stream
-``<variant>/<instance-id>``.
+Logs backend in-process, through :mod:`logarchive`, which keeps them across restarts: group
+``/aws/sagemaker/Endpoints/<endpoint>``, stream ``<variant>/<instance-id>``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
-from moto.logs.exceptions import ResourceAlreadyExistsException
-from moto.logs.models import logs_backends
-
-from cdlab import config
+from cdlab.localcloud import logarchive
 from cdlab.localcloud.fleet import Instance
 
 MAX_READ_BYTES = 1 << 20  # per instance per call; the rest waits for the next call
@@ -32,15 +28,12 @@ class LogShipper:
         self.known: dict[str, Instance] = {}  # shipped last time: a stopped one's last lines
 
     def ship(self, instances: list[Instance]) -> None:
-        """Ship new lines of every instance's log (blocking file reads: run in a thread)."""
-        backend = logs_backends[config.ACCOUNT_ID][config.region()]
+        """Ship new lines of every instance's log (blocking file I/O: run in a thread)."""
         current = {i.instance_id: i for i in instances}
         for instance in {**self.known, **current}.values():
             events = self._new_events(instance)
             if events:
-                group, stream = log_group(instance.endpoint), self._stream(instance)
-                self._ensure(backend, group, stream)
-                backend.put_log_events(group, stream, events)
+                logarchive.put(log_group(instance.endpoint), self._stream(instance), events)
         for gone in set(self.known) - set(current):
             self.offsets.pop(gone, None)
             self.partial.pop(gone, None)
@@ -49,14 +42,6 @@ class LogShipper:
     @staticmethod
     def _stream(instance: Instance) -> str:
         return f"{instance.variant}/{instance.instance_id}"
-
-    def _ensure(self, backend: Any, group: str, stream: str) -> None:
-        if group not in backend.groups:
-            with contextlib.suppress(ResourceAlreadyExistsException):
-                backend.create_log_group(group, {})
-        if stream not in backend.groups[group].streams:
-            with contextlib.suppress(ResourceAlreadyExistsException):
-                backend.create_log_stream(group, stream)
 
     def _new_events(self, instance: Instance) -> list[dict[str, Any]]:
         key = instance.instance_id

@@ -10,7 +10,8 @@ comes back is what there was.
 
 Not journaled: S3 (mirrored to disk on its own, see :mod:`persistence`), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
-``PutLogEvents``): metric datapoints and log events are not kept across a restart.
+``PutLogEvents``): metric datapoints, and log events a client puts itself, are not kept across a
+restart (the kit's own training and instance logs are, see :mod:`logarchive`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import artifacts, auth, control, persistence, protocol
+from cdlab.localcloud import artifacts, auth, control, logarchive, persistence, protocol
 from cdlab.localcloud.alarms import AlarmEvaluator
 from cdlab.localcloud.artifacts import ArtifactStore
 from cdlab.localcloud.autoscaler import Autoscaler
@@ -82,6 +82,10 @@ class Gateway:
         log.info("restored %d S3 objects", await loop.run_in_executor(None, self.s3.restore))
         replayed = await loop.run_in_executor(None, self.journal.replay, self.moto)
         log.info("replayed %d journaled requests to moto", replayed)
+        # after the replay: a journaled CreateLogGroup may already have made a group the archive
+        # fills, and a journaled DeleteLogGroup must not drop what was archived after it
+        restored = await loop.run_in_executor(None, logarchive.restore, self.home / "logs-archive")
+        log.info("restored %d log events", restored)
         artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)

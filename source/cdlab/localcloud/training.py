@@ -4,7 +4,8 @@ CreateTrainingJob copies each channel's S3 objects (moto's S3, in-process) into
 ``<home>/training/<job>/input/data/<channel>/``, writes ``input/config/*.json`` and runs the
 image's trainer (:func:`images.training_module`) with that directory as its ``/opt/ml``. Every
 line the trainer prints goes to CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``, stream
-``<job>/algo-1-<epoch seconds>``), and the algorithm's metric definitions (shown in
+``<job>/algo-1-<epoch seconds>``; moto's, through :mod:`logarchive`, which keeps the lines across
+restarts), and the algorithm's metric definitions (shown in
 ``AlgorithmSpecification.MetricDefinitions``, as SageMaker shows them for a built-in) turn those
 lines into ``FinalMetricDataList``. The model dir is tarred to
 ``<S3OutputPath>/<job>/output/model.tar.gz`` and kept under the job dir; the copied input data is
@@ -40,11 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from moto.logs.exceptions import ResourceAlreadyExistsException
-from moto.logs.models import logs_backends
-
 from cdlab import config
-from cdlab.localcloud import artifacts, images
+from cdlab.localcloud import artifacts, images, logarchive
 from cdlab.localcloud.errors import ResourceInUse, ValidationException
 from cdlab.localcloud.sagemaker import arn, paginate
 from cdlab.localcloud.store import Store
@@ -110,20 +108,17 @@ class _Run:
 
 
 class _LogStream:
-    """A job's CloudWatch Logs stream in moto's backend, written in batches.
+    """A job's CloudWatch Logs stream, written in batches.
 
-    The puts are in-memory list appends, made on the event loop so that batches stay in order.
+    The puts (an in-memory list append and a small file append, see :mod:`logarchive`) are made
+    on the event loop so that batches stay in order.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.pending: list[dict[str, Any]] = []
         self.last_line = ""
-        self.backend = logs_backends[config.ACCOUNT_ID][config.region()]
-        if LOG_GROUP not in self.backend.groups:
-            with contextlib.suppress(ResourceAlreadyExistsException):
-                self.backend.create_log_group(LOG_GROUP, {})
-        self.backend.create_log_stream(LOG_GROUP, name)
+        logarchive.put(LOG_GROUP, name, [])  # the stream exists from the start, as in SageMaker
 
     def add(self, line: str) -> None:
         if line.strip():  # CloudWatch refuses empty messages
@@ -133,7 +128,7 @@ class _LogStream:
     def flush(self) -> None:
         if self.pending:
             batch, self.pending = self.pending, []
-            self.backend.put_log_events(LOG_GROUP, self.name, batch)
+            logarchive.put(LOG_GROUP, self.name, batch)
 
     async def flush_every(self, seconds: float) -> None:
         while True:

@@ -1,0 +1,231 @@
+"""The log events the kit writes to CloudWatch Logs (training jobs', instances'), kept on disk.
+
+Moto keeps log events in memory only, and the journal does not keep them (see :mod:`journal`).
+:func:`put` is the only way the kit writes log events into moto's Logs backend: it creates the
+group and stream if they are missing, puts the events and appends them to the archive under the
+state dir, ``<home>/logs-archive/<sha256 of group>/<sha256 of stream>.jsonl``: a first line
+``{"group": ..., "stream": ...}``, then one ``{"timestamp": ..., "message": ...}`` line per event,
+appended (and flushed to the OS) before the put returns, so a SIGKILL loses none. A disk error is
+logged and the events stay in moto: logging never fails training or serving.
+
+At start, after the journal replay (which may have created a group already: a user's
+CreateLogGroup), :func:`restore` puts every archived stream back, events in order with their
+original timestamps (the ingestion time is the restart's). A torn last line, left by a SIGKILL in
+the middle of a write, is skipped and cut off the file.
+
+A delete through moto (a user's DeleteLogGroup or DeleteLogStream) drops that group's or
+stream's archive in the same step, so a deleted group does not come back at the next start; if
+the kit writes to it again, it comes back holding only the new events, as it does in moto.
+Events a user puts through the API (PutLogEvents) are not archived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from moto.logs.exceptions import ResourceAlreadyExistsException
+from moto.logs.models import LogsBackend, logs_backends
+
+from cdlab import config
+
+log = logging.getLogger("cdlab.logarchive")
+
+Event = dict[str, Any]  # {"timestamp": epoch milliseconds, "message": str}
+
+# One put or delete at a time (the shipper's thread, the event loop, moto's workers): a delete
+# never falls between a put's moto half and its disk half.
+_lock = threading.Lock()
+
+
+def _backend() -> LogsBackend:
+    return logs_backends[config.ACCOUNT_ID][config.region()]
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+class LogArchive:
+    def __init__(self, root: Path | None) -> None:
+        self.root = root  # None: moto only (no state dir, as in unit tests of other modules)
+        self.failing: set[Path] = set()  # the last write to these failed: log once, then resync
+
+    def _path(self, group: str, stream: str | None = None) -> Path:
+        assert self.root is not None
+        directory = self.root / _digest(group)
+        return directory if stream is None else directory / f"{_digest(stream)}.jsonl"
+
+    def put(self, group: str, stream: str, events: Sequence[Event]) -> None:
+        with _lock:
+            _into_moto(group, stream, events)
+            if self.root is not None:
+                self._append(group, stream, events)
+
+    def _append(self, group: str, stream: str, events: Sequence[Event]) -> None:
+        path = self._path(group, stream)
+        text = "".join(
+            json.dumps({"timestamp": e["timestamp"], "message": e["message"]}) + "\n"
+            for e in events
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                if f.tell() == 0:
+                    text = json.dumps({"group": group, "stream": stream}) + "\n" + text
+                elif path in self.failing:
+                    text = "\n" + text  # after a partial write: start on a line of its own
+                f.write(text)
+        except OSError as e:
+            if path not in self.failing:
+                log.error(
+                    "log events of %s %s not archived (they are in CloudWatch Logs until the "
+                    "local cloud stops): %s",
+                    group,
+                    stream,
+                    e,
+                )
+            self.failing.add(path)
+        else:
+            self.failing.discard(path)
+
+    def drop(self, group: str, stream: str | None = None) -> None:
+        """Forget a deleted group's (or stream's) archive."""
+        if self.root is None:
+            return
+        path = self._path(group, stream)
+        try:
+            if stream is None:
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.error("deleted log %s %s will come back at restart: %s", group, stream or "", e)
+
+    def restore(self) -> int:
+        """Put every archived stream back into moto; returns how many events.
+
+        A stream that cannot come back is logged and skipped, so the rest (and the start) go on.
+        """
+        if self.root is None or not self.root.is_dir():
+            return 0
+        restored = 0
+        for path in sorted(self.root.glob("*/*.jsonl")):
+            archived = _read(path)
+            if archived is None:
+                continue
+            group, stream, events = archived
+            try:
+                with _lock:
+                    _into_moto(group, stream, events)
+            except Exception:
+                log.exception("log stream %s %s not restored from %s", group, stream, path)
+                continue
+            restored += len(events)
+        return restored
+
+
+def _into_moto(group: str, stream: str, events: Sequence[Event]) -> None:
+    """Create the group and stream if missing and put the events.
+
+    Through the group's own put, not the backend's: the backend's silently drops events older
+    than 14 days (which an archive holds after two weeks) and refuses a batch out of
+    chronological order (which a wall clock stepping back would make of a live batch).
+    """
+    backend = _backend()
+    if group not in backend.groups:
+        with contextlib.suppress(ResourceAlreadyExistsException):
+            backend.create_log_group(group, {})
+    if stream not in backend.groups[group].streams:
+        with contextlib.suppress(ResourceAlreadyExistsException):
+            backend.create_log_stream(group, stream)
+    if events:
+        backend.groups[group].put_log_events(stream, list(events))
+
+
+def _read(path: Path) -> tuple[str, str, list[Event]] | None:
+    """An archive file's group, stream and events; None (logged) if it cannot be read.
+
+    A torn last line is cut off the file, so that later appends start on a line of their own.
+    """
+    try:
+        data = path.read_bytes()
+        complete, newline, torn = data.rpartition(b"\n")
+        if torn:
+            log.warning("%s: skipped a torn last line (the cloud was killed mid-write)", path)
+            os.truncate(path, len(complete) + len(newline))
+    except OSError as e:
+        log.error("log archive %s not restored: %s", path, e)
+        return None
+    lines = complete.split(b"\n") if newline else []
+    if not lines:
+        return None
+    try:
+        header = json.loads(lines[0])
+        group, stream = str(header["group"]), str(header["stream"])
+    except (ValueError, KeyError, TypeError) as e:
+        log.error(
+            "log archive %s not restored: no group and stream in its first line (%s)", path, e
+        )
+        return None
+    events: list[Event] = []
+    for line in lines[1:]:
+        try:
+            event = json.loads(line)
+            events.append({"timestamp": int(event["timestamp"]), "message": str(event["message"])})
+        except (ValueError, KeyError, TypeError):
+            if line.strip():
+                log.warning("%s: skipped an unreadable line", path)
+    return group, stream, events
+
+
+_archive = LogArchive(None)
+
+
+def put(group: str, stream: str, events: Sequence[Event]) -> None:
+    """Put ``events`` (in order) into moto's log stream, creating the group and stream if they
+    are missing (so no events just creates them), and archive them."""
+    _archive.put(group, stream, events)
+
+
+def restore(root: Path) -> int:
+    """At start: put the archive under ``root`` back into moto, archive every later :func:`put`
+    there, and drop a group's or stream's archive when it is deleted. Returns how many events
+    came back."""
+    global _archive
+    archive = LogArchive(root)
+    restored = archive.restore()
+    _archive = archive
+    _follow_deletes(_backend())
+    return restored
+
+
+def _follow_deletes(backend: LogsBackend) -> None:
+    """Wrap the backend's deletes (however they come: the API, CloudFormation) so that they drop
+    the archive too, under the lock; once per backend."""
+    if "delete_log_group" in vars(backend):
+        return
+    delete_group, delete_stream = backend.delete_log_group, backend.delete_log_stream
+
+    def delete_log_group(log_group_name: str) -> None:
+        with _lock:
+            delete_group(log_group_name)
+            _archive.drop(log_group_name)
+
+    def delete_log_stream(log_group_name: str, log_stream_name: str) -> None:
+        with _lock:
+            delete_stream(log_group_name, log_stream_name)
+            _archive.drop(log_group_name, log_stream_name)
+
+    backend.delete_log_group = delete_log_group  # type: ignore[method-assign]
+    backend.delete_log_stream = delete_log_stream  # type: ignore[method-assign]
