@@ -2,7 +2,8 @@
 
 Code never branches on the target: ``ready()`` only sets the environment that boto3, the AWS CLI
 and the SageMaker SDK already honour (``AWS_ENDPOINT_URL`` and friends), after making sure the
-target answers. ``CDLAB_TARGET`` is ``local`` or ``aws``.
+target answers, and starts boto3's default session afresh (it keeps the credentials it first
+found). ``CDLAB_TARGET`` is ``local`` or ``aws``.
 """
 
 from __future__ import annotations
@@ -46,10 +47,15 @@ def ready(
         env = control.client_environment(home, cloud.port)
         os.environ.update(env)
         os.environ["CDLAB_TARGET"] = "local"
+        boto3.setup_default_session()
         return env
     for name in ("AWS_ENDPOINT_URL", "AWS_DATA_PATH"):
         os.environ.pop(name, None)
+    if os.environ.get("AWS_ACCESS_KEY_ID", "").startswith(control.LOCAL_KEY_PREFIX):
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the local cloud's key
+            os.environ.pop(name, None)
     os.environ["CDLAB_TARGET"] = "aws"
+    boto3.setup_default_session()
     try:
         quick = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
         identity = boto3.client("sts", config=quick).get_caller_identity()

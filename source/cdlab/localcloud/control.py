@@ -54,6 +54,9 @@ def state_file(home: Path) -> Path:
     return home / "cloud.json"
 
 
+LOCAL_KEY_PREFIX = "AKIACDLAB"  # every local cloud's access key id starts so
+
+
 def log_file(home: Path) -> Path:
     return home / "logs" / "cloud.log"
 
@@ -64,7 +67,7 @@ def credentials(home: Path) -> tuple[str, str]:
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
         keys = {
-            "aws_access_key_id": "AKIACDLAB" + secrets.token_hex(6).upper(),
+            "aws_access_key_id": LOCAL_KEY_PREFIX + secrets.token_hex(6).upper(),
             "aws_secret_access_key": secrets.token_urlsafe(30),
         }
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,0 +1,51 @@
+"""``target.ready``: a process's AWS clients follow the target it names, even after boto3's
+default session has cached other credentials."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cdlab import target
+from cdlab.localcloud import control
+from tests.conftest import free_port
+
+AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "CDLAB_TARGET")  # fmt: skip
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """``ready`` writes os.environ and boto3's default session: put both back after."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to look for
+    return monkeypatch
+
+
+def test_clients_follow_the_target_after_cached_credentials(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHERACCOUNT0000")
+    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "not-the-local-cloud's")
+    boto3.client("s3", region_name="us-east-1")
+    cached = boto3.DEFAULT_SESSION.get_credentials()
+    assert cached.access_key == "AKIAOTHERACCOUNT0000"  # the default session keeps these
+    home = tmp_path / "home"
+    try:
+        env = target.ready("local", home=home, port=free_port())
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="followed")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["followed"]
+        assert env["AWS_ACCESS_KEY_ID"].startswith(control.LOCAL_KEY_PREFIX)
+
+        with pytest.raises(target.TargetNotReady, match="target 'aws' is not reachable"):
+            target.ready("aws")  # this machine has no AWS credentials
+        left = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(os.environ)
+        assert left == set()  # the local cloud's endpoint and key are not sent to AWS
+    finally:
+        control.down(home)
