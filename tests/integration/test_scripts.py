@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from cdlab import movielens_pypi
@@ -118,10 +119,12 @@ def test_bad_hyperparameters_fail_the_training_job_clearly(build: Path, aws_env)
 
 
 def test_predata_downloads_the_real_data_from_the_package_index(
-    aws_env: dict[str, str], client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--download pypi`` goes through pip; here pip takes a small wheel from a local folder."""
     wheel = recbole_wheel.make(tmp_path / "index", recbole_wheel.ratings())
+    # in this process: boto3's default session may hold another test cloud's credentials
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheel.parent))
     monkeypatch.setattr(movielens_pypi, "RATINGS_SHA256", recbole_wheel.ratings_sha256(wheel))
@@ -133,7 +136,8 @@ def test_predata_downloads_the_real_data_from_the_package_index(
     assert prepared["feature_dim"] == 6  # three users and three films, one-hot
     assert prepared["test_rows"] == len(recbole_wheel.COUNTS) * 10
     assert prepared["train_rows"] + prepared["test_rows"] == sum(recbole_wheel.COUNTS.values())
-    body = client("s3").get_object(Bucket="cdlab-pypi-data", Key="raw/ratings/u.data")["Body"]
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket="cdlab-pypi-data", Key="raw/ratings/u.data")["Body"]
     assert body.read() == (tmp_path / "ml-100k" / "u.data").read_bytes()
 
 
