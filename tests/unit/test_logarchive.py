@@ -104,3 +104,19 @@ def test_a_disk_error_is_logged_once_and_the_events_stay_in_moto(
     assert in_moto(group, "s") == [(1_000, "one"), (2_000, "two")]
     assert len(caplog.records) == 1
     assert "not archived" in caplog.records[0].getMessage()
+
+
+def test_a_users_delete_request_drops_the_archive(tmp_path: Path, group: str) -> None:
+    archive = LogArchive(tmp_path)
+    for stream in ("a", "b"):
+        archive.put(group, stream, [{"timestamp": 1_000, "message": stream}])
+    archive.deleted(
+        "DeleteLogStream", f'{{"logGroupName": "{group}", "logStreamName": "a"}}'.encode()
+    )
+    archive.deleted("DescribeLogStreams", f'{{"logGroupName": "{group}"}}'.encode())
+    archive.deleted("DeleteLogGroup", b"not json")
+    restart(group)
+    assert LogArchive(tmp_path).restore() == 1  # only b is left
+    archive.deleted("DeleteLogGroup", f'{{"logGroupName": "{group}"}}'.encode())
+    restart(group)
+    assert LogArchive(tmp_path).restore() == 0

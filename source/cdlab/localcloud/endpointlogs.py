@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cdlab.localcloud import logarchive
 from cdlab.localcloud.fleet import Instance
+from cdlab.localcloud.logarchive import LogArchive
 
 MAX_READ_BYTES = 1 << 20  # per instance per call; the rest waits for the next call
 
@@ -22,7 +22,8 @@ def log_group(endpoint: str) -> str:
 
 
 class LogShipper:
-    def __init__(self) -> None:
+    def __init__(self, logs: LogArchive) -> None:
+        self.logs = logs
         self.offsets: dict[str, int] = {}  # instance id -> bytes of its log file already shipped
         self.partial: dict[str, bytes] = {}  # an unfinished last line, by instance id
         self.known: dict[str, Instance] = {}  # shipped last time: a stopped one's last lines
@@ -33,7 +34,7 @@ class LogShipper:
         for instance in {**self.known, **current}.values():
             events = self._new_events(instance)
             if events:
-                logarchive.put(log_group(instance.endpoint), self._stream(instance), events)
+                self.logs.put(log_group(instance.endpoint), self._stream(instance), events)
         for gone in set(self.known) - set(current):
             self.offsets.pop(gone, None)
             self.partial.pop(gone, None)

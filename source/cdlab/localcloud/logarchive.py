@@ -1,22 +1,23 @@
 """The log events the kit writes to CloudWatch Logs (training jobs', instances'), kept on disk.
 
 Moto keeps log events in memory only, and the journal does not keep them (see :mod:`journal`).
-:func:`put` is the only way the kit writes log events into moto's Logs backend: it creates the
-group and stream if they are missing, puts the events and appends them to the archive under the
-state dir, ``<home>/logs-archive/<sha256 of group>/<sha256 of stream>.jsonl``: a first line
+:meth:`LogArchive.put` is the only way the kit writes log events into moto's Logs backend: it
+creates the group and stream if they are missing, puts the events and appends them to the
+archive under the state dir, ``<home>/logs-archive/<sha256 of group>/<sha256 of stream>.jsonl``:
+a first line
 ``{"group": ..., "stream": ...}``, then one ``{"timestamp": ..., "message": ...}`` line per event,
 appended (and flushed to the OS) before the put returns, so a SIGKILL loses none. A disk error is
 logged and the events stay in moto: logging never fails training or serving.
 
 At start, after the journal replay (which may have created a group already: a user's
-CreateLogGroup), :func:`restore` puts every archived stream back, events in order with their
-original timestamps (the ingestion time is the restart's). A torn last line, left by a SIGKILL in
-the middle of a write, is skipped and cut off the file.
+CreateLogGroup), :meth:`LogArchive.restore` puts every archived stream back, events in order with
+their original timestamps (the ingestion time is the restart's). A torn last line, left by a
+SIGKILL in the middle of a write, is skipped and cut off the file.
 
-A delete through moto (a user's DeleteLogGroup or DeleteLogStream) drops that group's or
-stream's archive in the same step, so a deleted group does not come back at the next start; if
-the kit writes to it again, it comes back holding only the new events, as it does in moto.
-Events a user puts through the API (PutLogEvents) are not archived.
+A user's DeleteLogGroup or DeleteLogStream that moto carried out drops that group's or stream's
+archive (:meth:`LogArchive.deleted`, called by the gateway), so a deleted group does not come back
+at the next start; if the kit writes to it again, it comes back holding only the new events, as
+it does in moto. Events a user puts through the API (PutLogEvents) are not archived.
 """
 
 from __future__ import annotations
@@ -41,10 +42,6 @@ log = logging.getLogger("cdlab.logarchive")
 
 Event = dict[str, Any]  # {"timestamp": epoch milliseconds, "message": str}
 
-# One put or delete at a time (the shipper's thread, the event loop, moto's workers): a delete
-# never falls between a put's moto half and its disk half.
-_lock = threading.Lock()
-
 
 def _backend() -> LogsBackend:
     return logs_backends[config.ACCOUNT_ID][config.region()]
@@ -55,20 +52,23 @@ def _digest(name: str) -> str:
 
 
 class LogArchive:
-    def __init__(self, root: Path | None) -> None:
-        self.root = root  # None: moto only (no state dir, as in unit tests of other modules)
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self.failing: set[Path] = set()  # the last write to these failed: log once, then resync
+        # One put or drop at a time (the shipper's thread, the event loop): a drop never falls
+        # between a put's moto half and its disk half.
+        self.lock = threading.Lock()
 
     def _path(self, group: str, stream: str | None = None) -> Path:
-        assert self.root is not None
         directory = self.root / _digest(group)
         return directory if stream is None else directory / f"{_digest(stream)}.jsonl"
 
     def put(self, group: str, stream: str, events: Sequence[Event]) -> None:
-        with _lock:
+        """Put ``events`` (in order) into moto's log stream, creating the group and stream if
+        they are missing (so no events just creates them), and archive them."""
+        with self.lock:
             _into_moto(group, stream, events)
-            if self.root is not None:
-                self._append(group, stream, events)
+            self._append(group, stream, events)
 
     def _append(self, group: str, stream: str, events: Sequence[Event]) -> None:
         path = self._path(group, stream)
@@ -99,25 +99,36 @@ class LogArchive:
 
     def drop(self, group: str, stream: str | None = None) -> None:
         """Forget a deleted group's (or stream's) archive."""
-        if self.root is None:
-            return
         path = self._path(group, stream)
         try:
-            if stream is None:
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            with self.lock:
+                if stream is None:
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
         except FileNotFoundError:
             pass
         except OSError as e:
             log.error("deleted log %s %s will come back at restart: %s", group, stream or "", e)
+
+    def deleted(self, operation: str, body: bytes) -> None:
+        """Follow a DeleteLogGroup or DeleteLogStream request that moto carried out."""
+        if operation not in ("DeleteLogGroup", "DeleteLogStream"):
+            return
+        try:
+            params = json.loads(body)
+            group = str(params["logGroupName"])
+            stream = str(params["logStreamName"]) if operation == "DeleteLogStream" else None
+        except (ValueError, KeyError, TypeError):
+            return  # moto carried it out, so it was well formed; nothing to follow otherwise
+        self.drop(group, stream)
 
     def restore(self) -> int:
         """Put every archived stream back into moto; returns how many events.
 
         A stream that cannot come back is logged and skipped, so the rest (and the start) go on.
         """
-        if self.root is None or not self.root.is_dir():
+        if not self.root.is_dir():
             return 0
         restored = 0
         for path in sorted(self.root.glob("*/*.jsonl")):
@@ -126,7 +137,7 @@ class LogArchive:
                 continue
             group, stream, events = archived
             try:
-                with _lock:
+                with self.lock:
                     _into_moto(group, stream, events)
             except Exception:
                 log.exception("log stream %s %s not restored from %s", group, stream, path)
@@ -187,45 +198,3 @@ def _read(path: Path) -> tuple[str, str, list[Event]] | None:
             if line.strip():
                 log.warning("%s: skipped an unreadable line", path)
     return group, stream, events
-
-
-_archive = LogArchive(None)
-
-
-def put(group: str, stream: str, events: Sequence[Event]) -> None:
-    """Put ``events`` (in order) into moto's log stream, creating the group and stream if they
-    are missing (so no events just creates them), and archive them."""
-    _archive.put(group, stream, events)
-
-
-def restore(root: Path) -> int:
-    """At start: put the archive under ``root`` back into moto, archive every later :func:`put`
-    there, and drop a group's or stream's archive when it is deleted. Returns how many events
-    came back."""
-    global _archive
-    archive = LogArchive(root)
-    restored = archive.restore()
-    _archive = archive
-    _follow_deletes(_backend())
-    return restored
-
-
-def _follow_deletes(backend: LogsBackend) -> None:
-    """Wrap the backend's deletes (however they come: the API, CloudFormation) so that they drop
-    the archive too, under the lock; once per backend."""
-    if "delete_log_group" in vars(backend):
-        return
-    delete_group, delete_stream = backend.delete_log_group, backend.delete_log_stream
-
-    def delete_log_group(log_group_name: str) -> None:
-        with _lock:
-            delete_group(log_group_name)
-            _archive.drop(log_group_name)
-
-    def delete_log_stream(log_group_name: str, log_stream_name: str) -> None:
-        with _lock:
-            delete_stream(log_group_name, log_stream_name)
-            _archive.drop(log_group_name, log_stream_name)
-
-    backend.delete_log_group = delete_log_group  # type: ignore[method-assign]
-    backend.delete_log_stream = delete_log_stream  # type: ignore[method-assign]

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import artifacts, auth, control, logarchive, persistence, protocol
+from cdlab.localcloud import artifacts, auth, control, persistence, protocol
 from cdlab.localcloud.alarms import AlarmEvaluator
 from cdlab.localcloud.artifacts import ArtifactStore
 from cdlab.localcloud.autoscaler import Autoscaler
@@ -41,7 +41,8 @@ from cdlab.localcloud.errors import (
     error,
 )
 from cdlab.localcloud.fleet import Fleet
-from cdlab.localcloud.journal import Journal, changes_state
+from cdlab.localcloud.journal import Journal, changes_state, operation
+from cdlab.localcloud.logarchive import LogArchive
 from cdlab.localcloud.metrics import Metrics
 from cdlab.localcloud.motobridge import MotoBridge, MotoRequest
 from cdlab.localcloud.persistence import S3Mirror
@@ -68,6 +69,7 @@ class Gateway:
         self.moto = MotoBridge()
         self.s3 = S3Mirror(home / "s3")
         self.journal = Journal(self.store)
+        self.logs = LogArchive(home / "logs-archive")
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.sagemaker_providers: list[object] = []
@@ -84,7 +86,7 @@ class Gateway:
         log.info("replayed %d journaled requests to moto", replayed)
         # after the replay: a journaled CreateLogGroup may already have made a group the archive
         # fills, and a journaled DeleteLogGroup must not drop what was archived after it
-        restored = await loop.run_in_executor(None, logarchive.restore, self.home / "logs-archive")
+        restored = await loop.run_in_executor(None, self.logs.restore)
         log.info("restored %d log events", restored)
         artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
@@ -97,13 +99,13 @@ class Gateway:
         self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
         listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
-            Telemetry(metrics, self.router, fleet, listeners).run()
+            Telemetry(metrics, self.router, fleet, listeners, self.logs).run()
         )
         self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
         self.cloudformation = CloudFormation(self.store, self.sagemaker)
         await self.cloudformation.resume()
-        self.training = Training(self.store, self.home)
+        self.training = Training(self.store, self.home, self.logs)
         self.training.resume()
         self.sagemaker_providers.append(self.training)
 
@@ -148,9 +150,10 @@ class Gateway:
         if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
             return await self.moto_s3(request, moto_request)
         key = None
+        loop = asyncio.get_running_loop()
         if changes_state(moto_request):
             try:
-                key = self.journal.record(moto_request)
+                key = await loop.run_in_executor(None, self.journal.record, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
                 return auth.error_response(err, auth.family(request, service))
@@ -160,6 +163,9 @@ class Gateway:
         finally:
             if key is not None and (response is None or response.status >= 300):
                 self.journal.forget(key)
+        if key is not None and response.status < 300:
+            name = operation(moto_request) or ""
+            await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         return response
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from cdlab.localcloud.endpointlogs import LogShipper
 from cdlab.localcloud.fleet import Fleet, Instance
+from cdlab.localcloud.logarchive import LogArchive
 from cdlab.localcloud.metrics import Metrics, period_seconds
 from cdlab.localcloud.router import Router
 from cdlab.localcloud.usage import UsageSampler
@@ -33,13 +34,14 @@ class Telemetry:
         router: Router,
         fleet: Fleet,
         listeners: list[Callable[[], None]],
+        logs: LogArchive,
     ) -> None:
         self.metrics = metrics
         self.router = router
         self.fleet = fleet
         self.listeners = listeners
         self.sampler = UsageSampler()
-        self.shipper = LogShipper()
+        self.shipper = LogShipper(logs)
 
     def _usage(self, instances: list[Instance]) -> Usage:
         samples = self.sampler.sample([i.process.pid for i in instances if i.alive])

@@ -42,8 +42,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud import artifacts, images, logarchive
+from cdlab.localcloud import artifacts, images
 from cdlab.localcloud.errors import ResourceInUse, ValidationException
+from cdlab.localcloud.logarchive import LogArchive
 from cdlab.localcloud.sagemaker import arn, paginate
 from cdlab.localcloud.store import Store
 
@@ -114,11 +115,12 @@ class _LogStream:
     on the event loop so that batches stay in order.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, logs: LogArchive) -> None:
         self.name = name
+        self.logs = logs
         self.pending: list[dict[str, Any]] = []
         self.last_line = ""
-        logarchive.put(LOG_GROUP, name, [])  # the stream exists from the start, as in SageMaker
+        logs.put(LOG_GROUP, name, [])  # the stream exists from the start, as in SageMaker
 
     def add(self, line: str) -> None:
         if line.strip():  # CloudWatch refuses empty messages
@@ -128,7 +130,7 @@ class _LogStream:
     def flush(self) -> None:
         if self.pending:
             batch, self.pending = self.pending, []
-            logarchive.put(LOG_GROUP, self.name, batch)
+            self.logs.put(LOG_GROUP, self.name, batch)
 
     async def flush_every(self, seconds: float) -> None:
         while True:
@@ -285,9 +287,10 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
 class Training:
     """The training-job operations, named after the API (``create_training_job`` ...)."""
 
-    def __init__(self, store: Store, home: Path) -> None:
+    def __init__(self, store: Store, home: Path, logs: LogArchive) -> None:
         self.store = store
         self.root = home / "training"
+        self.logs = logs
         self.runs: dict[str, _Run] = {}
 
     # ---- records -------------------------------------------------------------------------
@@ -487,7 +490,7 @@ class Training:
             returncode = None
             if run.stop is None:
                 self._update(name, "Training")
-                stream = _LogStream(f"{name}/{HOST}-{int(start)}")
+                stream = _LogStream(f"{name}/{HOST}-{int(start)}", self.logs)
                 deadline = start + doc["StoppingCondition"].get(
                     "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
                 )
