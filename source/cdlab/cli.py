@@ -73,10 +73,12 @@ def _local_logs(args: argparse.Namespace) -> int:
 
 def _local_reset(args: argparse.Namespace) -> int:
     control.down(args.home)
-    for name in ("state.db", "state.db-wal", "state.db-shm", "cloud.json"):
-        (args.home / name).unlink(missing_ok=True)
-    for name in ("artifacts", "instances", "logs"):
-        shutil.rmtree(args.home / name, ignore_errors=True)
+    for name in control.STATE:
+        path = args.home / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     print(f"local cloud stopped and its state in {args.home} deleted (access key kept)")
     return 0
 

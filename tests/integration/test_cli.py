@@ -40,6 +40,10 @@ def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
             env=shell, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert listed.returncode == 0 and '"Endpoints": []' in listed.stdout
+        aws = [str(Path(sys.executable).parent / "aws"), "s3api"]
+        made = subprocess.run([*aws, "create-bucket", "--bucket", "until-reset"], env=shell,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert made.returncode == 0, made.stderr
         assert oct((home / "credentials.json").stat().st_mode & 0o777) == "0o600"
 
         assert "local cloud listening" in cdlab("local", "logs", home=home).stdout
@@ -48,8 +52,17 @@ def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
     assert down.stdout.strip() == "local cloud stopped"
     assert cdlab("local", "status", home=home).returncode == 3
     assert cdlab("local", "down", home=home).stdout.strip() == "no local cloud was running"
+    key = (home / "credentials.json").read_text()
     reset = cdlab("local", "reset", home=home)
     assert reset.returncode == 0 and not (home / "state.db").exists()
+    assert not (home / "s3").exists() and (home / "credentials.json").read_text() == key
+    try:
+        assert cdlab("local", "up", "--port", port, home=home).returncode == 0
+        buckets = subprocess.run([*aws, "list-buckets"], env=shell, capture_output=True,
+                                 text=True, timeout=60)  # fmt: skip
+        assert buckets.returncode == 0 and "until-reset" not in buckets.stdout  # S3 was reset too
+    finally:
+        cdlab("local", "down", home=home)
 
 
 def test_help_lists_the_commands() -> None:

@@ -55,6 +55,12 @@ def state_file(home: Path) -> Path:
 
 
 LOCAL_KEY_PREFIX = "AKIACDLAB"  # every local cloud's access key id starts so
+# What a local cloud keeps under its home, which `cdlab local reset` deletes: all but the access
+# key (credentials.json) and the waiter overrides (botocore-data).
+STATE = (
+    "state.db", "state.db-wal", "state.db-shm", "cloud.json", "artifacts", "instances", "logs",
+    "s3", "training", "logs-archive", "pipeline", "notebooks",
+)  # fmt: skip
 
 
 def log_file(home: Path) -> Path:
