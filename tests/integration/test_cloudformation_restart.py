@@ -37,7 +37,7 @@ def test_scaling_resources_come_back_after_a_kill(private: PrivateCloud) -> None
     cfn.create_stack(StackName="scaling", TemplateBody=SCALING_YML)
     cfn.get_waiter("stack_create_complete").wait(StackName="scaling")
     [target], [policy], [alarm] = scaling(private)
-    alarm_name = alarm["AlarmName"]
+    alarm_name, policy_arn = alarm["AlarmName"], policy["PolicyARN"]
     assert alarm_name.startswith("scaling-Alarm-")
 
     private.kill()
@@ -54,7 +54,9 @@ def test_scaling_resources_come_back_after_a_kill(private: PrivateCloud) -> None
     [stack_policy] = cfn.describe_stack_resources(StackName="scaling", LogicalResourceId="Policy")[
         "StackResources"
     ]
-    assert stack_policy["PhysicalResourceId"] == policy["PolicyARN"]
+    assert stack_policy["PhysicalResourceId"] == policy["PolicyARN"] == policy_arn
+    outputs = cfn.describe_stacks(StackName="scaling")["Stacks"][0]["Outputs"]
+    assert {o["OutputKey"]: o["OutputValue"] for o in outputs}["PolicyArn"] == policy_arn
 
     cfn.delete_stack(StackName="scaling")
     cfn.get_waiter("stack_delete_complete").wait(StackName="scaling")

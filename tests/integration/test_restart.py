@@ -142,11 +142,16 @@ def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeyp
                 timeout=60, what="a successful scale-out",
             )  # fmt: skip
         story = activities(cloud)
+        role_id = iam.get_role(RoleName="kept")["Role"]["RoleId"]
+        [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+            "ScalingPolicies"
+        ]
+        policy_arn = policy["PolicyARN"]
 
         cloud.kill()
         cloud.up()
         iam = cloud.client("iam")
-        assert iam.get_role(RoleName="kept")["Role"]["RoleName"] == "kept"
+        assert iam.get_role(RoleName="kept")["Role"]["RoleId"] == role_id  # the same role
         with pytest.raises(iam.exceptions.NoSuchEntityException):
             iam.get_role(RoleName="deleted")
         table = cloud.client("glue").get_table(DatabaseName="kept_db", Name="ratings")
@@ -164,6 +169,7 @@ def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeyp
             "ScalingPolicies"
         ]
         assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 1.0
+        assert policy["PolicyARN"] == policy_arn  # moto drew its uuid from the same seed
         assert activities(cloud) == story
     finally:
         control.down(cloud.home)

@@ -5,8 +5,9 @@ CloudWatch alarms, log groups and the rest of the services the kit does not emul
 in memory. Every request whose operation changes state is appended to the journal (in
 ``state.db``) before moto sees it, and taken out again if moto refuses it; so a request that
 cannot be journaled (a full disk) is refused and changes nothing. At start the journal is
-replayed through moto, in order, before the gateway serves. Deletes are replayed too, so what
-comes back is what there was.
+replayed through moto, in order, before the gateway serves, each request with the seed it first
+ran with, so moto's generated identifiers (a policy's ARN, a role's id) come back the same.
+Deletes are replayed too, so what comes back is what there was.
 
 Not journaled: S3 (mirrored to disk on its own, see :mod:`persistence`), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
@@ -63,12 +64,13 @@ class Journal:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def record(self, request: MotoRequest) -> str:
-        """Append ``request`` and return its key; raises the store's StateNotSaved if it
-        cannot be written."""
-        key = uuid.uuid4().hex
-        self.store.put(KIND, key, request.to_doc())
-        return key
+    def record(self, request: MotoRequest) -> tuple[str, int]:
+        """Append ``request``; returns its key and the seed moto is to draw its identifiers
+        from, now and at every replay. Raises the store's StateNotSaved if it cannot be
+        written."""
+        entry = uuid.uuid4()
+        self.store.put(KIND, entry.hex, {**request.to_doc(), "seed": entry.int})
+        return entry.hex, entry.int
 
     def forget(self, key: str) -> None:
         """Take out a request moto refused: replaying it would only fail again."""
@@ -84,7 +86,7 @@ class Journal:
         for doc in self.store.all(KIND):
             request = MotoRequest.from_doc(doc)
             try:
-                status, _, body = moto.call(request)
+                status, _, body = moto.call(request, doc.get("seed"))
             except Exception:
                 log.exception("replaying %s failed", operation(request) or request.raw_path)
                 continue

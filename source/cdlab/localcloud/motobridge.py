@@ -1,7 +1,9 @@
 """Moto's server app, called in-process: every AWS service the kit does not emulate itself.
 
-Moto is a WSGI application; each request runs it in a worker thread so the event loop (and the
-InvokeEndpoint hot path) never waits for it.
+Moto is a WSGI application, not written for concurrent requests: they run one at a time in a
+thread of its own, so the event loop (and the InvokeEndpoint hot path) never waits for them.
+A request can be given a seed for moto's random identifiers (the uuid in a scaling policy's
+ARN, a role's id), so that replaying it after a restart makes the same ones.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import asyncio
 import base64
 import io
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
+from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
@@ -53,6 +57,7 @@ class MotoRequest:
 class MotoBridge:
     def __init__(self) -> None:
         self.app = DomainDispatcherApplication(create_backend_app)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto")
 
     def _environ(self, request: MotoRequest) -> dict[str, Any]:
         path, _, query = request.raw_path.partition("?")
@@ -84,9 +89,20 @@ class MotoBridge:
                 environ[f"HTTP_{key}"] = f"{existing},{value}" if existing else value
         return environ
 
-    def call(self, request: MotoRequest) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Moto's answer to ``request``: status, headers and body (blocking)."""
-        environ = self._environ(request)
+    def call(
+        self, request: MotoRequest, seed: int | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Moto's answer to ``request``: status, headers and body (blocking). With ``seed``,
+        the identifiers moto draws while answering come from it."""
+        if seed is not None:
+            mock_random.seed(seed)
+        try:
+            return self._call(self._environ(request))
+        finally:
+            if seed is not None:
+                mock_random.seed()  # unpredictable again for everything else
+
+    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         started: dict[str, Any] = {}
 
         def start_response(
@@ -105,9 +121,11 @@ class MotoBridge:
                 close()
         return started["status"], started["headers"], body
 
-    async def handle(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
+    async def handle(
+        self, request: web.Request, moto_request: MotoRequest, seed: int | None = None
+    ) -> web.Response:
         status, headers, payload = await asyncio.get_running_loop().run_in_executor(
-            None, self.call, moto_request
+            self.executor, self.call, moto_request, seed
         )
         response = web.Response(status=status, body=payload)
         for name, value in headers:

@@ -123,6 +123,7 @@ class Gateway:
             await self.sagemaker.shutdown()
         if self.session is not None:
             await self.session.close()
+        self.moto.executor.shutdown(wait=True)
         self.store.close()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -149,17 +150,17 @@ class Gateway:
         service = signing_service(request.headers)
         if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
             return await self.moto_s3(request, moto_request)
-        key = None
+        key = seed = None
         loop = asyncio.get_running_loop()
         if changes_state(moto_request):
             try:
-                key = await loop.run_in_executor(None, self.journal.record, moto_request)
+                key, seed = await loop.run_in_executor(None, self.journal.record, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
                 return auth.error_response(err, auth.family(request, service))
         response = None
         try:
-            response = await self.moto.handle(request, moto_request)
+            response = await self.moto.handle(request, moto_request, seed)
         finally:
             if key is not None and (response is None or response.status >= 300):
                 self.journal.forget(key)

@@ -390,7 +390,8 @@ class ScalingPolicy(Handler):
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         return self._put(ctx, props)
 
-    def _put(self, ctx: Context, props: dict[str, Any]) -> Resource:
+    def _put(self, ctx: Context, props: dict[str, Any], arn: str | None = None) -> Resource:
+        """Put the policy; with ``arn``, it keeps that ARN rather than the new one moto makes."""
         props = dict(props)
         target = props.pop("ScalingTargetId", None)
         if target is not None:
@@ -417,6 +418,8 @@ class ScalingPolicy(Handler):
                 policy_type=p.get("PolicyType"),
             )
         )
+        if arn is not None:
+            policy.policy_arn = arn
         return Resource(
             policy.policy_arn,
             {
@@ -436,7 +439,7 @@ class ScalingPolicy(Handler):
         return self._put(ctx, new)  # moto gives the re-put policy a new ARN
 
     def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
-        return self._put(ctx, props)  # a new ARN, as for an update
+        return self._put(ctx, props, arn=current.physical_id)  # outputs may hold the ARN
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         name, namespace, resource_id, dimension = current.attributes["_Key"]
