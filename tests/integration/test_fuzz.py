@@ -30,11 +30,11 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cdlab.localcloud import control, protocol
+from cdlab.localcloud import control, journal, protocol
 from cdlab.localcloud.sagemaker import SageMaker
 from cdlab.localcloud.training import Training
 from tests.conftest import free_port, small_model
-from tests.integration.private_cloud import PrivateCloud
+from tests.integration.private_cloud import PrivateCloud, wait_until
 from tests.integration.test_endpoints import BODY
 from tests.signing import signed_headers
 
@@ -126,9 +126,11 @@ class Client:
             "127.0.0.1", cloud.port, timeout=REQUEST_TIMEOUT
         )
 
-    def send(self, method: str, path: str, body: bytes, headers: dict[str, str]):
+    def send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str], service="sagemaker"
+    ):
         url = f"http://127.0.0.1:{self.cloud.port}{path}"
-        headers = signed_headers(method, url, body, headers, env=self.env)
+        headers = signed_headers(method, url, body, headers, service, env=self.env)
         try:
             self.connection.request(method, path, body, headers)
             response = self.connection.getresponse()
@@ -312,3 +314,83 @@ def test_oversized_bodies_are_refused_before_they_are_sent(fuzzed) -> None:
         assert b" 413 " in status_line, answer[:300]
         assert expected.encode() in rest
     assert_still_serving(cloud, endpoint)
+
+
+JOURNALED = ("application-autoscaling", "logs", "glue")  # moto's, state in memory, journaled
+NAMESPACES = ("sagemaker", "ecs", "dynamodb")
+
+
+@st.composite
+def moto_changes(draw: st.DrawFn) -> tuple[str, str, bytes]:
+    """A state-changing request to a service moto keeps in memory, valid or mutated."""
+    service = protocol.service_model(draw(st.sampled_from(JOURNALED)))
+    changing = sorted(op for op in service.operation_names if not op.startswith(journal.READS))
+    operation = draw(st.sampled_from(changing))
+    shape = service.operation_model(operation).input_shape
+    body = draw(from_shape(shape)) if shape is not None else {}
+    target = f"{service.metadata['targetPrefix']}.{operation}"
+    return service.service_name, target, draw(mutated(body))
+
+
+def moto_state(cloud: PrivateCloud) -> dict[str, list]:
+    """Names of what the fuzzed services hold (ids and times aside: those are not compared)."""
+    logs, glue = cloud.client("logs"), cloud.client("glue")
+    autoscaling = cloud.client("application-autoscaling")
+    return {
+        "log groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
+        "databases": sorted(str(d.get("Name")) for d in glue.get_databases()["DatabaseList"]),
+        **{
+            f"{ns} targets": sorted(
+                t["ResourceId"]
+                for t in autoscaling.describe_scalable_targets(ServiceNamespace=ns)[
+                    "ScalableTargets"
+                ]
+            )
+            for ns in NAMESPACES
+        },
+        **{
+            f"{ns} policies": sorted(
+                p["PolicyARN"]
+                for p in autoscaling.describe_scaling_policies(ServiceNamespace=ns)[
+                    "ScalingPolicies"
+                ]
+            )
+            for ns in NAMESPACES
+        },
+    }
+
+
+def test_fuzzed_changes_to_moto_come_back_the_same_after_a_crash(private: PrivateCloud) -> None:
+    """Whatever moto accepted is journaled and replays to the same state after a SIGKILL; what
+    it refused is not kept, and nothing in the journal stops the cloud from starting."""
+    private.up()
+    private.client("logs").create_log_group(logGroupName="/fuzz/kept")
+    private.client("glue").create_database(DatabaseInput={"Name": "fuzz_kept"})
+    autoscaling = private.client("application-autoscaling")
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/fuzz/variant/AllTraffic",
+              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}  # fmt: skip
+    autoscaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    tracking = {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    autoscaling.put_scaling_policy(
+        PolicyName="kept", PolicyType="TargetTrackingScaling", **target,
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 10.0,
+                                                  "PredefinedMetricSpecification": tracking},
+    )  # fmt: skip
+    client = Client(private)
+
+    @settings(FUZZ, max_examples=max(EXAMPLES // 5, 50))
+    @given(moto_changes())
+    def run(request: tuple[str, str, bytes]) -> None:
+        service, target, body = request
+        client.send(
+            "POST", "/", body,
+            {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}, service,
+        )  # fmt: skip
+
+    run()
+    before = moto_state(private)
+    assert "/fuzz/kept" in before["log groups"] and "fuzz_kept" in before["databases"]
+    assert before["sagemaker targets"] and before["sagemaker policies"]
+    private.kill()
+    private.up()
+    wait_until(lambda: moto_state(private) == before, timeout=10, what="the same moto state")
