@@ -17,8 +17,10 @@ def serving(deploy) -> str:
     return deploy("bad", {"AllTraffic": (1, 1, 1)})
 
 
-def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    headers = signed_headers("POST", url, body, headers)
+def raw_post(
+    url: str, body: bytes, headers: dict[str, str], service: str = "sagemaker"
+) -> tuple[int, dict]:
+    headers = signed_headers("POST", url, body, headers, service)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
@@ -143,3 +145,23 @@ def test_head_object_states_the_object_size(s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="sized", Body=b"x" * 1234)
     assert s3.head_object(Bucket=bucket, Key="sized")["ContentLength"] == 1234
     assert s3.get_object(Bucket=bucket, Key="sized")["Body"].read() == b"x" * 1234
+
+
+def test_json_requests_for_moto_are_checked_against_botocores_model(aws_env, client) -> None:
+    """Moto would keep (and journal) some malformed input; the gateway refuses it first."""
+    url, glue = aws_env["AWS_ENDPOINT_URL"], client("glue")
+    create = {
+        "X-Amz-Target": "AWSGlue.CreateDatabase",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    wrong_type = b'{"DatabaseInput": {"Name": "bad_db", "Parameters": [1]}}'
+    status, body = raw_post(url, wrong_type, create, "glue")
+    assert status == 400 and body["__type"] == "SerializationException"
+    assert "'databaseInput.parameters' must be of type object" in body["message"]
+    status, body = raw_post(url, b'{"DatabaseInput": {}}', create, "glue")
+    assert status == 400 and body["__type"] == "ValidationException"
+    assert "Value null at 'databaseInput.name'" in body["message"]
+    with pytest.raises(ClientError):
+        glue.get_database(Name="bad_db")
+    status, _ = raw_post(url, b'{"DatabaseInput": {"Name": "good_db"}}', create, "glue")
+    assert status == 200 and glue.get_database(Name="good_db")["Database"]["Name"] == "good_db"

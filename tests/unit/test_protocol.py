@@ -90,3 +90,13 @@ def test_a_null_member_counts_as_not_sent() -> None:
     assert params == {"ModelName": "m", "Containers": [{"Image": "i"}]}
     with pytest.raises(ValidationException, match="Value null at 'modelName'"):
         protocol.json_params(b'{"ModelName": null}', create_model)
+
+
+def test_json_requests_for_other_services_are_checked_when_botocore_knows_them() -> None:
+    with pytest.raises(SerializationException, match="'logGroupName' must be of type string"):
+        protocol.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": 5}')
+    with pytest.raises(UnknownOperationException, match="NoSuchThing"):
+        protocol.check_json_target("logs", "Logs_20140328.NoSuchThing", b"{}")
+    protocol.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": "g"}')
+    protocol.check_json_target("nosuchservice", "Whatever.Op", b"not even json")  # left to moto
+    protocol.check_json_target("logs", "NotLogs.CreateLogGroup", b"not even json")

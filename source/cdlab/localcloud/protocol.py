@@ -31,7 +31,7 @@ JSON_TYPES = {
     "long": (int,),
     "float": (int, float),
     "double": (int, float),
-    "timestamp": (int, float),  # awsJson sends epoch seconds
+    "timestamp": (int, float),  # epoch seconds, unless the shape's timestampFormat says text
     "structure": (dict,),
     "map": (dict,),
     "list": (list,),
@@ -78,7 +78,12 @@ def _camel(name: str) -> str:
 
 def _violations(value: Any, shape: Shape, path: str) -> Iterator[str]:
     kind = shape.type_name
-    if not isinstance(value, JSON_TYPES[kind]) or (kind != "boolean" and isinstance(value, bool)):
+    if kind not in JSON_TYPES:  # a free-form document: any JSON
+        return
+    expected_types = JSON_TYPES[kind]
+    if kind == "timestamp" and shape.serialization.get("timestampFormat") in ("iso8601", "rfc822"):
+        expected_types = (str,)
+    if not isinstance(value, expected_types) or (kind != "boolean" and isinstance(value, bool)):
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
         raise SerializationException(
             f"Value {json.dumps(value)} at '{path}' must be of type {expected}."
@@ -157,6 +162,30 @@ def json_params(body: bytes, shape: Shape | None) -> dict[str, Any]:
     params = parse_json_body(body)
     validate(params, shape)
     return _without_nulls(params)
+
+
+@functools.cache
+def _json_service(signing_name: str, target_prefix: str) -> ServiceModel | None:
+    """The JSON-protocol service a request signed for ``signing_name`` with an X-Amz-Target
+    of ``target_prefix`` calls, if botocore names a service so."""
+    session = botocore.session.get_session()
+    if signing_name not in session.get_available_services():
+        return None
+    service = service_model(signing_name)
+    json_protocol = service.protocol == "json" or "json" in service.metadata.get("protocols", [])
+    if not json_protocol or service.metadata.get("targetPrefix") != target_prefix:
+        return None
+    return service
+
+
+def check_json_target(signing_name: str | None, target: str, body: bytes) -> None:
+    """Refuse a JSON-protocol request (``X-Amz-Target: Prefix.Operation``) that its service's
+    botocore model refuses, with AWS's error, before a backend keeps any of it. A service
+    botocore cannot name from the signature is left to the backend."""
+    prefix, _, name = target.rpartition(".")
+    service = _json_service(signing_name or "", prefix)
+    if service is not None:
+        json_params(body, operation(service, name).input_shape)
 
 
 def json_error(err: AWSError, content_type: str) -> tuple[int, dict[str, str], bytes]:

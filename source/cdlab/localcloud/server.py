@@ -144,12 +144,19 @@ class Gateway:
         return await self.moto_and_mirror(request)
 
     async def moto_and_mirror(self, request: web.Request) -> web.Response:
-        """Moto answers. An S3 write is mirrored to disk before it is acknowledged; any other
-        change is journaled before moto makes it."""
+        """Moto answers. An S3 write is mirrored to disk before it is acknowledged; a JSON
+        request botocore's model refuses is refused here; any other change is journaled before
+        moto makes it."""
         moto_request = MotoRequest.of(request, await request.read())
         service = signing_service(request.headers)
         if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
             return await self.moto_s3(request, moto_request)
+        target = request.headers.get("X-Amz-Target")
+        if target:
+            try:
+                protocol.check_json_target(service, target, moto_request.body)
+            except AWSError as err:
+                return auth.error_response(err, "json")
         key = seed = None
         loop = asyncio.get_running_loop()
         if changes_state(moto_request):
