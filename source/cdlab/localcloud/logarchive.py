@@ -41,6 +41,7 @@ from cdlab import config
 log = logging.getLogger("cdlab.logarchive")
 
 Event = dict[str, Any]  # {"timestamp": epoch milliseconds, "message": str}
+DELETES = frozenset({"DeleteLogGroup", "DeleteLogStream"})  # what LogArchive.deleted follows
 
 
 def _backend() -> LogsBackend:
@@ -113,7 +114,7 @@ class LogArchive:
 
     def deleted(self, operation: str, body: bytes) -> None:
         """Follow a DeleteLogGroup or DeleteLogStream request that moto carried out."""
-        if operation not in ("DeleteLogGroup", "DeleteLogStream"):
+        if operation not in DELETES:
             return
         try:
             params = json.loads(body)

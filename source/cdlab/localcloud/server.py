@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import artifacts, auth, control, persistence, protocol
+from cdlab.localcloud import artifacts, auth, control, logarchive, persistence, protocol
 from cdlab.localcloud.alarms import AlarmEvaluator
 from cdlab.localcloud.artifacts import ArtifactStore
 from cdlab.localcloud.autoscaler import Autoscaler
@@ -171,8 +171,8 @@ class Gateway:
         finally:
             if key is not None and (response is None or response.status >= 300):
                 self.journal.forget(key)
-        if key is not None and response.status < 300:
-            name = operation(moto_request) or ""
+        name = operation(moto_request)
+        if key is not None and response.status < 300 and name in logarchive.DELETES:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         return response
 

@@ -133,13 +133,9 @@ class Engine:
         for doc, entry in lost:
             logical, kind = entry["LogicalResourceId"], entry["ResourceType"]
             try:
-                resource = HANDLERS[kind].reapply(
+                HANDLERS[kind].reapply(
                     self._context(doc, logical), self._current(entry), entry["Properties"]
                 )
-                if resource.physical_id != entry["PhysicalResourceId"]:  # a policy's new ARN
-                    entry["PhysicalResourceId"] = resource.physical_id
-                    entry["Attributes"] = resource.attributes
-                    self.stacks.save(doc)
             except Exception as e:
                 log.error(
                     "could not put back %s %s of stack %s after the restart: %s",

@@ -116,9 +116,9 @@ class Handler:
     async def delete(self, ctx: Context, current: Resource) -> None:
         raise NotImplementedError
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
-        """Put an existing resource back with its properties after a restart lost it (for the
-        IN_MEMORY types only); the resource as it is now."""
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        """Put an existing resource back as it was, with its properties and physical id, after
+        a restart lost it (for the IN_MEMORY types only)."""
         raise NotImplementedError
 
 
@@ -367,9 +367,8 @@ class ScalableTarget(Handler):
         self._register(ctx, new)
         return current
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
         self._register(ctx, props)
-        return current
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         resource_id, dimension, namespace = current.physical_id.split("|")
@@ -438,8 +437,8 @@ class ScalingPolicy(Handler):
     ) -> Resource:
         return self._put(ctx, new)  # moto gives the re-put policy a new ARN
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
-        return self._put(ctx, props, arn=current.physical_id)  # outputs may hold the ARN
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        self._put(ctx, props, arn=current.physical_id)  # outputs may hold the ARN
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         name, namespace, resource_id, dimension = current.attributes["_Key"]
@@ -516,9 +515,8 @@ class Alarm(Handler):
         self._put(ctx, {**new, "AlarmName": current.physical_id})
         return current
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> Resource:
+    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
         self._put(ctx, {**props, "AlarmName": current.physical_id})  # a generated name too
-        return current
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         _cloudwatch().delete_alarms([current.physical_id])
