@@ -230,7 +230,7 @@ class Autoscaler:
         self.activities.insert(0, activity)
         self._save(activity)
         for dropped in self.activities[MAX_ACTIVITIES:]:
-            with contextlib.suppress(AWSError):  # if not now, it goes at the next start
+            with contextlib.suppress(AWSError):  # if kept, a start reads only the newest anyway
                 self.store.delete(ACTIVITY, dropped["ActivityId"])
         del self.activities[MAX_ACTIVITIES:]
         task = asyncio.create_task(self._apply(activity, endpoint, variant, desired, state))
