@@ -22,7 +22,7 @@ import numpy as np
 from cdlab import load, target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 SCALE = 60
 FEATURES = 20

@@ -28,7 +28,7 @@ from botocore.credentials import Credentials
 from cdlab import target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 FEATURES = 2625
 
@@ -85,7 +85,7 @@ def summary(latencies: list[float], seconds: float) -> tuple[float, float, float
 
 def direct_instance(model_dir: Path) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "cdlab.serving.fm_container", "--endpoint", "bench",
+        [sys.executable, "-m", "cdlab.fm.serve_container", "--endpoint", "bench",
          "--variant", "direct", "--instance", "i-direct", "--model-dir", str(model_dir),
          "--port", "0"],
         stdout=subprocess.PIPE, text=True,

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdlab import target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 FEATURES = 20
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=120)

@@ -15,7 +15,7 @@ import pytest
 
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
 

@@ -17,7 +17,7 @@ import numpy as np
 from cdlab import data, target
 from cdlab.fm.model import artifact_bytes
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS, train
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 BUCKET = "cdlab-demo"
 ENDPOINT = "cdlab-demo"

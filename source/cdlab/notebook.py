@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 from cdlab import config, data, target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.steps import prepare
 from cdlab.steps.training import channel as channel  # notebooks show the request with it
 from cdlab.steps.training import job_request, wait

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import children_with_pids, small_model
 from tests.integration.test_endpoints import BODY
 
@@ -52,7 +52,7 @@ class PrivateCloud:
         return [
             pid
             for pid, cmdline in children_with_pids(self.pid)
-            if endpoint.encode() in cmdline and b"cdlab.serving.fm_container" in cmdline
+            if endpoint.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
         ]
 
     def deploy(self, name: str, seed: int = 1, count: int = 2, bucket: str = "models") -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import AWS_CLI, free_port, small_model
 
 TIME_SCALE = "60"

@@ -62,7 +62,7 @@ def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> No
     mine = [
         c
         for _, c in children_with_pids(cloud.pid)
-        if name.encode() in c and b"cdlab.serving.fm_container" in c
+        if name.encode() in c and b"cdlab.fm.serve_container" in c
     ]
     assert len(mine) == 2
     assert all(b"AllTraffic" in c and b"--instance" in c for c in mine)

@@ -191,7 +191,7 @@ def instances_of_home(home: Path) -> list[int]:
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             cmdline = (proc / "cmdline").read_bytes()
-            if b"cdlab.serving.fm_container" in cmdline and str(home).encode() in cmdline:
+            if b"cdlab.fm.serve_container" in cmdline and str(home).encode() in cmdline:
                 found.append(int(proc.name))
     return [pid for pid in found if alive(pid)]
 

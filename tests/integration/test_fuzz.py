@@ -30,9 +30,11 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cdlab.localcloud import control, journal, protocol
-from cdlab.localcloud.sagemaker import SageMaker
-from cdlab.localcloud.training import Training
+from cdlab.localcloud import control
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.training import Training
+from cdlab.localcloud.state import journal
 from tests.conftest import free_port, small_model
 from tests.integration.private_cloud import PrivateCloud, wait_until
 from tests.integration.test_endpoints import BODY
@@ -46,7 +48,7 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-SERVICE = protocol.service_model("sagemaker")
+SERVICE = awsjson.service_model("sagemaker")
 PROVIDED = sorted(
     op
     for op in SERVICE.operation_names
@@ -323,7 +325,7 @@ NAMESPACES = ("sagemaker", "ecs", "dynamodb")
 @st.composite
 def moto_changes(draw: st.DrawFn) -> tuple[str, str, bytes]:
     """A state-changing request to a service moto keeps in memory, valid or mutated."""
-    service = protocol.service_model(draw(st.sampled_from(JOURNALED)))
+    service = awsjson.service_model(draw(st.sampled_from(JOURNALED)))
     changing = sorted(op for op in service.operation_names if not op.startswith(journal.READS))
     operation = draw(st.sampled_from(changing))
     shape = service.operation_model(operation).input_shape

@@ -11,7 +11,7 @@ import pytest
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port, small_model
 from tests.integration.private_cloud import PrivateCloud, Traffic, wait_until
 

@@ -14,8 +14,9 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from cdlab.fm.model import FMModel
-from cdlab.localcloud import artifacts, control
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud import control
+from cdlab.localcloud.sagemaker import artifacts
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port
 from tests.unit.test_train_container import (
     HYPERPARAMETERS,

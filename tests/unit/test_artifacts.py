@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab.localcloud import artifacts
+from cdlab.localcloud.sagemaker import artifacts
 
 
 def archive(path: Path, *members: tarfile.TarInfo) -> Path:

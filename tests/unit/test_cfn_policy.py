@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdlab.localcloud.cloudformation import policy
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError
 
 PROD = json.loads(
     (Path(__file__).resolve().parents[2] / "cloudformation" / "configuration_prod.json").read_text()

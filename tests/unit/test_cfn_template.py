@@ -10,7 +10,7 @@ from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.changes import diff, plan
 from cdlab.localcloud.cloudformation.intrinsics import Scope, Unknown, resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS, PROVIDED
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError
 
 ENDPOINT_YML = Path(__file__).resolve().parents[2] / "cloudformation" / "endpoint.yml"
 ENDPOINT_PARAMETERS = {

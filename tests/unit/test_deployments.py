@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdlab.localcloud import deployments
-from cdlab.localcloud.errors import ValidationException
+from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker import deployments
 
 
 def policy(kind: str, unit: str | None = None, value: int = 0) -> dict:

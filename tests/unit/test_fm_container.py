@@ -30,7 +30,7 @@ def command(*args: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "cdlab.serving.fm_container",
+        "cdlab.fm.serve_container",
         "--endpoint",
         "ep-test",
         "--variant",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdlab.localcloud import images
+from cdlab.localcloud.sagemaker import images
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdlab.localcloud.journal import changes_state, operation
-from cdlab.localcloud.motobridge import MotoRequest
+from cdlab.localcloud.moto.bridge import MotoRequest
+from cdlab.localcloud.state.journal import changes_state, operation
 
 FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab.localcloud.logarchive import LogArchive, _backend
+from cdlab.localcloud.state.logarchive import LogArchive, _backend
 
 DAY_MS = 86_400_000
 

@@ -9,7 +9,7 @@ import pytest
 from moto.cloudwatch.models import cloudwatch_backends
 
 from cdlab import config
-from cdlab.localcloud.metrics import SAGEMAKER, Metrics, period_seconds, series_key
+from cdlab.localcloud.cloudwatch.metrics import SAGEMAKER, Metrics, period_seconds, series_key
 
 
 def test_one_period_becomes_statistic_sets_in_cloudwatch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from moto.s3.exceptions import MissingBucket
 
-from cdlab.localcloud.persistence import S3Mirror, backend, written_bucket
+from cdlab.localcloud.state.s3mirror import S3Mirror, backend, written_bucket
 
 
 @pytest.fixture

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from cdlab.localcloud import protocol
-from cdlab.localcloud.errors import (
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.errors import (
     SerializationException,
     UnknownOperationException,
     ValidationException,
 )
 
-SAGEMAKER = protocol.service_model("sagemaker")
+SAGEMAKER = awsjson.service_model("sagemaker")
 
 
 def check(operation: str, params: dict) -> None:
-    protocol.validate(params, protocol.operation(SAGEMAKER, operation).input_shape)
+    awsjson.validate(params, awsjson.operation(SAGEMAKER, operation).input_shape)
 
 
 def test_a_valid_request_passes() -> None:
@@ -71,32 +71,32 @@ def test_wrong_types_are_serialization_errors() -> None:
 
 
 def test_bodies_and_operations_are_checked() -> None:
-    assert protocol.parse_json_body(b"") == {}
+    assert awsjson.parse_json_body(b"") == {}
     with pytest.raises(SerializationException, match="not valid JSON"):
-        protocol.parse_json_body(b"{")
+        awsjson.parse_json_body(b"{")
     with pytest.raises(SerializationException, match="must be a JSON object"):
-        protocol.parse_json_body(b"[1]")
+        awsjson.parse_json_body(b"[1]")
     with pytest.raises(UnknownOperationException, match="NoSuchThing"):
-        protocol.operation(SAGEMAKER, "NoSuchThing")
+        awsjson.operation(SAGEMAKER, "NoSuchThing")
 
 
 def test_a_null_member_counts_as_not_sent() -> None:
-    create_model = protocol.operation(SAGEMAKER, "CreateModel").input_shape
-    params = protocol.json_params(
+    create_model = awsjson.operation(SAGEMAKER, "CreateModel").input_shape
+    params = awsjson.json_params(
         b'{"ModelName": "m", "PrimaryContainer": null, "Containers": [{"Image": "i", '
         b'"ModelDataUrl": null}]}',
         create_model,
     )
     assert params == {"ModelName": "m", "Containers": [{"Image": "i"}]}
     with pytest.raises(ValidationException, match="Value null at 'modelName'"):
-        protocol.json_params(b'{"ModelName": null}', create_model)
+        awsjson.json_params(b'{"ModelName": null}', create_model)
 
 
 def test_json_requests_for_other_services_are_checked_when_botocore_knows_them() -> None:
     with pytest.raises(SerializationException, match="'logGroupName' must be of type string"):
-        protocol.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": 5}')
+        awsjson.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": 5}')
     with pytest.raises(UnknownOperationException, match="NoSuchThing"):
-        protocol.check_json_target("logs", "Logs_20140328.NoSuchThing", b"{}")
-    protocol.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": "g"}')
-    protocol.check_json_target("nosuchservice", "Whatever.Op", b"not even json")  # left to moto
-    protocol.check_json_target("logs", "NotLogs.CreateLogGroup", b"not even json")
+        awsjson.check_json_target("logs", "Logs_20140328.NoSuchThing", b"{}")
+    awsjson.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": "g"}')
+    awsjson.check_json_target("nosuchservice", "Whatever.Op", b"not even json")  # left to moto
+    awsjson.check_json_target("logs", "NotLogs.CreateLogGroup", b"not even json")

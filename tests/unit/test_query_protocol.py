@@ -8,11 +8,10 @@ import pytest
 from botocore.parsers import QueryParser
 from botocore.serialize import QuerySerializer
 
-from cdlab.localcloud import protocol
-from cdlab.localcloud.cloudformation import query
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols import awsjson, query
+from cdlab.localcloud.protocols.errors import ValidationError
 
-CLOUDFORMATION = protocol.service_model("cloudformation")
+CLOUDFORMATION = awsjson.service_model("cloudformation")
 
 
 def wire(operation: str, params: dict) -> list[tuple[str, str]]:
@@ -108,7 +107,7 @@ def test_the_signing_service_comes_from_the_credential_scope() -> None:
 
 
 def test_template_values_are_coerced_to_api_types_and_unknown_keys_refused() -> None:
-    shape = protocol.service_model("sagemaker").operation_model("CreateEndpointConfig").input_shape
+    shape = awsjson.service_model("sagemaker").operation_model("CreateEndpointConfig").input_shape
     typed = query.coerce(
         {
             "EndpointConfigName": "c",
@@ -121,7 +120,7 @@ def test_template_values_are_coerced_to_api_types_and_unknown_keys_refused() -> 
     )  # fmt: skip
     variant = typed["ProductionVariants"][0]
     assert variant["InitialInstanceCount"] == 2 and variant["InitialVariantWeight"] == 1.0
-    model = protocol.service_model("sagemaker").operation_model("CreateModel").input_shape
+    model = awsjson.service_model("sagemaker").operation_model("CreateModel").input_shape
     with pytest.raises(ValidationError) as info:
         query.coerce({"ModelName": "m", "PrimaryContainer": {"ModelDataURL": "s3://b/k"}}, model)
     assert info.value.message.startswith(

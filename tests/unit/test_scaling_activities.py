@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdlab.localcloud.autoscaler import ACTIVITY, Autoscaler
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.autoscaling.autoscaler import ACTIVITY, Autoscaler
+from cdlab.localcloud.state.store import Store
 
 
 def activity(activity_id: str, status: str, start: float) -> dict:

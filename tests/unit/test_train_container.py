@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from cdlab.fm import train_container
 from cdlab.fm.model import FMModel
 from cdlab.fm.recordio import write_spmatrix
-from cdlab.localcloud import images
+from cdlab.localcloud.sagemaker import images
 from cdlab.parent import EXIT_PARENT_GONE
 
 USERS, ITEMS = 20, 30

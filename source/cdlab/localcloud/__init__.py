@@ -1,1 +1,7 @@
-"""The local cloud: an offline, loopback-only, SageMaker-compatible server."""
+"""The local cloud: an offline, loopback-only, SageMaker-compatible server.
+
+``server`` is the gateway (one port, every AWS wire protocol); ``control`` starts, stops and
+locates it. The rest is one folder per job: ``protocols`` (auth, JSON and query protocols,
+errors), ``sagemaker``, ``cloudformation``, ``cloudwatch``, ``autoscaling``, ``moto`` (the
+services moto serves) and ``state`` (what survives a restart).
+"""

@@ -26,13 +26,15 @@ import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import artifacts, auth, control, logarchive, persistence, protocol
-from cdlab.localcloud.alarms import AlarmEvaluator
-from cdlab.localcloud.artifacts import ArtifactStore
-from cdlab.localcloud.autoscaler import Autoscaler
+from cdlab.localcloud import control
+from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
-from cdlab.localcloud.cloudformation.query import respond, signing_service
-from cdlab.localcloud.errors import (
+from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
+from cdlab.localcloud.cloudwatch.metrics import Metrics
+from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.protocols import auth, awsjson
+from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
     ModelError,
@@ -40,17 +42,23 @@ from cdlab.localcloud.errors import (
     UnknownOperationException,
     error,
 )
-from cdlab.localcloud.fleet import Fleet
-from cdlab.localcloud.journal import Journal, changes_state, operation
-from cdlab.localcloud.logarchive import LogArchive
-from cdlab.localcloud.metrics import Metrics
-from cdlab.localcloud.motobridge import MotoBridge, MotoRequest
-from cdlab.localcloud.persistence import S3Mirror
-from cdlab.localcloud.router import CUSTOM_ATTRIBUTES, INVOKED_VARIANT, MAX_PAYLOAD_BYTES, Router
-from cdlab.localcloud.sagemaker import SageMaker
-from cdlab.localcloud.store import Store
-from cdlab.localcloud.telemetry import Telemetry
-from cdlab.localcloud.training import Training
+from cdlab.localcloud.protocols.query import respond, signing_service
+from cdlab.localcloud.sagemaker import artifacts
+from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.fleet import Fleet
+from cdlab.localcloud.sagemaker.router import (
+    CUSTOM_ATTRIBUTES,
+    INVOKED_VARIANT,
+    MAX_PAYLOAD_BYTES,
+    Router,
+)
+from cdlab.localcloud.sagemaker.training import Training
+from cdlab.localcloud.state import logarchive, s3mirror
+from cdlab.localcloud.state.journal import Journal, changes_state, operation
+from cdlab.localcloud.state.logarchive import LogArchive
+from cdlab.localcloud.state.s3mirror import S3Mirror
+from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.gateway")
 
@@ -154,7 +162,7 @@ class Gateway:
         target = request.headers.get("X-Amz-Target")
         if target:
             try:
-                protocol.check_json_target(service, target, moto_request.body)
+                awsjson.check_json_target(service, target, moto_request.body)
             except AWSError as err:
                 return auth.error_response(err, "json")
         key = seed = None
@@ -178,7 +186,7 @@ class Gateway:
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
         response = await self.moto.handle(request, moto_request)
-        bucket = persistence.written_bucket(request.method, request.path, response.status)
+        bucket = s3mirror.written_bucket(request.method, request.path, response.status)
         if bucket is not None:
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self.s3.sync, bucket)
@@ -204,31 +212,31 @@ class Gateway:
         )
 
     async def sagemaker_json(self, request: web.Request, operation_name: str) -> web.Response:
-        service = protocol.service_model("sagemaker")
+        service = awsjson.service_model("sagemaker")
         try:
-            op = protocol.operation(service, operation_name)
-            params = protocol.json_params(await request.read(), op.input_shape)
+            op = awsjson.operation(service, operation_name)
+            params = awsjson.json_params(await request.read(), op.input_shape)
             result = self._sagemaker_method(operation_name)(params)
             if inspect.isawaitable(result):
                 result = await result
             return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
         except AWSError as err:
-            return _error_response(*protocol.json_error(err, JSON_11))
+            return _error_response(*awsjson.json_error(err, JSON_11))
         except Exception as e:
             log.exception("SageMaker %s failed", operation_name)
             err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return _error_response(*protocol.json_error(err, JSON_11))
+            return _error_response(*awsjson.json_error(err, JSON_11))
 
     async def scaling_activities(self, request: web.Request) -> web.Response:
         """DescribeScalingActivities: moto has none, the local autoscaler records them."""
         assert self.autoscaler is not None
-        service = protocol.service_model("application-autoscaling")
+        service = awsjson.service_model("application-autoscaling")
         try:
-            op = protocol.operation(service, "DescribeScalingActivities")
-            params = protocol.json_params(await request.read(), op.input_shape)
+            op = awsjson.operation(service, "DescribeScalingActivities")
+            params = awsjson.json_params(await request.read(), op.input_shape)
             result = self.autoscaler.describe_scaling_activities(params)
         except AWSError as err:
-            return _error_response(*protocol.json_error(err, JSON_11))
+            return _error_response(*awsjson.json_error(err, JSON_11))
         return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
@@ -254,7 +262,7 @@ class Gateway:
                     ),
                 )
         except AWSError as err:
-            return _error_response(*protocol.json_error(err, "application/json"))
+            return _error_response(*awsjson.json_error(err, "application/json"))
         headers = {INVOKED_VARIANT: variant}
         custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
         if custom is not None:

@@ -20,7 +20,7 @@ import yaml
 from cdlab import config
 from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.intrinsics import resolve
-from cdlab.localcloud.errors import AWSError
+from cdlab.localcloud.protocols.errors import AWSError
 
 DEFAULT_STACK = "cdlab"
 # endpoint.yml's ParentStackName constraint: SageMaker names built from it stay within 63 chars

@@ -24,7 +24,7 @@ import boto3
 
 from cdlab import config
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
-from cdlab.localcloud.images import fm_image_uri
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.steps.prepare import RESULT_FILE
 
 CONFIG_FILES = ("configuration_qa.json", "configuration_prod.json")

@@ -35,8 +35,8 @@ from cdlab.localcloud.cloudformation.resources import (
     ResourceFailed,
 )
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
-from cdlab.localcloud.errors import AWSError, ValidationError
-from cdlab.localcloud.sagemaker import SageMaker
+from cdlab.localcloud.protocols.errors import AWSError, ValidationError
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
 
 log = logging.getLogger("cdlab.cloudformation")
 

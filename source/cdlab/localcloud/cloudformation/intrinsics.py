@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError
 
 
 class _NoValue:

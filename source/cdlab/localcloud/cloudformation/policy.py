@@ -9,7 +9,7 @@ import json
 from fnmatch import fnmatchcase
 from typing import Any
 
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError
 
 CONDITIONS = ("StringEquals", "StringLike")
 

@@ -20,7 +20,6 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from cdlab.localcloud import artifacts
 from cdlab.localcloud.cloudformation import policy, template
 from cdlab.localcloud.cloudformation.changes import plan
 from cdlab.localcloud.cloudformation.engine import Engine, snapshot
@@ -34,9 +33,10 @@ from cdlab.localcloud.cloudformation.stacks import (
     new_arn,
     public,
 )
-from cdlab.localcloud.errors import ValidationError
-from cdlab.localcloud.sagemaker import SageMaker
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.protocols.errors import ValidationError
+from cdlab.localcloud.sagemaker import artifacts
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.state.store import Store
 
 EXECUTE_LINGER_SECONDS = 20.0
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}

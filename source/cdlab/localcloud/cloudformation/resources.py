@@ -25,10 +25,10 @@ from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.cloudwatch.models import cloudwatch_backends
 
 from cdlab import config
-from cdlab.localcloud import protocol
-from cdlab.localcloud.cloudformation.query import coerce
-from cdlab.localcloud.errors import AWSError
-from cdlab.localcloud.sagemaker import IN_PROGRESS, SageMaker, arn
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.errors import AWSError
+from cdlab.localcloud.protocols.query import coerce
+from cdlab.localcloud.sagemaker.controlplane import IN_PROGRESS, SageMaker, arn
 
 POLL_SECONDS = 0.25
 NAME_ALPHABET = string.ascii_letters + string.digits
@@ -63,10 +63,10 @@ def generated_name(ctx: Context, limit: int, with_stack: bool = False) -> str:
 
 def api_params(ctx: Context, service: str, operation: str, params: dict[str, Any]) -> Any:
     """Properties as the input of ``service``'s ``operation``, typed and validated by its shape."""
-    shape = protocol.operation(protocol.service_model(service), operation).input_shape
+    shape = awsjson.operation(awsjson.service_model(service), operation).input_shape
     try:
         typed = coerce(params, shape)
-        protocol.validate(typed, shape)
+        awsjson.validate(typed, shape)
     except AWSError as e:
         raise ResourceFailed(
             f"Properties validation failed for resource {ctx.logical_id} with message: {e.message}"

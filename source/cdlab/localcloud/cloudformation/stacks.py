@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud.errors import ValidationError, error
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.protocols.errors import ValidationError, error
+from cdlab.localcloud.state.store import Store
 
 STACK, CHANGE_SET = "cloudformation-stack", "cloudformation-change-set"
 STACK_TYPE = "AWS::CloudFormation::Stack"

@@ -25,7 +25,7 @@ from cdlab.localcloud.cloudformation.intrinsics import (
     get_att_target,
     sub_parts,
 )
-from cdlab.localcloud.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError
 
 SECTIONS = {
     "AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",

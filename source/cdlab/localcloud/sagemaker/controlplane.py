@@ -16,12 +16,12 @@ import time
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud import artifacts, deployments
-from cdlab.localcloud.errors import ValidationException
-from cdlab.localcloud.fleet import Fleet, Instance, InstanceFailed
-from cdlab.localcloud.images import UnknownImage
-from cdlab.localcloud.router import EndpointRoute, Router, VariantRoute
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker import artifacts, deployments
+from cdlab.localcloud.sagemaker.fleet import Fleet, Instance, InstanceFailed
+from cdlab.localcloud.sagemaker.images import UnknownImage
+from cdlab.localcloud.sagemaker.router import EndpointRoute, Router, VariantRoute
+from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.sagemaker")
 

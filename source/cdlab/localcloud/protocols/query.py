@@ -23,8 +23,8 @@ from aiohttp import web
 from botocore import xform_name
 from botocore.model import OperationModel, OperationNotFoundError, Shape
 
-from cdlab.localcloud import protocol
-from cdlab.localcloud.errors import (
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
     SerializationException,
@@ -187,7 +187,7 @@ def parse_request(pairs: list[tuple[str, str]], operation: OperationModel) -> di
         return {}
     params = _parse(_Form(pairs), operation.input_shape, "")
     try:
-        protocol.validate(params, operation.input_shape)
+        awsjson.validate(params, operation.input_shape)
     except (ValidationException, SerializationException) as e:
         raise ValidationError(e.message) from None
     return params
@@ -257,7 +257,7 @@ def error_xml(err: AWSError, namespace: str, request_id: str) -> bytes:
 
 async def respond(request: web.Request, provider: object, service_name: str) -> web.Response:
     """Answer one query-protocol request with ``provider``'s method named after the action."""
-    service = protocol.service_model(service_name)
+    service = awsjson.service_model(service_name)
     namespace = service.metadata.get("xmlNamespace", "")
     request_id = str(uuid.uuid4())
     action = "?"

@@ -14,10 +14,10 @@ from itertools import accumulate
 from weakref import WeakKeyDictionary
 
 from cdlab import config
-from cdlab.localcloud.errors import ModelError, ServiceUnavailable, ValidationError
-from cdlab.localcloud.fleet import Instance
-from cdlab.localcloud.metrics import Metrics
-from cdlab.localcloud.upstream import Upstream, UpstreamClosed, UpstreamResponse
+from cdlab.localcloud.cloudwatch.metrics import Metrics
+from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
+from cdlab.localcloud.sagemaker.fleet import Instance
+from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"

@@ -5,7 +5,7 @@
 (:mod:`cdlab.fm.inference`): 400 for a bad request, 415 for an unsupported content type, 406 for
 an unsupported Accept, 500 only for a fault of the container itself.
 
-    python -m cdlab.serving.fm_container --endpoint E --variant V --instance I \\
+    python -m cdlab.fm.serve_container --endpoint E --variant V --instance I \\
         --model-dir DIR (--fd N | --port P) [--parent-pid PID]
 
 The parent binds the listening socket and passes its file descriptor (``--fd``); ``--port`` binds
@@ -43,7 +43,7 @@ LARGE_BATCH_ROWS = 1000
 LARGE_BODY_BYTES = 1 << 20
 SHUTDOWN_TIMEOUT = 60.0  # SageMaker's limit for one invocation
 
-log = logging.getLogger("cdlab.serving.fm_container")
+log = logging.getLogger("cdlab.fm.serve_container")
 
 
 class InFlight:
@@ -160,7 +160,7 @@ async def _serve(app: web.Application, sock: socket.socket) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m cdlab.serving.fm_container",
+        prog="python -m cdlab.fm.serve_container",
         description="Serve a Factorization Machines model as one SageMaker endpoint instance.",
     )
     parser.add_argument("--endpoint", required=True, help="endpoint name (for ps and logs)")

@@ -42,11 +42,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud import artifacts, images
-from cdlab.localcloud.errors import ResourceInUse, ValidationException
-from cdlab.localcloud.logarchive import LogArchive
-from cdlab.localcloud.sagemaker import arn, paginate
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
+from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker.controlplane import arn, paginate
+from cdlab.localcloud.state.logarchive import LogArchive
+from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.training")
 

@@ -35,10 +35,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from cdlab.localcloud import protocol
-from cdlab.localcloud.cloudformation.query import error_xml
-from cdlab.localcloud.errors import AWSError, PayloadTooLarge, error
-from cdlab.localcloud.router import MAX_PAYLOAD_BYTES
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
+from cdlab.localcloud.protocols.query import error_xml
+from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -246,7 +246,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 def error_response(err: AWSError, protocol_family: str) -> web.Response:
     """``err`` in the envelope of its protocol family."""
     if protocol_family == "json":
-        status, headers, body = protocol.json_error(err, JSON_11)
+        status, headers, body = awsjson.json_error(err, JSON_11)
         content_type = headers.pop("Content-Type")
         return web.Response(status=status, headers=headers, body=body, content_type=content_type)
     request_id = str(uuid.uuid4())

@@ -22,8 +22,8 @@ import re
 import uuid
 from urllib.parse import parse_qs
 
-from cdlab.localcloud.motobridge import MotoBridge, MotoRequest
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.journal")
 

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cdlab.localcloud.errors import error
+from cdlab.localcloud.protocols.errors import error
 
 StateNotSaved = error("InternalFailure", 500)
 

@@ -13,7 +13,7 @@ import json
 import re
 from importlib.metadata import distribution
 
-FM_CONTAINER = "cdlab.serving.fm_container"
+FM_CONTAINER = "cdlab.fm.serve_container"
 FM_TRAINER = "cdlab.fm.train_container"
 ALGORITHM_CONFIG = "sagemaker/core/image_uri_config/{}.json"
 IMAGE_URI = re.compile(

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 from cdlab import config
-from cdlab.localcloud import artifacts, images
+from cdlab.localcloud.sagemaker import artifacts, images
 
 PING_INTERVAL = 0.05
 STOP_GRACE_SECONDS = 5.0

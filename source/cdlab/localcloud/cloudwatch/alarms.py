@@ -19,7 +19,13 @@ from typing import Any
 from moto.cloudwatch.models import cloudwatch_backends
 
 from cdlab import config
-from cdlab.localcloud.metrics import MINUTE, Datapoint, Metrics, period_seconds, series_key
+from cdlab.localcloud.cloudwatch.metrics import (
+    MINUTE,
+    Datapoint,
+    Metrics,
+    period_seconds,
+    series_key,
+)
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": operator.gt,

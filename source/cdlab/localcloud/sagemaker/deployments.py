@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud import alarms
-from cdlab.localcloud.errors import ValidationException
+from cdlab.localcloud.cloudwatch import alarms
+from cdlab.localcloud.protocols.errors import ValidationException
 
 BAKE_POLL_SECONDS = 0.05
 

@@ -13,12 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from cdlab.localcloud.endpointlogs import LogShipper
-from cdlab.localcloud.fleet import Fleet, Instance
-from cdlab.localcloud.logarchive import LogArchive
-from cdlab.localcloud.metrics import Metrics, period_seconds
-from cdlab.localcloud.router import Router
-from cdlab.localcloud.usage import UsageSampler
+from cdlab.localcloud.cloudwatch.metrics import Metrics, period_seconds
+from cdlab.localcloud.sagemaker.endpointlogs import LogShipper
+from cdlab.localcloud.sagemaker.fleet import Fleet, Instance
+from cdlab.localcloud.sagemaker.router import Router
+from cdlab.localcloud.sagemaker.usage import UsageSampler
+from cdlab.localcloud.state.logarchive import LogArchive
 
 log = logging.getLogger("cdlab.telemetry")
 

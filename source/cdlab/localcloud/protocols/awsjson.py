@@ -16,7 +16,7 @@ from typing import Any
 import botocore.session
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel, Shape
 
-from cdlab.localcloud.errors import (
+from cdlab.localcloud.protocols.errors import (
     AWSError,
     SerializationException,
     UnknownOperationException,

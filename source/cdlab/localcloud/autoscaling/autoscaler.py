@@ -32,9 +32,8 @@ from typing import Any
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 
 from cdlab import config
-from cdlab.localcloud import alarms
-from cdlab.localcloud.errors import AWSError, ValidationException
-from cdlab.localcloud.metrics import (
+from cdlab.localcloud.cloudwatch import alarms
+from cdlab.localcloud.cloudwatch.metrics import (
     MINUTE,
     SAGEMAKER,
     Metrics,
@@ -43,8 +42,9 @@ from cdlab.localcloud.metrics import (
     series_key,
     variant_dimensions,
 )
-from cdlab.localcloud.sagemaker import SageMaker
-from cdlab.localcloud.store import Store
+from cdlab.localcloud.protocols.errors import AWSError, ValidationException
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.autoscaler")
 

@@ -1,1 +1,0 @@
-"""Serving: the processes behind a local endpoint's instances."""
