@@ -1,0 +1,49 @@
+"""The context every operation is served in: who calls, in which account and region, under which
+request id.
+
+AWS derives the region from the request's SigV4 credential scope and the account from the
+caller's access key; so does the gateway. A provider builds ARNs and error messages from the
+context, never from the process environment. ``Principal`` is the caller's identity: the kit's
+own key is the account's administrator (as in a workshop account); IAM users and assumed roles
+come with IAM enforcement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from cdlab import config
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who signed the request: the ARN AWS would name in a refusal, and the access key used."""
+
+    arn: str
+    access_key_id: str
+
+    @classmethod
+    def administrator(cls, account: str, access_key_id: str) -> Principal:
+        return cls(f"arn:aws:iam::{account}:root", access_key_id)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    account: str
+    region: str
+    principal: Principal
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    @classmethod
+    def internal(cls) -> RequestContext:
+        """The local cloud acting on its own (a restart's resume, a background step): the
+        account's administrator in the cloud's default region."""
+        return cls(
+            config.ACCOUNT_ID,
+            config.region(),
+            Principal.administrator(config.ACCOUNT_ID, "internal"),
+        )
