@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdlab.localcloud.autoscaling.autoscaler import ACTIVITY, Autoscaler
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.state.store import Store
 
 
@@ -27,7 +28,7 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     store.put(ACTIVITY, "cut", activity("cut", "InProgress", 2.0))
 
     story = Autoscaler(metrics=None, sagemaker=None, store=store).describe_scaling_activities(
-        {"ServiceNamespace": "sagemaker"}
+        RequestContext.internal(), {"ServiceNamespace": "sagemaker"}
     )["ScalingActivities"]
 
     assert [(a["ActivityId"], a["StatusCode"]) for a in story] == [

@@ -11,9 +11,13 @@ come with IAM enforcement.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdlab import config
+
+CONTEXT = "cdlab.context"  # the key of a request's RequestContext on the aiohttp request
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,8 @@ class RequestContext:
             config.region(),
             Principal.administrator(config.ACCOUNT_ID, "internal"),
         )
+
+
+Result = dict[str, Any]
+Handler = Callable[[RequestContext, dict[str, Any]], Result | Awaitable[Result]]
+"""An operation: the request's context and members in, the response's members out (or awaited)."""

@@ -19,19 +19,19 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import control
+from cdlab.localcloud import control, operations
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.context import CONTEXT, Handler, RequestContext
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.protocols import auth, awsjson
 from cdlab.localcloud.protocols.errors import (
@@ -64,7 +64,6 @@ log = logging.getLogger("cdlab.gateway")
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 JSON_11 = "application/x-amz-json-1.1"
-SCALING_ACTIVITIES = "AnyScaleFrontendService.DescribeScalingActivities"
 MAX_BODY_BYTES = 5 * 1024**3
 S3InternalError = error("InternalError", 500)
 INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
@@ -80,7 +79,7 @@ class Gateway:
         self.logs = LogArchive(home / "logs-archive")
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
-        self.sagemaker_providers: list[object] = []
+        self.operations: operations.Table = {}
         self.training: Training | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
@@ -109,13 +108,14 @@ class Gateway:
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, fleet, listeners, self.logs).run()
         )
-        self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
         self.cloudformation = CloudFormation(self.store, self.sagemaker)
         await self.cloudformation.resume()
         self.training = Training(self.store, self.home, self.logs)
         self.training.resume()
-        self.sagemaker_providers.append(self.training)
+        self.operations = operations.table(
+            self.sagemaker, self.training, self.cloudformation, self.autoscaler
+        )
 
     async def stop(self, _app: web.Application) -> None:
         if self.telemetry is not None:
@@ -138,17 +138,20 @@ class Gateway:
         match = INVOCATIONS.match(request.raw_path.split("?", 1)[0])  # %2F stays in the name
         if match and request.method == "POST":
             return await self.invoke(request, unquote(match["name"]))
-        target = request.headers.get("X-Amz-Target", "")
-        if target.startswith("SageMaker."):
-            return await self.sagemaker_json(request, target.split(".", 1)[1])
-        if target == SCALING_ACTIVITIES:
-            return await self.scaling_activities(request)
         if request.path == "/_cdlab/health":
             return web.json_response(
                 {"status": "ok", "pid": os.getpid(), "time_scale": config.time_scale()}
             )
-        if signing_service(request.headers) == "cloudformation":
-            return await respond(request, self.cloudformation, "cloudformation")
+        ctx: RequestContext = request[CONTEXT]
+        prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+        service = operations.JSON_TARGETS.get(prefix)
+        if service is not None:
+            handler = self.operations[service].get(operation_name)
+            if handler is not None or service == "sagemaker":
+                return await self.json_operation(request, ctx, service, operation_name, handler)
+        service = signing_service(request.headers)
+        if service == "cloudformation":
+            return await respond(request, ctx, self.operations[service], service)
         return await self.moto_and_mirror(request)
 
     async def moto_and_mirror(self, request: web.Request) -> web.Response:
@@ -200,44 +203,32 @@ class Gateway:
                 return auth.error_response(err, "s3")
         return response
 
-    def _sagemaker_method(self, operation_name: str) -> Any:
-        """The provider method for a SageMaker operation (operations are named after the API)."""
-        for provider in self.sagemaker_providers:
-            method = getattr(provider, _snake(operation_name), None)
-            if method is not None:
-                return method
-        raise UnknownOperationException(
-            f"The local cloud does not provide SageMaker {operation_name}; it provides "
-            "models, endpoint configs, endpoints and training jobs."
-        )
-
-    async def sagemaker_json(self, request: web.Request, operation_name: str) -> web.Response:
-        service = awsjson.service_model("sagemaker")
+    async def json_operation(
+        self,
+        request: web.Request,
+        ctx: RequestContext,
+        service_name: str,
+        operation_name: str,
+        handler: Handler | None,
+    ) -> web.Response:
+        """One awsJson 1.1 operation the kit serves itself, validated against botocore's model."""
         try:
-            op = awsjson.operation(service, operation_name)
-            params = awsjson.json_params(await request.read(), op.input_shape)
-            result = self._sagemaker_method(operation_name)(params)
+            if handler is None:
+                raise UnknownOperationException(
+                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
+                    "models, endpoint configs, endpoints and training jobs."
+                )
+            op = awsjson.operation(awsjson.service_model(service_name), operation_name)
+            result = handler(ctx, awsjson.json_params(await request.read(), op.input_shape))
             if inspect.isawaitable(result):
                 result = await result
             return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
         except AWSError as err:
             return _error_response(*awsjson.json_error(err, JSON_11))
         except Exception as e:
-            log.exception("SageMaker %s failed", operation_name)
+            log.exception("%s %s failed", service_name, operation_name)
             err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
             return _error_response(*awsjson.json_error(err, JSON_11))
-
-    async def scaling_activities(self, request: web.Request) -> web.Response:
-        """DescribeScalingActivities: moto has none, the local autoscaler records them."""
-        assert self.autoscaler is not None
-        service = awsjson.service_model("application-autoscaling")
-        try:
-            op = awsjson.operation(service, "DescribeScalingActivities")
-            params = awsjson.json_params(await request.read(), op.input_shape)
-            result = self.autoscaler.describe_scaling_activities(params)
-        except AWSError as err:
-            return _error_response(*awsjson.json_error(err, JSON_11))
-        return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         assert self.router is not None
@@ -277,10 +268,6 @@ class Gateway:
 def _error_response(status: int, headers: dict[str, str], body: bytes) -> web.Response:
     content_type = headers.pop("Content-Type")
     return web.Response(status=status, headers=headers, body=body, content_type=content_type)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def make_app(home: Path) -> web.Application:

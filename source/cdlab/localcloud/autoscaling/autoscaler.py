@@ -42,6 +42,7 @@ from cdlab.localcloud.cloudwatch.metrics import (
     series_key,
     variant_dimensions,
 )
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import AWSError, ValidationException
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.state.store import Store
@@ -271,7 +272,7 @@ class Autoscaler:
             state.last_activity = time.monotonic()
             self._save(activity)
 
-    def describe_scaling_activities(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_scaling_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DescribeScalingActivities, newest first, with its filters and paging."""
         items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
         if p.get("ResourceId"):

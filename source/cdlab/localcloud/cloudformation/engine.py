@@ -35,6 +35,7 @@ from cdlab.localcloud.cloudformation.resources import (
     ResourceFailed,
 )
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import AWSError, ValidationError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 
@@ -205,7 +206,7 @@ class Engine:
         return evaluated
 
     def _context(self, doc: dict[str, Any], logical_id: str) -> Context:
-        return Context(doc["StackName"], logical_id, self.sagemaker)
+        return Context(doc["StackName"], logical_id, self.sagemaker, RequestContext.internal())
 
     @staticmethod
     def _current(entry: dict[str, Any]) -> Resource:

@@ -33,6 +33,7 @@ from cdlab.localcloud.cloudformation.stacks import (
     new_arn,
     public,
 )
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationError
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
@@ -177,7 +178,7 @@ class CloudFormation:
 
     # ---- stacks --------------------------------------------------------------------------
 
-    def create_stack(self, p: dict[str, Any]) -> dict[str, Any]:
+    def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._new_stack(p, "CREATE_IN_PROGRESS")
         update, _, _ = self._prepare(doc, p, None)
         doc.update(update, _StackPolicy=_policy(p))
@@ -185,7 +186,7 @@ class CloudFormation:
         self.engine.start(doc, "create")
         return {"StackId": doc["StackId"]}
 
-    def update_stack(self, p: dict[str, Any]) -> dict[str, Any]:
+    def update_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._updatable(p["StackName"])
         update, _, _ = self._prepare(doc, p, doc["_Values"])
         if self._unchanged(doc, update, p):
@@ -214,7 +215,7 @@ class CloudFormation:
         self.stacks.save(doc)
         return self.engine.start(doc, "update")
 
-    def delete_stack(self, p: dict[str, Any]) -> dict[str, Any]:
+    def delete_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.find(p["StackName"])
         if doc is None or doc["StackStatus"] in (DELETED, "DELETE_IN_PROGRESS"):
             return {}
@@ -227,7 +228,7 @@ class CloudFormation:
         self.engine.start(doc, "delete", retain=retain)
         return {}
 
-    def set_stack_policy(self, p: dict[str, Any]) -> dict[str, Any]:
+    def set_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         if doc["StackId"] in self.engine.tasks:
             raise ValidationError(
@@ -238,11 +239,11 @@ class CloudFormation:
         self.stacks.save(doc)
         return {}
 
-    def get_stack_policy(self, p: dict[str, Any]) -> dict[str, Any]:
+    def get_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         stack_policy = self.stacks.get(p["StackName"]).get("_StackPolicy")
         return {"StackPolicyBody": json.dumps(stack_policy) if stack_policy else None}
 
-    def describe_stacks(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_stacks(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("StackName"):
             docs = [self.stacks.get(p["StackName"])]
         else:
@@ -253,7 +254,7 @@ class CloudFormation:
         ]
         return {"Stacks": stacks, "NextToken": token}
 
-    def list_stacks(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_stacks(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         wanted = set(p.get("StackStatusFilter") or [])
         keys = (
             "StackId",
@@ -276,7 +277,7 @@ class CloudFormation:
         page, token = _page(summaries, p.get("NextToken"))
         return {"StackSummaries": page, "NextToken": token}
 
-    def describe_stack_events(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_stack_events(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         page, token = _page(list(reversed(self.stacks.events(doc["StackId"]))), p.get("NextToken"))
         return {"StackEvents": page, "NextToken": token}
@@ -292,7 +293,7 @@ class CloudFormation:
             for e in doc["_Resources"].values()
         ]
 
-    def describe_stack_resources(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_stack_resources(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("StackName"):
             doc = self.stacks.get(p["StackName"])
         elif p.get("PhysicalResourceId"):
@@ -314,7 +315,7 @@ class CloudFormation:
             resources = [r for r in resources if r["LogicalResourceId"] == p["LogicalResourceId"]]
         return {"StackResources": resources}
 
-    def describe_stack_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_stack_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         found = [
             r for r in self._resources(doc) if r["LogicalResourceId"] == p["LogicalResourceId"]
@@ -325,13 +326,13 @@ class CloudFormation:
             )
         return {"StackResourceDetail": {**found[0], "LastUpdatedTimestamp": found[0]["Timestamp"]}}
 
-    def list_stack_resources(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_stack_resources(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         summaries = [{**r, "LastUpdatedTimestamp": r["Timestamp"]} for r in self._resources(doc)]
         page, token = _page(summaries, p.get("NextToken"))
         return {"StackResourceSummaries": page, "NextToken": token}
 
-    def list_exports(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_exports(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         exports = [
             {"ExportingStackId": d["StackId"], "Name": o["ExportName"], "Value": o["OutputValue"]}
             for d in self.stacks.all()
@@ -344,7 +345,7 @@ class CloudFormation:
 
     # ---- templates -----------------------------------------------------------------------
 
-    def validate_template(self, p: dict[str, Any]) -> dict[str, Any]:
+    def validate_template(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         parsed = _checked(_template_body(p), provided_only=False)
         capabilities, reason = template.capabilities(parsed)
         return {
@@ -362,7 +363,7 @@ class CloudFormation:
             )
         return doc["_Template"]
 
-    def get_template_summary(self, p: dict[str, Any]) -> dict[str, Any]:
+    def get_template_summary(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("StackName"):
             parsed = template.load(self._template_of(p["StackName"]))
         else:
@@ -377,7 +378,7 @@ class CloudFormation:
             "Version": str(parsed.get("AWSTemplateFormatVersion", "2010-09-09")),
         }
 
-    def get_template(self, p: dict[str, Any]) -> dict[str, Any]:
+    def get_template(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("ChangeSetName"):
             body = self.stacks.change_set(p["ChangeSetName"], p.get("StackName"))["_Template"]
         else:
@@ -386,7 +387,7 @@ class CloudFormation:
 
     # ---- change sets ---------------------------------------------------------------------
 
-    def create_change_set(self, p: dict[str, Any]) -> dict[str, Any]:
+    def create_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         kind = p.get("ChangeSetType", "UPDATE")
         if kind not in ("CREATE", "UPDATE"):
             raise ValidationError(f"The local cloud does not provide ChangeSetType {kind}.")
@@ -454,11 +455,11 @@ class CloudFormation:
                 raise AlreadyExistsException(f"ChangeSet {name} already exists")
             self.stacks.delete_change_set(other["ChangeSetId"])
 
-    def describe_change_set(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         change_set = self.stacks.change_set(p["ChangeSetName"], p.get("StackName"))
         return public(change_set)
 
-    def list_change_sets(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_change_sets(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         keys = (
             "StackId",
@@ -479,7 +480,7 @@ class CloudFormation:
         page, token = _page(summaries, p.get("NextToken"))
         return {"Summaries": page, "NextToken": token}
 
-    def delete_change_set(self, p: dict[str, Any]) -> dict[str, Any]:
+    def delete_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         change_set = self.stacks.change_set(p["ChangeSetName"], p.get("StackName"))
         if change_set["ExecutionStatus"] == "EXECUTE_IN_PROGRESS":
             raise InvalidChangeSetStatus(
@@ -488,7 +489,7 @@ class CloudFormation:
         self.stacks.delete_change_set(change_set["ChangeSetId"])
         return {}
 
-    async def execute_change_set(self, p: dict[str, Any]) -> dict[str, Any]:
+    async def execute_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         change_set = self.stacks.change_set(p["ChangeSetName"], p.get("StackName"))
         if change_set["ExecutionStatus"] != "AVAILABLE":
             raise InvalidChangeSetStatus(

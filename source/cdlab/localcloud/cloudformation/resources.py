@@ -25,6 +25,7 @@ from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.cloudwatch.models import cloudwatch_backends
 
 from cdlab import config
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.protocols.query import coerce
@@ -49,6 +50,7 @@ class Context:
     stack_name: str
     logical_id: str
     sagemaker: SageMaker
+    request: RequestContext
 
 
 Started = Callable[[Resource], None]
@@ -146,7 +148,7 @@ class _SageMakerNamed(Handler):
             ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
         )
         try:
-            getattr(ctx.sagemaker, f"create_{self.kind.replace('-', '_')}")(params)
+            getattr(ctx.sagemaker, f"create_{self.kind.replace('-', '_')}")(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({self.name_property: name})
@@ -162,7 +164,7 @@ class _SageMakerNamed(Handler):
         assert self.name_property is not None
         delete = getattr(ctx.sagemaker, f"delete_{self.kind.replace('-', '_')}")
         try:
-            delete({self.name_property: current.attributes[self.name_property]})
+            delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
         except AWSError as e:
             if "Could not find" not in e.message:
                 raise handler_failure(e) from None
@@ -232,7 +234,7 @@ class Endpoint(_SageMakerNamed):
         create = {k: v for k, v in props.items() if k not in UPDATE_ONLY}
         params = api_params(ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name})
         try:
-            ctx.sagemaker.create_endpoint(params)
+            ctx.sagemaker.create_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({"EndpointName": name})
@@ -252,7 +254,7 @@ class Endpoint(_SageMakerNamed):
     ) -> Resource:
         name = current.attributes["EndpointName"]
         try:
-            described = ctx.sagemaker.describe_endpoint({"EndpointName": name})
+            described = ctx.sagemaker.describe_endpoint(ctx.request, {"EndpointName": name})
         except AWSError as e:
             raise handler_failure(e) from None
         if described["EndpointConfigName"] == new["EndpointConfigName"]:
@@ -260,7 +262,7 @@ class Endpoint(_SageMakerNamed):
         params = {k: v for k, v in new.items() if k not in ("Tags",)}
         params = api_params(ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name})
         try:
-            ctx.sagemaker.update_endpoint(params)
+            ctx.sagemaker.update_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         described = await self._settled(ctx, name)
@@ -277,7 +279,7 @@ class Endpoint(_SageMakerNamed):
         try:
             while True:
                 ctx.sagemaker.describe_endpoint(
-                    {"EndpointName": current.attributes["EndpointName"]}
+                    ctx.request, {"EndpointName": current.attributes["EndpointName"]}
                 )
                 await asyncio.sleep(POLL_SECONDS)
         except AWSError:
@@ -287,7 +289,7 @@ class Endpoint(_SageMakerNamed):
     async def _settled(ctx: Context, name: str) -> dict[str, Any]:
         while True:
             try:
-                described = ctx.sagemaker.describe_endpoint({"EndpointName": name})
+                described = ctx.sagemaker.describe_endpoint(ctx.request, {"EndpointName": name})
             except AWSError as e:
                 raise handler_failure(e) from None
             if described["EndpointStatus"] not in IN_PROGRESS:

@@ -35,6 +35,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
+from cdlab import config
+from cdlab.localcloud.context import CONTEXT, Principal, RequestContext
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
 from cdlab.localcloud.protocols.query import error_xml
@@ -320,6 +322,11 @@ def middleware(key_id: str, secret: str) -> Middleware:
             body = await request.read()
         if not signature_valid(request, claims, body, key_id, secret):
             return error_response(refusal("signature", protocol_family), protocol_family)
+        request[CONTEXT] = RequestContext(
+            config.ACCOUNT_ID,
+            claims.region or config.region(),  # SigV2 scopes no region
+            Principal.administrator(config.ACCOUNT_ID, claims.key_id),
+        )
         return await handler(request)
 
     return guard

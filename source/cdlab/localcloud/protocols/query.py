@@ -12,7 +12,6 @@ import inspect
 import logging
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +19,9 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 from aiohttp import web
-from botocore import xform_name
 from botocore.model import OperationModel, OperationNotFoundError, Shape
 
+from cdlab.localcloud.context import Handler, RequestContext
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import (
     AWSError,
@@ -255,11 +254,13 @@ def error_xml(err: AWSError, namespace: str, request_id: str) -> bytes:
 # ---- the HTTP side -----------------------------------------------------------------------------
 
 
-async def respond(request: web.Request, provider: object, service_name: str) -> web.Response:
-    """Answer one query-protocol request with ``provider``'s method named after the action."""
+async def respond(
+    request: web.Request, ctx: RequestContext, handlers: Mapping[str, Handler], service_name: str
+) -> web.Response:
+    """Answer one query-protocol request with the handler of its action."""
     service = awsjson.service_model(service_name)
     namespace = service.metadata.get("xmlNamespace", "")
-    request_id = str(uuid.uuid4())
+    request_id = ctx.request_id
     action = "?"
     try:
         body = (await request.read()).decode("utf-8", "replace")
@@ -274,10 +275,10 @@ async def respond(request: web.Request, provider: object, service_name: str) -> 
             raise InvalidAction(
                 f"Could not find operation {action} for version {service.api_version}"
             ) from None
-        method = getattr(provider, xform_name(action), None)
-        if method is None:
+        handler = handlers.get(action)
+        if handler is None:
             raise InvalidAction(f"The local cloud does not provide {service.service_id} {action}.")
-        result = method(parse_request(pairs, operation))
+        result = handler(ctx, parse_request(pairs, operation))
         if inspect.isawaitable(result):
             result = await result
         payload = response_xml(operation, result or {}, request_id)

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from cdlab import config
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import artifacts, deployments
 from cdlab.localcloud.sagemaker.fleet import Fleet, Instance, InstanceFailed
@@ -107,7 +108,7 @@ class SageMaker:
 
     # ---- models --------------------------------------------------------------------------
 
-    def create_model(self, p: dict[str, Any]) -> dict[str, Any]:
+    def create_model(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["ModelName"]
         self._absent(MODEL, name)
         containers = p.get("Containers") or (
@@ -145,17 +146,17 @@ class SageMaker:
         self.store.put(MODEL, name, doc)
         return {"ModelArn": doc["ModelArn"]}
 
-    def describe_model(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_model(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return self._public(self._get(MODEL, p["ModelName"]))
 
-    def list_models(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_models(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         summaries = [
             {k: d[k] for k in ("ModelName", "ModelArn", "CreationTime")}
             for d in self.store.all(MODEL)
         ]
         return paginate(summaries, p, "Models", "ModelName")
 
-    def delete_model(self, p: dict[str, Any]) -> dict[str, Any]:
+    def delete_model(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         self._get(MODEL, p["ModelName"])
         self.store.delete(MODEL, p["ModelName"])
         self._forget_unused_artifacts()
@@ -170,7 +171,7 @@ class SageMaker:
 
     # ---- endpoint configs ----------------------------------------------------------------
 
-    def create_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
+    def create_endpoint_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["EndpointConfigName"]
         self._absent(CONFIG, name)
         seen: set[str] = set()
@@ -203,17 +204,17 @@ class SageMaker:
         self.store.put(CONFIG, name, doc)
         return {"EndpointConfigArn": doc["EndpointConfigArn"]}
 
-    def describe_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_endpoint_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return self._public(self._get(CONFIG, p["EndpointConfigName"]))
 
-    def list_endpoint_configs(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_endpoint_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         summaries = [
             {k: d[k] for k in ("EndpointConfigName", "EndpointConfigArn", "CreationTime")}
             for d in self.store.all(CONFIG)
         ]
         return paginate(summaries, p, "EndpointConfigs", "EndpointConfigName")
 
-    def delete_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
+    def delete_endpoint_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         self._get(CONFIG, p["EndpointConfigName"])
         self.store.delete(CONFIG, p["EndpointConfigName"])
         return {}
@@ -283,7 +284,7 @@ class SageMaker:
 
         task.add_done_callback(forget)
 
-    def create_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+    def create_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["EndpointName"]
         self._absent(ENDPOINT, name)
         config_doc = self._get(CONFIG, p["EndpointConfigName"])
@@ -365,10 +366,10 @@ class SageMaker:
         )
         log.info("endpoint %s is InService", name)
 
-    def describe_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return self._public(self._get(ENDPOINT, p["EndpointName"]))
 
-    def list_endpoints(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_endpoints(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
         summaries = [{k: d[k] for k in keys} for d in self.store.all(ENDPOINT)]
         return paginate(summaries, p, "Endpoints", "EndpointName", "EndpointStatus")
@@ -384,7 +385,7 @@ class SageMaker:
             )
         return doc
 
-    def update_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+    def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._updatable(p["EndpointName"])
         config_doc = self._get(CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(config_doc)
@@ -502,7 +503,9 @@ class SageMaker:
         )
         log.warning("update of endpoint %s rolled back: %s", doc["EndpointName"], reason)
 
-    def update_endpoint_weights_and_capacities(self, p: dict[str, Any]) -> dict[str, Any]:
+    def update_endpoint_weights_and_capacities(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
         doc = self._updatable(p["EndpointName"])
         current = {s["VariantName"]: s for s in doc["_Deployed"]}
         missing = [
@@ -548,12 +551,13 @@ class SageMaker:
         """Change a variant's instance count (as automatic scaling does); returns once the
         endpoint is InService on it."""
         self.update_endpoint_weights_and_capacities(
+            RequestContext.internal(),
             {
                 "EndpointName": endpoint,
                 "DesiredWeightsAndCapacities": [
                     {"VariantName": variant, "DesiredInstanceCount": count}
                 ],
-            }
+            },
         )
         task = self.tasks.get(endpoint.lower())
         while task is not None and not task.done():  # InService again: removed ones may drain
@@ -602,7 +606,7 @@ class SageMaker:
         )
         await self.fleet.stop(retired)
 
-    def delete_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+    def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._get(ENDPOINT, p["EndpointName"])
         name = doc["EndpointName"]
         self.router.drop_route(name)

@@ -42,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cdlab import config
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
 from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.controlplane import arn, paginate
@@ -347,7 +348,7 @@ class Training:
 
     # ---- operations ----------------------------------------------------------------------
 
-    async def create_training_job(self, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["TrainingJobName"]
         self._absent(name)
         spec = dict(p.get("AlgorithmSpecification") or {})
@@ -436,10 +437,10 @@ class Training:
             except artifacts.ArtifactError as e:
                 raise ValidationException(f"Channel {name}: {e}") from None
 
-    def describe_training_job(self, p: dict[str, Any]) -> dict[str, Any]:
+    def describe_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return self._get(p["TrainingJobName"])
 
-    def list_training_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
+    def list_training_jobs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         keys = (
             "TrainingJobName",
             "TrainingJobArn",
@@ -454,7 +455,7 @@ class Training:
             summaries, p, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"
         )
 
-    def stop_training_job(self, p: dict[str, Any]) -> dict[str, Any]:
+    def stop_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._get(p["TrainingJobName"])
         name = doc["TrainingJobName"]
         if doc["TrainingJobStatus"] != "InProgress":

@@ -1,0 +1,72 @@
+"""The one table of what the kit serves itself: service -> operation -> handler.
+
+A handler takes the request's context and its members (validated against botocore's model) and
+returns the response's members, or awaits them. Whatever a service's table lacks goes to moto,
+except SageMaker, which the kit serves alone.
+"""
+
+from __future__ import annotations
+
+from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
+from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.context import Handler
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.training import Training
+
+Table = dict[str, dict[str, Handler]]
+
+# X-Amz-Target prefixes of the JSON services the kit serves (some of) itself
+JSON_TARGETS = {"SageMaker": "sagemaker", "AnyScaleFrontendService": "application-autoscaling"}
+
+
+def table(
+    sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
+) -> Table:
+    return {
+        "sagemaker": {
+            "CreateModel": sagemaker.create_model,
+            "DescribeModel": sagemaker.describe_model,
+            "ListModels": sagemaker.list_models,
+            "DeleteModel": sagemaker.delete_model,
+            "CreateEndpointConfig": sagemaker.create_endpoint_config,
+            "DescribeEndpointConfig": sagemaker.describe_endpoint_config,
+            "ListEndpointConfigs": sagemaker.list_endpoint_configs,
+            "DeleteEndpointConfig": sagemaker.delete_endpoint_config,
+            "CreateEndpoint": sagemaker.create_endpoint,
+            "DescribeEndpoint": sagemaker.describe_endpoint,
+            "ListEndpoints": sagemaker.list_endpoints,
+            "UpdateEndpoint": sagemaker.update_endpoint,
+            "UpdateEndpointWeightsAndCapacities": sagemaker.update_endpoint_weights_and_capacities,
+            "DeleteEndpoint": sagemaker.delete_endpoint,
+            "CreateTrainingJob": training.create_training_job,
+            "DescribeTrainingJob": training.describe_training_job,
+            "ListTrainingJobs": training.list_training_jobs,
+            "StopTrainingJob": training.stop_training_job,
+        },
+        # moto keeps targets and policies; the kit's autoscaler is what makes activities
+        "application-autoscaling": {
+            "DescribeScalingActivities": autoscaler.describe_scaling_activities,
+        },
+        "cloudformation": {
+            "CreateStack": cloudformation.create_stack,
+            "UpdateStack": cloudformation.update_stack,
+            "DeleteStack": cloudformation.delete_stack,
+            "SetStackPolicy": cloudformation.set_stack_policy,
+            "GetStackPolicy": cloudformation.get_stack_policy,
+            "DescribeStacks": cloudformation.describe_stacks,
+            "ListStacks": cloudformation.list_stacks,
+            "DescribeStackEvents": cloudformation.describe_stack_events,
+            "DescribeStackResources": cloudformation.describe_stack_resources,
+            "DescribeStackResource": cloudformation.describe_stack_resource,
+            "ListStackResources": cloudformation.list_stack_resources,
+            "ListExports": cloudformation.list_exports,
+            "ValidateTemplate": cloudformation.validate_template,
+            "GetTemplateSummary": cloudformation.get_template_summary,
+            "GetTemplate": cloudformation.get_template,
+            "CreateChangeSet": cloudformation.create_change_set,
+            "DescribeChangeSet": cloudformation.describe_change_set,
+            "ListChangeSets": cloudformation.list_change_sets,
+            "DeleteChangeSet": cloudformation.delete_change_set,
+            "ExecuteChangeSet": cloudformation.execute_change_set,
+        },
+    }
