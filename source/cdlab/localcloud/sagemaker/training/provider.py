@@ -1,0 +1,152 @@
+"""The training-job API: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and
+StopTrainingJob, with the checks SageMaker makes of a request before a job exists.
+
+The local cloud trains the built-in algorithm images (:mod:`images`) from S3 channels
+(S3Prefix or ManifestFile); each job then runs in the background under :mod:`supervisor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
+from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker.controlplane import paginate
+from cdlab.localcloud.sagemaker.training import records, staging
+from cdlab.localcloud.sagemaker.training.logs import BUILTIN_METRICS
+from cdlab.localcloud.sagemaker.training.records import JobRecords
+from cdlab.localcloud.sagemaker.training.supervisor import Supervisor
+from cdlab.localcloud.state.logarchive import LogArchive
+from cdlab.localcloud.state.store import Store
+
+SUPPORTED_DATA_TYPES = ("S3Prefix", "ManifestFile")
+SUMMARY_KEYS = (
+    "TrainingJobName",
+    "TrainingJobArn",
+    "CreationTime",
+    "TrainingEndTime",
+    "LastModifiedTime",
+    "TrainingJobStatus",
+    "SecondaryStatus",
+)
+
+
+class Training:
+    """The training-job operations, named after the API (``create_training_job`` ...)."""
+
+    def __init__(self, store: Store, home: Path, logs: LogArchive) -> None:
+        self.records = JobRecords(store)
+        self.supervisor = Supervisor(self.records, home / "training", logs)
+
+    async def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        name = p["TrainingJobName"]
+        self._absent(ctx, name)
+        spec = dict(p.get("AlgorithmSpecification") or {})
+        image = spec.get("TrainingImage")
+        if not image:
+            raise ValidationException(
+                "The local cloud trains built-in algorithm images: give "
+                "AlgorithmSpecification.TrainingImage (for Factorization Machines, "
+                "sagemaker.core.image_uris.retrieve('factorization-machines', region))."
+            )
+        try:
+            artifacts.split_s3_url(p["OutputDataConfig"]["S3OutputPath"], key_required=False)
+        except artifacts.ArtifactError as e:
+            raise ValidationException(f"OutputDataConfig.S3OutputPath: {e}") from None
+        channels = p.get("InputDataConfig") or []
+        _check_channels(channels)
+        for channel in channels:
+            await _check_channel_has_objects(ctx, channel, p["RoleArn"])
+        self._absent(ctx, name)  # again: another request may have taken the name meanwhile
+        algorithm = images.algorithm_of(image)
+        if not spec.get("MetricDefinitions") and algorithm in BUILTIN_METRICS:
+            spec["MetricDefinitions"] = BUILTIN_METRICS[algorithm]
+        job_arn = _job_arn(ctx, name)
+        doc = records.new_document(name, job_arn, {**p, "AlgorithmSpecification": spec})
+        self.records.put(doc)
+        self.supervisor.start(name)
+        return {"TrainingJobArn": job_arn}
+
+    def _absent(self, ctx: RequestContext, name: str) -> None:
+        if self.records.find(name) is not None:
+            raise ResourceInUse(
+                "Training job names must be unique within an AWS account and region, and a "
+                f"training job with this name already exists ({_job_arn(ctx, name)})"
+            )
+
+    def describe_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.records.get(p["TrainingJobName"])
+
+    def list_training_jobs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        summaries = [{k: d[k] for k in SUMMARY_KEYS if k in d} for d in self.records.all()]
+        return paginate(
+            summaries, p, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"
+        )
+
+    def stop_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        doc = self.records.get(p["TrainingJobName"])
+        if doc["TrainingJobStatus"] != "InProgress":
+            raise ValidationException(
+                "The request was rejected because the training job is in status "
+                f"{doc['TrainingJobStatus']}."
+            )
+        self.supervisor.request_stop(doc["TrainingJobName"], "Stopped")
+        return {}
+
+    def resume(self) -> None:
+        """End the jobs a restart cut short (see :meth:`Supervisor.resume`)."""
+        self.supervisor.resume()
+
+    async def shutdown(self) -> None:
+        await self.supervisor.shutdown()
+
+
+def _job_arn(ctx: RequestContext, name: str) -> str:
+    return ctx.arn("sagemaker", f"{records.TRAINING_JOB}/{name.lower()}")
+
+
+def _check_channels(channels: list[dict[str, Any]]) -> None:
+    names = [c["ChannelName"] for c in channels]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValidationException(
+            f"Channel names must be unique; {', '.join(duplicated)} is given more than once."
+        )
+    for channel in channels:
+        name = channel["ChannelName"]
+        if name in (".", ".."):
+            raise ValidationException(f"Channel name {name} is not a valid directory name.")
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            raise ValidationException(
+                f"Channel {name}: the local cloud reads channels from S3; give "
+                "DataSource.S3DataSource."
+            )
+        if source["S3DataType"] not in SUPPORTED_DATA_TYPES:
+            raise ValidationException(
+                f"Channel {name}: S3DataType {source['S3DataType']} is not available in the "
+                f"local cloud; use {' or '.join(SUPPORTED_DATA_TYPES)}."
+            )
+        try:
+            artifacts.split_s3_url(source["S3Uri"], key_required=False)
+        except artifacts.ArtifactError as e:
+            raise ValidationException(f"Channel {name}: {e}") from None
+
+
+async def _check_channel_has_objects(
+    ctx: RequestContext, channel: dict[str, Any], role_arn: str
+) -> None:
+    """SageMaker's refusal of a channel that names no S3 object."""
+    source = channel["DataSource"]["S3DataSource"]
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, staging.channel_objects, source):
+        bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
+        raise ValidationException(
+            f'No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data '
+            f"source. Please ensure that the bucket exists in the selected region "
+            f"({ctx.region}), that objects exist under that S3 prefix, and that the "
+            f'role "{role_arn}" has "s3:ListBucket" permissions on bucket "{bucket}".'
+        )
