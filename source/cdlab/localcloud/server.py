@@ -66,7 +66,7 @@ INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 JSON_11 = "application/x-amz-json-1.1"
 SCALING_ACTIVITIES = "AnyScaleFrontendService.DescribeScalingActivities"
 MAX_BODY_BYTES = 5 * 1024**3
-S3InternalError = error("InternalError", 500)
+S3InternalError = error("S3InternalError", 500, code="InternalError")
 INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
 
 
