@@ -33,7 +33,8 @@ from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
-from cdlab.localcloud.protocols import auth, awsjson
+from cdlab.localcloud.protocols import auth, awsjson, envelopes
+from cdlab.localcloud.protocols.envelopes import JSON_11
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
@@ -63,7 +64,6 @@ from cdlab.localcloud.state.store import Store
 log = logging.getLogger("cdlab.gateway")
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
-JSON_11 = "application/x-amz-json-1.1"
 SCALING_ACTIVITIES = "AnyScaleFrontendService.DescribeScalingActivities"
 MAX_BODY_BYTES = 5 * 1024**3
 S3InternalError = error("S3InternalError", 500, code="InternalError")
@@ -164,7 +164,7 @@ class Gateway:
             try:
                 awsjson.check_json_target(service, target, moto_request.body)
             except AWSError as err:
-                return auth.error_response(err, "json")
+                return envelopes.json_error(err)
         key = seed = None
         loop = asyncio.get_running_loop()
         if changes_state(moto_request):
@@ -172,7 +172,7 @@ class Gateway:
                 key, seed = await loop.run_in_executor(None, self.journal.record, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
-                return auth.error_response(err, auth.family(request, service))
+                return envelopes.error_response(err, envelopes.family(request, service))
         response = None
         try:
             response = await self.moto.handle(request, moto_request, seed)
@@ -197,7 +197,7 @@ class Gateway:
                     f"({e.strerror or e}); the change may be lost on restart. Free space "
                     "in the state dir (CDLAB_HOME) and retry."
                 )
-                return auth.error_response(err, "s3")
+                return envelopes.s3_error(err)
         return response
 
     def _sagemaker_method(self, operation_name: str) -> Any:
@@ -221,11 +221,11 @@ class Gateway:
                 result = await result
             return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, JSON_11))
+            return envelopes.json_error(err)
         except Exception as e:
             log.exception("SageMaker %s failed", operation_name)
             err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return _error_response(*awsjson.json_error(err, JSON_11))
+            return envelopes.json_error(err)
 
     async def scaling_activities(self, request: web.Request) -> web.Response:
         """DescribeScalingActivities: moto has none, the local autoscaler records them."""
@@ -236,7 +236,7 @@ class Gateway:
             params = awsjson.json_params(await request.read(), op.input_shape)
             result = self.autoscaler.describe_scaling_activities(params)
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, JSON_11))
+            return envelopes.json_error(err)
         return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
@@ -262,7 +262,7 @@ class Gateway:
                     ),
                 )
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, "application/json"))
+            return envelopes.json_error(err, envelopes.REST_JSON)
         headers = {INVOKED_VARIANT: variant}
         custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
         if custom is not None:
@@ -272,11 +272,6 @@ class Gateway:
             headers=headers,
             content_type=response.headers.get("content-type", "application/json").split(";")[0],
         )
-
-
-def _error_response(status: int, headers: dict[str, str], body: bytes) -> web.Response:
-    content_type = headers.pop("Content-Type")
-    return web.Response(status=status, headers=headers, body=body, content_type=content_type)
 
 
 def _snake(name: str) -> str:
