@@ -30,8 +30,6 @@ def error(name: str, status: int = 400, *, code: str | None = None) -> type[AWSE
 ValidationException = error("ValidationException")
 SerializationException = error("SerializationException")
 UnknownOperationException = error("UnknownOperationException")
-ResourceNotFound = error("ResourceNotFound")
-ResourceLimitExceeded = error("ResourceLimitExceeded")
 ResourceInUse = error("ResourceInUse")
 InternalFailure = error("InternalFailure", 500)
 
@@ -40,6 +38,5 @@ ValidationError = error("ValidationError")
 
 # sagemaker-runtime
 ModelError = error("ModelError", 424)
-ModelNotReadyException = error("ModelNotReadyException", 429)
 ServiceUnavailable = error("ServiceUnavailable", 503)
 PayloadTooLarge = error("PayloadTooLarge", 413, code="ValidationError")
