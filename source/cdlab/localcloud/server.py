@@ -1,10 +1,22 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
-Routing (see AWS_FACTS.md, "Routing one loopback URL"):
-``POST /endpoints/{name}/invocations`` -> the runtime router (the hot path);
-``X-Amz-Target: SageMaker.*`` -> the SageMaker control plane;
-``/_cdlab/*`` -> the kit's own health and status;
-everything else -> moto, in-process.
+Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host, SigV4 with the
+kit's key). Then, by what the request is (docs/aws-compatibility.md, "Routing one loopback URL"):
+
+- ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path);
+- ``X-Amz-Target: SageMaker.*``: the SageMaker control plane (models, endpoint configs,
+  endpoints, training jobs), each request checked against botocore's SageMaker model;
+- ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
+  the local autoscaler recorded (moto keeps none);
+- ``/_cdlab/health``: the kit's own health check (pid, time scale), the one unsigned route;
+- a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
+  over the query protocol;
+- everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
+  before it is acknowledged. For the other services, a JSON request is first checked against
+  its service's botocore model, a change is journaled before moto makes it (so a restart
+  replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs.
+
+Errors are answered in the envelope of the request's protocol family (:mod:`protocols.envelopes`).
 """
 
 from __future__ import annotations
