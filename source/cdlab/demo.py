@@ -1,4 +1,5 @@
-"""The main job: data -> a trained factorization machine -> an endpoint -> predictions, offline.
+"""``cdlab demo``: data -> a factorization machine trained in-process -> one endpoint ->
+predictions, with no pipeline (``make run`` runs the main job, the whole pipeline).
 
 Every AWS call goes through boto3 to whatever target the environment names (the local cloud by
 default), the same calls the notebooks teach.

@@ -87,16 +87,6 @@ def test_botocore_reads_the_xml_answer() -> None:
     assert answer["ResponseMetadata"]["RequestId"] == "req-1"
 
 
-def test_botocore_reads_the_error_envelope() -> None:
-    body = query.error_xml(ValidationError("Stack with id x does not exist"), "ns", "req-2")
-    answer = QueryParser().parse({"body": body, "headers": {}, "status_code": 400}, None)
-    assert answer["Error"] == {
-        "Type": "Sender",
-        "Code": "ValidationError",
-        "Message": "Stack with id x does not exist",
-    }
-
-
 def test_the_signing_service_comes_from_the_credential_scope() -> None:
     header = (
         "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/cloudformation/aws4_request, "

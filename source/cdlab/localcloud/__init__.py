@@ -1,7 +1,8 @@
 """The local cloud: an offline, loopback-only, SageMaker-compatible server.
 
 ``server`` is the gateway (one port, every AWS wire protocol); ``control`` starts, stops and
-locates it. The rest is one folder per job: ``protocols`` (auth, JSON and query protocols,
-errors), ``sagemaker``, ``cloudformation``, ``cloudwatch``, ``autoscaling``, ``moto`` (the
-services moto serves) and ``state`` (what survives a restart).
+locates it; ``context`` holds a request's account, region, caller and request id. The rest is
+one folder per job: ``protocols`` (auth, JSON and query protocols, errors and their envelopes),
+``sagemaker``, ``cloudformation``, ``cloudwatch``, ``autoscaling``, ``moto`` (the services moto
+serves) and ``state`` (what survives a restart).
 """

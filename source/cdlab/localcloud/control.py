@@ -1,7 +1,12 @@
-"""Start, stop and find the local cloud process (the ``cdlab local`` commands use this).
+"""Start, stop and find the local cloud process (the ``cdlab local`` commands use this), and what
+a client needs to talk to it.
 
-The running cloud is described by ``<home>/cloud.json`` (pid, port, url). It is stopped by that
-pid, after checking the pid still belongs to a local cloud of this home: never by name.
+The running cloud is described by ``<home>/cloud.json`` (pid, port). It is stopped by that pid,
+after checking the pid still belongs to a local cloud of this home: never by name. The home also
+keeps the cloud's access key (``credentials.json``, made at first use), the waiter models that
+poll every second (``botocore-data``, found through ``AWS_DATA_PATH``) and the cloud's log;
+:func:`client_environment` is the environment that points boto3, the AWS CLI and the SageMaker
+SDK at it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,22 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
-Routing (see AWS_FACTS.md, "Routing one loopback URL"):
-``POST /endpoints/{name}/invocations`` -> the runtime router (the hot path);
-``X-Amz-Target: SageMaker.*`` -> the SageMaker control plane;
-``/_cdlab/*`` -> the kit's own health and status;
-everything else -> moto, in-process.
+Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host, SigV4 with the
+kit's key). Then, by what the request is (docs/aws-compatibility.md, "Routing one loopback URL"):
+
+- ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path);
+- ``X-Amz-Target: SageMaker.*``: the SageMaker control plane (models, endpoint configs,
+  endpoints, training jobs), each request checked against botocore's SageMaker model;
+- ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
+  the local autoscaler recorded (moto keeps none);
+- ``/_cdlab/health``: the kit's own health check (pid, time scale), the one unsigned route;
+- a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
+  over the query protocol;
+- everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
+  before it is acknowledged. For the other services, a JSON request is first checked against
+  its service's botocore model, a change is journaled before moto makes it (so a restart
+  replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs.
+
+Errors are answered in the envelope of the request's protocol family (:mod:`protocols.envelopes`).
 """
 
 from __future__ import annotations
@@ -33,7 +45,8 @@ from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.context import CONTEXT, Handler, RequestContext
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
-from cdlab.localcloud.protocols import auth, awsjson
+from cdlab.localcloud.protocols import auth, awsjson, envelopes
+from cdlab.localcloud.protocols.envelopes import JSON_11
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
@@ -63,9 +76,8 @@ from cdlab.localcloud.state.store import Store
 log = logging.getLogger("cdlab.gateway")
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
-JSON_11 = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 5 * 1024**3
-S3InternalError = error("InternalError", 500)
+S3InternalError = error("S3InternalError", 500, code="InternalError")
 INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
 
 
@@ -167,7 +179,7 @@ class Gateway:
             try:
                 awsjson.check_json_target(service, target, moto_request.body)
             except AWSError as err:
-                return auth.error_response(err, "json")
+                return envelopes.json_error(err)
         key = seed = None
         loop = asyncio.get_running_loop()
         if changes_state(moto_request):
@@ -175,7 +187,7 @@ class Gateway:
                 key, seed = await loop.run_in_executor(None, self.journal.record, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
-                return auth.error_response(err, auth.family(request, service))
+                return envelopes.error_response(err, envelopes.family(request, service))
         response = None
         try:
             response = await self.moto.handle(request, moto_request, seed)
@@ -200,7 +212,7 @@ class Gateway:
                     f"({e.strerror or e}); the change may be lost on restart. Free space "
                     "in the state dir (CDLAB_HOME) and retry."
                 )
-                return auth.error_response(err, "s3")
+                return envelopes.s3_error(err)
         return response
 
     async def json_operation(
@@ -224,11 +236,11 @@ class Gateway:
                 result = await result
             return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, JSON_11))
+            return envelopes.json_error(err)
         except Exception as e:
             log.exception("%s %s failed", service_name, operation_name)
             err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return _error_response(*awsjson.json_error(err, JSON_11))
+            return envelopes.json_error(err)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         assert self.router is not None
@@ -253,7 +265,7 @@ class Gateway:
                     ),
                 )
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, "application/json"))
+            return envelopes.json_error(err, envelopes.REST_JSON)
         headers = {INVOKED_VARIANT: variant}
         custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
         if custom is not None:
@@ -263,11 +275,6 @@ class Gateway:
             headers=headers,
             content_type=response.headers.get("content-type", "application/json").split(";")[0],
         )
-
-
-def _error_response(status: int, headers: dict[str, str], body: bytes) -> web.Response:
-    content_type = headers.pop("Content-Type")
-    return web.Response(status=status, headers=headers, body=body, content_type=content_type)
 
 
 def make_app(home: Path) -> web.Application:

@@ -1,10 +1,11 @@
 """Local CloudFormation: stacks of the lab's resource types, over the AWS query protocol.
 
-Modules, one job each: ``query`` (the wire protocol, from botocore's shapes), ``template``
-(reading, checking, parameters, conditions, order), ``intrinsics`` (Ref, Fn::Sub, Fn::GetAtt ...),
-``resources`` (what each resource type does), ``changes`` (in place or replacement; change sets),
-``engine`` (stack operations and rollbacks, in the background), ``policy`` (stack policies),
-``stacks`` (persistence in the Store) and ``provider`` (the API operations).
+Modules, one job each: ``template`` (reading, checking, parameters, conditions, order),
+``intrinsics`` (Ref, Fn::Sub, Fn::GetAtt ...), ``resources`` (what each resource type does),
+``changes`` (in place or replacement; change sets), ``engine`` (stack operations and rollbacks, in
+the background), ``policy`` (stack policies), ``stacks`` (persistence in the Store) and
+``provider`` (the API operations). The wire protocol is :mod:`protocols.query`, from botocore's
+shapes.
 
 Where the local cloud differs from CloudFormation, on purpose:
 

@@ -1,8 +1,8 @@
 """Endpoint metrics: counted in memory on the hot path, written to CloudWatch once per period.
 
-SageMaker's series (AWS_FACTS.md, "Application auto scaling and CloudWatch"): namespace
-``AWS/SageMaker`` (Invocations, InvocationsPerInstance, ModelLatency and OverheadLatency in
-microseconds, Invocation4XXErrors, Invocation5XXErrors) and ``/aws/sagemaker/Endpoints``
+SageMaker's series (docs/aws-compatibility.md, "Application Auto Scaling and CloudWatch"):
+namespace ``AWS/SageMaker`` (Invocations, InvocationsPerInstance, ModelLatency and OverheadLatency
+in microseconds, Invocation4XXErrors, Invocation5XXErrors) and ``/aws/sagemaker/Endpoints``
 (CPUUtilization, MemoryUtilization), all with dimensions EndpointName and VariantName.
 
 Compressed time: a CloudWatch minute lasts ``60 / CDLAB_TIME_SCALE`` real seconds. Each flush

@@ -1,2 +1,3 @@
-"""The AWS wire protocols: who may talk (loopback Host, SigV4), the JSON protocols and the query
-protocol driven by botocore's service models, and AWS's errors with their envelopes."""
+"""The AWS wire protocols: ``auth`` (who may talk: loopback Host, SigV4), ``awsjson`` and
+``query`` (the JSON and query protocols, driven by botocore's service models), ``errors`` (AWS's
+errors as exceptions) and ``envelopes`` (each protocol family's error envelope)."""

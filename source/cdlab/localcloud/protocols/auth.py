@@ -16,12 +16,10 @@ import hashlib
 import hmac
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
-from xml.etree import ElementTree
 
 from aiohttp import web
 from botocore.auth import (
@@ -37,16 +35,14 @@ from botocore.credentials import Credentials
 
 from cdlab import config
 from cdlab.localcloud.context import CONTEXT, Principal, RequestContext
-from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.envelopes import Family, error_response, family
 from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
-from cdlab.localcloud.protocols.query import error_xml
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 HEALTH_PATH = "/_cdlab/health"
-JSON_11 = "application/x-amz-json-1.1"
 CONTENT_SHA256 = "x-amz-content-sha256"
 MAX_SIGNED_BODY_BYTES = 32 * 1024**2
 MissingContentLength = error("MissingContentLength", 411)
@@ -115,18 +111,7 @@ class Signed:
     version: int = 4
 
 
-def family(request: web.Request, service: str | None) -> str:
-    """The protocol family whose error envelope a refusal uses."""
-    if "X-Amz-Target" in request.headers or request.path.startswith("/endpoints/"):
-        return "json"
-    if service == "s3":
-        return "s3"
-    if request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query:
-        return "query"
-    return "s3" if service is None else "json"
-
-
-def refusal(kind: str, protocol_family: str, message: str | None = None) -> AWSError:
+def refusal(kind: str, protocol_family: Family, message: str | None = None) -> AWSError:
     if message is None:
         message = KEY_MESSAGES[protocol_family] if kind == "key" else MESSAGES[kind]
     return REFUSALS[kind][protocol_family](message)
@@ -243,26 +228,6 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
-
-
-def error_response(err: AWSError, protocol_family: str) -> web.Response:
-    """``err`` in the envelope of its protocol family."""
-    if protocol_family == "json":
-        status, headers, body = awsjson.json_error(err, JSON_11)
-        content_type = headers.pop("Content-Type")
-        return web.Response(status=status, headers=headers, body=body, content_type=content_type)
-    request_id = str(uuid.uuid4())
-    if protocol_family == "query":
-        body = error_xml(err, "", request_id)
-    else:
-        root = ElementTree.Element("Error")
-        for tag, text in (("Code", err.code), ("Message", err.message), ("RequestId", request_id)):
-            ElementTree.SubElement(root, tag).text = text
-        body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return web.Response(
-        status=err.status, body=body, content_type="application/xml",
-        headers={"x-amzn-RequestId": request_id},
-    )  # fmt: skip
 
 
 def _needs_body(request: web.Request, claims: Signed) -> bool:

@@ -17,7 +17,6 @@ import botocore.session
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel, Shape
 
 from cdlab.localcloud.protocols.errors import (
-    AWSError,
     SerializationException,
     UnknownOperationException,
     ValidationException,
@@ -186,10 +185,3 @@ def check_json_target(signing_name: str | None, target: str, body: bytes) -> Non
     service = _json_service(signing_name or "", prefix)
     if service is not None:
         json_params(body, operation(service, name).input_shape)
-
-
-def json_error(err: AWSError, content_type: str) -> tuple[int, dict[str, str], bytes]:
-    """The awsJson error envelope: ``__type`` and ``message`` plus the error's own fields."""
-    body = {"__type": err.code, "message": err.message, **err.fields}
-    headers = {"x-amzn-ErrorType": err.code, "Content-Type": content_type}
-    return err.status, headers, json.dumps(body).encode()

@@ -1,4 +1,8 @@
-"""AWS errors as exceptions, named and worded as AWS has them."""
+"""AWS errors as exceptions: each class named for what the error is, each carrying AWS's code.
+
+The wire ``code`` and HTTP ``status`` are AWS's; the envelope that carries them is the protocol
+family's (:mod:`envelopes`).
+"""
 
 from __future__ import annotations
 
@@ -17,22 +21,22 @@ class AWSError(Exception):
         self.fields = fields
 
 
-def error(code: str, status: int = 400) -> type[AWSError]:
-    """An AWSError subclass for ``code``: the error types are data, not code."""
-    return type(code, (AWSError,), {"code": code, "status": status})
+def error(name: str, status: int = 400, *, code: str | None = None) -> type[AWSError]:
+    """An AWSError subclass called ``name`` that answers with AWS's ``code`` (``name`` unless
+    they differ: AWS reuses one code for several errors): the error types are data, not code."""
+    return type(name, (AWSError,), {"code": code or name, "status": status})
 
 
 ValidationException = error("ValidationException")
 SerializationException = error("SerializationException")
 UnknownOperationException = error("UnknownOperationException")
-ResourceNotFound = error("ResourceNotFound")
-ResourceLimitExceeded = error("ResourceLimitExceeded")
 ResourceInUse = error("ResourceInUse")
 InternalFailure = error("InternalFailure", 500)
 
-# sagemaker-runtime
+# the query services' validation error, and sagemaker-runtime's
 ValidationError = error("ValidationError")
+
+# sagemaker-runtime
 ModelError = error("ModelError", 424)
-ModelNotReadyException = error("ModelNotReadyException", 429)
 ServiceUnavailable = error("ServiceUnavailable", 503)
-PayloadTooLarge = error("ValidationError", 413)
+PayloadTooLarge = error("PayloadTooLarge", 413, code="ValidationError")

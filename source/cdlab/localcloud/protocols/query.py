@@ -2,8 +2,11 @@
 
 CloudFormation, IAM and STS speak it: ``Action=CreateStack&Version=2010-05-15&...`` with lists
 flattened as ``Name.member.N`` and maps as ``Name.entry.N.key`` / ``.value``; answers are
-``<ActionResponse><ActionResult>...</ActionResult><ResponseMetadata/></ActionResponse>`` and errors
-``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>``.
+``<ActionResponse><ActionResult>...</ActionResult><ResponseMetadata/></ActionResponse>``, errors
+the query envelope of :mod:`envelopes`. :func:`respond` answers a request with a provider's method
+named after the action (CloudFormation's); :func:`signing_service` names the service a request
+was signed for, which is how the gateway tells the query services apart. :func:`coerce` types a
+CloudFormation template's property values by the same shapes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from botocore.model import OperationModel, OperationNotFoundError, Shape
 
 from cdlab.localcloud.context import Handler, RequestContext
 from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.envelopes import QUERY_XML, query_error
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
@@ -40,7 +44,6 @@ MissingAction = error("MissingAction")
 CREDENTIAL_SCOPE = re.compile(
     r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/(?P<service>[^/,\s]+)/aws4_request"
 )
-XML = "text/xml"
 
 
 def signing_service(headers: Mapping[str, str]) -> str | None:
@@ -241,16 +244,6 @@ def response_xml(operation: OperationModel, result: dict[str, Any], request_id: 
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def error_xml(err: AWSError, namespace: str, request_id: str) -> bytes:
-    root = ElementTree.Element("ErrorResponse", xmlns=namespace)
-    body = ElementTree.SubElement(root, "Error")
-    ElementTree.SubElement(body, "Type").text = "Sender" if err.status < 500 else "Receiver"
-    ElementTree.SubElement(body, "Code").text = err.code
-    ElementTree.SubElement(body, "Message").text = err.message
-    ElementTree.SubElement(root, "RequestId").text = request_id
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
 # ---- the HTTP side -----------------------------------------------------------------------------
 
 
@@ -283,14 +276,11 @@ async def respond(
             result = await result
         payload = response_xml(operation, result or {}, request_id)
         return web.Response(
-            body=payload, content_type=XML, headers={"x-amzn-RequestId": request_id}
+            body=payload, content_type=QUERY_XML, headers={"x-amzn-RequestId": request_id}
         )
     except AWSError as err:
-        status, payload = err.status, error_xml(err, namespace, request_id)
+        return query_error(err, request_id, namespace)
     except Exception as e:
         log.exception("%s %s failed", service_name, action)
         err = InternalFailure(f"The local cloud failed on {action}: {e}")
-        status, payload = err.status, error_xml(err, namespace, request_id)
-    return web.Response(
-        status=status, body=payload, content_type=XML, headers={"x-amzn-RequestId": request_id}
-    )
+        return query_error(err, request_id, namespace)

@@ -2,7 +2,10 @@
 
 The supervisor binds each instance's loopback socket itself and hands the file descriptor to the
 child, so there is no race for a port; it then waits for ``GET /ping`` before the instance may take
-traffic. An instance that exits early turns its last log lines into a FailureReason.
+traffic. An instance that exits before it passes the ping turns its last log line into a
+FailureReason; one that exits later is reported to ``on_unexpected_exit`` (the control plane
+replaces it). A stopped instance first finishes its requests in flight, then gets SIGTERM, and
+SIGKILL if it lingers.
 """
 
 from __future__ import annotations

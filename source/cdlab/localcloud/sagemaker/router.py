@@ -1,5 +1,13 @@
 """The runtime's hot path: InvokeEndpoint routed to a variant by weight, then to an instance.
 
+A request goes to the new fleet's share during a blue/green deployment, to the variant
+``X-Amzn-SageMaker-Target-Variant`` names (or one picked by weight), then to the live instance
+with the fewest requests in flight; if that instance goes away mid-request it is retried on
+another. Only Content-Type, Accept and the custom attributes are passed on. Each answer is
+counted in the endpoint metrics. A missing endpoint or variant is a ValidationError, no live
+instance ServiceUnavailable, and an instance that does not answer within the invocation timeout a
+ModelError.
+
 Each endpoint's routing table is an immutable snapshot swapped in one assignment, so a request
 sees either the old fleet or the new one, never a half-switched endpoint.
 """

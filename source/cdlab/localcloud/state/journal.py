@@ -9,7 +9,7 @@ replayed through moto, in order, before the gateway serves, each request with th
 ran with, so moto's generated identifiers (a policy's ARN, a role's id) come back the same.
 Deletes are replayed too, so what comes back is what there was.
 
-Not journaled: S3 (mirrored to disk on its own, see :mod:`persistence`), reads (operations
+Not journaled: S3 (mirrored to disk on its own, see :mod:`s3mirror`), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
 ``PutLogEvents``): metric datapoints, and log events a client puts itself, are not kept across a
 restart (the kit's own training and instance logs are, see :mod:`logarchive`).

@@ -15,7 +15,7 @@ from typing import Any
 
 from cdlab.localcloud.protocols.errors import error
 
-StateNotSaved = error("InternalFailure", 500)
+StateNotSaved = error("StateNotSaved", 500, code="InternalFailure")
 
 
 class Store:
