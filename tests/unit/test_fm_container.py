@@ -163,6 +163,92 @@ def test_recordio_dense_and_jsonlines_answer(port, model):
     )
 
 
+ROWS = np.array(
+    [[1, 0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0.5, 0, 0], [0.25, 0, -2, 0, 0, 1, 3]], dtype=np.float32
+)
+
+
+def request_as(form: str, X: np.ndarray) -> tuple[bytes, str]:
+    """``X`` as a request body in one of the forms the built-in container reads."""
+    if form == "json-dense":
+        body = {"instances": [{"features": row.tolist()} for row in X]}
+        return json.dumps(body).encode(), "application/json"
+    if form == "json-sparse":
+        instances = []
+        for row in X:
+            keys = np.flatnonzero(row)
+            features = {"keys": keys.tolist(), "shape": [DIM], "values": row[keys].tolist()}
+            instances.append({"data": {"features": features}})
+        return json.dumps({"instances": instances}).encode(), "application/json"
+    buf = io.BytesIO()
+    if form == "recordio-sparse":
+        recordio.write_spmatrix(buf, sp.csr_matrix(X))
+    elif form == "recordio-dense":
+        recordio.write_dense(buf, X)
+    else:
+        return "".join(",".join(map(str, row.tolist())) + "\n" for row in X).encode(), "text/csv"
+    return buf.getvalue(), "application/x-recordio-protobuf"
+
+
+def decode(answer: bytes, media_type: str) -> list[dict[str, float]]:
+    """Predictions from a response body, read without the container's own formatting code."""
+    if media_type == "application/json":
+        return json.loads(answer)["predictions"]
+    if media_type == "application/jsonlines":
+        return [json.loads(line) for line in answer.decode().splitlines()]
+    predictions = []
+    for record in recordio.read_records(io.BytesIO(answer)):
+        assert not record.features
+        assert all(v.WhichOneof("value") == "float32_tensor" for v in record.label.values())
+        assert all(len(v.float32_tensor.values) == 1 for v in record.label.values())
+        predictions.append({k: v.float32_tensor.values[0] for k, v in record.label.items()})
+    return predictions
+
+
+@pytest.fixture(scope="module", params=["binary_classifier", "regressor"])
+def served(request, tmp_path_factory) -> tuple[int, FMModel]:
+    """A container for each predictor type: (port, the model it serves)."""
+    rng = np.random.default_rng(11)
+    model = FMModel(
+        0.3,
+        rng.standard_normal(DIM).astype(np.float32),
+        rng.standard_normal((DIM, 2)).astype(np.float32),
+        request.param,
+    )
+    directory = tmp_path_factory.mktemp(request.param)
+    model.save(directory)
+    proc = start("--model-dir", str(directory), "--port", "0")
+    try:
+        yield wait_listening(proc), model
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize(
+    "form", ["json-dense", "json-sparse", "recordio-sparse", "recordio-dense", "csv"]
+)
+@pytest.mark.parametrize(
+    "accept", ["application/json", "application/jsonlines", "application/x-recordio-protobuf"]
+)
+def test_every_response_format_answers_as_json_does(served, form, accept):
+    port, model = served
+    body, content_type = request_as(form, ROWS)
+    status, _, as_json = invoke(port, body, content_type, Accept="application/json")
+    assert status == 200
+    expected = decode(as_json, "application/json")
+    binary = model.predictor_type == "binary_classifier"
+    names = {"score", "predicted_label"} if binary else {"score"}
+    assert [set(p) for p in expected] == [names] * len(ROWS)
+    for got, want in zip(expected, model.predict(ROWS), strict=True):
+        assert got == pytest.approx(want, rel=1e-6)
+
+    status, got_type, answer = invoke(port, body, content_type, Accept=accept)
+    assert (status, got_type) == (200, accept)
+    # Every value is a float32: the formats agree on it exactly.
+    float32 = [{k: np.float32(v) for k, v in p.items()} for p in expected]
+    assert decode(answer, accept) == float32
+
+
 def test_large_batch(port, model):
     rng = np.random.default_rng(0)
     X = sp.random(3000, DIM, density=0.3, format="csr", dtype=np.float32, random_state=rng)

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from cdlab.fm import recordio
 from cdlab.fm.inference import (
+    RECORDIO,
     BadRequest,
     NotAcceptable,
     UnsupportedContentType,
@@ -154,6 +155,8 @@ def test_unsupported_content_type_names_the_supported_ones():
         ("*/*", "application/json"),
         ("application/json", "application/json"),
         ("text/html, application/jsonlines; q=0.9", "application/jsonlines"),
+        ("text/html, application/x-recordio-protobuf, application/json", RECORDIO),
+        ("application/*, application/x-recordio-protobuf", "application/json"),
     ],
 )
 def test_response_type(accept, media):
@@ -161,7 +164,10 @@ def test_response_type(accept, media):
 
 
 def test_unsupported_accept():
-    with pytest.raises(NotAcceptable, match="supported: application/json, application/jsonlines"):
+    with pytest.raises(
+        NotAcceptable,
+        match="supported: application/json, application/jsonlines, application/x-recordio-protobuf",
+    ):
         response_type("text/html")
     assert NotAcceptable.status == 406
 

@@ -3,8 +3,11 @@
 In: ``application/json`` with dense ``{"instances": [{"features": [...]}]}`` or sparse
 ``{"instances": [{"data": {"features": {"keys": [...], "shape": [N], "values": [...]}}}]}``
 instances (both may be mixed), ``application/x-recordio-protobuf``, or ``text/csv`` rows of
-features. Out: ``application/json`` ``{"predictions": [...]}`` (the default) or
-``application/jsonlines``, one prediction per line.
+features. Out: ``application/json`` ``{"predictions": [...]}`` (the default),
+``application/jsonlines``, one prediction per line, or ``application/x-recordio-protobuf``, one
+record per row with empty features and each value of the prediction (``score``, and
+``predicted_label`` for a binary classifier) a float32 tensor under ``label``; see
+https://docs.aws.amazon.com/sagemaker/latest/dg/fm-in-formats.html
 
 Every problem with a request raises :class:`BadRequest` (or a subclass) whose message says what
 is wrong and where; its ``status`` is the HTTP status a container should answer with.
@@ -12,20 +15,21 @@ is wrong and where; its ``status`` is the HTTP status a container should answer 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import numpy as np
 import scipy.sparse as sp
 
-from cdlab.fm.recordio import RecordIOError, read_matrix
+from cdlab.fm.recordio import RecordIOError, read_matrix, write_label_records
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 RECORDIO = "application/x-recordio-protobuf"
 CSV = "text/csv"
 CONTENT_TYPES = (JSON, RECORDIO, CSV)
-ACCEPT_TYPES = (JSON, JSONLINES)
+ACCEPT_TYPES = (JSON, JSONLINES, RECORDIO)
 
 _JSON_SHAPES = (
     '{"instances": [{"features": [x0, x1, ...]}]} or '
@@ -87,6 +91,10 @@ def format_response(predictions: list[dict[str, float]], media_type: str) -> byt
     """Encode predictions for a media type from :func:`response_type`."""
     if media_type == JSONLINES:
         return "".join(json.dumps(p) + "\n" for p in predictions).encode()
+    if media_type == RECORDIO:
+        buf = io.BytesIO()
+        write_label_records(buf, predictions)
+        return buf.getvalue()
     return json.dumps({"predictions": predictions}).encode()
 
 

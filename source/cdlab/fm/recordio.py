@@ -4,8 +4,9 @@ Each record is framed as a little-endian uint32 magic ``0xced7230a``, a uint32 p
 the payload and zero padding to a multiple of 4 bytes. The payload is an ``aialgs.data.Record``
 protobuf message; the message classes are built here at import time from a descriptor, in a
 private descriptor pool so they never clash with another copy of the schema (such as the one
-SageMaker SDK v2 registers). Features and labels live under the map key ``"values"``; a sparse
-row carries ``keys`` and ``shape``, a dense row ``values`` only.
+SageMaker SDK v2 registers). In training and request records, features and labels live under
+the map key ``"values"``; a sparse row carries ``keys`` and ``shape``, a dense row ``values`` only.
+Response records have no features and name each label (``"score"``, ``"predicted_label"``).
 
 SageMaker SDK v3 ships this codec only as stubs that raise ``NotImplementedError``; the bytes
 written here are the same as SDK v2's ``sagemaker.amazon.common`` writers for float32 input
@@ -15,7 +16,7 @@ written here are the same as SDK v2's ``sagemaker.amazon.common`` writers for fl
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -155,6 +156,22 @@ def write_dense(f: IO[bytes], X: np.ndarray, labels: np.ndarray | None = None) -
         record.features[VALUES_KEY].float32_tensor.values.extend(row)
         if label_list is not None:
             record.label[VALUES_KEY].float32_tensor.values.append(label_list[i])
+        chunks.append(_frame(record.SerializeToString()))
+    f.write(b"".join(chunks))
+
+
+def write_label_records(f: IO[bytes], rows: Sequence[Mapping[str, float]]) -> None:
+    """Write one record per row: no features, and each of the row's named values as a one-value
+    float32 tensor under ``label``. Built-in algorithms answer inference requests so, e.g. the
+    "Factorization Machines Response Formats",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/fm-in-formats.html
+    """
+    record = Record()
+    chunks = []
+    for row in rows:
+        record.Clear()
+        for name, value in row.items():
+            record.label[name].float32_tensor.values.append(value)
         chunks.append(_frame(record.SerializeToString()))
     f.write(b"".join(chunks))
 
