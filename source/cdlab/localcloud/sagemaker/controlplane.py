@@ -19,8 +19,8 @@ from cdlab import config
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import artifacts, deployments
-from cdlab.localcloud.sagemaker.fleet import Fleet, Instance, InstanceFailed
 from cdlab.localcloud.sagemaker.images import UnknownImage
+from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed, InstanceLauncher
 from cdlab.localcloud.sagemaker.router import EndpointRoute, Router, VariantRoute
 from cdlab.localcloud.state.store import Store
 
@@ -77,15 +77,19 @@ def paginate(
 
 class SageMaker:
     def __init__(
-        self, store: Store, artifact_store: artifacts.ArtifactStore, fleet: Fleet, router: Router
+        self,
+        store: Store,
+        artifact_store: artifacts.ArtifactStore,
+        launcher: InstanceLauncher,
+        router: Router,
     ) -> None:
         self.store = store
         self.artifacts = artifact_store
-        self.fleet = fleet
+        self.launcher = launcher
         self.router = router
         self.fleets: dict[str, dict[str, list[Instance]]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        fleet.on_unexpected_exit = self._replace_instance
+        launcher.on_unexpected_exit = self._replace_instance
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -309,7 +313,7 @@ class SageMaker:
         """Start every variant's instances, all or none."""
         tasks = [
             asyncio.create_task(
-                self.fleet.start(
+                self.launcher.start(
                     name, s["VariantName"], s["Image"], s["ArtifactDigest"], s["Count"]
                 )
             )
@@ -319,12 +323,12 @@ class SageMaker:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            await self.fleet.stop([i for r in results if isinstance(r, list) for i in r], 0)
+            await self.launcher.stop([i for r in results if isinstance(r, list) for i in r], 0)
             raise
         started = [r for r in results if isinstance(r, list)]
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            await self.fleet.stop([i for group in started for i in group], drain_seconds=0)
+            await self.launcher.stop([i for group in started for i in group], drain_seconds=0)
             raise failures[0]
         return {s["VariantName"]: group for s, group in zip(snapshot, started, strict=True)}
 
@@ -459,11 +463,11 @@ class SageMaker:
                     self.router.set_route(blue)
                     self._save_endpoint(doc, EndpointStatus="RollingBack")
                     log.warning("update of endpoint %s rolling back: %s", name, reason)
-                    await self.fleet.stop(new_instances)
+                    await self.launcher.stop(new_instances)
                     self._roll_back(doc, reason)
                     return
         except asyncio.CancelledError:
-            await self.fleet.stop(new_instances, drain_seconds=0)
+            await self.launcher.stop(new_instances, drain_seconds=0)
             raise
         self._route(name, snapshot, fleet)
         self._save_endpoint(
@@ -480,7 +484,7 @@ class SageMaker:
         log.info("endpoint %s switched to %s", name, doc["EndpointConfigName"])
         wait = deployment.get("BlueGreenUpdatePolicy", {}).get("TerminationWaitInSeconds", 0)
         await asyncio.sleep(wait / config.time_scale())
-        await self.fleet.stop([i for group in old.values() for i in group])
+        await self.launcher.stop([i for group in old.values() for i in group])
 
     def _variant_status(self, doc: dict[str, Any], status: str, message: str) -> None:
         """Show a deployment step in DescribeEndpoint's PendingDeploymentSummary."""
@@ -577,7 +581,7 @@ class SageMaker:
             for s in snapshot:
                 group = fleet[s["VariantName"]]
                 if s["Count"] > len(group):
-                    group += await self.fleet.start(
+                    group += await self.launcher.start(
                         name,
                         s["VariantName"],
                         s["Image"],
@@ -591,7 +595,7 @@ class SageMaker:
             added = [
                 i for v, g in fleet.items() for i in g if i not in self.fleets[name.lower()][v]
             ]
-            await self.fleet.stop(added, drain_seconds=0)
+            await self.launcher.stop(added, drain_seconds=0)
             self._save_endpoint(
                 doc, EndpointStatus="InService", FailureReason=str(e), _Pending=None
             )
@@ -604,7 +608,7 @@ class SageMaker:
             _Deployed=snapshot,
             _Pending=None,
         )
-        await self.fleet.stop(retired)
+        await self.launcher.stop(retired)
 
     def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._get(ENDPOINT, p["EndpointName"])
@@ -622,7 +626,7 @@ class SageMaker:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
         fleet = self.fleets.pop(name.lower(), {})
-        await self.fleet.stop([i for group in fleet.values() for i in group], drain_seconds=5)
+        await self.launcher.stop([i for group in fleet.values() for i in group], drain_seconds=5)
         self.store.delete(ENDPOINT, name)
         self._forget_unused_artifacts()
         log.info("endpoint %s deleted", name)
@@ -641,11 +645,11 @@ class SageMaker:
             instance.instance_id,
             name,
             instance.variant,
-            Fleet.last_log_line(instance),
+            InstanceLauncher.last_log_line(instance),
         )
         snapshot = {s["VariantName"]: s for s in doc["_Deployed"]}[instance.variant]
         try:
-            [replacement] = await self.fleet.start(
+            [replacement] = await self.launcher.start(
                 name, instance.variant, snapshot["Image"], snapshot["ArtifactDigest"], 1
             )
         except (InstanceFailed, UnknownImage) as e:
@@ -653,7 +657,7 @@ class SageMaker:
             return
         current = self.fleets.get(name.lower())
         if current is not fleet or instance not in current.get(instance.variant, []):
-            await self.fleet.stop([replacement], drain_seconds=0)
+            await self.launcher.stop([replacement], drain_seconds=0)
             return
         group = current[instance.variant]
         group[group.index(instance)] = replacement
@@ -688,4 +692,4 @@ class SageMaker:
         for task in list(self.tasks.values()):
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-        await self.fleet.stop_all()
+        await self.launcher.stop_all()

@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
-from cdlab.localcloud.sagemaker.fleet import Instance
+from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
@@ -86,8 +86,8 @@ class Router:
         """Instances serving each (endpoint, variant), both fleets during a deployment."""
         counts: dict[tuple[str, str], int] = {}
         for route in list(self.routes.values()):
-            for fleet in (route, route.green):
-                for variant in fleet.variants if fleet is not None else ():
+            for served in (route, route.green):
+                for variant in served.variants if served is not None else ():
                     key = (route.name, variant.name)
                     counts[key] = counts.get(key, 0) + len(variant.instances)
         return counts

@@ -59,8 +59,9 @@ class Instance:
 ExitCallback = Callable[[Instance], Awaitable[None]]
 
 
-class Fleet:
-    """Starts, watches and stops instance processes under ``<home>/instances``."""
+class InstanceLauncher:
+    """Starts, watches and stops instance processes under ``<home>/instances``; ``running`` holds
+    every instance started and not yet exited, of every endpoint."""
 
     def __init__(
         self,
@@ -76,7 +77,7 @@ class Fleet:
         self.session = session
         self.on_unexpected_exit = on_unexpected_exit
         self.startup_timeout = startup_timeout
-        self.instances: set[Instance] = set()
+        self.running: set[Instance] = set()
 
     async def start(
         self, endpoint: str, variant: str, image: str, digest: str, count: int
@@ -136,7 +137,7 @@ class Fleet:
                 stderr=log,
             )
         instance = Instance(instance_id, endpoint, variant, port, process, directory, log_path)
-        self.instances.add(instance)
+        self.running.add(instance)
         instance.watcher = asyncio.create_task(self._watch(instance))
         try:
             await self._wait_healthy(instance)
@@ -168,7 +169,7 @@ class Fleet:
     async def _watch(self, instance: Instance) -> None:
         await instance.process.wait()
         instance.exited.set()
-        self.instances.discard(instance)
+        self.running.discard(instance)
         if not instance.stopping and self.on_unexpected_exit is not None:
             await self.on_unexpected_exit(instance)
 
@@ -201,4 +202,4 @@ class Fleet:
         shutil.rmtree(instance.directory, ignore_errors=True)
 
     async def stop_all(self) -> None:
-        await self.stop(list(self.instances), drain_seconds=0)
+        await self.stop(list(self.running), drain_seconds=0)
