@@ -102,13 +102,13 @@ class Gateway:
         self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
-        self.sagemaker = SageMaker(self.store, artifact_store, launcher, self.router)
-        self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
+        self.sagemaker = SageMaker.assemble(self.store, artifact_store, launcher, self.router)
+        self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store)
         listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )
-        await self.sagemaker.resume()
+        await self.sagemaker.lifecycle.resume()
         self.cloudformation = CloudFormation(self.store, self.sagemaker)
         await self.cloudformation.resume()
         self.training = Training(self.store, self.home, self.logs)
@@ -128,7 +128,7 @@ class Gateway:
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
-            await self.sagemaker.shutdown()
+            await self.sagemaker.lifecycle.shutdown()
         if self.session is not None:
             await self.session.close()
         self.moto.executor.shutdown(wait=True)

@@ -45,7 +45,7 @@ from cdlab import config
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
 from cdlab.localcloud.sagemaker import artifacts, images
-from cdlab.localcloud.sagemaker.controlplane import arn, paginate
+from cdlab.localcloud.sagemaker.documents import arn, paginate
 from cdlab.localcloud.state.logarchive import LogArchive
 from cdlab.localcloud.state.store import Store
 

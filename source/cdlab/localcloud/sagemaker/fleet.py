@@ -1,0 +1,26 @@
+"""An endpoint's fleet: each variant's running instances, and the route that serves from it."""
+
+from __future__ import annotations
+
+from cdlab.localcloud.sagemaker.documents import Snapshot
+from cdlab.localcloud.sagemaker.instances import Instance
+from cdlab.localcloud.sagemaker.router import EndpointRoute, VariantRoute
+
+Fleet = dict[str, list[Instance]]
+"""Variant name -> its running instances, for one endpoint."""
+
+
+def all_instances(fleet: Fleet) -> list[Instance]:
+    """Every instance of the fleet, all variants together."""
+    return [i for group in fleet.values() for i in group]
+
+
+def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
+    """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights."""
+    return EndpointRoute(
+        name,
+        tuple(
+            VariantRoute(s["VariantName"], s["Weight"], tuple(fleet[s["VariantName"]]))
+            for s in snapshot
+        ),
+    )
