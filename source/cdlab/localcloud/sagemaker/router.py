@@ -42,8 +42,8 @@ class VariantRoute:
 
 @dataclass(frozen=True)
 class EndpointRoute:
-    """An endpoint's fleet; during a blue/green deployment ``green`` (the new fleet) takes
-    ``green_share`` of the requests and this one the rest."""
+    """Where an endpoint's requests go, by variant; during a blue/green deployment ``green`` (the
+    route to the new fleet) takes ``green_share`` of the requests and this one the rest."""
 
     name: str
     variants: tuple[VariantRoute, ...]
