@@ -32,7 +32,9 @@ from hypothesis import strategies as st
 
 from cdlab.localcloud import control
 from cdlab.localcloud.protocols import awsjson
-from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.endpointconfigs import EndpointConfigs
+from cdlab.localcloud.sagemaker.endpoints import Endpoints
+from cdlab.localcloud.sagemaker.models import Models
 from cdlab.localcloud.sagemaker.training import Training
 from cdlab.localcloud.state import journal
 from tests.conftest import free_port, small_model
@@ -52,7 +54,7 @@ SERVICE = awsjson.service_model("sagemaker")
 PROVIDED = sorted(
     op
     for op in SERVICE.operation_names
-    if any(hasattr(cls, xform_name(op)) for cls in (SageMaker, Training))
+    if any(hasattr(cls, xform_name(op)) for cls in (Models, EndpointConfigs, Endpoints, Training))
 )
 NOT_PROVIDED = ["CreateNotebookInstance", "ListDomains", "CreatePipeline", "DescribeUserProfile"]
 NAME = st.from_regex(r"[a-z0-9](-?[a-z0-9]){0,12}", fullmatch=True)

@@ -27,7 +27,7 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     store.put(ACTIVITY, "old", activity("old", "Successful", 1.0))
     store.put(ACTIVITY, "cut", activity("cut", "InProgress", 2.0))
 
-    story = Autoscaler(metrics=None, sagemaker=None, store=store).describe_scaling_activities(
+    story = Autoscaler(metrics=None, capacity=None, store=store).describe_scaling_activities(
         RequestContext.internal(), {"ServiceNamespace": "sagemaker"}
     )["ScalingActivities"]
 

@@ -22,22 +22,23 @@ JSON_TARGETS = {"SageMaker": "sagemaker", "AnyScaleFrontendService": "applicatio
 def table(
     sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
 ) -> Table:
+    models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
         "sagemaker": {
-            "CreateModel": sagemaker.create_model,
-            "DescribeModel": sagemaker.describe_model,
-            "ListModels": sagemaker.list_models,
-            "DeleteModel": sagemaker.delete_model,
-            "CreateEndpointConfig": sagemaker.create_endpoint_config,
-            "DescribeEndpointConfig": sagemaker.describe_endpoint_config,
-            "ListEndpointConfigs": sagemaker.list_endpoint_configs,
-            "DeleteEndpointConfig": sagemaker.delete_endpoint_config,
-            "CreateEndpoint": sagemaker.create_endpoint,
-            "DescribeEndpoint": sagemaker.describe_endpoint,
-            "ListEndpoints": sagemaker.list_endpoints,
-            "UpdateEndpoint": sagemaker.update_endpoint,
-            "UpdateEndpointWeightsAndCapacities": sagemaker.update_endpoint_weights_and_capacities,
-            "DeleteEndpoint": sagemaker.delete_endpoint,
+            "CreateModel": models.create_model,
+            "DescribeModel": models.describe_model,
+            "ListModels": models.list_models,
+            "DeleteModel": models.delete_model,
+            "CreateEndpointConfig": configs.create_endpoint_config,
+            "DescribeEndpointConfig": configs.describe_endpoint_config,
+            "ListEndpointConfigs": configs.list_endpoint_configs,
+            "DeleteEndpointConfig": configs.delete_endpoint_config,
+            "CreateEndpoint": endpoints.create_endpoint,
+            "DescribeEndpoint": endpoints.describe_endpoint,
+            "ListEndpoints": endpoints.list_endpoints,
+            "UpdateEndpoint": endpoints.update_endpoint,
+            "UpdateEndpointWeightsAndCapacities": endpoints.update_endpoint_weights_and_capacities,
+            "DeleteEndpoint": endpoints.delete_endpoint,
             "CreateTrainingJob": training.create_training_job,
             "DescribeTrainingJob": training.describe_training_job,
             "ListTrainingJobs": training.list_training_jobs,

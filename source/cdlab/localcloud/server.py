@@ -59,7 +59,7 @@ from cdlab.localcloud.protocols.query import respond, signing_service
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
-from cdlab.localcloud.sagemaker.fleet import Fleet
+from cdlab.localcloud.sagemaker.instances import InstanceLauncher
 from cdlab.localcloud.sagemaker.router import (
     CUSTOM_ATTRIBUTES,
     INVOKED_VARIANT,
@@ -113,14 +113,14 @@ class Gateway:
         metrics = Metrics()
         self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
-        fleet = Fleet(self.home, artifact_store, self.session)
-        self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
-        self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
+        launcher = InstanceLauncher(self.home, artifact_store, self.session)
+        self.sagemaker = SageMaker.assemble(self.store, artifact_store, launcher, self.router)
+        self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store)
         listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
-            Telemetry(metrics, self.router, fleet, listeners, self.logs).run()
+            Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )
-        await self.sagemaker.resume()
+        await self.sagemaker.lifecycle.resume()
         self.cloudformation = CloudFormation(self.store, self.sagemaker)
         await self.cloudformation.resume()
         self.training = Training(self.store, self.home, self.logs)
@@ -140,7 +140,7 @@ class Gateway:
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
-            await self.sagemaker.shutdown()
+            await self.sagemaker.lifecycle.shutdown()
         if self.session is not None:
             await self.session.close()
         self.moto.executor.shutdown(wait=True)

@@ -44,7 +44,7 @@ from cdlab.localcloud.cloudwatch.metrics import (
 )
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import AWSError, ValidationException
-from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.autoscaler")
@@ -77,9 +77,9 @@ def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey,
 
 
 class Autoscaler:
-    def __init__(self, metrics: Metrics, sagemaker: SageMaker, store: Store) -> None:
+    def __init__(self, metrics: Metrics, capacity: Capacity, store: Store) -> None:
         self.metrics = metrics
-        self.sagemaker = sagemaker
+        self.capacity = capacity
         self.store = store
         self.states: dict[str, _TargetState] = {}
         self.alarms: dict[str, tuple[str, str]] = {}  # policy ARN -> its high and low alarms
@@ -164,7 +164,7 @@ class Autoscaler:
         if goal <= 0:
             return
         _, endpoint, _, variant = target.resource_id.split("/", 3)
-        current = self.sagemaker.variant_capacity(endpoint, variant)
+        current = self.capacity.variant_capacity(endpoint, variant)
         if current is None:
             return
         key, statistic, label = _policy_metric(conf, target.resource_id)
@@ -247,8 +247,8 @@ class Autoscaler:
         state: _TargetState,
     ) -> None:
         try:
-            await self.sagemaker.set_capacity(endpoint, variant, desired)
-            reached = self.sagemaker.variant_capacity(endpoint, variant)
+            await self.capacity.set_capacity(endpoint, variant, desired)
+            reached = self.capacity.variant_capacity(endpoint, variant)
             if reached == desired:
                 activity["StatusCode"] = "Successful"
                 activity["StatusMessage"] = (
@@ -259,7 +259,7 @@ class Autoscaler:
                 activity["StatusCode"] = "Failed"
                 activity["StatusMessage"] = (
                     f"Failed to set desired instance count to {desired}: the variant has "
-                    f"{reached} instances. {self.sagemaker.failure_reason(endpoint)}"
+                    f"{reached} instances. {self.capacity.failure_reason(endpoint)}"
                 )
         except ValidationException as e:
             activity["StatusCode"] = "Failed"

@@ -29,7 +29,8 @@ from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.protocols.query import coerce
-from cdlab.localcloud.sagemaker.controlplane import IN_PROGRESS, SageMaker, arn
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.documents import IN_PROGRESS, arn
 
 POLL_SECONDS = 0.25
 NAME_ALPHABET = string.ascii_letters + string.digits
@@ -54,6 +55,7 @@ class Context:
 
 
 Started = Callable[[Resource], None]
+Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
 
 def generated_name(ctx: Context, limit: int, with_stack: bool = False) -> str:
@@ -134,6 +136,11 @@ class _SageMakerNamed(Handler):
     operation: ClassVar[str]
     arn_attribute: ClassVar[str]
 
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        """The kind's create and delete operations."""
+        raise NotImplementedError
+
     def predict(self, props: dict[str, Any]) -> Resource | None:
         name = props.get(self.name_property or "")
         if not isinstance(name, str):
@@ -148,7 +155,7 @@ class _SageMakerNamed(Handler):
             ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
         )
         try:
-            getattr(ctx.sagemaker, f"create_{self.kind.replace('-', '_')}")(ctx.request, params)
+            self.operations(ctx.sagemaker)[0](ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({self.name_property: name})
@@ -162,7 +169,7 @@ class _SageMakerNamed(Handler):
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         assert self.name_property is not None
-        delete = getattr(ctx.sagemaker, f"delete_{self.kind.replace('-', '_')}")
+        _, delete = self.operations(ctx.sagemaker)
         try:
             delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
         except AWSError as e:
@@ -186,6 +193,10 @@ class Model(_SageMakerNamed):
         }
     )
 
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        return sagemaker.models.create_model, sagemaker.models.delete_model
+
 
 class EndpointConfig(_SageMakerNamed):
     type = "AWS::SageMaker::EndpointConfig"
@@ -208,6 +219,11 @@ class EndpointConfig(_SageMakerNamed):
         }
     )
 
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        configs = sagemaker.endpoint_configs
+        return configs.create_endpoint_config, configs.delete_endpoint_config
+
 
 UPDATE_ONLY = (
     "RetainAllVariantProperties",
@@ -229,12 +245,16 @@ class Endpoint(_SageMakerNamed):
     attributes = frozenset({"EndpointName", "EndpointArn"})
     create_only = frozenset({"EndpointName"})
 
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        return sagemaker.endpoints.create_endpoint, sagemaker.endpoints.delete_endpoint
+
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("EndpointName") or generated_name(ctx, 63)
         create = {k: v for k, v in props.items() if k not in UPDATE_ONLY}
         params = api_params(ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name})
         try:
-            ctx.sagemaker.create_endpoint(ctx.request, params)
+            ctx.sagemaker.endpoints.create_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({"EndpointName": name})
@@ -254,7 +274,9 @@ class Endpoint(_SageMakerNamed):
     ) -> Resource:
         name = current.attributes["EndpointName"]
         try:
-            described = ctx.sagemaker.describe_endpoint(ctx.request, {"EndpointName": name})
+            described = ctx.sagemaker.endpoints.describe_endpoint(
+                ctx.request, {"EndpointName": name}
+            )
         except AWSError as e:
             raise handler_failure(e) from None
         if described["EndpointConfigName"] == new["EndpointConfigName"]:
@@ -262,7 +284,7 @@ class Endpoint(_SageMakerNamed):
         params = {k: v for k, v in new.items() if k not in ("Tags",)}
         params = api_params(ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name})
         try:
-            ctx.sagemaker.update_endpoint(ctx.request, params)
+            ctx.sagemaker.endpoints.update_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         described = await self._settled(ctx, name)
@@ -278,7 +300,7 @@ class Endpoint(_SageMakerNamed):
         await super().delete(ctx, current)
         try:
             while True:
-                ctx.sagemaker.describe_endpoint(
+                ctx.sagemaker.endpoints.describe_endpoint(
                     ctx.request, {"EndpointName": current.attributes["EndpointName"]}
                 )
                 await asyncio.sleep(POLL_SECONDS)
@@ -289,7 +311,9 @@ class Endpoint(_SageMakerNamed):
     async def _settled(ctx: Context, name: str) -> dict[str, Any]:
         while True:
             try:
-                described = ctx.sagemaker.describe_endpoint(ctx.request, {"EndpointName": name})
+                described = ctx.sagemaker.endpoints.describe_endpoint(
+                    ctx.request, {"EndpointName": name}
+                )
             except AWSError as e:
                 raise handler_failure(e) from None
             if described["EndpointStatus"] not in IN_PROGRESS:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from cdlab.localcloud.cloudwatch.metrics import Metrics, period_seconds
 from cdlab.localcloud.sagemaker.endpointlogs import LogShipper
-from cdlab.localcloud.sagemaker.fleet import Fleet, Instance
+from cdlab.localcloud.sagemaker.instances import Instance, InstanceLauncher
 from cdlab.localcloud.sagemaker.router import Router
 from cdlab.localcloud.sagemaker.usage import UsageSampler
 from cdlab.localcloud.state.logarchive import LogArchive
@@ -32,13 +32,13 @@ class Telemetry:
         self,
         metrics: Metrics,
         router: Router,
-        fleet: Fleet,
+        launcher: InstanceLauncher,
         listeners: list[Callable[[], None]],
         logs: LogArchive,
     ) -> None:
         self.metrics = metrics
         self.router = router
-        self.fleet = fleet
+        self.launcher = launcher
         self.listeners = listeners
         self.sampler = UsageSampler()
         self.shipper = LogShipper(logs)
@@ -60,13 +60,13 @@ class Telemetry:
         period = period_seconds()
         tick = min(period, LOG_SHIP_SECONDS)
         started = time.time()  # the current period's start, on a grid of real seconds
-        self.sampler.sample([i.process.pid for i in self.fleet.instances])
+        self.sampler.sample([i.process.pid for i in self.launcher.running])
         while True:
             now = time.time()
             await asyncio.sleep(max(0.0, min(started + period, now + tick) - now))
             due = time.time() >= started + period
             try:
-                usage = await asyncio.to_thread(self._collect, list(self.fleet.instances), due)
+                usage = await asyncio.to_thread(self._collect, list(self.launcher.running), due)
                 if not due:
                     continue
                 self.metrics.flush(started, self.router.instance_counts(), usage)

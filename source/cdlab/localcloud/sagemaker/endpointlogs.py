@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cdlab.localcloud.sagemaker.fleet import Instance
+from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.state.logarchive import LogArchive
 
 MAX_READ_BYTES = 1 << 20  # per instance per call; the rest waits for the next call

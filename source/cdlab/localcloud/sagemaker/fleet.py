@@ -1,207 +1,26 @@
-"""Endpoint instances as real processes, each serving the container contract on its own port.
-
-The supervisor binds each instance's loopback socket itself and hands the file descriptor to the
-child, so there is no race for a port; it then waits for ``GET /ping`` before the instance may take
-traffic. An instance that exits before it passes the ping turns its last log line into a
-FailureReason; one that exits later is reported to ``on_unexpected_exit`` (the control plane
-replaces it). A stopped instance first finishes its requests in flight, then gets SIGTERM, and
-SIGKILL if it lingers.
-"""
+"""An endpoint's fleet: each variant's running instances, and the route that serves from it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import secrets
-import shutil
-import signal
-import socket
-import sys
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from cdlab.localcloud.sagemaker.documents import Snapshot
+from cdlab.localcloud.sagemaker.instances import Instance
+from cdlab.localcloud.sagemaker.router import EndpointRoute, VariantRoute
 
-import aiohttp
-
-from cdlab import config
-from cdlab.localcloud.sagemaker import artifacts, images
-
-PING_INTERVAL = 0.05
-STOP_GRACE_SECONDS = 5.0
+Fleet = dict[str, list[Instance]]
+"""Variant name -> its running instances, for one endpoint."""
 
 
-class InstanceFailed(RuntimeError):
-    """An instance could not start or never became healthy; the message is the reason."""
+def all_instances(fleet: Fleet) -> list[Instance]:
+    """Every instance of the fleet, all variants together."""
+    return [i for group in fleet.values() for i in group]
 
 
-@dataclass(eq=False)
-class Instance:
-    instance_id: str
-    endpoint: str
-    variant: str
-    port: int
-    process: asyncio.subprocess.Process
-    directory: Path
-    log_path: Path
-    inflight: int = 0
-    stopping: bool = False
-    exited: asyncio.Event = field(default_factory=asyncio.Event)
-    watcher: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{config.LOOPBACK}:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return not self.stopping and self.process.returncode is None
-
-
-ExitCallback = Callable[[Instance], Awaitable[None]]
-
-
-class Fleet:
-    """Starts, watches and stops instance processes under ``<home>/instances``."""
-
-    def __init__(
-        self,
-        home: Path,
-        artifact_store: artifacts.ArtifactStore,
-        session: aiohttp.ClientSession,
-        on_unexpected_exit: ExitCallback | None = None,
-        startup_timeout: float = 60.0,
-    ) -> None:
-        self.root = home / "instances"
-        self.logs = home / "logs" / "endpoints"
-        self.artifacts = artifact_store
-        self.session = session
-        self.on_unexpected_exit = on_unexpected_exit
-        self.startup_timeout = startup_timeout
-        self.instances: set[Instance] = set()
-
-    async def start(
-        self, endpoint: str, variant: str, image: str, digest: str, count: int
-    ) -> list[Instance]:
-        """Start ``count`` healthy instances, all or none."""
-        module = images.inference_module(image)
-        tasks = [
-            asyncio.create_task(self._start_one(endpoint, variant, module, digest))
-            for _ in range(count)
-        ]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        started = [r for r in results if isinstance(r, Instance)]
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            await self.stop(started, drain_seconds=0)
-            raise failures[0]
-        return started
-
-    async def _start_one(self, endpoint: str, variant: str, module: str, digest: str) -> Instance:
-        instance_id = "i-" + secrets.token_hex(8)
-        directory = self.root / endpoint / variant / instance_id
-        log_path = self.logs / endpoint / variant / f"{instance_id}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(
-                None, artifacts.unpack, self.artifacts.path(digest), directory / "model"
-            )
-        except artifacts.ArtifactError as e:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise InstanceFailed(str(e)) from e
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((config.LOOPBACK, 0))
-        listener.listen(512)
-        port = listener.getsockname()[1]
-        with open(log_path, "ab") as log, listener:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                module,
-                "--endpoint",
-                endpoint,
-                "--variant",
-                variant,
-                "--instance",
-                instance_id,
-                "--model-dir",
-                str(directory / "model"),
-                "--fd",
-                str(listener.fileno()),
-                "--parent-pid",
-                str(os.getpid()),
-                pass_fds=(listener.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        instance = Instance(instance_id, endpoint, variant, port, process, directory, log_path)
-        self.instances.add(instance)
-        instance.watcher = asyncio.create_task(self._watch(instance))
-        try:
-            await self._wait_healthy(instance)
-        except BaseException:
-            await self._stop_one(instance, drain_seconds=0)
-            raise
-        return instance
-
-    async def _wait_healthy(self, instance: Instance) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        timeout = aiohttp.ClientTimeout(total=2)
-        while time.monotonic() < deadline:
-            if instance.process.returncode is not None:
-                raise InstanceFailed(
-                    f"Instance {instance.instance_id} of variant {instance.variant} exited with "
-                    f"code {instance.process.returncode} before passing the ping health check: "
-                    f"{self.last_log_line(instance)}"
-                )
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with self.session.get(f"{instance.url}/ping", timeout=timeout) as r:
-                    if r.status == 200:
-                        return
-            await asyncio.sleep(PING_INTERVAL)
-        raise InstanceFailed(
-            f"Instance {instance.instance_id} of variant {instance.variant} did not pass the ping "
-            f"health check within {self.startup_timeout:.0f} seconds."
-        )
-
-    async def _watch(self, instance: Instance) -> None:
-        await instance.process.wait()
-        instance.exited.set()
-        self.instances.discard(instance)
-        if not instance.stopping and self.on_unexpected_exit is not None:
-            await self.on_unexpected_exit(instance)
-
-    @staticmethod
-    def last_log_line(instance: Instance) -> str:
-        try:
-            lines = instance.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no log)"
-        return lines[-1] if lines else "(no output)"
-
-    async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None:
-        await asyncio.gather(*(self._stop_one(i, drain_seconds) for i in instances))
-
-    async def _stop_one(self, instance: Instance, drain_seconds: float) -> None:
-        """Let in-flight requests finish (up to ``drain_seconds``), then stop the process."""
-        instance.stopping = True
-        deadline = time.monotonic() + drain_seconds
-        while instance.inflight and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        if instance.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                instance.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(instance.exited.wait(), STOP_GRACE_SECONDS)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    instance.process.kill()
-                await instance.exited.wait()
-        shutil.rmtree(instance.directory, ignore_errors=True)
-
-    async def stop_all(self) -> None:
-        await self.stop(list(self.instances), drain_seconds=0)
+def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
+    """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights."""
+    return EndpointRoute(
+        name,
+        tuple(
+            VariantRoute(s["VariantName"], s["Weight"], tuple(fleet[s["VariantName"]]))
+            for s in snapshot
+        ),
+    )

@@ -24,7 +24,7 @@ from weakref import WeakKeyDictionary
 from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
-from cdlab.localcloud.sagemaker.fleet import Instance
+from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
@@ -50,8 +50,8 @@ class VariantRoute:
 
 @dataclass(frozen=True)
 class EndpointRoute:
-    """An endpoint's fleet; during a blue/green deployment ``green`` (the new fleet) takes
-    ``green_share`` of the requests and this one the rest."""
+    """Where an endpoint's requests go, by variant; during a blue/green deployment ``green`` (the
+    route to the new fleet) takes ``green_share`` of the requests and this one the rest."""
 
     name: str
     variants: tuple[VariantRoute, ...]
@@ -94,8 +94,8 @@ class Router:
         """Instances serving each (endpoint, variant), both fleets during a deployment."""
         counts: dict[tuple[str, str], int] = {}
         for route in list(self.routes.values()):
-            for fleet in (route, route.green):
-                for variant in fleet.variants if fleet is not None else ():
+            for served in (route, route.green):
+                for variant in served.variants if served is not None else ():
                     key = (route.name, variant.name)
                     counts[key] = counts.get(key, 0) + len(variant.instances)
         return counts

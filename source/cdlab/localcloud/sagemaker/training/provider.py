@@ -14,7 +14,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
 from cdlab.localcloud.sagemaker import artifacts, images
-from cdlab.localcloud.sagemaker.controlplane import paginate
+from cdlab.localcloud.sagemaker.documents import arn, paginate
 from cdlab.localcloud.sagemaker.training import records, staging
 from cdlab.localcloud.sagemaker.training.logs import BUILTIN_METRICS
 from cdlab.localcloud.sagemaker.training.records import JobRecords
@@ -64,7 +64,7 @@ class Training:
         algorithm = images.algorithm_of(image)
         if not spec.get("MetricDefinitions") and algorithm in BUILTIN_METRICS:
             spec["MetricDefinitions"] = BUILTIN_METRICS[algorithm]
-        job_arn = _job_arn(ctx, name)
+        job_arn = arn(records.TRAINING_JOB, name, ctx)
         doc = records.new_document(name, job_arn, {**p, "AlgorithmSpecification": spec})
         self.records.put(doc)
         self.supervisor.start(name)
@@ -72,9 +72,10 @@ class Training:
 
     def _absent(self, ctx: RequestContext, name: str) -> None:
         if self.records.find(name) is not None:
+            job_arn = arn(records.TRAINING_JOB, name, ctx)
             raise ResourceInUse(
                 "Training job names must be unique within an AWS account and region, and a "
-                f"training job with this name already exists ({_job_arn(ctx, name)})"
+                f"training job with this name already exists ({job_arn})"
             )
 
     def describe_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -102,10 +103,6 @@ class Training:
 
     async def shutdown(self) -> None:
         await self.supervisor.shutdown()
-
-
-def _job_arn(ctx: RequestContext, name: str) -> str:
-    return ctx.arn("sagemaker", f"{records.TRAINING_JOB}/{name.lower()}")
 
 
 def _check_channels(channels: list[dict[str, Any]]) -> None:

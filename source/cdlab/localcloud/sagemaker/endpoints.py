@@ -1,0 +1,159 @@
+"""The endpoint operations: CreateEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpoint,
+UpdateEndpointWeightsAndCapacities and DeleteEndpoint.
+
+Each checks the request, records the endpoint's new status and what it is to serve, and leaves
+the work to the endpoint's lifecycle (an update to its own EndpointUpdate), in the background.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker.documents import (
+    CONFIG,
+    ENDPOINT,
+    IN_PROGRESS,
+    MODEL,
+    Documents,
+    Snapshot,
+    arn,
+    paginate,
+    public,
+)
+from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
+from cdlab.localcloud.sagemaker.update import EndpointUpdate
+
+
+class Endpoints:
+    def __init__(self, docs: Documents, lifecycle: Lifecycle) -> None:
+        self.docs = docs
+        self.lifecycle = lifecycle
+
+    def _snapshot(self, ctx: RequestContext, config_doc: dict[str, Any]) -> Snapshot:
+        """What each variant of a config serves, resolved now (models may be deleted later)."""
+        snapshot = []
+        for variant in config_doc["ProductionVariants"]:
+            model = self.docs.get(ctx, MODEL, variant["ModelName"])
+            if not model.get("_ArtifactDigest"):
+                raise ValidationException(
+                    f"Model {model['ModelName']} has no ModelDataUrl; the local cloud needs a "
+                    "model artifact to serve."
+                )
+            snapshot.append(
+                {
+                    "VariantName": variant["VariantName"],
+                    "ModelName": model["ModelName"],
+                    "Image": model["PrimaryContainer"]["Image"],
+                    "ArtifactDigest": model["_ArtifactDigest"],
+                    "InstanceType": variant["InstanceType"],
+                    "Weight": float(variant["InitialVariantWeight"]),
+                    "Count": int(variant["InitialInstanceCount"]),
+                }
+            )
+        return snapshot
+
+    def create_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        name = p["EndpointName"]
+        self.docs.absent(ctx, ENDPOINT, name)
+        config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
+        snapshot = self._snapshot(ctx, config_doc)
+        now = time.time()
+        doc = {
+            "EndpointName": name,
+            "EndpointArn": arn(ENDPOINT, name, ctx),
+            "EndpointConfigName": config_doc["EndpointConfigName"],
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "_Pending": snapshot,
+        }
+        self.docs.store.put(ENDPOINT, name, doc)
+        self.lifecycle.create(name)
+        return {"EndpointArn": doc["EndpointArn"]}
+
+    def describe_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return public(self.docs.get(ctx, ENDPOINT, p["EndpointName"]))
+
+    def list_endpoints(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+        summaries = [{k: d[k] for k in keys} for d in self.docs.store.all(ENDPOINT)]
+        return paginate(summaries, p, "Endpoints", "EndpointName", "EndpointStatus")
+
+    def _updatable(self, ctx: RequestContext, name: str) -> dict[str, Any]:
+        doc = self.docs.get(ctx, ENDPOINT, name)
+        if doc["EndpointStatus"] in IN_PROGRESS:
+            raise ValidationException(f'Cannot update in-progress endpoint "{doc["EndpointArn"]}".')
+        if doc["EndpointStatus"] != "InService":
+            raise ValidationException(
+                f'Cannot update endpoint "{doc["EndpointArn"]}" in status '
+                f"{doc['EndpointStatus']}; delete it and create it again."
+            )
+        return doc
+
+    def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        doc = self._updatable(ctx, p["EndpointName"])
+        config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
+        snapshot = self._snapshot(ctx, config_doc)
+        if p.get("RetainAllVariantProperties"):
+            _retain_variant_properties(p, doc["_Deployed"], snapshot)
+        deployment = p.get("DeploymentConfig")
+        if deployment is None and p.get("RetainDeploymentConfig"):
+            deployment = doc.get("LastDeploymentConfig")
+        update = EndpointUpdate(self.docs, self.lifecycle, doc["EndpointName"], deployment)
+        update.begin(doc, config_doc["EndpointConfigName"], snapshot)
+        self.lifecycle.spawn(doc["EndpointName"], update.run())
+        return {"EndpointArn": doc["EndpointArn"]}
+
+    def update_endpoint_weights_and_capacities(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        doc = self._updatable(ctx, p["EndpointName"])
+        current = {s["VariantName"]: s for s in doc["_Deployed"]}
+        missing = [
+            d["VariantName"]
+            for d in p["DesiredWeightsAndCapacities"]
+            if d["VariantName"] not in current
+        ]
+        if missing:
+            raise ValidationException(
+                f'The variant(s) "[{", ".join(missing)}]" is/are not present in the endpoint '
+                f'"{doc["EndpointArn"]}". Its variants are: {", ".join(current)}.'
+            )
+        snapshot = [dict(s) for s in doc["_Deployed"]]
+        by_name = {s["VariantName"]: s for s in snapshot}
+        for desired in p["DesiredWeightsAndCapacities"]:
+            target = by_name[desired["VariantName"]]
+            if desired.get("DesiredWeight") is not None:
+                target["Weight"] = float(desired["DesiredWeight"])
+            if desired.get("DesiredInstanceCount") is not None:
+                target["Count"] = int(desired["DesiredInstanceCount"])
+        for summary in doc.get("ProductionVariants", []):
+            desired = by_name.get(summary["VariantName"])
+            if desired is not None:
+                summary["DesiredWeight"] = desired["Weight"]
+                summary["DesiredInstanceCount"] = desired["Count"]
+        self.docs.save_endpoint(doc, EndpointStatus="Updating", _Pending=snapshot)
+        self.lifecycle.resize(doc["EndpointName"])
+        return {"EndpointArn": doc["EndpointArn"]}
+
+    def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])
+        self.docs.save_endpoint(doc, EndpointStatus="Deleting")
+        self.lifecycle.delete(doc["EndpointName"])
+        return {}
+
+
+def _retain_variant_properties(p: dict[str, Any], deployed: Snapshot, snapshot: Snapshot) -> None:
+    """RetainAllVariantProperties: variants the endpoint already has keep their weight and
+    instance count, unless ExcludeRetainedVariantProperties names them."""
+    excluded = {e["VariantPropertyType"] for e in p.get("ExcludeRetainedVariantProperties", [])}
+    current = {s["VariantName"]: s for s in deployed}
+    for s in snapshot:
+        if s["VariantName"] in current:
+            if "DesiredWeight" not in excluded:
+                s["Weight"] = current[s["VariantName"]]["Weight"]
+            if "DesiredInstanceCount" not in excluded:
+                s["Count"] = current[s["VariantName"]]["Count"]

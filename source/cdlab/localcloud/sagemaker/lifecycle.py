@@ -1,0 +1,242 @@
+"""Endpoints' instances through their lives: create, resize, replace a dead instance, delete,
+resume after a restart, shut down.
+
+Each endpoint runs its lifecycle steps in the background, one at a time. ``in_service`` holds the
+fleet each endpoint serves from, by lower-cased name; an update's new fleet joins it only at the
+switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from cdlab.localcloud.sagemaker.documents import ENDPOINT, Documents, Snapshot, variant_summaries
+from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
+from cdlab.localcloud.sagemaker.images import UnknownImage
+from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed, InstanceLauncher
+from cdlab.localcloud.sagemaker.router import EndpointRoute, Router
+
+log = logging.getLogger("cdlab.sagemaker")
+
+DELETE_DRAIN_SECONDS = 5
+
+
+class Lifecycle:
+    def __init__(self, docs: Documents, launcher: InstanceLauncher, router: Router) -> None:
+        self.docs = docs
+        self.launcher = launcher
+        self.router = router
+        self.in_service: dict[str, Fleet] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        launcher.on_unexpected_exit = self._replace_instance
+
+    def spawn(self, name: str, step: Coroutine[Any, Any, None]) -> None:
+        """Run an endpoint's lifecycle step in the background, one at a time per endpoint."""
+        key = name.lower()
+        task = asyncio.create_task(step)
+        self.tasks[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self.tasks.get(key) is done:
+                del self.tasks[key]
+
+        task.add_done_callback(forget)
+
+    def task(self, name: str) -> asyncio.Task[None] | None:
+        """The endpoint's lifecycle step under way, if any."""
+        return self.tasks.get(name.lower())
+
+    # ---- what an update uses (update.Fleets) ---------------------------------------------
+
+    def current(self, name: str) -> Fleet:
+        return self.in_service.get(name.lower(), {})
+
+    async def start(self, name: str, snapshot: Snapshot) -> Fleet:
+        """Start every variant's instances, all or none."""
+        tasks = [
+            asyncio.create_task(
+                self.launcher.start(
+                    name, s["VariantName"], s["Image"], s["ArtifactDigest"], s["Count"]
+                )
+            )
+            for s in snapshot
+        ]
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop([i for r in results if isinstance(r, list) for i in r], 0)
+            raise
+        started = [r for r in results if isinstance(r, list)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            await self.stop([i for group in started for i in group], drain_seconds=0)
+            raise failures[0]
+        return {s["VariantName"]: group for s, group in zip(snapshot, started, strict=True)}
+
+    async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None:
+        await self.launcher.stop(instances, drain_seconds)
+
+    def route(self, route: EndpointRoute) -> None:
+        self.router.set_route(route)
+
+    def serve(self, name: str, snapshot: Snapshot, fleet: Fleet) -> None:
+        self.in_service[name.lower()] = fleet
+        self.router.set_route(endpoint_route(name, snapshot, fleet))
+
+    # ---- lifecycle steps -----------------------------------------------------------------
+
+    def create(self, name: str) -> None:
+        """Start the endpoint's pending snapshot; InService on it, or Failed."""
+        self.spawn(name, self._create(name))
+
+    async def _create(self, name: str) -> None:
+        doc = self.docs.endpoint(name)
+        assert doc is not None
+        snapshot = doc["_Pending"]
+        try:
+            fleet = await self.start(name, snapshot)
+        except (InstanceFailed, UnknownImage) as e:
+            self.docs.save_endpoint(
+                doc, EndpointStatus="Failed", FailureReason=str(e), _Pending=None
+            )
+            log.warning("endpoint %s failed: %s", name, e)
+            return
+        self.serve(name, snapshot, fleet)
+        self.docs.save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            ProductionVariants=variant_summaries(snapshot, time.time()),
+            _Deployed=snapshot,
+            _Pending=None,
+        )
+        log.info("endpoint %s is InService", name)
+
+    def resize(self, name: str) -> None:
+        """Apply the pending snapshot's weights and instance counts to the fleet in service."""
+        self.spawn(name, self._resize(name))
+
+    async def _resize(self, name: str) -> None:
+        """New weights apply at once; instances are added before they are routed to, and
+        removed ones drain."""
+        doc = self.docs.endpoint(name)
+        assert doc is not None
+        snapshot = doc["_Pending"]
+        before = self.in_service[name.lower()]
+        fleet = {v: list(group) for v, group in before.items()}
+        retired: list[Instance] = []
+        try:
+            for s in snapshot:
+                group = fleet[s["VariantName"]]
+                if s["Count"] > len(group):
+                    group += await self.launcher.start(
+                        name,
+                        s["VariantName"],
+                        s["Image"],
+                        s["ArtifactDigest"],
+                        s["Count"] - len(group),
+                    )
+                elif s["Count"] < len(group):
+                    retired += group[s["Count"] :]
+                    del group[s["Count"] :]
+        except (InstanceFailed, UnknownImage) as e:
+            added = [i for v, g in fleet.items() for i in g if i not in before[v]]
+            await self.stop(added, drain_seconds=0)
+            self.docs.save_endpoint(
+                doc, EndpointStatus="InService", FailureReason=str(e), _Pending=None
+            )
+            return
+        self.serve(name, snapshot, fleet)
+        self.docs.save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            ProductionVariants=variant_summaries(snapshot, time.time()),
+            _Deployed=snapshot,
+            _Pending=None,
+        )
+        await self.stop(retired)
+
+    def delete(self, name: str) -> None:
+        """Stop routing to the endpoint at once, cancel its step under way, then stop its
+        instances and forget it."""
+        self.router.drop_route(name)
+        previous = self.tasks.pop(name.lower(), None)
+        if previous is not None:
+            previous.cancel()
+        self.spawn(name, self._delete(name, previous))
+
+    async def _delete(self, name: str, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await previous
+        fleet = self.in_service.pop(name.lower(), {})
+        await self.stop(all_instances(fleet), drain_seconds=DELETE_DRAIN_SECONDS)
+        self.docs.store.delete(ENDPOINT, name)
+        self.docs.forget_unused_artifacts()
+        log.info("endpoint %s deleted", name)
+
+    async def _replace_instance(self, instance: Instance) -> None:
+        """An instance died on its own: start a replacement and route to it."""
+        name = instance.endpoint
+        fleet = self.in_service.get(name.lower())
+        doc = self.docs.endpoint(name)
+        if fleet is None or doc is None or instance not in fleet.get(instance.variant, []):
+            return
+        log.warning(
+            "instance %s of %s/%s exited (%s); replacing it",
+            instance.instance_id,
+            name,
+            instance.variant,
+            InstanceLauncher.last_log_line(instance),
+        )
+        snapshot = {s["VariantName"]: s for s in doc["_Deployed"]}[instance.variant]
+        try:
+            [replacement] = await self.launcher.start(
+                name, instance.variant, snapshot["Image"], snapshot["ArtifactDigest"], 1
+            )
+        except (InstanceFailed, UnknownImage) as e:
+            log.error("could not replace instance of %s/%s: %s", name, instance.variant, e)
+            return
+        current = self.in_service.get(name.lower())
+        if current is not fleet or instance not in current.get(instance.variant, []):
+            await self.stop([replacement], drain_seconds=0)
+            return
+        group = current[instance.variant]
+        group[group.index(instance)] = replacement
+        self.serve(name, doc["_Deployed"], current)
+
+    async def resume(self) -> None:
+        """Bring every endpoint back after a start: each on one consistent configuration."""
+        for doc in self.docs.store.all(ENDPOINT):
+            name, status = doc["EndpointName"], doc["EndpointStatus"]
+            if status == "Deleting":
+                self.spawn(name, self._delete(name, None))
+            elif status == "Creating":
+                self.create(name)
+            elif doc.get("_Deployed") and status != "Failed":
+                reason = doc.get("FailureReason")
+                if status == "Updating":
+                    reason = (
+                        "The local cloud restarted during an update; the endpoint is back on "
+                        "its previous configuration."
+                    )
+                self.docs.save_endpoint(
+                    doc,
+                    EndpointStatus="SystemUpdating",
+                    FailureReason=reason,
+                    PendingDeploymentSummary=None,
+                    _Pending=doc["_Deployed"],
+                    _PendingConfigName=None,
+                )
+                self.create(name)
+
+    async def shutdown(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.launcher.stop_all()

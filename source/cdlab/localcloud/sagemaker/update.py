@@ -1,0 +1,308 @@
+"""One UpdateEndpoint, start to finish: a blue/green deployment that starts the new (green)
+fleet, shifts the traffic to it step by step while it bakes, switches, and drains the old (blue)
+fleet; or rolls back to the old fleet, which served throughout.
+
+``DeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration`` becomes a list of shares
+of the endpoint's traffic sent to the new fleet: ALL_AT_ONCE ``[1.0]``; CANARY the canary's share
+of the new fleet's capacity, then ``1.0``; LINEAR one more step each time. After each step the
+new fleet bakes for WaitIntervalInSeconds (scaled by ``CDLAB_TIME_SCALE``) while the
+AutoRollbackConfiguration alarms are watched; one in ALARM rolls the traffic back. No policy
+means blue/green, all at once, with no baking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import time
+from typing import Any, Protocol
+
+from cdlab import config
+from cdlab.localcloud.cloudwatch import alarms
+from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker.documents import Documents, Snapshot, variant_summaries
+from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
+from cdlab.localcloud.sagemaker.images import UnknownImage
+from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed
+from cdlab.localcloud.sagemaker.router import EndpointRoute
+
+log = logging.getLogger("cdlab.sagemaker")
+
+BAKE_POLL_SECONDS = 0.05
+
+
+def _size(capacity: dict[str, Any], count: int) -> int:
+    """A CapacitySize as a number of the new fleet's instances (at least one)."""
+    if capacity["Type"] == "INSTANCE_COUNT":
+        return int(capacity["Value"])
+    return max(1, math.ceil(count * float(capacity["Value"]) / 100))
+
+
+def _percent(capacity: dict[str, Any], count: int) -> float:
+    if capacity["Type"] == "INSTANCE_COUNT":
+        return 100.0 * int(capacity["Value"]) / count
+    return float(capacity["Value"])
+
+
+def routing(deployment: dict[str, Any]) -> dict[str, Any]:
+    return deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration") or {
+        "Type": "ALL_AT_ONCE",
+        "WaitIntervalInSeconds": 0,
+    }
+
+
+def validate(deployment: dict[str, Any], count: int) -> None:
+    """SageMaker's limits, given the new variants' total instance count: CanarySize at most 50%,
+    LinearStepSize 10-50%."""
+    if "RollingUpdatePolicy" in deployment:
+        raise ValidationException(
+            "The local cloud deploys with BlueGreenUpdatePolicy; RollingUpdatePolicy is not "
+            "available locally."
+        )
+    for name in alarm_names(deployment):
+        if alarms.state(name) is None:
+            raise ValidationException(
+                f"The CloudWatch alarm {name} in AutoRollbackConfiguration does not exist; "
+                "create it with put-metric-alarm first."
+            )
+    traffic = routing(deployment)
+    kind = traffic["Type"]
+    if kind == "CANARY":
+        size = traffic.get("CanarySize")
+        if size is None:
+            raise ValidationException("CanarySize must be specified for CANARY traffic routing.")
+        if _percent(size, count) > 50:
+            raise ValidationException(
+                f"CanarySize {size['Value']} ({size['Type']}) must be at most 50% of the "
+                f"variants' total instance count ({count})."
+            )
+    elif kind == "LINEAR":
+        size = traffic.get("LinearStepSize")
+        if size is None:
+            raise ValidationException(
+                "LinearStepSize must be specified for LINEAR traffic routing."
+            )
+        if not 10 <= _percent(size, count) <= 50:
+            raise ValidationException(
+                f"LinearStepSize {size['Value']} ({size['Type']}) must be between 10% and 50% "
+                f"of the variants' total instance count ({count})."
+            )
+    elif "CanarySize" in traffic or "LinearStepSize" in traffic:
+        raise ValidationException(
+            "CanarySize and LinearStepSize apply only to CANARY and LINEAR traffic routing."
+        )
+
+
+def traffic_steps(deployment: dict[str, Any], count: int) -> list[float]:
+    """The new fleet's share of traffic at each step, ending at 1.0."""
+    traffic = routing(deployment)
+    if traffic["Type"] == "CANARY":
+        return [min(1.0, _size(traffic["CanarySize"], count) / count), 1.0]
+    if traffic["Type"] == "LINEAR":
+        step = _size(traffic["LinearStepSize"], count)
+        return [min(1.0, n * step / count) for n in range(1, math.ceil(count / step) + 1)]
+    return [1.0]
+
+
+def bake_seconds(deployment: dict[str, Any]) -> float:
+    return float(routing(deployment).get("WaitIntervalInSeconds", 0)) / config.time_scale()
+
+
+def termination_wait(deployment: dict[str, Any]) -> float:
+    """How long the old fleet keeps serving after the switch (TerminationWaitInSeconds)."""
+    wait = deployment.get("BlueGreenUpdatePolicy", {}).get("TerminationWaitInSeconds", 0)
+    return float(wait) / config.time_scale()
+
+
+def deadline(deployment: dict[str, Any]) -> float:
+    """The monotonic time the whole deployment must finish by (MaximumExecutionTimeout)."""
+    limit = deployment.get("BlueGreenUpdatePolicy", {}).get("MaximumExecutionTimeoutInSeconds")
+    return math.inf if limit is None else time.monotonic() + float(limit) / config.time_scale()
+
+
+def alarm_names(deployment: dict[str, Any]) -> list[str]:
+    return [
+        a["AlarmName"] for a in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])
+    ]
+
+
+def tripped(names: list[str]) -> str | None:
+    """The first of ``names`` in state ALARM, if any."""
+    return next((n for n in names if alarms.state(n) == "ALARM"), None)
+
+
+async def bake(seconds: float, names: list[str], until: float) -> str | None:
+    """Wait ``seconds`` while watching the alarms; the reason to roll back, or None."""
+    end = time.monotonic() + seconds
+    while True:
+        alarm = tripped(names)
+        if alarm is not None:
+            return f"the alarm {alarm} went into ALARM state"
+        if time.monotonic() >= until:
+            return "the deployment exceeded MaximumExecutionTimeoutInSeconds"
+        if time.monotonic() >= end:
+            return None
+        await asyncio.sleep(min(BAKE_POLL_SECONDS, max(0.0, end - time.monotonic())))
+
+
+class Fleets(Protocol):
+    """What an update needs from the endpoint lifecycle."""
+
+    def current(self, name: str) -> Fleet:
+        """The endpoint's fleet in service (empty if none)."""
+        ...
+
+    async def start(self, name: str, snapshot: Snapshot) -> Fleet:
+        """Every variant's instances, started healthy, all or none."""
+        ...
+
+    async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None: ...
+
+    def route(self, route: EndpointRoute) -> None:
+        """Send the endpoint's traffic as ``route`` says, without changing its fleet in service."""
+        ...
+
+    def serve(self, name: str, snapshot: Snapshot, fleet: Fleet) -> None:
+        """Put ``fleet`` in service and route all the endpoint's traffic to it."""
+        ...
+
+
+class EndpointUpdate:
+    """One UpdateEndpoint: ``begin`` as the request is served, ``run`` in the background."""
+
+    def __init__(
+        self, docs: Documents, fleets: Fleets, name: str, deployment: dict[str, Any] | None
+    ) -> None:
+        self.docs = docs
+        self.fleets = fleets
+        self.name = name
+        self.deployment = deployment  # as given, kept as the endpoint's LastDeploymentConfig
+        self.policy = deployment or {}
+
+    def begin(self, doc: dict[str, Any], config_name: str, snapshot: Snapshot) -> None:
+        """Check the DeploymentConfig against the new variants, then mark the endpoint Updating
+        with the deployment pending."""
+        validate(self.policy, sum(s["Count"] for s in snapshot))
+        now = time.time()
+        self.docs.save_endpoint(
+            doc,
+            EndpointStatus="Updating",
+            FailureReason=None,
+            _Pending=snapshot,
+            _PendingConfigName=config_name,
+            PendingDeploymentSummary={
+                "EndpointConfigName": config_name,
+                "ProductionVariants": [
+                    {
+                        "VariantName": s["VariantName"],
+                        "DesiredWeight": s["Weight"],
+                        "DesiredInstanceCount": s["Count"],
+                        "VariantStatus": [{"Status": "Creating", "StartTime": now}],
+                    }
+                    for s in snapshot
+                ],
+                "StartTime": now,
+            },
+            LastDeploymentConfig=self.deployment,
+        )
+
+    async def run(self) -> None:
+        """Start the new fleet, shift the traffic to it, switch, then drain the old fleet after
+        the termination wait. A failed start, an alarm or the deadline rolls back."""
+        doc = self.docs.endpoint(self.name)
+        assert doc is not None
+        snapshot = doc["_Pending"]
+        until = deadline(self.policy)
+        try:
+            green = await self.fleets.start(self.name, snapshot)
+        except (InstanceFailed, UnknownImage) as e:
+            self._roll_back(doc, str(e))
+            return
+        blue = self.fleets.current(self.name)
+        blue_route = endpoint_route(self.name, doc["_Deployed"], blue)
+        green_route = endpoint_route(self.name, snapshot, green)
+        new_instances = all_instances(green)
+        try:
+            reason = await self._shift_traffic(doc, blue_route, green_route, until)
+            if reason is not None:
+                await self._abandon(doc, blue_route, new_instances, reason)
+                return
+        except asyncio.CancelledError:
+            await self.fleets.stop(new_instances, drain_seconds=0)
+            raise
+        self._switch(doc, snapshot, green)
+        await asyncio.sleep(termination_wait(self.policy))
+        await self.fleets.stop(all_instances(blue))
+
+    async def _shift_traffic(
+        self,
+        doc: dict[str, Any],
+        blue_route: EndpointRoute,
+        green_route: EndpointRoute,
+        until: float,
+    ) -> str | None:
+        """Each traffic step in turn, baking under the alarms' watch; the reason to roll back,
+        or None once the new fleet takes all the traffic."""
+        names = alarm_names(self.policy)
+        instance_count = sum(len(v.instances) for v in green_route.variants)
+        for share in traffic_steps(self.policy, instance_count):
+            self._variant_status(doc, "Baking", f"{share:.0%} of the traffic is on the new fleet")
+            split = dataclasses.replace(blue_route, green=green_route, green_share=share)
+            self.fleets.route(split)
+            reason = await bake(bake_seconds(self.policy), names, until)
+            if reason is not None:
+                return reason
+        return None
+
+    def _variant_status(self, doc: dict[str, Any], status: str, message: str) -> None:
+        """Show a deployment step in DescribeEndpoint's PendingDeploymentSummary."""
+        summary = doc["PendingDeploymentSummary"]
+        for variant in summary["ProductionVariants"]:
+            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"]
+            variant["VariantStatus"] = [
+                {"Status": status, "StatusMessage": message, "StartTime": time.time()}
+            ]
+        self.docs.save_endpoint(doc, PendingDeploymentSummary=summary)
+
+    async def _abandon(
+        self,
+        doc: dict[str, Any],
+        blue_route: EndpointRoute,
+        new_instances: list[Instance],
+        reason: str,
+    ) -> None:
+        """Send all the traffic back to the old fleet, stop the new one and roll back."""
+        self.fleets.route(blue_route)
+        self.docs.save_endpoint(doc, EndpointStatus="RollingBack")
+        log.warning("update of endpoint %s rolling back: %s", self.name, reason)
+        await self.fleets.stop(new_instances)
+        self._roll_back(doc, reason)
+
+    def _roll_back(self, doc: dict[str, Any], reason: str) -> None:
+        self.docs.save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            FailureReason=f"The update failed and the endpoint was rolled back: {reason}",
+            PendingDeploymentSummary=None,
+            _Pending=None,
+            _PendingConfigName=None,
+        )
+        log.warning("update of endpoint %s rolled back: %s", self.name, reason)
+
+    def _switch(self, doc: dict[str, Any], snapshot: Snapshot, green: Fleet) -> None:
+        """Put the new fleet in service with all the traffic; the deployment is done."""
+        self.fleets.serve(self.name, snapshot, green)
+        self.docs.save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            EndpointConfigName=doc["_PendingConfigName"],
+            ProductionVariants=variant_summaries(snapshot, time.time()),
+            PendingDeploymentSummary=None,
+            _Deployed=snapshot,
+            _Pending=None,
+            _PendingConfigName=None,
+        )
+        self.docs.forget_unused_artifacts()
+        log.info("endpoint %s switched to %s", self.name, doc["EndpointConfigName"])
