@@ -37,14 +37,9 @@ bench: $(STAMP)
 NOTEBOOK_TARGET ?= local
 NOTEBOOK_ARGS ?=
 WORKSHOP_TIME_SCALE ?= 60
-notebooks: $(STAMP)  ## every notebook headless with papermill into output/notebooks/ (NOTEBOOK_TARGET=aws NOTEBOOK_ARGS='-p role ARN -p bucket NAME')
-	mkdir -p output/notebooks
-	for notebook in notebooks/[0-9]*.ipynb labs/*.ipynb; do \
-	  PATH="$(abspath $(VENV))/bin:$$PATH" CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} \
-	  $(VENV)/bin/papermill --cwd $$(dirname $$notebook) -k python3 --no-progress-bar \
-	    -p target $(NOTEBOOK_TARGET) $(NOTEBOOK_ARGS) $$notebook output/notebooks/$$(basename $$notebook) \
-	    || exit 1; \
-	done
+notebooks: $(STAMP)  ## every notebook headless with papermill into output/notebooks/ (.ipynb, .html, index.html, junit.xml) (NOTEBOOK_TARGET=aws NOTEBOOK_ARGS='-p role ARN -p bucket NAME')
+	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(PY) -m cdlab.notebook_runs \
+	  --output output/notebooks -p target $(NOTEBOOK_TARGET) $(NOTEBOOK_ARGS)
 
 lab: $(STAMP)  ## JupyterLab on the notebooks, with the local cloud up and the kernels' AWS clients pointed at it
 	export CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} PATH="$(abspath $(VENV))/bin:$$PATH" && \

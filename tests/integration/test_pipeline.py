@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,16 @@ def test_a_commit_goes_through_every_stage_to_prod(
         ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True
     ).stdout.strip()
     assert (logs / "Source-Source.log").read_text().startswith(f"git archive {head} ")
+    ending = out.split("\nThe local cloud is still up at ")[1]
+    assert ending.startswith(f"{cloud60.env['AWS_ENDPOINT_URL']}, with ")
+    assert f"\n  {PROD} " in ending and "\n  qa-cdlab" in ending
+    cdlab = Path(sys.executable).parent / "cdlab"
+    assert f'eval "$({cdlab} local env)"' in ending and f"{cdlab} local down" in ending
+    assert "make lab" in ending
+    [invoke] = [line for line in ending.splitlines() if "invoke-endpoint" in line]
+    pasted = cloud60.aws(*shlex.split(invoke)[1:]).stdout  # after the eval, as in a shell
+    answer, _ = json.JSONDecoder().raw_decode(pasted)  # the body, then the CLI's own output
+    assert answer["predictions"][0]["score"] == score()
 
 
 def test_a_new_commit_updates_prod_blue_green_without_a_failed_request(

@@ -32,6 +32,8 @@ BAD_MODEL = {"linear_lr": "1000000", "epochs": "1"}  # diverges: the match-rate 
 TAIL_LINES = 15
 MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
 EXIT_FAILED, EXIT_APPROVAL_PENDING = 1, 3
+# user 4 and movie 58, as the one-hot columns 3 and 1000 (943 users first) that FM reads
+INVOKE_BODY = '{"instances": [{"data": {"features": {"keys": [3, 1000], "values": [1, 1]}}}]}'
 
 
 @dataclass
@@ -231,6 +233,7 @@ def _summary(run: Run, outcome: str, total: float, out: TextIO) -> None:
     rates = [MATCH_RATE.search(p.read_text(errors="replace")) for p in run.logs if p.exists()]
     for found in filter(None, rates):
         out.write(f"  match rate  {float(found[1]):.4f} (gate {float(found[2]):.2f})\n")
+    serving = None
     if run.definition is not None:
         last = _last_deploy(run.definition)
         serving = _serving(last.configuration["StackName"]) if last else None
@@ -243,6 +246,33 @@ def _summary(run: Run, outcome: str, total: float, out: TextIO) -> None:
                 f"(commit {serving['commit']}, built {serving['built']})\n"
             )
     out.write(f"  logs        {run.directory}/\n")
+    _still_up(run.cloud["AWS_ENDPOINT_URL"], serving, out)
+
+
+def _cdlab_command() -> str:
+    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
+    in a checkout that ``make`` set up)."""
+    script = Path(sys.executable).parent / "cdlab"
+    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
+
+
+def _still_up(url: str, serving: dict[str, Any] | None, out: TextIO) -> None:
+    """The local cloud outlives the run, endpoints and all: say so, and what to try with it."""
+    endpoints = boto3.client("sagemaker").list_endpoints(MaxResults=100)["Endpoints"]
+    out.write(f"\nThe local cloud is still up at {url}, with {len(endpoints)} endpoint(s):\n")
+    for endpoint in endpoints:
+        out.write(f"  {endpoint['EndpointName']:<40} {endpoint['EndpointStatus']}\n")
+    cdlab = _cdlab_command()
+    out.write(f'Try next:\n  eval "$({cdlab} local env)"   # point this shell\'s aws CLI at it\n')
+    if serving is not None and serving["status"] == "InService":
+        out.write(
+            f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {serving['endpoint']} "
+            f"--content-type application/json --body '{INVOKE_BODY}' /dev/stdout\n"
+        )
+    out.write(
+        "  make lab   # the notebooks in JupyterLab, on this cloud\n"
+        f"  {cdlab} local down   # stop it (its endpoints come back at the next up)\n"
+    )
 
 
 def prune_runs(runs: Path, keep: int) -> list[Path]:
