@@ -33,6 +33,7 @@ from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson
 from cdlab.localcloud.protocols.errors import (
     AWSError,
@@ -74,7 +75,8 @@ class Gateway:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.store = Store(home / "state.db")
-        self.moto = MotoBridge()
+        self.moto = MotoState(config.ACCOUNT_ID, config.region())
+        self.bridge = MotoBridge(self.moto)
         self.s3 = S3Mirror(home / "s3")
         self.journal = Journal(self.store)
         self.logs = LogArchive(home / "logs-archive")
@@ -90,7 +92,7 @@ class Gateway:
     async def start(self, _app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         log.info("restored %d S3 objects", await loop.run_in_executor(None, self.s3.restore))
-        replayed = await loop.run_in_executor(None, self.journal.replay, self.moto)
+        replayed = await loop.run_in_executor(None, self.journal.replay, self.bridge)
         log.info("replayed %d journaled requests to moto", replayed)
         # after the replay: a journaled CreateLogGroup may already have made a group the archive
         # fills, and a journaled DeleteLogGroup must not drop what was archived after it
@@ -131,7 +133,7 @@ class Gateway:
             await self.sagemaker.shutdown()
         if self.session is not None:
             await self.session.close()
-        self.moto.executor.shutdown(wait=True)
+        self.moto.shutdown()
         self.store.close()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -175,7 +177,7 @@ class Gateway:
                 return auth.error_response(err, auth.family(request, service))
         response = None
         try:
-            response = await self.moto.handle(request, moto_request, seed)
+            response = await self.bridge.handle(request, moto_request, seed)
         finally:
             if key is not None and (response is None or response.status >= 300):
                 self.journal.forget(key)
@@ -185,7 +187,7 @@ class Gateway:
         return response
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
-        response = await self.moto.handle(request, moto_request)
+        response = await self.bridge.handle(request, moto_request)
         bucket = s3mirror.written_bucket(request.method, request.path, response.status)
         if bucket is not None:
             try:
