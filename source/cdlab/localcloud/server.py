@@ -44,8 +44,7 @@ from cdlab.localcloud.protocols.errors import (
     error,
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
-from cdlab.localcloud.sagemaker import artifacts
-from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
+from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.fleet import Fleet
 from cdlab.localcloud.sagemaker.router import (
@@ -77,9 +76,9 @@ class Gateway:
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
-        self.s3 = S3Mirror(home / "s3")
+        self.s3 = S3Mirror(home / "s3", self.moto)
         self.journal = Journal(self.store)
-        self.logs = LogArchive(home / "logs-archive")
+        self.logs = LogArchive(home / "logs-archive", self.moto)
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.sagemaker_providers: list[object] = []
@@ -98,14 +97,13 @@ class Gateway:
         # fills, and a journaled DeleteLogGroup must not drop what was archived after it
         restored = await loop.run_in_executor(None, self.logs.restore)
         log.info("restored %d log events", restored)
-        artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         metrics = Metrics()
         self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
-        self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router)
+        self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router, self.moto)
         self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
         listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
@@ -113,9 +111,11 @@ class Gateway:
         )
         self.sagemaker_providers = [self.sagemaker]
         await self.sagemaker.resume()
-        self.cloudformation = CloudFormation(self.store, self.sagemaker)
+        self.cloudformation = CloudFormation(self.store, self.sagemaker, self.moto)
         await self.cloudformation.resume()
-        self.training = Training(self.store, self.home, self.logs)
+        self.training = Training(
+            self.store, self.home, self.logs, S3Objects(self.moto, self.s3.sync)
+        )
         self.training.resume()
         self.sagemaker_providers.append(self.training)
 

@@ -15,6 +15,7 @@ is ``ResourceId|ScalableDimension|ServiceNamespace``; a scaling policy's Ref is 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 import string
 from collections.abc import Callable
@@ -146,7 +147,9 @@ class _SageMakerNamed(Handler):
             ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
         )
         try:
-            getattr(ctx.sagemaker, f"create_{self.kind.replace('-', '_')}")(params)
+            created = getattr(ctx.sagemaker, f"create_{self.kind.replace('-', '_')}")(params)
+            if inspect.isawaitable(created):  # CreateModel reads the artifact off the loop
+                await created
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({self.name_property: name})

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from cdlab import config
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import artifacts, deployments
 from cdlab.localcloud.sagemaker.fleet import Fleet, Instance, InstanceFailed
@@ -76,10 +77,16 @@ def paginate(
 
 class SageMaker:
     def __init__(
-        self, store: Store, artifact_store: artifacts.ArtifactStore, fleet: Fleet, router: Router
+        self,
+        store: Store,
+        artifact_store: artifacts.ArtifactStore,
+        fleet: Fleet,
+        router: Router,
+        moto: MotoState,
     ) -> None:
         self.store = store
         self.artifacts = artifact_store
+        self.moto = moto
         self.fleet = fleet
         self.router = router
         self.fleets: dict[str, dict[str, list[Instance]]] = {}
@@ -107,7 +114,7 @@ class SageMaker:
 
     # ---- models --------------------------------------------------------------------------
 
-    def create_model(self, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_model(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["ModelName"]
         self._absent(MODEL, name)
         containers = p.get("Containers") or (
@@ -123,15 +130,23 @@ class SageMaker:
         if not container.get("Image"):
             raise ValidationException("The container must specify an Image.")
         url = container.get("ModelDataUrl")
-        digest = None
-        if url:
-            try:
-                data = artifacts.read_s3_object(url)
-            except artifacts.ArtifactError as e:
-                raise ValidationException(str(e)) from None
-            if data is None:
-                raise ValidationException(f"Could not find model data at {url}.")
-            digest = self.artifacts.keep(data)
+        if not url:
+            return self._store_model(p, container, None)
+        try:
+            bucket, key = artifacts.split_s3_url(url)
+        except artifacts.ArtifactError as e:
+            raise ValidationException(str(e)) from None
+        data = await self.moto.run(self.moto.s3_get, bucket, key)
+        if data is None:
+            raise ValidationException(f"Could not find model data at {url}.")
+        async with self.artifacts.kept(data) as digest:
+            return self._store_model(p, container, digest)
+
+    def _store_model(
+        self, p: dict[str, Any], container: dict[str, Any], digest: str | None
+    ) -> dict[str, Any]:
+        name = p["ModelName"]
+        self._absent(MODEL, name)  # again: another request may have taken the name meanwhile
         now = time.time()
         doc = {
             "ModelName": name,

@@ -111,8 +111,8 @@ class _Run:
 class _LogStream:
     """A job's CloudWatch Logs stream, written in batches.
 
-    The puts (an in-memory list append and a small file append, see :mod:`logarchive`) are made
-    on the event loop so that batches stay in order.
+    The puts are queued on moto's thread (see :mod:`logarchive`), in order, and the event loop
+    does not wait for them.
     """
 
     def __init__(self, name: str, logs: LogArchive) -> None:
@@ -165,7 +165,7 @@ class _Metrics:
         return list(self.final.values())
 
 
-def _channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
+def _channel_objects(s3: artifacts.S3Objects, source: dict[str, Any]) -> list[tuple[str, str]]:
     """(S3 URL, path in the channel dir) of every object an S3DataSource names.
 
     S3Prefix: the objects under the prefix, named relative to the prefix's last ``/`` (as
@@ -173,7 +173,7 @@ def _channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
     """
     uri = source["S3Uri"]
     if source["S3DataType"] == "ManifestFile":
-        data = artifacts.read_s3_object(uri)
+        data = s3.read(uri)
         try:
             entries = json.loads(data) if data is not None else None
             prefix = entries[0]["prefix"]
@@ -189,12 +189,12 @@ def _channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
     base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
     return [
         (f"s3://{bucket}/{key}", key[len(base) :])
-        for key in artifacts.list_s3_keys(uri) or []
+        for key in s3.keys(uri) or []
         if not key.endswith("/")
     ]
 
 
-def _prepare(doc: dict[str, Any], job_dir: Path) -> None:
+def _prepare(s3: artifacts.S3Objects, doc: dict[str, Any], job_dir: Path) -> None:
     """Lay out ``job_dir`` as SageMaker lays out ``/opt/ml``: config files and channel data."""
     shutil.rmtree(job_dir, ignore_errors=True)
     config_dir = job_dir / "input" / "config"
@@ -223,7 +223,7 @@ def _prepare(doc: dict[str, Any], job_dir: Path) -> None:
         target = job_dir / "input" / "data" / channel["ChannelName"]
         target.mkdir(parents=True)
         try:
-            objects = _channel_objects(channel["DataSource"]["S3DataSource"])
+            objects = _channel_objects(s3, channel["DataSource"]["S3DataSource"])
         except ValidationException as e:
             raise JobFailed(f"ClientError: Data download failed: {e.message}") from e
         for url, relative in objects:
@@ -233,7 +233,7 @@ def _prepare(doc: dict[str, Any], job_dir: Path) -> None:
                     f"ClientError: Data download failed: the object {url} cannot be placed in "
                     f"channel {channel['ChannelName']} (its name leaves the channel directory)."
                 )
-            data = artifacts.read_s3_object(url)
+            data = s3.read(url)
             if data is None:
                 raise JobFailed(f"ClientError: Data download failed: {url} does not exist.")
             path = target.joinpath(*parts)
@@ -241,7 +241,7 @@ def _prepare(doc: dict[str, Any], job_dir: Path) -> None:
             path.write_bytes(data)
 
 
-def _upload(model_dir: Path, url: str) -> None:
+def _upload(s3: artifacts.S3Objects, model_dir: Path, url: str) -> None:
     """Tar the model dir to ``url`` in S3 (a model.tar.gz with the dir's files at its top)."""
     files = sorted(p for p in model_dir.rglob("*") if p.is_file()) if model_dir.is_dir() else []
     if not files:
@@ -254,7 +254,7 @@ def _upload(model_dir: Path, url: str) -> None:
         for path in files:
             tar.add(path, arcname=str(path.relative_to(model_dir)))
     try:
-        artifacts.write_s3_object(url, buffer.getvalue())
+        s3.write(url, buffer.getvalue())
     except artifacts.ArtifactError as e:
         raise JobFailed(f"ClientError: Unable to upload the model artifact: {e}") from e
 
@@ -287,10 +287,11 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
 class Training:
     """The training-job operations, named after the API (``create_training_job`` ...)."""
 
-    def __init__(self, store: Store, home: Path, logs: LogArchive) -> None:
+    def __init__(self, store: Store, home: Path, logs: LogArchive, s3: artifacts.S3Objects) -> None:
         self.store = store
         self.root = home / "training"
         self.logs = logs
+        self.s3 = s3
         self.runs: dict[str, _Run] = {}
 
     # ---- records -------------------------------------------------------------------------
@@ -367,7 +368,7 @@ class Training:
         loop = asyncio.get_running_loop()
         for channel in channels:
             source = channel["DataSource"]["S3DataSource"]
-            if not await loop.run_in_executor(None, _channel_objects, source):
+            if not await loop.run_in_executor(None, _channel_objects, self.s3, source):
                 bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
                 raise ValidationException(
                     f'No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data '
@@ -485,7 +486,7 @@ class Training:
                 raise JobFailed(f"ClientError: {e}") from e
             start = time.time()
             self._update(name, "Downloading", TrainingStartTime=start)
-            await loop.run_in_executor(None, _prepare, doc, job_dir)
+            await loop.run_in_executor(None, _prepare, self.s3, doc, job_dir)
             metrics = _Metrics(doc["AlgorithmSpecification"].get("MetricDefinitions", []))
             returncode = None
             if run.stop is None:
@@ -531,7 +532,7 @@ class Training:
                 self._update(name, "Uploading")
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(None, _upload, job_dir / "model", url)
+                await loop.run_in_executor(None, _upload, self.s3, job_dir / "model", url)
                 changes["ModelArtifacts"] = {"S3ModelArtifacts": url}
             except JobFailed:
                 if run.stop is None:
