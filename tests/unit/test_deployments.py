@@ -30,7 +30,7 @@ def policy(kind: str, unit: str | None = None, value: int = 0) -> dict:
     ],
 )
 def test_traffic_steps_end_with_all_traffic_on_the_new_fleet(deployment, fleet, steps) -> None:
-    deployments.validate(deployment, fleet)
+    deployments.validate(deployment, fleet, {})
     assert deployments.traffic_steps(deployment, fleet) == pytest.approx(steps)
 
 
@@ -47,7 +47,7 @@ def test_traffic_steps_end_with_all_traffic_on_the_new_fleet(deployment, fleet, 
 )
 def test_sizes_out_of_limits_are_refused(deployment, fleet, message) -> None:
     with pytest.raises(ValidationException, match=message):
-        deployments.validate(deployment, fleet)
+        deployments.validate(deployment, fleet, {})
 
 
 def test_bake_time_and_deadline_follow_the_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,9 +26,9 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     store.put(ACTIVITY, "old", activity("old", "Successful", 1.0))
     store.put(ACTIVITY, "cut", activity("cut", "InProgress", 2.0))
 
-    story = Autoscaler(metrics=None, sagemaker=None, store=store).describe_scaling_activities(
-        {"ServiceNamespace": "sagemaker"}
-    )["ScalingActivities"]
+    story = Autoscaler(
+        metrics=None, sagemaker=None, store=store, moto=None
+    ).describe_scaling_activities({"ServiceNamespace": "sagemaker"})["ScalingActivities"]
 
     assert [(a["ActivityId"], a["StatusCode"]) for a in story] == [
         ("cut", "Failed"), ("old", "Successful"),

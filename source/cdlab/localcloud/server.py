@@ -99,13 +99,13 @@ class Gateway:
         log.info("restored %d log events", restored)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        metrics = Metrics()
+        metrics = Metrics(self.moto)
         self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
         fleet = Fleet(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker(self.store, artifact_store, fleet, self.router, self.moto)
-        self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store)
-        listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
+        self.autoscaler = Autoscaler(metrics, self.sagemaker, self.store, self.moto)
+        listeners = [AlarmEvaluator(metrics, self.moto).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, fleet, listeners, self.logs).run()
         )

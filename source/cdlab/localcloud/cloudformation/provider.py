@@ -143,7 +143,7 @@ def _masked(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[s
 class CloudFormation:
     def __init__(self, store: Store, sagemaker: SageMaker, moto: MotoState) -> None:
         self.stacks = Stacks(store)
-        self.engine = Engine(self.stacks, sagemaker)
+        self.engine = Engine(self.stacks, sagemaker, moto)
         self.moto = moto
 
     async def resume(self) -> None:

@@ -399,7 +399,16 @@ class SageMaker:
             )
         return doc
 
-    def update_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+    async def update_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint; the rollback alarms it may name (given, or retained from the last
+        deployment) are read from moto first, so the update itself happens in one go."""
+        stored = self.store.get(ENDPOINT, p["EndpointName"]) or {}
+        names = deployments.alarm_names(p.get("DeploymentConfig") or {})
+        names += deployments.alarm_names(stored.get("LastDeploymentConfig") or {})
+        alarms = await self.moto.run(self.moto.alarm_states, names)
+        return self._update_endpoint(p, alarms)
+
+    def _update_endpoint(self, p: dict[str, Any], alarms: dict[str, str]) -> dict[str, Any]:
         doc = self._updatable(p["EndpointName"])
         config_doc = self._get(CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(config_doc)
@@ -417,7 +426,7 @@ class SageMaker:
         deployment = p.get("DeploymentConfig")
         if deployment is None and p.get("RetainDeploymentConfig"):
             deployment = doc.get("LastDeploymentConfig")
-        deployments.validate(deployment or {}, sum(s["Count"] for s in snapshot))
+        deployments.validate(deployment or {}, sum(s["Count"] for s in snapshot), alarms)
         self._save_endpoint(
             doc,
             EndpointStatus="Updating",
@@ -467,7 +476,7 @@ class SageMaker:
                 )
                 self.router.set_route(dataclasses.replace(blue, green=green, green_share=share))
                 reason = await deployments.bake(
-                    deployments.bake_seconds(deployment), alarm_names, until
+                    self.moto, deployments.bake_seconds(deployment), alarm_names, until
                 )
                 if reason is not None:
                     self.router.set_route(blue)

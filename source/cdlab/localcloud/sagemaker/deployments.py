@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from cdlab import config
-from cdlab.localcloud.cloudwatch import alarms
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 
 BAKE_POLL_SECONDS = 0.05
@@ -42,15 +43,16 @@ def routing(deployment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate(deployment: dict[str, Any], fleet: int) -> None:
-    """SageMaker's limits: CanarySize at most 50% of the fleet, LinearStepSize 10-50%."""
+def validate(deployment: dict[str, Any], fleet: int, alarms: Mapping[str, str]) -> None:
+    """SageMaker's limits: CanarySize at most 50% of the fleet, LinearStepSize 10-50%; the
+    rollback alarms exist (``alarms``: the state of each existing alarm, by name)."""
     if "RollingUpdatePolicy" in deployment:
         raise ValidationException(
             "The local cloud deploys with BlueGreenUpdatePolicy; RollingUpdatePolicy is not "
             "available locally."
         )
     for name in alarm_names(deployment):
-        if alarms.state(name) is None:
+        if name not in alarms:
             raise ValidationException(
                 f"The CloudWatch alarm {name} in AutoRollbackConfiguration does not exist; "
                 "create it with put-metric-alarm first."
@@ -110,16 +112,12 @@ def alarm_names(deployment: dict[str, Any]) -> list[str]:
     ]
 
 
-def tripped(names: list[str]) -> str | None:
-    """The first of ``names`` in state ALARM, if any."""
-    return next((n for n in names if alarms.state(n) == "ALARM"), None)
-
-
-async def bake(seconds: float, names: list[str], until: float) -> str | None:
+async def bake(moto: MotoState, seconds: float, names: list[str], until: float) -> str | None:
     """Wait ``seconds`` while watching the alarms; the reason to roll back, or None."""
     end = time.monotonic() + seconds
     while True:
-        alarm = tripped(names)
+        states = await moto.run(moto.alarm_states, names) if names else {}
+        alarm = next((n for n in names if states.get(n) == "ALARM"), None)
         if alarm is not None:
             return f"the alarm {alarm} went into ALARM state"
         if time.monotonic() >= until:
