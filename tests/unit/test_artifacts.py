@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
 from pathlib import Path
@@ -68,7 +69,14 @@ def test_a_file_that_is_not_a_tarball_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_kept_artifacts_are_content_addressed(tmp_path: Path) -> None:
     store = artifacts.ArtifactStore(tmp_path)
-    digest = store.keep(b"abc")
-    assert store.keep(b"abc") == digest and store.path(digest).read_bytes() == b"abc"
+
+    async def keep_twice() -> tuple[str, str]:
+        async with store.kept(b"abc") as first:
+            store.forget_unused(set())  # a model being created keeps its artifact
+            async with store.kept(b"abc") as second:
+                return first, second
+
+    first, second = asyncio.run(keep_twice())
+    assert first == second and store.path(first).read_bytes() == b"abc"
     store.forget_unused(set())
-    assert not store.path(digest).exists()
+    assert not store.path(first).exists()

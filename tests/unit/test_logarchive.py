@@ -2,121 +2,163 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cdlab.localcloud.state.logarchive import LogArchive, _backend
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.state.logarchive import LogArchive
 
 DAY_MS = 86_400_000
 
 
 @pytest.fixture
-def group() -> Iterator[str]:
+def logs(moto_client: Callable[[str], Any]) -> Any:
+    return moto_client("logs")
+
+
+@pytest.fixture
+def group(logs: Any) -> Iterator[str]:
     name = f"/test/logarchive-{uuid.uuid4().hex[:12]}"
     yield name
-    _backend().groups.pop(name, None)
+    with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+        logs.delete_log_group(logGroupName=name)
 
 
-def in_moto(group: str, stream: str) -> list[tuple[int, str]]:
-    return [(e.timestamp, e.message) for e in _backend().groups[group].streams[stream].events]
+@pytest.fixture
+def archive(tmp_path: Path, moto: MotoState) -> Callable[..., LogArchive]:
+    """``archive()``: a log archive under ``tmp_path`` (a new one each time, as after a
+    restart), or ``archive(root)`` under another root."""
+    return lambda root=tmp_path: LogArchive(root, moto)
 
 
-def restart(group: str) -> None:
+def in_moto(logs: Any, group: str, stream: str) -> list[tuple[int, str]]:
+    found = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
+    return [(e["timestamp"], e["message"]) for e in found["events"]]
+
+
+def streams(logs: Any, group: str) -> set[str]:
+    return {s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]}
+
+
+def restart(logs: Any, group: str) -> None:
     """What a restart does to moto: the group is gone."""
-    del _backend().groups[group]
+    logs.delete_log_group(logGroupName=group)
 
 
 def test_events_come_back_in_order_with_their_timestamps_even_old_ones(
-    tmp_path: Path, group: str
+    archive: Callable[..., LogArchive], logs: Any, group: str
 ) -> None:
     now = int(time.time() * 1000)
     events = [
         {"timestamp": now - 20 * DAY_MS, "message": "three weeks ago"},  # the API drops these
         {"timestamp": now, "message": 'now: ü "quoted"\nsecond line'},
     ]
-    LogArchive(tmp_path).put(group, "s", events)
-    LogArchive(tmp_path).put(group, "empty", [])
-    restart(group)
+    archive().put(group, "s", events).result()
+    archive().put(group, "empty", []).result()
+    restart(logs, group)
 
-    assert LogArchive(tmp_path).restore() == 2
-    assert in_moto(group, "s") == [(e["timestamp"], e["message"]) for e in events]
-    assert in_moto(group, "empty") == []
+    assert archive().restore() == 2
+    assert in_moto(logs, group, "s") == [(e["timestamp"], e["message"]) for e in events]
+    assert in_moto(logs, group, "empty") == []
 
 
-def test_a_torn_last_line_is_skipped_and_cut_off(tmp_path: Path, group: str) -> None:
-    LogArchive(tmp_path).put(group, "s", [{"timestamp": 1_000, "message": "whole"}])
+def test_a_torn_last_line_is_skipped_and_cut_off(
+    tmp_path: Path, archive: Callable[..., LogArchive], logs: Any, group: str
+) -> None:
+    archive().put(group, "s", [{"timestamp": 1_000, "message": "whole"}]).result()
     [path] = tmp_path.glob("*/*.jsonl")
     with open(path, "ab") as f:
         f.write(b'{"timestamp": 2000, "mess')  # SIGKILLed mid-write
-    restart(group)
+    restart(logs, group)
 
-    assert LogArchive(tmp_path).restore() == 1
-    assert in_moto(group, "s") == [(1_000, "whole")]
+    assert archive().restore() == 1
+    assert in_moto(logs, group, "s") == [(1_000, "whole")]
     assert path.read_bytes().endswith(b'"whole"}\n')
 
-    LogArchive(tmp_path).put(group, "s", [{"timestamp": 3_000, "message": "after"}])
-    restart(group)
-    assert LogArchive(tmp_path).restore() == 2  # the append after the cut is readable
-    assert in_moto(group, "s") == [(1_000, "whole"), (3_000, "after")]
+    archive().put(group, "s", [{"timestamp": 3_000, "message": "after"}]).result()
+    restart(logs, group)
+    assert archive().restore() == 2  # the append after the cut is readable
+    assert in_moto(logs, group, "s") == [(1_000, "whole"), (3_000, "after")]
 
 
-def test_a_torn_first_line_loses_only_that_file(tmp_path: Path, group: str) -> None:
-    LogArchive(tmp_path).put(group, "kept", [{"timestamp": 1_000, "message": "kept"}])
+def test_a_torn_first_line_loses_only_that_file(
+    tmp_path: Path, archive: Callable[..., LogArchive], logs: Any, group: str
+) -> None:
+    archive().put(group, "kept", [{"timestamp": 1_000, "message": "kept"}]).result()
     torn = tmp_path / "0" / "torn.jsonl"
     torn.parent.mkdir()
     torn.write_bytes(b'{"group": "/te')
-    restart(group)
+    restart(logs, group)
 
-    assert LogArchive(tmp_path).restore() == 1
-    assert in_moto(group, "kept") == [(1_000, "kept")]
+    assert archive().restore() == 1
+    assert in_moto(logs, group, "kept") == [(1_000, "kept")]
     assert torn.read_bytes() == b""
 
 
-def test_a_dropped_stream_or_group_does_not_come_back(tmp_path: Path, group: str) -> None:
-    archive = LogArchive(tmp_path)
+def test_a_dropped_stream_or_group_does_not_come_back(
+    archive: Callable[..., LogArchive], logs: Any, group: str
+) -> None:
+    kept = archive()
     for stream in ("a", "b"):
-        archive.put(group, stream, [{"timestamp": 1_000, "message": stream}])
-    archive.drop(group, "a")
-    restart(group)
-    assert LogArchive(tmp_path).restore() == 1
-    assert set(_backend().groups[group].streams) == {"b"}
+        kept.put(group, stream, [{"timestamp": 1_000, "message": stream}])
+    kept.drop(group, "a")  # after the puts, which it waits for
+    restart(logs, group)
+    assert archive().restore() == 1
+    assert streams(logs, group) == {"b"}
 
-    archive.drop(group)
-    restart(group)
-    assert LogArchive(tmp_path).restore() == 0
-    assert group not in _backend().groups
+    kept.drop(group)
+    restart(logs, group)
+    assert archive().restore() == 0
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
 
 
 def test_a_disk_error_is_logged_once_and_the_events_stay_in_moto(
-    tmp_path: Path, group: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    archive: Callable[..., LogArchive],
+    logs: Any,
+    group: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
-    archive = LogArchive(not_a_dir)
+    failing = archive(not_a_dir)
     with caplog.at_level(logging.ERROR, logger="cdlab.logarchive"):
-        archive.put(group, "s", [{"timestamp": 1_000, "message": "one"}])
-        archive.put(group, "s", [{"timestamp": 2_000, "message": "two"}])
-    assert in_moto(group, "s") == [(1_000, "one"), (2_000, "two")]
+        failing.put(group, "s", [{"timestamp": 1_000, "message": "one"}])
+        failing.put(group, "s", [{"timestamp": 2_000, "message": "two"}]).result()
+    assert in_moto(logs, group, "s") == [(1_000, "one"), (2_000, "two")]
     assert len(caplog.records) == 1
     assert "not archived" in caplog.records[0].getMessage()
 
 
-def test_a_users_delete_request_drops_the_archive(tmp_path: Path, group: str) -> None:
-    archive = LogArchive(tmp_path)
+def test_a_failed_put_is_logged(
+    archive: Callable[..., LogArchive], group: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="cdlab.logarchive"):
+        done = archive().put(group, "s", [{"timestamp": 1_000}])  # no message
+        with pytest.raises(KeyError):
+            done.result()
+    [record] = caplog.records
+    assert record.getMessage().startswith(f"log events of {group} s not put")
+
+
+def test_a_users_delete_request_drops_the_archive(
+    archive: Callable[..., LogArchive], logs: Any, group: str
+) -> None:
+    kept = archive()
     for stream in ("a", "b"):
-        archive.put(group, stream, [{"timestamp": 1_000, "message": stream}])
-    archive.deleted(
-        "DeleteLogStream", f'{{"logGroupName": "{group}", "logStreamName": "a"}}'.encode()
-    )
-    archive.deleted("DescribeLogStreams", f'{{"logGroupName": "{group}"}}'.encode())
-    archive.deleted("DeleteLogGroup", b"not json")
-    restart(group)
-    assert LogArchive(tmp_path).restore() == 1  # only b is left
-    archive.deleted("DeleteLogGroup", f'{{"logGroupName": "{group}"}}'.encode())
-    restart(group)
-    assert LogArchive(tmp_path).restore() == 0
+        kept.put(group, stream, [{"timestamp": 1_000, "message": stream}])
+    kept.deleted("DeleteLogStream", f'{{"logGroupName": "{group}", "logStreamName": "a"}}'.encode())
+    kept.deleted("DescribeLogStreams", f'{{"logGroupName": "{group}"}}'.encode())
+    kept.deleted("DeleteLogGroup", b"not json")
+    restart(logs, group)
+    assert archive().restore() == 1  # only b is left
+    kept.deleted("DeleteLogGroup", f'{{"logGroupName": "{group}"}}'.encode())
+    restart(logs, group)
+    assert archive().restore() == 0

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from moto.cloudwatch.models import cloudwatch_backends
 
-from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import SAGEMAKER, Metrics, period_seconds, series_key
+from cdlab.localcloud.moto.state import MotoState
 
 
-def test_one_period_becomes_statistic_sets_in_cloudwatch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_period_becomes_statistic_sets_in_cloudwatch(
+    monkeypatch: pytest.MonkeyPatch, moto: MotoState, moto_client: Callable[[str], Any]
+) -> None:
     monkeypatch.setenv("CDLAB_TIME_SCALE", "60")
-    metrics = Metrics()
+    metrics = Metrics(moto)
     for status in (200, 200, 200, 404, 503):
         metrics.record("unit-ep", "A", status, model_seconds=0.002, total_seconds=0.0025)
     started = time.time() - period_seconds()
-    metrics.flush(
-        started, {("unit-ep", "A"): 2, ("unit-ep", "idle"): 1}, {("unit-ep", "A"): [(150.0, 2.0)]}
-    )
-    backend = cloudwatch_backends[config.ACCOUNT_ID][config.region()]
-
-    now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC datetimes
+    usage = {("unit-ep", "A"): [(150.0, 2.0)]}
+    asyncio.run(metrics.flush(started, {("unit-ep", "A"): 2, ("unit-ep", "idle"): 1}, usage))
+    cloudwatch = moto_client("cloudwatch")
+    now = datetime.now(UTC)
 
     def stat(metric: str, statistic: str, variant: str = "A", namespace: str = SAGEMAKER) -> float:
         dims = [
             {"Name": "EndpointName", "Value": "unit-ep"},
             {"Name": "VariantName", "Value": variant},
         ]
-        [point] = backend.get_metric_statistics(
-            namespace, metric, now - timedelta(minutes=5), now + timedelta(minutes=1), 60,
-            [statistic], dims,
-        )  # fmt: skip
-        return float(point.get_statistics_for_type(statistic))
+        [point] = cloudwatch.get_metric_statistics(
+            Namespace=namespace, MetricName=metric, Dimensions=dims,
+            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1), Period=60,
+            Statistics=[statistic],
+        )["Datapoints"]  # fmt: skip
+        return float(point[statistic])
 
     assert stat("Invocations", "Sum") == 5
     assert stat("InvocationsPerInstance", "Sum") == 2.5
@@ -46,14 +49,20 @@ def test_one_period_becomes_statistic_sets_in_cloudwatch(monkeypatch: pytest.Mon
     assert stat("Invocations", "Sum", variant="idle") == 0  # quiet, not missing
 
 
-def test_windows_combine_datapoints_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_windows_combine_datapoints_newest_first(
+    monkeypatch: pytest.MonkeyPatch, moto: MotoState
+) -> None:
     monkeypatch.setenv("CDLAB_TIME_SCALE", "60")
-    metrics = Metrics()
+    metrics = Metrics(moto)
     start = time.time() - 4
-    for second, calls in enumerate((1, 2, 3, 4)):
-        for _ in range(calls):
-            metrics.record("win", "A", 200, 0.001, 0.001)
-        metrics.flush(start + second, {("win", "A"): 1}, {})
+
+    async def four_periods() -> None:
+        for second, calls in enumerate((1, 2, 3, 4)):
+            for _ in range(calls):
+                metrics.record("win", "A", 200, 0.001, 0.001)
+            await metrics.flush(start + second, {("win", "A"): 1}, {})
+
+    asyncio.run(four_periods())
     key = series_key(SAGEMAKER, "Invocations", {"EndpointName": "win", "VariantName": "A"})
     assert [p.sum for p in metrics.windows(key, 4, 1.0)] == [4, 3, 2, 1]
     assert [p.sum for p in metrics.windows(key, 2, 2.0)] == [7, 3]

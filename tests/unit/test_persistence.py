@@ -2,78 +2,85 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from moto.s3.exceptions import MissingBucket
 
-from cdlab.localcloud.state.s3mirror import S3Mirror, backend, written_bucket
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.state.s3mirror import S3Mirror, written_bucket
 
 
 @pytest.fixture
-def bucket() -> Iterator[str]:
+def s3(moto_client: Callable[[str], Any]) -> Any:
+    return moto_client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> Iterator[str]:
     name = f"mirror-{uuid.uuid4().hex[:12]}"
-    backend().create_bucket(name, "us-east-1")
+    s3.create_bucket(Bucket=name)
     yield name
-    s3 = backend()
-    if name in s3.buckets:
-        for key in list(s3.get_bucket(name).keys):
-            s3.delete_object(name, key)
-        s3.delete_bucket(name)
+    with contextlib.suppress(s3.exceptions.NoSuchBucket):
+        for found in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=found["Key"])
+        s3.delete_bucket(Bucket=name)
 
 
 def test_a_synced_bucket_comes_back_with_its_objects_and_metadata(
-    tmp_path: Path, bucket: str
+    tmp_path: Path, moto: MotoState, s3: Any, bucket: str
 ) -> None:
-    s3 = backend()
-    s3.put_object(bucket, "a/b.csv", b"1,2\n").set_metadata(
-        {"Content-Type": "text/csv", "x-amz-meta-owner": "lab"}
-    )
-    s3.put_object(bucket, "gone", b"x")
-    S3Mirror(tmp_path).sync(bucket)
-    s3.delete_object(bucket, "gone")
-    S3Mirror(tmp_path).sync(bucket)  # a fresh mirror (as after a restart) syncs a delete too
+    s3.put_object(
+        Bucket=bucket, Key="a/b.csv", Body=b"1,2\n", ContentType="text/csv",
+        Metadata={"owner": "lab"},
+    )  # fmt: skip
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+    S3Mirror(tmp_path, moto).sync(bucket)
+    s3.delete_object(Bucket=bucket, Key="gone")
+    S3Mirror(tmp_path, moto).sync(bucket)  # a fresh mirror (as after a restart) syncs a delete too
 
-    s3.delete_object(bucket, "a/b.csv")
-    s3.delete_bucket(bucket)
-    assert S3Mirror(tmp_path).restore() == 1
-    restored = s3.get_object(bucket, "a/b.csv")
-    assert restored.value == b"1,2\n"
-    assert restored.metadata["Content-Type"] == "text/csv"
-    assert restored.metadata["x-amz-meta-owner"] == "lab"
-    assert s3.get_object(bucket, "gone") is None
+    s3.delete_object(Bucket=bucket, Key="a/b.csv")
+    s3.delete_bucket(Bucket=bucket)
+    assert S3Mirror(tmp_path, moto).restore() == 1
+    restored = s3.get_object(Bucket=bucket, Key="a/b.csv")
+    assert restored["Body"].read() == b"1,2\n"
+    assert restored["ContentType"] == "text/csv"
+    assert restored["Metadata"] == {"owner": "lab"}
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a/b.csv"]
 
 
 def test_only_changed_objects_are_written_and_unused_blobs_removed(
-    tmp_path: Path, bucket: str
+    tmp_path: Path, moto: MotoState, s3: Any, bucket: str
 ) -> None:
-    s3, mirror = backend(), S3Mirror(tmp_path)
-    s3.put_object(bucket, "big", b"b" * 100_000)
+    mirror = S3Mirror(tmp_path, moto)
+    s3.put_object(Bucket=bucket, Key="big", Body=b"b" * 100_000)
     mirror.sync(bucket)
     [blob] = (tmp_path / "blobs").iterdir()
     written_at = blob.stat().st_mtime_ns
-    s3.put_object(bucket, "small", b"s")
+    s3.put_object(Bucket=bucket, Key="small", Body=b"s")
     mirror.sync(bucket)
     assert blob.stat().st_mtime_ns == written_at
-    s3.put_object(bucket, "big", b"c" * 10)
+    s3.put_object(Bucket=bucket, Key="big", Body=b"c" * 10)
     mirror.sync(bucket)
     assert not blob.exists()
     assert len(list((tmp_path / "blobs").iterdir())) == 2
 
 
-def test_a_deleted_bucket_leaves_nothing_on_disk(tmp_path: Path, bucket: str) -> None:
-    s3, mirror = backend(), S3Mirror(tmp_path)
-    s3.put_object(bucket, "k", b"v")
+def test_a_deleted_bucket_leaves_nothing_on_disk(
+    tmp_path: Path, moto: MotoState, s3: Any, bucket: str
+) -> None:
+    mirror = S3Mirror(tmp_path, moto)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
     mirror.sync(bucket)
-    s3.delete_object(bucket, "k")
-    s3.delete_bucket(bucket)
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_bucket(Bucket=bucket)
     mirror.sync(bucket)
     assert list((tmp_path / "buckets").iterdir()) == []
     assert list((tmp_path / "blobs").iterdir()) == []
-    with pytest.raises(MissingBucket):
-        s3.get_bucket(bucket)
+    assert moto.s3_bucket(bucket, {}) is None
 
 
 def test_writes_are_told_from_reads() -> None:

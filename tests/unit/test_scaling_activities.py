@@ -27,9 +27,11 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     store.put(ACTIVITY, "old", activity("old", "Successful", 1.0))
     store.put(ACTIVITY, "cut", activity("cut", "InProgress", 2.0))
 
-    story = Autoscaler(metrics=None, capacity=None, store=store).describe_scaling_activities(
-        RequestContext.internal(), {"ServiceNamespace": "sagemaker"}
-    )["ScalingActivities"]
+    story = Autoscaler(
+        metrics=None, capacity=None, store=store, moto=None
+    ).describe_scaling_activities(RequestContext.internal(), {"ServiceNamespace": "sagemaker"})[
+        "ScalingActivities"
+    ]
 
     assert [(a["ActivityId"], a["StatusCode"]) for a in story] == [
         ("cut", "Failed"), ("old", "Successful"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.training.logs import (
     BUILTIN_METRICS,
     LOG_GROUP,
@@ -16,20 +18,27 @@ from cdlab.localcloud.sagemaker.training.logs import (
     LogStream,
 )
 from cdlab.localcloud.sagemaker.training.supervisor import READ_CHUNK_BYTES, pump
-from cdlab.localcloud.state.logarchive import LogArchive, _backend
+from cdlab.localcloud.state.logarchive import LogArchive
 
 FM = BUILTIN_METRICS["factorization-machines"]
 
 
 @pytest.fixture
-def stream(tmp_path: Path) -> Iterator[LogStream]:
+def logs(moto_client: Callable[[str], Any]) -> Any:
+    return moto_client("logs")
+
+
+@pytest.fixture
+def stream(tmp_path: Path, moto: MotoState, logs: Any) -> Iterator[LogStream]:
     name = f"job-{uuid.uuid4().hex[:12]}/algo-1-0"
-    yield LogStream(name, LogArchive(tmp_path))
-    _backend().groups[LOG_GROUP].streams.pop(name, None)
+    yield LogStream(name, LogArchive(tmp_path, moto))
+    logs.delete_log_stream(logGroupName=LOG_GROUP, logStreamName=name)
 
 
-def messages(stream: LogStream) -> list[str]:
-    return [e.message for e in _backend().groups[LOG_GROUP].streams[stream.name].events]
+def messages(logs: Any, stream: LogStream) -> list[str]:
+    """The stream's events as moto holds them (read on moto's thread, after every put)."""
+    found = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream.name)
+    return [e["message"] for e in found["events"]]
 
 
 def values(metrics: FinalMetrics) -> dict[str, float]:
@@ -69,7 +78,9 @@ def test_a_definition_that_does_not_compile_or_capture_or_parse_is_never_seen() 
     assert values(metrics) == {"loss": 0.25}
 
 
-def test_pumped_output_becomes_log_events_line_by_line_however_long(stream: LogStream) -> None:
+def test_pumped_output_becomes_log_events_line_by_line_however_long(
+    stream: LogStream, logs: Any
+) -> None:
     long_line = "x" * (3 * READ_CHUNK_BYTES)
     output = f"first\r\n\n   \n{long_line}\n#quality_metric: host=algo-1, test rmse <loss>=0.5"
     metrics = FinalMetrics(FM)
@@ -81,10 +92,10 @@ def test_pumped_output_becomes_log_events_line_by_line_however_long(stream: LogS
         await pump(reader, stream, metrics)
 
     asyncio.run(feed())
-    assert messages(stream) == []  # the stream exists, the lines wait for a flush
+    assert messages(logs, stream) == []  # the stream exists, the lines wait for a flush
     stream.flush()
 
     last = "#quality_metric: host=algo-1, test rmse <loss>=0.5"  # no newline: still a line
-    assert messages(stream) == ["first", long_line, last]
+    assert messages(logs, stream) == ["first", long_line, last]
     assert stream.last_line == last
     assert values(metrics) == {"test:rmse": 0.5}

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import update
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
@@ -38,7 +39,7 @@ def policy(kind: str, unit: str | None = None, value: int = 0) -> dict:
     ],
 )
 def test_traffic_steps_end_with_all_traffic_on_the_new_fleet(deployment, fleet, steps) -> None:
-    update.validate(deployment, fleet)
+    update.validate(deployment, fleet, {})
     assert update.traffic_steps(deployment, fleet) == pytest.approx(steps)
 
 
@@ -55,7 +56,7 @@ def test_traffic_steps_end_with_all_traffic_on_the_new_fleet(deployment, fleet, 
 )
 def test_sizes_out_of_limits_are_refused(deployment, fleet, message) -> None:
     with pytest.raises(ValidationException, match=message):
-        update.validate(deployment, fleet)
+        update.validate(deployment, fleet, {})
 
 
 def test_bake_time_and_deadline_follow_the_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +112,15 @@ def variant(count: int, digest: str) -> dict:
     }
 
 
-def run_update(tmp_path, fleets: FakeFleets, deployment: dict | None) -> dict:
+def test_a_rollback_alarm_that_does_not_exist_is_refused() -> None:
+    deployment = policy("ALL_AT_ONCE")
+    deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": "errors"}]}
+    with pytest.raises(ValidationException, match="alarm errors in AutoRollbackConfiguration"):
+        update.validate(deployment, 2, {"other": "OK"})
+    update.validate(deployment, 2, {"errors": "OK"})
+
+
+def run_update(tmp_path, fleets: FakeFleets, moto: MotoState, deployment: dict | None) -> dict:
     """Update endpoint ``e`` (two instances in service) to four new instances; its document."""
     docs = Documents(Store(tmp_path / "state.db"), ArtifactStore(tmp_path / "artifacts"))
     doc = {
@@ -123,8 +132,9 @@ def run_update(tmp_path, fleets: FakeFleets, deployment: dict | None) -> dict:
         "_Deployed": [variant(2, "blue")],
     }
     docs.save_endpoint(doc)
-    endpoint_update = update.EndpointUpdate(docs, fleets, "e", deployment)
-    endpoint_update.begin(doc, "new", [variant(4, "green")])
+    endpoint_update = update.EndpointUpdate(docs, fleets, moto, "e", deployment)
+    names = update.alarm_names(deployment or {})
+    endpoint_update.begin(doc, "new", [variant(4, "green")], moto.alarm_states(names))
     assert docs.endpoint("e")["EndpointStatus"] == "Updating"
     asyncio.run(endpoint_update.run())
     updated = docs.endpoint("e")
@@ -133,10 +143,10 @@ def run_update(tmp_path, fleets: FakeFleets, deployment: dict | None) -> dict:
 
 
 def test_a_canary_update_shifts_traffic_in_steps_then_switches_and_drains_the_old_fleet(
-    tmp_path,
+    tmp_path, moto: MotoState
 ) -> None:
     fleets = FakeFleets()
-    doc = run_update(tmp_path, fleets, policy("CANARY", "INSTANCE_COUNT", 1))
+    doc = run_update(tmp_path, fleets, moto, policy("CANARY", "INSTANCE_COUNT", 1))
     assert [r.green_share for r in fleets.routes] == [0.25, 1.0, 0.0]
     assert fleets.routes[0].green.variants[0].instances == tuple(f"green-{n}" for n in range(4))
     assert fleets.routes[-1].variants[0].instances == fleets.routes[0].green.variants[0].instances
@@ -148,9 +158,11 @@ def test_a_canary_update_shifts_traffic_in_steps_then_switches_and_drains_the_ol
     assert doc["LastDeploymentConfig"] == policy("CANARY", "INSTANCE_COUNT", 1)
 
 
-def test_a_new_fleet_that_fails_to_start_leaves_the_old_one_serving(tmp_path) -> None:
+def test_a_new_fleet_that_fails_to_start_leaves_the_old_one_serving(
+    tmp_path, moto: MotoState
+) -> None:
     fleets = FakeFleets(start_error="exited with code 1")
-    doc = run_update(tmp_path, fleets, None)
+    doc = run_update(tmp_path, fleets, moto, None)
     assert fleets.routes == [] and fleets.stopped == []
     assert fleets.in_service == {"A": ["blue-1", "blue-2"]}
     assert doc["EndpointStatus"] == "InService"
@@ -162,13 +174,19 @@ def test_a_new_fleet_that_fails_to_start_leaves_the_old_one_serving(tmp_path) ->
 
 
 def test_an_alarm_during_the_bake_sends_the_traffic_back_and_stops_the_new_fleet(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
+    tmp_path, moto: MotoState, moto_client
 ) -> None:
-    monkeypatch.setattr(update.alarms, "state", lambda name: "ALARM")
+    cloudwatch = moto_client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="errors", Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName="errors", StateValue="ALARM", StateReason="test")
     deployment = policy("LINEAR", "INSTANCE_COUNT", 1)
     deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": "errors"}]}
     fleets = FakeFleets()
-    doc = run_update(tmp_path, fleets, deployment)
+    doc = run_update(tmp_path, fleets, moto, deployment)
     assert [r.green_share for r in fleets.routes] == [0.25, 0.0]
     assert fleets.routes[-1].green is None
     assert fleets.routes[-1].variants[0].instances == ("blue-1", "blue-2")

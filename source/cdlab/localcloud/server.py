@@ -45,6 +45,7 @@ from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.context import CONTEXT, Handler, RequestContext
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, envelopes
 from cdlab.localcloud.protocols.envelopes import JSON_11
 from cdlab.localcloud.protocols.errors import (
@@ -56,8 +57,7 @@ from cdlab.localcloud.protocols.errors import (
     error,
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
-from cdlab.localcloud.sagemaker import artifacts
-from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
+from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
 from cdlab.localcloud.sagemaker.router import (
@@ -85,10 +85,11 @@ class Gateway:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.store = Store(home / "state.db")
-        self.moto = MotoBridge()
-        self.s3 = S3Mirror(home / "s3")
+        self.moto = MotoState(config.ACCOUNT_ID, config.region())
+        self.bridge = MotoBridge(self.moto)
+        self.s3 = S3Mirror(home / "s3", self.moto)
         self.journal = Journal(self.store)
-        self.logs = LogArchive(home / "logs-archive")
+        self.logs = LogArchive(home / "logs-archive", self.moto)
         self.session: aiohttp.ClientSession | None = None
         self.sagemaker: SageMaker | None = None
         self.operations: operations.Table = {}
@@ -101,29 +102,32 @@ class Gateway:
     async def start(self, _app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         log.info("restored %d S3 objects", await loop.run_in_executor(None, self.s3.restore))
-        replayed = await loop.run_in_executor(None, self.journal.replay, self.moto)
+        replayed = await loop.run_in_executor(None, self.journal.replay, self.bridge)
         log.info("replayed %d journaled requests to moto", replayed)
         # after the replay: a journaled CreateLogGroup may already have made a group the archive
         # fills, and a journaled DeleteLogGroup must not drop what was archived after it
         restored = await loop.run_in_executor(None, self.logs.restore)
         log.info("restored %d log events", restored)
-        artifacts.S3_WRITE_LISTENERS.append(self.s3.sync)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        metrics = Metrics()
+        metrics = Metrics(self.moto)
         self.router = Router(metrics=metrics)
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
-        self.sagemaker = SageMaker.assemble(self.store, artifact_store, launcher, self.router)
-        self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store)
-        listeners = [AlarmEvaluator(metrics).evaluate, self.autoscaler.evaluate]
+        self.sagemaker = SageMaker.assemble(
+            self.store, artifact_store, launcher, self.router, self.moto
+        )
+        self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store, self.moto)
+        listeners = [AlarmEvaluator(metrics, self.moto).evaluate, self.autoscaler.evaluate]
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )
         await self.sagemaker.lifecycle.resume()
-        self.cloudformation = CloudFormation(self.store, self.sagemaker)
+        self.cloudformation = CloudFormation(self.store, self.sagemaker, self.moto)
         await self.cloudformation.resume()
-        self.training = Training(self.store, self.home, self.logs)
+        self.training = Training(
+            self.store, self.home, self.logs, S3Objects(self.moto, self.s3.sync)
+        )
         self.training.resume()
         self.operations = operations.table(
             self.sagemaker, self.training, self.cloudformation, self.autoscaler
@@ -143,7 +147,7 @@ class Gateway:
             await self.sagemaker.lifecycle.shutdown()
         if self.session is not None:
             await self.session.close()
-        self.moto.executor.shutdown(wait=True)
+        self.moto.shutdown()
         self.store.close()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -190,7 +194,7 @@ class Gateway:
                 return envelopes.error_response(err, envelopes.family(request, service))
         response = None
         try:
-            response = await self.moto.handle(request, moto_request, seed)
+            response = await self.bridge.handle(request, moto_request, seed)
         finally:
             if key is not None and (response is None or response.status >= 300):
                 self.journal.forget(key)
@@ -200,7 +204,7 @@ class Gateway:
         return response
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
-        response = await self.moto.handle(request, moto_request)
+        response = await self.bridge.handle(request, moto_request)
         bucket = s3mirror.written_bucket(request.method, request.path, response.status)
         if bucket is not None:
             try:

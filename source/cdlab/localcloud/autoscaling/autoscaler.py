@@ -1,16 +1,16 @@
 """Target tracking for SageMaker variants: what Application Auto Scaling does, run locally.
 
 Moto stores scalable targets and policies (RegisterScalableTarget, PutScalingPolicy) but never
-scales. After each metrics flush this reads them from moto's backend in-process and, for every
-``sagemaker:variant:DesiredInstanceCount`` target with a TargetTrackingScaling policy, makes the
-two CloudWatch alarms target tracking makes (``TargetTracking-<resource>-AlarmHigh-<uuid>``: the
-last 3 one-minute datapoints above the target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of
-it), which :mod:`alarms` evaluates with every other alarm, and acts on their state. The desired
-capacity is ``ceil(current * metric / target)``
-(the newest datapoint), clamped to [MinCapacity, MaxCapacity]. A scale-out waits ScaleOutCooldown
-after the previous scale-out; a scale-in waits ScaleInCooldown after any scaling activity
-(scale-in is the cautious side) and never happens with DisableScaleIn. Minutes and cooldowns
-pass ``CDLAB_TIME_SCALE`` times faster.
+scales. After each metrics flush this reads them from moto in-process (on moto's thread, through
+its owner) and, for every ``sagemaker:variant:DesiredInstanceCount`` target with a
+TargetTrackingScaling policy, makes the two CloudWatch alarms target tracking makes
+(``TargetTracking-<resource>-AlarmHigh-<uuid>``: the last 3 one-minute datapoints above the
+target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of it), which :mod:`alarms` evaluates with
+every other alarm, and acts on their state. The desired capacity is
+``ceil(current * metric / target)`` (the newest datapoint), clamped to [MinCapacity,
+MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a scale-in waits
+ScaleInCooldown after any scaling activity (scale-in is the cautious side) and never happens with
+DisableScaleIn. Minutes and cooldowns pass ``CDLAB_TIME_SCALE`` times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
@@ -29,10 +29,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
-
 from cdlab import config
-from cdlab.localcloud.cloudwatch import alarms
 from cdlab.localcloud.cloudwatch.metrics import (
     MINUTE,
     SAGEMAKER,
@@ -43,6 +40,7 @@ from cdlab.localcloud.cloudwatch.metrics import (
     variant_dimensions,
 )
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState, ScalableTarget, ScalingPolicy
 from cdlab.localcloud.protocols.errors import AWSError, ValidationException
 from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.store import Store
@@ -77,10 +75,11 @@ def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey,
 
 
 class Autoscaler:
-    def __init__(self, metrics: Metrics, capacity: Capacity, store: Store) -> None:
+    def __init__(self, metrics: Metrics, capacity: Capacity, store: Store, moto: MotoState) -> None:
         self.metrics = metrics
         self.capacity = capacity
         self.store = store
+        self.moto = moto
         self.states: dict[str, _TargetState] = {}
         self.alarms: dict[str, tuple[str, str]] = {}  # policy ARN -> its high and low alarms
         self.activities: list[dict[str, Any]] = self.store.all(ACTIVITY)[::-1][:MAX_ACTIVITIES]
@@ -101,65 +100,60 @@ class Autoscaler:
         except AWSError as e:
             log.error("scaling activity %s not saved: %s", activity["ActivityId"], e.message)
 
-    @staticmethod
-    def _backend() -> Any:
-        return applicationautoscaling_backends[config.ACCOUNT_ID][config.region()]
-
-    def evaluate(self) -> None:
-        backend = self._backend()
-        targets = list(backend.targets.get(DIMENSION, {}).values())
-        policies = [
-            p
-            for p in list(backend.policies.values())
-            if p.scalable_dimension == DIMENSION and p.policy_type == "TargetTrackingScaling"
-        ]
+    async def evaluate(self) -> None:
+        targets, policies = await self.moto.run(self.moto.target_tracking, DIMENSION)
         for target in targets:
             if target.service_namespace != "sagemaker":
                 continue
             for policy in policies:
                 if policy.resource_id == target.resource_id:
-                    self._track(target, policy)
+                    await self._track(target, policy)
         current = {p.policy_arn for p in policies}
         for arn in [arn for arn in self.alarms if arn not in current]:  # replaced or deleted
-            alarms.backend().delete_alarms(list(self.alarms.pop(arn)))
+            await self.moto.run(self.moto.delete_alarms, list(self.alarms.pop(arn)))
 
-    def _alarms(self, policy: Any, key: SeriesKey, statistic: str, goal: float) -> tuple[str, str]:
+    async def _alarms(
+        self, policy: ScalingPolicy, key: SeriesKey, statistic: str, goal: float
+    ) -> tuple[str, str] | None:
         """The policy's high and low alarms, made in CloudWatch as target tracking makes them
-        (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest."""
+        (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest;
+        None if the policy was deleted since it was read."""
         made = self.alarms.get(policy.policy_arn)
         if made is not None:
             return made
         namespace, metric, dims = key
-        names = []
-        for side, comparison, periods, threshold in (
-            ("AlarmHigh", "GreaterThanThreshold", HIGH_PERIODS, goal),
-            ("AlarmLow", "LessThanThreshold", LOW_PERIODS, LOW_FRACTION * goal),
-        ):
-            alarm = alarms.backend().put_metric_alarm(
-                name=f"TargetTracking-{policy.resource_id}-{side}-{uuid.uuid4()}",
-                namespace=namespace,
-                metric_name=metric,
-                comparison_operator=comparison,
-                evaluation_periods=periods,
-                period=int(MINUTE),
-                threshold=threshold,
-                statistic=statistic,
-                description=(
+        specs = [
+            {
+                "name": f"TargetTracking-{policy.resource_id}-{side}-{uuid.uuid4()}",
+                "namespace": namespace,
+                "metric_name": metric,
+                "comparison_operator": comparison,
+                "evaluation_periods": periods,
+                "period": int(MINUTE),
+                "threshold": threshold,
+                "statistic": statistic,
+                "description": (
                     f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.policy_arn}."
                 ),
-                dimensions=[{"Name": n, "Value": v} for n, v in sorted(dims)],
-                alarm_actions=[policy.policy_arn],
+                "dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)],
+                "alarm_actions": [policy.policy_arn],
+            }
+            for side, comparison, periods, threshold in (
+                ("AlarmHigh", "GreaterThanThreshold", HIGH_PERIODS, goal),
+                ("AlarmLow", "LessThanThreshold", LOW_PERIODS, LOW_FRACTION * goal),
             )
-            policy.alarms.append(alarm)
-            names.append(alarm.name)
+        ]
+        names = await self.moto.run(self.moto.put_policy_alarms, policy.policy_arn, specs)
+        if names is None:
+            return None
         self.alarms[policy.policy_arn] = (names[0], names[1])
         return self.alarms[policy.policy_arn]
 
-    def _track(self, target: Any, policy: Any) -> None:
+    async def _track(self, target: ScalableTarget, policy: ScalingPolicy) -> None:
         state = self.states.setdefault(target.resource_id, _TargetState())
         if state.busy:
             return
-        conf = policy.target_tracking_scaling_policy_configuration or {}
+        conf = policy.configuration
         goal = float(conf.get("TargetValue", 0))
         if goal <= 0:
             return
@@ -168,23 +162,27 @@ class Autoscaler:
         if current is None:
             return
         key, statistic, label = _policy_metric(conf, target.resource_id)
-        high_alarm, low_alarm = self._alarms(policy, key, statistic, goal)
+        made = await self._alarms(policy, key, statistic, goal)
+        if made is None:
+            return
+        high_alarm, low_alarm = made
         [point] = self.metrics.windows(key, 1, period_seconds())
         if point is None:
             return
+        alarm_states = await self.moto.run(self.moto.alarm_states, made)
         latest = point.statistic(statistic)
         desired = math.ceil(current * latest / goal)
-        desired = max(int(target.min_capacity or 0), min(int(target.max_capacity or 0), desired))
+        desired = max(target.min_capacity, min(target.max_capacity, desired))
         now = time.monotonic()
         scale = config.time_scale()
-        if alarms.state(high_alarm) == "ALARM" and desired > current:
+        if alarm_states.get(high_alarm) == "ALARM" and desired > current:
             cooldown = float(conf.get("ScaleOutCooldown", DEFAULT_COOLDOWN_SECONDS)) / scale
             if now < state.last_scale_out + cooldown:
                 return
             state.last_scale_out = now
             alarm = high_alarm
         elif (
-            alarms.state(low_alarm) == "ALARM"
+            alarm_states.get(low_alarm) == "ALARM"
             and desired < current
             and not conf.get("DisableScaleIn")
         ):
@@ -210,7 +208,7 @@ class Autoscaler:
 
     def _start_activity(
         self,
-        target: Any,
+        target: ScalableTarget,
         endpoint: str,
         variant: str,
         current: int,

@@ -36,6 +36,7 @@ from cdlab.localcloud.cloudformation.resources import (
 )
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import AWSError, ValidationError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 
@@ -69,9 +70,10 @@ class OperationFailed(Exception):
 
 
 class Engine:
-    def __init__(self, stacks: Stacks, sagemaker: SageMaker) -> None:
+    def __init__(self, stacks: Stacks, sagemaker: SageMaker, moto: MotoState) -> None:
         self.stacks = stacks
         self.sagemaker = sagemaker
+        self.moto = moto
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     # ---- running operations --------------------------------------------------------------
@@ -108,7 +110,7 @@ class Engine:
         serves; finish (or roll back) the operations a stopped local cloud left in progress,
         then put back what those leave."""
         docs = self.stacks.all()
-        self._reapply_in_memory([doc for doc in docs if doc["StackStatus"] not in RESUMED])
+        await self._reapply_in_memory([doc for doc in docs if doc["StackStatus"] not in RESUMED])
         for doc in docs:
             if doc["StackStatus"] in RESUMED:
                 log.warning("resuming %s of stack %s", doc["StackStatus"], doc["StackName"])
@@ -116,9 +118,9 @@ class Engine:
                 self.start(doc, "reapply")
 
     async def _reapply(self, stack_id: str) -> None:
-        self._reapply_in_memory([self.stacks.get(stack_id)])
+        await self._reapply_in_memory([self.stacks.get(stack_id)])
 
-    def _reapply_in_memory(self, docs: list[dict[str, Any]]) -> None:
+    async def _reapply_in_memory(self, docs: list[dict[str, Any]]) -> None:
         """Put back in moto the existing resources of ``docs`` that moto held in memory only,
         in IN_MEMORY's order across all of them. One that fails is logged and left as it is."""
         lost = sorted(
@@ -134,7 +136,7 @@ class Engine:
         for doc, entry in lost:
             logical, kind = entry["LogicalResourceId"], entry["ResourceType"]
             try:
-                HANDLERS[kind].reapply(
+                await HANDLERS[kind].reapply(
                     self._context(doc, logical), self._current(entry), entry["Properties"]
                 )
             except Exception as e:
@@ -206,7 +208,9 @@ class Engine:
         return evaluated
 
     def _context(self, doc: dict[str, Any], logical_id: str) -> Context:
-        return Context(doc["StackName"], logical_id, self.sagemaker, RequestContext.internal())
+        return Context(
+            doc["StackName"], logical_id, self.sagemaker, RequestContext.internal(), self.moto
+        )
 
     @staticmethod
     def _current(entry: dict[str, Any]) -> Resource:

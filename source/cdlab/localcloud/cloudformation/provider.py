@@ -34,6 +34,7 @@ from cdlab.localcloud.cloudformation.stacks import (
     public,
 )
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationError
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
@@ -54,25 +55,54 @@ def _page(items: list[Any], token: str | None) -> tuple[list[Any], str | None]:
     return items[start : start + PAGE], (str(start + PAGE) if rest else None)
 
 
-def _template_body(p: dict[str, Any]) -> str:
+class _Documents:
+    """The S3 objects a request's TemplateURL and StackPolicy*URL members name, read on moto's
+    thread before the request is served, so that serving it never waits; a read that failed is
+    raised where its member is used, as if it were read there."""
+
+    URL_MEMBERS = ("TemplateURL", "StackPolicyURL", "StackPolicyDuringUpdateURL")
+
+    def __init__(self, found: dict[str, str | ValidationError]) -> None:
+        self.found = found
+
+    @classmethod
+    async def of(cls, moto: MotoState, p: dict[str, Any]) -> _Documents:
+        found: dict[str, str | ValidationError] = {}
+        for url in {p[member] for member in cls.URL_MEMBERS if p.get(member)}:
+            try:
+                found[url] = await _s3_text(moto, url)
+            except ValidationError as e:
+                found[url] = e
+        return cls(found)
+
+    def text(self, url: str) -> str:
+        found = self.found[url]
+        if isinstance(found, ValidationError):
+            raise found
+        return found
+
+
+def _template_body(p: dict[str, Any], documents: _Documents) -> str:
     """TemplateBody, or the object TemplateURL names in the local cloud's S3."""
     if p.get("TemplateBody"):
         return p["TemplateBody"]
     if not p.get("TemplateURL"):
         raise ValidationError("Either Template URL or Template Body must be specified.")
-    return _s3_text(p["TemplateURL"])
+    return documents.text(p["TemplateURL"])
 
 
-def _policy(p: dict[str, Any], prefix: str = "StackPolicy") -> dict[str, Any] | None:
+def _policy(
+    p: dict[str, Any], documents: _Documents, prefix: str = "StackPolicy"
+) -> dict[str, Any] | None:
     """The stack policy a request gives as ``<prefix>Body`` or ``<prefix>URL``, if any."""
     if p.get(f"{prefix}Body"):
         return policy.parse(p[f"{prefix}Body"])
     if p.get(f"{prefix}URL"):
-        return policy.parse(_s3_text(p[f"{prefix}URL"]))
+        return policy.parse(documents.text(p[f"{prefix}URL"]))
     return None
 
 
-def _s3_text(url: str) -> str:
+async def _s3_text(moto: MotoState, url: str) -> str:
     """An S3 object's text, named by an s3:// or an https (virtual-host or path-style) URL."""
     parsed = urlparse(url)
     host, path = parsed.hostname or "", parsed.path.lstrip("/")
@@ -83,9 +113,10 @@ def _s3_text(url: str) -> str:
     else:
         bucket, _, key = path.partition("/")
     try:
-        data = artifacts.read_s3_object(f"s3://{bucket}/{key}")
+        bucket, key = artifacts.split_s3_url(f"s3://{bucket}/{key}")
     except artifacts.ArtifactError as e:
         raise ValidationError(f"{url} is not a supported S3 URL: {e}") from None
+    data = await moto.run(moto.s3_get, bucket, key)
     if data is None:
         raise ValidationError(f"The URL must reference a valid S3 object: {url} was not found.")
     return data.decode("utf-8", "replace")
@@ -111,9 +142,10 @@ def _masked(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[s
 
 
 class CloudFormation:
-    def __init__(self, store: Store, sagemaker: SageMaker) -> None:
+    def __init__(self, store: Store, sagemaker: SageMaker, moto: MotoState) -> None:
         self.stacks = Stacks(store)
-        self.engine = Engine(self.stacks, sagemaker)
+        self.engine = Engine(self.stacks, sagemaker, moto)
+        self.moto = moto
 
     async def resume(self) -> None:
         await self.engine.resume()
@@ -124,12 +156,16 @@ class CloudFormation:
     # ---- helpers -------------------------------------------------------------------------
 
     def _prepare(
-        self, doc: dict[str, Any], p: dict[str, Any], previous: dict[str, str] | None
+        self,
+        doc: dict[str, Any],
+        p: dict[str, Any],
+        previous: dict[str, str] | None,
+        documents: _Documents,
     ) -> tuple[dict[str, Any], dict[str, str], template.Evaluated]:
         """The checked template, parameter values and evaluation a request would give ``doc``."""
         if p.get("UsePreviousTemplate") and "_Template" not in doc:
             raise ValidationError("UsePreviousTemplate can be used only for an existing stack.")
-        body = doc["_Template"] if p.get("UsePreviousTemplate") else _template_body(p)
+        body = doc["_Template"] if p.get("UsePreviousTemplate") else _template_body(p, documents)
         parsed = _checked(body)
         values = template.parameter_values(
             parsed.get("Parameters") or {}, p.get("Parameters", []), previous
@@ -178,23 +214,25 @@ class CloudFormation:
 
     # ---- stacks --------------------------------------------------------------------------
 
-    def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
         doc = self._new_stack(p, "CREATE_IN_PROGRESS")
-        update, _, _ = self._prepare(doc, p, None)
-        doc.update(update, _StackPolicy=_policy(p))
+        update, _, _ = self._prepare(doc, p, None, documents)
+        doc.update(update, _StackPolicy=_policy(p, documents))
         self.stacks.save(doc)
         self.engine.start(doc, "create")
         return {"StackId": doc["StackId"]}
 
-    def update_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def update_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
         doc = self._updatable(p["StackName"])
-        update, _, _ = self._prepare(doc, p, doc["_Values"])
+        update, _, _ = self._prepare(doc, p, doc["_Values"], documents)
         if self._unchanged(doc, update, p):
             raise ValidationError("No updates are to be performed.")
-        stack_policy = _policy(p)
+        stack_policy = _policy(p, documents)
         if stack_policy is not None:
             doc["_StackPolicy"] = stack_policy
-        doc["_UpdatePolicy"] = _policy(p, "StackPolicyDuringUpdate")
+        doc["_UpdatePolicy"] = _policy(p, documents, "StackPolicyDuringUpdate")
         self._begin_update(doc, update, p)
         return {"StackId": doc["StackId"]}
 
@@ -228,14 +266,15 @@ class CloudFormation:
         self.engine.start(doc, "delete", retain=retain)
         return {}
 
-    def set_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def set_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
         doc = self.stacks.get(p["StackName"])
         if doc["StackId"] in self.engine.tasks:
             raise ValidationError(
                 f"Stack {doc['StackName']} is in {doc['StackStatus']} state; set its policy once "
                 "the operation is over."
             )
-        doc["_StackPolicy"] = _policy(p)
+        doc["_StackPolicy"] = _policy(p, documents)
         self.stacks.save(doc)
         return {}
 
@@ -345,8 +384,9 @@ class CloudFormation:
 
     # ---- templates -----------------------------------------------------------------------
 
-    def validate_template(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        parsed = _checked(_template_body(p), provided_only=False)
+    async def validate_template(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
+        parsed = _checked(_template_body(p, documents), provided_only=False)
         capabilities, reason = template.capabilities(parsed)
         return {
             "Parameters": template.parameter_declarations(parsed, detailed=False),
@@ -363,11 +403,12 @@ class CloudFormation:
             )
         return doc["_Template"]
 
-    def get_template_summary(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def get_template_summary(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
         if p.get("StackName"):
             parsed = template.load(self._template_of(p["StackName"]))
         else:
-            parsed = _checked(_template_body(p), provided_only=False)
+            parsed = _checked(_template_body(p, documents), provided_only=False)
         capabilities, reason = template.capabilities(parsed)
         return {
             "Parameters": template.parameter_declarations(parsed, detailed=True),
@@ -387,7 +428,8 @@ class CloudFormation:
 
     # ---- change sets ---------------------------------------------------------------------
 
-    def create_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_change_set(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await _Documents.of(self.moto, p)
         kind = p.get("ChangeSetType", "UPDATE")
         if kind not in ("CREATE", "UPDATE"):
             raise ValidationError(f"The local cloud does not provide ChangeSetType {kind}.")
@@ -405,7 +447,7 @@ class CloudFormation:
             doc = self._updatable(p["StackName"])
             current = doc["_Resources"]
             old_template, old_values = template.load(doc["_Template"]), doc["_Values"]
-        update, values, evaluated = self._prepare(doc, p, doc.get("_Values"))
+        update, values, evaluated = self._prepare(doc, p, doc.get("_Values"), documents)
         changes = plan(current, old_template, old_values, evaluated, values)
         self._free_name(doc["StackId"], p["ChangeSetName"])
         if kind == "CREATE" and existing is None:

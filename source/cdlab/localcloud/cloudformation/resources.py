@@ -2,8 +2,9 @@
 
 SageMaker models, endpoint configs and endpoints go to the local SageMaker control plane (an
 endpoint is complete once it is InService, as on AWS); scalable targets, scaling policies and
-alarms go to moto's in-process backends, where the autoscaler and the metrics read them; moto
-keeps those in memory only, so the engine reapplies them from the stacks at each start.
+alarms go to moto's in-process backends (on moto's thread, through its owner), where the
+autoscaler and the metrics read them; moto keeps those in memory only, so the engine reapplies
+them from the stacks at each start.
 Properties are checked against the botocore shape of the API call each one becomes, so a
 misspelt property fails the resource with CloudFormation's "extraneous key" wording.
 
@@ -15,17 +16,16 @@ is ``ResourceId|ScalableDimension|ServiceNamespace``; a scaling policy's Ref is 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
-from moto.cloudwatch.models import cloudwatch_backends
-
 from cdlab import config
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.protocols.query import coerce
@@ -52,6 +52,7 @@ class Context:
     logical_id: str
     sagemaker: SageMaker
     request: RequestContext
+    moto: MotoState
 
 
 Started = Callable[[Resource], None]
@@ -120,7 +121,7 @@ class Handler:
     async def delete(self, ctx: Context, current: Resource) -> None:
         raise NotImplementedError
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+    async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
         """Put an existing resource back as it was, with its properties and physical id, after
         a restart lost it (for the IN_MEMORY types only)."""
         raise NotImplementedError
@@ -155,7 +156,9 @@ class _SageMakerNamed(Handler):
             ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
         )
         try:
-            self.operations(ctx.sagemaker)[0](ctx.request, params)
+            created = self.operations(ctx.sagemaker)[0](ctx.request, params)
+            if inspect.isawaitable(created):  # CreateModel reads the artifact off the loop
+                await created
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({self.name_property: name})
@@ -284,7 +287,7 @@ class Endpoint(_SageMakerNamed):
         params = {k: v for k, v in new.items() if k not in ("Tags",)}
         params = api_params(ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name})
         try:
-            ctx.sagemaker.endpoints.update_endpoint(ctx.request, params)
+            await ctx.sagemaker.endpoints.update_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         described = await self._settled(ctx, name)
@@ -324,17 +327,10 @@ class Endpoint(_SageMakerNamed):
 # ---- moto-backed: application auto scaling and CloudWatch --------------------------------------
 
 
-def _autoscaling() -> Any:
-    return applicationautoscaling_backends[config.ACCOUNT_ID][config.region()]
-
-
-def _cloudwatch() -> Any:
-    return cloudwatch_backends[config.ACCOUNT_ID][config.region()]
-
-
-def _moto(call: Callable[[], Any]) -> Any:
+async def _moto(ctx: Context, method: Callable[..., Any], **params: Any) -> Any:
+    """A :class:`MotoState` method's result, run on moto's thread; a failure is the handler's."""
     try:
-        return call()
+        return await ctx.moto.run(method, **params)
     except Exception as e:  # moto raises its own RESTError types, with .message
         raise handler_failure(e) from None
 
@@ -356,12 +352,12 @@ class ScalableTarget(Handler):
         return Resource(ident, {"Id": ident})
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
-        self._register(ctx, props)
+        await self._register(ctx, props)
         resource = self.predict(props)
         assert resource is not None
         return resource
 
-    def _register(self, ctx: Context, props: dict[str, Any]) -> None:
+    async def _register(self, ctx: Context, props: dict[str, Any]) -> None:
         _refuse(ctx, props, ("ScheduledActions",))
         p = api_params(
             ctx,
@@ -375,31 +371,33 @@ class ScalableTarget(Handler):
                     f"Properties validation failed for resource {ctx.logical_id} with message: "
                     f"#: required key [{required}] not found"
                 )
-        _moto(
-            lambda: _autoscaling().register_scalable_target(
-                p["ServiceNamespace"],
-                p["ResourceId"],
-                p["ScalableDimension"],
-                min_capacity=p["MinCapacity"],
-                max_capacity=p["MaxCapacity"],
-                role_arn=p.get("RoleARN"),
-                suspended_state=p.get("SuspendedState"),
-            )
+        await _moto(
+            ctx,
+            ctx.moto.register_scalable_target,
+            namespace=p["ServiceNamespace"],
+            resource_id=p["ResourceId"],
+            dimension=p["ScalableDimension"],
+            min_capacity=p["MinCapacity"],
+            max_capacity=p["MaxCapacity"],
+            role_arn=p.get("RoleARN"),
+            suspended_state=p.get("SuspendedState"),
         )
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> Resource:
-        self._register(ctx, new)
+        await self._register(ctx, new)
         return current
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
-        self._register(ctx, props)
+    async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        await self._register(ctx, props)
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         resource_id, dimension, namespace = current.physical_id.split("|")
         try:
-            _autoscaling().deregister_scalable_target(namespace, resource_id, dimension)
+            await ctx.moto.run(
+                ctx.moto.deregister_scalable_target, namespace, resource_id, dimension
+            )
         except Exception as e:  # already gone is fine when deleting
             if "No scalable target found" not in str(getattr(e, "message", e)):
                 raise handler_failure(e) from None
@@ -413,9 +411,9 @@ class ScalingPolicy(Handler):
     )
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
-        return self._put(ctx, props)
+        return await self._put(ctx, props)
 
-    def _put(self, ctx: Context, props: dict[str, Any], arn: str | None = None) -> Resource:
+    async def _put(self, ctx: Context, props: dict[str, Any], arn: str | None = None) -> Resource:
         """Put the policy; with ``arn``, it keeps that ARN rather than the new one moto makes."""
         props = dict(props)
         target = props.pop("ScalingTargetId", None)
@@ -433,22 +431,21 @@ class ScalingPolicy(Handler):
         body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get(
             "StepScalingPolicyConfiguration"
         )
-        policy = _moto(
-            lambda: _autoscaling().put_scaling_policy(
-                policy_name=p["PolicyName"],
-                service_namespace=p["ServiceNamespace"],
-                resource_id=p["ResourceId"],
-                scalable_dimension=p["ScalableDimension"],
-                policy_body=body,
-                policy_type=p.get("PolicyType"),
-            )
+        policy_arn = await _moto(
+            ctx,
+            ctx.moto.put_scaling_policy,
+            arn=arn,
+            policy_name=p["PolicyName"],
+            service_namespace=p["ServiceNamespace"],
+            resource_id=p["ResourceId"],
+            scalable_dimension=p["ScalableDimension"],
+            policy_body=body,
+            policy_type=p.get("PolicyType"),
         )
-        if arn is not None:
-            policy.policy_arn = arn
         return Resource(
-            policy.policy_arn,
+            policy_arn,
             {
-                "Arn": policy.policy_arn,
+                "Arn": policy_arn,
                 "_Key": [
                     p["PolicyName"],
                     p["ServiceNamespace"],
@@ -461,15 +458,17 @@ class ScalingPolicy(Handler):
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> Resource:
-        return self._put(ctx, new)  # moto gives the re-put policy a new ARN
+        return await self._put(ctx, new)  # moto gives the re-put policy a new ARN
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
-        self._put(ctx, props, arn=current.physical_id)  # outputs may hold the ARN
+    async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        await self._put(ctx, props, arn=current.physical_id)  # outputs may hold the ARN
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         name, namespace, resource_id, dimension = current.attributes["_Key"]
         try:
-            _autoscaling().delete_scaling_policy(name, namespace, resource_id, dimension)
+            await ctx.moto.run(
+                ctx.moto.delete_scaling_policy, name, namespace, resource_id, dimension
+            )
         except Exception as e:
             if "No scaling policy found" not in str(getattr(e, "message", e)):
                 raise handler_failure(e) from None
@@ -490,12 +489,12 @@ class Alarm(Handler):
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("AlarmName") or generated_name(ctx, 255, with_stack=True)
-        self._put(ctx, {**props, "AlarmName": name})
+        await self._put(ctx, {**props, "AlarmName": name})
         resource = self.predict({"AlarmName": name})
         assert resource is not None
         return resource
 
-    def _put(self, ctx: Context, props: dict[str, Any]) -> None:
+    async def _put(self, ctx: Context, props: dict[str, Any]) -> None:
         _refuse(
             ctx,
             props,
@@ -509,43 +508,43 @@ class Alarm(Handler):
             ),
         )
         p = api_params(ctx, "cloudwatch", "PutMetricAlarm", props)
-        _moto(
-            lambda: _cloudwatch().put_metric_alarm(
-                name=p["AlarmName"],
-                namespace=p.get("Namespace"),
-                metric_name=p.get("MetricName"),
-                comparison_operator=p.get("ComparisonOperator"),
-                evaluation_periods=p.get("EvaluationPeriods"),
-                period=p.get("Period"),
-                threshold=p.get("Threshold"),
-                statistic=p.get("Statistic"),
-                description=p.get("AlarmDescription"),
-                dimensions=p.get("Dimensions", []),
-                alarm_actions=p.get("AlarmActions", []),
-                datapoints_to_alarm=p.get("DatapointsToAlarm"),
-                extended_statistic=p.get("ExtendedStatistic"),
-                ok_actions=p.get("OKActions", []),
-                insufficient_data_actions=p.get("InsufficientDataActions", []),
-                unit=p.get("Unit"),
-                actions_enabled=p.get("ActionsEnabled", True),
-                treat_missing_data=p.get("TreatMissingData"),
-                evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
-                threshold_metric_id=p.get("ThresholdMetricId"),
-                tags=p.get("Tags"),
-            )
+        await _moto(
+            ctx,
+            ctx.moto.put_metric_alarm,
+            name=p["AlarmName"],
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p.get("ComparisonOperator"),
+            evaluation_periods=p.get("EvaluationPeriods"),
+            period=p.get("Period"),
+            threshold=p.get("Threshold"),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            extended_statistic=p.get("ExtendedStatistic"),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            unit=p.get("Unit"),
+            actions_enabled=p.get("ActionsEnabled", True),
+            treat_missing_data=p.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=p.get("ThresholdMetricId"),
+            tags=p.get("Tags"),
         )
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> Resource:
-        self._put(ctx, {**new, "AlarmName": current.physical_id})
+        await self._put(ctx, {**new, "AlarmName": current.physical_id})
         return current
 
-    def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
-        self._put(ctx, {**props, "AlarmName": current.physical_id})  # a generated name too
+    async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        await self._put(ctx, {**props, "AlarmName": current.physical_id})  # a generated name too
 
     async def delete(self, ctx: Context, current: Resource) -> None:
-        _cloudwatch().delete_alarms([current.physical_id])
+        await ctx.moto.run(ctx.moto.delete_alarms, [current.physical_id])
 
 
 HANDLERS: dict[str, Handler] = {

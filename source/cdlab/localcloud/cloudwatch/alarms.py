@@ -4,8 +4,10 @@ Moto stores alarms (PutMetricAlarm, DescribeAlarms) but never evaluates them. Af
 flush this evaluates every single-metric alarm whose series the local cloud emits: the last
 EvaluationPeriods periods of Period seconds (scaled like every CloudWatch period), ALARM when at
 least DatapointsToAlarm of them breach, OK when none of those with data does, and missing data
-treated as TreatMissingData says (default ``missing``: the state stays). The new state is set
-with moto's own ``set_alarm_state``, so DescribeAlarms and its history show it.
+treated as TreatMissingData says (default ``missing``: the state stays). The alarms are read
+from moto and the new states set with moto's own ``set_alarm_state`` (so DescribeAlarms and its
+history show them) on moto's thread, through its owner; the evaluation runs on the event loop,
+which owns the datapoints.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.cloudwatch.models import cloudwatch_backends
-
-from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import (
     MINUTE,
     Datapoint,
@@ -26,6 +25,7 @@ from cdlab.localcloud.cloudwatch.metrics import (
     period_seconds,
     series_key,
 )
+from cdlab.localcloud.moto.state import MetricAlarm, MotoState
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": operator.gt,
@@ -41,37 +41,28 @@ WORDS = {
 }
 
 
-def backend() -> Any:
-    return cloudwatch_backends[config.ACCOUNT_ID][config.region()]
-
-
-def state(name: str) -> str | None:
-    """An alarm's state (OK, ALARM, INSUFFICIENT_DATA), or None if there is no such alarm."""
-    alarm = backend().alarms.get(name)
-    return None if alarm is None else alarm.state_value
-
-
 class AlarmEvaluator:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, moto: MotoState) -> None:
         self.metrics = metrics
+        self.moto = moto
 
-    def evaluate(self) -> None:
-        for alarm in list(backend().alarms.values()):
-            if alarm.metric_data_queries or alarm.rule or alarm.comparison_operator not in WORDS:
-                continue  # metric math and composite alarms are not evaluated locally
-            if not alarm.statistic:
+    async def evaluate(self) -> None:
+        for alarm in await self.moto.run(self.moto.metric_alarms):
+            if alarm.comparison_operator not in WORDS:
                 continue
-            self._evaluate(alarm)
+            change = self._evaluate(alarm)
+            if change is not None:
+                await self.moto.run(self.moto.set_alarm_state, alarm.name, *change)
 
-    def _evaluate(self, alarm: Any) -> None:
-        dims = {d.name: d.value for d in alarm.dimensions}
-        key = series_key(alarm.namespace, alarm.metric_name, dims)
+    def _evaluate(self, alarm: MetricAlarm) -> tuple[str, str, str] | None:
+        """The alarm's new (reason, reason data, state), or None if its state stays."""
+        key = series_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
         if key not in self.metrics.history:
-            return
-        periods = int(alarm.evaluation_periods)
-        window = int(alarm.period) / MINUTE * period_seconds()
+            return None
+        periods = alarm.evaluation_periods
+        window = alarm.period / MINUTE * period_seconds()
         points = self.metrics.windows(key, periods, window)
-        threshold = float(alarm.threshold)
+        threshold = alarm.threshold
         compare = COMPARISONS[alarm.comparison_operator]
         breaching = [
             p for p in points if p is not None and compare(p.statistic(alarm.statistic), threshold)
@@ -79,20 +70,21 @@ class AlarmEvaluator:
         missing = sum(p is None for p in points)
         treat = alarm.treat_missing_data or "missing"
         breaching_count = len(breaching) + (missing if treat == "breaching" else 0)
-        needed = int(alarm.datapoints_to_alarm or periods)
+        needed = alarm.datapoints_to_alarm or periods
         if breaching_count >= needed:
             new = "ALARM"
         elif missing == periods and treat == "missing":
-            return
+            return None
         else:
             new = "OK"
-        if new != alarm.state_value:
-            reason, data = self._reason(alarm, points, breaching, new, threshold)
-            backend().set_alarm_state(alarm.name, reason, json.dumps(data), new)
+        if new == alarm.state:
+            return None
+        reason, data = self._reason(alarm, points, breaching, new, threshold)
+        return reason, json.dumps(data), new
 
     @staticmethod
     def _reason(
-        alarm: Any,
+        alarm: MetricAlarm,
         points: list[Datapoint | None],
         breaching: list[Datapoint],
         new: str,
@@ -113,7 +105,7 @@ class AlarmEvaluator:
         data = {
             "version": "1.0",
             "statistic": alarm.statistic,
-            "period": int(alarm.period),
+            "period": alarm.period,
             "recentDatapoints": [p.statistic(alarm.statistic) for p in shown],
             "threshold": threshold,
         }

@@ -7,11 +7,11 @@ in microseconds, Invocation4XXErrors, Invocation5XXErrors) and ``/aws/sagemaker/
 
 Compressed time: a CloudWatch minute lasts ``60 / CDLAB_TIME_SCALE`` real seconds. Each flush
 writes one datapoint per series (as a statistic set) for the scaled minute that just ended,
-timestamped with that minute's real wall-clock start, into moto's CloudWatch backend in-process,
-so ``get-metric-statistics`` and ``get-metric-data`` read them. At scale 60 a query with
-``--period 60`` therefore sums 60 scaled minutes into one datapoint; the totals (Sum,
-SampleCount) over any time range are exact at every scale. At scale 1 it is CloudWatch's
-one-minute resolution.
+timestamped with that minute's real wall-clock start, into moto's CloudWatch backend in-process
+(on moto's thread, through its owner), so ``get-metric-statistics`` and ``get-metric-data`` read
+them. At scale 60 a query with ``--period 60`` therefore sums 60 scaled minutes into one
+datapoint; the totals (Sum, SampleCount) over any time range are exact at every scale. At scale 1
+it is CloudWatch's one-minute resolution.
 
 Counts are written for every in-service variant each period, zero included, so that alarms and
 target tracking see a quiet endpoint as quiet rather than as missing data.
@@ -25,9 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from moto.cloudwatch.models import cloudwatch_backends
-
 from cdlab import config
+from cdlab.localcloud.moto.state import MotoState
 
 SAGEMAKER = "AWS/SageMaker"
 INSTANCES = "/aws/sagemaker/Endpoints"
@@ -119,7 +118,8 @@ def variant_dimensions(endpoint: str, variant: str) -> dict[str, str]:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, moto: MotoState) -> None:
+        self.moto = moto
         self.current: dict[tuple[str, str], _Counters] = {}
         self.history: dict[SeriesKey, deque[Datapoint]] = {}
         self.last_flush: float | None = None
@@ -139,7 +139,7 @@ class Metrics:
         counters.model.add(model_seconds * 1e6)
         counters.overhead.add(max(0.0, total_seconds - model_seconds) * 1e6)
 
-    def flush(
+    async def flush(
         self,
         started: float,
         instance_counts: Mapping[tuple[str, str], int],
@@ -190,10 +190,13 @@ class Metrics:
             ):
                 point = Datapoint.of(started, values)
                 series.append((series_key(INSTANCES, metric, dims), "Percent", point))
-        self._write(series)
+        await self.moto.run(self.moto.put_metric_data, self._record(series))
         self.last_flush = started + period_seconds()
 
-    def _write(self, series: list[tuple[SeriesKey, str, Datapoint]]) -> None:
+    def _record(
+        self, series: list[tuple[SeriesKey, str, Datapoint]]
+    ) -> dict[str, list[dict[str, object]]]:
+        """Add the datapoints to the history; PutMetricData's MetricData, by namespace."""
         by_namespace: dict[str, list[dict[str, object]]] = {}
         for key, unit, point in series:
             namespace, metric, dims = key
@@ -212,9 +215,7 @@ class Metrics:
                     "Unit": unit,
                 }
             )
-        backend = cloudwatch_backends[config.ACCOUNT_ID][config.region()]
-        for namespace, data in by_namespace.items():
-            backend.put_metric_data(namespace, data)
+        return by_namespace
 
     def windows(self, key: SeriesKey, count: int, window_seconds: float) -> list[Datapoint | None]:
         """The last ``count`` windows of ``window_seconds`` real seconds, newest first, ending at

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cdlab.localcloud.cloudwatch.metrics import Metrics, period_seconds
 from cdlab.localcloud.sagemaker.endpointlogs import LogShipper
@@ -33,7 +33,7 @@ class Telemetry:
         metrics: Metrics,
         router: Router,
         launcher: InstanceLauncher,
-        listeners: list[Callable[[], None]],
+        listeners: list[Callable[[], Awaitable[None]]],
         logs: LogArchive,
     ) -> None:
         self.metrics = metrics
@@ -69,10 +69,10 @@ class Telemetry:
                 usage = await asyncio.to_thread(self._collect, list(self.launcher.running), due)
                 if not due:
                     continue
-                self.metrics.flush(started, self.router.instance_counts(), usage)
+                await self.metrics.flush(started, self.router.instance_counts(), usage)
                 started += period
                 for listener in self.listeners:
-                    listener()
+                    await listener()
             except Exception:
                 log.exception("telemetry failed; trying again next period")
                 started = max(started, time.time() - period)

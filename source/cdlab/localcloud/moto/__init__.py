@@ -1,2 +1,7 @@
 """Moto, in-process: the services the kit does not emulate itself (S3, IAM, STS, CloudWatch
-storage, Logs, Glue, Application Auto Scaling storage ...), reached through one bridge."""
+storage, Logs, Glue, Application Auto Scaling storage ...), reached through one bridge.
+
+Modules, one job each: ``thread`` (moto's one thread, which every use of moto runs on),
+``bridge`` (moto's wire API, called in-process) and ``state`` (the kit's own reads and writes of
+moto's backends; the only module that reaches into them).
+"""

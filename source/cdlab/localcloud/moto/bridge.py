@@ -1,18 +1,17 @@
 """Moto's server app, called in-process: every AWS service the kit does not emulate itself.
 
-Moto is a WSGI application, not written for concurrent requests: they run one at a time in a
-thread of its own, so the event loop (and the InvokeEndpoint hot path) never waits for them.
+Moto is a WSGI application, not written for concurrent requests: they run one at a time on moto's
+own thread (:mod:`thread`), so the event loop (and the InvokeEndpoint hot path) never waits for
+them.
 A request can be given a seed for moto's random identifiers (the uuid in a scaling policy's
 ARN, a role's id), so that replaying it after a restart makes the same ones.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -22,6 +21,7 @@ from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
+from cdlab.localcloud.moto.thread import MotoThread
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class MotoRequest:
 
 
 class MotoBridge:
-    def __init__(self) -> None:
+    def __init__(self, thread: MotoThread) -> None:
         self.app = DomainDispatcherApplication(create_backend_app)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto")
+        self.thread = thread
 
     def _environ(self, request: MotoRequest) -> dict[str, Any]:
         path, _, query = request.raw_path.partition("?")
@@ -92,8 +92,14 @@ class MotoBridge:
     def call(
         self, request: MotoRequest, seed: int | None = None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Moto's answer to ``request``: status, headers and body (blocking). With ``seed``,
-        the identifiers moto draws while answering come from it."""
+        """Moto's answer to ``request``: status, headers and body (blocking, see
+        :meth:`MotoThread.call`). With ``seed``, the identifiers moto draws while answering come
+        from it."""
+        return self.thread.call(self._answer, request, seed)
+
+    def _answer(
+        self, request: MotoRequest, seed: int | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         if seed is not None:
             mock_random.seed(seed)
         try:
@@ -124,9 +130,7 @@ class MotoBridge:
     async def handle(
         self, request: web.Request, moto_request: MotoRequest, seed: int | None = None
     ) -> web.Response:
-        status, headers, payload = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self.call, moto_request, seed
-        )
+        status, headers, payload = await self.thread.run(self._answer, moto_request, seed)
         response = web.Response(status=status, body=payload)
         for name, value in headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):

@@ -3,28 +3,27 @@
 The control plane keeps its own copy of every artifact a model references (content-addressed by
 SHA-256 under the state dir), so an endpoint comes back after a restart even though S3 lives in
 memory, and a later overwrite of the S3 object does not change a deployed model.
-The S3 helpers read and write moto's S3 backend in-process (training jobs copy their channels and
-put their model with them).
+:class:`S3Objects` reads and writes moto's S3 in-process, by ``s3://`` URL (training jobs copy
+their channels and put their model with it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import tarfile
-from collections.abc import Callable
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from moto.s3.exceptions import MissingBucket
-from moto.s3.models import S3Backend, s3_backends
-
-from cdlab import config
+from cdlab.localcloud.moto.state import MotoState
 
 MAX_MEMBER_BYTES = 2 * 1024**3
 MAX_MEMBERS = 10_000
-# Called with the bucket after each write_s3_object (the local cloud mirrors S3 to disk).
-S3_WRITE_LISTENERS: list[Callable[[str], None]] = []
 
 
 class ArtifactError(ValueError):
@@ -41,68 +40,78 @@ def split_s3_url(url: str, key_required: bool = True) -> tuple[str, str]:
     return parsed.netloc, key
 
 
-def _s3() -> S3Backend:
-    return s3_backends[config.ACCOUNT_ID]["aws"]
+class S3Objects:
+    """The local cloud's S3 objects by ``s3://`` URL, read and written through moto's owner.
 
+    Blocking: call from a worker thread. A write is handed to ``written`` (the S3 mirror's sync)
+    with its bucket before it returns, so what the kit puts in S3 is on disk once it is done.
+    """
 
-def read_s3_object(url: str) -> bytes | None:
-    """The bytes of an ``s3://bucket/key`` object in the local cloud's S3, or None if absent."""
-    bucket, key = split_s3_url(url)
-    try:
-        found = _s3().get_object(bucket, key)
-    except MissingBucket:
-        return None
-    return found.value if found is not None else None
+    def __init__(self, moto: MotoState, written: Callable[[str], None]) -> None:
+        self.moto = moto
+        self.written = written
 
+    def read(self, url: str) -> bytes | None:
+        """The bytes of an ``s3://bucket/key`` object, or None if absent."""
+        return self.moto.s3_get(*split_s3_url(url))
 
-def list_s3_keys(url: str) -> list[str] | None:
-    """The keys under an ``s3://bucket/prefix`` URL, sorted; None if the bucket is absent."""
-    bucket, prefix = split_s3_url(url, key_required=False)
-    backend = _s3()
-    try:
-        keys, _, _, _ = backend.list_objects(backend.get_bucket(bucket), prefix, None, None, None)
-    except MissingBucket:
-        return None
-    return [k.name for k in keys]
+    def keys(self, url: str) -> list[str] | None:
+        """The keys under an ``s3://bucket/prefix`` URL, sorted; None if the bucket is absent."""
+        return self.moto.s3_keys(*split_s3_url(url, key_required=False))
 
-
-def write_s3_object(url: str, data: bytes) -> None:
-    """Put ``data`` at ``s3://bucket/key`` in the local cloud's S3; the bucket must exist."""
-    bucket, key = split_s3_url(url)
-    try:
-        _s3().put_object(bucket, key, data)
-    except MissingBucket:
-        raise ArtifactError(f"The bucket {bucket} of {url} does not exist.") from None
-    for listener in S3_WRITE_LISTENERS:
-        listener(bucket)
+    def write(self, url: str, data: bytes) -> None:
+        """Put ``data`` at ``s3://bucket/key``; the bucket must exist."""
+        bucket, key = split_s3_url(url)
+        if not self.moto.s3_put(bucket, key, data):
+            raise ArtifactError(f"The bucket {bucket} of {url} does not exist.")
+        self.written(bucket)
 
 
 class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self.pinned: Counter[str] = Counter()  # digests of models being created
 
     def path(self, digest: str) -> Path:
         return self.root / f"{digest}.tar.gz"
 
-    def keep(self, data: bytes) -> str:
-        """Store ``data`` and return its digest; written atomically, so never half a file."""
-        digest = hashlib.sha256(data).hexdigest()
+    @contextlib.asynccontextmanager
+    async def kept(self, data: bytes) -> AsyncIterator[str]:
+        """Keep ``data`` (hashed and written in worker threads, off the event loop) and yield
+        its digest. Until the block ends, :meth:`forget_unused` leaves it alone: the model that
+        references it is stored in the block, and a delete meanwhile must not take its file."""
+        digest = await asyncio.to_thread(_sha256, data)
+        self.pinned[digest] += 1
+        try:
+            await asyncio.to_thread(self._write, digest, data)
+            yield digest
+        finally:
+            self.pinned[digest] -= 1
+            if not self.pinned[digest]:
+                del self.pinned[digest]
+
+    def _write(self, digest: str, data: bytes) -> None:
+        """Written atomically, so never half a file."""
         target = self.path(digest)
         if not target.exists():
-            tmp = target.with_suffix(f".tmp{os.getpid()}")
+            tmp = target.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
             try:
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
             except OSError:
                 tmp.unlink(missing_ok=True)  # a full disk leaves no half-written artifact
                 raise
-        return digest
 
     def forget_unused(self, in_use: set[str]) -> None:
         for path in self.root.glob("*.tar.gz"):
-            if path.name.removesuffix(".tar.gz") not in in_use:
+            digest = path.name.removesuffix(".tar.gz")
+            if digest not in in_use and digest not in self.pinned:
                 path.unlink(missing_ok=True)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def unpack(archive: Path, model_dir: Path) -> None:

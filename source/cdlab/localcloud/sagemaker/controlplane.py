@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
 from cdlab.localcloud.sagemaker.capacity import EndpointCapacity
 from cdlab.localcloud.sagemaker.documents import Documents
@@ -32,12 +33,13 @@ class SageMaker:
         artifact_store: ArtifactStore,
         launcher: InstanceLauncher,
         router: Router,
+        moto: MotoState,
     ) -> SageMaker:
         docs = Documents(store, artifact_store)
         lifecycle = Lifecycle(docs, launcher, router)
-        endpoints = Endpoints(docs, lifecycle)
+        endpoints = Endpoints(docs, lifecycle, moto)
         return cls(
-            Models(docs, artifact_store),
+            Models(docs, artifact_store, moto),
             EndpointConfigs(docs),
             endpoints,
             lifecycle,

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker.documents import (
     CONFIG,
@@ -24,13 +25,14 @@ from cdlab.localcloud.sagemaker.documents import (
     public,
 )
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
-from cdlab.localcloud.sagemaker.update import EndpointUpdate
+from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names
 
 
 class Endpoints:
-    def __init__(self, docs: Documents, lifecycle: Lifecycle) -> None:
+    def __init__(self, docs: Documents, lifecycle: Lifecycle, moto: MotoState) -> None:
         self.docs = docs
         self.lifecycle = lifecycle
+        self.moto = moto
 
     def _snapshot(self, ctx: RequestContext, config_doc: dict[str, Any]) -> Snapshot:
         """What each variant of a config serves, resolved now (models may be deleted later)."""
@@ -93,7 +95,18 @@ class Endpoints:
             )
         return doc
 
-    def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint; the rollback alarms it may name (given, or retained from the last
+        deployment) are read from moto first, so the update itself happens in one go."""
+        stored = self.docs.endpoint(p["EndpointName"]) or {}
+        names = alarm_names(p.get("DeploymentConfig") or {})
+        names += alarm_names(stored.get("LastDeploymentConfig") or {})
+        alarms = await self.moto.run(self.moto.alarm_states, names)
+        return self._update_endpoint(ctx, p, alarms)
+
+    def _update_endpoint(
+        self, ctx: RequestContext, p: dict[str, Any], alarms: dict[str, str]
+    ) -> dict[str, Any]:
         doc = self._updatable(ctx, p["EndpointName"])
         config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(ctx, config_doc)
@@ -102,8 +115,10 @@ class Endpoints:
         deployment = p.get("DeploymentConfig")
         if deployment is None and p.get("RetainDeploymentConfig"):
             deployment = doc.get("LastDeploymentConfig")
-        update = EndpointUpdate(self.docs, self.lifecycle, doc["EndpointName"], deployment)
-        update.begin(doc, config_doc["EndpointConfigName"], snapshot)
+        update = EndpointUpdate(
+            self.docs, self.lifecycle, self.moto, doc["EndpointName"], deployment
+        )
+        update.begin(doc, config_doc["EndpointConfigName"], snapshot, alarms)
         self.lifecycle.spawn(doc["EndpointName"], update.run())
         return {"EndpointArn": doc["EndpointArn"]}
 

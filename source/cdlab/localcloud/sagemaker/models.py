@@ -10,17 +10,23 @@ import time
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.documents import MODEL, Documents, arn, paginate, public
 
 
 class Models:
-    def __init__(self, docs: Documents, artifact_store: artifacts.ArtifactStore) -> None:
+    def __init__(
+        self, docs: Documents, artifact_store: artifacts.ArtifactStore, moto: MotoState
+    ) -> None:
         self.docs = docs
         self.artifacts = artifact_store
+        self.moto = moto
 
-    def create_model(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_model(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """CreateModel; the artifact is read from S3 on moto's thread and kept (hashed and
+        copied) in a worker thread, never on the event loop."""
         name = p["ModelName"]
         self.docs.absent(ctx, MODEL, name)
         containers = p.get("Containers") or (
@@ -36,15 +42,27 @@ class Models:
         if not container.get("Image"):
             raise ValidationException("The container must specify an Image.")
         url = container.get("ModelDataUrl")
-        digest = None
-        if url:
-            try:
-                data = artifacts.read_s3_object(url)
-            except artifacts.ArtifactError as e:
-                raise ValidationException(str(e)) from None
-            if data is None:
-                raise ValidationException(f"Could not find model data at {url}.")
-            digest = self.artifacts.keep(data)
+        if not url:
+            return self._store_model(ctx, p, container, None)
+        try:
+            bucket, key = artifacts.split_s3_url(url)
+        except artifacts.ArtifactError as e:
+            raise ValidationException(str(e)) from None
+        data = await self.moto.run(self.moto.s3_get, bucket, key)
+        if data is None:
+            raise ValidationException(f"Could not find model data at {url}.")
+        async with self.artifacts.kept(data) as digest:
+            return self._store_model(ctx, p, container, digest)
+
+    def _store_model(
+        self,
+        ctx: RequestContext,
+        p: dict[str, Any],
+        container: dict[str, Any],
+        digest: str | None,
+    ) -> dict[str, Any]:
+        name = p["ModelName"]
+        self.docs.absent(ctx, MODEL, name)  # again: another request may have taken the name
         now = time.time()
         doc = {
             "ModelName": name,

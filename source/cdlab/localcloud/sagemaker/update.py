@@ -17,10 +17,11 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from cdlab import config
-from cdlab.localcloud.cloudwatch import alarms
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker.documents import Documents, Snapshot, variant_summaries
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
@@ -53,16 +54,17 @@ def routing(deployment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate(deployment: dict[str, Any], count: int) -> None:
+def validate(deployment: dict[str, Any], count: int, alarms: Mapping[str, str]) -> None:
     """SageMaker's limits, given the new variants' total instance count: CanarySize at most 50%,
-    LinearStepSize 10-50%."""
+    LinearStepSize 10-50%; and the rollback alarms exist (``alarms``: the state of each existing
+    alarm, by name)."""
     if "RollingUpdatePolicy" in deployment:
         raise ValidationException(
             "The local cloud deploys with BlueGreenUpdatePolicy; RollingUpdatePolicy is not "
             "available locally."
         )
     for name in alarm_names(deployment):
-        if alarms.state(name) is None:
+        if name not in alarms:
             raise ValidationException(
                 f"The CloudWatch alarm {name} in AutoRollbackConfiguration does not exist; "
                 "create it with put-metric-alarm first."
@@ -128,16 +130,12 @@ def alarm_names(deployment: dict[str, Any]) -> list[str]:
     ]
 
 
-def tripped(names: list[str]) -> str | None:
-    """The first of ``names`` in state ALARM, if any."""
-    return next((n for n in names if alarms.state(n) == "ALARM"), None)
-
-
-async def bake(seconds: float, names: list[str], until: float) -> str | None:
+async def bake(moto: MotoState, seconds: float, names: list[str], until: float) -> str | None:
     """Wait ``seconds`` while watching the alarms; the reason to roll back, or None."""
     end = time.monotonic() + seconds
     while True:
-        alarm = tripped(names)
+        states = await moto.run(moto.alarm_states, names) if names else {}
+        alarm = next((n for n in names if states.get(n) == "ALARM"), None)
         if alarm is not None:
             return f"the alarm {alarm} went into ALARM state"
         if time.monotonic() >= until:
@@ -173,18 +171,30 @@ class EndpointUpdate:
     """One UpdateEndpoint: ``begin`` as the request is served, ``run`` in the background."""
 
     def __init__(
-        self, docs: Documents, fleets: Fleets, name: str, deployment: dict[str, Any] | None
+        self,
+        docs: Documents,
+        fleets: Fleets,
+        moto: MotoState,
+        name: str,
+        deployment: dict[str, Any] | None,
     ) -> None:
         self.docs = docs
         self.fleets = fleets
+        self.moto = moto
         self.name = name
         self.deployment = deployment  # as given, kept as the endpoint's LastDeploymentConfig
         self.policy = deployment or {}
 
-    def begin(self, doc: dict[str, Any], config_name: str, snapshot: Snapshot) -> None:
-        """Check the DeploymentConfig against the new variants, then mark the endpoint Updating
-        with the deployment pending."""
-        validate(self.policy, sum(s["Count"] for s in snapshot))
+    def begin(
+        self,
+        doc: dict[str, Any],
+        config_name: str,
+        snapshot: Snapshot,
+        alarms: Mapping[str, str],
+    ) -> None:
+        """Check the DeploymentConfig against the new variants and the existing ``alarms``, then
+        mark the endpoint Updating with the deployment pending."""
+        validate(self.policy, sum(s["Count"] for s in snapshot), alarms)
         now = time.time()
         self.docs.save_endpoint(
             doc,
@@ -251,7 +261,7 @@ class EndpointUpdate:
             self._variant_status(doc, "Baking", f"{share:.0%} of the traffic is on the new fleet")
             split = dataclasses.replace(blue_route, green=green_route, green_share=share)
             self.fleets.route(split)
-            reason = await bake(bake_seconds(self.policy), names, until)
+            reason = await bake(self.moto, bake_seconds(self.policy), names, until)
             if reason is not None:
                 return reason
         return None

@@ -1,13 +1,15 @@
 """The log events the kit writes to CloudWatch Logs (training jobs', instances'), kept on disk.
 
 Moto keeps log events in memory only, and the journal does not keep them (see :mod:`journal`).
-:meth:`LogArchive.put` is the only way the kit writes log events into moto's Logs backend: it
-creates the group and stream if they are missing, puts the events and appends them to the
-archive under the state dir, ``<home>/logs-archive/<sha256 of group>/<sha256 of stream>.jsonl``:
-a first line
+:meth:`LogArchive.put` is the only way the kit writes log events into moto's Logs backend: on
+moto's thread (through its owner, :mod:`moto.state`) it creates the group and stream if they are
+missing, puts the events and appends them to the archive under the state dir,
+``<home>/logs-archive/<sha256 of group>/<sha256 of stream>.jsonl``: a first line
 ``{"group": ..., "stream": ...}``, then one ``{"timestamp": ..., "message": ...}`` line per event,
-appended (and flushed to the OS) before the put returns, so a SIGKILL loses none. A disk error is
-logged and the events stay in moto: logging never fails training or serving.
+appended (and flushed to the OS) before moto's thread does anything else, so a SIGKILL loses none
+that a reader has seen. A disk error is logged and the events stay in moto: logging never fails
+training or serving. Puts and drops all run on moto's thread, in the order they are called, each
+whole: a drop never falls between a put's moto half and its disk half.
 
 At start, after the journal replay (which may have created a group already: a user's
 CreateLogGroup), :meth:`LogArchive.restore` puts every archived stream back, events in order with
@@ -22,21 +24,18 @@ it does in moto. Events a user puts through the API (PutLogEvents) are not archi
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from moto.logs.exceptions import ResourceAlreadyExistsException
-from moto.logs.models import LogsBackend, logs_backends
-
-from cdlab import config
+from cdlab.localcloud.moto.state import MotoState
 
 log = logging.getLogger("cdlab.logarchive")
 
@@ -44,32 +43,35 @@ Event = dict[str, Any]  # {"timestamp": epoch milliseconds, "message": str}
 DELETES = frozenset({"DeleteLogGroup", "DeleteLogStream"})  # what LogArchive.deleted follows
 
 
-def _backend() -> LogsBackend:
-    return logs_backends[config.ACCOUNT_ID][config.region()]
-
-
 def _digest(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
 class LogArchive:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, moto: MotoState) -> None:
         self.root = root
+        self.moto = moto
         self.failing: set[Path] = set()  # the last write to these failed: log once, then resync
-        # One put or drop at a time (the shipper's thread, the event loop): a drop never falls
-        # between a put's moto half and its disk half.
-        self.lock = threading.Lock()
 
     def _path(self, group: str, stream: str | None = None) -> Path:
         directory = self.root / _digest(group)
         return directory if stream is None else directory / f"{_digest(stream)}.jsonl"
 
-    def put(self, group: str, stream: str, events: Sequence[Event]) -> None:
+    def put(self, group: str, stream: str, events: Sequence[Event]) -> Future[None]:
         """Put ``events`` (in order) into moto's log stream, creating the group and stream if
-        they are missing (so no events just creates them), and archive them."""
-        with self.lock:
-            _into_moto(group, stream, events)
-            self._append(group, stream, events)
+        they are missing (so no events just creates them), and archive them.
+
+        Queued on moto's thread, after every put before it, and returns at once (the event loop
+        may call it); the future is done when the events are in moto and on disk. A failure is
+        logged.
+        """
+        done = self.moto.submit(self._put, group, stream, list(events))
+        done.add_done_callback(functools.partial(_log_failure, group, stream))
+        return done
+
+    def _put(self, group: str, stream: str, events: list[Event]) -> None:
+        self.moto.put_log_events(group, stream, events)
+        self._append(group, stream, events)
 
     def _append(self, group: str, stream: str, events: Sequence[Event]) -> None:
         path = self._path(group, stream)
@@ -99,14 +101,16 @@ class LogArchive:
             self.failing.discard(path)
 
     def drop(self, group: str, stream: str | None = None) -> None:
-        """Forget a deleted group's (or stream's) archive."""
+        """Forget a deleted group's (or stream's) archive (blocking, on moto's thread)."""
+        self.moto.call(self._drop, group, stream)
+
+    def _drop(self, group: str, stream: str | None) -> None:
         path = self._path(group, stream)
         try:
-            with self.lock:
-                if stream is None:
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+            if stream is None:
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         except FileNotFoundError:
             pass
         except OSError as e:
@@ -138,8 +142,7 @@ class LogArchive:
                 continue
             group, stream, events = archived
             try:
-                with self.lock:
-                    _into_moto(group, stream, events)
+                self.moto.put_log_events(group, stream, events)
             except Exception:
                 log.exception("log stream %s %s not restored from %s", group, stream, path)
                 continue
@@ -147,22 +150,10 @@ class LogArchive:
         return restored
 
 
-def _into_moto(group: str, stream: str, events: Sequence[Event]) -> None:
-    """Create the group and stream if missing and put the events.
-
-    Through the group's own put, not the backend's: the backend's silently drops events older
-    than 14 days (which an archive holds after two weeks) and refuses a batch out of
-    chronological order (which a wall clock stepping back would make of a live batch).
-    """
-    backend = _backend()
-    if group not in backend.groups:
-        with contextlib.suppress(ResourceAlreadyExistsException):
-            backend.create_log_group(group, {})
-    if stream not in backend.groups[group].streams:
-        with contextlib.suppress(ResourceAlreadyExistsException):
-            backend.create_log_stream(group, stream)
-    if events:
-        backend.groups[group].put_log_events(stream, list(events))
+def _log_failure(group: str, stream: str, done: Future[None]) -> None:
+    error = None if done.cancelled() else done.exception()
+    if error is not None:
+        log.error("log events of %s %s not put: %s", group, stream, error, exc_info=error)
 
 
 def _read(path: Path) -> tuple[str, str, list[Event]] | None:

@@ -6,7 +6,8 @@ SIGKILL; at start the buckets are put back into moto. Layout under ``<home>/s3``
 ``buckets/<sha256 of name>.json`` (name, region, and each key's blob digest, metadata such as
 Content-Type and ``x-amz-meta-*``, and last-modified time) and ``blobs/<sha256 of bytes>``
 (object bytes, shared by equal objects). Only changed objects are written, and every file is
-replaced atomically.
+replaced atomically. Moto's buckets are read and written through its owner (:mod:`moto.state`),
+on moto's thread; the disk work runs in the caller's (a worker) thread.
 
 Kept: buckets, the latest version of each object and its metadata. Not kept:
 older versions, in-progress multipart uploads, ACLs, policies, tags and bucket configuration.
@@ -23,18 +24,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from moto.s3.exceptions import MissingBucket
-from moto.s3.models import FakeKey, S3Backend, s3_backends
-
-from cdlab import config
+from cdlab.localcloud.moto.state import MotoState, Signature
 
 log = logging.getLogger("cdlab.s3")
-
-Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
-
-
-def backend() -> S3Backend:
-    return s3_backends[config.ACCOUNT_ID]["aws"]
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -44,9 +36,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class S3Mirror:
-    """Keeps ``root`` equal to moto's S3, one bucket at a time; thread-safe."""
+    """Keeps ``root`` equal to moto's S3, one bucket at a time. Thread-safe and blocking: call it
+    from a worker thread, never moto's own (it holds its lock while it waits for moto's thread)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, moto: MotoState) -> None:
+        self.moto = moto
         self.buckets_dir = root / "buckets"
         self.blobs_dir = root / "blobs"
         self.buckets_dir.mkdir(parents=True, exist_ok=True)
@@ -60,12 +54,12 @@ class S3Mirror:
 
     def restore(self) -> int:
         """Put every mirrored bucket and object back into moto; returns the object count."""
-        s3, count = backend(), 0
+        count = 0
         with self.lock:
             for path in sorted(self.buckets_dir.glob("*.json")):
                 manifest = json.loads(path.read_text())
                 name = manifest["name"]
-                s3.create_bucket(name, manifest["region"])
+                self.moto.s3_create_bucket(name, manifest["region"])
                 seen: dict[str, Signature] = {}
                 for key, entry in manifest["objects"].items():
                     try:
@@ -73,10 +67,8 @@ class S3Mirror:
                     except OSError as e:
                         log.error("S3 object s3://%s/%s cannot be restored: %s", name, key, e)
                         continue
-                    fake = s3.put_object(name, key, data, disable_notification=True)
-                    fake.set_metadata(dict(entry["metadata"]))
-                    fake.last_modified = datetime.datetime.fromisoformat(entry["modified"])
-                    seen[key] = _signature(fake)
+                    modified = datetime.datetime.fromisoformat(entry["modified"])
+                    seen[key] = self.moto.s3_restore(name, key, data, entry["metadata"], modified)
                     count += 1
                 self.manifests[name] = manifest
                 self.seen[name] = seen
@@ -85,35 +77,27 @@ class S3Mirror:
     def sync(self, bucket: str) -> None:
         """Make the disk copy of ``bucket`` equal to moto's (removing it if the bucket is gone)."""
         with self.lock:
-            try:
-                fake_bucket = backend().get_bucket(bucket)
-            except MissingBucket:
-                fake_bucket = None
-            if fake_bucket is None:
+            old = self.manifests.get(bucket, {}).get("objects", {})
+            known = {k: s for k, s in self.seen.get(bucket, {}).items() if k in old}
+            found = self.moto.s3_bucket(bucket, known)
+            if found is None:
                 if self.manifests.pop(bucket, None) is not None:
                     self._manifest_path(bucket).unlink(missing_ok=True)
                     self.seen.pop(bucket, None)
                     self._collect_garbage()
                 return
-            old = self.manifests.get(bucket, {}).get("objects", {})
-            seen = self.seen.get(bucket, {})
             objects: dict[str, dict[str, Any]] = {}
             new_seen: dict[str, Signature] = {}
-            for key, versions in _latest(fake_bucket.keys):
-                if not isinstance(versions, FakeKey):
-                    continue  # a delete marker: the object is gone
-                signature = _signature(versions)
-                if key in old and seen.get(key) == signature:
-                    digest = old[key]["digest"]
-                else:
-                    digest = self._keep(versions.value)
-                objects[key] = {
+            for item in found.objects:
+                # no data: unchanged since the last sync, so already kept
+                digest = old[item.key]["digest"] if item.data is None else self._keep(item.data)
+                objects[item.key] = {
                     "digest": digest,
-                    "metadata": dict(versions.metadata),
-                    "modified": versions.last_modified.isoformat(),
+                    "metadata": item.metadata,
+                    "modified": item.modified.isoformat(),
                 }
-                new_seen[key] = signature
-            manifest = {"name": bucket, "region": fake_bucket.region_name, "objects": objects}
+                new_seen[item.key] = item.signature
+            manifest = {"name": bucket, "region": found.region, "objects": objects}
             if manifest != self.manifests.get(bucket):
                 _write_atomically(self._manifest_path(bucket), json.dumps(manifest).encode())
                 self.manifests[bucket] = manifest
@@ -136,19 +120,6 @@ class S3Mirror:
         for path in self.blobs_dir.iterdir():
             if path.name not in in_use and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
-
-
-def _latest(keys: Any) -> list[tuple[str, Any]]:
-    """(key, latest version) pairs, copied while moto's worker threads may be writing."""
-    while True:
-        try:
-            return [(key, versions[-1]) for key, versions in dict.items(keys) if versions]
-        except RuntimeError:  # the dict changed size while being copied: copy again
-            continue
-
-
-def _signature(fake: FakeKey) -> Signature:
-    return (id(fake), fake.last_modified.isoformat(), fake.contentsize)
 
 
 def written_bucket(method: str, path: str, status: int) -> str | None:

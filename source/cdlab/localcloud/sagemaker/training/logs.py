@@ -43,8 +43,8 @@ BUILTIN_METRICS: dict[str, list[dict[str, str]]] = {
 class LogStream:
     """A job's CloudWatch Logs stream, written in batches.
 
-    The puts (an in-memory list append and a small file append, see :mod:`logarchive`) are made
-    on the event loop so that batches stay in order.
+    The puts are queued on moto's thread (see :mod:`logarchive`), in order, and the event loop
+    does not wait for them.
     """
 
     def __init__(self, name: str, logs: LogArchive) -> None:

@@ -37,9 +37,10 @@ SUMMARY_KEYS = (
 class Training:
     """The training-job operations, named after the API (``create_training_job`` ...)."""
 
-    def __init__(self, store: Store, home: Path, logs: LogArchive) -> None:
+    def __init__(self, store: Store, home: Path, logs: LogArchive, s3: artifacts.S3Objects) -> None:
         self.records = JobRecords(store)
-        self.supervisor = Supervisor(self.records, home / "training", logs)
+        self.s3 = s3
+        self.supervisor = Supervisor(self.records, home / "training", logs, s3)
 
     async def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["TrainingJobName"]
@@ -59,7 +60,7 @@ class Training:
         channels = p.get("InputDataConfig") or []
         _check_channels(channels)
         for channel in channels:
-            await _check_channel_has_objects(ctx, channel, p["RoleArn"])
+            await _check_channel_has_objects(ctx, self.s3, channel, p["RoleArn"])
         self._absent(ctx, name)  # again: another request may have taken the name meanwhile
         algorithm = images.algorithm_of(image)
         if not spec.get("MetricDefinitions") and algorithm in BUILTIN_METRICS:
@@ -134,12 +135,12 @@ def _check_channels(channels: list[dict[str, Any]]) -> None:
 
 
 async def _check_channel_has_objects(
-    ctx: RequestContext, channel: dict[str, Any], role_arn: str
+    ctx: RequestContext, s3: artifacts.S3Objects, channel: dict[str, Any], role_arn: str
 ) -> None:
     """SageMaker's refusal of a channel that names no S3 object."""
     source = channel["DataSource"]["S3DataSource"]
     loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, staging.channel_objects, source):
+    if not await loop.run_in_executor(None, staging.channel_objects, s3, source):
         bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
         raise ValidationException(
             f'No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data '

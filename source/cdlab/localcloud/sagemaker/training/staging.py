@@ -21,7 +21,7 @@ from cdlab.localcloud.sagemaker.training.records import JobFailed
 HOST = "algo-1"
 
 
-def channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
+def channel_objects(s3: artifacts.S3Objects, source: dict[str, Any]) -> list[tuple[str, str]]:
     """(S3 URL, path in the channel dir) of every object an S3DataSource names.
 
     S3Prefix: the objects under the prefix, named relative to the prefix's last ``/`` (as
@@ -29,7 +29,7 @@ def channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
     """
     uri = source["S3Uri"]
     if source["S3DataType"] == "ManifestFile":
-        data = artifacts.read_s3_object(uri)
+        data = s3.read(uri)
         try:
             entries = json.loads(data) if data is not None else None
             prefix = entries[0]["prefix"]
@@ -45,17 +45,17 @@ def channel_objects(source: dict[str, Any]) -> list[tuple[str, str]]:
     base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
     return [
         (f"s3://{bucket}/{key}", key[len(base) :])
-        for key in artifacts.list_s3_keys(uri) or []
+        for key in s3.keys(uri) or []
         if not key.endswith("/")
     ]
 
 
-def stage(doc: dict[str, Any], job_dir: Path) -> None:
+def stage(s3: artifacts.S3Objects, doc: dict[str, Any], job_dir: Path) -> None:
     """Lay out ``job_dir`` afresh for the job: its config files and its channels' data."""
     shutil.rmtree(job_dir, ignore_errors=True)
     _write_config(doc, job_dir / "input" / "config")
     for channel in doc.get("InputDataConfig", []):
-        _download(channel, job_dir / "input" / "data" / channel["ChannelName"])
+        _download(s3, channel, job_dir / "input" / "data" / channel["ChannelName"])
 
 
 def _write_config(doc: dict[str, Any], config_dir: Path) -> None:
@@ -81,11 +81,11 @@ def _write_config(doc: dict[str, Any], config_dir: Path) -> None:
         (config_dir / name).write_text(json.dumps(content))
 
 
-def _download(channel: dict[str, Any], target: Path) -> None:
+def _download(s3: artifacts.S3Objects, channel: dict[str, Any], target: Path) -> None:
     """Copy a channel's S3 objects into ``target``, refusing names that leave it."""
     target.mkdir(parents=True)
     try:
-        objects = channel_objects(channel["DataSource"]["S3DataSource"])
+        objects = channel_objects(s3, channel["DataSource"]["S3DataSource"])
     except ValidationException as e:
         raise JobFailed(f"ClientError: Data download failed: {e.message}") from e
     for url, relative in objects:
@@ -95,7 +95,7 @@ def _download(channel: dict[str, Any], target: Path) -> None:
                 f"ClientError: Data download failed: the object {url} cannot be placed in "
                 f"channel {channel['ChannelName']} (its name leaves the channel directory)."
             )
-        data = artifacts.read_s3_object(url)
+        data = s3.read(url)
         if data is None:
             raise JobFailed(f"ClientError: Data download failed: {url} does not exist.")
         path = target.joinpath(*parts)
@@ -103,7 +103,7 @@ def _download(channel: dict[str, Any], target: Path) -> None:
         path.write_bytes(data)
 
 
-def upload_model(model_dir: Path, url: str) -> None:
+def upload_model(s3: artifacts.S3Objects, model_dir: Path, url: str) -> None:
     """Tar the model dir to ``url`` in S3 (a model.tar.gz with the dir's files at its top)."""
     files = sorted(p for p in model_dir.rglob("*") if p.is_file()) if model_dir.is_dir() else []
     if not files:
@@ -116,6 +116,6 @@ def upload_model(model_dir: Path, url: str) -> None:
         for path in files:
             tar.add(path, arcname=str(path.relative_to(model_dir)))
     try:
-        artifacts.write_s3_object(url, buffer.getvalue())
+        s3.write(url, buffer.getvalue())
     except artifacts.ArtifactError as e:
         raise JobFailed(f"ClientError: Unable to upload the model artifact: {e}") from e

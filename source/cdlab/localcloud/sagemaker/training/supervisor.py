@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdlab.localcloud.sagemaker import images
+from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.training import staging
 from cdlab.localcloud.sagemaker.training.logs import FinalMetrics, LogStream
 from cdlab.localcloud.sagemaker.training.records import (
@@ -57,10 +57,13 @@ class Run:
 class Supervisor:
     """Runs the jobs' trainers and ends their records accordingly."""
 
-    def __init__(self, records: JobRecords, root: Path, logs: LogArchive) -> None:
+    def __init__(
+        self, records: JobRecords, root: Path, logs: LogArchive, s3: artifacts.S3Objects
+    ) -> None:
         self.records = records
         self.root = root
         self.logs = logs
+        self.s3 = s3
         self.runs: dict[str, Run] = {}
 
     def start(self, name: str) -> None:
@@ -130,7 +133,7 @@ class Supervisor:
             raise JobFailed(f"ClientError: {e}") from e
         start = time.time()
         self.records.update(name, "Downloading", TrainingStartTime=start)
-        await asyncio.get_running_loop().run_in_executor(None, staging.stage, doc, job_dir)
+        await asyncio.get_running_loop().run_in_executor(None, staging.stage, self.s3, doc, job_dir)
         metrics = FinalMetrics(doc["AlgorithmSpecification"].get("MetricDefinitions", []))
         if run.stop is not None:
             return metrics, None
@@ -159,7 +162,9 @@ class Supervisor:
                 self.records.update(name, "Uploading")
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(None, staging.upload_model, job_dir / "model", url)
+                await loop.run_in_executor(
+                    None, staging.upload_model, self.s3, job_dir / "model", url
+                )
                 changes["ModelArtifacts"] = {"S3ModelArtifacts": url}
             except JobFailed:
                 if run.stop is None:

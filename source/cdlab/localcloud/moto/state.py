@@ -1,0 +1,334 @@
+"""Moto's in-process state, owned: the only module that reaches into moto's backends.
+
+The kit reads and writes a few things in moto directly, not over the wire: S3 objects (model
+artifacts, training channels, templates, the disk mirror), log events, metric datapoints and
+alarm states, scalable targets and scaling policies. Each is a method of :class:`MotoState`
+that runs on moto's thread (see :mod:`thread`): blocking from a worker thread, awaited from the
+event loop as ``await moto.run(moto.s3_get, bucket, key)``. What a method returns is plain data
+or a copy, never one of moto's objects, so nothing of moto's is read on another thread later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from moto.applicationautoscaling.models import (
+    ApplicationAutoscalingBackend,
+    applicationautoscaling_backends,
+)
+from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.logs.exceptions import ResourceAlreadyExistsException
+from moto.logs.models import LogsBackend, logs_backends
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import FakeKey, S3Backend, s3_backends
+
+from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
+
+Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """The latest version of an object; ``data`` is None if the caller knew this version."""
+
+    key: str
+    signature: Signature
+    metadata: dict[str, str]
+    modified: datetime
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    name: str
+    region: str
+    objects: list[S3Object]
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm on one metric's statistic, as the local evaluation needs it."""
+
+    name: str
+    namespace: str
+    metric_name: str
+    dimensions: dict[str, str]
+    statistic: str
+    comparison_operator: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int | None
+    threshold: float
+    treat_missing_data: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class ScalableTarget:
+    service_namespace: str
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    """A target tracking policy and its TargetTrackingScalingPolicyConfiguration."""
+
+    policy_arn: str
+    policy_name: str
+    resource_id: str
+    configuration: dict[str, Any]
+
+
+class MotoState(MotoThread):
+    """Moto's backends for one account: S3 (global) and the regional ones of ``region``."""
+
+    def __init__(self, account: str, region: str) -> None:
+        super().__init__()
+        self.account = account
+        self.region = region
+
+    def _s3(self) -> S3Backend:
+        return s3_backends[self.account]["aws"]
+
+    def _logs(self) -> LogsBackend:
+        return logs_backends[self.account][self.region]
+
+    def _cloudwatch(self) -> CloudWatchBackend:
+        return cloudwatch_backends[self.account][self.region]
+
+    def _autoscaling(self) -> ApplicationAutoscalingBackend:
+        return applicationautoscaling_backends[self.account][self.region]
+
+    # ---- S3 ------------------------------------------------------------------------------
+
+    @on_moto_thread
+    def s3_get(self, bucket: str, key: str) -> bytes | None:
+        """An object's bytes; None if it or its bucket does not exist."""
+        try:
+            found = self._s3().get_object(bucket, key)
+        except MissingBucket:
+            return None
+        return found.value if found is not None else None
+
+    @on_moto_thread
+    def s3_keys(self, bucket: str, prefix: str) -> list[str] | None:
+        """The keys under ``prefix``, sorted; None if the bucket does not exist."""
+        s3 = self._s3()
+        try:
+            keys, _, _, _ = s3.list_objects(s3.get_bucket(bucket), prefix, None, None, None)
+        except MissingBucket:
+            return None
+        return [k.name for k in keys]
+
+    @on_moto_thread
+    def s3_put(self, bucket: str, key: str, data: bytes) -> bool:
+        """Put ``data`` at ``key``; False, and nothing put, if the bucket does not exist."""
+        try:
+            self._s3().put_object(bucket, key, data)
+        except MissingBucket:
+            return False
+        return True
+
+    @on_moto_thread
+    def s3_bucket(self, name: str, known: Mapping[str, Signature]) -> S3Bucket | None:
+        """A bucket and the latest version of each object (a deleted one is left out), or None
+        if there is no such bucket. An object whose signature is in ``known`` comes without
+        its bytes."""
+        try:
+            bucket = self._s3().get_bucket(name)
+        except MissingBucket:
+            return None
+        objects = []
+        for key, versions in dict.items(bucket.keys):  # the lists of versions, not the latest
+            latest = versions[-1] if versions else None
+            if not isinstance(latest, FakeKey):
+                continue  # a delete marker: the object is gone
+            signature = _signature(latest)
+            data = None if known.get(key) == signature else latest.value
+            objects.append(
+                S3Object(key, signature, dict(latest.metadata), latest.last_modified, data)
+            )
+        return S3Bucket(name, bucket.region_name, objects)
+
+    @on_moto_thread
+    def s3_create_bucket(self, name: str, region: str) -> None:
+        self._s3().create_bucket(name, region)
+
+    @on_moto_thread
+    def s3_restore(
+        self, bucket: str, key: str, data: bytes, metadata: Mapping[str, str], modified: datetime
+    ) -> Signature:
+        """Put an object back as it was (metadata, last-modified time); its new signature."""
+        fake = self._s3().put_object(bucket, key, data, disable_notification=True)
+        fake.set_metadata(dict(metadata))
+        fake.last_modified = modified
+        return _signature(fake)
+
+    # ---- CloudWatch Logs -----------------------------------------------------------------
+
+    @on_moto_thread
+    def put_log_events(self, group: str, stream: str, events: Sequence[Mapping[str, Any]]) -> None:
+        """Create the group and stream if missing and put the events.
+
+        Through the group's own put, not the backend's: the backend's silently drops events
+        older than 14 days (which an archive holds after two weeks) and refuses a batch out of
+        chronological order (which a wall clock stepping back would make of a live batch).
+        """
+        logs = self._logs()
+        if group not in logs.groups:
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                logs.create_log_group(group, {})
+        if stream not in logs.groups[group].streams:
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                logs.create_log_stream(group, stream)
+        if events:
+            logs.groups[group].put_log_events(stream, list(events))
+
+    # ---- CloudWatch metrics and alarms ---------------------------------------------------
+
+    @on_moto_thread
+    def put_metric_data(self, by_namespace: Mapping[str, list[dict[str, Any]]]) -> None:
+        """PutMetricData's MetricData (in moto's form), for each namespace."""
+        cloudwatch = self._cloudwatch()
+        for namespace, data in by_namespace.items():
+            cloudwatch.put_metric_data(namespace, data)
+
+    @on_moto_thread
+    def metric_alarms(self) -> list[MetricAlarm]:
+        """The alarms on one metric's statistic (not metric math, composite or percentiles)."""
+        return [
+            MetricAlarm(
+                name=a.name,
+                namespace=a.namespace,
+                metric_name=a.metric_name,
+                dimensions={d.name: d.value for d in a.dimensions},
+                statistic=a.statistic,
+                comparison_operator=a.comparison_operator,
+                period=int(a.period),
+                evaluation_periods=int(a.evaluation_periods),
+                datapoints_to_alarm=int(a.datapoints_to_alarm) if a.datapoints_to_alarm else None,
+                threshold=float(a.threshold),
+                treat_missing_data=a.treat_missing_data,
+                state=a.state_value,
+            )
+            for a in self._cloudwatch().alarms.values()
+            if not (a.metric_data_queries or a.rule or not a.statistic)
+        ]
+
+    @on_moto_thread
+    def alarm_states(self, names: Iterable[str]) -> dict[str, str]:
+        """The state (OK, ALARM, INSUFFICIENT_DATA) of each of ``names`` that is an alarm."""
+        alarms = self._cloudwatch().alarms
+        return {name: alarms[name].state_value for name in names if name in alarms}
+
+    @on_moto_thread
+    def set_alarm_state(self, name: str, reason: str, reason_data: str, state: str) -> None:
+        """SetAlarmState; an alarm deleted since it was read stays deleted."""
+        cloudwatch = self._cloudwatch()
+        if name in cloudwatch.alarms:
+            cloudwatch.set_alarm_state(name, reason, reason_data, state)
+
+    @on_moto_thread
+    def put_metric_alarm(self, **alarm: Any) -> None:
+        """PutMetricAlarm, with the parameter names of moto's backend."""
+        self._cloudwatch().put_metric_alarm(**alarm)
+
+    @on_moto_thread
+    def delete_alarms(self, names: list[str]) -> None:
+        self._cloudwatch().delete_alarms(names)
+
+    # ---- Application Auto Scaling --------------------------------------------------------
+
+    @on_moto_thread
+    def target_tracking(self, dimension: str) -> tuple[list[ScalableTarget], list[ScalingPolicy]]:
+        """The scalable targets of ``dimension`` and its target tracking policies."""
+        backend = self._autoscaling()
+        targets = [
+            ScalableTarget(
+                t.service_namespace,
+                t.resource_id,
+                int(t.min_capacity or 0),
+                int(t.max_capacity or 0),
+            )
+            for t in backend.targets.get(dimension, {}).values()
+        ]
+        policies = [
+            ScalingPolicy(
+                p.policy_arn,
+                p.policy_name,
+                p.resource_id,
+                copy.deepcopy(p.target_tracking_scaling_policy_configuration or {}),
+            )
+            for p in backend.policies.values()
+            if p.scalable_dimension == dimension and p.policy_type == "TargetTrackingScaling"
+        ]
+        return targets, policies
+
+    @on_moto_thread
+    def put_policy_alarms(self, policy_arn: str, alarms: list[dict[str, Any]]) -> list[str] | None:
+        """Put ``alarms`` (PutMetricAlarm parameters, as :meth:`put_metric_alarm` takes them) as
+        the scaling policy's own, so DescribeScalingPolicies lists them; their names, or None
+        (and nothing put) if the policy is gone."""
+        policy = next(
+            (p for p in self._autoscaling().policies.values() if p.policy_arn == policy_arn), None
+        )
+        if policy is None:
+            return None
+        names = []
+        for params in alarms:
+            alarm = self._cloudwatch().put_metric_alarm(**params)
+            policy.alarms.append(alarm)
+            names.append(alarm.name)
+        return names
+
+    @on_moto_thread
+    def register_scalable_target(
+        self,
+        namespace: str,
+        resource_id: str,
+        dimension: str,
+        *,
+        min_capacity: int | None,
+        max_capacity: int | None,
+        role_arn: str | None,
+        suspended_state: dict[str, Any] | None,
+    ) -> None:
+        self._autoscaling().register_scalable_target(
+            namespace,
+            resource_id,
+            dimension,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            role_arn=role_arn,
+            suspended_state=suspended_state,
+        )
+
+    @on_moto_thread
+    def deregister_scalable_target(self, namespace: str, resource_id: str, dimension: str) -> None:
+        self._autoscaling().deregister_scalable_target(namespace, resource_id, dimension)
+
+    @on_moto_thread
+    def put_scaling_policy(self, arn: str | None = None, **policy: Any) -> str:
+        """PutScalingPolicy (moto's parameter names); the policy's ARN: ``arn`` if given (a
+        policy put back after a restart keeps the ARN it had), else the one moto made."""
+        made = self._autoscaling().put_scaling_policy(**policy)
+        if arn is not None:
+            made.policy_arn = arn
+        return made.policy_arn
+
+    @on_moto_thread
+    def delete_scaling_policy(
+        self, name: str, namespace: str, resource_id: str, dimension: str
+    ) -> None:
+        self._autoscaling().delete_scaling_policy(name, namespace, resource_id, dimension)
+
+
+def _signature(fake: FakeKey) -> Signature:
+    return (id(fake), fake.last_modified.isoformat(), fake.contentsize)
