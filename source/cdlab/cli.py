@@ -116,10 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("-n", "--lines", type=int, default=50)
             sub.add_argument("-f", "--follow", action="store_true")
 
-    demo = commands.add_parser(
-        "demo", help="deploy one model on the local cloud, invoke it, summarise (no pipeline)"
-    )
-    demo.set_defaults(handler=_demo)
     _add_load(commands)
     _add_pipeline(commands)
     return parser
@@ -239,12 +235,6 @@ def _load(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(report.summary())
     return 0 if report.failed == 0 else 1
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from cdlab.demo import run
-
-    return run()
 
 
 def main(argv: list[str] | None = None) -> int:

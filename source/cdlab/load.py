@@ -165,27 +165,27 @@ def _check(rates: Sequence[float], duration: float) -> None:
         raise LoadError(f"That is {total:.0f} requests; the limit is {MAX_REQUESTS}.")
 
 
-async def _load(
-    url: str,
-    rates: Sequence[float],
-    step_seconds: float,
-    bodies: Sequence[bytes],
-    content_type: str,
-    progress: Progress | None,
-    stop: threading.Event | None,
-) -> Report:
-    report = Report()
-    signer = _Signer(url, config.region())
-    started = time.monotonic()
-    in_flight: set[asyncio.Task[None]] = set()
-    per_second: Counter[tuple[int, str]] = Counter()
+class _Run:
+    """One run's state, shared by the schedule and the requests in flight: the report, the
+    counts per second (sent, ok, failed) and the tasks not yet answered."""
 
-    async def one(session: aiohttp.ClientSession, body: bytes) -> None:
+    def __init__(self, url: str, content_type: str, progress: Progress | None) -> None:
+        self.url, self.content_type, self.progress = url, content_type, progress
+        self.report = Report()
+        self.signer = _Signer(url, config.region())
+        self.started = time.monotonic()
+        self.next_progress = self.started
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.per_second: Counter[tuple[int, str]] = Counter()
+
+    async def one(self, session: aiohttp.ClientSession, body: bytes) -> None:
+        """Send one request and count its answer (or its loss) and latency."""
+        report, per_second = self.report, self.per_second
         sent_at = time.monotonic()
-        second = int(sent_at - started)
+        second = int(sent_at - self.started)
         try:
-            headers = signer.headers(body, content_type)
-            async with session.post(url, data=body, headers=headers) as response:
+            headers = self.signer.headers(body, self.content_type)
+            async with session.post(self.url, data=body, headers=headers) as response:
                 answer = await response.read()
                 if response.status == 200:
                     report.ok += 1
@@ -202,43 +202,73 @@ async def _load(
             return
         report.latencies_ms.append((time.monotonic() - sent_at) * 1000)
 
+    async def step(
+        self,
+        session: aiohttp.ClientSession,
+        step_start: float,
+        rate: float,
+        seconds: float,
+        bodies: Sequence[bytes],
+        stop: threading.Event | None,
+    ) -> None:
+        """Send ``rate`` requests per second from ``step_start`` for ``seconds``, on schedule
+        (without waiting for answers), showing progress on the way."""
+        report, per_second = self.report, self.per_second
+        for i in range(int(rate * seconds)):
+            if stop is not None and stop.is_set():
+                break
+            due = step_start + i / rate
+            now = time.monotonic()
+            if due > now:
+                await asyncio.sleep(due - now)
+            if self.progress is not None and time.monotonic() >= self.next_progress:
+                last_second = int(time.monotonic() - self.started) - 1
+                measured = per_second[(last_second, "sent")] if last_second >= 0 else rate
+                self.progress(report, measured)
+                self.next_progress += PROGRESS_SECONDS
+            report.sent += 1
+            if len(self.in_flight) >= MAX_IN_FLIGHT:
+                report.errors["ClientSaturated"] += 1  # the client, not the endpoint, is full
+                continue
+            per_second[(int(time.monotonic() - self.started), "sent")] += 1
+            task = asyncio.create_task(self.one(session, bodies[report.sent % len(bodies)]))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    def finish(self) -> Report:
+        """The report, with its duration and timeline, once every request is answered."""
+        report, per_second = self.report, self.per_second
+        report.seconds = time.monotonic() - self.started
+        if self.progress is not None:
+            self.progress(report, report.sent / report.seconds)
+        seconds = range(int(report.seconds) + 1)
+        report.timeline = [
+            (float(s), per_second[(s, "sent")], per_second[(s, "ok")], per_second[(s, "failed")])
+            for s in seconds
+        ]
+        return report
+
+
+async def _load(
+    url: str,
+    rates: Sequence[float],
+    step_seconds: float,
+    bodies: Sequence[bytes],
+    content_type: str,
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> Report:
+    run = _Run(url, content_type, progress)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        next_progress = started
         for step, rate in enumerate(rates):
-            step_start = started + step * step_seconds
-            for i in range(int(rate * step_seconds)):
-                if stop is not None and stop.is_set():
-                    break
-                due = step_start + i / rate
-                now = time.monotonic()
-                if due > now:
-                    await asyncio.sleep(due - now)
-                if progress is not None and time.monotonic() >= next_progress:
-                    last_second = int(time.monotonic() - started) - 1
-                    measured = per_second[(last_second, "sent")] if last_second >= 0 else rate
-                    progress(report, measured)
-                    next_progress += PROGRESS_SECONDS
-                report.sent += 1
-                if len(in_flight) >= MAX_IN_FLIGHT:
-                    report.errors["ClientSaturated"] += 1  # the client, not the endpoint, is full
-                    continue
-                per_second[(int(time.monotonic() - started), "sent")] += 1
-                task = asyncio.create_task(one(session, bodies[report.sent % len(bodies)]))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-        if in_flight:
-            await asyncio.wait(in_flight)
-    report.seconds = time.monotonic() - started
-    if progress is not None:
-        progress(report, report.sent / report.seconds)
-    seconds = range(int(report.seconds) + 1)
-    report.timeline = [
-        (float(s), per_second[(s, "sent")], per_second[(s, "ok")], per_second[(s, "failed")])
-        for s in seconds
-    ]
-    return report
+            await run.step(
+                session, run.started + step * step_seconds, rate, step_seconds, bodies, stop
+            )
+        if run.in_flight:
+            await asyncio.wait(run.in_flight)
+    return run.finish()
 
 
 def _error_code(response: aiohttp.ClientResponse, answer: bytes) -> str:

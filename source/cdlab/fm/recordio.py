@@ -252,48 +252,73 @@ def read_matrix(
     for index, offset, payload in _payloads(data):
         where = f"record {index} at offset {offset}"
         record = _parse(index, offset, payload)
-        feature = record.features.get(VALUES_KEY)
-        tensor = None if feature is None else _tensor(feature)
-        if tensor is None:
-            raise RecordIOError(f"{where}: no numeric tensor under features['{VALUES_KEY}']")
-        shape = tensor.shape
-        if len(shape) > 1:
-            raise RecordIOError(f"{where}: features have shape {list(shape)}; expected a vector")
-        n_values = len(tensor.values)
-        # A sparse row of zeros has a shape but neither keys nor values.
-        if tensor.keys or (shape and not n_values):
-            if not shape:
-                raise RecordIOError(f"{where}: sparse features (keys) without a shape")
-            if len(tensor.keys) != n_values:
-                raise RecordIOError(f"{where}: {len(tensor.keys)} keys but {n_values} values")
-            if shape[0] > _MAX_DIM:
-                raise RecordIOError(f"{where}: shape {list(shape)} is too large")
-            keys.extend(tensor.keys)
-            dims.append(shape[0])
-        else:
-            if shape and shape[0] != n_values:
-                raise RecordIOError(
-                    f"{where}: dense features have {n_values} values but shape {list(shape)}"
-                )
-            keys.extend(range(n_values))
-            dims.append(n_values)
-        values.extend(tensor.values)
+        row_keys, row_values, dim = _row(where, record)
+        keys.extend(row_keys)
+        values.extend(row_values)
+        dims.append(dim)
         indptr.append(len(values))
         offsets.append(offset)
-
-        label = record.label.get(VALUES_KEY)
+        label = _label(where, record)
         if label is not None:
-            label_tensor = _tensor(label)
-            if label_tensor is None or len(label_tensor.values) != 1:
-                raise RecordIOError(f"{where}: label['{VALUES_KEY}'] is not a single number")
-            labels.append(label_tensor.values[0])
+            labels.append(label)
         if labels and len(labels) != len(offsets):
             raise RecordIOError(f"{where}: some records have a label and some do not")
 
     n_rows = len(offsets)
+    feature_dim = _check_dims(dims, offsets, feature_dim)
+    indices = np.array(keys, dtype=np.uint64)
+    row_ptr = np.array(indptr, dtype=np.int64)
+    _check_keys(indices, row_ptr, offsets, feature_dim)
+    X = sp.csr_matrix(
+        (np.array(values, dtype=np.float32), indices.astype(np.int64), row_ptr),
+        shape=(n_rows, feature_dim),
+    )
+    return X, (np.array(labels, dtype=np.float32) if labels else None)
+
+
+def _row(where: str, record: Any) -> tuple[Sequence[int], Sequence[float], int]:
+    """A record's features as (keys, values, row length): a sparse row's own keys, or a dense
+    row's positions."""
+    feature = record.features.get(VALUES_KEY)
+    tensor = None if feature is None else _tensor(feature)
+    if tensor is None:
+        raise RecordIOError(f"{where}: no numeric tensor under features['{VALUES_KEY}']")
+    shape = tensor.shape
+    if len(shape) > 1:
+        raise RecordIOError(f"{where}: features have shape {list(shape)}; expected a vector")
+    n_values = len(tensor.values)
+    # A sparse row of zeros has a shape but neither keys nor values.
+    if tensor.keys or (shape and not n_values):
+        if not shape:
+            raise RecordIOError(f"{where}: sparse features (keys) without a shape")
+        if len(tensor.keys) != n_values:
+            raise RecordIOError(f"{where}: {len(tensor.keys)} keys but {n_values} values")
+        if shape[0] > _MAX_DIM:
+            raise RecordIOError(f"{where}: shape {list(shape)} is too large")
+        return tensor.keys, tensor.values, shape[0]
+    if shape and shape[0] != n_values:
+        raise RecordIOError(
+            f"{where}: dense features have {n_values} values but shape {list(shape)}"
+        )
+    return range(n_values), tensor.values, n_values
+
+
+def _label(where: str, record: Any) -> float | None:
+    """A record's scalar label, or None when it has none."""
+    label = record.label.get(VALUES_KEY)
+    if label is None:
+        return None
+    label_tensor = _tensor(label)
+    if label_tensor is None or len(label_tensor.values) != 1:
+        raise RecordIOError(f"{where}: label['{VALUES_KEY}'] is not a single number")
+    return label_tensor.values[0]
+
+
+def _check_dims(dims: list[int], offsets: list[int], feature_dim: int | None) -> int:
+    """The row length every row has: ``feature_dim`` if given, else the first row's."""
     dim_array = np.array(dims, dtype=np.int64)
     if feature_dim is None:
-        feature_dim = int(dim_array[0]) if n_rows else 0
+        feature_dim = int(dim_array[0]) if dims else 0
     bad = np.flatnonzero(dim_array != feature_dim)
     if bad.size:
         i = int(bad[0])
@@ -301,8 +326,13 @@ def read_matrix(
             f"record {i} at offset {offsets[i]}: {dims[i]} features, expected feature_dim "
             f"{feature_dim}"
         )
-    indices = np.array(keys, dtype=np.uint64)
-    row_ptr = np.array(indptr, dtype=np.int64)
+    return feature_dim
+
+
+def _check_keys(
+    indices: np.ndarray, row_ptr: np.ndarray, offsets: list[int], feature_dim: int
+) -> None:
+    """Every key is below ``feature_dim``; else name the first record with one that is not."""
     bad = np.flatnonzero(indices >= feature_dim)
     if bad.size:
         pos = int(bad[0])
@@ -311,8 +341,3 @@ def read_matrix(
             f"record {i} at offset {offsets[i]}: key {int(indices[pos])} is out of range "
             f"for shape [{feature_dim}]"
         )
-    X = sp.csr_matrix(
-        (np.array(values, dtype=np.float32), indices.astype(np.int64), row_ptr),
-        shape=(n_rows, feature_dim),
-    )
-    return X, (np.array(labels, dtype=np.float32) if labels else None)

@@ -280,6 +280,21 @@ def train(
     y = np.asarray(y, dtype=np.float32).ravel()
     _check_data(params, X, y, "train")
     rng = np.random.default_rng(seed)
+    bias, weights = _optimisers(rng, params)
+    _fit(X, y, bias, weights, params, rng, log)
+    model = FMModel(
+        float(bias.param[0, 0]),
+        weights.param[:, 0].copy(),
+        weights.param[:, 1:].copy(),
+        params.predictor_type,
+    )
+    if X_test is not None and y_test is not None:
+        _log_test(model, params, X_test, y_test, log)
+    return model
+
+
+def _optimisers(rng: np.random.Generator, params: Hyperparameters) -> tuple[_Adam, _Adam]:
+    """The bias's optimiser and the weights', over freshly initialised parameters."""
     bias = _Adam(
         _init(rng, params, "bias", (1, 1)),
         np.float32(params.bias_lr),
@@ -299,6 +314,20 @@ def train(
         np.array([params.linear_wd] + [params.factors_wd] * params.num_factors, np.float32),
         params,
     )
+    return bias, weights
+
+
+def _fit(
+    X: sp.csr_matrix,
+    y: np.ndarray,
+    bias: _Adam,
+    weights: _Adam,
+    params: Hyperparameters,
+    rng: np.random.Generator,
+    log: Callable[[str], None],
+) -> None:
+    """Run the epochs, logging each one's training metrics and then the throughput; raises
+    ``TrainingDivergedError`` as soon as an epoch leaves a weight non-finite."""
     started = time.monotonic()
     for epoch in range(params.epochs):
         order = rng.permutation(X.shape[0])
@@ -315,20 +344,22 @@ def train(
             )
     throughput = params.epochs * X.shape[0] / max(time.monotonic() - started, 1e-9)
     log(f"#throughput_metric: host={HOST}, train throughput={throughput:.1f} records/second")
-    model = FMModel(
-        float(bias.param[0, 0]),
-        weights.param[:, 0].copy(),
-        weights.param[:, 1:].copy(),
-        params.predictor_type,
-    )
-    if X_test is not None and y_test is not None:
-        X_test = sp.csr_matrix(X_test, dtype=np.float32)
-        y_test = np.asarray(y_test, dtype=np.float32).ravel()
-        _check_data(params, X_test, y_test, "test")
-        for name, value in evaluate(model, X_test, y_test).items():
-            log(f"#test_score ({HOST}) : ('{name}', {value})")
-            log(f"#quality_metric: host={HOST}, test {name} <{_kind(name)}>={value}")
-    return model
+
+
+def _log_test(
+    model: FMModel,
+    params: Hyperparameters,
+    X_test: sp.spmatrix | np.ndarray,
+    y_test: np.ndarray,
+    log: Callable[[str], None],
+) -> None:
+    """Log the test channel's metrics, as ``#test_score`` and ``#quality_metric`` lines."""
+    X_test = sp.csr_matrix(X_test, dtype=np.float32)
+    y_test = np.asarray(y_test, dtype=np.float32).ravel()
+    _check_data(params, X_test, y_test, "test")
+    for name, value in evaluate(model, X_test, y_test).items():
+        log(f"#test_score ({HOST}) : ('{name}', {value})")
+        log(f"#quality_metric: host={HOST}, test {name} <{_kind(name)}>={value}")
 
 
 def _epoch(

@@ -1,0 +1,112 @@
+"""The data and models notebooks about serving need, made on demand or reused: the prepared
+training and test channels, a trained model, and a deliberately corrupted copy of one."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.exceptions import ClientError
+
+from cdlab import config
+from cdlab.fm.model import FMModel, artifact_bytes
+from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
+from cdlab.localcloud.sagemaker.images import fm_image_uri
+from cdlab.notebook.workspace import PREFIX, ensure_bucket, workdir
+from cdlab.steps import prepare
+from cdlab.steps.training import job_request, wait
+
+TRAINING_PREFIX = f"{PREFIX}-fm"
+RESULT_KEY = "prepdata/prepdata_result.json"
+GLUE_DATABASE = "cdlab_notebooks"
+
+
+def channels(bucket: str) -> dict[str, Any]:
+    """The training and test channels in ``bucket`` (``prepdata_result.json`` as a dict).
+
+    Prepared once by the deck's ``predata`` step (generated MovieLens data offline, one-hot,
+    recordio-protobuf) and reused while the result and both channels are still in S3.
+    """
+    ensure_bucket(bucket)
+    s3 = boto3.client("s3")
+    try:
+        result = json.loads(s3.get_object(Bucket=bucket, Key=RESULT_KEY)["Body"].read())
+        for uri in (result["train"], result["test"]):
+            s3.head_object(Bucket=bucket, Key=uri.split("/", 3)[3])
+        return result
+    except ClientError:
+        pass
+    result = prepare.run(bucket, GLUE_DATABASE, None, workdir(), log=lambda line: None)
+    s3.put_object(Bucket=bucket, Key=RESULT_KEY, Body=json.dumps(result).encode())
+    return result
+
+
+def _artifact_exists(uri: str) -> bool:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    try:
+        boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return True
+
+
+def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
+    """The S3 URL of a Factorization Machines model trained with these hyperparameters.
+
+    Runs a SageMaker training job (as notebook 02 shows), or reuses a completed one with the same
+    hyperparameters whose artifact is still in ``bucket``. Notebooks that are about serving call
+    this instead of repeating the training notebook.
+    """
+    sm = boto3.client("sagemaker")
+    prepared = channels(bucket)
+    hp = {
+        **RECOMMENDED_HYPERPARAMETERS,
+        **hyperparameters,
+        "feature_dim": str(prepared["feature_dim"]),
+    }
+    jobs = sm.list_training_jobs(
+        NameContains=TRAINING_PREFIX,
+        StatusEquals="Completed",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=100,
+    )["TrainingJobSummaries"]
+    for summary in jobs:
+        job = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+        model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
+        same = job["HyperParameters"] == hp and model_data.startswith(f"s3://{bucket}/")
+        if same and _artifact_exists(model_data):
+            return model_data
+    name = f"{TRAINING_PREFIX}-{time.time_ns() // 1_000_000}"
+    image = fm_image_uri(config.region())
+    sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
+    job = wait(sm, name, log=lambda line: None)
+    if job["TrainingJobStatus"] != "Completed":
+        raise RuntimeError(f"training job {name} ended {job['TrainingJobStatus']}: {job}")
+    return job["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def corrupted_copy(model_data: str, features: list[int]) -> str:
+    """A copy of a model artifact whose linear weights for ``features`` are NaN, next to it in S3:
+    a corrupted model, which answers every row that sets one of them with an error (HTTP 500
+    from the container, ``ModelError`` to the caller) and the other rows correctly."""
+    bucket, key = model_data.removeprefix("s3://").split("/", 1)
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tempfile.TemporaryDirectory() as folder:
+        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+            archive.extractall(folder, filter="data")
+        model = FMModel.load(Path(folder))
+    w = model.w.copy()
+    w[features] = np.nan
+    corrupted = FMModel(model.w0, w, model.V, model.predictor_type)
+    corrupted_key = f"{key.rsplit('/', 1)[0]}/corrupted/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=corrupted_key, Body=artifact_bytes(corrupted))
+    return f"s3://{bucket}/{corrupted_key}"

@@ -1,0 +1,122 @@
+"""Requests to an endpoint: a body of held-out ratings, one invocation, and steady traffic from
+background threads that records every answer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import boto3
+import pandas as pd
+
+from cdlab import data
+from cdlab.notebook.workspace import workdir
+
+TRAFFIC_LIMIT_SECONDS = 300.0
+
+
+def held_out_request(rows: int, offset: int = 0) -> tuple[bytes, list[int]]:
+    """A JSON request of ``rows`` held-out ratings (sparse one-hot) and their labels."""
+    generated = data.prepare(None, workdir())
+    ratings = data.load_ratings(generated, "ua.test")
+    X = data.one_hot(ratings, data.N_USERS, data.N_ITEMS)[offset : offset + rows]
+    instances = [
+        {"data": {"features": {"keys": r.indices.tolist(), "shape": [X.shape[1]],
+                               "values": r.data.tolist()}}}
+        for r in X
+    ]  # fmt: skip
+    labels = ratings.labels()[offset : offset + rows].astype(int).tolist()
+    return json.dumps({"instances": instances}).encode(), labels
+
+
+def predict(endpoint: str, body: bytes, **extra: str) -> tuple[str, list[dict[str, float]]]:
+    """Invoke ``endpoint``; returns the variant that answered and its predictions."""
+    answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Body=body, **extra
+    )
+    return answer["InvokedProductionVariant"], json.loads(answer["Body"].read())["predictions"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    time: float
+    variant: str
+    score: float | None
+    error: str | None
+
+
+class Traffic:
+    """Invokes an endpoint from background threads and records every answer.
+
+    Each record is (seconds since start, variant, score of the first prediction, error). Use it as
+    a context manager around what should happen under live traffic; ``frame()`` gives the records
+    as a DataFrame. It stops by itself after ``limit`` seconds.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        body: bytes,
+        threads: int = 2,
+        rate: float | None = None,
+        limit: float = TRAFFIC_LIMIT_SECONDS,
+    ) -> None:
+        """``rate``: requests per second in all (paced, each thread its share); None: as fast
+        as the endpoint answers."""
+        self.endpoint, self.body, self.limit = endpoint, body, limit
+        self.interval = threads / rate if rate else 0.0
+        self.answers: list[Answer] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)
+        ]
+        self.started = 0.0
+
+    def _run(self, k: int) -> None:
+        runtime = boto3.client("sagemaker-runtime")
+        due = k * self.interval / len(self._threads)
+        while not self._stop.is_set() and time.monotonic() - self.started < self.limit:
+            sent = time.monotonic() - self.started
+            try:
+                answer = runtime.invoke_endpoint(
+                    EndpointName=self.endpoint, ContentType="application/json", Body=self.body
+                )
+                score = json.loads(answer["Body"].read())["predictions"][0]["score"]
+                record = Answer(sent, answer["InvokedProductionVariant"], score, None)
+            except Exception as e:  # a failed request is data here, not a crash
+                record = Answer(sent, "", None, f"{type(e).__name__}: {e}")
+            with self._lock:
+                self.answers.append(record)
+            elapsed = time.monotonic() - self.started
+            due = max(due + self.interval, elapsed)  # a slot missed while waiting is skipped
+            self._stop.wait(due - elapsed)
+
+    def start(self) -> Traffic:
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def now(self) -> float:
+        """Seconds since the traffic started: mark events with it."""
+        return time.monotonic() - self.started
+
+    def stop(self) -> pd.DataFrame:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        return self.frame()
+
+    def __enter__(self) -> Traffic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            rows = list(self.answers)
+        return pd.DataFrame(rows, columns=["time", "variant", "score", "error"])

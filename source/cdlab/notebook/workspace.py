@@ -1,0 +1,39 @@
+"""Names and places the notebooks share: the prefix of everything they create, the kit's
+checkout, the local work folder and the S3 bucket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from cdlab import config
+
+PREFIX = "cdlab-nb"
+
+
+def repository() -> Path:
+    """The kit's checkout (the folder holding ``cloudformation/``): found from the working
+    directory up, else from this package's own location (an editable install)."""
+    for folder in (Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents):
+        if (folder / "cloudformation" / "endpoint.yml").is_file():
+            return folder
+    raise FileNotFoundError("no cloudformation/endpoint.yml above the working directory")
+
+
+def workdir() -> Path:
+    """Where notebooks keep local files (the MovieLens files, the prepared result)."""
+    path = config.home() / "notebooks"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_bucket(bucket: str) -> None:
+    s3 = boto3.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        region = s3.meta.region_name
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
