@@ -16,6 +16,7 @@ from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
+from tests.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_YML = ROOT / "cloudformation" / "endpoint.yml"
@@ -504,10 +505,13 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
         cfn = boto3.Session().client("cloudformation")
         assert status(cfn, "kept") == "CREATE_COMPLETE"
         assert story(cfn, "kept") == before
-        deadline = time.monotonic() + 60
-        while status(cfn, "interrupted") != "ROLLBACK_COMPLETE" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert status(cfn, "interrupted") == "ROLLBACK_COMPLETE"
+        poll(
+            lambda: status(cfn, "interrupted"),
+            until=lambda now: now == "ROLLBACK_COMPLETE",
+            timeout=60,
+            interval=0.2,
+            what="the interrupted create to roll back",
+        )
         events = story(cfn, "interrupted")
         assert (
             "interrupted", "ROLLBACK_IN_PROGRESS",

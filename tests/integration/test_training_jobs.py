@@ -18,6 +18,7 @@ from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port
+from tests.polling import poll
 from tests.unit.test_train_container import (
     HYPERPARAMETERS,
     corrupt_at_record,
@@ -36,13 +37,6 @@ def finished(sm, name: str) -> dict:
     with contextlib.suppress(WaiterError):
         sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name)
     return sm.describe_training_job(TrainingJobName=name)
-
-
-def wait_for(sm, name: str, secondary: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != secondary:
-        assert time.monotonic() < deadline, f"{name} never reached {secondary}"
-        time.sleep(0.05)
 
 
 def error_of(call, **kwargs) -> tuple[str, str]:
@@ -302,11 +296,17 @@ def log_lines(logs, name: str, from_head: bool) -> list[str]:
 
 def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     name = create("long-stopped", LONG)
-    wait_for(sm, name, "Training")
-    logs, deadline = client("logs"), time.monotonic() + 30
-    while not any("#quality_metric" in line for line in log_lines(logs, name, from_head=True)):
-        assert time.monotonic() < deadline, "the job never logged an epoch"
-        time.sleep(0.05)
+    poll(
+        lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"],
+        until=lambda status: status == "Training",
+        what=f"{name} to start training",
+    )
+    logs = client("logs")
+    poll(
+        lambda: log_lines(logs, name, from_head=True),
+        until=lambda lines: any("#quality_metric" in line for line in lines),
+        what=f"{name} to log an epoch",
+    )
     assert training_processes(name)
     sm.stop_training_job(TrainingJobName=name)
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
@@ -406,7 +406,11 @@ def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monk
             ],
             OutputDataConfig={"S3OutputPath": "s3://restart-training/output"},
         )
-        wait_for(sm, "interrupted", "Training")
+        poll(
+            lambda: sm.describe_training_job(TrainingJobName="interrupted")["SecondaryStatus"],
+            until=lambda status: status == "Training",
+            what="interrupted to start training",
+        )
         assert control.down(home)
         assert training_processes("interrupted") == []
         control.up(home, port)
