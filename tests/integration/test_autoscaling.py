@@ -15,6 +15,8 @@ from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
 from tests.polling import poll
 
+pytestmark = pytest.mark.slow
+
 TARGET = 20  # invocations per instance per (scaled) minute, i.e. per real second at scale 60
 LOAD = 2.5 * TARGET  # ceil(2.5) = 3 instances, with room for a busy machine's jitter
 MAX = 5

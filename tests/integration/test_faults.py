@@ -27,6 +27,8 @@ from tests.integration.test_endpoints import ROW
 from tests.polling import poll
 from tests.unit.test_train_container import HYPERPARAMETERS, dataset, recordio
 
+pytestmark = pytest.mark.slow
+
 EXPECTED = {seed: small_model(seed).predict(ROW[None, :])[0]["score"] for seed in (1, 2)}
 
 

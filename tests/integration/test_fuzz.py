@@ -42,6 +42,8 @@ from tests.integration.test_endpoints import BODY
 from tests.polling import poll
 from tests.signing import signed_headers
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("CDLAB_FUZZ_EXAMPLES", "1500"))
 REQUEST_TIMEOUT = 10.0
 FUZZ = settings(

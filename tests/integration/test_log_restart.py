@@ -3,11 +3,14 @@ survive a SIGKILL: the same messages with the same timestamps, and a deleted gro
 
 from __future__ import annotations
 
+import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_faults import train_small_job
 from tests.polling import poll
+
+pytestmark = pytest.mark.slow
 
 TRAINING = "/aws/sagemaker/TrainingJobs"
 KEPT, DROPPED = "/aws/sagemaker/Endpoints/kept", "/aws/sagemaker/Endpoints/dropped"

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from tests.integration.scaled import FEATURES, ScaledCloud, faulty_model, scaled_cloud
 from tests.polling import poll
 
+pytestmark = pytest.mark.slow
+
 GOOD, SERVER_ERRORS, CLIENT_ERRORS = 30, 5, 4
 SENT = GOOD + SERVER_ERRORS + CLIENT_ERRORS
 

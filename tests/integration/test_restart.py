@@ -16,6 +16,8 @@ from tests.conftest import free_port, small_model
 from tests.integration.private_cloud import PrivateCloud, Traffic
 from tests.polling import poll
 
+pytestmark = pytest.mark.slow
+
 
 def clients(home, port, monkeypatch):
     for key, value in control.client_environment(home, port).items():

@@ -16,6 +16,8 @@ from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
 from tests.polling import poll
 
+pytestmark = pytest.mark.slow
+
 BROKEN = [0, 1, 2, 3]  # the faulty model's NaN weights: rows setting one of these get a 500
 
 

@@ -199,6 +199,7 @@ def test_a_foreign_host_name_is_refused_even_when_signed(cloud, aws_env) -> None
 
 
 @pytest.mark.parametrize("version", ["s3", "s3v4"])
+@pytest.mark.slow
 def test_presigned_urls_work_and_cannot_be_altered_or_outlive_expiry(
     aws_env, s3, bucket, version
 ) -> None:

@@ -176,6 +176,7 @@ def test_its_log_lines_are_in_cloudwatch_logs(completed: dict, client) -> None:
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
 
 
+@pytest.mark.slow
 def test_a_manifest_file_channel_trains_too(
     sm, s3, bucket: str, fm_image: str, channels: dict[str, str]
 ) -> None:
@@ -203,6 +204,7 @@ def test_a_manifest_file_channel_trains_too(
     assert finished(sm, "fm-manifest")["TrainingJobStatus"] == "Completed"
 
 
+@pytest.mark.slow
 def test_aws_cli_waits_for_a_training_job(create, aws) -> None:
     create("fm-cli")
     aws("sagemaker", "wait", "training-job-completed-or-stopped", "--training-job-name", "fm-cli")
@@ -227,6 +229,7 @@ BAD_HYPERPARAMETERS = {
 
 
 @pytest.mark.parametrize("case", BAD_HYPERPARAMETERS)
+@pytest.mark.slow
 def test_bad_hyperparameters_fail_the_job_and_the_cloud_keeps_serving(
     sm, runtime, create, serving: str, case: str
 ) -> None:
@@ -240,6 +243,7 @@ def test_bad_hyperparameters_fail_the_job_and_the_cloud_keeps_serving(
     assert_serves(runtime, serving)
 
 
+@pytest.mark.slow
 def test_a_missing_train_channel_fails_the_job(
     sm, runtime, create, channels: dict[str, str], serving: str
 ) -> None:
@@ -252,6 +256,7 @@ def test_a_missing_train_channel_fails_the_job(
     assert_serves(runtime, serving)
 
 
+@pytest.mark.slow
 def test_a_corrupt_recordio_file_fails_the_job(
     sm, s3, runtime, create, bucket: str, serving: str
 ) -> None:
@@ -294,6 +299,7 @@ def log_lines(logs, name: str, from_head: bool) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     name = create("long-stopped", LONG)
     poll(
@@ -323,6 +329,7 @@ def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     assert message == "The request was rejected because the training job is in status Stopped."
 
 
+@pytest.mark.slow
 def test_max_runtime_stops_the_job_as_sagemaker_does(sm, create) -> None:
     described = finished(sm, create("long-max-runtime", LONG, max_runtime=1))
     assert described["TrainingJobStatus"] == "Stopped"
@@ -330,6 +337,7 @@ def test_max_runtime_stops_the_job_as_sagemaker_does(sm, create) -> None:
     assert described["TrainingTimeInSeconds"] <= 3
 
 
+@pytest.mark.slow
 def test_list_training_jobs_filters_sorts_and_pages(sm, create) -> None:
     good, bad = create("lst-good"), create("lst-bad", HYPERPARAMETERS | {"epochs": "0"})
     finished(sm, good), finished(sm, bad)
@@ -375,6 +383,7 @@ def test_invalid_requests_get_sagemakers_errors(sm, create, completed: dict, buc
         sm.describe_training_job(TrainingJobName="no-data")
 
 
+@pytest.mark.slow
 def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monkeypatch) -> None:
     home, port = tmp_path / "home", free_port()
     control.up(home, port)
