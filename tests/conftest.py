@@ -116,15 +116,20 @@ def bucket(s3) -> str:
 
 
 @pytest.fixture(scope="session")
-def upload_model(s3, bucket: str) -> Callable[[int], str]:
-    """Upload ``small_model(seed)`` as model.tar.gz and return its S3 URL."""
+def upload_model(s3, bucket: str) -> Iterator[Callable[[int], str]]:
+    """Upload ``small_model(seed)`` as model.tar.gz and return its S3 URL; the uploads are
+    deleted at the end of the session."""
+    keys: set[str] = set()
 
     def upload(seed: int) -> str:
         key = f"models/seed-{seed}/model.tar.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=artifact_bytes(small_model(seed)))
+        keys.add(key)
         return f"s3://{bucket}/{key}"
 
-    return upload
+    yield upload
+    if keys:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sorted(keys)]})
 
 
 @pytest.fixture(scope="session")
@@ -133,10 +138,16 @@ def fm_image(aws_env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def deploy(sm, upload_model, fm_image: str) -> Callable[..., str]:
+def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     """Create models, a config and an endpoint from ``{variant: (seed, weight, count)}``;
-    wait until InService and return the endpoint name (names are unique per call)."""
+    wait until InService and return the endpoint name (names are unique per call).
+
+    What it made is deleted at the end of the session (a test may have deleted an endpoint
+    itself), endpoints first, so that their instances have stopped before the cloud does."""
     counter = iter(range(1_000_000))
+    endpoints: list[str] = []
+    configs: list[str] = []
+    models: list[str] = []
 
     def make_config(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
         n = next(counter)
@@ -148,6 +159,7 @@ def deploy(sm, upload_model, fm_image: str) -> Callable[..., str]:
                 PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(seed)},
                 ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
             )
+            models.append(model)
             production_variants.append(
                 {
                     "VariantName": variant,
@@ -159,13 +171,27 @@ def deploy(sm, upload_model, fm_image: str) -> Callable[..., str]:
             )
         config = f"{prefix}-c{n}"
         sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=production_variants)
+        configs.append(config)
         return config
 
     def deploy_endpoint(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
         name = f"{prefix}-{next(counter)}"
         sm.create_endpoint(EndpointName=name, EndpointConfigName=make_config(prefix, variants))
+        endpoints.append(name)
         sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
         return name
 
     deploy_endpoint.config = make_config  # type: ignore[attr-defined]
-    return deploy_endpoint
+    yield deploy_endpoint
+
+    pages = sm.get_paginator("list_endpoints").paginate()
+    existing = {e["EndpointName"] for page in pages for e in page["Endpoints"]}
+    live = [name for name in endpoints if name in existing]
+    for name in live:
+        sm.delete_endpoint(EndpointName=name)
+    for name in live:
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
+    for config in configs:
+        sm.delete_endpoint_config(EndpointConfigName=config)
+    for model in models:
+        sm.delete_model(ModelName=model)

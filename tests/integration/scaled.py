@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
@@ -22,6 +21,7 @@ from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import AWS_CLI, free_port, small_model
+from tests.polling import poll
 
 TIME_SCALE = "60"
 FEATURES = 20
@@ -95,14 +95,12 @@ class ScaledCloud:
     def wait(self, name: str, timeout: float = 60.0) -> dict:
         """DescribeEndpoint once the endpoint is no longer being created or updated."""
         sm = self.client("sagemaker")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = sm.describe_endpoint(EndpointName=name)
-            if described["EndpointStatus"] not in IN_PROGRESS:
-                return described
-            time.sleep(0.1)
-        raise AssertionError(
-            f"endpoint {name} still {described['EndpointStatus']} after {timeout} s"
+        return poll(
+            lambda: sm.describe_endpoint(EndpointName=name),
+            until=lambda described: described["EndpointStatus"] not in IN_PROGRESS,
+            timeout=timeout,
+            interval=0.1,
+            what=f"endpoint {name} to finish creating or updating",
         )
 
 

@@ -13,6 +13,9 @@ import pytest
 from cdlab import load
 from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+from tests.polling import poll
+
+pytestmark = pytest.mark.slow
 
 TARGET = 20  # invocations per instance per (scaled) minute, i.e. per real second at scale 60
 LOAD = 2.5 * TARGET  # ceil(2.5) = 3 instances, with room for a busy machine's jitter
@@ -28,20 +31,6 @@ def instance_count(scaled: ScaledCloud, name: str) -> int:
     described = scaled.client("sagemaker").describe_endpoint(EndpointName=name)
     [variant] = described["ProductionVariants"]
     return variant["CurrentInstanceCount"]
-
-
-def wait_for_count(
-    scaled: ScaledCloud, name: str, count: int, timeout: float, at_least: bool = False
-) -> float:
-    """Seconds until the variant has ``count`` instances (or more, ``at_least``); fails after
-    ``timeout``."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        current = instance_count(scaled, name)
-        if current == count or (at_least and current > count):
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError(f"{name} has {instance_count(scaled, name)} instances, not {count}")
 
 
 def test_the_decks_commands_register_a_target_and_a_cpu_policy(scaled: ScaledCloud) -> None:
@@ -118,24 +107,35 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
     try:
         # Three instances meet the target; on 2 cores, a burst while new instances start can carry
         # a step past 3 (2 -> 4, say), never past the max.
-        wait_for_count(scaled, name, 3, timeout=30, at_least=True)
-        time.sleep(3)
+        poll(
+            lambda: instance_count(scaled, name),
+            until=lambda count: count >= 3,
+            timeout=30,
+            interval=0.1,
+            what=f"{name} to scale out to 3 instances",
+        )
+        time.sleep(3)  # the load goes on: the count stays within [3, MAX]
         assert 3 <= instance_count(scaled, name) <= MAX
     finally:
         stop.set()
         worker.join()
-    wait_for_count(scaled, name, 1, timeout=40)
+    poll(
+        lambda: instance_count(scaled, name),
+        until=lambda count: count == 1,
+        timeout=40,
+        interval=0.1,
+        what=f"{name} to scale back in to 1 instance",
+    )
 
     [report] = reports
     assert report.sent > 0 and report.failed == 0, report.summary()
-    activities = autoscaling.describe_scaling_activities(
-        ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
-    )["ScalingActivities"]
-    if activities[0]["StatusCode"] == "InProgress":  # the count is read at the same moment
-        time.sleep(0.5)
-        activities = autoscaling.describe_scaling_activities(
+    activities = poll(  # the last scale-in may still be ending as the count is read
+        lambda: autoscaling.describe_scaling_activities(
             ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
-        )["ScalingActivities"]
+        )["ScalingActivities"],
+        until=lambda found: found[0]["StatusCode"] != "InProgress",
+        what="the last scaling activity to end",
+    )
     # The story, oldest first: scale-outs on the high alarm (a slow period can make the first step
     # 1 -> 2), rising to 3 or more within the max, then scale-ins on the low alarm (a partial last
     # minute of load can make the first step 3 -> 2), the last one to 1.
@@ -157,18 +157,23 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
     assert variant["DesiredInstanceCount"] == variant["CurrentInstanceCount"] == 1
 
     # Each instance that served has its log stream, the removed ones to their last line.
-    time.sleep(1.5)
     logs = scaled.client("logs")
     group = f"/aws/sagemaker/Endpoints/{name}"
-    streams = [
-        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
-    ]
-    assert len(streams) >= 3
-    last_lines = [
-        logs.get_log_events(logGroupName=group, logStreamName=s)["events"][-1]["message"]
-        for s in streams
-    ]
-    assert sum(line.endswith("stopped") for line in last_lines) >= 2
+
+    def last_lines() -> list[str]:
+        """Each log stream's last line."""
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        events = [
+            logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+            for s in streams
+        ]
+        return [e[-1]["message"] for e in events]
+
+    poll(
+        last_lines,
+        until=lambda lines: len(lines) >= 3 and sum(x.endswith("stopped") for x in lines) >= 2,
+        what="three instances' log streams, the removed ones to their last line",
+    )
 
     # The policy's two alarms are in CloudWatch, as target tracking makes them.
     [policy] = autoscaling.describe_scaling_policies(

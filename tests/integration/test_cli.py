@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from cdlab import cli
 from tests.conftest import free_port
 
 CDLAB = str(Path(sys.executable).parent / "cdlab")
@@ -17,6 +20,7 @@ def cdlab(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CDLAB, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
     home, port = tmp_path / "home", str(free_port())
     try:
@@ -65,7 +69,41 @@ def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
         cdlab("local", "down", home=home)
 
 
-def test_help_lists_the_commands() -> None:
-    result = subprocess.run([CDLAB, "local", "--help"], capture_output=True, text=True)
-    for command in ("up", "down", "status", "logs", "reset", "env"):
-        assert command in result.stdout
+LOCAL_OPTIONS = {"-h", "--help", "--home", "--port"}
+COMMANDS = {  # each command line's arguments, as cdlab/cli.py defines them
+    (): {"-h", "--help", "{local,demo,load,pipeline}"},
+    ("local",): {"-h", "--help", "{up,down,status,logs,reset,env}"},
+    **{("local", action): LOCAL_OPTIONS for action in ("up", "down", "status", "reset", "env")},
+    ("local", "logs"): LOCAL_OPTIONS | {"-n", "--lines", "-f", "--follow"},
+    ("demo",): {"-h", "--help"},
+    ("load",): {"-h", "--help", "endpoint", "--rate", "--duration", "--steps", "--feature-dim"},
+    ("pipeline",): {"-h", "--help", "{run}"},
+    ("pipeline", "run"): {"-h", "--help", "--stack-name", "--approve", "--hyperparameter", "-p",
+                          "--bad-model", "--keep-runs"},
+}  # fmt: skip
+
+
+def arguments(help_text: str) -> set[str]:
+    """The argument names ``--help`` lists under "positional arguments" and "options": each
+    line's first column, without metavars (``-n LINES, --lines LINES``: ``-n`` and ``--lines``)."""
+    names: set[str] = set()
+    section = None
+    for line in help_text.splitlines():
+        if line and not line.startswith(" "):
+            section = line if line in ("positional arguments:", "options:") else None
+        elif section and line.startswith("  ") and not line.startswith("   "):
+            invocation = line.strip().split("  ")[0]
+            names |= {form.split(" ")[0] for form in invocation.split(", ")}
+    return names
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(("cdlab", *c)))
+def test_help_lists_each_commands_real_arguments(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        cli.main([*command, "--help"])
+    assert exit_status.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"usage: {' '.join(('cdlab', *command))} ")
+    assert arguments(shown) == COMMANDS[command]

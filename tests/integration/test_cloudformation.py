@@ -16,6 +16,7 @@ from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
+from tests.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_YML = ROOT / "cloudformation" / "endpoint.yml"
@@ -162,6 +163,7 @@ def test_deploy_creates_an_endpoint_that_answers_and_outputs_its_name(cfn, deplo
     assert endpoint["PhysicalResourceId"].endswith(f":endpoint/qa-cfnqa-a1-{TIMESTAMP}")
 
 
+@pytest.mark.slow
 def test_a_new_model_updates_prod_in_place_without_dropping_a_request(
     cfn, deploy, sm, runtime
 ) -> None:
@@ -224,6 +226,7 @@ def test_a_new_model_updates_prod_in_place_without_dropping_a_request(
     assert gone(sm.describe_endpoint_config, EndpointConfigName=f"prod-cfnprod-a1-{TIMESTAMP}")
 
 
+@pytest.mark.slow
 def test_a_new_commit_replaces_the_qa_endpoint(cfn, deploy, sm, runtime) -> None:
     deploy("cfn-qa-replace", "qa", "cfnrep", "a1", 1)
     deploy("cfn-qa-replace", "qa", "cfnrep", "b2", 2)
@@ -236,6 +239,7 @@ def test_a_new_commit_replaces_the_qa_endpoint(cfn, deploy, sm, runtime) -> None
     assert status(cfn, "cfn-qa-replace") == "UPDATE_COMPLETE"
 
 
+@pytest.mark.slow
 def test_deploying_the_same_thing_again_changes_nothing(deploy) -> None:
     deploy("cfn-same", "qa", "cfnsame", "a1", 1)
     again = deploy("cfn-same", "qa", "cfnsame", "a1", 1, check=False)
@@ -243,6 +247,7 @@ def test_deploying_the_same_thing_again_changes_nothing(deploy) -> None:
     assert "No changes to deploy. Stack cfn-same is up to date" in again.stderr
 
 
+@pytest.mark.slow
 def test_a_change_set_previews_replacements_and_in_place_updates(
     cfn, deploy, upload_model, fm_image
 ) -> None:
@@ -275,6 +280,7 @@ def test_a_change_set_previews_replacements_and_in_place_updates(
 # ---- failures ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_template_errors_fail_clearly_and_leave_earlier_stacks_untouched(
     cfn, deploy, runtime, tmp_path
 ) -> None:
@@ -321,6 +327,7 @@ def test_create_stack_refuses_an_unknown_type_by_name(cfn) -> None:
     assert "Unrecognized resource types: [AWS::S3::Bucket]" in error["Message"]
 
 
+@pytest.mark.slow
 def test_a_failed_endpoint_rolls_the_create_back(cfn, deploy, sm, s3, bucket) -> None:
     failed = deploy(
         "cfn-rollback", "qa", "cfnrb", "a1", 0, model_data=broken_artifact(s3, bucket), check=False
@@ -347,6 +354,7 @@ def test_a_failed_endpoint_rolls_the_create_back(cfn, deploy, sm, s3, bucket) ->
     assert gone(cfn.describe_stacks, StackName="cfn-rollback")
 
 
+@pytest.mark.slow
 def test_a_failed_update_rolls_back_to_the_previous_resources(
     cfn, deploy, sm, runtime, s3, bucket
 ) -> None:
@@ -379,6 +387,7 @@ def test_a_failed_update_rolls_back_to_the_previous_resources(
     assert invoke(runtime, "prod-cfnuf") == ("AllTraffic", score(2))
 
 
+@pytest.mark.slow
 def test_replacing_a_custom_named_resource_fails_the_update(cfn, deploy, upload_model) -> None:
     deploy("cfn-named", "qa", "cfnnamed", "a1", 1)
     failed = deploy("cfn-named", "qa", "cfnnamed", "a1", 2, check=False)  # same names, new data
@@ -391,6 +400,7 @@ def test_replacing_a_custom_named_resource_fails_the_update(cfn, deploy, upload_
     ) in story(cfn, "cfn-named")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_prod_stack_policy_forbids_replacing_the_endpoint(cfn, deploy, runtime) -> None:
     configuration = json.loads((ROOT / "cloudformation" / "configuration_prod.json").read_text())
     deploy("cfn-guarded", "prod", "cfnguard", "a1", 1)
@@ -409,6 +419,7 @@ def test_the_prod_stack_policy_forbids_replacing_the_endpoint(cfn, deploy, runti
     assert invoke(runtime, "prod-cfnguard") == ("AllTraffic", score(2))
 
 
+@pytest.mark.slow
 def test_delete_stack_removes_the_endpoint(cfn, deploy, sm, aws) -> None:
     deploy("cfn-delete", "qa", "cfndel", "a1", 1)
     aws("cloudformation", "delete-stack", "--stack-name", "cfn-delete")
@@ -425,6 +436,7 @@ def test_delete_stack_removes_the_endpoint(cfn, deploy, sm, aws) -> None:
 # ---- the other resource types and the rest of the API ------------------------------------------
 
 
+@pytest.mark.slow
 def test_scaling_targets_policies_and_alarms(cfn, client, aws) -> None:
     autoscaling, cloudwatch = client("application-autoscaling"), client("cloudwatch")
     cfn.create_stack(StackName="cfn-scaling", TemplateBody=SCALING_YML)
@@ -474,6 +486,7 @@ def test_validate_template_reports_parameters_and_capabilities(cfn) -> None:
     assert "AWS::IAM::Role" in pipeline["CapabilitiesReason"]
 
 
+@pytest.mark.slow
 def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
     tmp_path, monkeypatch, fm_image
 ) -> None:
@@ -504,10 +517,13 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
         cfn = boto3.Session().client("cloudformation")
         assert status(cfn, "kept") == "CREATE_COMPLETE"
         assert story(cfn, "kept") == before
-        deadline = time.monotonic() + 60
-        while status(cfn, "interrupted") != "ROLLBACK_COMPLETE" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert status(cfn, "interrupted") == "ROLLBACK_COMPLETE"
+        poll(
+            lambda: status(cfn, "interrupted"),
+            until=lambda now: now == "ROLLBACK_COMPLETE",
+            timeout=60,
+            interval=0.2,
+            what="the interrupted create to roll back",
+        )
         events = story(cfn, "interrupted")
         assert (
             "interrupted", "ROLLBACK_IN_PROGRESS",

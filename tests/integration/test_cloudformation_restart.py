@@ -3,8 +3,12 @@ killed and started again puts them back from the stack, as they were deployed.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_cloudformation import SCALING_YML
+
+pytestmark = pytest.mark.slow
 
 RESOURCE_ID = "endpoint/cfn-scaling/variant/AllTraffic"  # no such endpoint: none is needed
 

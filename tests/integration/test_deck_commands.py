@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import small_model
+
+pytestmark = pytest.mark.slow
 
 ROLE = "arn:aws:iam::123456789012:role/me"
 

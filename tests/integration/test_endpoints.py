@@ -57,6 +57,7 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     assert code == "ValidationException" and "Could not find endpoint" in message
 
 
+@pytest.mark.slow
 def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> None:
     name = deploy("ps", {"AllTraffic": (1, 1, 2)})
     mine = [
@@ -68,6 +69,7 @@ def test_instances_are_processes_named_after_their_endpoint(deploy, cloud) -> No
     assert all(b"AllTraffic" in c and b"--instance" in c for c in mine)
 
 
+@pytest.mark.slow
 def test_update_endpoint_drops_no_request_and_serves_the_new_model(sm, runtime, deploy) -> None:
     name = deploy("bg", {"AllTraffic": (1, 1, 2)})
     new_config = deploy.config("bg", {"AllTraffic": (2, 1, 2)})
@@ -106,6 +108,7 @@ def test_update_endpoint_drops_no_request_and_serves_the_new_model(sm, runtime, 
     assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == new_config
 
 
+@pytest.mark.slow
 def test_two_variants_split_traffic_by_weight_then_follow_a_swap(sm, runtime, deploy) -> None:
     name = deploy("split", {"model1-traffic": (1, 95, 1), "model2-traffic": (2, 5, 1)})
 
@@ -131,6 +134,7 @@ def test_two_variants_split_traffic_by_weight_then_follow_a_swap(sm, runtime, de
     assert invoke(runtime, name, TargetVariant="model1-traffic") == ("model1-traffic", score(1))
 
 
+@pytest.mark.slow
 def test_capacity_changes_start_and_stop_instances(sm, runtime, deploy) -> None:
     name = deploy("cap", {"AllTraffic": (1, 1, 1)})
     sm.update_endpoint_weights_and_capacities(
@@ -143,6 +147,7 @@ def test_capacity_changes_start_and_stop_instances(sm, runtime, deploy) -> None:
     assert invoke(runtime, name) == ("AllTraffic", score(1))
 
 
+@pytest.mark.slow
 def test_failed_new_fleet_rolls_back_to_the_old_config(
     sm, runtime, deploy, s3, bucket, fm_image
 ) -> None:

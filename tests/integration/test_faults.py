@@ -22,15 +22,12 @@ from botocore.exceptions import ClientError
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from tests.conftest import free_port, small_model
-from tests.integration.private_cloud import (
-    NO_RETRIES,
-    PrivateCloud,
-    Traffic,
-    alive,
-    wait_until,
-)
+from tests.integration.private_cloud import NO_RETRIES, PrivateCloud, Traffic, alive
 from tests.integration.test_endpoints import ROW
+from tests.polling import poll
 from tests.unit.test_train_container import HYPERPARAMETERS, dataset, recordio
+
+pytestmark = pytest.mark.slow
 
 EXPECTED = {seed: small_model(seed).predict(ROW[None, :])[0]["score"] for seed in (1, 2)}
 
@@ -41,17 +38,19 @@ def test_killed_instance_loses_no_request_and_is_replaced(private: PrivateCloud)
     before = private.instance_pids("kill")
     assert len(before) == 2
     with Traffic(private, "kill") as traffic:
-        wait_until(lambda: traffic.answered > 50, what="traffic to flow")
+        poll(lambda: traffic.answered, until=lambda n: n > 50, what="traffic to flow")
         os.kill(before[0], signal.SIGKILL)
-        wait_until(
-            lambda: (
-                len(private.instance_pids("kill")) == 2
-                and before[0] not in private.instance_pids("kill")
-            ),
+        poll(
+            lambda: private.instance_pids("kill"),
+            until=lambda pids: len(pids) == 2 and before[0] not in pids,
             what="a replacement instance",
         )
         answered_at_replacement = traffic.answered
-        wait_until(lambda: traffic.answered > answered_at_replacement + 50, what="more traffic")
+        poll(
+            lambda: traffic.answered,
+            until=lambda n: n > answered_at_replacement + 50,
+            what="more traffic",
+        )
     assert traffic.failures == [], traffic.failures[:3]
     assert traffic.answered > 100
     described = private.client("sagemaker").describe_endpoint(EndpointName="kill")
@@ -110,9 +109,13 @@ def test_cloud_sigkilled_mid_traffic_comes_back_with_everything(private: Private
     instances = private.instance_pids("kept")
 
     with Traffic(private, "kept") as traffic:
-        wait_until(lambda: traffic.answered > 20, what="traffic to flow")
+        poll(lambda: traffic.answered, until=lambda n: n > 20, what="traffic to flow")
         private.kill()
-    wait_until(lambda: not any(alive(pid) for pid in instances), what="orphaned instances to exit")
+    poll(
+        lambda: [pid for pid in instances if alive(pid)],
+        until=lambda living: living == [],
+        what="orphaned instances to exit",
+    )
 
     private.up()
     s3, sm = private.client("s3"), private.client("sagemaker")
@@ -182,7 +185,11 @@ def test_update_interrupted_by_a_crash_comes_back_on_one_config(private: Private
     assert scores == {round(EXPECTED[seed], 6)}
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
     assert "PendingDeploymentSummary" not in described
-    wait_until(lambda: len(instances_of_home(private.home)) == 2, what="no orphaned instance")
+    poll(
+        lambda: instances_of_home(private.home),
+        until=lambda pids: len(pids) == 2,
+        what="no orphaned instance",
+    )
 
 
 def instances_of_home(home: Path) -> list[int]:

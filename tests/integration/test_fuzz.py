@@ -9,6 +9,7 @@ A longer run: ``CDLAB_FUZZ_EXAMPLES=50000 .venv/bin/pytest tests/integration/tes
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.client
 import io
@@ -38,9 +39,12 @@ from cdlab.localcloud.sagemaker.models import Models
 from cdlab.localcloud.sagemaker.training import Training
 from cdlab.localcloud.state import journal
 from tests.conftest import free_port, small_model
-from tests.integration.private_cloud import PrivateCloud, wait_until
+from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_endpoints import BODY
+from tests.polling import poll
 from tests.signing import signed_headers
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("CDLAB_FUZZ_EXAMPLES", "1500"))
 REQUEST_TIMEOUT = 10.0
@@ -278,12 +282,11 @@ def test_unsafe_model_archives_fail_the_endpoint_and_write_nothing_outside(
         s3.put_object(Bucket="models", Key=f"{name}.tar.gz", Body=data)
         cloud.config(name, f"s3://models/{name}.tar.gz", 1)
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-        deadline = time.monotonic() + 30
-        while (described := sm.describe_endpoint(EndpointName=name))[
-            "EndpointStatus"
-        ] == "Creating":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        described = poll(
+            functools.partial(sm.describe_endpoint, EndpointName=name),
+            until=lambda d: d["EndpointStatus"] != "Creating",
+            what=f"{name} to finish creating",
+        )
         assert described["EndpointStatus"] == "Failed", kind
         reason = described["FailureReason"]
         assert any(
@@ -397,4 +400,9 @@ def test_fuzzed_changes_to_moto_come_back_the_same_after_a_crash(private: Privat
     assert before["sagemaker targets"] and before["sagemaker policies"]
     private.kill()
     private.up()
-    wait_until(lambda: moto_state(private) == before, timeout=10, what="the same moto state")
+    poll(
+        lambda: moto_state(private),
+        until=lambda state: state == before,
+        timeout=10,
+        what="the same moto state",
+    )

@@ -3,10 +3,14 @@ survive a SIGKILL: the same messages with the same timestamps, and a deleted gro
 
 from __future__ import annotations
 
+import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.private_cloud import PrivateCloud, wait_until
+from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_faults import train_small_job
+from tests.polling import poll
+
+pytestmark = pytest.mark.slow
 
 TRAINING = "/aws/sagemaker/TrainingJobs"
 KEPT, DROPPED = "/aws/sagemaker/Endpoints/kept", "/aws/sagemaker/Endpoints/dropped"
@@ -41,7 +45,7 @@ def test_the_clouds_log_events_survive_a_sigkill(private: PrivateCloud) -> None:
     private.deploy("kept", count=1, bucket="kept")
     private.deploy("dropped", count=1, bucket="kept")
     job = train_small_job(private)
-    wait_until(lambda: logged(logs, KEPT) and logged(logs, DROPPED), what="instance log lines")
+    poll(lambda: logged(logs, KEPT) and logged(logs, DROPPED), what="instance log lines")
     before: Events = {
         (group, stream): events(logs, group, stream)
         for group in (TRAINING, KEPT)

@@ -101,6 +101,7 @@ def first_run(clone: Path, cloud60: ScaledCloud) -> subprocess.CompletedProcess:
     return pipeline(clone, cloud60, "--approve")
 
 
+@pytest.mark.slow
 def test_a_commit_goes_through_every_stage_to_prod(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
@@ -144,6 +145,7 @@ def test_a_commit_goes_through_every_stage_to_prod(
     assert answer["predictions"][0]["score"] == score()
 
 
+@pytest.mark.slow
 def test_a_new_commit_updates_prod_blue_green_without_a_failed_request(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
@@ -184,6 +186,7 @@ def test_a_new_commit_updates_prod_blue_green_without_a_failed_request(
     assert "hyperparameter epochs=5 from source/hyperparameters.json" in build
 
 
+@pytest.mark.slow
 def test_a_bad_model_stops_at_the_gate_and_prod_keeps_serving(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
@@ -200,6 +203,7 @@ def test_a_bad_model_stops_at_the_gate_and_prod_keeps_serving(
     assert not (logs_dir(out) / "DeployProd-DeployProdEndpoint.log").exists()
 
 
+@pytest.mark.slow
 def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
@@ -215,12 +219,14 @@ def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
     assert prod(cloud60) == before
 
 
+@pytest.mark.slow
 def test_outside_a_git_checkout_the_run_refuses(tmp_path: Path, cloud60: ScaledCloud) -> None:
     result = pipeline(tmp_path, cloud60, "--approve")
     assert result.returncode == 1
     assert "is not inside a git checkout" in result.stderr
 
 
+@pytest.mark.slow
 def test_pipeline_run_explains_itself() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--help"],

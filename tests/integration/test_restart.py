@@ -13,7 +13,10 @@ from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port, small_model
-from tests.integration.private_cloud import PrivateCloud, Traffic, wait_until
+from tests.integration.private_cloud import PrivateCloud, Traffic
+from tests.polling import poll
+
+pytestmark = pytest.mark.slow
 
 
 def clients(home, port, monkeypatch):
@@ -137,10 +140,12 @@ def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeyp
             TargetTrackingScalingPolicyConfiguration=POLICY, **SCALABLE,
         )  # fmt: skip
         with Traffic(cloud, "scaled", threads=2):
-            wait_until(
-                lambda: [a["StatusCode"] for a in activities(cloud)] == ["Successful"],
-                timeout=60, what="a successful scale-out",
-            )  # fmt: skip
+            poll(
+                lambda: [a["StatusCode"] for a in activities(cloud)],
+                until=lambda codes: codes == ["Successful"],
+                timeout=60,
+                what="a successful scale-out",
+            )
         story = activities(cloud)
         role_id = iam.get_role(RoleName="kept")["Role"]["RoleId"]
         [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")[

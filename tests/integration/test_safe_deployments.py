@@ -14,6 +14,9 @@ from botocore.exceptions import ClientError
 from cdlab import load
 from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
+from tests.polling import poll
+
+pytestmark = pytest.mark.slow
 
 BROKEN = [0, 1, 2, 3]  # the faulty model's NaN weights: rows setting one of these get a 500
 
@@ -56,15 +59,22 @@ def watch_update(scaled: ScaledCloud, name: str, alarm: str | None = None) -> li
     """Poll DescribeEndpoint (and the alarm) until the update ends; what was seen, in order."""
     sm, cloudwatch = scaled.client("sagemaker"), scaled.client("cloudwatch")
     seen: list[dict] = []
-    while True:
+
+    def observe() -> dict:
         described = sm.describe_endpoint(EndpointName=name)
         if alarm is not None:
             [state] = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
             described["_alarm"] = state["StateValue"]
         seen.append(described)
-        if described["EndpointStatus"] not in IN_PROGRESS:
-            return seen
-        time.sleep(0.05)
+        return described
+
+    poll(
+        observe,
+        until=lambda described: described["EndpointStatus"] not in IN_PROGRESS,
+        timeout=120,
+        what=f"the update of {name} to end",
+    )
+    return seen
 
 
 def test_a_canary_that_fails_trips_the_alarm_and_rolls_back(

@@ -84,6 +84,7 @@ def test_predata_writes_channels_and_registers_the_glue_table(build: Path, clien
     assert (build / "ua.test").exists()
 
 
+@pytest.mark.slow
 def test_a_good_model_passes_the_gate(build: Path, aws_env: dict[str, str], sm) -> None:
     trained = train_and_deploy(build, aws_env, sm, "1a2b3c4d5e6f")
     assert trained["CommitID"] == "1a2b3c4d"
@@ -99,6 +100,7 @@ def test_a_good_model_passes_the_gate(build: Path, aws_env: dict[str, str], sm) 
     assert rate >= 0.80
 
 
+@pytest.mark.slow
 def test_a_bad_model_fails_the_gate(build: Path, aws_env: dict[str, str], sm) -> None:
     train_and_deploy(build, aws_env, sm, "badbad00", "-p", "linear_lr=1000000", "-p", "epochs=1")
     result = script(
@@ -109,6 +111,7 @@ def test_a_bad_model_fails_the_gate(build: Path, aws_env: dict[str, str], sm) ->
     assert "is under 0.80" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_hyperparameters_fail_the_training_job_clearly(build: Path, aws_env) -> None:
     result = script(
         "train.py", ROLE, "cdlab-scripts-data", "cdlab-lab", "cafe0001", "-p", "num_factors=abc",

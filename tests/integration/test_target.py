@@ -13,6 +13,8 @@ from cdlab import target
 from cdlab.localcloud import control
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow
+
 AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_ACCESS_KEY_ID",
                  "AWS_SECRET_ACCESS_KEY", "CDLAB_TARGET")  # fmt: skip
 

@@ -18,6 +18,7 @@ from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port
+from tests.polling import poll
 from tests.unit.test_train_container import (
     HYPERPARAMETERS,
     corrupt_at_record,
@@ -36,13 +37,6 @@ def finished(sm, name: str) -> dict:
     with contextlib.suppress(WaiterError):
         sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name)
     return sm.describe_training_job(TrainingJobName=name)
-
-
-def wait_for(sm, name: str, secondary: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != secondary:
-        assert time.monotonic() < deadline, f"{name} never reached {secondary}"
-        time.sleep(0.05)
 
 
 def error_of(call, **kwargs) -> tuple[str, str]:
@@ -182,6 +176,7 @@ def test_its_log_lines_are_in_cloudwatch_logs(completed: dict, client) -> None:
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
 
 
+@pytest.mark.slow
 def test_a_manifest_file_channel_trains_too(
     sm, s3, bucket: str, fm_image: str, channels: dict[str, str]
 ) -> None:
@@ -209,6 +204,7 @@ def test_a_manifest_file_channel_trains_too(
     assert finished(sm, "fm-manifest")["TrainingJobStatus"] == "Completed"
 
 
+@pytest.mark.slow
 def test_aws_cli_waits_for_a_training_job(create, aws) -> None:
     create("fm-cli")
     aws("sagemaker", "wait", "training-job-completed-or-stopped", "--training-job-name", "fm-cli")
@@ -233,6 +229,7 @@ BAD_HYPERPARAMETERS = {
 
 
 @pytest.mark.parametrize("case", BAD_HYPERPARAMETERS)
+@pytest.mark.slow
 def test_bad_hyperparameters_fail_the_job_and_the_cloud_keeps_serving(
     sm, runtime, create, serving: str, case: str
 ) -> None:
@@ -246,6 +243,7 @@ def test_bad_hyperparameters_fail_the_job_and_the_cloud_keeps_serving(
     assert_serves(runtime, serving)
 
 
+@pytest.mark.slow
 def test_a_missing_train_channel_fails_the_job(
     sm, runtime, create, channels: dict[str, str], serving: str
 ) -> None:
@@ -258,6 +256,7 @@ def test_a_missing_train_channel_fails_the_job(
     assert_serves(runtime, serving)
 
 
+@pytest.mark.slow
 def test_a_corrupt_recordio_file_fails_the_job(
     sm, s3, runtime, create, bucket: str, serving: str
 ) -> None:
@@ -300,13 +299,20 @@ def log_lines(logs, name: str, from_head: bool) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     name = create("long-stopped", LONG)
-    wait_for(sm, name, "Training")
-    logs, deadline = client("logs"), time.monotonic() + 30
-    while not any("#quality_metric" in line for line in log_lines(logs, name, from_head=True)):
-        assert time.monotonic() < deadline, "the job never logged an epoch"
-        time.sleep(0.05)
+    poll(
+        lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"],
+        until=lambda status: status == "Training",
+        what=f"{name} to start training",
+    )
+    logs = client("logs")
+    poll(
+        lambda: log_lines(logs, name, from_head=True),
+        until=lambda lines: any("#quality_metric" in line for line in lines),
+        what=f"{name} to log an epoch",
+    )
     assert training_processes(name)
     sm.stop_training_job(TrainingJobName=name)
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
@@ -323,6 +329,7 @@ def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     assert message == "The request was rejected because the training job is in status Stopped."
 
 
+@pytest.mark.slow
 def test_max_runtime_stops_the_job_as_sagemaker_does(sm, create) -> None:
     described = finished(sm, create("long-max-runtime", LONG, max_runtime=1))
     assert described["TrainingJobStatus"] == "Stopped"
@@ -330,6 +337,7 @@ def test_max_runtime_stops_the_job_as_sagemaker_does(sm, create) -> None:
     assert described["TrainingTimeInSeconds"] <= 3
 
 
+@pytest.mark.slow
 def test_list_training_jobs_filters_sorts_and_pages(sm, create) -> None:
     good, bad = create("lst-good"), create("lst-bad", HYPERPARAMETERS | {"epochs": "0"})
     finished(sm, good), finished(sm, bad)
@@ -375,6 +383,7 @@ def test_invalid_requests_get_sagemakers_errors(sm, create, completed: dict, buc
         sm.describe_training_job(TrainingJobName="no-data")
 
 
+@pytest.mark.slow
 def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monkeypatch) -> None:
     home, port = tmp_path / "home", free_port()
     control.up(home, port)
@@ -406,7 +415,11 @@ def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monk
             ],
             OutputDataConfig={"S3OutputPath": "s3://restart-training/output"},
         )
-        wait_for(sm, "interrupted", "Training")
+        poll(
+            lambda: sm.describe_training_job(TrainingJobName="interrupted")["SecondaryStatus"],
+            until=lambda status: status == "Training",
+            what="interrupted to start training",
+        )
         assert control.down(home)
         assert training_processes("interrupted") == []
         control.up(home, port)

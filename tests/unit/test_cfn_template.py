@@ -80,8 +80,10 @@ def test_json_and_yaml_syntax_errors_say_where() -> None:
     )
 
 
-def test_the_lab_endpoint_template_is_accepted() -> None:
-    checked(ENDPOINT_YML.read_text())
+def test_the_lab_endpoint_template_is_accepted_and_deployable_in_order() -> None:
+    resources = checked(ENDPOINT_YML.read_text())["Resources"]
+    assert {r["Type"] for r in resources.values()} <= set(PROVIDED)
+    assert template.order(resources) == ["Model", "RollbackAlarm", "EndpointConfig", "Endpoint"]
 
 
 # ---- checking ----------------------------------------------------------------------------------
@@ -98,7 +100,14 @@ def test_unknown_resource_types_are_named() -> None:
 
 
 def test_validation_alone_accepts_types_the_local_cloud_does_not_provide() -> None:
-    template.check(template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n"), None)
+    bucket = template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n")
+    template.check(bucket, None)
+    assert error_of(template.check, bucket, PROVIDED).startswith(
+        "Template format error: Unrecognized resource types: [AWS::S3::Bucket]."
+    )
+    # Only the types are let through: the form is checked as for a deploy.
+    bad_ref = template.load("Resources:\n  A: {Type: AWS::S3::Bucket, DependsOn: Ghost}\n")
+    assert "Unresolved resource dependencies [Ghost]" in error_of(template.check, bad_ref, None)
 
 
 def test_a_bad_ref_is_an_unresolved_dependency() -> None:

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from cdlab.fm import recordio
 from cdlab.fm.model import FMModel
+from tests.polling import poll
 
 SOURCE = Path(__file__).resolve().parents[2] / "source"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recordio"
@@ -46,9 +47,14 @@ def start(*args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen(command(*args), text=True, env=ENV, **popen)
 
 
-def wait_listening(proc: subprocess.Popen, timeout: float = 30) -> int:
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline() if ready else ""
+def listening_port(proc: subprocess.Popen) -> int:
+    """The port of the container's first line, ``listening on 127.0.0.1:PORT``."""
+    poll(
+        lambda: select.select([proc.stdout], [], [], 0)[0],
+        timeout=30,
+        what="the container's first line",
+    )
+    line = proc.stdout.readline()
     match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
     assert match, f"no 'listening on' line but {line!r}"
     return int(match[1])
@@ -100,7 +106,7 @@ def model(model_dir) -> FMModel:
 def port(model_dir):
     proc = start("--model-dir", str(model_dir), "--port", "0")
     try:
-        yield wait_listening(proc)
+        yield listening_port(proc)
     finally:
         stop(proc)
 
@@ -301,7 +307,7 @@ def test_serves_a_socket_passed_by_the_parent(model_dir):
             pass_fds=(listener.fileno(),),
         )
         try:
-            assert wait_listening(proc) == listener.getsockname()[1]
+            assert listening_port(proc) == listener.getsockname()[1]
             assert call(listener.getsockname()[1], "GET", "/ping")[0] == 200
         finally:
             stop(proc)
@@ -346,7 +352,7 @@ def test_exits_if_the_named_parent_is_not_its_parent(model_dir):
 def test_sigterm_finishes_the_request_in_flight_then_exits_0(model_dir):
     proc = start("--model-dir", str(model_dir), "--port", "0")
     try:
-        port = wait_listening(proc)
+        port = listening_port(proc)
         body = json.dumps({"instances": [{"features": [1.0] * DIM}]}).encode()
         head = (
             f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -356,15 +362,11 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(model_dir):
             client.sendall(head + body[:5])
             time.sleep(0.5)  # the handler has started and waits for the rest of the body
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:  # no new connections once stopping
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                except ConnectionRefusedError:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the container still accepts connections after SIGTERM")
+            poll(
+                lambda: refused(port),
+                timeout=10,
+                what="the container to refuse new connections after SIGTERM",
+            )
             client.sendall(body[5:])
             answer = b""
             while chunk := client.recv(65536):
@@ -394,13 +396,19 @@ print(child.stdout.readline(), end="", flush=True)
     pid = int(pid_line)
     try:
         assert listening.startswith("listening on 127.0.0.1:")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not process_gone(pid):
-            time.sleep(0.05)
-        assert process_gone(pid), "the container outlived its parent"
+        poll(lambda: process_gone(pid), timeout=15, what="the container to die with its parent")
     finally:
         if not process_gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def refused(port: int) -> bool:
+    """Whether a new connection to ``port`` is refused."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def process_gone(pid: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cdlab.localcloud.protocols import awsjson
@@ -18,17 +20,24 @@ def check(operation: str, params: dict) -> None:
     awsjson.validate(params, awsjson.operation(SAGEMAKER, operation).input_shape)
 
 
-def test_a_valid_request_passes() -> None:
-    check(
-        "CreateEndpointConfig",
-        {
-            "EndpointConfigName": "model1-config",
-            "ProductionVariants": [
-                {"VariantName": "AllTraffic", "ModelName": "model1", "InitialInstanceCount": 2,
-                 "InstanceType": "ml.m4.xlarge", "InitialVariantWeight": 1}
-            ],
-        },
-    )  # fmt: skip
+def test_a_valid_request_passes_whole_and_each_required_member_is_needed() -> None:
+    request = {
+        "EndpointConfigName": "model1-config",
+        "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": "model1", "InitialInstanceCount": 2,
+             "InstanceType": "ml.m4.xlarge", "InitialVariantWeight": 1}
+        ],
+    }  # fmt: skip
+    shape = awsjson.operation(SAGEMAKER, "CreateEndpointConfig").input_shape
+    assert awsjson.json_params(json.dumps(request).encode(), shape) == request
+    for member, path in (("EndpointConfigName", "endpointConfigName"),
+                         ("ProductionVariants", "productionVariants")):  # fmt: skip
+        with pytest.raises(ValidationException) as info:
+            check("CreateEndpointConfig", {k: v for k, v in request.items() if k != member})
+        assert info.value.message == (
+            f"1 validation error detected: Value null at '{path}' failed to satisfy constraint: "
+            "Member must not be null"
+        )
 
 
 def test_missing_members_are_named_in_aws_words() -> None:
