@@ -225,7 +225,7 @@ def served(request, tmp_path_factory) -> tuple[int, FMModel]:
     model.save(directory)
     proc = start("--model-dir", str(directory), "--port", "0")
     try:
-        yield wait_listening(proc), model
+        yield listening_port(proc), model
     finally:
         stop(proc)
 
