@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdlab.localcloud.cloudformation.intrinsics import Unknown, resolve
-from cdlab.localcloud.cloudformation.resources import HANDLERS, Handler, Resource
+from cdlab.localcloud.cloudformation.resources import HANDLERS
+from cdlab.localcloud.cloudformation.resources.base import Handler, Resource
 from cdlab.localcloud.cloudformation.template import Evaluated, references
 
 

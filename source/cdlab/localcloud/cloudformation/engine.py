@@ -27,13 +27,8 @@ from typing import Any
 from cdlab.localcloud.cloudformation import policy, template
 from cdlab.localcloud.cloudformation.changes import diff
 from cdlab.localcloud.cloudformation.intrinsics import resolve
-from cdlab.localcloud.cloudformation.resources import (
-    HANDLERS,
-    IN_MEMORY,
-    Context,
-    Resource,
-    ResourceFailed,
-)
+from cdlab.localcloud.cloudformation.resources import HANDLERS, IN_MEMORY
+from cdlab.localcloud.cloudformation.resources.base import Context, Resource, ResourceFailed
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import AWSError, ValidationError
