@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab.localcloud.cloudformation import template
+from cdlab.localcloud.cloudformation import graph, template, validation
 from cdlab.localcloud.cloudformation.changes import diff, plan
 from cdlab.localcloud.cloudformation.intrinsics import Scope, Unknown, resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS, PROVIDED
@@ -36,7 +36,7 @@ def error_of(call, *args) -> str:
 
 def checked(body: str) -> dict:
     parsed = template.load(body)
-    template.check(parsed, PROVIDED)
+    validation.check(parsed, PROVIDED)
     return parsed
 
 
@@ -98,7 +98,7 @@ def test_unknown_resource_types_are_named() -> None:
 
 
 def test_validation_alone_accepts_types_the_local_cloud_does_not_provide() -> None:
-    template.check(template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n"), None)
+    validation.check(template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n"), None)
 
 
 def test_a_bad_ref_is_an_unresolved_dependency() -> None:
@@ -160,7 +160,7 @@ Resources:
   Model: {Type: T}
 """
     )["Resources"]
-    assert template.order(resources) == ["Model", "Config", "Endpoint", "Alarm"]
+    assert graph.order(resources) == ["Model", "Config", "Endpoint", "Alarm"]
 
 
 # ---- parameters --------------------------------------------------------------------------------

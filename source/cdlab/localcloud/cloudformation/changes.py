@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cdlab.localcloud.cloudformation.graph import references
 from cdlab.localcloud.cloudformation.intrinsics import Unknown, resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS
 from cdlab.localcloud.cloudformation.resources.base import Handler, Resource
-from cdlab.localcloud.cloudformation.template import Evaluated, references
+from cdlab.localcloud.cloudformation.template import Evaluated
 
 
 @dataclass

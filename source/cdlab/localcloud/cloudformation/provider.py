@@ -20,7 +20,7 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from cdlab.localcloud.cloudformation import policy, template
+from cdlab.localcloud.cloudformation import policy, template, validation
 from cdlab.localcloud.cloudformation.changes import plan
 from cdlab.localcloud.cloudformation.engine import Engine, snapshot
 from cdlab.localcloud.cloudformation.resources import PROVIDED
@@ -93,7 +93,7 @@ def _s3_text(url: str) -> str:
 
 def _checked(body: str, *, provided_only: bool = True) -> dict[str, Any]:
     parsed = template.load(body)
-    template.check(parsed, PROVIDED if provided_only else None)
+    validation.check(parsed, PROVIDED if provided_only else None)
     return parsed
 
 
