@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from cdlab.localcloud.cloudformation import template
-from cdlab.localcloud.cloudformation.engine import Engine, snapshot
+from cdlab.localcloud.cloudformation.engine import Engine
+from cdlab.localcloud.cloudformation.engine.rollback import snapshot
 from cdlab.localcloud.cloudformation.provider.inputs import checked, template_body
 from cdlab.localcloud.cloudformation.stacks import AlreadyExistsException, Stacks, new_arn
 from cdlab.localcloud.protocols.errors import ValidationError
