@@ -13,6 +13,7 @@ from cdlab.localcloud.cloudformation.resources.base import ResourceFailed
 from cdlab.localcloud.protocols.errors import AWSError
 
 log = logging.getLogger("cdlab.cloudformation")
+
 # A resource in one of these exists. Deleted ones leave the stack's resources, and one that
 # failed (to create, update or delete) may be gone or half changed: the next operation tells.
 EXISTS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
