@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab.localcloud.cloudformation import template
+from cdlab.localcloud.cloudformation import graph, template, validation
 from cdlab.localcloud.cloudformation.changes import diff, plan
 from cdlab.localcloud.cloudformation.intrinsics import Scope, Unknown, resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS, PROVIDED
@@ -36,7 +36,7 @@ def error_of(call, *args) -> str:
 
 def checked(body: str) -> dict:
     parsed = template.load(body)
-    template.check(parsed, PROVIDED)
+    validation.check(parsed, PROVIDED)
     return parsed
 
 
@@ -83,7 +83,7 @@ def test_json_and_yaml_syntax_errors_say_where() -> None:
 def test_the_lab_endpoint_template_is_accepted_and_deployable_in_order() -> None:
     resources = checked(ENDPOINT_YML.read_text())["Resources"]
     assert {r["Type"] for r in resources.values()} <= set(PROVIDED)
-    assert template.order(resources) == ["Model", "RollbackAlarm", "EndpointConfig", "Endpoint"]
+    assert graph.order(resources) == ["Model", "RollbackAlarm", "EndpointConfig", "Endpoint"]
 
 
 # ---- checking ----------------------------------------------------------------------------------
@@ -101,13 +101,13 @@ def test_unknown_resource_types_are_named() -> None:
 
 def test_validation_alone_accepts_types_the_local_cloud_does_not_provide() -> None:
     bucket = template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n")
-    template.check(bucket, None)
-    assert error_of(template.check, bucket, PROVIDED).startswith(
+    validation.check(bucket, None)
+    assert error_of(validation.check, bucket, PROVIDED).startswith(
         "Template format error: Unrecognized resource types: [AWS::S3::Bucket]."
     )
     # Only the types are let through: the form is checked as for a deploy.
     bad_ref = template.load("Resources:\n  A: {Type: AWS::S3::Bucket, DependsOn: Ghost}\n")
-    assert "Unresolved resource dependencies [Ghost]" in error_of(template.check, bad_ref, None)
+    assert "Unresolved resource dependencies [Ghost]" in error_of(validation.check, bad_ref, None)
 
 
 def test_a_bad_ref_is_an_unresolved_dependency() -> None:
@@ -169,7 +169,7 @@ Resources:
   Model: {Type: T}
 """
     )["Resources"]
-    assert template.order(resources) == ["Model", "Config", "Endpoint", "Alarm"]
+    assert graph.order(resources) == ["Model", "Config", "Endpoint", "Alarm"]
 
 
 # ---- parameters --------------------------------------------------------------------------------

@@ -1,11 +1,19 @@
 """Local CloudFormation: stacks of the lab's resource types, over the AWS query protocol.
 
-Modules, one job each: ``template`` (reading, checking, parameters, conditions, order),
-``intrinsics`` (Ref, Fn::Sub, Fn::GetAtt ...), ``resources`` (what each resource type does),
-``changes`` (in place or replacement; change sets), ``engine`` (stack operations and rollbacks, in
-the background), ``policy`` (stack policies), ``stacks`` (persistence in the Store) and
-``provider`` (the API operations). The wire protocol is :mod:`protocols.query`, from botocore's
-shapes.
+Modules, one job each:
+
+- ``template``: reading a template, its parameter values, its evaluation for one stack;
+  ``validation``: checking its form; ``graph``: what its values refer to, the creation order;
+  ``intrinsics``: Ref, Fn::Sub, Fn::GetAtt ...
+- ``resources/``: what each resource type does (``base``, ``sagemaker``, ``moto_backed``).
+- ``changes``: in place or replacement; a change set's Changes.
+- ``engine/``: the stack operations and rollbacks, in the background (``steps``, ``creating``,
+  ``updating``, ``rollback``, ``restart``).
+- ``policy``: stack policies; ``stacks``: stacks, events and change sets in the Store.
+- ``provider/``: the API operations (``inputs``, ``submission``, ``stack_operations``,
+  ``change_set_operations``, ``read_operations``).
+
+The wire protocol is :mod:`protocols.query`, from botocore's shapes.
 
 Where the local cloud differs from CloudFormation, on purpose:
 

@@ -8,12 +8,14 @@ resource still to be created is `Unknown`, and the replacement it may cause is "
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cdlab.localcloud.cloudformation.graph import references
 from cdlab.localcloud.cloudformation.intrinsics import Unknown, resolve
-from cdlab.localcloud.cloudformation.resources import HANDLERS, Handler, Resource
-from cdlab.localcloud.cloudformation.template import Evaluated, references
+from cdlab.localcloud.cloudformation.resources import HANDLERS
+from cdlab.localcloud.cloudformation.resources.base import Handler, Resource
+from cdlab.localcloud.cloudformation.template import Evaluated
 
 
 @dataclass
@@ -66,6 +68,77 @@ def _detail(
     return detail
 
 
+@dataclass
+class _Plan:
+    """A change set being worked out, resource by resource in creation order: what happens to
+    each one so far, and the Ref and attributes of the new ones, where they can be known."""
+
+    current: dict[str, dict[str, Any]]
+    old_resources: dict[str, Any]
+    old_values: dict[str, str]
+    new_values: dict[str, str]
+    # logical id -> "Add" | "Replace" | "Conditional" | "Modify"
+    fate: dict[str, str] = field(default_factory=dict)
+    predicted: dict[str, Resource | None] = field(default_factory=dict)
+
+    def ref(self, name: str) -> Any:
+        if self.fate.get(name) in ("Add", "Replace", "Conditional"):
+            guess = self.predicted.get(name)
+            return guess.physical_id if guess else Unknown(name)
+        return self.current[name]["PhysicalResourceId"]
+
+    def get_att(self, name: str, attribute: str) -> Any:
+        if self.fate.get(name) in ("Add", "Replace", "Conditional"):
+            guess = self.predicted.get(name)
+            return (
+                guess.attributes.get(attribute, Unknown(f"{name}.{attribute}"))
+                if guess
+                else Unknown(f"{name}.{attribute}")
+            )
+        return self.current[name]["Attributes"].get(attribute, Unknown(f"{name}.{attribute}"))
+
+    def change(self, logical: str, new: Evaluated) -> dict[str, Any] | None:
+        """The change ``new`` makes to one of its resources; None if it stays as it is."""
+        declared = new.resources[logical]
+        handler = HANDLERS[declared["Type"]]
+        props = resolve(declared.get("Properties", {}), new.scope)
+        self.predicted[logical] = handler.predict(props)
+        change: dict[str, Any] = {
+            "LogicalResourceId": logical,
+            "ResourceType": declared["Type"],
+        }
+        if logical not in self.current:
+            self.fate[logical] = "Add"
+            return {**change, "Action": "Add"}
+        found = diff(self.current[logical], declared["Type"], props)
+        if found is None:
+            return None
+        self.fate[logical] = {True: "Replace", None: "Conditional", False: "Modify"}[found.replace]
+        return {
+            **change,
+            "Action": "Modify",
+            "PhysicalResourceId": self.current[logical]["PhysicalResourceId"],
+            "Replacement": {True: "True", None: "Conditional", False: "False"}[found.replace],
+            "Scope": ["Properties"],
+            "Details": self._details(logical, declared, props, found),
+        }
+
+    def _details(
+        self, logical: str, declared: dict[str, Any], props: dict[str, Any], found: Diff
+    ) -> list[dict[str, Any]]:
+        """Each changed property, and what changed it when its expression did not change."""
+        handler = HANDLERS[declared["Type"]]
+        old_raw = self.old_resources.get(logical, {}).get("Properties", {})
+        details = []
+        for name in found.changed:
+            raw = declared.get("Properties", {}).get(name)
+            cause = None
+            if raw == old_raw.get(name):
+                cause = _cause(raw, self.old_values, self.new_values, self.fate)
+            details.append(_detail(name, handler, props, cause))
+        return details
+
+
 def plan(
     current: dict[str, dict[str, Any]],
     old_template: dict[str, Any] | None,
@@ -74,74 +147,29 @@ def plan(
     new_values: dict[str, str],
 ) -> list[dict[str, Any]]:
     """A change set's Changes: the resource changes ``new`` makes to the ``current`` resources."""
-    fate: dict[str, str] = {}  # logical id -> "Add" | "Replace" | "Conditional" | "Modify"
-    predicted: dict[str, Resource | None] = {}
-
-    def ref(name: str) -> Any:
-        if fate.get(name) in ("Add", "Replace", "Conditional"):
-            guess = predicted.get(name)
-            return guess.physical_id if guess else Unknown(name)
-        return current[name]["PhysicalResourceId"]
-
-    def get_att(name: str, attribute: str) -> Any:
-        if fate.get(name) in ("Add", "Replace", "Conditional"):
-            guess = predicted.get(name)
-            return (
-                guess.attributes.get(attribute, Unknown(f"{name}.{attribute}"))
-                if guess
-                else Unknown(f"{name}.{attribute}")
-            )
-        return current[name]["Attributes"].get(attribute, Unknown(f"{name}.{attribute}"))
-
-    new.scope.ref, new.scope.get_att = ref, get_att
-    old_resources = (old_template or {}).get("Resources", {})
+    planned = _Plan(current, (old_template or {}).get("Resources", {}), old_values, new_values)
+    new.scope.ref, new.scope.get_att = planned.ref, planned.get_att
     changes = []
     for logical in new.enabled:
-        declared = new.resources[logical]
-        handler = HANDLERS[declared["Type"]]
-        props = resolve(declared.get("Properties", {}), new.scope)
-        predicted[logical] = handler.predict(props)
-        change: dict[str, Any] = {
-            "LogicalResourceId": logical,
-            "ResourceType": declared["Type"],
-        }
-        if logical not in current:
-            fate[logical] = "Add"
-            changes.append({**change, "Action": "Add"})
-            continue
-        found = diff(current[logical], declared["Type"], props)
-        if found is None:
-            continue
-        fate[logical] = {True: "Replace", None: "Conditional", False: "Modify"}[found.replace]
-        old_raw = old_resources.get(logical, {}).get("Properties", {})
-        details = []
-        for name in found.changed:
-            raw = declared.get("Properties", {}).get(name)
-            cause = None
-            if raw == old_raw.get(name):
-                cause = _cause(raw, old_values, new_values, fate)
-            details.append(_detail(name, handler, props, cause))
-        changes.append(
-            {
-                **change,
-                "Action": "Modify",
-                "PhysicalResourceId": current[logical]["PhysicalResourceId"],
-                "Replacement": {True: "True", None: "Conditional", False: "False"}[found.replace],
-                "Scope": ["Properties"],
-                "Details": details,
-            }
-        )
-    for logical, entry in current.items():
-        if logical not in new.scope.resources:
-            changes.append(
-                {
-                    "LogicalResourceId": logical,
-                    "ResourceType": entry["ResourceType"],
-                    "Action": "Remove",
-                    "PhysicalResourceId": entry.get("PhysicalResourceId"),
-                }
-            )
+        change = planned.change(logical, new)
+        if change is not None:
+            changes.append(change)
+    changes += _removals(current, new.scope.resources)
     return [{"Type": "Resource", "ResourceChange": c} for c in changes]
+
+
+def _removals(current: dict[str, dict[str, Any]], kept: frozenset[str]) -> list[dict[str, Any]]:
+    """The current resources the new template no longer has (or whose condition now fails)."""
+    return [
+        {
+            "LogicalResourceId": logical,
+            "ResourceType": entry["ResourceType"],
+            "Action": "Remove",
+            "PhysicalResourceId": entry.get("PhysicalResourceId"),
+        }
+        for logical, entry in current.items()
+        if logical not in kept
+    ]
 
 
 def _cause(

@@ -1,7 +1,9 @@
-"""Templates: reading (YAML with the short tags, or JSON), checking, parameters and ordering.
+"""Templates: reading (YAML with the short tags, or JSON), parameter values, evaluation for one
+stack (parameters, pseudo parameters, conditions, creation order) and what a template declares.
 
 Everything here is a pure function of the template text and the request, so a template error is
-found before a stack exists (or changes) and is worded as CloudFormation words it.
+found before a stack exists (or changes) and is worded as CloudFormation words it. Checking the
+form is :mod:`validation`; references and order are :mod:`graph`.
 """
 
 from __future__ import annotations
@@ -9,34 +11,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from cdlab import config
-from cdlab.localcloud.cloudformation.intrinsics import (
-    NO_VALUE,
-    SUB_VARIABLE,
-    Scope,
-    condition,
-    function_of,
-    get_att_target,
-    sub_parts,
-)
+from cdlab.localcloud.cloudformation.graph import order
+from cdlab.localcloud.cloudformation.intrinsics import NO_VALUE, Scope, condition
 from cdlab.localcloud.protocols.errors import ValidationError
 
-SECTIONS = {
-    "AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",
-    "Conditions", "Transform", "Resources", "Outputs",
-}  # fmt: skip
-RESOURCE_KEYS = {
-    "Type", "Properties", "DependsOn", "Condition", "Metadata", "DeletionPolicy",
-    "UpdateReplacePolicy", "CreationPolicy", "UpdatePolicy", "Version",
-}  # fmt: skip
-PARAMETER_TYPES = {"String", "Number", "List<Number>", "CommaDelimitedList"}
-LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 NO_ECHO_MASK = "****"
 SHORT_TAGS = (
     "Ref", "Sub", "GetAtt", "Join", "If", "Equals", "Not", "And", "Or", "Select", "Split",
@@ -102,195 +87,7 @@ def load(body: str) -> dict[str, Any]:
     return data
 
 
-# ---- references and order ---------------------------------------------------------------------
-
-
-def references(value: Any) -> Iterator[tuple[str, str | None]]:
-    """Every ``(name, attribute)`` a value refers to: Ref gives no attribute, GetAtt does."""
-    call = function_of(value)
-    if call is not None:
-        name, argument = call
-        if name == "Ref" and isinstance(argument, str):
-            yield argument, None
-            return
-        if name == "Fn::GetAtt":
-            resource, attribute = get_att_target(argument)
-            yield resource, attribute if isinstance(attribute, str) else None
-            yield from references(attribute)
-            return
-        if name == "Fn::Sub":
-            text, variables = sub_parts(argument)
-            for variable in SUB_VARIABLE.findall(text):
-                variable = variable.strip()
-                if variable.startswith("!") or variable in variables:
-                    continue
-                if "." in variable:
-                    resource, attribute = variable.split(".", 1)
-                    yield resource, attribute
-                else:
-                    yield variable, None
-            yield from references(variables)
-            return
-        yield from references(argument)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references(item)
-
-
-def depends_on(resource: dict[str, Any]) -> list[str]:
-    value = resource.get("DependsOn", [])
-    return [value] if isinstance(value, str) else list(value)
-
-
-def dependencies(resources: dict[str, Any]) -> dict[str, set[str]]:
-    """Which resources each resource needs first (from Ref, GetAtt, Sub and DependsOn)."""
-    return {
-        name: {
-            target
-            for target, _ in references(resource.get("Properties", {}))
-            if target in resources and target != name
-        }
-        | set(depends_on(resource))
-        for name, resource in resources.items()
-    }
-
-
-def order(resources: dict[str, Any], enabled: set[str] | None = None) -> list[str]:
-    """The resources (only ``enabled`` ones, if given) so that each comes after what it needs."""
-    needs = dependencies(resources)
-    names = [n for n in resources if enabled is None or n in enabled]
-    pending = {n: {d for d in needs[n] if d in names} for n in names}
-    ordered: list[str] = []
-    while pending:
-        ready = [n for n in names if n in pending and not pending[n]]
-        if not ready:
-            raise ValidationError(
-                f"Circular dependency between resources: [{', '.join(sorted(pending))}]"
-            )
-        for name in ready:
-            ordered.append(name)
-            del pending[name]
-        for waiting in pending.values():
-            waiting.difference_update(ready)
-    return ordered
-
-
-# ---- checking ---------------------------------------------------------------------------------
-
-
-def _check_refs(
-    value: Any, section: str, names: set[str], resources: dict[str, Any],
-    provided: Mapping[str, frozenset[str]] | None,
-) -> None:  # fmt: skip
-    unresolved = []
-    for name, attribute in references(value):
-        if attribute is None:
-            if name not in names and name not in resources:
-                unresolved.append(name)
-            continue
-        if name not in resources:
-            raise ValidationError(
-                f"Template error: instance of Fn::GetAtt references undefined resource {name}"
-            )
-        supported = provided.get(resources[name]["Type"]) if provided is not None else None
-        if supported is not None and attribute not in supported:
-            raise ValidationError(
-                f"Template error: resource {name} does not support attribute type {attribute} "
-                "in Fn::GetAtt"
-            )
-    if unresolved:
-        raise format_error(
-            f"Unresolved resource dependencies [{', '.join(dict.fromkeys(unresolved))}] in the "
-            f"{section} block of the template"
-        )
-
-
-def check(template: dict[str, Any], provided: Mapping[str, frozenset[str]] | None) -> None:
-    """Raise CloudFormation's ValidationError for anything wrong with the template's form.
-
-    ``provided`` maps each resource type the local cloud provides to its Fn::GetAtt attributes;
-    any other type is unrecognized. None checks the form only (as ValidateTemplate does, so a
-    template for AWS can be validated even where the local cloud cannot deploy it).
-    """
-    unknown = sorted(set(template) - SECTIONS)
-    if unknown:
-        raise format_error(f"Invalid template property or properties [{', '.join(unknown)}]")
-    version = template.get("AWSTemplateFormatVersion", "2010-09-09")
-    if str(version) != "2010-09-09":
-        raise format_error("Unsupported template version")
-    for section in ("Transform", "Rules"):
-        if section in template:
-            raise format_error(
-                f"the local cloud does not evaluate the {section} section; remove it to deploy "
-                "locally."
-            )
-    resources = template.get("Resources")
-    if not isinstance(resources, dict) or not resources:
-        raise format_error("At least one Resources member must be defined.")
-    parameters = template.get("Parameters") or {}
-    conditions = template.get("Conditions") or {}
-    for name, declaration in parameters.items():
-        check_parameter_declaration(name, declaration)
-    names = set(parameters) | set(pseudo_parameters("stack", "id"))
-    for name, resource in resources.items():
-        if not LOGICAL_ID.fullmatch(name):
-            raise format_error(f"Resource name {name} is non alphanumeric.")
-        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise format_error(
-                f"[/Resources/{name}] Every Resources object must contain a Type member."
-            )
-        extra = sorted(set(resource) - RESOURCE_KEYS)
-        if extra:
-            raise format_error(f"Invalid template resource property '{extra[0]}'")
-        if resource.get("Condition") is not None and resource["Condition"] not in conditions:
-            raise format_error(f"Unresolved condition {resource['Condition']} in resource {name}")
-        missing = [d for d in depends_on(resource) if d not in resources]
-        if missing:
-            raise format_error(
-                f"Unresolved resource dependencies [{', '.join(missing)}] in the Resources "
-                "block of the template"
-            )
-    if provided is not None:
-        unrecognized = sorted({r["Type"] for r in resources.values()} - set(provided))
-        if unrecognized:
-            raise format_error(
-                f"Unrecognized resource types: [{', '.join(unrecognized)}]. The local cloud "
-                f"provides {', '.join(provided)}."
-            )
-    for resource in resources.values():
-        _check_refs(resource.get("Properties", {}), "Resources", names, resources, provided)
-    for expression in conditions.values():
-        bad = [n for n, _ in references(expression) if n not in names]
-        if bad:
-            raise format_error(
-                f"Unresolved dependencies [{', '.join(bad)}]. Cannot reference resources in the "
-                "Conditions block of the template"
-            )
-    for name, output in (template.get("Outputs") or {}).items():
-        if not isinstance(output, dict) or "Value" not in output:
-            raise format_error(f"Every Outputs member must contain a Value object ({name})")
-        if output.get("Condition") is not None and output["Condition"] not in conditions:
-            raise format_error(f"Unresolved condition {output['Condition']} in output {name}")
-        _check_refs(output, "Outputs", names, resources, provided)
-    order(resources)
-
-
 # ---- parameters -------------------------------------------------------------------------------
-
-
-def check_parameter_declaration(name: str, declaration: Any) -> None:
-    if not isinstance(declaration, dict) or "Type" not in declaration:
-        raise format_error(f"Every Parameters object must contain a Type member ({name}).")
-    kind = declaration["Type"]
-    if kind not in PARAMETER_TYPES:
-        raise format_error(
-            f"Parameter {name} has type {kind}, which the local cloud does not provide (it "
-            f"provides {', '.join(sorted(PARAMETER_TYPES))}); SSM and AWS-specific parameter "
-            "types need the AWS account to look values up."
-        )
 
 
 def _text(value: Any) -> str:
@@ -405,6 +202,9 @@ def pseudo_parameters(stack_name: str, stack_id: str) -> dict[str, Any]:
     }
 
 
+# ---- evaluation for one stack -----------------------------------------------------------------
+
+
 @dataclass
 class Evaluated:
     """A template with its parameters and conditions settled for one stack."""
@@ -468,6 +268,9 @@ def _condition_refs(value: Any) -> Iterator[tuple[str, None]]:
     elif isinstance(value, list):
         for item in value:
             yield from _condition_refs(item)
+
+
+# ---- what a template declares (ValidateTemplate, GetTemplateSummary) ---------------------------
 
 
 def parameter_declarations(template: dict[str, Any], *, detailed: bool) -> list[dict[str, Any]]:

@@ -1,0 +1,67 @@
+"""The stack operations: CreateStack, UpdateStack, DeleteStack, SetStackPolicy, GetStackPolicy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cdlab.localcloud.cloudformation.provider.inputs import Documents, requested_policy
+from cdlab.localcloud.cloudformation.provider.submission import Submission
+from cdlab.localcloud.cloudformation.stacks import DELETED
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols.errors import ValidationError
+
+
+class StackOperations(Submission):
+    """CreateStack, UpdateStack, DeleteStack, SetStackPolicy, GetStackPolicy."""
+
+    async def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await Documents.of(self.moto, p)
+        doc = self._new_stack(p, "CREATE_IN_PROGRESS")
+        update, _, _ = self._prepare(doc, p, None, documents)
+        doc.update(update, _StackPolicy=requested_policy(p, documents))
+        self.stacks.save(doc)
+        self.engine.start(doc, "create")
+        return {"StackId": doc["StackId"]}
+
+    async def update_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await Documents.of(self.moto, p)
+        doc = self._updatable(p["StackName"])
+        update, _, _ = self._prepare(doc, p, doc["_Values"], documents)
+        if self._unchanged(doc, update, p):
+            raise ValidationError("No updates are to be performed.")
+        stack_policy = requested_policy(p, documents)
+        if stack_policy is not None:
+            doc["_StackPolicy"] = stack_policy
+        doc["_UpdatePolicy"] = requested_policy(p, documents, "StackPolicyDuringUpdate")
+        self._begin_update(doc, update, p)
+        return {"StackId": doc["StackId"]}
+
+    def delete_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        doc = self.stacks.find(p["StackName"])
+        if doc is None or doc["StackStatus"] in (DELETED, "DELETE_IN_PROGRESS"):
+            return {}
+        retain = p.get("RetainResources") or []
+        if retain and doc["StackStatus"] != "DELETE_FAILED":
+            raise ValidationError(
+                "Invalid operation on stack: RetainResources may be specified only when the "
+                "stack is in the DELETE_FAILED state."
+            )
+        self.engine.start(doc, "delete", retain=retain)
+        return {}
+
+    async def set_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        documents = await Documents.of(self.moto, p)
+        doc = self.stacks.get(p["StackName"])
+        if doc["StackId"] in self.engine.tasks:
+            raise ValidationError(
+                f"Stack {doc['StackName']} is in {doc['StackStatus']} state; set its policy once "
+                "the operation is over."
+            )
+        doc["_StackPolicy"] = requested_policy(p, documents)
+        self.stacks.save(doc)
+        return {}
+
+    def get_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        stack_policy = self.stacks.get(p["StackName"]).get("_StackPolicy")
+        return {"StackPolicyBody": json.dumps(stack_policy) if stack_policy else None}

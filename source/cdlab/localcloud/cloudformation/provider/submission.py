@@ -1,0 +1,119 @@
+"""What the operations that submit a template share: a request's template and parameters checked
+and evaluated for a stack, a new stack's document, and the start of an update.
+
+A request is checked completely (template form, resource types, references, parameters and
+their constraints) before a stack is created or changed, so a template error is a ValidationError
+of the call and leaves every stack as it was, as on AWS. The operation itself then runs in the
+background (see :mod:`engine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from cdlab.localcloud.cloudformation import template
+from cdlab.localcloud.cloudformation.engine import Engine
+from cdlab.localcloud.cloudformation.engine.rollback import snapshot
+from cdlab.localcloud.cloudformation.provider.inputs import Documents, checked, template_body
+from cdlab.localcloud.cloudformation.stacks import AlreadyExistsException, Stacks, new_arn
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols.errors import ValidationError
+
+UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+
+
+def _masked(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[str, str]]:
+    """Parameters as DescribeStacks shows them: NoEcho values masked."""
+    return [
+        {
+            "ParameterKey": k,
+            "ParameterValue": template.NO_ECHO_MASK
+            if str(declarations[k].get("NoEcho", "")).lower() == "true"
+            else v,
+        }
+        for k, v in values.items()
+    ]
+
+
+class Submission:
+    """The steps shared by the stack and change set operations."""
+
+    stacks: Stacks
+    engine: Engine
+    moto: MotoState
+
+    def _prepare(
+        self,
+        doc: dict[str, Any],
+        p: dict[str, Any],
+        previous: dict[str, str] | None,
+        documents: Documents,
+    ) -> tuple[dict[str, Any], dict[str, str], template.Evaluated]:
+        """The checked template, parameter values and evaluation a request would give ``doc``."""
+        if p.get("UsePreviousTemplate") and "_Template" not in doc:
+            raise ValidationError("UsePreviousTemplate can be used only for an existing stack.")
+        body = doc["_Template"] if p.get("UsePreviousTemplate") else template_body(p, documents)
+        parsed = checked(body)
+        values = template.parameter_values(
+            parsed.get("Parameters") or {}, p.get("Parameters", []), previous
+        )
+        evaluated = template.evaluate(parsed, values, doc["StackName"], doc["StackId"])
+        doc_update = {
+            "_Template": body,
+            "_Values": values,
+            "Parameters": _masked(parsed.get("Parameters") or {}, values),
+            "Description": parsed.get("Description"),
+        }
+        return doc_update, values, evaluated
+
+    def _new_stack(self, p: dict[str, Any], status: str) -> dict[str, Any]:
+        name = p["StackName"]
+        if self.stacks.find(name) is not None:
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        return {
+            "StackId": new_arn("stack", name),
+            "StackName": name,
+            "CreationTime": time.time(),
+            "StackStatus": status,
+            "DisableRollback": bool(p.get("DisableRollback")) or p.get("OnFailure") == "DO_NOTHING",
+            "Capabilities": p.get("Capabilities", []),
+            "NotificationARNs": p.get("NotificationARNs", []),
+            "Tags": p.get("Tags", []),
+            "EnableTerminationProtection": False,
+            "_OnFailure": p.get("OnFailure"),
+            "_Resources": {},
+            "_Cleanup": [],
+        }
+
+    def _updatable(self, name: str) -> dict[str, Any]:
+        doc = self.stacks.get(name)
+        if doc["StackStatus"] not in UPDATABLE:
+            raise ValidationError(
+                f"Stack:{doc['StackId']} is in {doc['StackStatus']} state and can not be updated."
+            )
+        return doc
+
+    @staticmethod
+    def _unchanged(doc: dict[str, Any], update: dict[str, Any], p: dict[str, Any]) -> bool:
+        same_template = template.load(update["_Template"]) == template.load(doc["_Template"])
+        same_tags = "Tags" not in p or p["Tags"] == doc.get("Tags", [])
+        return same_template and update["_Values"] == doc["_Values"] and same_tags
+
+    def _begin_update(
+        self, doc: dict[str, Any], update: dict[str, Any], p: dict[str, Any]
+    ) -> asyncio.Task[None]:
+        if p.get("DisableRollback"):
+            raise ValidationError(
+                "The local cloud always rolls a failed update back; DisableRollback is available "
+                "when a stack is created."
+            )
+        doc["_Previous"] = snapshot(doc)
+        doc.update(update)
+        for key in ("Tags", "Capabilities", "NotificationARNs"):
+            if key in p:
+                doc[key] = p[key]
+        doc["StackStatus"] = "UPDATE_IN_PROGRESS"
+        self.stacks.save(doc)
+        return self.engine.start(doc, "update")

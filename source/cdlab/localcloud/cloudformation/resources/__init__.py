@@ -1,0 +1,28 @@
+"""Resource handlers: what CloudFormation does to create, update and delete each resource type.
+
+Modules: ``base`` (the Handler interface and what handlers share), ``sagemaker`` (models,
+endpoint configs, endpoints) and ``moto_backed`` (scalable targets, scaling policies, alarms).
+This module is the registry of the types the local cloud provides.
+"""
+
+from __future__ import annotations
+
+from cdlab.localcloud.cloudformation.resources.base import Handler
+from cdlab.localcloud.cloudformation.resources.moto_backed import (
+    Alarm,
+    ScalableTarget,
+    ScalingPolicy,
+)
+from cdlab.localcloud.cloudformation.resources.sagemaker import Endpoint, EndpointConfig, Model
+
+HANDLERS: dict[str, Handler] = {
+    h.type: h
+    for h in (Model(), EndpointConfig(), Endpoint(), ScalableTarget(), ScalingPolicy(), Alarm())
+}
+
+
+PROVIDED: dict[str, frozenset[str]] = {t: h.attributes for t, h in HANDLERS.items()}
+
+# The types moto keeps in memory only, so a restart loses them; in the order they are put back
+# (a scaling policy after its scalable target, which may be in another stack).
+IN_MEMORY: tuple[str, ...] = (ScalableTarget.type, ScalingPolicy.type, Alarm.type)

@@ -1,0 +1,105 @@
+"""What every resource handler is made of: the Handler interface, the resource it returns, the
+context it runs in, and the checks and failure wording the handlers share.
+
+Properties are checked against the botocore shape of the API call each one becomes, so a
+misspelt property fails the resource with CloudFormation's "extraneous key" wording.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols.errors import AWSError
+from cdlab.localcloud.protocols.query import coerce
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+
+NAME_ALPHABET = string.ascii_letters + string.digits
+
+
+class ResourceFailed(Exception):
+    """A resource operation failed; the message is the event's ResourceStatusReason."""
+
+
+@dataclass
+class Resource:
+    physical_id: str
+    attributes: dict[str, Any]
+
+
+@dataclass
+class Context:
+    stack_name: str
+    logical_id: str
+    sagemaker: SageMaker
+    request: RequestContext
+    moto: MotoState
+
+
+Started = Callable[[Resource], None]
+
+
+def generated_name(ctx: Context, limit: int, with_stack: bool = False) -> str:
+    """A name as CloudFormation makes one when the template gives none."""
+    suffix = "".join(secrets.choice(NAME_ALPHABET) for _ in range(12))
+    prefix = f"{ctx.stack_name}-{ctx.logical_id}" if with_stack else ctx.logical_id
+    return f"{prefix[: limit - len(suffix) - 1]}-{suffix}"
+
+
+def api_params(ctx: Context, service: str, operation: str, params: dict[str, Any]) -> Any:
+    """Properties as the input of ``service``'s ``operation``, typed and validated by its shape."""
+    shape = awsjson.operation(awsjson.service_model(service), operation).input_shape
+    try:
+        typed = coerce(params, shape)
+        awsjson.validate(typed, shape)
+    except AWSError as e:
+        raise ResourceFailed(
+            f"Properties validation failed for resource {ctx.logical_id} with message: {e.message}"
+        ) from None
+    return typed
+
+
+def handler_failure(err: Exception) -> ResourceFailed:
+    """An API error as CloudFormation's resource handlers report it."""
+    message = getattr(err, "message", None) or str(err)
+    code = "InvalidRequest"
+    if "already exist" in message:
+        code = "AlreadyExists"
+    elif "Could not find" in message or "not found" in message:
+        code = "NotFound"
+    return ResourceFailed(
+        f'Resource handler returned message: "{message}" (HandlerErrorCode: {code})'
+    )
+
+
+class Handler:
+    type: ClassVar[str]
+    name_property: ClassVar[str | None] = None
+    create_only: ClassVar[frozenset[str]] = frozenset()
+    attributes: ClassVar[frozenset[str]] = frozenset()
+
+    def predict(self, props: dict[str, Any]) -> Resource | None:
+        """The Ref and attributes, when the properties alone settle them (a given name)."""
+        return None
+
+    async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
+        raise NotImplementedError
+
+    async def update(
+        self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
+    ) -> Resource:
+        raise NotImplementedError
+
+    async def delete(self, ctx: Context, current: Resource) -> None:
+        raise NotImplementedError
+
+    async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
+        """Put an existing resource back as it was, with its properties and physical id, after
+        a restart lost it (for the IN_MEMORY types only)."""
+        raise NotImplementedError

@@ -1,0 +1,225 @@
+"""SageMaker resource handlers: models, endpoint configs and endpoints, in the local SageMaker
+control plane. An endpoint is complete once it is InService, as on AWS.
+
+A SageMaker resource's Ref is its ARN and its name is an attribute, as CloudFormation documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from cdlab.localcloud.cloudformation.resources.base import (
+    Context,
+    Handler,
+    Resource,
+    ResourceFailed,
+    Started,
+    api_params,
+    generated_name,
+    handler_failure,
+)
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols.errors import AWSError
+from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.sagemaker.documents import IN_PROGRESS, arn
+
+POLL_SECONDS = 0.25
+
+Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+
+
+class _SageMakerNamed(Handler):
+    """A model or endpoint config: created by one call, changed only by replacement."""
+
+    kind: ClassVar[str]
+    operation: ClassVar[str]
+    arn_attribute: ClassVar[str]
+
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        """The kind's create and delete operations."""
+        raise NotImplementedError
+
+    def predict(self, props: dict[str, Any]) -> Resource | None:
+        name = props.get(self.name_property or "")
+        if not isinstance(name, str):
+            return None
+        resource_arn = arn(self.kind, name)
+        return Resource(resource_arn, {self.name_property: name, self.arn_attribute: resource_arn})  # type: ignore[dict-item]
+
+    async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
+        assert self.name_property is not None
+        name = props.get(self.name_property) or generated_name(ctx, 63)
+        params = api_params(
+            ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
+        )
+        try:
+            created = self.operations(ctx.sagemaker)[0](ctx.request, params)
+            if inspect.isawaitable(created):  # CreateModel reads the artifact off the loop
+                await created
+        except AWSError as e:
+            raise handler_failure(e) from None
+        resource = self.predict({self.name_property: name})
+        assert resource is not None
+        return resource
+
+    async def update(
+        self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
+    ) -> Resource:
+        return current  # only Tags change in place, and the local cloud does not keep tags
+
+    async def delete(self, ctx: Context, current: Resource) -> None:
+        assert self.name_property is not None
+        _, delete = self.operations(ctx.sagemaker)
+        try:
+            delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
+        except AWSError as e:
+            if "Could not find" not in e.message:
+                raise handler_failure(e) from None
+
+
+class Model(_SageMakerNamed):
+    type = "AWS::SageMaker::Model"
+    kind, operation, name_property, arn_attribute = "model", "Model", "ModelName", "ModelArn"
+    attributes = frozenset({"ModelName", "ModelArn"})
+    create_only = frozenset(
+        {
+            "ExecutionRoleArn",
+            "EnableNetworkIsolation",
+            "InferenceExecutionConfig",
+            "PrimaryContainer",
+            "ModelName",
+            "VpcConfig",
+            "Containers",
+        }
+    )
+
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        return sagemaker.models.create_model, sagemaker.models.delete_model
+
+
+class EndpointConfig(_SageMakerNamed):
+    type = "AWS::SageMaker::EndpointConfig"
+    kind, operation = "endpoint-config", "EndpointConfig"
+    name_property, arn_attribute = "EndpointConfigName", "EndpointConfigArn"
+    attributes = frozenset({"EndpointConfigName", "EndpointConfigArn"})
+    create_only = frozenset(
+        {
+            "KmsKeyId",
+            "AsyncInferenceConfig",
+            "ExecutionRoleArn",
+            "ShadowProductionVariants",
+            "EnableNetworkIsolation",
+            "ProductionVariants",
+            "DataCaptureConfig",
+            "ExplainerConfig",
+            "MetricsConfig",
+            "EndpointConfigName",
+            "VpcConfig",
+        }
+    )
+
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        configs = sagemaker.endpoint_configs
+        return configs.create_endpoint_config, configs.delete_endpoint_config
+
+
+UPDATE_ONLY = (
+    "RetainAllVariantProperties",
+    "ExcludeRetainedVariantProperties",
+    "RetainDeploymentConfig",
+)
+
+
+class Endpoint(_SageMakerNamed):
+    """Complete when InService; a new EndpointConfigName is an in-place blue/green update."""
+
+    type = "AWS::SageMaker::Endpoint"
+    kind, operation, name_property, arn_attribute = (
+        "endpoint",
+        "Endpoint",
+        "EndpointName",
+        "EndpointArn",
+    )
+    attributes = frozenset({"EndpointName", "EndpointArn"})
+    create_only = frozenset({"EndpointName"})
+
+    @staticmethod
+    def operations(sagemaker: SageMaker) -> tuple[Operation, Operation]:
+        return sagemaker.endpoints.create_endpoint, sagemaker.endpoints.delete_endpoint
+
+    async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
+        name = props.get("EndpointName") or generated_name(ctx, 63)
+        create = {k: v for k, v in props.items() if k not in UPDATE_ONLY}
+        params = api_params(ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name})
+        try:
+            ctx.sagemaker.endpoints.create_endpoint(ctx.request, params)
+        except AWSError as e:
+            raise handler_failure(e) from None
+        resource = self.predict({"EndpointName": name})
+        assert resource is not None
+        started(resource)
+        described = await self._settled(ctx, name)
+        if described["EndpointStatus"] != "InService":
+            reason = described.get("FailureReason", "no reason given")
+            raise ResourceFailed(
+                f'Resource handler returned message: "Endpoint {name} is in '
+                f'{described["EndpointStatus"]} status: {reason}" (HandlerErrorCode: NotStabilized)'
+            )
+        return resource
+
+    async def update(
+        self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
+    ) -> Resource:
+        name = current.attributes["EndpointName"]
+        try:
+            described = ctx.sagemaker.endpoints.describe_endpoint(
+                ctx.request, {"EndpointName": name}
+            )
+        except AWSError as e:
+            raise handler_failure(e) from None
+        if described["EndpointConfigName"] == new["EndpointConfigName"]:
+            return current  # nothing to deploy (a tag or a deployment config for next time)
+        params = {k: v for k, v in new.items() if k not in ("Tags",)}
+        params = api_params(ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name})
+        try:
+            await ctx.sagemaker.endpoints.update_endpoint(ctx.request, params)
+        except AWSError as e:
+            raise handler_failure(e) from None
+        described = await self._settled(ctx, name)
+        if described["EndpointConfigName"] != new["EndpointConfigName"]:
+            reason = described.get("FailureReason", f"status {described['EndpointStatus']}")
+            raise ResourceFailed(
+                f'Resource handler returned message: "Endpoint {name} was not updated to '
+                f'{new["EndpointConfigName"]}: {reason}" (HandlerErrorCode: NotStabilized)'
+            )
+        return current
+
+    async def delete(self, ctx: Context, current: Resource) -> None:
+        await super().delete(ctx, current)
+        try:
+            while True:
+                ctx.sagemaker.endpoints.describe_endpoint(
+                    ctx.request, {"EndpointName": current.attributes["EndpointName"]}
+                )
+                await asyncio.sleep(POLL_SECONDS)
+        except AWSError:
+            return
+
+    @staticmethod
+    async def _settled(ctx: Context, name: str) -> dict[str, Any]:
+        while True:
+            try:
+                described = ctx.sagemaker.endpoints.describe_endpoint(
+                    ctx.request, {"EndpointName": name}
+                )
+            except AWSError as e:
+                raise handler_failure(e) from None
+            if described["EndpointStatus"] not in IN_PROGRESS:
+                return described
+            await asyncio.sleep(POLL_SECONDS)
