@@ -511,6 +511,11 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
             StackName="interrupted", TemplateBody=ENDPOINT_YML.read_text(),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         )  # fmt: skip
+        poll(
+            lambda: story(cfn, "interrupted"),
+            until=lambda events: ("Endpoint", "CREATE_IN_PROGRESS", "") in events,
+            what="the stack to start creating its endpoint",
+        )
         control.down(home)  # while the endpoint is still being created
 
         control.up(home, port)

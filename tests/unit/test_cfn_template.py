@@ -23,6 +23,8 @@ ENDPOINT_PARAMETERS = {
     "SageMakerRole": "arn:aws:iam::123456789012:role/sm",
 }
 
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"
+
 
 def given(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
@@ -224,7 +226,12 @@ def test_use_previous_value_takes_the_stacks_value() -> None:
 
 def scope(**parameters) -> Scope:
     return Scope(
-        {**template.pseudo_parameters("mystack", "arn:stack"), **parameters},
+        {
+            **template.pseudo_parameters(
+                "mystack", "arn:aws:cloudformation:us-east-1:123456789012:stack/mystack/1"
+            ),
+            **parameters,
+        },
         conditions={"Yes": True, "No": False},
         mappings={"Sizes": {"qa": {"Count": 1}}},
         resources=frozenset({"Model"}),
@@ -268,7 +275,7 @@ def test_no_value_removes_properties_and_list_items() -> None:
 
 
 def test_unknown_values_spread_through_functions() -> None:
-    planning = Scope(template.pseudo_parameters("s", "id"), resources=frozenset({"Model"}))
+    planning = Scope(template.pseudo_parameters("s", STACK_ID), resources=frozenset({"Model"}))
     assert resolve({"Fn::Sub": "${Model.ModelName}-x"}, planning) == Unknown("Model.ModelName")
     assert resolve({"Fn::Join": ["", ["a", {"Ref": "Model"}]]}, planning) == Unknown("Model")
 
@@ -283,7 +290,7 @@ def test_conditions_select_resources_and_outputs() -> None:
         values = template.parameter_values(
             DECLARATIONS, given({**ENDPOINT_PARAMETERS, "Environment": environment}), None
         )
-        evaluated = template.evaluate(parsed, values, "s", "id")
+        evaluated = template.evaluate(parsed, values, "s", STACK_ID)
         assert ("RollbackAlarm" in evaluated.enabled) is has_alarm
         assert evaluated.enabled[-1] == "Endpoint"
 
@@ -312,7 +319,7 @@ def test_a_change_set_shows_the_prod_update_as_replacements_and_an_in_place_upda
     before = template.parameter_values(DECLARATIONS, given(ENDPOINT_PARAMETERS), None)
     after = {**before, "CommitID": "def5678", "ModelData": "s3://bucket/new.tar.gz"}
     current: dict[str, dict] = {}
-    first = template.evaluate(parsed, before, "s", "id")
+    first = template.evaluate(parsed, before, "s", STACK_ID)
     first.scope.ref = lambda n: current[n]["PhysicalResourceId"]
     first.scope.get_att = lambda n, a: current[n]["Attributes"][a]
     for logical in first.enabled:  # the resources as a first deploy leaves them
@@ -325,7 +332,7 @@ def test_a_change_set_shows_the_prod_update_as_replacements_and_an_in_place_upda
             "PhysicalResourceId": made.physical_id,
             "Attributes": made.attributes,
         }
-    changes = plan(current, parsed, before, template.evaluate(parsed, after, "s", "id"), after)
+    changes = plan(current, parsed, before, template.evaluate(parsed, after, "s", STACK_ID), after)
     summary = {
         c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]["Replacement"]
         for c in changes

@@ -43,6 +43,13 @@ class RequestContext:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
     @classmethod
+    def of_resource(cls, arn: str) -> RequestContext:
+        """The local cloud acting for a resource (a stack's operation, say): in the account and
+        region its ARN names, as the account's administrator."""
+        _, _, _, region, account, _ = arn.split(":", 5)
+        return cls(account, region, Principal.administrator(account, "internal"))
+
+    @classmethod
     def internal(cls) -> RequestContext:
         """The local cloud acting on its own (a restart's resume, a background step): the
         account's administrator in the cloud's default region."""

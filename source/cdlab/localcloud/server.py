@@ -78,7 +78,6 @@ log = logging.getLogger("cdlab.gateway")
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 MAX_BODY_BYTES = 5 * 1024**3
 S3InternalError = error("S3InternalError", 500, code="InternalError")
-INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
 
 
 class Gateway:
@@ -264,8 +263,8 @@ class Gateway:
                     f"/aws/sagemaker/Endpoints/{name} for more information.",
                     OriginalStatusCode=response.status,
                     OriginalMessage=message,
-                    LogStreamArn=INSTANCE_LOG_STREAM.format(
-                        region=config.region(), account=config.ACCOUNT_ID, name=name
+                    LogStreamArn=request[CONTEXT].arn(
+                        "logs", f"log-group:/aws/sagemaker/Endpoints/{name}"
                     ),
                 )
         except AWSError as err:

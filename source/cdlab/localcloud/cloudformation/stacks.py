@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from cdlab import config
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationError, error
 from cdlab.localcloud.state.store import Store
 
@@ -24,10 +24,8 @@ AlreadyExistsException = error("AlreadyExistsException")
 InvalidChangeSetStatus = error("InvalidChangeSetStatus")
 
 
-def new_arn(kind: str, name: str) -> str:
-    return (
-        f"arn:aws:cloudformation:{config.region()}:{config.ACCOUNT_ID}:{kind}/{name}/{uuid.uuid4()}"
-    )
+def new_arn(ctx: RequestContext, kind: str, name: str) -> str:
+    return ctx.arn("cloudformation", f"{kind}/{name}/{uuid.uuid4()}")
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:

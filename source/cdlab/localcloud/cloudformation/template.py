@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from cdlab import config
 from cdlab.localcloud.cloudformation.graph import order
 from cdlab.localcloud.cloudformation.intrinsics import NO_VALUE, Scope, condition
 from cdlab.localcloud.protocols.errors import ValidationError
@@ -189,12 +188,20 @@ def parameter_values(
     return values
 
 
+PSEUDO_PARAMETERS = (
+    "AWS::StackName", "AWS::StackId", "AWS::Region", "AWS::AccountId", "AWS::Partition",
+    "AWS::URLSuffix", "AWS::NotificationARNs", "AWS::NoValue",
+)  # fmt: skip
+
+
 def pseudo_parameters(stack_name: str, stack_id: str) -> dict[str, Any]:
+    """The pseudo parameters of a stack; its region and account are the ones its ARN names."""
+    _, _, _, region, account, _ = stack_id.split(":", 5)
     return {
         "AWS::StackName": stack_name,
         "AWS::StackId": stack_id,
-        "AWS::Region": config.region(),
-        "AWS::AccountId": config.ACCOUNT_ID,
+        "AWS::Region": region,
+        "AWS::AccountId": account,
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::NotificationARNs": [],
@@ -227,7 +234,9 @@ def evaluate(
     for name, value in values.items():
         is_list = declarations[name]["Type"] in ("CommaDelimitedList", "List<Number>")
         parameters[name] = [v.strip() for v in value.split(",")] if is_list else value
-    scope = Scope(parameters, mappings=template.get("Mappings") or {}, region=config.region())
+    scope = Scope(
+        parameters, mappings=template.get("Mappings") or {}, region=parameters["AWS::Region"]
+    )
     expressions = template.get("Conditions") or {}
     evaluating: list[str] = []
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdlab.localcloud.cloudformation.graph import depends_on, order, references
-from cdlab.localcloud.cloudformation.template import format_error, pseudo_parameters
+from cdlab.localcloud.cloudformation.template import PSEUDO_PARAMETERS, format_error
 from cdlab.localcloud.protocols.errors import ValidationError
 
 SECTIONS = {
@@ -66,7 +66,7 @@ def check(template: dict[str, Any], provided: Provided | None) -> None:
     conditions = template.get("Conditions") or {}
     for name, declaration in parameters.items():
         check_parameter_declaration(name, declaration)
-    names = set(parameters) | set(pseudo_parameters("stack", "id"))
+    names = set(parameters) | set(PSEUDO_PARAMETERS)
     for name, resource in resources.items():
         _check_resource(name, resource, resources, conditions)
     if provided is not None:

@@ -93,9 +93,8 @@ class Steps:
         return evaluated
 
     def _context(self, doc: dict[str, Any], logical_id: str) -> Context:
-        return Context(
-            doc["StackName"], logical_id, self.sagemaker, RequestContext.internal(), self.moto
-        )
+        request = RequestContext.of_resource(doc["StackId"])
+        return Context(doc["StackName"], logical_id, self.sagemaker, request, self.moto)
 
     @staticmethod
     def _current(entry: dict[str, Any]) -> Resource:

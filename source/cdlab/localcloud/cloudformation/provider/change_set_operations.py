@@ -49,7 +49,7 @@ class ChangeSetOperations(Submission):
                     f"Stack [{p['StackName']}] already exists and cannot be created again with "
                     "the changeSet."
                 )
-            doc = existing or self._new_stack(p, "REVIEW_IN_PROGRESS")
+            doc = existing or self._new_stack(ctx, p, "REVIEW_IN_PROGRESS")
             current: dict[str, Any] = {}
             old_template, old_values = None, {}
         else:
@@ -71,7 +71,7 @@ class ChangeSetOperations(Submission):
             )
         unchanged = kind == "UPDATE" and not changes and self._unchanged(doc, update, p)
         change_set = {
-            "ChangeSetId": new_arn("changeSet", p["ChangeSetName"]),
+            "ChangeSetId": new_arn(ctx, "changeSet", p["ChangeSetName"]),
             "ChangeSetName": p["ChangeSetName"],
             "StackId": doc["StackId"],
             "StackName": doc["StackName"],

@@ -17,7 +17,7 @@ class StackOperations(Submission):
 
     async def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         documents = await Documents.of(self.moto, p)
-        doc = self._new_stack(p, "CREATE_IN_PROGRESS")
+        doc = self._new_stack(ctx, p, "CREATE_IN_PROGRESS")
         update, _, _ = self._prepare(doc, p, None, documents)
         doc.update(update, _StackPolicy=requested_policy(p, documents))
         self.stacks.save(doc)

@@ -18,6 +18,7 @@ from cdlab.localcloud.cloudformation.engine import Engine
 from cdlab.localcloud.cloudformation.engine.rollback import snapshot
 from cdlab.localcloud.cloudformation.provider.inputs import Documents, checked, template_body
 from cdlab.localcloud.cloudformation.stacks import AlreadyExistsException, Stacks, new_arn
+from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationError
 
@@ -68,12 +69,12 @@ class Submission:
         }
         return doc_update, values, evaluated
 
-    def _new_stack(self, p: dict[str, Any], status: str) -> dict[str, Any]:
+    def _new_stack(self, ctx: RequestContext, p: dict[str, Any], status: str) -> dict[str, Any]:
         name = p["StackName"]
         if self.stacks.find(name) is not None:
             raise AlreadyExistsException(f"Stack [{name}] already exists")
         return {
-            "StackId": new_arn("stack", name),
+            "StackId": new_arn(ctx, "stack", name),
             "StackName": name,
             "CreationTime": time.time(),
             "StackStatus": status,

@@ -1,0 +1,50 @@
+"""Every operation is served in the caller's context: the region comes from the request's SigV4
+credential scope, as on AWS, not from the local cloud's own environment."""
+
+from __future__ import annotations
+
+import boto3
+
+REGION = "eu-west-1"  # the local cloud's default is us-east-1
+OUTPUTS = """
+Resources:
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: !Sub "cdlab-context-${AWS::Region}"
+      Namespace: AWS/SageMaker
+      MetricName: Invocation5XXErrors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+Outputs:
+  Region: {Value: !Ref "AWS::Region"}
+  Account: {Value: !Ref "AWS::AccountId"}
+"""
+
+
+def test_arns_and_pseudo_parameters_name_the_region_the_request_was_signed_for(
+    aws_env: dict[str, str], upload_model, fm_image: str
+) -> None:
+    session = boto3.Session(region_name=REGION)
+    sm, cfn = session.client("sagemaker"), session.client("cloudformation")
+    model = sm.create_model(
+        ModelName="cdlab-context",
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(7)},
+    )
+    try:
+        assert model["ModelArn"] == f"arn:aws:sagemaker:{REGION}:123456789012:model/cdlab-context"
+        stack_id = cfn.create_stack(StackName="cdlab-context", TemplateBody=OUTPUTS)["StackId"]
+        try:
+            assert stack_id.startswith(f"arn:aws:cloudformation:{REGION}:123456789012:stack/")
+            cfn.get_waiter("stack_create_complete").wait(StackName="cdlab-context")
+            [stack] = cfn.describe_stacks(StackName="cdlab-context")["Stacks"]
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+            assert outputs == {"Region": REGION, "Account": "123456789012"}
+        finally:
+            cfn.delete_stack(StackName="cdlab-context")
+            cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-context")
+    finally:
+        sm.delete_model(ModelName="cdlab-context")
