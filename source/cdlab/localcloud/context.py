@@ -4,8 +4,9 @@ request id.
 AWS derives the region from the request's SigV4 credential scope and the account from the
 caller's access key; so does the gateway. A provider builds ARNs and error messages from the
 context, never from the process environment. ``Principal`` is the caller's identity: the kit's
-own key is the account's administrator (as in a workshop account); IAM users and assumed roles
-come with IAM enforcement.
+own key is the account's administrator (as in a workshop account); an IAM user's access key or
+an assumed role's session credentials make that user or role session the caller
+(:mod:`cdlab.localcloud.iam.principals`).
 """
 
 from __future__ import annotations
@@ -13,23 +14,34 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cdlab import config
 
 CONTEXT = "cdlab.context"  # the key of a request's RequestContext on the aiohttp request
 
+PrincipalKind = Literal["root", "user", "assumed-role"]
+
 
 @dataclass(frozen=True)
 class Principal:
-    """Who signed the request: the ARN AWS would name in a refusal, and the access key used."""
+    """Who signed the request: the ARN AWS would name in a refusal, the access key used, and
+    what IAM enforcement needs of the caller: its kind; the IAM entity whose identity-based
+    policies apply (the user, or the role a session assumed; None for the account's root,
+    which no identity-based policy limits); and an IAM user's name, the value of
+    ``${aws:username}``, a key AWS sets for IAM users only, not for the root or roles
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-username).
+    """
 
     arn: str
     access_key_id: str
+    kind: PrincipalKind = "root"
+    entity_arn: str | None = None
+    username: str | None = None
 
     @classmethod
     def administrator(cls, account: str, access_key_id: str) -> Principal:
-        return cls(f"arn:aws:iam::{account}:root", access_key_id)
+        return cls(f"arn:aws:iam::{account}:root", access_key_id, "root")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
 Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host, SigV4 with the
-kit's key). Then, by what the request is (docs/aws-compatibility.md, "Routing one loopback URL"):
+kit's key, an IAM user's or a role session's). Then, by what the request is
+(docs/aws-compatibility.md, "Routing one loopback URL"):
 
 - ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path);
 - ``X-Amz-Target: SageMaker.*``: the SageMaker control plane (models, endpoint configs,
@@ -14,7 +15,8 @@ kit's key). Then, by what the request is (docs/aws-compatibility.md, "Routing on
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
   before it is acknowledged. For the other services, a JSON request is first checked against
   its service's botocore model, a change is journaled before moto makes it (so a restart
-  replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs.
+  replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs;
+  an IAM change makes the guard look its callers' keys up again.
 
 Errors are answered in the envelope of the request's protocol family (:mod:`protocols.envelopes`).
 """
@@ -44,6 +46,7 @@ from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.context import CONTEXT, Handler, RequestContext
+from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, envelopes
@@ -86,6 +89,7 @@ class Gateway:
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
+        self.principals = Principals(self.moto)
         self.s3 = S3Mirror(home / "s3", self.moto)
         self.journal = Journal(self.store)
         self.logs = LogArchive(home / "logs-archive", self.moto)
@@ -200,6 +204,8 @@ class Gateway:
         name = operation(moto_request)
         if key is not None and response.status < 300 and name in logarchive.DELETES:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
+        if key is not None and response.status < 300 and _signed_for(request) == "iam":
+            self.principals.forget()  # a key deleted or deactivated, a user renamed ...
         return response
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
@@ -280,11 +286,18 @@ class Gateway:
         )
 
 
+def _signed_for(request: web.Request) -> str | None:
+    """The service a request was signed for, by its header or its presigned URL."""
+    claims = auth.parse(request)
+    return claims.service if claims else None
+
+
 def make_app(home: Path) -> web.Application:
     gateway = Gateway(home)
     key_id, secret = control.credentials(home)
     app = web.Application(
-        client_max_size=MAX_BODY_BYTES, middlewares=[auth.middleware(key_id, secret)]
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[auth.middleware(key_id, secret, gateway.principals)],
     )
     app.on_startup.append(gateway.start)
     app.on_cleanup.append(gateway.stop)

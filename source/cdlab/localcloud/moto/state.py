@@ -2,7 +2,8 @@
 
 The kit reads and writes a few things in moto directly, not over the wire: S3 objects (model
 artifacts, training channels, templates, the disk mirror), log events, metric datapoints and
-alarm states, scalable targets and scaling policies. Each is a method of :class:`MotoState`
+alarm states, scalable targets and scaling policies, and reads IAM users' access keys and the
+sessions STS issued (to accept requests they sign). Each is a method of :class:`MotoState`
 that runs on moto's thread (see :mod:`thread`): blocking from a worker thread, awaited from the
 event loop as ``await moto.run(moto.s3_get, bucket, key)``. What a method returns is plain data
 or a copy, never one of moto's objects, so nothing of moto's is read on another thread later.
@@ -14,7 +15,7 @@ import contextlib
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.applicationautoscaling.models import (
@@ -22,10 +23,12 @@ from moto.applicationautoscaling.models import (
     applicationautoscaling_backends,
 )
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import LogsBackend, logs_backends
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
+from moto.sts.models import STSBackend, sts_backends
 
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
 
@@ -86,6 +89,30 @@ class ScalingPolicy:
     configuration: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class UserAccessKey:
+    """An IAM user's access key (CreateAccessKey), and the user it belongs to."""
+
+    access_key_id: str
+    secret_access_key: str
+    active: bool
+    user_name: str
+    user_arn: str
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """The temporary credentials of an AssumeRole: the assumed-role ARN names the role and the
+    session (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime  # UTC
+    arn: str
+    role_arn: str
+
+
 class MotoState(MotoThread):
     """Moto's backends for one account: S3 (global) and the regional ones of ``region``."""
 
@@ -105,6 +132,12 @@ class MotoState(MotoThread):
 
     def _autoscaling(self) -> ApplicationAutoscalingBackend:
         return applicationautoscaling_backends[self.account][self.region]
+
+    def _iam(self) -> IAMBackend:
+        return iam_backends[self.account]["aws"]
+
+    def _sts(self) -> STSBackend:
+        return sts_backends[self.account]["aws"]
 
     # ---- S3 ------------------------------------------------------------------------------
 
@@ -170,6 +203,35 @@ class MotoState(MotoThread):
         fake.set_metadata(dict(metadata))
         fake.last_modified = modified
         return _signature(fake)
+
+    # ---- IAM and STS ---------------------------------------------------------------------
+
+    @on_moto_thread
+    def user_access_key(self, access_key_id: str) -> UserAccessKey | None:
+        """The IAM user's access key ``access_key_id``; None if no user of the account has it."""
+        user = self._iam().get_user_from_access_key_id(access_key_id)
+        if user is None:
+            return None
+        key = user.get_access_key_by_id(access_key_id)
+        return UserAccessKey(
+            key.access_key_id, key.secret_access_key, key.status == "Active", user.name, user.arn
+        )
+
+    @on_moto_thread
+    def role_session(self, access_key_id: str) -> RoleSession | None:
+        """The role session whose temporary access key is ``access_key_id``; None if STS issued
+        no such session in the account."""
+        session = self._sts().get_assumed_role_from_access_key(access_key_id)
+        if session is None:
+            return None
+        return RoleSession(
+            session.access_key_id,
+            session.secret_access_key,
+            session.session_token,
+            session.expiration.replace(tzinfo=UTC),  # moto keeps naive UTC times
+            session.arn,
+            session.role_arn,
+        )
 
     # ---- CloudWatch Logs -----------------------------------------------------------------
 

@@ -1,10 +1,13 @@
-"""Who may talk to the local cloud: loopback Host names and requests signed with the kit's key.
+"""Who may talk to the local cloud: loopback Host names and requests signed with a key it knows.
 
 Every request but the kit's own ``/_cdlab/health`` must carry a SigV4 signature (an
 ``Authorization`` header, or a presigned URL's query; S3's SigV2 presigned URLs, which boto3
-still makes by default, too) made with the local access key that
-``control.credentials`` keeps in the state dir. The signature is recomputed with botocore's own
-signer over the canonical request, so a client that merely knows the key id is refused too.
+still makes by default, too) made with the local access key that ``control.credentials`` keeps
+in the state dir (the account's administrator), or with an IAM user's access key or a role
+session's temporary credentials (:mod:`cdlab.localcloud.iam.principals`). A session's request
+must carry its session token, and an expired session is refused. The signature is recomputed
+with botocore's own signer over the canonical request, so a client that merely knows the key id
+is refused too.
 A Host other than the loopback names is refused first: a web page that rebinds its DNS name to
 127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does.
 """
@@ -35,6 +38,7 @@ from botocore.credentials import Credentials
 
 from cdlab import config
 from cdlab.localcloud.context import CONTEXT, Principal, RequestContext
+from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.protocols.envelopes import Family, error_response, family
 from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
@@ -48,12 +52,18 @@ MAX_SIGNED_BODY_BYTES = 32 * 1024**2
 MissingContentLength = error("MissingContentLength", 411)
 RequestEntityTooLarge = error("RequestEntityTooLarge", 413)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SECURITY_TOKEN = "X-Amz-Security-Token"
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)\s*$"
 )
 # The AWS error for each refusal, by protocol family: JSON (awsJson and the runtime's
-# rest-json), query (form-encoded, XML answers) and S3 (rest-xml).
+# rest-json), query (form-encoded, XML answers) and S3 (rest-xml). A session token that is not
+# the session's is refused as an unknown key is (S3: InvalidToken); an expired session's is
+# ExpiredTokenException (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html),
+# which the query services (STS, IAM) name ExpiredToken and the JSON services, like their other
+# key refusals here, answer with 400; S3's are InvalidToken and ExpiredToken, both 400
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
 REFUSALS = {
     "missing": {
         "json": error("MissingAuthenticationTokenException", 403),
@@ -64,6 +74,16 @@ REFUSALS = {
         "json": error("UnrecognizedClientException", 400),
         "query": error("InvalidClientTokenId", 403),
         "s3": error("InvalidAccessKeyId", 403),
+    },
+    "token": {
+        "json": error("UnrecognizedClientException", 400),
+        "query": error("InvalidClientTokenId", 403),
+        "s3": error("InvalidToken", 400),
+    },
+    "token-expired": {
+        "json": error("ExpiredTokenException", 400),
+        "query": error("ExpiredToken", 403),
+        "s3": error("ExpiredToken", 400),
     },
     "signature": {
         "json": error("InvalidSignatureException", 400),
@@ -88,10 +108,22 @@ MESSAGES = {
     "provided. Check your AWS Secret Access Key and signing method.",
     "expired": "Request has expired",
 }
-KEY_MESSAGES = {
-    "json": "The security token included in the request is invalid.",
-    "query": "The security token included in the request is invalid.",
-    "s3": "The AWS Access Key Id you provided does not exist in our records.",
+FAMILY_MESSAGES = {
+    "key": {
+        "json": "The security token included in the request is invalid.",
+        "query": "The security token included in the request is invalid.",
+        "s3": "The AWS Access Key Id you provided does not exist in our records.",
+    },
+    "token": {
+        "json": "The security token included in the request is invalid.",
+        "query": "The security token included in the request is invalid.",
+        "s3": "The provided token is malformed or otherwise invalid.",
+    },
+    "token-expired": {
+        "json": "The security token included in the request is expired",
+        "query": "The security token included in the request is expired",
+        "s3": "The provided token has expired.",
+    },
 }
 
 
@@ -113,7 +145,8 @@ class Signed:
 
 def refusal(kind: str, protocol_family: Family, message: str | None = None) -> AWSError:
     if message is None:
-        message = KEY_MESSAGES[protocol_family] if kind == "key" else MESSAGES[kind]
+        by_family = FAMILY_MESSAGES.get(kind)
+        message = by_family[protocol_family] if by_family else MESSAGES[kind]
     return REFUSALS[kind][protocol_family](message)
 
 
@@ -156,6 +189,15 @@ def parse(request: web.Request) -> Signed | None:
     )  # fmt: skip
 
 
+def session_token(request: web.Request) -> str | None:
+    """The request's X-Amz-Security-Token: a header, or a presigned URL's query parameter
+    (SigV4 spells it ``X-Amz-Security-Token``, S3's SigV2 ``x-amz-security-token``)."""
+    token = request.headers.get(SECURITY_TOKEN)
+    if token is None:
+        token = request.query.get(SECURITY_TOKEN) or request.query.get(SECURITY_TOKEN.lower())
+    return token
+
+
 def expired(claims: Signed) -> bool:
     """Whether a presigned URL is past its expiry (a malformed expiry counts as past)."""
     if not claims.presigned:
@@ -184,6 +226,9 @@ def _v2_signature_valid(request: web.Request, claims: Signed, key_id: str, secre
     headers = HTTPHeaders()
     for name, value in request.headers.items():
         if name.lower() in ("content-md5", "content-type") or name.lower().startswith("x-amz-"):
+            headers[name] = value
+    for name, value in request.query.items():  # the x-amz- headers a presigned URL carries
+        if name.lower().startswith("x-amz-"):
             headers[name] = value
     signer = _PresignedV2(Credentials(key_id, secret), claims.timestamp)
     expected = signer.get_signature(request.method, urlsplit(request.raw_path), headers)
@@ -245,8 +290,10 @@ def _too_large(request: web.Request) -> AWSError:
     return RequestEntityTooLarge(f"Request bodies are limited to {MAX_SIGNED_BODY_BYTES} bytes.")
 
 
-def middleware(key_id: str, secret: str) -> Middleware:
-    """The gateway's guard: Host, then key id, then signature; health checks pass unsigned."""
+def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
+    """The gateway's guard: Host, then key id (the kit's, ``key_id``, or one ``principals``
+    resolves, with its session token), then signature; health checks pass unsigned."""
+    administrator = Principal.administrator(config.ACCOUNT_ID, key_id)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -268,8 +315,16 @@ def middleware(key_id: str, secret: str) -> Middleware:
             return await handler(request)
         if claims is None:
             return error_response(refusal("missing", protocol_family), protocol_family)
-        if not hmac.compare_digest(claims.key_id, key_id):
-            return error_response(refusal("key", protocol_family), protocol_family)
+        if hmac.compare_digest(claims.key_id, key_id):
+            principal, signing_secret = administrator, secret
+        else:
+            known = await principals.resolve(claims.key_id)
+            if known is None:
+                return error_response(refusal("key", protocol_family), protocol_family)
+            refused = known.refusal(session_token(request), time.time())
+            if refused is not None:
+                return error_response(refusal(refused, protocol_family), protocol_family)
+            principal, signing_secret = known.principal, known.secret
         if expired(claims):
             return error_response(refusal("expired", protocol_family), protocol_family)
         body = b""
@@ -285,12 +340,12 @@ def middleware(key_id: str, secret: str) -> Middleware:
             if request.content_length > limit:
                 return error_response(_too_large(request), protocol_family)
             body = await request.read()
-        if not signature_valid(request, claims, body, key_id, secret):
+        if not signature_valid(request, claims, body, claims.key_id, signing_secret):
             return error_response(refusal("signature", protocol_family), protocol_family)
         request[CONTEXT] = RequestContext(
             config.ACCOUNT_ID,
             claims.region or config.region(),  # SigV2 scopes no region
-            Principal.administrator(config.ACCOUNT_ID, claims.key_id),
+            principal,
         )
         return await handler(request)
 
