@@ -21,10 +21,11 @@ from botocore.exceptions import ClientError
 
 from cdlab import config
 from cdlab.localcloud import control
-from cdlab.localcloud.context import CONTEXT, Principal
+from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.principals import AccessKey, Principals
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth
+from cdlab.localcloud.protocols.auth import CONTEXT
 
 ACCOUNT = config.ACCOUNT_ID
 KIT_KEY, KIT_SECRET = control.LOCAL_KEY_PREFIX + "UNITTEST", "kit-secret"

@@ -18,8 +18,6 @@ from typing import Any, Literal
 
 from cdlab import config
 
-CONTEXT = "cdlab.context"  # the key of a request's RequestContext on the aiohttp request
-
 PrincipalKind = Literal["root", "user", "assumed-role"]
 
 

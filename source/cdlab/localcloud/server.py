@@ -45,11 +45,12 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
-from cdlab.localcloud.context import CONTEXT, Handler, RequestContext
+from cdlab.localcloud.context import Handler, RequestContext
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, envelopes
+from cdlab.localcloud.protocols.auth import CONTEXT
 from cdlab.localcloud.protocols.envelopes import JSON_11
 from cdlab.localcloud.protocols.errors import (
     AWSError,

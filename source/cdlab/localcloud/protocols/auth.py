@@ -37,7 +37,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from cdlab import config
-from cdlab.localcloud.context import CONTEXT, Principal, RequestContext
+from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.protocols.envelopes import Family, error_response, family
 from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
@@ -45,6 +45,7 @@ from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+CONTEXT = web.RequestKey("cdlab.context", RequestContext)  # the request's context, once signed
 
 HEALTH_PATH = "/_cdlab/health"
 CONTENT_SHA256 = "x-amz-content-sha256"
