@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from cdlab import notebook
 from cdlab.fm.model import FMModel
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker import artifacts
@@ -381,6 +382,18 @@ def test_delete_training_job_through_the_aws_cli(sm, s3, create, aws, client, cl
         "An error occurred (ValidationException) when calling the DeleteTrainingJob operation: "
         "Requested resource not found."
     )
+
+
+@pytest.mark.slow
+def test_the_notebooks_cleanup_stops_and_deletes_training_jobs(sm, create) -> None:
+    done, running = create("cln-done"), create("cln-running", LONG)
+    assert finished(sm, done)["TrainingJobStatus"] == "Completed"
+    jobs = {notebook.Leftover("training-job", done), notebook.Leftover("training-job", running)}
+    assert set(notebook.leftovers("cln-")) == jobs
+    assert set(notebook.clean("cln-").itertuples(index=False, name=None)) == {
+        (job.kind, job.name) for job in jobs
+    }
+    assert notebook.leftovers("cln-") == []
 
 
 @pytest.mark.slow
