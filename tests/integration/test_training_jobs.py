@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from cdlab import notebook
 from cdlab.fm.model import FMModel
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker import artifacts
@@ -329,6 +330,72 @@ def test_stop_training_job_ends_a_long_job_stopped(sm, create, client) -> None:
     assert message == "The request was rejected because the training job is in status Stopped."
 
 
+def cli_error(result) -> str:
+    """The AWS CLI's error line for a call that failed."""
+    assert result.returncode != 0, result.stdout
+    return result.stderr.strip().splitlines()[-1]
+
+
+def log_streams(logs, name: str) -> list[str]:
+    return [
+        s["logStreamName"]
+        for s in logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")[
+            "logStreams"
+        ]
+    ]
+
+
+@pytest.mark.slow
+def test_delete_training_job_through_the_aws_cli(sm, s3, create, aws, client, cloud) -> None:
+    name, job_dir = "del-cli", cloud.home / "training" / "del-cli"
+    args = ("--training-job-name", name)
+    create(name, LONG)
+    assert cli_error(aws("sagemaker", "delete-training-job", *args, check=False)) == (
+        "An error occurred (ResourceInUse) when calling the DeleteTrainingJob operation: The "
+        "request was rejected because the training job is in status InProgress. Only a training "
+        "job in status Completed, Failed or Stopped can be deleted."
+    )
+    aws("sagemaker", "stop-training-job", *args)
+    aws("sagemaker", "wait", "training-job-completed-or-stopped", *args)
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    assert job_dir.is_dir()
+    aws("sagemaker", "delete-training-job", *args)
+    assert cli_error(aws("sagemaker", "describe-training-job", *args, check=False)) == (
+        "An error occurred (ValidationException) when calling the DescribeTrainingJob operation: "
+        "Requested resource not found."
+    )
+    assert not job_dir.exists()
+
+    create(name)  # the name is free again
+    completed = finished(sm, name)
+    assert completed["TrainingJobStatus"] == "Completed"
+    assert "Stopping" not in [t["Status"] for t in completed["SecondaryStatusTransitions"]]
+    logs = client("logs")
+    streams = log_streams(logs, name)
+    aws("sagemaker", "delete-training-job", "--training-job-name", name.upper())
+    assert not job_dir.exists()
+    assert sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
+    artifact = artifacts.split_s3_url(completed["ModelArtifacts"]["S3ModelArtifacts"])
+    assert s3.head_object(Bucket=artifact[0], Key=artifact[1])["ContentLength"] > 0  # stays
+    assert streams and log_streams(logs, name) == streams  # the logs stay too
+    assert cli_error(aws("sagemaker", "delete-training-job", *args, check=False)) == (
+        "An error occurred (ValidationException) when calling the DeleteTrainingJob operation: "
+        "Requested resource not found."
+    )
+
+
+@pytest.mark.slow
+def test_the_notebooks_cleanup_stops_and_deletes_training_jobs(sm, create) -> None:
+    done, running = create("cln-done"), create("cln-running", LONG)
+    assert finished(sm, done)["TrainingJobStatus"] == "Completed"
+    jobs = {notebook.Leftover("training-job", done), notebook.Leftover("training-job", running)}
+    assert set(notebook.leftovers("cln-")) == jobs
+    assert set(notebook.clean("cln-").itertuples(index=False, name=None)) == {
+        (job.kind, job.name) for job in jobs
+    }
+    assert notebook.leftovers("cln-") == []
+
+
 @pytest.mark.slow
 def test_max_runtime_stops_the_job_as_sagemaker_does(sm, create) -> None:
     described = finished(sm, create("long-max-runtime", LONG, max_runtime=1))
@@ -369,7 +436,7 @@ def test_invalid_requests_get_sagemakers_errors(sm, create, completed: dict, buc
         "Training job names must be unique within an AWS account and region, and a training job "
         f"with this name already exists ({completed['TrainingJobArn']})"
     )
-    for call in (sm.describe_training_job, sm.stop_training_job):
+    for call in (sm.describe_training_job, sm.stop_training_job, sm.delete_training_job):
         assert error_of(call, TrainingJobName="no-such-job") == (
             "ValidationException",
             "Requested resource not found.",

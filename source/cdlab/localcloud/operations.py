@@ -43,6 +43,7 @@ def table(
             "DescribeTrainingJob": training.describe_training_job,
             "ListTrainingJobs": training.list_training_jobs,
             "StopTrainingJob": training.stop_training_job,
+            "DeleteTrainingJob": training.delete_training_job,
         },
         # moto keeps targets and policies; the kit's autoscaler is what makes activities
         "application-autoscaling": {

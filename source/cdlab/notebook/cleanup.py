@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pandas as pd
+from botocore.exceptions import WaiterError
 
 from cdlab.notebook.workspace import PREFIX
 
 ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/"
+RUNNING = ("InProgress", "Stopping")
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,9 @@ def _contains(prefix: str, names: list[str]) -> list[str]:
 
 def leftovers(prefix: str = PREFIX) -> list[Leftover]:
     """Everything whose name contains ``prefix``: stacks, scaling targets, alarms, endpoints,
-    endpoint configs and models (in the order they must be deleted). Endpoint log groups are not
-    in it: like SageMaker, the local cloud keeps an endpoint's logs after the endpoint is gone
-    (see ``log_groups``)."""
+    endpoint configs, models (in the order they must be deleted) and training jobs. Log groups
+    are not in it: like SageMaker, the local cloud keeps an endpoint's logs after the endpoint is
+    gone (see ``log_groups``), and a training job's after the job is deleted."""
     sm, cfn = boto3.client("sagemaker"), boto3.client("cloudformation")
     autoscaling, cloudwatch = boto3.client("application-autoscaling"), boto3.client("cloudwatch")
     stacks = [
@@ -57,6 +61,11 @@ def leftovers(prefix: str = PREFIX) -> list[Leftover]:
             m["ModelName"]
             for page in sm.get_paginator("list_models").paginate(NameContains=prefix)
             for m in page["Models"]
+        ],
+        "training-job": [
+            j["TrainingJobName"]
+            for page in sm.get_paginator("list_training_jobs").paginate(NameContains=prefix)
+            for j in page["TrainingJobSummaries"]
         ],
     }
     found = [Leftover("stack", n) for n in _contains(prefix, stacks)]
@@ -110,5 +119,22 @@ def clean(prefix: str) -> pd.DataFrame:
             sm.delete_endpoint_config(EndpointConfigName=item.name)
         elif item.kind == "model":
             sm.delete_model(ModelName=item.name)
+    _delete_training_jobs(sm, [item.name for item in rest if item.kind == "training-job"])
     deleted = found + [item for item in rest if item not in found]
     return pd.DataFrame(deleted, columns=["kind", "name"])
+
+
+def _delete_training_jobs(sm: Any, names: list[str]) -> None:
+    """Delete the training jobs. SageMaker deletes only ended ones, so a job still running is
+    stopped and waited for first (the waiter gives up on a job that ended Failed meanwhile, which
+    is ended all the same; delete_training_job refuses one that has not ended)."""
+    status = {n: sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"] for n in names}
+    running = [name for name in names if status[name] in RUNNING]
+    for name in running:
+        if status[name] == "InProgress":
+            sm.stop_training_job(TrainingJobName=name)
+    for name in running:
+        with contextlib.suppress(WaiterError):
+            sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name)
+    for name in names:
+        sm.delete_training_job(TrainingJobName=name)

@@ -5,7 +5,8 @@ writes ``input/config/*.json`` and runs the image's trainer (:func:`images.train
 that directory as its ``/opt/ml``. Every line the trainer prints goes to CloudWatch Logs, and the
 algorithm's metric definitions turn those lines into ``FinalMetricDataList``. The model dir is
 tarred to ``<S3OutputPath>/<job>/output/model.tar.gz``; the copied input data is deleted when the
-job ends.
+job ends, and the whole job dir when DeleteTrainingJob deletes the ended job (its model in S3 and
+its log stream stay, as on AWS).
 
 Modules, one job each: ``provider`` (the API operations and the checks of a request),
 ``records`` (job documents in the Store: statuses and SecondaryStatus transitions),

@@ -1,5 +1,6 @@
-"""The training-job API: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and
-StopTrainingJob, with the checks SageMaker makes of a request before a job exists.
+"""The training-job API: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs,
+StopTrainingJob and DeleteTrainingJob, with the checks SageMaker makes of a request before a job
+exists.
 
 The local cloud trains the built-in algorithm images (:mod:`images`) from S3 channels
 (S3Prefix or ManifestFile); each job then runs in the background under :mod:`supervisor`.
@@ -96,6 +97,22 @@ class Training:
                 f"{doc['TrainingJobStatus']}."
             )
         self.supervisor.request_stop(doc["TrainingJobName"], "Stopped")
+        return {}
+
+    def delete_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Forget an ended job, as SageMaker does: its name is free again; its model artifact in
+        S3 and its log stream stay. Only a Completed, Failed or Stopped job can be deleted (the
+        API reference lists ResourceInUse for the others:
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeleteTrainingJob.html)."""
+        doc = self.records.get(p["TrainingJobName"])
+        status = doc["TrainingJobStatus"]
+        if status not in records.FINISHED:
+            raise ResourceInUse(
+                f"The request was rejected because the training job is in status {status}. "
+                "Only a training job in status Completed, Failed or Stopped can be deleted."
+            )
+        self.records.delete(doc["TrainingJobName"])
+        self.supervisor.remove_files(doc["TrainingJobName"])
         return {}
 
     def resume(self) -> None:

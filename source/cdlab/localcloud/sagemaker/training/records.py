@@ -2,7 +2,8 @@
 
 Statuses follow SageMaker: InProgress (SecondaryStatus Starting, Downloading, Training, Uploading)
 then Completed, or Failed with a FailureReason; StopTrainingJob: Stopping, then Stopped. Every
-SecondaryStatus change is recorded in ``SecondaryStatusTransitions``.
+SecondaryStatus change is recorded in ``SecondaryStatusTransitions``. DeleteTrainingJob removes an
+ended job's document, which frees its name.
 
 A missing job is ``ValidationException: Requested resource not found.``, which is what SageMaker
 answers, although botocore's model lists ResourceNotFound (aws/aws-sdk#165).
@@ -87,6 +88,9 @@ class JobRecords:
 
     def put(self, doc: dict[str, Any]) -> None:
         self.store.put(TRAINING_JOB, doc["TrainingJobName"], doc)
+
+    def delete(self, name: str) -> None:
+        self.store.delete(TRAINING_JOB, name)
 
     def update(
         self, name: str, secondary: str | None = None, message: str | None = None, **changes: Any

@@ -81,6 +81,10 @@ class Supervisor:
             run.stop = why
             run.stopping.set()
 
+    def remove_files(self, name: str) -> None:
+        """Delete the job dir of an ended job (DeleteTrainingJob): its config, model and output."""
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
     def resume(self) -> None:
         """End the jobs whose process died with the last local cloud, as SageMaker would."""
         for doc in self.records.all():
