@@ -1,0 +1,12 @@
+"""IAM enforcement in the local cloud (issue 13): who signed a request, what it asks to do, and
+whether the caller's policies allow it, as AWS decides.
+
+- ``policy``: AWS's policy evaluation logic, pure: policy documents parsed and compiled once,
+  then a request (principal, action, resources, condition context) evaluated against the
+  caller's identity-based policies and the resource's resource-based policy (an S3 bucket
+  policy, a role's trust policy).
+- ``principals``: the principal behind a request's credentials (IAM user, assumed-role session,
+  root), the STS credentials the gateway issues, and the policies attached to each principal.
+- ``requests``: the mapping of an API call to what ``policy`` evaluates: its IAM action, the ARNs
+  of the resources it touches, and its condition context keys.
+"""
