@@ -1,1 +1,14 @@
-"""IAM in the local cloud: who signs a request, and what their policies let them do."""
+"""IAM in the local cloud: who signed a request, what it asks to do, and whether the caller's
+policies allow it, as AWS decides.
+
+- ``policy``: AWS's policy evaluation logic, pure: policy documents parsed and compiled once,
+  then a request (principal, action, resources, condition context) evaluated against the
+  caller's identity-based policies and the resource's resource-based policy (an S3 bucket
+  policy, a role's trust policy).
+- ``principals``: the principal behind a request's credentials (the kit's key, an IAM user's
+  key, an assumed-role session) and its secret, session token and expiry.
+- ``requests``: the mapping of an API call to what ``policy`` evaluates: its IAM action, the ARNs
+  of the resources it touches, and its condition context keys.
+
+Enforcement itself (evaluating every request) is not wired into the gateway yet.
+"""
