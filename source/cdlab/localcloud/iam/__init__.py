@@ -1,0 +1,1 @@
+"""IAM enforcement in the local cloud (issue 13)."""
