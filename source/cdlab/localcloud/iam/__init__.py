@@ -7,8 +7,10 @@ policies allow it, as AWS decides.
   policy, a role's trust policy).
 - ``principals``: the principal behind a request's credentials (the kit's key, an IAM user's
   key, an assumed-role session) and its secret, session token and expiry.
+- ``wire``: the (service, operation, members) of a request as it arrives, for every protocol.
 - ``requests``: the mapping of an API call to what ``policy`` evaluates: its IAM action, the ARNs
-  of the resources it touches, and its condition context keys.
+  of the resources it touches (``resources``; S3's actions in ``s3``), its condition context
+  keys, and the extra checks such as iam:PassRole.
 
 Enforcement itself (evaluating every request) is not wired into the gateway yet.
 """
