@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--home", type=Path, default=config.home(), help="state directory")
         sub.add_argument("--port", type=int, default=config.port(), help="loopback port")
         sub.set_defaults(handler=handler)
+        if name == "up":
+            sub.epilog = (
+                "Requests signed by IAM users' keys or role sessions are checked against their "
+                "IAM policies (and S3 bucket policies); CDLAB_IAM=off in the environment turns "
+                "the checks off. The kit's own key may do everything."
+            )
         if name == "logs":
             sub.add_argument("-n", "--lines", type=int, default=50)
             sub.add_argument("-f", "--follow", action="store_true")

@@ -33,13 +33,18 @@ TRUST = {
         }
     ],
 }
+EVERYTHING = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)  # these tests are about who signs; what a signer may do: test_iam_enforcement.py
 
 
 @pytest.fixture(scope="module")
 def role(client) -> Iterator[str]:
     iam = client("iam")
     arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=ROLE, PolicyName="everything", PolicyDocument=EVERYTHING)
     yield arn
+    iam.delete_role_policy(RoleName=ROLE, PolicyName="everything")
     iam.delete_role(RoleName=ROLE)
 
 
@@ -147,6 +152,7 @@ def test_an_iam_users_access_key_signs_as_the_user_until_iam_takes_it_away(aws_e
     iam = client("iam")
     name = f"cdlab-principals-{uuid.uuid4().hex[:8]}"
     iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="everything", PolicyDocument=EVERYTHING)
     try:
         key = iam.create_access_key(UserName=name)["AccessKey"]
         user = session(aws_env, key["AccessKeyId"], key["SecretAccessKey"])
@@ -170,6 +176,7 @@ def test_an_iam_users_access_key_signs_as_the_user_until_iam_takes_it_away(aws_e
     finally:
         for listed in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
             iam.delete_access_key(UserName=name, AccessKeyId=listed["AccessKeyId"])
+        iam.delete_user_policy(UserName=name, PolicyName="everything")
         iam.delete_user(UserName=name)
 
 

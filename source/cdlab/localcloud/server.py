@@ -18,6 +18,9 @@ kit's key, an IAM user's or a role session's). Then, by what the request is
   replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs;
   an IAM change makes the guard look its callers' keys up again.
 
+A request of an IAM user or a role session is then made only if IAM allows it
+(:mod:`protocols.enforcement`), unless the cloud was started with ``CDLAB_IAM=off``.
+
 Errors are answered in the envelope of the request's protocol family (:mod:`protocols.envelopes`).
 """
 
@@ -46,10 +49,11 @@ from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.context import Handler, RequestContext
+from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols import auth, awsjson, envelopes
+from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes
 from cdlab.localcloud.protocols.auth import CONTEXT
 from cdlab.localcloud.protocols.envelopes import JSON_11
 from cdlab.localcloud.protocols.errors import (
@@ -91,6 +95,7 @@ class Gateway:
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
         self.principals = Principals(self.moto)
+        self.enforcer = Enforcer(self.moto)
         self.s3 = S3Mirror(home / "s3", self.moto)
         self.journal = Journal(self.store)
         self.logs = LogArchive(home / "logs-archive", self.moto)
@@ -207,10 +212,15 @@ class Gateway:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         if key is not None and response.status < 300 and _signed_for(request) == "iam":
             self.principals.forget()  # a key deleted or deactivated, a user renamed ...
+            self.enforcer.forget()  # a policy put, attached, detached ...
         return response
 
     async def moto_s3(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
         response = await self.bridge.handle(request, moto_request)
+        if response.status < 300:
+            changed = bucket_policy_changed(request.method, request.path, request.query)
+            if changed is not None:
+                self.enforcer.forget_bucket(changed)
         bucket = s3mirror.written_bucket(request.method, request.path, response.status)
         if bucket is not None:
             try:
@@ -293,13 +303,19 @@ def _signed_for(request: web.Request) -> str | None:
     return claims.service if claims else None
 
 
+def iam_enforced() -> bool:
+    """Whether IAM users' and role sessions' requests are checked against their policies:
+    unless ``CDLAB_IAM=off``, read once, at the gateway's start."""
+    return os.environ.get("CDLAB_IAM", "on").lower() != "off"
+
+
 def make_app(home: Path) -> web.Application:
     gateway = Gateway(home)
     key_id, secret = control.credentials(home)
-    app = web.Application(
-        client_max_size=MAX_BODY_BYTES,
-        middlewares=[auth.middleware(key_id, secret, gateway.principals)],
-    )
+    middlewares = [auth.middleware(key_id, secret, gateway.principals)]
+    if iam_enforced():
+        middlewares.append(enforcement.middleware(gateway.enforcer))
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app.on_startup.append(gateway.start)
     app.on_cleanup.append(gateway.stop)
     app.router.add_route("*", r"/{tail:[\s\S]*}", gateway.dispatch)  # newlines in names too

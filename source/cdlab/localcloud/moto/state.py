@@ -233,6 +233,47 @@ class MotoState(MotoThread):
             session.role_arn,
         )
 
+    @on_moto_thread
+    def identity_policies(self, entity_arn: str) -> list[str] | None:
+        """The documents (JSON text) of the identity-based policies of an IAM user (its inline
+        and attached managed policies, and those of its groups) or role (its inline and
+        attached managed policies), a managed policy's default version; None if the account has
+        no such user or role
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_identity-vs-resource.html)."""
+        iam = self._iam()
+        _, _, resource = entity_arn.rpartition(":")
+        kind, _, name = resource.partition("/")
+        name = name.rpartition("/")[2]  # past the path
+        owners: list[Any]
+        if kind == "user":
+            user = iam.users.get(name)
+            if user is None or user.arn != entity_arn:
+                return None
+            owners = [user, *iam.get_groups_for_user(name)]
+        elif kind == "role":
+            role = next((r for r in iam.roles.values() if r.arn == entity_arn), None)
+            if role is None:
+                return None
+            owners = [role]
+        else:
+            return None
+        documents = []
+        for owner in owners:
+            documents += owner.policies.values()
+            for policy in owner.managed_policies.values():
+                default = next(v for v in policy.versions if v.is_default)
+                documents.append(default.document)
+        return documents
+
+    @on_moto_thread
+    def bucket_policy(self, bucket: str) -> str | None:
+        """The bucket's policy (JSON text); None if it has none or there is no such bucket."""
+        try:
+            policy = self._s3().get_bucket(bucket).policy
+        except MissingBucket:
+            return None
+        return policy.decode() if policy else None
+
     # ---- CloudWatch Logs -----------------------------------------------------------------
 
     @on_moto_thread

@@ -1,0 +1,55 @@
+"""The gateway's IAM check: after the auth guard, a request signed by an IAM user or a role
+session is made only if IAM allows it (:mod:`cdlab.localcloud.iam.enforcer`); the account's
+administrator (the kit's key) passes unevaluated.
+
+A refusal is each protocol family's: ``AccessDeniedException`` with HTTP 400 for the JSON
+services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html),
+``AccessDenied`` with 403 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
+and for the query services: IAM, STS and CloudFormation answer ``AccessDenied``, 403, as the
+access-denied examples of https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+show.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cdlab.localcloud.iam.enforcer import Enforcer
+from cdlab.localcloud.iam.wire import signed_service, wire_call
+from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
+from cdlab.localcloud.protocols.envelopes import error_response, family
+from cdlab.localcloud.protocols.errors import error
+
+ACCESS_DENIED = {
+    "json": error("AccessDeniedException", 400),
+    "query": error("AccessDenied", 403),
+    "s3": error("AccessDenied", 403),
+}
+
+
+def _needs_body(request: web.Request, service: str | None) -> bool:
+    """Whether naming the call reads the body: JSON and query requests, and S3's DeleteObjects
+    (an S3 upload is not read here)."""
+    return service != "s3" or (request.method == "POST" and "delete" in request.query)
+
+
+def middleware(enforcer: Enforcer) -> Middleware:
+    """Refuse a signed request of an IAM user or a role session that IAM does not allow."""
+
+    @web.middleware
+    async def enforce(request: web.Request, handler: Handler) -> web.StreamResponse:
+        ctx = request.get(CONTEXT)
+        if ctx is None or ctx.principal.kind == "root":
+            return await handler(request)
+        query = {key: request.query.getall(key) for key in request.query}
+        service = signed_service({k.lower(): v for k, v in request.headers.items()}, query)
+        body = await request.read() if _needs_body(request, service) else b""
+        call = wire_call(request.method, request.raw_path, request.headers, body)
+        denial = await enforcer.denial(ctx.principal, call, ctx.region, ctx.account)
+        if denial is None:
+            return await handler(request)
+        protocol_family = family(request, service)
+        err = ACCESS_DENIED[protocol_family](denial.message(quote_resource=service == "s3"))
+        return error_response(err, protocol_family)
+
+    return enforce
