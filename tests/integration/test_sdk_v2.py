@@ -63,7 +63,7 @@ def sdk_v2_python() -> Path:
     return python
 
 
-@pytest.mark.slow
+@pytest.mark.sdkv2
 @pytest.mark.timeout(1200)
 def test_sdk_v2_trains_deploys_predicts_and_cleans_up(cloud, client, tmp_path) -> None:
     python = sdk_v2_python()
