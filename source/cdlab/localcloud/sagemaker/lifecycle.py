@@ -107,14 +107,7 @@ class Lifecycle:
             )
             log.warning("endpoint %s failed: %s", name, e)
             return
-        self.serve(name, snapshot, fleet)
-        self.docs.save_endpoint(
-            doc,
-            EndpointStatus="InService",
-            ProductionVariants=variant_summaries(snapshot, time.time()),
-            _Deployed=snapshot,
-            _Pending=None,
-        )
+        self._put_in_service(doc, snapshot, fleet)
         log.info("endpoint %s is InService", name)
 
     def resize(self, name: str) -> None:
@@ -151,7 +144,12 @@ class Lifecycle:
                 doc, EndpointStatus="InService", FailureReason=str(e), _Pending=None
             )
             return
-        self.serve(name, snapshot, fleet)
+        self._put_in_service(doc, snapshot, fleet)
+        await self.stop(retired)
+
+    def _put_in_service(self, doc: dict[str, Any], snapshot: Snapshot, fleet: Fleet) -> None:
+        """Serve ``fleet`` with all the traffic and record it as the endpoint's deployment."""
+        self.serve(doc["EndpointName"], snapshot, fleet)
         self.docs.save_endpoint(
             doc,
             EndpointStatus="InService",
@@ -159,7 +157,6 @@ class Lifecycle:
             _Deployed=snapshot,
             _Pending=None,
         )
-        await self.stop(retired)
 
     def delete(self, name: str) -> None:
         """Stop routing to the endpoint at once, cancel its step under way, then stop its
