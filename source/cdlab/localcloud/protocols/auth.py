@@ -155,13 +155,13 @@ def parse(request: web.Request) -> Signed | None:
         if match is None:
             return Signed("", "", "", "", (), "", timestamp, presigned=False)
         credential, signed, signature = match["credential"], match["signed"], match["signature"]
-        presigned = False
+        presigned, expires = False, ""
     elif "X-Amz-Signature" in request.query:
         credential = request.query.get("X-Amz-Credential", "")
         signed = request.query.get("X-Amz-SignedHeaders", "")
         signature = request.query["X-Amz-Signature"]
         timestamp = request.query.get("X-Amz-Date", "")
-        presigned = True
+        presigned, expires = True, request.query.get("X-Amz-Expires", "")
     elif "Signature" in request.query and "AWSAccessKeyId" in request.query:
         return Signed(
             request.query["AWSAccessKeyId"], "", "", "s3", (), request.query["Signature"],
@@ -173,7 +173,7 @@ def parse(request: web.Request) -> Signed | None:
     date, region, service = ([*scope.split("/"), "", "", ""])[:3]
     return Signed(
         key_id, date, region, service, tuple(signed.split(";")), signature, timestamp, presigned,
-        request.query.get("X-Amz-Expires", ""),
+        expires,
     )  # fmt: skip
 
 
@@ -323,6 +323,11 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=8)
+def _administrator(key_id: str) -> Principal:
+    return Principal.administrator(config.ACCOUNT_ID, key_id)
+
+
 def error_response(err: AWSError, protocol_family: str) -> web.Response:
     """``err`` in the envelope of its protocol family."""
     if protocol_family == "json":
@@ -403,7 +408,7 @@ def middleware(key_id: str, secret: str) -> Middleware:
         request[CONTEXT] = RequestContext(
             config.ACCOUNT_ID,
             claims.region or config.region(),  # SigV2 scopes no region
-            Principal.administrator(config.ACCOUNT_ID, claims.key_id),
+            _administrator(claims.key_id),
         )
         return await handler(request)
 
