@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
 import os
 import re
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -54,6 +56,7 @@ from cdlab.localcloud.sagemaker.router import (
     MAX_PAYLOAD_BYTES,
     Router,
 )
+from cdlab.localcloud.sagemaker.runtime import FastInvocations
 from cdlab.localcloud.sagemaker.training import Training
 from cdlab.localcloud.state import logarchive, s3mirror
 from cdlab.localcloud.state.journal import Journal, changes_state, operation
@@ -67,6 +70,7 @@ INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 JSON_11 = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 5 * 1024**3
 S3InternalError = error("InternalError", 500)
+FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 INSTANCE_LOG_STREAM = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
 
 
@@ -232,14 +236,24 @@ class Gateway:
             return _error_response(*awsjson.json_error(err, JSON_11))
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            err = PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+            status, headers, body = awsjson.json_error(err, "application/json")
+        else:
+            body = await request.read()  # the auth middleware bounded it by Content-Length
+            status, headers, body = await self.invocation(name, body, request.headers)
+        return web.Response(status=status, headers=headers, body=body)
+
+    async def invocation(
+        self, name: str, body: bytes, request_headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """InvokeEndpoint for a request that passed the guard's checks: the instance's answer,
+        or the runtime's JSON error; for aiohttp's handler and the runtime's fast path alike."""
         assert self.router is not None
         try:
-            if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
-                raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            body = await request.read()  # the auth middleware bounded it by Content-Length
             if len(body) > MAX_PAYLOAD_BYTES:
                 raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            variant, response = await self.router.invoke(name, body, request.headers)
+            variant, response = await self.router.invoke(name, body, request_headers)
             if response.status >= 300:
                 message = response.body.decode("utf-8", "replace")
                 side = "client" if response.status < 500 else "server"
@@ -254,16 +268,13 @@ class Gateway:
                     ),
                 )
         except AWSError as err:
-            return _error_response(*awsjson.json_error(err, "application/json"))
-        headers = {INVOKED_VARIANT: variant}
+            return awsjson.json_error(err, "application/json")
+        content_type = response.headers.get("content-type", "application/json").split(";")[0]
+        headers = {"Content-Type": content_type, INVOKED_VARIANT: variant}
         custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
         if custom is not None:
             headers[CUSTOM_ATTRIBUTES] = custom
-        return web.Response(
-            body=response.body,
-            headers=headers,
-            content_type=response.headers.get("content-type", "application/json").split(";")[0],
-        )
+        return 200, headers, response.body
 
 
 def _error_response(status: int, headers: dict[str, str], body: bytes) -> web.Response:
@@ -276,6 +287,10 @@ def make_app(home: Path) -> web.Application:
     key_id, secret = control.credentials(home)
     app = web.Application(
         client_max_size=MAX_BODY_BYTES, middlewares=[auth.middleware(key_id, secret)]
+    )
+    app[FAST_INVOCATIONS] = FastInvocations(
+        functools.partial(auth.invocation_allowed, key_id=key_id, secret=secret),
+        gateway.invocation,
     )
     app.on_startup.append(gateway.start)
     app.on_cleanup.append(gateway.stop)
@@ -301,15 +316,20 @@ def main(argv: list[str] | None = None) -> None:
 async def _serve(app: web.Application, port: int) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.LOOPBACK, port, backlog=1024, reuse_address=True)
-    await site.start()
+    assert runner.server is not None
+    loop = asyncio.get_running_loop()
+    fast = app[FAST_INVOCATIONS]
+    server = await loop.create_server(
+        fast.protocol(runner.server), config.LOOPBACK, port, backlog=1024, reuse_address=True
+    )  # InvokeEndpoint's fast path first; aiohttp (runner.server) serves everything else
     log.info("local cloud listening on http://%s:%d", config.LOOPBACK, port)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("local cloud stopping")
+    server.close()
+    await fast.close(timeout=10)
     with contextlib.suppress(Exception):
         await runner.cleanup()
 

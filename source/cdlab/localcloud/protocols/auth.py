@@ -35,7 +35,7 @@ from botocore.auth import (
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from cdlab import config
 from cdlab.localcloud.context import CONTEXT, Principal, RequestContext
@@ -150,25 +150,33 @@ def parse(request: web.Request) -> Signed | None:
     """The request's SigV4 claims, from its Authorization header or presigned query."""
     header = request.headers.get("Authorization")
     if header is not None:
-        match = AUTHORIZATION.match(header)
-        timestamp = request.headers.get("X-Amz-Date", "")
-        if match is None:
-            return Signed("", "", "", "", (), "", timestamp, presigned=False)
-        credential, signed, signature = match["credential"], match["signed"], match["signature"]
-        presigned, expires = False, ""
-    elif "X-Amz-Signature" in request.query:
-        credential = request.query.get("X-Amz-Credential", "")
-        signed = request.query.get("X-Amz-SignedHeaders", "")
-        signature = request.query["X-Amz-Signature"]
-        timestamp = request.query.get("X-Amz-Date", "")
-        presigned, expires = True, request.query.get("X-Amz-Expires", "")
-    elif "Signature" in request.query and "AWSAccessKeyId" in request.query:
-        return Signed(
-            request.query["AWSAccessKeyId"], "", "", "s3", (), request.query["Signature"],
-            request.query.get("Expires", ""), presigned=True, version=2,
+        return header_claims(header, request.headers.get("X-Amz-Date", ""))
+    query = request.query
+    if "X-Amz-Signature" in query:
+        return _claims(
+            query.get("X-Amz-Credential", ""), query.get("X-Amz-SignedHeaders", ""),
+            query["X-Amz-Signature"], query.get("X-Amz-Date", ""), True,
+            query.get("X-Amz-Expires", ""),
         )  # fmt: skip
-    else:
-        return None
+    if "Signature" in query and "AWSAccessKeyId" in query:
+        return Signed(
+            query["AWSAccessKeyId"], "", "", "s3", (), query["Signature"],
+            query.get("Expires", ""), presigned=True, version=2,
+        )  # fmt: skip
+    return None
+
+
+def header_claims(header: str, timestamp: str) -> Signed:
+    """The claims of an ``Authorization`` header (empty ones when it is not SigV4's)."""
+    match = AUTHORIZATION.match(header)
+    if match is None:
+        return Signed("", "", "", "", (), "", timestamp, presigned=False)
+    return _claims(match["credential"], match["signed"], match["signature"], timestamp, False)
+
+
+def _claims(
+    credential: str, signed: str, signature: str, timestamp: str, presigned: bool, expires: str = ""
+) -> Signed:
     key_id, _, scope = credential.partition("/")
     date, region, service = ([*scope.split("/"), "", "", ""])[:3]
     return Signed(
@@ -219,23 +227,45 @@ def signature_valid(
     botocore's signer for S3 and presigned URLs."""
     if claims.version == 2:
         return _v2_signature_valid(request, claims, key_id, secret)
-    if not claims.timestamp.startswith(claims.date) or not claims.date:
-        return False
-    if claims.presigned or claims.service == "s3":
-        string_to_sign = _botocore_string_to_sign(request, claims, body, key_id, secret)
-    else:
-        canonical = canonical_request(
-            request.method, request.host, request.raw_path, request.headers,
-            claims.signed_headers, body,
-        )  # fmt: skip
-        string_to_sign = canonical and "\n".join(
-            (
-                "AWS4-HMAC-SHA256",
-                claims.timestamp,
-                f"{claims.timestamp[:8]}/{claims.region}/{claims.service}/aws4_request",
-                hashlib.sha256(canonical.encode()).hexdigest(),
-            )
+    if not (claims.presigned or claims.service == "s3"):
+        return header_signature_valid(
+            request.method, request.host, request.raw_path, request.headers, claims, body, secret
         )
+    if not _dated(claims):
+        return False
+    return _signed_with(
+        secret, claims, _botocore_string_to_sign(request, claims, body, key_id, secret)
+    )
+
+
+def header_signature_valid(
+    method: str,
+    host: str,
+    raw_path: str,
+    headers: CIMultiDictProxy[str] | CIMultiDict[str],
+    claims: Signed,
+    body: bytes,
+    secret: str,
+) -> bool:
+    """The signature check of a header-signed request to any service but S3."""
+    canonical = (
+        canonical_request(method, host, raw_path, headers, claims.signed_headers, body)
+        if _dated(claims)
+        else None
+    )
+    if canonical is None:
+        return False
+    scope = f"{claims.timestamp[:8]}/{claims.region}/{claims.service}/aws4_request"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return _signed_with(secret, claims, f"AWS4-HMAC-SHA256\n{claims.timestamp}\n{scope}\n{digest}")
+
+
+def _dated(claims: Signed) -> bool:
+    return bool(claims.date) and claims.timestamp.startswith(claims.date)
+
+
+def _signed_with(secret: str, claims: Signed, string_to_sign: str | None) -> bool:
+    """Whether ``claims.signature`` signs ``string_to_sign`` with the key of ``secret``."""
     if string_to_sign is None:
         return False
     key = _signing_key(secret, claims.date, claims.region, claims.service)
@@ -271,7 +301,7 @@ def canonical_request(
     method: str,
     host: str,
     raw_path: str,
-    headers: CIMultiDictProxy[str],
+    headers: CIMultiDictProxy[str] | CIMultiDict[str],
     signed_headers: tuple[str, ...],
     body: bytes,
 ) -> str | None:
@@ -361,6 +391,28 @@ def _too_large(request: web.Request) -> AWSError:
     if request.path.startswith("/endpoints/"):
         return PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
     return RequestEntityTooLarge(f"Request bodies are limited to {MAX_SIGNED_BODY_BYTES} bytes.")
+
+
+def invocation_allowed(
+    port: int | None,
+    raw_path: str,
+    headers: CIMultiDict[str],
+    body: bytes,
+    key_id: str,
+    secret: str,
+) -> bool:
+    """Whether an InvokeEndpoint request (POST, its whole body read, bounded by the caller)
+    passes every check the guard makes of it: Host, key id, and the header signature over its
+    headers and body. The runtime's fast path serves only such requests and hands any other to
+    the guard, which refuses it in its own words."""
+    host = headers.get("Host", "")
+    header = headers.get("Authorization")
+    if header is None or host.lower() not in _loopback_hosts(port):
+        return False
+    claims = header_claims(header, headers.get("X-Amz-Date", ""))
+    if claims.service == "s3" or not hmac.compare_digest(claims.key_id, key_id):
+        return False
+    return header_signature_valid("POST", host, raw_path, headers, claims, body, secret)
 
 
 def middleware(key_id: str, secret: str) -> Middleware:
