@@ -44,8 +44,8 @@ Invoke = Callable[[str, bytes, CIMultiDict[str]], Awaitable[Answer]]
 
 NAME = r"([^/?#%\x00-\x20\x7f]|%[0-9A-Fa-f]{2})+"  # a path segment, percent-encoding strict
 REQUEST_LINE = re.compile(rf"POST (/endpoints/{NAME}/invocations) HTTP/1\.1")
-TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+FIELD = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e]*"  # a token, a colon, visible ASCII
+FIELDS = re.compile(rf"{FIELD}(\r\n{FIELD})*")
 NOT_HERE = ("Transfer-Encoding", "Expect", "Upgrade")
 HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 8190  # aiohttp's own limit per line; a longer head goes to aiohttp
@@ -57,18 +57,17 @@ def parse_head(head: bytes) -> tuple[str, CIMultiDict[str], int] | None:
     """Raw path, headers and Content-Length of an InvokeEndpoint request head this path
     serves; None for any other (aiohttp's then)."""
     try:
-        lines = head.decode("ascii").split("\r\n")
+        text = head.decode("ascii")
     except UnicodeDecodeError:
         return None
-    request_line = REQUEST_LINE.fullmatch(lines[0])
-    if request_line is None:
+    request_line, _, fields = text.partition("\r\n")
+    target = REQUEST_LINE.fullmatch(request_line)
+    if target is None or not FIELDS.fullmatch(fields):
         return None
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not TOKEN.fullmatch(name) or not FIELD_VALUE.fullmatch(value):
-            return None
-        headers.add(name, value.strip(" \t"))
+    headers: CIMultiDict[str] = CIMultiDict(
+        (name, value.strip(" \t"))
+        for name, _, value in (line.partition(":") for line in fields.split("\r\n"))
+    )
     lengths = headers.getall("Content-Length", ())
     if (
         len(lengths) != 1
@@ -79,7 +78,7 @@ def parse_head(head: bytes) -> tuple[str, CIMultiDict[str], int] | None:
         or headers.get("Connection", "").lower() == "close"
     ):
         return None
-    return request_line[1], headers, int(lengths[0])
+    return target[1], headers, int(lengths[0])
 
 
 class FastInvocations:
