@@ -27,6 +27,8 @@ def allowed(port: int | None, raw_path: str, headers: CIMultiDict[str], body: by
 async def echo(name: str, body: bytes, headers: CIMultiDict[str]) -> tuple[int, dict, bytes]:
     if name == "broken":
         raise RuntimeError("a bug")
+    if name == "slow":
+        await asyncio.sleep(0.2)
     return 200, {"Content-Type": "application/json", "X-Served-By": "fast"}, name.encode() + body
 
 
@@ -92,6 +94,15 @@ def test_pipelined_and_split_requests_are_answered_in_order() -> None:
         third = invocation(b"3333", name="third")
         answers = await exchange([both, third[:10], third[10:-2], third[-2:]], 3)
         assert [body for _, _, body in answers] == [b"first1", b"second2", b"third3333"]
+
+    run(test)
+
+
+def test_reading_pauses_while_a_large_request_waits_its_turn() -> None:
+    async def test(exchange: Exchange) -> None:
+        large = b"x" * 3_000_000
+        answers = await exchange([invocation(b"1", name="slow") + invocation(large)], 2)
+        assert [body for _, _, body in answers] == [b"slow1", b"ep" + large]
 
     run(test)
 

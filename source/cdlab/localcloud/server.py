@@ -308,8 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     args.home.mkdir(parents=True, exist_ok=True)
-    # uvloop's event loop and transports are C: a fifth less gateway CPU per proxied invocation
-    # than asyncio's own loop (benchmarks/bench_local_cloud.py, measured in alternation).
+    # uvloop's event loop and transports are C: some 15% less gateway CPU per proxied
+    # invocation than asyncio's loop (225-272 against 268-328 µs at 400/s, in alternation).
     uvloop.run(_serve(make_app(args.home), args.port))
 
 

@@ -110,6 +110,8 @@ class FastInvocations:
 
 
 class _Connection(asyncio.Protocol):
+    """One client connection, until it is handed over to aiohttp."""
+
     def __init__(self, server: FastInvocations, fallback: Callable[[], asyncio.Protocol]) -> None:
         self.server = server
         self.fallback = fallback
@@ -174,7 +176,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         if not self.transport.is_closing():
             lines = [f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\n"]
-            lines += [f"{name}: {value}\r\n" for name, value in answer_headers.items()]
+            lines += [f"{field}: {value}\r\n" for field, value in answer_headers.items()]
             lines.append(
                 f"Content-Length: {len(answer)}\r\nDate: {self.server.date()}\r\n"
                 f"Server: {SERVER_SOFTWARE}\r\n\r\n"
@@ -199,5 +201,3 @@ class _Connection(asyncio.Protocol):
         protocol.connection_made(self.transport)
         if self.buffer:
             protocol.data_received(bytes(self.buffer))
-        if self.paused:
-            self.transport.resume_reading()
