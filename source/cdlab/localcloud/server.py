@@ -1,7 +1,8 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
 Routing (see AWS_FACTS.md, "Routing one loopback URL"):
-``POST /endpoints/{name}/invocations`` -> the runtime router (the hot path);
+``POST /endpoints/{name}/invocations`` -> the runtime router (the hot path; plain, correctly
+signed ones never reach aiohttp: ``sagemaker.runtime`` serves them first, on the same port);
 ``X-Amz-Target: SageMaker.*`` -> the SageMaker control plane;
 ``/_cdlab/*`` -> the kit's own health and status;
 everything else -> moto, in-process.

@@ -69,7 +69,6 @@ class _Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
         self.fail(UpstreamClosed(f"the instance closed the connection ({exc or 'EOF'})"))
 
     def fail(self, error: BaseException) -> None:
