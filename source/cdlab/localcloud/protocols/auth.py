@@ -272,7 +272,7 @@ def _signed_with(secret: str, claims: Signed, string_to_sign: str | None) -> boo
     if string_to_sign is None:
         return False
     key = _signing_key(secret, claims.date, claims.region, claims.service)
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
     return hmac.compare_digest(expected, claims.signature)
 
 

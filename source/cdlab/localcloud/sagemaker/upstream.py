@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from cdlab import config
 
@@ -25,8 +24,7 @@ class UpstreamClosed(ConnectionError):
     """The instance closed the connection or could not be reached."""
 
 
-@dataclass(frozen=True)
-class UpstreamResponse:
+class UpstreamResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
