@@ -2,8 +2,17 @@
 
 Prints create-endpoint -> InService seconds for 2 instances (SageMaker takes several minutes),
 then invocations per second and p50/p99 latency through the gateway and straight to one
-instance of the same container, from the same run, with their ratio (target: >= 0.70).
-Run: ``.venv/bin/python benchmarks/bench_local_cloud.py [--seconds 5] [--concurrency 16]``.
+instance of the same container, from the same run (the two loads alternate in slices), with
+their ratio (target: >= 0.70).
+
+Then the CPU each process spends per proxied invocation at a fixed open-loop rate (400/s for
+10 s by default), from the utime + stime ticks in ``/proc/PID/stat`` of the gateway and of its
+instance before and after the load. It moves far less than throughput with what else the
+machine's cores are doing, though a busy machine makes each request cheaper (wake-ups find
+work queued) and a quiet one dearer; their ratio moves least. The load client
+(:mod:`cdlab.load`) runs in a process of its own, so its CPU counts for neither.
+Run: ``.venv/bin/python benchmarks/bench_local_cloud.py [--seconds 5] [--concurrency 16]
+[--slices 5] [--rate 400] [--rate-seconds 10]``.
 """
 
 from __future__ import annotations
@@ -11,12 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 import boto3
@@ -25,6 +37,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from cdlab import load as fixed_load
 from cdlab import target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
@@ -83,6 +96,48 @@ def summary(latencies: list[float], seconds: float) -> tuple[float, float, float
     return len(latencies) / seconds, float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of ``pid``, in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def fixed_rate(endpoint: str, rate: float, seconds: float, pids: list[int]) -> dict[str, object]:
+    """Open-loop load at ``rate``/s for ``seconds`` (run in a process of its own): the answers
+    and the CPU ticks each of ``pids`` spent meanwhile."""
+    before = [cpu_ticks(pid) for pid in pids]
+    report = fixed_load.run(
+        endpoint, rate=rate, duration=seconds, bodies=fixed_load.sample_bodies(FEATURES)
+    )
+    ticks = [cpu_ticks(pid) - b for pid, b in zip(pids, before, strict=True)]
+    return {"ok": report.ok, "failed": report.failed, "summary": report.summary(), "ticks": ticks}
+
+
+class CpuPerRequest(NamedTuple):
+    gateway: float  # µs of CPU per answered invocation
+    instance: float
+    summary: str  # the load's own report
+
+
+def cpu_per_request(endpoint: str, gateway_pid: int, rate: float, seconds: float) -> CpuPerRequest:
+    """µs of CPU per answered invocation of the gateway and of the endpoint's one instance."""
+    (instance_pid,) = [
+        pid
+        for pid, cmdline in control.children(gateway_pid)
+        if b"cdlab.fm.serve_container" in cmdline and endpoint.encode() in cmdline
+    ]
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as client:
+        result = client.submit(
+            fixed_rate, endpoint, rate, seconds, [gateway_pid, instance_pid]
+        ).result()
+    if result["failed"] or not result["ok"]:
+        raise RuntimeError(f"the fixed-rate load failed: {result['summary']}")
+    per_tick = 1e6 / os.sysconf("SC_CLK_TCK")
+    gateway, instance = (t * per_tick / result["ok"] for t in result["ticks"])
+    return CpuPerRequest(gateway, instance, str(result["summary"]))
+
+
 def direct_instance(model_dir: Path) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "cdlab.fm.serve_container", "--endpoint", "bench",
@@ -99,6 +154,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--slices", type=int, default=5, help="alternations of the two loads")
+    parser.add_argument("--rate", type=float, default=400.0, help="fixed rate for the CPU figure")
+    parser.add_argument("--rate-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="cdlab-bench-"))
@@ -140,26 +198,40 @@ def main() -> None:
                 ),
                 "through the gateway": (gateway, signed_headers(gateway, env)),
             }
-            figures = {
-                name: summary(
-                    asyncio.run(load(url, args.seconds, args.concurrency, headers)), args.seconds
-                )
-                for name, (url, headers) in urls.items()
-            }
+            # in alternating slices, so that both see the same machine (others' jobs come and go)
+            latencies: dict[str, list[float]] = {name: [] for name in urls}
+            for _ in range(args.slices):
+                for name, (url, headers) in urls.items():
+                    slice_seconds = args.seconds / args.slices
+                    latencies[name] += asyncio.run(
+                        load(url, slice_seconds, args.concurrency, headers)
+                    )
+            figures = {name: summary(values, args.seconds) for name, values in latencies.items()}
         finally:
             process.terminate()
             process.wait()
+        cloud = control.running(home)
+        assert cloud is not None
+        cpu = cpu_per_request("bench-1", cloud.pid, args.rate, args.rate_seconds)
     finally:
         control.down(home)
 
     print(f"create-endpoint -> InService, 2 instances: {create_seconds:.2f} s (target < 2 s)")
-    clients = f"{args.concurrency} concurrent clients for {args.seconds:.0f} s"
+    clients = (
+        f"{args.concurrency} concurrent clients for {args.seconds:.0f} s each, "
+        f"in {args.slices} alternating slices"
+    )
     print(f"load: {clients}, {os.cpu_count()} cores")
     print(f"{'':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, (rps, p50, p99) in figures.items():
         print(f"{name:<22}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}")
     ratio = figures["through the gateway"][0] / figures["direct to 1 instance"][0]
     print(f"gateway / direct throughput: {ratio:.2f} (target >= 0.70)")
+    print(f"fixed rate {args.rate:.0f}/s for {args.rate_seconds:.0f} s: {cpu.summary}")
+    print(
+        f"CPU per invocation: gateway {cpu.gateway:.0f} µs (target < 200), instance "
+        f"{cpu.instance:.0f} µs, gateway / instance {cpu.gateway / cpu.instance:.2f}"
+    )
 
 
 if __name__ == "__main__":

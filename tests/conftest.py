@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -21,19 +20,7 @@ AWS_CLI = str(Path(sys.executable).parent / "aws")
 
 
 free_port = control.free_port
-
-
-def children_with_pids(parent: int) -> list[tuple[int, list[bytes]]]:
-    """(pid, command line) of each process whose parent is ``parent``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append((int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")))
-    return found
+children_with_pids = control.children
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(parent: int) -> list[tuple[int, list[bytes]]]:
+    """(pid, command line) of each process whose parent is ``parent`` (for tests, benchmarks)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (proc / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append((int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")))
+    return found
+
+
 def state_file(home: Path) -> Path:
     return home / "cloud.json"
 

@@ -4,7 +4,10 @@ Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host,
 kit's key, an IAM user's or a role session's). Then, by what the request is
 (docs/aws-compatibility.md, "Routing one loopback URL"):
 
-- ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path);
+- ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path;
+  plain ones signed with the kit's own key never reach aiohttp: ``sagemaker.runtime`` serves
+  them first, on the same port, with the guard's checks; any other goes through aiohttp and
+  its middlewares);
 - ``X-Amz-Target: SageMaker.*``: the SageMaker control plane (models, endpoint configs,
   endpoints, training jobs), each request checked against botocore's SageMaker model;
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
@@ -29,16 +32,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
 import os
 import re
 import signal
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 from cdlab import config
@@ -48,7 +54,7 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
-from cdlab.localcloud.context import Handler, RequestContext
+from cdlab.localcloud.context import Handler, Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
@@ -74,6 +80,7 @@ from cdlab.localcloud.sagemaker.router import (
     MAX_PAYLOAD_BYTES,
     Router,
 )
+from cdlab.localcloud.sagemaker.runtime import FastInvocations
 from cdlab.localcloud.sagemaker.training import Training
 from cdlab.localcloud.state import logarchive, s3mirror
 from cdlab.localcloud.state.journal import Journal, changes_state, operation
@@ -86,6 +93,7 @@ log = logging.getLogger("cdlab.gateway")
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 MAX_BODY_BYTES = 5 * 1024**3
 S3InternalError = error("S3InternalError", 500, code="InternalError")
+FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 
 
 class Gateway:
@@ -263,14 +271,42 @@ class Gateway:
             return envelopes.json_error(err)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
+        """InvokeEndpoint as aiohttp serves it: after the guard (and IAM's check, for an IAM
+        user or a role session), in the request's context."""
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            err = PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+            return envelopes.json_error(err, envelopes.REST_JSON)
+        body = await request.read()  # the auth middleware bounded it by Content-Length
+        status, headers, answer = await self.invocation(
+            name, body, request.headers, lambda: request[CONTEXT]
+        )
+        return web.Response(status=status, headers=headers, body=answer)
+
+    async def fast_invocation(
+        self, name: str, body: bytes, request_headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """InvokeEndpoint as the runtime's fast path serves it: only for a request signed with
+        the kit's own key (``auth.invocation_allowed``), so in the administrator's context, in
+        the region it was signed for, as the guard would have made it (made only if needed)."""
+        return await self.invocation(
+            name, body, request_headers, lambda: _signed_context(request_headers)
+        )
+
+    async def invocation(
+        self,
+        name: str,
+        body: bytes,
+        request_headers: Mapping[str, str],
+        context: Callable[[], RequestContext],
+    ) -> tuple[int, dict[str, str], bytes]:
+        """InvokeEndpoint for a request that passed the guard's checks: the instance's answer,
+        or the runtime's JSON error; for aiohttp's handler and the runtime's fast path alike.
+        ``context`` gives the request's context (for a ModelError's LogStreamArn)."""
         assert self.router is not None
         try:
-            if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
-                raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            body = await request.read()  # the auth middleware bounded it by Content-Length
             if len(body) > MAX_PAYLOAD_BYTES:
                 raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            variant, response = await self.router.invoke(name, body, request.headers)
+            variant, response = await self.router.invoke(name, body, request_headers)
             if response.status >= 300:
                 message = response.body.decode("utf-8", "replace")
                 side = "client" if response.status < 500 else "server"
@@ -280,21 +316,29 @@ class Gateway:
                     f"/aws/sagemaker/Endpoints/{name} for more information.",
                     OriginalStatusCode=response.status,
                     OriginalMessage=message,
-                    LogStreamArn=request[CONTEXT].arn(
+                    LogStreamArn=context().arn(
                         "logs", f"log-group:/aws/sagemaker/Endpoints/{name}"
                     ),
                 )
         except AWSError as err:
-            return envelopes.json_error(err, envelopes.REST_JSON)
-        headers = {INVOKED_VARIANT: variant}
+            return envelopes.json_error_parts(err, envelopes.REST_JSON)
+        content_type = response.headers.get("content-type", "application/json").split(";")[0]
+        headers = {"Content-Type": content_type, INVOKED_VARIANT: variant}
         custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
         if custom is not None:
             headers[CUSTOM_ATTRIBUTES] = custom
-        return web.Response(
-            body=response.body,
-            headers=headers,
-            content_type=response.headers.get("content-type", "application/json").split(";")[0],
-        )
+        return 200, headers, response.body
+
+
+def _signed_context(headers: Mapping[str, str]) -> RequestContext:
+    """The context the guard makes for a header-signed request of the kit's key: the
+    administrator, in the region of the signature's scope (the cloud's default if none)."""
+    claims = auth.header_claims(headers.get("Authorization", ""), headers.get("X-Amz-Date", ""))
+    return RequestContext(
+        config.ACCOUNT_ID,
+        claims.region or config.region(),
+        Principal.administrator(config.ACCOUNT_ID, claims.key_id),
+    )
 
 
 def _signed_for(request: web.Request) -> str | None:
@@ -316,6 +360,10 @@ def make_app(home: Path) -> web.Application:
     if iam_enforced():
         middlewares.append(enforcement.middleware(gateway.enforcer))
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
+    app[FAST_INVOCATIONS] = FastInvocations(
+        functools.partial(auth.invocation_allowed, key_id=key_id, secret=secret),
+        gateway.fast_invocation,
+    )
     app.on_startup.append(gateway.start)
     app.on_cleanup.append(gateway.stop)
     app.router.add_route("*", r"/{tail:[\s\S]*}", gateway.dispatch)  # newlines in names too
@@ -332,21 +380,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     args.home.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_serve(make_app(args.home), args.port))
+    # uvloop's event loop and transports are C: some 15% less gateway CPU per proxied
+    # invocation than asyncio's loop (225-272 against 268-328 µs at 400/s, in alternation).
+    uvloop.run(_serve(make_app(args.home), args.port))
 
 
 async def _serve(app: web.Application, port: int) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.LOOPBACK, port, backlog=1024, reuse_address=True)
-    await site.start()
+    assert runner.server is not None
+    loop = asyncio.get_running_loop()
+    fast = app[FAST_INVOCATIONS]
+    server = await loop.create_server(
+        fast.protocol(runner.server), config.LOOPBACK, port, backlog=1024, reuse_address=True
+    )  # InvokeEndpoint's fast path first; aiohttp (runner.server) serves everything else
     log.info("local cloud listening on http://%s:%d", config.LOOPBACK, port)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("local cloud stopping")
+    server.close()
+    await fast.close(timeout=10)
     with contextlib.suppress(Exception):
         await runner.cleanup()
 

@@ -39,13 +39,20 @@ def json_error(err: AWSError, content_type: str = JSON_11) -> web.Response:
     """The JSON envelope: ``__type`` and ``message`` plus the error's own fields, and the code in
     ``x-amzn-ErrorType``; ``content_type`` is the protocol's (awsJson 1.1, or the runtime's
     rest-json)."""
+    status, headers, body = json_error_parts(err, content_type)
+    del headers["Content-Type"]
+    return web.Response(status=status, body=body, content_type=content_type, headers=headers)
+
+
+def json_error_parts(
+    err: AWSError, content_type: str = JSON_11
+) -> tuple[int, dict[str, str], bytes]:
+    """:func:`json_error`'s status, headers (Content-Type among them) and body, for a path
+    that writes its own answer (InvokeEndpoint's, served by aiohttp or the runtime's fast
+    path)."""
     body = {"__type": err.code, "message": err.message, **err.fields}
-    return web.Response(
-        status=err.status,
-        body=json.dumps(body).encode(),
-        content_type=content_type,
-        headers={"x-amzn-ErrorType": err.code},
-    )
+    headers = {"Content-Type": content_type, "x-amzn-ErrorType": err.code}
+    return err.status, headers, json.dumps(body).encode()
 
 
 def query_error(err: AWSError, request_id: str, namespace: str = "") -> web.Response:

@@ -14,6 +14,7 @@ sees either the old fleet or the new one, never a half-switched endpoint.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed, Upstre
 MAX_PAYLOAD_BYTES = 6_291_456
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
+TARGET_VARIANT = "X-Amzn-SageMaker-Target-Variant"
 PASSED_HEADERS = ("Content-Type", "Accept", CUSTOM_ATTRIBUTES)
 
 
@@ -42,8 +44,8 @@ class VariantRoute:
     def pick(self, exclude: set[Instance]) -> Instance | None:
         """The live instance with the fewest requests in flight (ties broken at random)."""
         live = [i for i in self.instances if i.alive and i not in exclude]
-        if not live:
-            return None
+        if len(live) < 2:
+            return live[0] if live else None
         fewest = min(i.inflight for i in live)
         return random.choice([i for i in live if i.inflight == fewest])
 
@@ -67,14 +69,20 @@ class EndpointRoute:
                 f"The variant {target_variant} does not exist for endpoint {self.name}. "
                 f"Its variants are: {', '.join(v.name for v in self.variants)}."
             )
-        weights = [v.weight for v in self.variants]
-        if sum(weights) <= 0:
+        cumulative = self.cumulative_weights
+        if not cumulative or cumulative[-1] <= 0:
             raise ValidationError(
                 f"Endpoint {self.name} has no variant with a positive weight; "
                 "set one with update-endpoint-weights-and-capacities or use TargetVariant."
             )
-        cumulative = list(accumulate(weights))
+        if len(cumulative) == 1:
+            return self.variants[0]
         return random.choices(self.variants, cum_weights=cumulative)[0]
+
+    @functools.cached_property
+    def cumulative_weights(self) -> list[float]:
+        """The variants' weights added up in order (worked out once per routing snapshot)."""
+        return list(accumulate(v.weight for v in self.variants))
 
 
 class Router:
@@ -110,8 +118,8 @@ class Router:
             raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
         if route.green is not None and random.random() < route.green_share:
             route = route.green
-        variant = route.choose(headers.get("X-Amzn-SageMaker-Target-Variant"))
-        forwarded = {h: headers[h] for h in PASSED_HEADERS if h in headers}
+        variant = route.choose(headers.get(TARGET_VARIANT))
+        forwarded = {h: value for h in PASSED_HEADERS if (value := headers.get(h)) is not None}
         tried: set[Instance] = set()
         while True:
             instance = variant.pick(exclude=tried)

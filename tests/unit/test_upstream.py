@@ -1,0 +1,151 @@
+"""The gateway -> instance client: keep-alive, answers in pieces, deadlines, closed connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed
+
+Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
+
+
+async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Echo the body back in one write; keep the connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    body = await reader.readexactly(length)
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"X-Amzn-SageMaker-Custom-Attributes: c=1\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return True
+
+
+async def serve(reply: Reply, test: Callable[[int, list[int]], Awaitable[None]]) -> None:
+    """Run ``test(port, connections)`` against a server answering each request with ``reply``
+    (False closes the connection); ``connections`` counts the connections accepted."""
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while not reader.at_eof() and await reply(reader, writer):
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        await test(server.sockets[0].getsockname()[1], connections)
+
+
+def test_requests_share_one_kept_alive_connection() -> None:
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        for i in range(3):
+            body = f'{{"n": {i}}}'.encode()
+            response = await upstream.post("/invocations", body, {"Accept": "*/*"}, 5)
+            assert (response.status, response.body) == (200, body)
+            assert response.headers["x-amzn-sagemaker-custom-attributes"] == "c=1"
+            assert response.elapsed > 0
+        assert len(connections) == 1
+
+    asyncio.run(serve(answer, test))
+
+
+def test_an_answer_in_pieces_is_put_together() -> None:
+    async def in_pieces(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        for piece in (b"HTTP/1.1 201 Created\r\nContent-", b"Length: 5\r\n\r", b"\nab", b"cde"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        return True
+
+    async def test(port: int, connections: list[int]) -> None:
+        response = await Upstream(port).post("/invocations", b"{}", {}, 5)
+        assert (response.status, response.body) == (201, b"abcde")
+
+    asyncio.run(serve(in_pieces, test))
+
+
+def test_a_closed_kept_alive_connection_is_replaced_without_an_error() -> None:
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await answer(reader, writer)
+        return False  # the instance closes each connection after one answer
+
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        for _ in range(3):
+            assert (await upstream.post("/invocations", b"{}", {}, 5)).status == 200
+            await asyncio.sleep(0.05)  # the close reaches the idle connection
+        assert len(connections) == 3
+
+    asyncio.run(serve(once, test))
+
+
+def test_connection_close_is_honoured() -> None:
+    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        assert (await upstream.post("/invocations", b"{}", {}, 5)).body == b"ok"
+        assert not upstream.idle
+
+    asyncio.run(serve(closing, test))
+
+
+def test_no_answer_within_the_deadline_is_a_timeout_and_drops_the_connection() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await reader.read(65536)
+        await asyncio.sleep(5)
+        return False
+
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        with pytest.raises(TimeoutError):
+            await upstream.post("/invocations", b"{}", {}, 0.2)
+        assert not upstream.idle
+
+    asyncio.run(serve(silent, test))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"garbage\r\n\r\n"],
+    ids=["closed", "cut short", "malformed"],
+)
+def test_an_instance_that_dies_or_garbles_is_upstream_closed(reply: bytes) -> None:
+    async def dying(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await reader.read(65536)
+        writer.write(reply)
+        return False
+
+    async def test(port: int, connections: list[int]) -> None:
+        with pytest.raises(UpstreamClosed):
+            await Upstream(port).post("/invocations", b"{}", {}, 5)
+
+    asyncio.run(serve(dying, test))
+
+
+def test_nothing_listening_is_upstream_closed() -> None:
+    async def refused() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(UpstreamClosed):
+            await Upstream(port).post("/invocations", b"{}", {}, 5)
+
+    asyncio.run(refused())
