@@ -116,6 +116,11 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
         )
         time.sleep(3)  # the load goes on: the count stays within [3, MAX]
         assert 3 <= instance_count(scaled, name) <= MAX
+    except AssertionError as failure:  # say whether the load itself kept its rate
+        stop.set()
+        worker.join()
+        load_was = "; ".join(r.summary() for r in reports) or "no report"
+        raise AssertionError(f"{failure} (the load: {load_was})") from None
     finally:
         stop.set()
         worker.join()
