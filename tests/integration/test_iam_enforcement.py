@@ -12,9 +12,9 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from cdlab.localcloud.sagemaker.images import fm_image_uri
+from tests.aws_errors import refused
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_principals import NO_RETRIES, TRUST, aws_cli
 
@@ -64,14 +64,9 @@ ALL_BUT_DELETE = {
 
 
 def refusal(call: Callable[..., Any], **kwargs: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"].get("Message", ""),
-    )
+    """(code, HTTP status, message), the order this file's expectations read best in."""
+    code, message, status = refused(call, **kwargs)
+    return code, status, message
 
 
 def not_allowed(arn: str, action: str, resource: str | None = None) -> str:

@@ -16,8 +16,8 @@ from urllib.request import urlopen
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
+from tests.aws_errors import refused
 from tests.conftest import AWS_CLI
 
 ACCOUNT = "123456789012"
@@ -65,17 +65,6 @@ def session(aws_env: dict[str, str], key: str, secret: str, token: str | None = 
 
 def as_session(aws_env: dict[str, str], credentials: dict[str, Any], token: str | None):
     return session(aws_env, credentials["AccessKeyId"], credentials["SecretAccessKey"], token)
-
-
-def refused(call, **kwargs) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"].get("Message", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})

@@ -13,9 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from cdlab.localcloud import control
+from tests.aws_errors import refused
 from tests.conftest import children_with_pids
 from tests.integration.test_endpoints import BODY
 from tests.polling import poll
@@ -64,17 +64,6 @@ def with_key(aws_env, service: str, key_id: str, secret: str):
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
-def error_of(call, **kwargs) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"].get("Message", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
     )
 
 
@@ -133,7 +122,7 @@ def test_health_check_needs_no_signature(cloud) -> None:
 
 def test_an_unknown_access_key_is_refused_as_aws_does(aws_env) -> None:
     secret = aws_env["AWS_SECRET_ACCESS_KEY"]
-    code, message, status = error_of(
+    code, message, status = refused(
         with_key(aws_env, "sagemaker", "AKIAWRONGKEY", secret).list_endpoints
     )
     assert (code, message, status) == (
@@ -141,14 +130,14 @@ def test_an_unknown_access_key_is_refused_as_aws_does(aws_env) -> None:
         "The security token included in the request is invalid.",
         400,
     )
-    code, message, status = error_of(
+    code, message, status = refused(
         with_key(aws_env, "sts", "AKIAWRONGKEY", secret).get_caller_identity
     )
     assert (code, status) == ("InvalidClientTokenId", 403)
     assert message == "The security token included in the request is invalid."
-    code, message, status = error_of(with_key(aws_env, "s3", "AKIAWRONGKEY", secret).list_buckets)
+    code, message, status = refused(with_key(aws_env, "s3", "AKIAWRONGKEY", secret).list_buckets)
     assert (code, status) == ("InvalidAccessKeyId", 403)
-    code, _, status = error_of(
+    code, _, status = refused(
         with_key(aws_env, "sagemaker-runtime", "AKIAWRONGKEY", secret).invoke_endpoint,
         EndpointName="x", Body=b"{}", ContentType="application/json",
     )  # fmt: skip
@@ -157,13 +146,13 @@ def test_an_unknown_access_key_is_refused_as_aws_does(aws_env) -> None:
 
 def test_the_right_key_with_a_wrong_secret_is_refused(aws_env) -> None:
     key_id = aws_env["AWS_ACCESS_KEY_ID"]
-    code, message, _ = error_of(
+    code, message, _ = refused(
         with_key(aws_env, "sagemaker", key_id, "not-the-secret").list_endpoints
     )
     assert code == "InvalidSignatureException" and "signature we calculated" in message
-    code, _, status = error_of(with_key(aws_env, "s3", key_id, "not-the-secret").list_buckets)
+    code, _, status = refused(with_key(aws_env, "s3", key_id, "not-the-secret").list_buckets)
     assert (code, status) == ("SignatureDoesNotMatch", 403)
-    code, _, status = error_of(
+    code, _, status = refused(
         with_key(aws_env, "cloudformation", key_id, "not-the-secret").list_stacks
     )
     assert (code, status) == ("SignatureDoesNotMatch", 403)

@@ -26,6 +26,7 @@ from cdlab.localcloud.iam.principals import AccessKey, Principals
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth
 from cdlab.localcloud.protocols.auth import CONTEXT
+from tests.aws_errors import refused
 
 ACCOUNT = config.ACCOUNT_ID
 KIT_KEY, KIT_SECRET = control.LOCAL_KEY_PREFIX + "UNITTEST", "kit-secret"
@@ -230,17 +231,6 @@ def client(url: str, service: str, key: str, secret: str, token: str | None = No
         aws_secret_access_key=secret,
         aws_session_token=token,
         config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
-
-
-def refused(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    error = info.value.response
-    return (
-        error["Error"]["Code"],
-        error["Error"]["Message"],
-        error["ResponseMetadata"]["HTTPStatusCode"],
     )
 
 
