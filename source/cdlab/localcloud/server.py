@@ -57,6 +57,7 @@ from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.context import Handler, Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes
@@ -104,6 +105,7 @@ class Gateway:
         self.bridge = MotoBridge(self.moto)
         self.principals = Principals(self.moto)
         self.enforcer = Enforcer(self.moto)
+        self.service_roles = ServiceRoles(self.enforcer if iam_enforced() else None)
         self.s3 = S3Mirror(home / "s3", self.moto)
         self.journal = Journal(self.store)
         self.logs = LogArchive(home / "logs-archive", self.moto)
@@ -132,7 +134,7 @@ class Gateway:
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker.assemble(
-            self.store, artifact_store, launcher, self.router, self.moto
+            self.store, artifact_store, launcher, self.router, self.moto, self.service_roles
         )
         self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store, self.moto)
         listeners = [AlarmEvaluator(metrics, self.moto).evaluate, self.autoscaler.evaluate]
@@ -143,7 +145,11 @@ class Gateway:
         self.cloudformation = CloudFormation(self.store, self.sagemaker, self.moto)
         await self.cloudformation.resume()
         self.training = Training(
-            self.store, self.home, self.logs, S3Objects(self.moto, self.s3.sync)
+            self.store,
+            self.home,
+            self.logs,
+            S3Objects(self.moto, self.s3.sync),
+            self.service_roles,
         )
         self.training.resume()
         self.operations = operations.table(

@@ -13,11 +13,16 @@ A call the local cloud cannot name is denied, as IAM denies what no policy allow
 sts:GetCallerIdentity needs no permission and is always allowed
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 
-The account's administrator (the kit's key) is never evaluated here: it may do everything.
+sts:AssumeRole is allowed only if the role's trust policy allows the caller too (a role trust
+policy is the resource-based policy that must allow,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-trust-policy);
+that is the one check the account's administrator (the kit's key, evaluated as the account's
+root) is put to: it may do everything else. A role passed to a service must exist and trust that
+service (:meth:`Enforcer.untrusted_role`), as the service finds when it assumes the role.
 
-Compiled policies are kept per IAM entity and per bucket; :meth:`Enforcer.forget` drops the
-entities' after any IAM change, :meth:`Enforcer.forget_bucket` a bucket's after its policy
-changes or it is deleted.
+Compiled policies are kept per IAM entity, per role trust policy and per bucket;
+:meth:`Enforcer.forget` drops the entities' and the trust policies after any IAM change,
+:meth:`Enforcer.forget_bucket` a bucket's after its policy changes or it is deleted.
 """
 
 from __future__ import annotations
@@ -37,13 +42,15 @@ from cdlab.localcloud.iam.policy import (
     compile_policy,
     evaluate,
 )
-from cdlab.localcloud.iam.requests import authorization
+from cdlab.localcloud.iam.requests import authorization, passed_roles
+from cdlab.localcloud.iam.resources import Check
 from cdlab.localcloud.iam.wire import Call
 from cdlab.localcloud.moto.state import MotoState
 
 log = logging.getLogger("cdlab.iam")
 
 NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity")}
+ASSUME_ROLE = "sts:AssumeRole"
 PRINCIPAL_TYPES = {"user": "User", "assumed-role": "AssumedRole"}
 
 
@@ -73,6 +80,9 @@ class Denial:
             resource = f'"{self.resource}"' if quote_resource else self.resource
             text += f" on resource: {resource}"
         kind = self.policy_type.value
+        if self.action == ASSUME_ROLE and self.policy_type is PolicyType.RESOURCE:
+            return text  # STS names no policy when a trust policy does not allow
+            # (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
         if self.decision is Decision.EXPLICIT_DENY:
             article = "an" if kind.startswith("identity") else "a"
             return f"{text} with an explicit deny in {article} {kind} policy"
@@ -117,11 +127,13 @@ class Enforcer:
         self.moto = moto
         self._identity: dict[str, list[CompiledPolicy]] = {}
         self._buckets: dict[str, CompiledPolicy | None] = {}
+        self._trust: dict[str, CompiledPolicy | None] = {}  # None: no such role
         self._generation = 0  # how many times IAM changed: a fetch older than a change is stale
 
     def forget(self) -> None:
-        """Drop every entity's policies: IAM has changed."""
+        """Drop every entity's policies and every role's trust policy: IAM has changed."""
         self._identity.clear()
+        self._trust.clear()
         self._generation += 1
 
     def forget_bucket(self, bucket: str) -> None:
@@ -133,10 +145,14 @@ class Enforcer:
         self, principal: Principal, call: Call | None, region: str, account: str
     ) -> Denial | None:
         """Why ``principal`` may not make ``call`` (signed for ``region`` in ``account``), or
-        None if it may."""
+        None if it may. The account's root (the kit's key) is refused only an AssumeRole its
+        trust policy does not allow."""
+        root = principal.kind == "root"
         if call is None:
-            return Denial(principal.arn, None)
+            return None if root else Denial(principal.arn, None)
         if (call.service, call.operation) in NO_PERMISSION_NEEDED:
+            return None
+        if root and (call.service, call.operation) != ("sts", "AssumeRole"):
             return None
         asked = authorization(
             call.service,
@@ -146,12 +162,15 @@ class Enforcer:
             account,
             extra_context=caller_context(principal),
         )
-        identity = await self._identity_policies(principal.entity_arn)
+        identity = [] if root else await self._identity_policies(principal.entity_arn)
         for check in asked.all_checks:
-            bucket = _bucket(check.resources[0]) if check.action.startswith("s3:") else None
-            resource_policy = await self._bucket_policy(bucket) if bucket else None
+            if root and check.action != ASSUME_ROLE:
+                continue
+            resource_policy, required = await self._resource_policy(check)
             request = Request(principal.arn, check.action, check.resources, check.context)
-            outcome = evaluate(identity, request, resource_policy)
+            outcome = evaluate(
+                identity, request, resource_policy, resource_policy_required=required
+            )
             if not outcome.allowed:
                 return Denial(
                     principal.arn,
@@ -161,6 +180,45 @@ class Enforcer:
                     outcome.policy_type or PolicyType.IDENTITY,
                 )
         return None
+
+    async def untrusted_role(self, call: Call | None, account: str) -> tuple[str, str] | None:
+        """The first role ``call`` passes to a service (SageMaker's execution role, a stack's
+        service role) that does not exist or whose trust policy does not let that service assume
+        it, as (role ARN, service principal); None if every passed role may be assumed."""
+        if call is None:
+            return None
+        for role, service in passed_roles(call.service, call.operation, call.params, account):
+            if not await self.trusts(role, service):
+                return role, service
+        return None
+
+    async def trusts(self, role_arn: str, service: str) -> bool:
+        """Whether the role exists and its trust policy lets ``service``
+        (``sagemaker.amazonaws.com``) assume it."""
+        trust = await self._trust_policy(role_arn)
+        if trust is None:
+            return False
+        request = Request(service, ASSUME_ROLE, (role_arn,))
+        return evaluate([], request, trust, resource_policy_required=True).allowed
+
+    async def _resource_policy(self, check: Check) -> tuple[CompiledPolicy | None, bool]:
+        """The resource-based policy a check is also evaluated against, and whether it must
+        allow: an S3 bucket's policy (it may), a role's trust policy for AssumeRole (it must)."""
+        if check.action == ASSUME_ROLE:
+            return await self._trust_policy(check.resources[0]), True
+        bucket = _bucket(check.resources[0]) if check.action.startswith("s3:") else None
+        return (await self._bucket_policy(bucket) if bucket else None), False
+
+    async def _trust_policy(self, role_arn: str) -> CompiledPolicy | None:
+        if role_arn in self._trust:
+            return self._trust[role_arn]
+        generation = self._generation
+        document = await self.moto.run(self.moto.role_trust_policy, role_arn)
+        compiled = _compiled([document] if document else [], PolicyType.RESOURCE, role_arn)
+        policy = compiled[0] if compiled else None
+        if generation == self._generation:
+            self._trust[role_arn] = policy
+        return policy
 
     async def _identity_policies(self, entity_arn: str | None) -> list[CompiledPolicy]:
         if entity_arn is None:

@@ -52,6 +52,7 @@ PREFIXES = {
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 CLOUDFORMATION_PRINCIPAL = "cloudformation.amazonaws.com"
+CODEBUILD_PRINCIPAL = "codebuild.amazonaws.com"
 
 # (prefix, operation) -> the members that name a role the service will act with, and the service
 PASS_ROLE: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
@@ -66,6 +67,10 @@ PASS_ROLE: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     **{
         ("cloudformation", operation): (("RoleARN",), CLOUDFORMATION_PRINCIPAL)
         for operation in ("CreateStack", "UpdateStack", "DeleteStack", "CreateChangeSet")
+    },
+    **{
+        ("codebuild", operation): (("serviceRole",), CODEBUILD_PRINCIPAL)
+        for operation in ("CreateProject", "UpdateProject")
     },
 }
 
@@ -198,12 +203,23 @@ def _role_arn(role: str, account: str) -> str:
     return role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{role}"
 
 
-def _pass_role(prefix: str, operation: str, params: Params, account: str) -> list[Check]:
-    paths, service = PASS_ROLE.get((prefix, operation), ((), ""))
+def passed_roles(
+    service: str, operation: str, params: Mapping[str, Any], account: str
+) -> list[tuple[str, str]]:
+    """The roles a request hands a service to act with, as (role ARN, the service's principal),
+    for an operation AWS checks iam:PassRole on; none for any other."""
+    paths, principal = PASS_ROLE.get((iam_prefix(service), operation), ((), ""))
     roles = dict.fromkeys(
         _role_arn(role, account) for path in paths for role in members(params, path)
     )
-    return [Check("iam:PassRole", (role,), {"iam:PassedToService": service}) for role in roles]
+    return [(role, principal) for role in roles]
+
+
+def _pass_role(prefix: str, operation: str, params: Params, account: str) -> list[Check]:
+    return [
+        Check("iam:PassRole", (role,), {"iam:PassedToService": service})
+        for role, service in passed_roles(prefix, operation, params, account)
+    ]
 
 
 def _tags(params: Params) -> dict[str, Any]:

@@ -266,6 +266,12 @@ class MotoState(MotoThread):
         return documents
 
     @on_moto_thread
+    def role_trust_policy(self, role_arn: str) -> str | None:
+        """The trust policy (JSON text) of the role ``role_arn``; None if there is no such role."""
+        role = next((r for r in self._iam().roles.values() if r.arn == role_arn), None)
+        return None if role is None else role.assume_role_policy_document
+
+    @on_moto_thread
     def bucket_policy(self, bucket: str) -> str | None:
         """The bucket's policy (JSON text); None if it has none or there is no such bucket."""
         try:

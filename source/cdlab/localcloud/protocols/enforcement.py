@@ -1,13 +1,18 @@
 """The gateway's IAM check: after the auth guard, a request signed by an IAM user or a role
 session is made only if IAM allows it (:mod:`cdlab.localcloud.iam.enforcer`); the account's
-administrator (the kit's key) passes unevaluated.
+administrator (the kit's key) passes unevaluated, but for the checks AWS makes of every caller:
+an AssumeRole the role's trust policy must allow, and a role handed to a service that must exist
+and trust that service.
 
 A refusal is each protocol family's: ``AccessDeniedException`` with HTTP 400 for the JSON
 services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html),
 ``AccessDenied`` with 403 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
 and for the query services: IAM, STS and CloudFormation answer ``AccessDenied``, 403, as the
 access-denied examples of https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
-show.
+show. A passed role the service cannot assume is the service's own validation error:
+SageMaker's ``ValidationException`` "Could not assume role ..." and CloudFormation's
+``ValidationError`` "Role ... is invalid or cannot be assumed"
+(https://repost.aws/knowledge-center/cloudformation-role-arn-error).
 """
 
 from __future__ import annotations
@@ -15,16 +20,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from cdlab.localcloud.iam.enforcer import Enforcer
+from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
 from cdlab.localcloud.iam.wire import signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
 from cdlab.localcloud.protocols.envelopes import error_response, family
-from cdlab.localcloud.protocols.errors import error
+from cdlab.localcloud.protocols.errors import AWSError, ValidationError, ValidationException, error
 
 ACCESS_DENIED = {
     "json": error("AccessDeniedException", 400),
     "query": error("AccessDenied", 403),
     "s3": error("AccessDenied", 403),
 }
+# the services whose calls the account's administrator is checked on: AssumeRole, passed roles
+ADMINISTRATOR_CHECKED = {"sts"} | {prefix for prefix, _ in PASS_ROLE}
 
 
 def _needs_body(request: web.Request, service: str | None) -> bool:
@@ -33,23 +41,39 @@ def _needs_body(request: web.Request, service: str | None) -> bool:
     return service != "s3" or (request.method == "POST" and "delete" in request.query)
 
 
+def untrusted_role_error(service: str, role: str, principal: str) -> AWSError:
+    """The error of a service handed a role it cannot assume (missing, or not trusting it)."""
+    if iam_prefix(service) == "cloudformation":
+        return ValidationError(f"Role {role} is invalid or cannot be assumed")
+    return ValidationException(
+        f"Could not assume role {role}. Please ensure that the role exists and allows "
+        f"principal '{principal}' to assume the role."
+    )
+
+
 def middleware(enforcer: Enforcer) -> Middleware:
-    """Refuse a signed request of an IAM user or a role session that IAM does not allow."""
+    """Refuse a signed request that IAM does not allow, or that hands a service a role it
+    cannot assume."""
 
     @web.middleware
     async def enforce(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx = request.get(CONTEXT)
-        if ctx is None or ctx.principal.kind == "root":
+        if ctx is None or (request.path.startswith("/endpoints/") and ctx.principal.kind == "root"):
             return await handler(request)
         query = {key: request.query.getall(key) for key in request.query}
         service = signed_service({k.lower(): v for k, v in request.headers.items()}, query)
+        if ctx.principal.kind == "root" and iam_prefix(service or "") not in ADMINISTRATOR_CHECKED:
+            return await handler(request)
         body = await request.read() if _needs_body(request, service) else b""
         call = wire_call(request.method, request.raw_path, request.headers, body)
-        denial = await enforcer.denial(ctx.principal, call, ctx.region, ctx.account)
-        if denial is None:
-            return await handler(request)
         protocol_family = family(request, service)
-        err = ACCESS_DENIED[protocol_family](denial.message(quote_resource=service == "s3"))
-        return error_response(err, protocol_family)
+        denial = await enforcer.denial(ctx.principal, call, ctx.region, ctx.account)
+        if denial is not None:
+            err = ACCESS_DENIED[protocol_family](denial.message(quote_resource=service == "s3"))
+            return error_response(err, protocol_family)
+        untrusted = await enforcer.untrusted_role(call, ctx.account)
+        if untrusted is not None and call is not None:
+            return error_response(untrusted_role_error(call.service, *untrusted), protocol_family)
+        return await handler(request)
 
     return enforce

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
 from cdlab.localcloud.sagemaker.capacity import EndpointCapacity
@@ -34,9 +35,10 @@ class SageMaker:
         launcher: InstanceLauncher,
         router: Router,
         moto: MotoState,
+        roles: ServiceRoles,
     ) -> SageMaker:
         docs = Documents(store, artifact_store)
-        lifecycle = Lifecycle(docs, launcher, router)
+        lifecycle = Lifecycle(docs, launcher, router, roles)
         endpoints = Endpoints(docs, lifecycle, moto)
         return cls(
             Models(docs, artifact_store, moto),

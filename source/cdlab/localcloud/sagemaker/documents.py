@@ -22,7 +22,8 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deletin
 
 Snapshot = list[dict[str, Any]]
 """What each variant of an endpoint serves: VariantName, ModelName, Image, ArtifactDigest,
-InstanceType, Weight and Count (``_Deployed`` in service, ``_Pending`` being deployed)."""
+ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), InstanceType,
+Weight and Count (``_Deployed`` in service, ``_Pending`` being deployed)."""
 
 
 def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:

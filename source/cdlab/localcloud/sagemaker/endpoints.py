@@ -50,6 +50,8 @@ class Endpoints:
                     "ModelName": model["ModelName"],
                     "Image": model["PrimaryContainer"]["Image"],
                     "ArtifactDigest": model["_ArtifactDigest"],
+                    "ModelDataUrl": model["PrimaryContainer"].get("ModelDataUrl"),
+                    "ExecutionRoleArn": model.get("ExecutionRoleArn"),
                     "InstanceType": variant["InstanceType"],
                     "Weight": float(variant["InitialVariantWeight"]),
                     "Count": int(variant["InitialInstanceCount"]),

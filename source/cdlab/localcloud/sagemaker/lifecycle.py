@@ -3,7 +3,8 @@ resume after a restart, shut down.
 
 Each endpoint runs its lifecycle steps in the background, one at a time. ``in_service`` holds the
 fleet each endpoint serves from, by lower-cased name; an update's new fleet joins it only at the
-switch.
+switch. Instances fetch their model as the model's ExecutionRoleArn: a role that may not read
+the ModelDataUrl fails the endpoint as SageMaker does ("Failed to download model data ...").
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
+from cdlab.localcloud.sagemaker.artifacts import split_s3_url
 from cdlab.localcloud.sagemaker.documents import ENDPOINT, Documents, Snapshot, variant_summaries
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
 from cdlab.localcloud.sagemaker.images import UnknownImage
@@ -24,13 +27,21 @@ from cdlab.localcloud.sagemaker.router import EndpointRoute, Router
 log = logging.getLogger("cdlab.sagemaker")
 
 DELETE_DRAIN_SECONDS = 5
+DOWNLOAD_FAILED = (
+    'Failed to download model data for container "container_1" from URL: "{url}". Please '
+    "ensure that there is an object located at the URL and that the role passed to "
+    "CreateModel has permissions to download the object."
+)
 
 
 class Lifecycle:
-    def __init__(self, docs: Documents, launcher: InstanceLauncher, router: Router) -> None:
+    def __init__(
+        self, docs: Documents, launcher: InstanceLauncher, router: Router, roles: ServiceRoles
+    ) -> None:
         self.docs = docs
         self.launcher = launcher
         self.router = router
+        self.roles = roles
         self.in_service: dict[str, Fleet] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         launcher.on_unexpected_exit = self._replace_instance
@@ -58,6 +69,7 @@ class Lifecycle:
 
     async def start(self, name: str, snapshot: Snapshot) -> Fleet:
         """Start every variant's instances, all or none."""
+        await self._check_model_access(name, snapshot)
         tasks = [
             asyncio.create_task(
                 self.launcher.start(
@@ -78,6 +90,20 @@ class Lifecycle:
             await self.stop([i for group in started for i in group], drain_seconds=0)
             raise failures[0]
         return {s["VariantName"]: group for s, group in zip(snapshot, started, strict=True)}
+
+    async def _check_model_access(self, name: str, snapshot: Snapshot) -> None:
+        """Each variant's model role may read its model data (an older snapshot, made before
+        snapshots named them, is not checked)."""
+        doc = self.docs.endpoint(name)
+        region = doc["EndpointArn"].split(":")[3] if doc else None
+        for s in snapshot:
+            url = s.get("ModelDataUrl")
+            if not url or region is None:
+                continue
+            call = s3_call("GetObject", *split_s3_url(url))
+            role = s.get("ExecutionRoleArn")
+            if await self.roles.denial(role, SAGEMAKER_SESSION, call, region) is not None:
+                raise InstanceFailed(DOWNLOAD_FAILED.format(url=url))
 
     async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None:
         await self.launcher.stop(instances, drain_seconds)

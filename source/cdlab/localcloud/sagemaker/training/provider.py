@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
 from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.documents import arn, paginate
+from cdlab.localcloud.sagemaker.role_s3 import AccessDenied
 from cdlab.localcloud.sagemaker.training import records, staging
 from cdlab.localcloud.sagemaker.training.logs import BUILTIN_METRICS
 from cdlab.localcloud.sagemaker.training.records import JobRecords
@@ -38,10 +40,16 @@ SUMMARY_KEYS = (
 class Training:
     """The training-job operations, named after the API (``create_training_job`` ...)."""
 
-    def __init__(self, store: Store, home: Path, logs: LogArchive, s3: artifacts.S3Objects) -> None:
+    def __init__(
+        self,
+        store: Store,
+        home: Path,
+        logs: LogArchive,
+        s3: artifacts.S3Objects,
+        roles: ServiceRoles,
+    ) -> None:
         self.records = JobRecords(store)
-        self.s3 = s3
-        self.supervisor = Supervisor(self.records, home / "training", logs, s3)
+        self.supervisor = Supervisor(self.records, home / "training", logs, s3, roles)
 
     async def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         name = p["TrainingJobName"]
@@ -60,8 +68,9 @@ class Training:
             raise ValidationException(f"OutputDataConfig.S3OutputPath: {e}") from None
         channels = p.get("InputDataConfig") or []
         _check_channels(channels)
+        s3 = self.supervisor.as_role(p["RoleArn"], ctx.region)
         for channel in channels:
-            await _check_channel_has_objects(ctx, self.s3, channel, p["RoleArn"])
+            await _check_channel_has_objects(ctx, s3, channel, p["RoleArn"])
         self._absent(ctx, name)  # again: another request may have taken the name meanwhile
         algorithm = images.algorithm_of(image)
         if not spec.get("MetricDefinitions") and algorithm in BUILTIN_METRICS:
@@ -154,10 +163,14 @@ def _check_channels(channels: list[dict[str, Any]]) -> None:
 async def _check_channel_has_objects(
     ctx: RequestContext, s3: artifacts.S3Objects, channel: dict[str, Any], role_arn: str
 ) -> None:
-    """SageMaker's refusal of a channel that names no S3 object."""
+    """SageMaker's refusal of a channel that names no S3 object the job's role can list."""
     source = channel["DataSource"]["S3DataSource"]
     loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, staging.channel_objects, s3, source):
+    try:
+        found = await loop.run_in_executor(None, staging.channel_objects, s3, source)
+    except AccessDenied:
+        found = []
+    if not found:
         bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
         raise ValidationException(
             f'No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data '

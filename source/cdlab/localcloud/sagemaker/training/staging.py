@@ -2,7 +2,10 @@
 
 The job dir is laid out as SageMaker lays out ``/opt/ml``: ``input/config/*.json``, each channel's
 S3 objects under ``input/data/<channel>/`` (moto's S3, in-process, through :mod:`artifacts`), and
-the trainer's ``model/`` dir, tarred to ``<S3OutputPath>/<job>/output/model.tar.gz``.
+the trainer's ``model/`` dir, tarred to ``<S3OutputPath>/<job>/output/model.tar.gz``. Both go
+through the job's role (a :class:`RoleObjects`): what the role may not read or write fails the
+job with SageMaker's kind of reason, ``ClientError: Data download failed:... (AccessDenied:
+Access Denied)``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import artifacts
+from cdlab.localcloud.sagemaker.role_s3 import ACCESS_DENIED, AccessDenied
 from cdlab.localcloud.sagemaker.training.records import JobFailed
 
 HOST = "algo-1"
@@ -88,6 +92,11 @@ def _download(s3: artifacts.S3Objects, channel: dict[str, Any], target: Path) ->
         objects = channel_objects(s3, channel["DataSource"]["S3DataSource"])
     except ValidationException as e:
         raise JobFailed(f"ClientError: Data download failed: {e.message}") from e
+    except AccessDenied as e:
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        raise JobFailed(
+            f"ClientError: Data download failed:Unable to list {uri} ({ACCESS_DENIED})"
+        ) from e
     for url, relative in objects:
         parts = PurePosixPath(relative).parts
         if not parts or relative.startswith("/") or ".." in parts:
@@ -95,7 +104,13 @@ def _download(s3: artifacts.S3Objects, channel: dict[str, Any], target: Path) ->
                 f"ClientError: Data download failed: the object {url} cannot be placed in "
                 f"channel {channel['ChannelName']} (its name leaves the channel directory)."
             )
-        data = s3.read(url)
+        try:
+            data = s3.read(url)
+        except AccessDenied as e:
+            raise JobFailed(
+                f"ClientError: Data download failed:Unable to download object {url} "
+                f"({ACCESS_DENIED})"
+            ) from e
         if data is None:
             raise JobFailed(f"ClientError: Data download failed: {url} does not exist.")
         path = target.joinpath(*parts)
@@ -119,3 +134,7 @@ def upload_model(s3: artifacts.S3Objects, model_dir: Path, url: str) -> None:
         s3.write(url, buffer.getvalue())
     except artifacts.ArtifactError as e:
         raise JobFailed(f"ClientError: Unable to upload the model artifact: {e}") from e
+    except AccessDenied as e:
+        raise JobFailed(
+            f"ClientError: Artifact upload failed:Unable to upload {url} ({ACCESS_DENIED})"
+        ) from e

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles
 from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker.role_s3 import RoleObjects
 from cdlab.localcloud.sagemaker.training import staging
 from cdlab.localcloud.sagemaker.training.logs import FinalMetrics, LogStream
 from cdlab.localcloud.sagemaker.training.records import (
@@ -58,13 +60,25 @@ class Supervisor:
     """Runs the jobs' trainers and ends their records accordingly."""
 
     def __init__(
-        self, records: JobRecords, root: Path, logs: LogArchive, s3: artifacts.S3Objects
+        self,
+        records: JobRecords,
+        root: Path,
+        logs: LogArchive,
+        s3: artifacts.S3Objects,
+        roles: ServiceRoles,
     ) -> None:
         self.records = records
         self.root = root
         self.logs = logs
         self.s3 = s3
+        self.roles = roles
         self.runs: dict[str, Run] = {}
+
+    def as_role(self, role_arn: str, region: str) -> RoleObjects:
+        """S3 as a SageMaker session of the job's role sees it (for worker threads)."""
+        loop = asyncio.get_running_loop()
+        decide = self.roles.blocking(role_arn, SAGEMAKER_SESSION, region, loop)
+        return RoleObjects(self.s3, decide)
 
     def start(self, name: str) -> None:
         """Run the stored job ``name`` in the background."""
@@ -137,7 +151,8 @@ class Supervisor:
             raise JobFailed(f"ClientError: {e}") from e
         start = time.time()
         self.records.update(name, "Downloading", TrainingStartTime=start)
-        await asyncio.get_running_loop().run_in_executor(None, staging.stage, self.s3, doc, job_dir)
+        s3 = self.as_role(doc["RoleArn"], _region(doc))
+        await asyncio.get_running_loop().run_in_executor(None, staging.stage, s3, doc, job_dir)
         metrics = FinalMetrics(doc["AlgorithmSpecification"].get("MetricDefinitions", []))
         if run.stop is not None:
             return metrics, None
@@ -166,9 +181,8 @@ class Supervisor:
                 self.records.update(name, "Uploading")
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(
-                    None, staging.upload_model, self.s3, job_dir / "model", url
-                )
+                s3 = self.as_role(doc["RoleArn"], _region(doc))
+                await loop.run_in_executor(None, staging.upload_model, s3, job_dir / "model", url)
                 changes["ModelArtifacts"] = {"S3ModelArtifacts": url}
             except JobFailed:
                 if run.stop is None:
@@ -272,3 +286,8 @@ def failure_reason(job_dir: Path, returncode: int, last_line: str) -> str:
             f"{last_line or '(no output)'}"
         )
     return reason[:MAX_FAILURE_CHARS]
+
+
+def _region(doc: dict[str, Any]) -> str:
+    """The region of a job, from its ARN."""
+    return doc["TrainingJobArn"].split(":")[3]
