@@ -15,6 +15,7 @@ import pytest
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
+from tests.roles import make_execution_roles
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
 
@@ -43,6 +44,9 @@ def aws_env(cloud: control.Cloud) -> Iterator[dict[str, str]]:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.setenv("CDLAB_TARGET", "local")
+        # the SageMaker execution roles the suite names (role/me ...): SageMaker refuses a role
+        # that does not exist or does not trust it, and acts as the role
+        make_execution_roles(boto3.Session().client("iam"))
         yield env
 
 

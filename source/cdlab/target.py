@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdlab import config
+from cdlab import config, execution_role
 from cdlab.localcloud import control
 
 TARGETS = ("local", "aws")
@@ -34,7 +34,8 @@ def ready(
 ) -> dict[str, str]:
     """Make ``target`` ready and point this process's AWS clients at it.
 
-    ``local``: start the local cloud if it is not running, then export its endpoint and key.
+    ``local``: start the local cloud if it is not running, then export its endpoint and key,
+    and make the notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`).
     ``aws``: check that credentials and a region work (STS GetCallerIdentity), or fail now with
     a clear message rather than halfway through a notebook.
     """
@@ -48,6 +49,7 @@ def ready(
         os.environ.update(env)
         os.environ["CDLAB_TARGET"] = "local"
         boto3.setup_default_session()
+        execution_role.ensure(boto3.client("iam"))
         return env
     for name in ("AWS_ENDPOINT_URL", "AWS_DATA_PATH"):
         os.environ.pop(name, None)

@@ -25,6 +25,7 @@ from tests.conftest import free_port, small_model
 from tests.integration.private_cloud import NO_RETRIES, PrivateCloud, Traffic, alive
 from tests.integration.test_endpoints import ROW
 from tests.polling import poll
+from tests.roles import make_execution_roles
 from tests.unit.test_train_container import HYPERPARAMETERS, dataset, recordio
 
 pytestmark = pytest.mark.slow
@@ -145,6 +146,7 @@ def test_cloud_sigkilled_mid_traffic_comes_back_with_everything(private: Private
 def train_small_job(cloud: PrivateCloud) -> str:
     """A finished training job whose model.tar.gz the local cloud itself wrote to S3."""
     s3, sm = cloud.client("s3"), cloud.client("sagemaker")
+    make_execution_roles(cloud.client("iam"))
     s3.put_object(Bucket="kept", Key="train/part-0.rec", Body=recordio(*dataset(200, 1)))
     sm.create_training_job(
         TrainingJobName="kept-job",

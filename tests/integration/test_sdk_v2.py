@@ -20,19 +20,10 @@ import pytest
 
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
+from tests.roles import S3_EVERYWHERE, SAGEMAKER, allowing, make_role, trusting
 
 SDK_V2 = "sagemaker==2.257.7"
 FLOW = Path(__file__).with_name("sdkv2_flow.py")
-TRUST_SAGEMAKER = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def sdk_v2_python() -> Path:
@@ -67,13 +58,7 @@ def sdk_v2_python() -> Path:
 @pytest.mark.timeout(1200)
 def test_sdk_v2_trains_deploys_predicts_and_cleans_up(cloud, client, tmp_path) -> None:
     python = sdk_v2_python()
-    iam = client("iam")
-    try:
-        role = iam.get_role(RoleName="cdlab-sdkv2")["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(
-            RoleName="cdlab-sdkv2", AssumeRolePolicyDocument=json.dumps(TRUST_SAGEMAKER)
-        )["Role"]["Arn"]
+    role = make_role(client("iam"), "cdlab-sdkv2", trusting(SAGEMAKER), allowing(S3_EVERYWHERE))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= control.client_environment(cloud.home, cloud.port)
     env["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"

@@ -142,7 +142,9 @@ class Gateway:
             Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )
         await self.sagemaker.lifecycle.resume()
-        self.cloudformation = CloudFormation(self.store, self.sagemaker, self.moto)
+        self.cloudformation = CloudFormation(
+            self.store, self.sagemaker, self.moto, self.service_roles
+        )
         await self.cloudformation.resume()
         self.training = Training(
             self.store,

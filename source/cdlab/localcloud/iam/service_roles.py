@@ -47,14 +47,21 @@ class ServiceRoles:
     async def denial(
         self, role_arn: str | None, session: str, call: Call, region: str
     ) -> Denial | None:
-        """Why a session of ``role_arn`` may not make ``call`` in ``region`` (a missing role
-        may do nothing); None if it may, or if no role is given and enforcement is off."""
+        """Why a session of ``role_arn`` may not make ``call`` in ``region``; None if it may,
+        if enforcement is off, or if no role is given (a model without an ExecutionRoleArn,
+        which the API allows: the local cloud cannot tell whom its instances act as)."""
+        if self.enforcer is None or not role_arn:
+            return None
+        if role_arn.count(":") < 5:
+            return Denial(role_arn, f"{call.service}:{call.operation}")
+        return await self.denial_as(role_session(role_arn, session), call, region)
+
+    async def denial_as(self, principal: Principal, call: Call, region: str) -> Denial | None:
+        """Why ``principal`` (a role session, or the caller a service acts for) may not make
+        ``call`` in ``region``; None if it may."""
         if self.enforcer is None:
             return None
-        if not role_arn or role_arn.count(":") < 5:
-            return Denial(role_arn or "", f"{call.service}:{call.operation}")
-        principal = role_session(role_arn, session)
-        account = role_arn.split(":")[4]
+        account = principal.arn.split(":")[4]
         return await self.enforcer.denial(principal, call, region, account)
 
     def blocking(

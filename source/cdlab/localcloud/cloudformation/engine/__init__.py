@@ -23,6 +23,7 @@ from cdlab.localcloud.cloudformation.engine.creating import Creating
 from cdlab.localcloud.cloudformation.engine.restart import PuttingBack
 from cdlab.localcloud.cloudformation.engine.updating import Updating
 from cdlab.localcloud.cloudformation.stacks import Stacks
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 
@@ -42,8 +43,10 @@ RESUMED = {
 class Engine(Creating, Updating, PuttingBack):
     """Runs the stack operations in the background, one at a time per stack."""
 
-    def __init__(self, stacks: Stacks, sagemaker: SageMaker, moto: MotoState) -> None:
-        super().__init__(stacks, sagemaker, moto)
+    def __init__(
+        self, stacks: Stacks, sagemaker: SageMaker, moto: MotoState, roles: ServiceRoles
+    ) -> None:
+        super().__init__(stacks, sagemaker, moto, roles)
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, doc: dict[str, Any], operation: str, **options: Any) -> asyncio.Task[None]:

@@ -5,6 +5,7 @@ resource, and the stack's outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -14,7 +15,8 @@ from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS
 from cdlab.localcloud.cloudformation.resources.base import Context, Resource, ResourceFailed
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
-from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.context import Principal, RequestContext
+from cdlab.localcloud.iam.service_roles import CLOUDFORMATION_SESSION, ServiceRoles, role_session
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import AWSError, ValidationError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
@@ -35,10 +37,13 @@ class OperationFailed(Exception):
 class Steps:
     """The steps the operations share, on the stacks in the Store."""
 
-    def __init__(self, stacks: Stacks, sagemaker: SageMaker, moto: MotoState) -> None:
+    def __init__(
+        self, stacks: Stacks, sagemaker: SageMaker, moto: MotoState, roles: ServiceRoles
+    ) -> None:
         self.stacks = stacks
         self.sagemaker = sagemaker
         self.moto = moto
+        self.roles = roles
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
@@ -94,7 +99,10 @@ class Steps:
 
     def _context(self, doc: dict[str, Any], logical_id: str) -> Context:
         request = RequestContext.of_resource(doc["StackId"])
-        return Context(doc["StackName"], logical_id, self.sagemaker, request, self.moto)
+        principal = acting_principal(doc)
+        if principal is not None:
+            request = dataclasses.replace(request, principal=principal)
+        return Context(doc["StackName"], logical_id, self.sagemaker, request, self.moto, self.roles)
 
     @staticmethod
     def _current(entry: dict[str, Any]) -> Resource:
@@ -174,6 +182,16 @@ class Steps:
                     )
             outputs.append(entry)
         return outputs
+
+
+def acting_principal(doc: dict[str, Any]) -> Principal | None:
+    """Whom a stack's operation acts as: a session of its service role (RoleARN), else the
+    caller that started the operation; None for a stack older than this record (the
+    account's administrator)."""
+    if doc.get("RoleARN"):
+        return role_session(doc["RoleARN"], CLOUDFORMATION_SESSION)
+    caller = doc.get("_Caller")
+    return Principal(**caller) if caller else None
 
 
 def new_entry(logical: str, resource_type: str) -> dict[str, Any]:

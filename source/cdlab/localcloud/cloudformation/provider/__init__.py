@@ -12,6 +12,7 @@ from cdlab.localcloud.cloudformation.provider.change_set_operations import Chang
 from cdlab.localcloud.cloudformation.provider.read_operations import ReadOperations
 from cdlab.localcloud.cloudformation.provider.stack_operations import StackOperations
 from cdlab.localcloud.cloudformation.stacks import Stacks
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.state.store import Store
@@ -20,9 +21,11 @@ from cdlab.localcloud.state.store import Store
 class CloudFormation(StackOperations, ChangeSetOperations, ReadOperations):
     """Every CloudFormation operation the local cloud provides, with the engine that runs them."""
 
-    def __init__(self, store: Store, sagemaker: SageMaker, moto: MotoState) -> None:
+    def __init__(
+        self, store: Store, sagemaker: SageMaker, moto: MotoState, roles: ServiceRoles
+    ) -> None:
         self.stacks = Stacks(store)
-        self.engine = Engine(self.stacks, sagemaker, moto)
+        self.engine = Engine(self.stacks, sagemaker, moto, roles)
         self.moto = moto
 
     async def resume(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import time
 from typing import Any
 
@@ -89,7 +90,9 @@ class ChangeSetOperations(Submission):
             "_Type": kind,
             "_Update": update,
             "_Template": update["_Template"],
-            "_Request": {k: p[k] for k in ("Tags", "Capabilities", "NotificationARNs") if k in p},
+            "_Request": {
+                k: p[k] for k in ("Tags", "Capabilities", "NotificationARNs", "RoleARN") if k in p
+            },
         }
         self.stacks.save_change_set(change_set)
         return {"Id": change_set["ChangeSetId"], "StackId": doc["StackId"]}
@@ -123,7 +126,8 @@ class ChangeSetOperations(Submission):
                 f"status of [{change_set['Status']}]"
             )
         doc = self.stacks.get(change_set["StackId"])
-        update = copy.deepcopy(change_set["_Update"])
+        caller = dataclasses.asdict(ctx.principal)  # whom a stack without a role acts as
+        update = {**copy.deepcopy(change_set["_Update"]), "_Caller": caller}
         if change_set["_Type"] == "CREATE":
             if doc["StackStatus"] != "REVIEW_IN_PROGRESS":
                 raise InvalidChangeSetStatus(f"Stack [{doc['StackName']}] already exists.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -34,6 +35,7 @@ class StackOperations(Submission):
         if stack_policy is not None:
             doc["_StackPolicy"] = stack_policy
         doc["_UpdatePolicy"] = requested_policy(p, documents, "StackPolicyDuringUpdate")
+        doc["_Caller"] = dataclasses.asdict(ctx.principal)
         self._begin_update(doc, update, p)
         return {"StackId": doc["StackId"]}
 

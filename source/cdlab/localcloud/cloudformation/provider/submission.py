@@ -10,6 +10,7 @@ background (see :mod:`engine`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -83,6 +84,8 @@ class Submission:
             "NotificationARNs": p.get("NotificationARNs", []),
             "Tags": p.get("Tags", []),
             "EnableTerminationProtection": False,
+            **({"RoleARN": p["RoleARN"]} if p.get("RoleARN") else {}),
+            "_Caller": dataclasses.asdict(ctx.principal),  # whom a stack without a role acts as
             "_OnFailure": p.get("OnFailure"),
             "_Resources": {},
             "_Cleanup": [],
@@ -112,8 +115,8 @@ class Submission:
             )
         doc["_Previous"] = snapshot(doc)
         doc.update(update)
-        for key in ("Tags", "Capabilities", "NotificationARNs"):
-            if key in p:
+        for key in ("Tags", "Capabilities", "NotificationARNs", "RoleARN"):
+            if p.get(key) is not None:
                 doc[key] = p[key]
         doc["StackStatus"] = "UPDATE_IN_PROGRESS"
         self.stacks.save(doc)

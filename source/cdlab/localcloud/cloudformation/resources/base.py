@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.iam.service_roles import ServiceRoles
+from cdlab.localcloud.iam.wire import Call
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError
@@ -35,11 +37,15 @@ class Resource:
 
 @dataclass
 class Context:
+    """What a handler runs with: ``request``'s principal is whom the stack acts as (its service
+    role's session, or the caller that started the operation), ``roles`` decides its calls."""
+
     stack_name: str
     logical_id: str
     sagemaker: SageMaker
     request: RequestContext
     moto: MotoState
+    roles: ServiceRoles
 
 
 Started = Callable[[Resource], None]
@@ -62,6 +68,24 @@ def api_params(ctx: Context, service: str, operation: str, params: dict[str, Any
         raise ResourceFailed(
             f"Properties validation failed for resource {ctx.logical_id} with message: {e.message}"
         ) from None
+    return typed
+
+
+async def authorized_params(
+    ctx: Context, service: str, operation: str, params: dict[str, Any]
+) -> Any:
+    """:func:`api_params`, once the principal the stack acts as may make the call: with a
+    service role, CloudFormation makes every call of the operation as that role, otherwise with
+    the caller's credentials
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)."""
+    typed = api_params(ctx, service, operation, params)
+    call = Call(service, operation, typed)
+    denial = await ctx.roles.denial_as(ctx.request.principal, call, ctx.request.region)
+    if denial is not None:
+        raise ResourceFailed(
+            f'Resource handler returned message: "{denial.message()}" (HandlerErrorCode: '
+            "AccessDenied)"
+        )
     return typed
 
 

@@ -19,7 +19,7 @@ from cdlab.localcloud.cloudformation.resources.base import (
     Resource,
     ResourceFailed,
     Started,
-    api_params,
+    authorized_params,
     generated_name,
     handler_failure,
 )
@@ -65,7 +65,7 @@ class ScalableTarget(Handler):
 
     async def _register(self, ctx: Context, props: dict[str, Any]) -> None:
         _refuse(ctx, props, ("ScheduledActions",))
-        p = api_params(
+        p = await authorized_params(
             ctx,
             "application-autoscaling",
             "RegisterScalableTarget",
@@ -133,7 +133,7 @@ class ScalingPolicy(Handler):
             props.update(
                 zip(("ResourceId", "ScalableDimension", "ServiceNamespace"), parts, strict=True)
             )
-        p = api_params(ctx, "application-autoscaling", "PutScalingPolicy", props)
+        p = await authorized_params(ctx, "application-autoscaling", "PutScalingPolicy", props)
         body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get(
             "StepScalingPolicyConfiguration"
         )
@@ -213,7 +213,7 @@ class Alarm(Handler):
                 "ActionConfiguration",
             ),
         )
-        p = api_params(ctx, "cloudwatch", "PutMetricAlarm", props)
+        p = await authorized_params(ctx, "cloudwatch", "PutMetricAlarm", props)
         await _moto(
             ctx,
             ctx.moto.put_metric_alarm,

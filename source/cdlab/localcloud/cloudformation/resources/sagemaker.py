@@ -17,7 +17,7 @@ from cdlab.localcloud.cloudformation.resources.base import (
     Resource,
     ResourceFailed,
     Started,
-    api_params,
+    authorized_params,
     generated_name,
     handler_failure,
 )
@@ -53,7 +53,7 @@ class _SageMakerNamed(Handler):
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         assert self.name_property is not None
         name = props.get(self.name_property) or generated_name(ctx, 63)
-        params = api_params(
+        params = await authorized_params(
             ctx, "sagemaker", f"Create{self.operation}", {**props, self.name_property: name}
         )
         try:
@@ -156,7 +156,9 @@ class Endpoint(_SageMakerNamed):
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("EndpointName") or generated_name(ctx, 63)
         create = {k: v for k, v in props.items() if k not in UPDATE_ONLY}
-        params = api_params(ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name})
+        params = await authorized_params(
+            ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name}
+        )
         try:
             ctx.sagemaker.endpoints.create_endpoint(ctx.request, params)
         except AWSError as e:
@@ -186,7 +188,9 @@ class Endpoint(_SageMakerNamed):
         if described["EndpointConfigName"] == new["EndpointConfigName"]:
             return current  # nothing to deploy (a tag or a deployment config for next time)
         params = {k: v for k, v in new.items() if k not in ("Tags",)}
-        params = api_params(ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name})
+        params = await authorized_params(
+            ctx, "sagemaker", "UpdateEndpoint", {**params, "EndpointName": name}
+        )
         try:
             await ctx.sagemaker.endpoints.update_endpoint(ctx.request, params)
         except AWSError as e:

@@ -1,0 +1,55 @@
+"""The SageMaker execution role the notebooks pass on the local target, as a workshop account
+comes with one (a SageMaker Studio or notebook instance role).
+
+SageMaker refuses a role that does not exist or does not trust ``sagemaker.amazonaws.com``, and
+acts as the role: a training job reads its channels and writes its model with it, an endpoint's
+instances read the model with it ("How to use SageMaker AI execution roles",
+https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). The local cloud does the
+same, so ``target.ready("local")`` makes this role in its account: it trusts SageMaker and may
+read and write the notebooks' S3 objects. On AWS, pass your own execution role instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+NAME = "cdlab-notebooks"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "NotebookData",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def ensure(iam: Any) -> str:
+    """Make (or put back) the notebooks' execution role with ``iam`` (a boto3 IAM client);
+    its ARN."""
+    try:
+        iam.create_role(
+            RoleName=NAME,
+            AssumeRolePolicyDocument=json.dumps(TRUST),
+            Description="SageMaker execution role of the CD Lab notebooks (local target).",
+        )
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=NAME, PolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(
+        RoleName=NAME, PolicyName="notebook-data", PolicyDocument=json.dumps(POLICY)
+    )
+    return iam.get_role(RoleName=NAME)["Role"]["Arn"]
