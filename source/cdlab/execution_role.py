@@ -39,17 +39,18 @@ POLICY = {
 
 
 def ensure(iam: Any) -> str:
-    """Make (or put back) the notebooks' execution role with ``iam`` (a boto3 IAM client);
-    its ARN."""
+    """Make the notebooks' execution role with ``iam`` (a boto3 IAM client) unless it exists
+    (as it was made, or as a participant changed it); its ARN."""
     try:
-        iam.create_role(
-            RoleName=NAME,
-            AssumeRolePolicyDocument=json.dumps(TRUST),
-            Description="SageMaker execution role of the CD Lab notebooks (local target).",
-        )
-    except iam.exceptions.EntityAlreadyExistsException:
-        iam.update_assume_role_policy(RoleName=NAME, PolicyDocument=json.dumps(TRUST))
+        return iam.get_role(RoleName=NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(
+        RoleName=NAME,
+        AssumeRolePolicyDocument=json.dumps(TRUST),
+        Description="SageMaker execution role of the CD Lab notebooks (local target).",
+    )["Role"]["Arn"]
     iam.put_role_policy(
         RoleName=NAME, PolicyName="notebook-data", PolicyDocument=json.dumps(POLICY)
     )
-    return iam.get_role(RoleName=NAME)["Role"]["Arn"]
+    return arn
