@@ -1,0 +1,308 @@
+"""Roles as AWS uses them, through boto3 with roles made in the IAM API: AssumeRole needs the
+role's trust policy; a role passed to SageMaker or CloudFormation must exist and trust that
+service; a training job, an endpoint's instances and a stack act as their roles, and fail with
+AWS's kind of reason when the role may not do what they need, while the cloud serves on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import WaiterError
+
+from cdlab.localcloud.sagemaker.images import fm_image_uri
+from tests.aws_errors import refused
+from tests.integration.test_endpoints import BODY
+from tests.integration.test_principals import NO_RETRIES
+from tests.polling import poll
+from tests.roles import (
+    ACCOUNT,
+    CLOUDFORMATION,
+    SAGEMAKER,
+    allowing,
+    drop_role,
+    make_role,
+    role_arn,
+    trusting,
+)
+from tests.unit.test_train_container import HYPERPARAMETERS, dataset, recordio
+
+SUFFIX = uuid.uuid4().hex[:8]
+BUCKET = f"cdlab-roles-{SUFFIX}"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+OWN_ACCOUNT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sts:AssumeRole"}],
+}
+LIST_ONLY = allowing(
+    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"}
+)
+NAMES = {
+    "service-only": (trusting(SAGEMAKER), None),
+    "cfn-only": (trusting(CLOUDFORMATION), None),
+    "list-only": (trusting(SAGEMAKER), LIST_ONLY),
+    "no-s3": (trusting(SAGEMAKER), None),
+    "trusted-by-name": (OWN_ACCOUNT, None),
+    "cfn-weak": (trusting(CLOUDFORMATION), None),
+    "cfn-models": (
+        trusting(CLOUDFORMATION),
+        allowing(
+            {
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateModel", "sagemaker:DeleteModel"],
+                "Resource": "*",
+            },
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn("me")},
+        ),
+    ),
+}
+MODEL_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ModelData: {Type: String}
+  Image: {Type: String}
+Resources:
+  Model:
+    Type: AWS::SageMaker::Model
+    Properties:
+      ExecutionRoleArn: arn:aws:iam::123456789012:role/me
+      PrimaryContainer: {Image: !Ref Image, ModelDataUrl: !Ref ModelData}
+"""
+
+
+def name(role: str) -> str:
+    return f"cdlab-{role}-{SUFFIX}"
+
+
+@pytest.fixture(scope="module")
+def roles(client) -> Iterator[dict[str, str]]:
+    """The module's roles by short name, their ARNs; deleted at the end."""
+    iam = client("iam")
+    arns = {short: make_role(iam, name(short), *made) for short, made in NAMES.items()}
+    client("s3").create_bucket(Bucket=BUCKET)
+    client("s3").put_object(Bucket=BUCKET, Key="train/part-0.rec", Body=recordio(*dataset(50, 1)))
+    yield arns
+    for short in NAMES:
+        drop_role(iam, name(short))
+
+
+def session_of(sts, arn: str, session: str = "alice") -> boto3.Session:
+    credentials = sts.assume_role(RoleArn=arn, RoleSessionName=session)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+def model_request(model: str, role: str, url: str) -> dict[str, Any]:
+    return {
+        "ModelName": model,
+        "PrimaryContainer": {"Image": fm_image_uri("us-east-1"), "ModelDataUrl": url},
+        "ExecutionRoleArn": role,
+    }
+
+
+def training_request(job: str, role: str) -> dict[str, Any]:
+    channel = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train/"}}
+    return {
+        "TrainingJobName": job,
+        "RoleArn": role,
+        "AlgorithmSpecification": {
+            "TrainingImage": fm_image_uri("us-east-1"),
+            "TrainingInputMode": "File",
+        },
+        "HyperParameters": HYPERPARAMETERS,
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": channel}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+
+
+def could_not_assume(role: str) -> tuple[str, str, int]:
+    return (
+        "ValidationException",
+        f"Could not assume role {role}. Please ensure that the role exists and allows principal "
+        "'sagemaker.amazonaws.com' to assume the role.",
+        400,
+    )
+
+
+def test_assume_role_needs_the_roles_trust_policy(client, roles) -> None:
+    sts = client("sts")
+    assert refused(sts.assume_role, RoleArn=roles["service-only"], RoleSessionName="bob") == (
+        "AccessDenied",
+        f"User: {ROOT} is not authorized to perform: sts:AssumeRole on resource: "
+        f"{roles['service-only']}",
+        403,
+    )
+    missing = role_arn(name("missing"))
+    assert refused(sts.assume_role, RoleArn=missing, RoleSessionName="bob")[0] == "AccessDenied"
+
+    # a session of a role that trusts the account may assume another role only if that role's
+    # trust policy lets it (its identity policy allows nothing, and needs not: it is named)
+    session = session_of(sts, roles["trusted-by-name"]).client("sts", config=NO_RETRIES)
+    caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('trusted-by-name')}/alice"
+    assert refused(session.assume_role, RoleArn=roles["cfn-only"], RoleSessionName="bob") == (
+        "AccessDenied",
+        f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: "
+        f"{roles['cfn-only']}",
+        403,
+    )
+    trusting_it = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": roles["trusted-by-name"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    client("iam").update_assume_role_policy(
+        RoleName=name("cfn-only"), PolicyDocument=json.dumps(trusting_it)
+    )
+    try:
+        assumed = session.assume_role(RoleArn=roles["cfn-only"], RoleSessionName="bob")
+        assert assumed["AssumedRoleUser"]["Arn"].endswith(f"assumed-role/{name('cfn-only')}/bob")
+    finally:
+        client("iam").update_assume_role_policy(
+            RoleName=name("cfn-only"), PolicyDocument=json.dumps(trusting(CLOUDFORMATION))
+        )
+
+
+def test_sagemaker_refuses_a_role_that_does_not_trust_it_or_does_not_exist(
+    sm, roles, upload_model
+) -> None:
+    url = upload_model(31)
+    for role in (roles["cfn-only"], role_arn(name("missing"))):
+        request = model_request(f"roles-{SUFFIX}", role, url)
+        assert refused(sm.create_model, **request) == could_not_assume(role)
+        job = training_request(f"roles-untrusted-{SUFFIX}", role)
+        assert refused(sm.create_training_job, **job) == could_not_assume(role)
+    assert refused(sm.describe_model, ModelName=f"roles-{SUFFIX}")[0] == "ValidationException"
+
+
+def test_cloudformation_refuses_a_role_that_cannot_be_assumed(client, roles) -> None:
+    cfn = client("cloudformation")
+    for role in (roles["service-only"], role_arn(name("missing"))):
+        assert refused(
+            cfn.create_stack,
+            StackName=f"roles-untrusted-{SUFFIX}",
+            TemplateBody=MODEL_TEMPLATE,
+            RoleARN=role,
+        ) == ("ValidationError", f"Role {role} is invalid or cannot be assumed", 400)
+
+
+def test_a_training_job_reads_its_channels_as_its_role(sm, roles) -> None:
+    channel = f"s3://{BUCKET}/train/"
+    assert refused(sm.create_training_job, **training_request(f"no-s3-{SUFFIX}", roles["no-s3"]))[
+        :2
+    ] == (
+        "ValidationException",
+        f'No S3 objects found under S3 URL "{channel}" given in input data source. Please '
+        "ensure that the bucket exists in the selected region (us-east-1), that objects exist "
+        f'under that S3 prefix, and that the role "{roles["no-s3"]}" has "s3:ListBucket" '
+        f'permissions on bucket "{BUCKET}".',
+    )
+    job = f"list-only-{SUFFIX}"
+    sm.create_training_job(**training_request(job, roles["list-only"]))
+    with contextlib.suppress(WaiterError):
+        sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=job)
+    described = sm.describe_training_job(TrainingJobName=job)
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"] == (
+        f"ClientError: Data download failed:Unable to download object {channel}part-0.rec "
+        "(AccessDenied: Access Denied)"
+    )
+
+
+def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_serve(
+    sm, runtime, deploy, roles, upload_model
+) -> None:
+    serving = deploy("roles-serving", {"AllTraffic": (1, 1, 1)})
+    url = upload_model(32)
+    model = f"roles-no-s3-{SUFFIX}"
+    sm.create_model(**model_request(model, roles["no-s3"], url))
+    sm.create_endpoint_config(
+        EndpointConfigName=model,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=model, EndpointConfigName=model)
+    try:
+        described = poll(
+            lambda: sm.describe_endpoint(EndpointName=model),
+            until=lambda d: d["EndpointStatus"] != "Creating",
+            what="the endpoint to leave Creating",
+        )
+        assert described["EndpointStatus"] == "Failed"
+        assert described["FailureReason"] == (
+            f'Failed to download model data for container "container_1" from URL: "{url}". '
+            "Please ensure that there is an object located at the URL and that the role passed "
+            "to CreateModel has permissions to download the object."
+        )
+        answer = runtime.invoke_endpoint(
+            EndpointName=serving, ContentType="application/json", Body=BODY
+        )
+        assert json.loads(answer["Body"].read())["predictions"]
+    finally:
+        sm.delete_endpoint(EndpointName=model)
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=model)
+        sm.delete_endpoint_config(EndpointConfigName=model)
+        sm.delete_model(ModelName=model)
+
+
+def stack_story(cfn, stack: str) -> list[tuple[str, str, str]]:
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+        for e in reversed(events)
+    ]
+
+
+def test_a_stack_creates_its_resources_as_its_role(client, roles, upload_model) -> None:
+    cfn = client("cloudformation")
+    parameters = [
+        {"ParameterKey": "ModelData", "ParameterValue": upload_model(33)},
+        {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
+    ]
+    weak, able = f"roles-weak-{SUFFIX}", f"roles-able-{SUFFIX}"
+    for stack, role in ((weak, roles["cfn-weak"]), (able, roles["cfn-models"])):
+        cfn.create_stack(
+            StackName=stack, TemplateBody=MODEL_TEMPLATE, Parameters=parameters, RoleARN=role
+        )
+    try:
+        with contextlib.suppress(WaiterError):
+            cfn.get_waiter("stack_create_complete").wait(StackName=weak)
+        [described] = cfn.describe_stacks(StackName=weak)["Stacks"]
+        assert (described["StackStatus"], described["RoleARN"]) == (
+            "ROLLBACK_COMPLETE",
+            roles["cfn-weak"],
+        )
+        session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('cfn-weak')}/AWSCloudFormation"
+        [(_, _, reason)] = [e for e in stack_story(cfn, weak) if e[1] == "CREATE_FAILED"]
+        assert reason.startswith(
+            f'Resource handler returned message: "User: {session} is not authorized to '
+            "perform: sagemaker:CreateModel on resource: "
+        )
+        assert reason.endswith(
+            'because no identity-based policy allows the sagemaker:CreateModel action" '
+            "(HandlerErrorCode: AccessDenied)"
+        )
+
+        cfn.get_waiter("stack_create_complete").wait(StackName=able)
+    finally:
+        for stack in (weak, able):
+            cfn.delete_stack(StackName=stack)
+        for stack in (weak, able):
+            cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
