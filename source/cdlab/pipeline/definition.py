@@ -177,6 +177,8 @@ def load(path: Path, stack: str) -> Definition:
         (stage["Name"], [_action(stage["Name"], a) for a in stage["Actions"]])
         for stage in resolve(pipelines[0]["Stages"], scope)
     ]
+    # and the roles the actions pass (a deploy action's RoleArn: CloudFormation assumes it)
+    used |= {k: v for k, v in names.physical.items() if resources[k]["Type"] == "AWS::IAM::Role"}
     return Definition(
         stack=stack,
         stages=stages,
