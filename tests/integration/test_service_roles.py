@@ -49,6 +49,10 @@ NAMES = {
     "no-s3": (trusting(SAGEMAKER), None),
     "trusted-by-name": (OWN_ACCOUNT, None),
     "cfn-weak": (trusting(CLOUDFORMATION), None),
+    "stacks-only": (
+        OWN_ACCOUNT,
+        allowing({"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}),
+    ),
     "cfn-models": (
         trusting(CLOUDFORMATION),
         allowing(
@@ -306,3 +310,34 @@ def test_a_stack_creates_its_resources_as_its_role(client, roles, upload_model) 
             cfn.delete_stack(StackName=stack)
         for stack in (weak, able):
             cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
+
+
+def test_a_stack_without_a_role_creates_its_resources_as_its_caller(
+    client, roles, upload_model
+) -> None:
+    session = session_of(client("sts"), roles["stacks-only"])
+    cfn = session.client("cloudformation", config=NO_RETRIES)
+    stack = f"roles-caller-{SUFFIX}"
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=MODEL_TEMPLATE,
+        Parameters=[
+            {"ParameterKey": "ModelData", "ParameterValue": upload_model(34)},
+            {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
+        ],
+    )
+    try:
+        with contextlib.suppress(WaiterError):
+            cfn.get_waiter("stack_create_complete").wait(StackName=stack)
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == (
+            "ROLLBACK_COMPLETE"
+        )
+        caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('stacks-only')}/alice"
+        [(_, _, reason)] = [e for e in stack_story(cfn, stack) if e[1] == "CREATE_FAILED"]
+        assert reason.startswith(
+            f'Resource handler returned message: "User: {caller} is not authorized to perform: '
+            "sagemaker:CreateModel on resource: "
+        )
+    finally:
+        client("cloudformation").delete_stack(StackName=stack)
+        client("cloudformation").get_waiter("stack_delete_complete").wait(StackName=stack)
