@@ -20,6 +20,7 @@ from cdlab.localcloud.sagemaker import artifacts
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.conftest import free_port
 from tests.polling import poll
+from tests.roles import make_execution_roles
 from tests.unit.test_train_container import (
     HYPERPARAMETERS,
     corrupt_at_record,
@@ -460,6 +461,7 @@ def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monk
             monkeypatch.setenv(key, value)
         session = boto3.Session()
         sm, s3 = session.client("sagemaker"), session.client("s3")
+        make_execution_roles(session.client("iam"))
         s3.create_bucket(Bucket="restart-training")
         s3.put_object(Bucket="restart-training", Key="train/0.rec", Body=recordio(*dataset(50, 1)))
         sm.create_training_job(
