@@ -140,7 +140,11 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     configs: list[str] = []
     models: list[str] = []
 
-    def make_config(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
+    def make_config(
+        prefix: str,
+        variants: dict[str, tuple[int, float, int]],
+        role: str = "arn:aws:iam::123456789012:role/me",
+    ) -> str:
         n = next(counter)
         production_variants = []
         for variant, (seed, weight, count) in variants.items():
@@ -148,7 +152,7 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
             sm.create_model(
                 ModelName=model,
                 PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(seed)},
-                ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
+                ExecutionRoleArn=role,
             )
             models.append(model)
             production_variants.append(

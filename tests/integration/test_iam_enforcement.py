@@ -17,6 +17,7 @@ from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.aws_errors import refused
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_principals import NO_RETRIES, TRUST, aws_cli
+from tests.roles import SAGEMAKER, trusting
 
 ACCOUNT = "123456789012"
 SUFFIX = uuid.uuid4().hex[:8]
@@ -24,16 +25,7 @@ ALLOWED_BUCKET = f"cdlab-iam-allowed-{SUFFIX}"
 OTHER_BUCKET = f"cdlab-iam-other-{SUFFIX}"
 EXECUTION_ROLE = f"cdlab-iam-exec-{SUFFIX}"
 OTHER_ROLE = f"cdlab-iam-other-exec-{SUFFIX}"
-SAGEMAKER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+SAGEMAKER_TRUST = trusting(SAGEMAKER)
 SCIENTIST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -229,26 +229,20 @@ def test_a_training_job_reads_its_channels_as_its_role(sm, roles) -> None:
 
 
 def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_serve(
-    sm, runtime, deploy, roles, upload_model
+    sm, runtime, deploy, roles
 ) -> None:
     serving = deploy("roles-serving", {"AllTraffic": (1, 1, 1)})
-    url = upload_model(32)
-    model = f"roles-no-s3-{SUFFIX}"
-    sm.create_model(**model_request(model, roles["no-s3"], url))
-    sm.create_endpoint_config(
-        EndpointConfigName=model,
-        ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
-             "InstanceType": "ml.m5.large"}
-        ],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName=model, EndpointConfigName=model)
+    config = deploy.config("roles-no-s3", {"AllTraffic": (32, 1, 1)}, role=roles["no-s3"])
+    endpoint = f"roles-no-s3-{SUFFIX}"
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
     try:
         described = poll(
-            lambda: sm.describe_endpoint(EndpointName=model),
+            lambda: sm.describe_endpoint(EndpointName=endpoint),
             until=lambda d: d["EndpointStatus"] != "Creating",
             what="the endpoint to leave Creating",
         )
+        [variant] = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        url = sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
         assert described["EndpointStatus"] == "Failed"
         assert described["FailureReason"] == (
             f'Failed to download model data for container "container_1" from URL: "{url}". '
@@ -260,10 +254,8 @@ def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_
         )
         assert json.loads(answer["Body"].read())["predictions"]
     finally:
-        sm.delete_endpoint(EndpointName=model)
-        sm.get_waiter("endpoint_deleted").wait(EndpointName=model)
-        sm.delete_endpoint_config(EndpointConfigName=model)
-        sm.delete_model(ModelName=model)
+        sm.delete_endpoint(EndpointName=endpoint)
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
 
 
 def stack_story(cfn, stack: str) -> list[tuple[str, str, str]]:

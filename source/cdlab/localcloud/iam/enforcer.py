@@ -28,7 +28,7 @@ Compiled policies are kept per IAM entity, per role trust policy and per bucket;
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,17 +209,6 @@ class Enforcer:
         bucket = _bucket(check.resources[0]) if check.action.startswith("s3:") else None
         return (await self._bucket_policy(bucket) if bucket else None), False
 
-    async def _trust_policy(self, role_arn: str) -> CompiledPolicy | None:
-        if role_arn in self._trust:
-            return self._trust[role_arn]
-        generation = self._generation
-        document = await self.moto.run(self.moto.role_trust_policy, role_arn)
-        compiled = _compiled([document] if document else [], PolicyType.RESOURCE, role_arn)
-        policy = compiled[0] if compiled else None
-        if generation == self._generation:
-            self._trust[role_arn] = policy
-        return policy
-
     async def _identity_policies(self, entity_arn: str | None) -> list[CompiledPolicy]:
         if entity_arn is None:
             return []
@@ -234,14 +223,28 @@ class Enforcer:
         return compiled
 
     async def _bucket_policy(self, bucket: str) -> CompiledPolicy | None:
-        if bucket in self._buckets:
-            return self._buckets[bucket]
+        return await self._kept_resource_policy(self._buckets, bucket, self.moto.bucket_policy)
+
+    async def _trust_policy(self, role_arn: str) -> CompiledPolicy | None:
+        """The role's trust policy; None if there is no such role."""
+        return await self._kept_resource_policy(self._trust, role_arn, self.moto.role_trust_policy)
+
+    async def _kept_resource_policy(
+        self,
+        kept: dict[str, CompiledPolicy | None],
+        owner: str,
+        fetch: Callable[[str], str | None],
+    ) -> CompiledPolicy | None:
+        """``owner``'s resource-based policy from ``kept``, else fetched and kept (unless IAM or
+        a bucket policy changed meanwhile)."""
+        if owner in kept:
+            return kept[owner]
         generation = self._generation
-        document = await self.moto.run(self.moto.bucket_policy, bucket)
-        compiled = _compiled([document] if document else [], PolicyType.RESOURCE, bucket)
+        document = await self.moto.run(fetch, owner)
+        compiled = _compiled([document] if document else [], PolicyType.RESOURCE, owner)
         policy = compiled[0] if compiled else None
         if generation == self._generation:
-            self._buckets[bucket] = policy
+            kept[owner] = policy
         return policy
 
 
