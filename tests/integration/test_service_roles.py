@@ -15,8 +15,11 @@ import boto3
 import pytest
 from botocore.exceptions import WaiterError
 
+from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.aws_errors import refused
+from tests.conftest import small_model
+from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_endpoints import BODY
 from tests.integration.test_principals import NO_RETRIES
 from tests.polling import poll
@@ -42,10 +45,15 @@ OWN_ACCOUNT = {
 LIST_ONLY = allowing(
     {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"}
 )
+READ_ONLY = allowing(
+    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+)
 NAMES = {
     "service-only": (trusting(SAGEMAKER), None),
     "cfn-only": (trusting(CLOUDFORMATION), None),
     "list-only": (trusting(SAGEMAKER), LIST_ONLY),
+    "read-only": (trusting(SAGEMAKER), READ_ONLY),
     "no-s3": (trusting(SAGEMAKER), None),
     "trusted-by-name": (OWN_ACCOUNT, None),
     "cfn-weak": (trusting(CLOUDFORMATION), None),
@@ -70,11 +78,12 @@ AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   ModelData: {Type: String}
   Image: {Type: String}
+  Role: {Type: String, Default: "arn:aws:iam::123456789012:role/me"}
 Resources:
   Model:
     Type: AWS::SageMaker::Model
     Properties:
-      ExecutionRoleArn: arn:aws:iam::123456789012:role/me
+      ExecutionRoleArn: !Ref Role
       PrimaryContainer: {Image: !Ref Image, ModelDataUrl: !Ref ModelData}
 """
 
@@ -228,6 +237,21 @@ def test_a_training_job_reads_its_channels_as_its_role(sm, roles) -> None:
     )
 
 
+def test_a_training_job_writes_its_model_as_its_role(sm, roles) -> None:
+    job = f"read-only-{SUFFIX}"
+    request = training_request(job, roles["read-only"])
+    request["HyperParameters"] = HYPERPARAMETERS | {"epochs": "1"}
+    sm.create_training_job(**request)
+    with contextlib.suppress(WaiterError):
+        sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=job)
+    described = sm.describe_training_job(TrainingJobName=job)
+    assert (described["TrainingJobStatus"], described["FailureReason"]) == (
+        "Failed",
+        f"ClientError: Artifact upload failed:Unable to upload s3://{BUCKET}/out/{job}/output/"
+        "model.tar.gz (AccessDenied: Access Denied)",
+    )
+
+
 def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_serve(
     sm, runtime, deploy, roles
 ) -> None:
@@ -333,3 +357,41 @@ def test_a_stack_without_a_role_creates_its_resources_as_its_caller(
     finally:
         client("cloudformation").delete_stack(StackName=stack)
         client("cloudformation").get_waiter("stack_delete_complete").wait(StackName=stack)
+
+
+def test_a_stack_passes_only_a_role_its_service_trusts(client, roles, upload_model) -> None:
+    cfn = client("cloudformation")
+    stack = f"roles-pass-untrusted-{SUFFIX}"
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=MODEL_TEMPLATE,
+        Parameters=[
+            {"ParameterKey": "ModelData", "ParameterValue": upload_model(35)},
+            {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
+            {"ParameterKey": "Role", "ParameterValue": roles["cfn-only"]},
+        ],
+    )
+    try:
+        with contextlib.suppress(WaiterError):
+            cfn.get_waiter("stack_create_complete").wait(StackName=stack)
+        [(_, _, reason)] = [e for e in stack_story(cfn, stack) if e[1] == "CREATE_FAILED"]
+        message = could_not_assume(roles["cfn-only"])[1]
+        assert reason == (
+            f'Resource handler returned message: "{message}" (HandlerErrorCode: InvalidRequest)'
+        )
+    finally:
+        cfn.delete_stack(StackName=stack)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
+
+
+def test_cdlab_iam_off_keeps_roles_unchecked(private: PrivateCloud) -> None:
+    private.patch.setenv("CDLAB_IAM", "off")
+    private.up()
+    iam, sm = private.client("iam"), private.client("sagemaker")
+    arn = make_role(iam, "service-only", trusting(SAGEMAKER), None)
+    assert private.client("sts").assume_role(RoleArn=arn, RoleSessionName="bob")["Credentials"]
+    s3 = private.client("s3")
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="m.tar.gz", Body=artifact_bytes(small_model(1)))
+    sm.create_model(**model_request("unchecked", role_arn("missing"), "s3://models/m.tar.gz"))
+    assert sm.describe_model(ModelName="unchecked")["ExecutionRoleArn"] == role_arn("missing")

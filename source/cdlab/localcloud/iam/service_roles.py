@@ -18,7 +18,9 @@ from typing import Any
 
 from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.enforcer import Denial, Enforcer
+from cdlab.localcloud.iam.requests import iam_prefix
 from cdlab.localcloud.iam.wire import Call
+from cdlab.localcloud.protocols.errors import AWSError, ValidationError, ValidationException
 
 SAGEMAKER_SESSION = "SageMaker"
 CLOUDFORMATION_SESSION = "AWSCloudFormation"
@@ -30,6 +32,19 @@ def role_session(role_arn: str, session: str) -> Principal:
     name = resource.rpartition("/")[2]
     arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session}"
     return Principal(arn, f"service:{session}", "assumed-role", role_arn)
+
+
+def untrusted_role_error(service: str, role: str, principal: str) -> AWSError:
+    """The error of ``service`` handed a role it cannot assume (missing, or not trusting
+    ``principal``, the service's): SageMaker's ``ValidationException`` "Could not assume role
+    ...", CloudFormation's ``ValidationError`` "Role ... is invalid or cannot be assumed"
+    (https://repost.aws/knowledge-center/cloudformation-role-arn-error)."""
+    if iam_prefix(service) == "cloudformation":
+        return ValidationError(f"Role {role} is invalid or cannot be assumed")
+    return ValidationException(
+        f"Could not assume role {role}. Please ensure that the role exists and allows "
+        f"principal '{principal}' to assume the role."
+    )
 
 
 def s3_call(operation: str, bucket: str, key: str | None = None, **params: Any) -> Call:
@@ -55,6 +70,14 @@ class ServiceRoles:
         if role_arn.count(":") < 5:
             return Denial(role_arn, f"{call.service}:{call.operation}")
         return await self.denial_as(role_session(role_arn, session), call, region)
+
+    async def untrusted_role(self, call: Call, account: str) -> AWSError | None:
+        """The service's error if ``call`` hands it a role it cannot assume; None if it hands
+        none, every one may be assumed, or enforcement is off."""
+        if self.enforcer is None:
+            return None
+        untrusted = await self.enforcer.untrusted_role(call, account)
+        return None if untrusted is None else untrusted_role_error(call.service, *untrusted)
 
     async def denial_as(self, principal: Principal, call: Call, region: str) -> Denial | None:
         """Why ``principal`` (a role session, or the caller a service acts for) may not make

@@ -9,10 +9,8 @@ services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/lates
 ``AccessDenied`` with 403 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
 and for the query services: IAM, STS and CloudFormation answer ``AccessDenied``, 403, as the
 access-denied examples of https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
-show. A passed role the service cannot assume is the service's own validation error:
-SageMaker's ``ValidationException`` "Could not assume role ..." and CloudFormation's
-``ValidationError`` "Role ... is invalid or cannot be assumed"
-(https://repost.aws/knowledge-center/cloudformation-role-arn-error).
+show. A passed role the service cannot assume is the service's own validation error
+(:func:`cdlab.localcloud.iam.service_roles.untrusted_role_error`).
 """
 
 from __future__ import annotations
@@ -21,10 +19,11 @@ from aiohttp import web
 
 from cdlab.localcloud.iam.enforcer import Enforcer
 from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
+from cdlab.localcloud.iam.service_roles import untrusted_role_error
 from cdlab.localcloud.iam.wire import signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
 from cdlab.localcloud.protocols.envelopes import error_response, family
-from cdlab.localcloud.protocols.errors import AWSError, ValidationError, ValidationException, error
+from cdlab.localcloud.protocols.errors import error
 
 ACCESS_DENIED = {
     "json": error("AccessDeniedException", 400),
@@ -39,16 +38,6 @@ def _needs_body(request: web.Request, service: str | None) -> bool:
     """Whether naming the call reads the body: JSON and query requests, and S3's DeleteObjects
     (an S3 upload is not read here)."""
     return service != "s3" or (request.method == "POST" and "delete" in request.query)
-
-
-def untrusted_role_error(service: str, role: str, principal: str) -> AWSError:
-    """The error of a service handed a role it cannot assume (missing, or not trusting it)."""
-    if iam_prefix(service) == "cloudformation":
-        return ValidationError(f"Role {role} is invalid or cannot be assumed")
-    return ValidationException(
-        f"Could not assume role {role}. Please ensure that the role exists and allows "
-        f"principal '{principal}' to assume the role."
-    )
 
 
 def middleware(enforcer: Enforcer) -> Middleware:

@@ -77,7 +77,8 @@ async def authorized_params(
     """:func:`api_params`, once the principal the stack acts as may make the call: with a
     service role, CloudFormation makes every call of the operation as that role, otherwise with
     the caller's credentials
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)."""
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html);
+    and a role the call hands a service (a model's ExecutionRoleArn) must trust that service."""
     typed = api_params(ctx, service, operation, params)
     call = Call(service, operation, typed)
     denial = await ctx.roles.denial_as(ctx.request.principal, call, ctx.request.region)
@@ -86,6 +87,9 @@ async def authorized_params(
             f'Resource handler returned message: "{denial.message()}" (HandlerErrorCode: '
             "AccessDenied)"
         )
+    untrusted = await ctx.roles.untrusted_role(call, ctx.request.account)
+    if untrusted is not None:
+        raise handler_failure(untrusted)
     return typed
 
 
