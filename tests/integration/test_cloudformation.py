@@ -17,6 +17,7 @@ from cdlab.localcloud import control
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
 from tests.polling import poll
+from tests.roles import make_execution_roles
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_YML = ROOT / "cloudformation" / "endpoint.yml"
@@ -497,6 +498,7 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
             monkeypatch.setenv(key, value)
         session = boto3.Session()
         cfn, s3 = session.client("cloudformation"), session.client("s3")
+        make_execution_roles(session.client("iam"))
         cfn.create_stack(StackName="kept", TemplateBody=SCALING_YML)
         cfn.get_waiter("stack_create_complete").wait(StackName="kept")
         before = story(cfn, "kept")
