@@ -188,7 +188,7 @@ def acting_principal(doc: dict[str, Any]) -> Principal | None:
     """Whom a stack's operation acts as: a session of its service role (RoleARN), else the
     caller that started the operation; None for a stack older than this record (the
     account's administrator)."""
-    if doc.get("RoleARN"):
+    if str(doc.get("RoleARN", "")).count(":") >= 5:  # a malformed one passes only with IAM off
         return role_session(doc["RoleARN"], CLOUDFORMATION_SESSION)
     caller = doc.get("_Caller")
     return Principal(**caller) if caller else None
