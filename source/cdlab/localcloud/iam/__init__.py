@@ -11,6 +11,8 @@ policies allow it, as AWS decides.
 - ``requests``: the mapping of an API call to what ``policy`` evaluates: its IAM action, the ARNs
   of the resources it touches (``resources``; S3's actions in ``s3``), its condition context
   keys, and the extra checks such as iam:PassRole.
-
-Enforcement itself (evaluating every request) is not wired into the gateway yet.
+- ``enforcer``: the decision on a call, with the policies of users, roles (their trust policies
+  too) and buckets kept; the gateway's check (``protocols.enforcement``) asks it.
+- ``service_roles``: services acting as their roles (a training job, an endpoint's instances, a
+  stack), decided by the same enforcer as sessions of those roles.
 """
