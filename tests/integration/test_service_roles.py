@@ -282,50 +282,65 @@ def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_
         sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
 
 
-def stack_story(cfn, stack: str) -> list[tuple[str, str, str]]:
+def model_parameters(model_data: str, role: str | None = None) -> list[dict[str, str]]:
+    given = {"ModelData": model_data, "Image": fm_image_uri("us-east-1"), "Role": role}
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items() if v]
+
+
+def failed_model_stack(cfn, stack: str, parameters: list[dict[str, str]], **create: Any) -> str:
+    """Create a stack of MODEL_TEMPLATE that must roll back; the reason its model failed."""
+    cfn.create_stack(StackName=stack, TemplateBody=MODEL_TEMPLATE, Parameters=parameters, **create)
+    with contextlib.suppress(WaiterError):
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack)
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
     events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
-    return [
-        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
-        for e in reversed(events)
+    [reason] = [
+        e.get("ResourceStatusReason", "") for e in events if e["ResourceStatus"] == "CREATE_FAILED"
     ]
+    return reason
+
+
+@contextlib.contextmanager
+def deleted_after(client, *stacks: str) -> Iterator[None]:
+    """Delete the stacks (with the kit's key) once the block ends."""
+    cfn = client("cloudformation")
+    try:
+        yield
+    finally:
+        for stack in stacks:
+            cfn.delete_stack(StackName=stack)
+        for stack in stacks:
+            cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
+
+
+def not_authorized(principal: str, action: str) -> str:
+    """The start of a resource's failure when ``principal`` may not make the call."""
+    return (
+        f'Resource handler returned message: "User: {principal} is not authorized to perform: '
+        f"{action} on resource: "
+    )
 
 
 def test_a_stack_creates_its_resources_as_its_role(client, roles, upload_model) -> None:
     cfn = client("cloudformation")
-    parameters = [
-        {"ParameterKey": "ModelData", "ParameterValue": upload_model(33)},
-        {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
-    ]
+    parameters = model_parameters(upload_model(33))
     weak, able = f"roles-weak-{SUFFIX}", f"roles-able-{SUFFIX}"
-    for stack, role in ((weak, roles["cfn-weak"]), (able, roles["cfn-models"])):
-        cfn.create_stack(
-            StackName=stack, TemplateBody=MODEL_TEMPLATE, Parameters=parameters, RoleARN=role
-        )
-    try:
-        with contextlib.suppress(WaiterError):
-            cfn.get_waiter("stack_create_complete").wait(StackName=weak)
-        [described] = cfn.describe_stacks(StackName=weak)["Stacks"]
-        assert (described["StackStatus"], described["RoleARN"]) == (
-            "ROLLBACK_COMPLETE",
-            roles["cfn-weak"],
-        )
+    with deleted_after(client, weak, able):
+        reason = failed_model_stack(cfn, weak, parameters, RoleARN=roles["cfn-weak"])
         session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('cfn-weak')}/AWSCloudFormation"
-        [(_, _, reason)] = [e for e in stack_story(cfn, weak) if e[1] == "CREATE_FAILED"]
-        assert reason.startswith(
-            f'Resource handler returned message: "User: {session} is not authorized to '
-            "perform: sagemaker:CreateModel on resource: "
-        )
+        assert reason.startswith(not_authorized(session, "sagemaker:CreateModel"))
         assert reason.endswith(
             'because no identity-based policy allows the sagemaker:CreateModel action" '
             "(HandlerErrorCode: AccessDenied)"
         )
-
+        assert cfn.describe_stacks(StackName=weak)["Stacks"][0]["RoleARN"] == roles["cfn-weak"]
+        cfn.create_stack(
+            StackName=able,
+            TemplateBody=MODEL_TEMPLATE,
+            Parameters=parameters,
+            RoleARN=roles["cfn-models"],
+        )
         cfn.get_waiter("stack_create_complete").wait(StackName=able)
-    finally:
-        for stack in (weak, able):
-            cfn.delete_stack(StackName=stack)
-        for stack in (weak, able):
-            cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
 
 
 def test_a_stack_without_a_role_creates_its_resources_as_its_caller(
@@ -334,54 +349,21 @@ def test_a_stack_without_a_role_creates_its_resources_as_its_caller(
     session = session_of(client("sts"), roles["stacks-only"])
     cfn = session.client("cloudformation", config=NO_RETRIES)
     stack = f"roles-caller-{SUFFIX}"
-    cfn.create_stack(
-        StackName=stack,
-        TemplateBody=MODEL_TEMPLATE,
-        Parameters=[
-            {"ParameterKey": "ModelData", "ParameterValue": upload_model(34)},
-            {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
-        ],
-    )
-    try:
-        with contextlib.suppress(WaiterError):
-            cfn.get_waiter("stack_create_complete").wait(StackName=stack)
-        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == (
-            "ROLLBACK_COMPLETE"
-        )
+    with deleted_after(client, stack):
+        reason = failed_model_stack(cfn, stack, model_parameters(upload_model(34)))
         caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('stacks-only')}/alice"
-        [(_, _, reason)] = [e for e in stack_story(cfn, stack) if e[1] == "CREATE_FAILED"]
-        assert reason.startswith(
-            f'Resource handler returned message: "User: {caller} is not authorized to perform: '
-            "sagemaker:CreateModel on resource: "
-        )
-    finally:
-        client("cloudformation").delete_stack(StackName=stack)
-        client("cloudformation").get_waiter("stack_delete_complete").wait(StackName=stack)
+        assert reason.startswith(not_authorized(caller, "sagemaker:CreateModel"))
 
 
 def test_a_stack_passes_only_a_role_its_service_trusts(client, roles, upload_model) -> None:
-    cfn = client("cloudformation")
     stack = f"roles-pass-untrusted-{SUFFIX}"
-    cfn.create_stack(
-        StackName=stack,
-        TemplateBody=MODEL_TEMPLATE,
-        Parameters=[
-            {"ParameterKey": "ModelData", "ParameterValue": upload_model(35)},
-            {"ParameterKey": "Image", "ParameterValue": fm_image_uri("us-east-1")},
-            {"ParameterKey": "Role", "ParameterValue": roles["cfn-only"]},
-        ],
-    )
-    try:
-        with contextlib.suppress(WaiterError):
-            cfn.get_waiter("stack_create_complete").wait(StackName=stack)
-        [(_, _, reason)] = [e for e in stack_story(cfn, stack) if e[1] == "CREATE_FAILED"]
+    with deleted_after(client, stack):
+        parameters = model_parameters(upload_model(35), roles["cfn-only"])
+        reason = failed_model_stack(client("cloudformation"), stack, parameters)
         message = could_not_assume(roles["cfn-only"])[1]
         assert reason == (
             f'Resource handler returned message: "{message}" (HandlerErrorCode: InvalidRequest)'
         )
-    finally:
-        cfn.delete_stack(StackName=stack)
-        cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
 
 
 def test_cdlab_iam_off_keeps_roles_unchecked(private: PrivateCloud) -> None:
