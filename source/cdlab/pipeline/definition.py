@@ -54,6 +54,7 @@ class Project:
     name: str
     buildspec: dict[str, Any]
     environment: dict[str, str]
+    service_role: str = ""  # the ARN of the role its builds run as
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Definition:
     projects: dict[str, Project]
     resources: dict[str, dict[str, Any]]  # logical id -> resolved resource (Type, Properties)
     physical: dict[str, str]  # logical id -> local physical name, for the resources used
+    pipeline_role: str = ""  # the ARN of the role the pipeline's own calls are made as
 
     def ref(self, logical_id: str) -> str:
         return self.physical[logical_id]
@@ -122,6 +124,7 @@ def _project(properties: dict[str, Any]) -> Project:
         name=properties["Name"],
         buildspec=yaml.safe_load(properties["Source"]["BuildSpec"]),
         environment={v["Name"]: str(v["Value"]) for v in plain},
+        service_role=properties.get("ServiceRole", ""),
     )
 
 
@@ -165,14 +168,20 @@ def load(path: Path, stack: str) -> Definition:
                 "Name": resolve(p["Name"], scope),
                 "Source": {"BuildSpec": resolve(p["Source"]["BuildSpec"], scope)},
                 "Environment": resolve(p.get("Environment", {}), scope),
+                "ServiceRole": resolve(p.get("ServiceRole", ""), scope),
             }
         )
         for p in of_type(PROJECT_TYPE)
     ]
-    used = dict(names.physical)  # what the buildspecs name: the resources the jobs touch
     pipelines = of_type(PIPELINE_TYPE)
     if len(pipelines) != 1:
         raise PipelineError(f"{path} must declare exactly one {PIPELINE_TYPE}")
+    pipeline_role = resolve(pipelines[0].get("RoleArn", ""), scope)
+    roles = [i for i, r in resources.items() if r["Type"] == "AWS::IAM::Role"]
+    for logical_id in roles:  # every role, and what its policies name, exists locally
+        names.ref(logical_id)
+        resolve(resources[logical_id].get("Properties", {}), scope)
+    used = dict(names.physical)  # the buildspecs' and the roles' resources
     stages = [
         (stage["Name"], [_action(stage["Name"], a) for a in stage["Actions"]])
         for stage in resolve(pipelines[0]["Stages"], scope)
@@ -190,4 +199,5 @@ def load(path: Path, stack: str) -> Definition:
             if resources[logical_id]["Type"] not in (PIPELINE_TYPE, PROJECT_TYPE)
         },
         physical=dict(names.physical),
+        pipeline_role=pipeline_role,
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
 from botocore.exceptions import ClientError
 
 from cdlab.pipeline.definition import Action, PipelineError
@@ -131,11 +130,11 @@ def _failure(cfn: Any, described: dict[str, Any], since: float) -> str:
     )
 
 
-def run(action: Action, artifacts: dict[str, Path], log: TextIO) -> Deployed:
-    """Create or update the action's stack and wait; raise PipelineError when it fails."""
+def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> Deployed:
+    """Create or update the action's stack with the CloudFormation client ``cfn`` (the
+    pipeline role's) and wait; raise PipelineError when it fails."""
     request = _request(action, artifacts)
     stack = request["StackName"]
-    cfn = boto3.client("cloudformation")
     started = time.time()
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in request["Parameters"]}
     log.write(f"parameters: {json.dumps(parameters, indent=2)}\n")

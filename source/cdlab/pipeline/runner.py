@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +24,16 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config, target
-from cdlab.pipeline import approval, codebuild, definition, deploy, progress, provision, source
+from cdlab.pipeline import (
+    approval,
+    codebuild,
+    definition,
+    deploy,
+    progress,
+    provision,
+    roles,
+    source,
+)
 from cdlab.pipeline.definition import Action, Definition, PipelineError
 from cdlab.steps.training import HYPERPARAMETERS_ENV
 
@@ -72,7 +82,9 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
     [input_name] = action.inputs
     work = run.directory / "work" / action.key
     shutil.copytree(run.artifacts[input_name], work, symlinks=True)
-    extra = {}
+    role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{uuid.uuid4()}")
+    log.write(f"running as {project.service_role}\n")
+    extra = role.environment()
     if run.options.hyperparameters:
         extra[HYPERPARAMETERS_ENV] = json.dumps(run.options.hyperparameters)
     env = codebuild.environment(
@@ -98,7 +110,11 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
 
 
 def _deploy(run: Run, action: Action, log: TextIO) -> str:
-    deployed = deploy.run(action, {n: run.artifacts[n] for n in action.inputs}, log)
+    assert run.definition is not None
+    role = roles.assume(run.definition.pipeline_role, roles.CODEPIPELINE)
+    log.write(f"calling CloudFormation as {run.definition.pipeline_role}\n")
+    cfn = role.session().client("cloudformation")
+    deployed = deploy.run(action, {n: run.artifacts[n] for n in action.inputs}, log, cfn)
     run.deployed[action.stage] = deployed
     endpoint = deployed.outputs.get("EndpointName", "")
     return f"{deployed.stack} {deployed.operation}: {endpoint}"
