@@ -30,11 +30,20 @@ def _channel(s3: Any, bucket: str, key: str, X: Any, y: Any) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def ensure_database(glue: Any, database: str) -> None:
+    """Create the database only when it is missing: the pipeline stack owns it, so the build
+    reads it (glue:GetDatabase) and needs no glue:CreateDatabase; a notebook run makes its own."""
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+            glue.create_database(DatabaseInput={"Name": database})
+
+
 def register_table(database: str, bucket: str, key_prefix: str) -> None:
     """The ratings as a Glue table over ``u.data`` in S3 (tab-separated), so Athena can query it."""
     glue = boto3.client("glue")
-    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
-        glue.create_database(DatabaseInput={"Name": database})
+    ensure_database(glue, database)
     table = {
         "Name": TABLE,
         "TableType": "EXTERNAL_TABLE",
