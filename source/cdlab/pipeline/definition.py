@@ -55,6 +55,7 @@ class Project:
     buildspec: dict[str, Any]
     environment: dict[str, str]
     service_role: str = ""  # the ARN of the role its builds run as
+    log_group: str = ""  # the CloudWatch Logs group of its builds
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def _project(properties: dict[str, Any]) -> Project:
         buildspec=yaml.safe_load(properties["Source"]["BuildSpec"]),
         environment={v["Name"]: str(v["Value"]) for v in plain},
         service_role=properties.get("ServiceRole", ""),
+        log_group=properties.get("LogsConfig", {}).get("CloudWatchLogs", {}).get("GroupName")
+        or f"/aws/codebuild/{properties['Name']}",
     )
 
 
@@ -169,6 +172,7 @@ def load(path: Path, stack: str) -> Definition:
                 "Source": {"BuildSpec": resolve(p["Source"]["BuildSpec"], scope)},
                 "Environment": resolve(p.get("Environment", {}), scope),
                 "ServiceRole": resolve(p.get("ServiceRole", ""), scope),
+                "LogsConfig": resolve(p.get("LogsConfig", {}), scope),
             }
         )
         for p in of_type(PROJECT_TYPE)

@@ -1,7 +1,9 @@
 """A CloudFormation deploy action (ActionMode CREATE_UPDATE) through boto3, as CodePipeline runs it.
 
 The template and the template configuration (``Parameters``, ``Tags``, ``StackPolicy``) come from
-the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The stack is
+the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The template
+is validated first (ValidateTemplate, which the AWS CDK grants a pipeline's role for this
+action), so a broken one fails before any stack is touched. The stack is
 created when it does not exist and updated otherwise (with the configuration's stack policy as
 ``StackPolicyBody``); "no updates" is a success, as in CodePipeline. The stack's events are
 written to the action's log while it is polled.
@@ -138,6 +140,10 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> De
     started = time.time()
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in request["Parameters"]}
     log.write(f"parameters: {json.dumps(parameters, indent=2)}\n")
+    try:
+        cfn.validate_template(TemplateBody=request["TemplateBody"])
+    except ClientError as e:
+        raise PipelineError(f"{stack}: {e.response['Error']['Message']}") from None
     operation = "updated" if _exists(cfn, stack) else "created"
     log.write(f"{operation[:-1]}ing stack {stack}\n")
     log.flush()

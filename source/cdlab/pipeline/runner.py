@@ -15,7 +15,6 @@ import re
 import shutil
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdlab import config, target
 from cdlab.pipeline import (
     approval,
+    buildlogs,
     codebuild,
     definition,
     deploy,
@@ -82,13 +82,23 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
     [input_name] = action.inputs
     work = run.directory / "work" / action.key
     shutil.copytree(run.artifacts[input_name], work, symlinks=True)
-    role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{uuid.uuid4()}")
-    log.write(f"running as {project.service_role}\n")
+    build = codebuild.build_id(project)
+    role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{build[-36:]}")
+    build_log = buildlogs.BuildLog(
+        role.session().client("logs"),
+        project.log_group,
+        build[-36:],
+        project.service_role,
+        codebuild.build_arn(build),
+    )
+    build_log.open()
+    log.write(f"running as {project.service_role}, logging to {project.log_group}\n")
     extra = role.environment()
     if run.options.hyperparameters:
         extra[HYPERPARAMETERS_ENV] = json.dumps(run.options.hyperparameters)
     env = codebuild.environment(
         project,
+        build,
         work,
         run.directory / "bin",
         run.revision.commit,
@@ -97,6 +107,8 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
         {**run.cloud, **extra},
     )
     failure = codebuild.run(project, work, env, log)
+    log.flush()
+    build_log.ship(run.directory / f"{action.key}.log")
     if failure is not None:
         raise PipelineError(
             f"`{failure.command}` exited with status {failure.exit_code} "
