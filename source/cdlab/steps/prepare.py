@@ -84,7 +84,9 @@ def run(bucket: str, database: str, source: Path | None, workdir: Path, log=prin
     s3 = boto3.client("s3")
     try:
         s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
+    except s3.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise  # 403: the bucket is there, and this caller may not list it
         s3.create_bucket(Bucket=bucket)
     train_uri = _channel(s3, bucket, "prepdata/train/train.protobuf", X_train, base.labels())
     test_uri = _channel(s3, bucket, "prepdata/test/test.protobuf", X_test, test.labels())
