@@ -36,7 +36,7 @@ class BuildLog:
         return PipelineError(
             f"ACCESS_DENIED: Service role {self.role_arn} does not allow AWS CodeBuild to create "
             f"Amazon CloudWatch Logs log streams for build {self.build_arn}. "
-            f"Error message: {error.response['Error']['Message']}"
+            f"{error.response['Error']['Code']}: {error.response['Error']['Message']}"
         )
 
     def open(self) -> None:

@@ -132,6 +132,13 @@ def _failure(cfn: Any, described: dict[str, Any], since: float) -> str:
     )
 
 
+def _refused(stack: str, error: ClientError) -> PipelineError:
+    """CloudFormation's refusal of a call on ``stack``, with its error code."""
+    return PipelineError(
+        f"{stack}: {error.response['Error']['Code']}: {error.response['Error']['Message']}"
+    )
+
+
 def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> Deployed:
     """Create or update the action's stack with the CloudFormation client ``cfn`` (the
     pipeline role's) and wait; raise PipelineError when it fails."""
@@ -143,9 +150,9 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> De
     try:
         cfn.validate_template(TemplateBody=request["TemplateBody"])
     except ClientError as e:
-        raise PipelineError(f"{stack}: {e.response['Error']['Message']}") from None
+        raise _refused(stack, e) from None
     operation = "updated" if _exists(cfn, stack) else "created"
-    log.write(f"{operation[:-1]}ing stack {stack}\n")
+    log.write(f"{'updating' if operation == 'updated' else 'creating'} stack {stack}\n")
     log.flush()
     try:
         if operation == "updated":
@@ -155,7 +162,7 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> De
     except ClientError as e:
         message = e.response["Error"]["Message"]
         if message != "No updates are to be performed.":
-            raise PipelineError(f"{stack}: {message}") from None
+            raise _refused(stack, e) from None
         log.write(f"{message}\n")
         operation = "unchanged"
     if operation != "unchanged":
