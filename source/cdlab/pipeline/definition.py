@@ -66,6 +66,7 @@ class Definition:
     resources: dict[str, dict[str, Any]]  # logical id -> resolved resource (Type, Properties)
     physical: dict[str, str]  # logical id -> local physical name, for the resources used
     pipeline_role: str = ""  # the ARN of the role the pipeline's own calls are made as
+    artifact_store: str = ""  # the bucket of the pipeline's artifacts
 
     def ref(self, logical_id: str) -> str:
         return self.physical[logical_id]
@@ -131,6 +132,12 @@ def _project(properties: dict[str, Any]) -> Project:
     )
 
 
+def _run_locally(properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a CodeBuild project that run locally."""
+    keys = ("Name", "Source", "Environment", "ServiceRole", "LogsConfig")
+    return {key: properties[key] for key in keys if key in properties}
+
+
 def _action(stage: str, action: dict[str, Any]) -> Action:
     kind = action["ActionTypeId"]
     return Action(
@@ -165,22 +172,12 @@ def load(path: Path, stack: str) -> Definition:
     def of_type(kind: str) -> list[dict[str, Any]]:
         return [r.get("Properties", {}) for r in resources.values() if r["Type"] == kind]
 
-    projects = [
-        _project(
-            {
-                "Name": resolve(p["Name"], scope),
-                "Source": {"BuildSpec": resolve(p["Source"]["BuildSpec"], scope)},
-                "Environment": resolve(p.get("Environment", {}), scope),
-                "ServiceRole": resolve(p.get("ServiceRole", ""), scope),
-                "LogsConfig": resolve(p.get("LogsConfig", {}), scope),
-            }
-        )
-        for p in of_type(PROJECT_TYPE)
-    ]
+    projects = [_project(resolve(_run_locally(p), scope)) for p in of_type(PROJECT_TYPE)]
     pipelines = of_type(PIPELINE_TYPE)
     if len(pipelines) != 1:
         raise PipelineError(f"{path} must declare exactly one {PIPELINE_TYPE}")
     pipeline_role = resolve(pipelines[0].get("RoleArn", ""), scope)
+    artifact_store = resolve(pipelines[0].get("ArtifactStore", {}).get("Location", ""), scope)
     roles = [i for i, r in resources.items() if r["Type"] == "AWS::IAM::Role"]
     for logical_id in roles:  # every role, and what its policies name, exists locally
         names.ref(logical_id)
@@ -204,4 +201,5 @@ def load(path: Path, stack: str) -> Definition:
         },
         physical=dict(names.physical),
         pipeline_role=pipeline_role,
+        artifact_store=artifact_store,
     )

@@ -23,6 +23,9 @@ def _bucket(name: str, properties: dict[str, Any]) -> None:
     s3 = boto3.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name)
+    versioning = properties.get("VersioningConfiguration", {}).get("Status")
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
 
 
 def _role(name: str, properties: dict[str, Any]) -> None:
