@@ -10,6 +10,7 @@ listed in NOT_EXERCISED with the reason; a statement in neither table fails the 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
@@ -34,32 +35,30 @@ STAGE_ROLES = ("CodeBuildRole", "TestCodeBuildRole", "CodePipelineRole", "CloudF
 
 # (role, Sid) -> the stage whose one action fails without the statement
 EXERCISED = {
+    ("CodePipelineRole", "SourceBucket"): "Source",
+    ("CodePipelineRole", "SourceArchive"): "Source",
     ("CodeBuildRole", "BuildLogs"): "Build",
+    ("CodeBuildRole", "PipelineArtifacts"): "Build",
     ("CodeBuildRole", "DataObjects"): "Build",
     ("CodeBuildRole", "Buckets"): "Build",
     ("CodeBuildRole", "GlueCatalog"): "Build",
     ("CodeBuildRole", "Training"): "Build",
     ("CodeBuildRole", "PassSagemakerRole"): "Build",
     ("TestCodeBuildRole", "TestLogs"): "TestQA",
+    ("TestCodeBuildRole", "ArtifactBucket"): "TestQA",
+    ("TestCodeBuildRole", "PipelineArtifacts"): "TestQA",
     ("TestCodeBuildRole", "HeldOutChannel"): "TestQA",  # issue 13's second bug
     ("TestCodeBuildRole", "InvokeQAEndpoint"): "TestQA",
+    ("CodePipelineRole", "ArtifactBucket"): "DeployQA",
+    ("CodePipelineRole", "Artifacts"): "DeployQA",
     ("CodePipelineRole", "ValidateTemplates"): "DeployQA",
     ("CodePipelineRole", "EndpointStacks"): "DeployQA",
     ("CodePipelineRole", "PassCloudFormationRole"): "DeployQA",
 }
-ARTIFACTS = "the local runner hands artifacts on as directories, not through the artifact bucket"
 CFN_AS_ROLE = (
     "the local CloudFormation creates a stack's resources as itself, not as the stack's RoleARN"
 )
 NOT_EXERCISED = {
-    ("CodeBuildRole", "PipelineArtifacts"): ARTIFACTS,
-    ("TestCodeBuildRole", "PipelineArtifacts"): ARTIFACTS,
-    ("TestCodeBuildRole", "ArtifactBucket"): ARTIFACTS,
-    ("CodePipelineRole", "Artifacts"): ARTIFACTS,
-    ("CodePipelineRole", "ArtifactBucket"): ARTIFACTS,
-    ("CodePipelineRole", "SourceArchive"): "the local Source stage exports a git commit, not "
-    "the archive in the source bucket",
-    ("CodePipelineRole", "SourceBucket"): "the local Source stage reads no source bucket",
     ("CodePipelineRole", "Builds"): "the local cloud serves no CodeBuild API: the runner is "
     "CodeBuild, so nothing calls codebuild:StartBuild",
     ("CloudFormationRole", "SageMakerHosting"): CFN_AS_ROLE,
@@ -105,10 +104,8 @@ class Stages:
         run = runner.Run(directory, self.clone, runner.Options(self.clone), self.cloud.env)
         run.revision = source.Revision(source.head(self.clone), "run alone", [])
         run.definition = self.definition
-        run.artifacts = {
-            "SourceOutput": self.first / "source",
-            "BuildOutput": self.first / "artifacts" / "BuildOutput",
-        }
+        run.artifacts = json.loads((self.first / "artifacts.json").read_text())
+        shutil.copytree(self.first / "source", directory / "source")  # what Source uploads
         [action] = dict(self.definition.stages)[stage]
         handler = runner.HANDLERS[(action.category, action.provider)]
         path = directory / f"{action.key}.log"
@@ -176,7 +173,7 @@ def refused(failure: str, role_name: str, action: str) -> bool:
 
 @pytest.mark.slow
 def test_with_every_statement_each_stage_run_alone_succeeds(stages: Stages) -> None:
-    for stage in ("Build", "DeployQA", "TestQA"):
+    for stage in ("Source", "Build", "DeployQA", "TestQA"):
         assert stages.alone(stage) == "", stage
 
 
