@@ -5,9 +5,9 @@ the Source action uploads), ``artifacts/<name>/`` (each build's output artifact 
 stored), ``artifacts.json`` (each artifact's key in the pipeline's artifact bucket),
 ``work/<action>/`` (each action's own download of its inputs from that bucket), and one log per
 action, ``<stage>-<action>.log``. Each action acts as its role (:mod:`.roles`). Actions run one
-after the other. A failing action stops the
-run, so nothing after it (the prod deploy) happens. Each run is about 10 MB; the newest
-``Options.keep_runs`` are kept and older ones deleted when a run starts.
+after the other. A failing action stops the run, so nothing after it (the prod deploy) happens.
+Each run is about 10 MB; the newest ``Options.keep_runs`` are kept and older ones deleted when a
+run starts.
 """
 
 from __future__ import annotations
@@ -91,11 +91,12 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
     store = run.definition.artifact_store
     build = codebuild.build_id(project)
     role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{build[-36:]}")
-    s3 = role.session().client("s3")
+    session = role.session()
+    s3 = session.client("s3")
     artifacts.check_region(s3, store)
     work = artifacts.get(s3, store, run.artifacts[input_name], run.directory / "work" / action.key)
     build_log = buildlogs.BuildLog(
-        role.session().client("logs"),
+        session.client("logs"),
         project.log_group,
         build[-36:],
         project.service_role,
