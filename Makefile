@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast test-sdkv2 lint format bench clean notebooks lab
+.PHONY: install run test test-fast test-sdkv2 test-iam-mutations lint format bench clean notebooks lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: $(STAMP)  ## the main job: the whole pipeline (cloudformation/pipeline.yml)
 test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
-	$(PY) -m pytest -q -p no:cacheprovider -m "not sdkv2"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not sdkv2 and not iam_mutations"
 	$(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests, the integration tests not marked slow
@@ -28,6 +28,9 @@ test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests,
 
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m sdkv2 tests/integration
+
+test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's stage roles removed in turn, its stage run alone, which must fail with AccessDenied naming it (.ci/run runs it after test)
+	$(PY) -m pytest -q -p no:cacheprovider -m iam_mutations tests/integration/test_pipeline_roles.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs

@@ -137,8 +137,10 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
     text = (
         "Run the pipeline of cloudformation/pipeline.yml on the current git commit: Source (git "
         "archive HEAD), Build (predata.py, train.py), DeployQA, TestQA (the match-rate gate), "
-        "Approval, DeployProd (blue/green), against the local cloud. Exit status: 0 deployed, "
-        "1 a stage failed, 3 waiting for approval."
+        "Approval, DeployProd (blue/green), against the local cloud. Each stage acts as its "
+        "pipeline.yml role (builds as their project's ServiceRole, the rest as the pipeline's "
+        "RoleArn), so a permission the template lacks fails here as on AWS. Exit status: 0 "
+        "deployed, 1 a stage failed, 3 waiting for approval."
     )
     run = pipeline_commands.add_parser("run", help="run it once, end to end", description=text)
     run.add_argument(

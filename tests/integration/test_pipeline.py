@@ -30,14 +30,18 @@ PROD = "prod-cdlab"
 ROW = sp.csr_matrix(np.eye(2625, dtype=np.float32)[[3, 1000]].sum(axis=0, keepdims=True))
 
 
-@pytest.fixture(scope="module")
-def cloud60(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
-    """The scaled cloud, with this process's AWS clients pointed at it."""
+def pointed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    """The scaled cloud, with this process's AWS clients pointed at it (a fixture's body)."""
     for running in scaled_cloud(tmp_path_factory):
         with pytest.MonkeyPatch.context() as patch:
             for key, value in running.env.items():
                 patch.setenv(key, value)
             yield running
+
+
+@pytest.fixture(scope="module")
+def cloud60(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
+    yield from pointed_cloud(tmp_path_factory)
 
 
 def git(clone: Path, *args: str) -> None:
@@ -47,11 +51,9 @@ def git(clone: Path, *args: str) -> None:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def committed_copy(clone: Path) -> Path:
     """The working tree as it is (tracked and new files, nothing ignored), committed in a new
-    repository, so the pipeline builds exactly what this test suite runs against."""
-    clone = tmp_path_factory.mktemp("clone")
+    repository at ``clone``, so the pipeline builds exactly what this test suite runs against."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO, check=True, capture_output=True,
@@ -64,6 +66,11 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "The lab as it is")
     return clone
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return committed_copy(tmp_path_factory.mktemp("clone"))
 
 
 def pipeline(directory: Path, cloud: ScaledCloud, *args: str) -> subprocess.CompletedProcess:

@@ -110,7 +110,7 @@ KIT: dict[tuple[str, str], dict] = {
     ("CodeBuildRole", "DataObjects"): {
         "Sid": "DataObjects",
         "Effect": "Allow",
-        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        "Action": ["s3:GetObject", "s3:PutObject"],
         "Resource": f"{DATA}/*",
     },
     ("CodeBuildRole", "Buckets"): {
@@ -129,7 +129,7 @@ KIT: dict[tuple[str, str], dict] = {
     ("TestCodeBuildRole", "InvokeQAEndpoint"): {
         "Sid": "InvokeQAEndpoint",
         "Effect": "Allow",
-        "Action": ["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"],
+        "Action": "sagemaker:InvokeEndpoint",
         "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/qa-*",
     },
     ("SagemakerRole", "Metrics"): {

@@ -1,8 +1,10 @@
 """The local pipeline runner: ``cloudformation/pipeline.yml`` run stage by stage on this machine.
 
 Modules, one job each: ``definition`` (pipeline.yml read with the local cloud's template loader,
-resolved with local names), ``provision`` (the pipeline stack's resources the jobs use),
-``source`` (a clean export of the git commit), ``codebuild`` (buildspec phases as processes),
+resolved with local names), ``provision`` (the pipeline stack's resources and roles),
+``roles`` (each action's role session), ``artifacts`` (the artifact store in S3), ``source``
+(a clean export of the git commit, and the S3 source action), ``codebuild`` (buildspec phases as
+processes), ``buildlogs`` (a build's log in CloudWatch Logs),
 ``pipshim`` (the install phase's ``pip3 install .`` without reinstalling), ``deploy`` (the
 CloudFormation actions), ``approval`` (the manual approval), ``progress`` (the display) and
 ``runner`` (the stages in order, and the summary).

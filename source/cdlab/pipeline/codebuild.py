@@ -68,8 +68,18 @@ def next_build_number(state_dir: Path, project: str) -> int:
     return numbers[project]
 
 
+def build_id(project: Project) -> str:
+    """A new build's id, ``<project>:<uuid>`` as CodeBuild makes it."""
+    return f"{project.name}:{uuid.uuid4()}"
+
+
+def build_arn(build: str) -> str:
+    return f"arn:aws:codebuild:{config.region()}:{config.ACCOUNT_ID}:build/{build}"
+
+
 def environment(
     project: Project,
+    build: str,
     src: Path,
     bin_dir: Path,
     commit: str,
@@ -77,12 +87,12 @@ def environment(
     build_number: int,
     cloud: dict[str, str],
 ) -> dict[str, str]:
+    """The build's variables; ``cloud`` (the local cloud's, the role session's) on top."""
     region = config.region()
-    build_id = f"{project.name}:{uuid.uuid4()}"
     return {
         **os.environ,
-        "CODEBUILD_BUILD_ID": build_id,
-        "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:{config.ACCOUNT_ID}:build/{build_id}",
+        "CODEBUILD_BUILD_ID": build,
+        "CODEBUILD_BUILD_ARN": build_arn(build),
         "CODEBUILD_BUILD_NUMBER": str(build_number),
         "CODEBUILD_BUILD_SUCCEEDING": "1",
         "CODEBUILD_INITIATOR": "codepipeline/local",

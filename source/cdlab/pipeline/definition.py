@@ -54,6 +54,8 @@ class Project:
     name: str
     buildspec: dict[str, Any]
     environment: dict[str, str]
+    service_role: str = ""  # the ARN of the role its builds run as
+    log_group: str = ""  # the CloudWatch Logs group of its builds
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Definition:
     projects: dict[str, Project]
     resources: dict[str, dict[str, Any]]  # logical id -> resolved resource (Type, Properties)
     physical: dict[str, str]  # logical id -> local physical name, for the resources used
+    pipeline_role: str = ""  # the ARN of the role the pipeline's own calls are made as
+    artifact_store: str = ""  # the bucket of the pipeline's artifacts
 
     def ref(self, logical_id: str) -> str:
         return self.physical[logical_id]
@@ -122,7 +126,16 @@ def _project(properties: dict[str, Any]) -> Project:
         name=properties["Name"],
         buildspec=yaml.safe_load(properties["Source"]["BuildSpec"]),
         environment={v["Name"]: str(v["Value"]) for v in plain},
+        service_role=properties.get("ServiceRole", ""),
+        log_group=properties.get("LogsConfig", {}).get("CloudWatchLogs", {}).get("GroupName")
+        or f"/aws/codebuild/{properties['Name']}",
     )
+
+
+def _run_locally(properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a CodeBuild project that run locally."""
+    keys = ("Name", "Source", "Environment", "ServiceRole", "LogsConfig")
+    return {key: properties[key] for key in keys if key in properties}
 
 
 def _action(stage: str, action: dict[str, Any]) -> Action:
@@ -159,20 +172,17 @@ def load(path: Path, stack: str) -> Definition:
     def of_type(kind: str) -> list[dict[str, Any]]:
         return [r.get("Properties", {}) for r in resources.values() if r["Type"] == kind]
 
-    projects = [
-        _project(
-            {
-                "Name": resolve(p["Name"], scope),
-                "Source": {"BuildSpec": resolve(p["Source"]["BuildSpec"], scope)},
-                "Environment": resolve(p.get("Environment", {}), scope),
-            }
-        )
-        for p in of_type(PROJECT_TYPE)
-    ]
-    used = dict(names.physical)  # what the buildspecs name: the resources the jobs touch
+    projects = [_project(resolve(_run_locally(p), scope)) for p in of_type(PROJECT_TYPE)]
     pipelines = of_type(PIPELINE_TYPE)
     if len(pipelines) != 1:
         raise PipelineError(f"{path} must declare exactly one {PIPELINE_TYPE}")
+    pipeline_role = resolve(pipelines[0].get("RoleArn", ""), scope)
+    artifact_store = resolve(pipelines[0].get("ArtifactStore", {}).get("Location", ""), scope)
+    roles = [i for i, r in resources.items() if r["Type"] == "AWS::IAM::Role"]
+    for logical_id in roles:  # every role, and what its policies name, exists locally
+        names.ref(logical_id)
+        resolve(resources[logical_id].get("Properties", {}), scope)
+    used = dict(names.physical)  # the buildspecs' and the roles' resources
     stages = [
         (stage["Name"], [_action(stage["Name"], a) for a in stage["Actions"]])
         for stage in resolve(pipelines[0]["Stages"], scope)
@@ -192,4 +202,6 @@ def load(path: Path, stack: str) -> Definition:
             if resources[logical_id]["Type"] not in (PIPELINE_TYPE, PROJECT_TYPE)
         },
         physical=dict(names.physical),
+        pipeline_role=pipeline_role,
+        artifact_store=artifact_store,
     )

@@ -1,7 +1,9 @@
 """A CloudFormation deploy action (ActionMode CREATE_UPDATE) through boto3, as CodePipeline runs it.
 
 The template and the template configuration (``Parameters``, ``Tags``, ``StackPolicy``) come from
-the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The stack is
+the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The template
+is validated first (ValidateTemplate, which the AWS CDK grants a pipeline's role for this
+action), so a broken one fails before any stack is touched. The stack is
 created when it does not exist and updated otherwise (with the configuration's stack policy as
 ``StackPolicyBody``); "no updates" is a success, as in CodePipeline. The stack's events are
 written to the action's log while it is polled.
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
 from botocore.exceptions import ClientError
 
 from cdlab.pipeline.definition import Action, PipelineError
@@ -131,16 +132,27 @@ def _failure(cfn: Any, described: dict[str, Any], since: float) -> str:
     )
 
 
-def run(action: Action, artifacts: dict[str, Path], log: TextIO) -> Deployed:
-    """Create or update the action's stack and wait; raise PipelineError when it fails."""
+def _refused(stack: str, error: ClientError) -> PipelineError:
+    """CloudFormation's refusal of a call on ``stack``, with its error code."""
+    return PipelineError(
+        f"{stack}: {error.response['Error']['Code']}: {error.response['Error']['Message']}"
+    )
+
+
+def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> Deployed:
+    """Create or update the action's stack with the CloudFormation client ``cfn`` (the
+    pipeline role's) and wait; raise PipelineError when it fails."""
     request = _request(action, artifacts)
     stack = request["StackName"]
-    cfn = boto3.client("cloudformation")
     started = time.time()
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in request["Parameters"]}
     log.write(f"parameters: {json.dumps(parameters, indent=2)}\n")
+    try:
+        cfn.validate_template(TemplateBody=request["TemplateBody"])
+    except ClientError as e:
+        raise _refused(stack, e) from None
     operation = "updated" if _exists(cfn, stack) else "created"
-    log.write(f"{operation[:-1]}ing stack {stack}\n")
+    log.write(f"{'updating' if operation == 'updated' else 'creating'} stack {stack}\n")
     log.flush()
     try:
         if operation == "updated":
@@ -150,7 +162,7 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO) -> Deployed:
     except ClientError as e:
         message = e.response["Error"]["Message"]
         if message != "No updates are to be performed.":
-            raise PipelineError(f"{stack}: {message}") from None
+            raise _refused(stack, e) from None
         log.write(f"{message}\n")
         operation = "unchanged"
     if operation != "unchanged":

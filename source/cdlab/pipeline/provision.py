@@ -2,8 +2,10 @@
 
 The local CloudFormation provides the endpoint stacks' resource types only, so the pipeline
 stack itself is not deployed: the resources its buildspecs name (the data bucket, the Glue
-database and the SageMaker execution role) are created from their resolved template properties,
-once; CodePipeline, CodeBuild and the source and artifact buckets are the runner itself.
+database), its six roles and what their policies name (the source and artifact buckets) are
+created from their resolved template properties, and each role's trust and inline policies are
+put again at every run, so an edit of pipeline.yml takes effect; CodePipeline and CodeBuild are
+the runner itself.
 """
 
 from __future__ import annotations
@@ -21,16 +23,26 @@ def _bucket(name: str, properties: dict[str, Any]) -> None:
     s3 = boto3.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name)
+    versioning = properties.get("VersioningConfiguration", {}).get("Status")
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
 
 
 def _role(name: str, properties: dict[str, Any]) -> None:
+    """The role as the template has it now: its trust policy and its inline policies."""
     iam = boto3.client("iam")
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+    trust = json.dumps(properties["AssumeRolePolicyDocument"])
+    try:
         iam.create_role(
             RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"]),
+            AssumeRolePolicyDocument=trust,
             Description=properties.get("Description", ""),
         )
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+    declared = {policy["PolicyName"] for policy in properties.get("Policies", [])}
+    for stale in set(iam.list_role_policies(RoleName=name)["PolicyNames"]) - declared:
+        iam.delete_role_policy(RoleName=name, PolicyName=stale)
     for policy in properties.get("Policies", []):
         iam.put_role_policy(
             RoleName=name,

@@ -1,11 +1,13 @@
 """``cdlab pipeline run``: the stages of pipeline.yml in order, against the local cloud.
 
-A run lives in ``$CDLAB_HOME/pipeline/runs/<run-id>/``: ``source/`` (the commit's export, the
-SourceOutput artifact), ``artifacts/<name>/`` (each build's output artifact), ``work/<action>/``
-(each CodeBuild action's own copy of its input, as CodeBuild extracts one), and one log per
-action, ``<stage>-<action>.log``. Actions run one after the other. A failing action stops the
-run, so nothing after it (the prod deploy) happens. Each run is about 10 MB; the newest
-``Options.keep_runs`` are kept and older ones deleted when a run starts.
+A run lives in ``$CDLAB_HOME/pipeline/runs/<run-id>/``: ``source/`` (the commit's export, which
+the Source action uploads), ``artifacts/<name>/`` (each build's output artifact as it was
+stored), ``artifacts.json`` (each artifact's key in the pipeline's artifact bucket),
+``work/<action>/`` (each action's own download of its inputs from that bucket), and one log per
+action, ``<stage>-<action>.log``. Each action acts as its role (:mod:`.roles`). Actions run one
+after the other. A failing action stops the run, so nothing after it (the prod deploy) happens.
+Each run is about 10 MB; the newest ``Options.keep_runs`` are kept and older ones deleted when a
+run starts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config, target
-from cdlab.pipeline import approval, codebuild, definition, deploy, progress, provision, source
+from cdlab.pipeline import (
+    approval,
+    artifacts,
+    buildlogs,
+    codebuild,
+    definition,
+    deploy,
+    progress,
+    provision,
+    roles,
+    source,
+)
 from cdlab.pipeline.definition import Action, Definition, PipelineError
 from cdlab.steps.training import HYPERPARAMETERS_ENV
 
@@ -55,10 +68,15 @@ class Run:
     cloud: dict[str, str]
     revision: source.Revision | None = None
     definition: Definition | None = None
-    artifacts: dict[str, Path] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> key in the store
     stage_seconds: dict[str, float] = field(default_factory=dict)
     deployed: dict[str, deploy.Deployed] = field(default_factory=dict)
     logs: list[Path] = field(default_factory=list)
+
+    def keep(self, name: str, key: str) -> None:
+        """Record an artifact's key in the store, also in ``artifacts.json`` of the run."""
+        self.artifacts[name] = key
+        (self.directory / "artifacts.json").write_text(json.dumps(self.artifacts, indent=2))
 
     def log_file(self, action: Action) -> Path:
         path = self.directory / f"{action.key}.log"
@@ -70,35 +88,66 @@ def _build(run: Run, action: Action, log: TextIO) -> str:
     assert run.definition is not None and run.revision is not None
     project = run.definition.projects[action.configuration["ProjectName"]]
     [input_name] = action.inputs
-    work = run.directory / "work" / action.key
-    shutil.copytree(run.artifacts[input_name], work, symlinks=True)
-    extra = {}
+    store = run.definition.artifact_store
+    build = codebuild.build_id(project)
+    role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{build[-36:]}")
+    session = role.session()
+    s3 = session.client("s3")
+    artifacts.check_region(s3, store)
+    work = artifacts.get(s3, store, run.artifacts[input_name], run.directory / "work" / action.key)
+    build_log = buildlogs.BuildLog(
+        session.client("logs"),
+        project.log_group,
+        build[-36:],
+        project.service_role,
+        codebuild.build_arn(build),
+    )
+    build_log.open()
+    log.write(f"running as {project.service_role}, logging to {project.log_group}\n")
+    extra = role.environment()
     if run.options.hyperparameters:
         extra[HYPERPARAMETERS_ENV] = json.dumps(run.options.hyperparameters)
     env = codebuild.environment(
         project,
+        build,
         work,
         run.directory / "bin",
         run.revision.commit,
-        str(run.artifacts[input_name]),
+        f"arn:aws:s3:::{store}/{run.artifacts[input_name]}",
         codebuild.next_build_number(run.directory.parent.parent, project.name),
         {**run.cloud, **extra},
     )
     failure = codebuild.run(project, work, env, log)
+    log.flush()
+    build_log.ship(run.directory / f"{action.key}.log")
     if failure is not None:
         raise PipelineError(
             f"`{failure.command}` exited with status {failure.exit_code} "
             f"in the {failure.phase} phase of {project.name}"
         )
     for name in action.outputs:
-        count = codebuild.export_artifact(project, work, run.directory / "artifacts" / name)
-        run.artifacts[name] = run.directory / "artifacts" / name
-        log.write(f"artifact {name}: {count} files\n")
+        exported = run.directory / "artifacts" / name
+        count = codebuild.export_artifact(project, work, exported)
+        run.keep(name, artifacts.new_key(run.definition.stack, name))
+        artifacts.put(s3, store, run.artifacts[name], exported)
+        log.write(f"artifact {name}: {count} files, s3://{store}/{run.artifacts[name]}\n")
     return project.name
 
 
 def _deploy(run: Run, action: Action, log: TextIO) -> str:
-    deployed = deploy.run(action, {n: run.artifacts[n] for n in action.inputs}, log)
+    assert run.definition is not None
+    store = run.definition.artifact_store
+    session = roles.assume(run.definition.pipeline_role, roles.CODEPIPELINE).session()
+    log.write(f"acting as {run.definition.pipeline_role}\n")
+    s3 = session.client("s3")
+    artifacts.check_region(s3, store)
+    inputs = {
+        name: artifacts.get(
+            s3, store, run.artifacts[name], run.directory / "work" / action.key / name
+        )
+        for name in action.inputs
+    }
+    deployed = deploy.run(action, inputs, log, session.client("cloudformation"))
     run.deployed[action.stage] = deployed
     endpoint = deployed.outputs.get("EndpointName", "")
     return f"{deployed.stack} {deployed.operation}: {endpoint}"
@@ -110,7 +159,26 @@ def _approve(run: Run, action: Action, log: TextIO) -> str:
     return decision
 
 
+def _hand_over(run: Run, action: Action, log: TextIO) -> str:
+    """The S3 source action: the export uploaded to the source bucket, as Lab 3 does, then that
+    version copied into the artifact store as the pipeline's role."""
+    assert run.definition is not None
+    bucket, key = action.configuration["S3Bucket"], action.configuration["S3ObjectKey"]
+    version = source.upload(run.directory / "source", bucket, key)
+    log.write(f"uploaded s3://{bucket}/{key} (version {version})\n")
+    store = run.definition.artifact_store
+    s3 = roles.assume(run.definition.pipeline_role, roles.CODEPIPELINE).session().client("s3")
+    artifacts.check_region(s3, store)
+    [name] = action.outputs
+    stored = artifacts.new_key(run.definition.stack, name)
+    source.copy_version(s3, bucket, key, version, store, stored)
+    run.keep(name, stored)
+    log.write(f"artifact {name}: s3://{store}/{stored}, as {run.definition.pipeline_role}\n")
+    return stored
+
+
 HANDLERS = {
+    ("Source", "S3"): _hand_over,
     ("Build", "CodeBuild"): _build,
     ("Test", "CodeBuild"): _build,
     ("Deploy", "CloudFormation"): _deploy,
@@ -129,17 +197,23 @@ def _source(run: Run, out: TextIO) -> None:
         stage, [action] = run.definition.stages[0]
         if (action.category, action.provider) != ("Source", "S3") or len(action.outputs) != 1:
             raise PipelineError(f"the first stage of {PIPELINE_FILE} must be its S3 source action")
+        with run.log_file(action).open("w") as log:
+            log.write(
+                f"git archive {run.revision.commit} ({run.revision.subject})\n"
+                + "".join(f"not included: {change}\n" for change in run.revision.uncommitted)
+            )
+            made = provision.ensure(run.definition)
+            _hand_over(run, action, log)
+    except (BotoCoreError, ClientError) as e:
+        line.done("FAIL")
+        raise PipelineError(f"Source-Source: {e}") from e
     except PipelineError:
         line.done("FAIL")
         raise
-    run.artifacts[action.outputs[0]] = run.directory / "source"
-    run.log_file(action).write_text(
-        f"git archive {run.revision.commit} ({run.revision.subject})\n"
-        + "".join(f"not included: {change}\n" for change in run.revision.uncommitted)
-    )
     run.stage_seconds[stage] = line.done(
         "ok", f"{run.revision.commit[:7]} {run.revision.subject[:40]}"
     )
+    out.write(f"      stack resources (local): {', '.join(made)}\n")
     if run.revision.uncommitted:
         out.write(
             f"      note: {len(run.revision.uncommitted)} uncommitted change(s) are not in this "
@@ -314,12 +388,6 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     )
     try:
         _source(current, out)
-        assert current.definition is not None
-        try:
-            made = provision.ensure(current.definition)
-        except (BotoCoreError, ClientError) as e:
-            raise PipelineError(f"creating the pipeline stack's resources: {e}") from e
-        out.write(f"      stack resources (local): {', '.join(made)}\n")
         _stages(current, out)
     except (approval.ApprovalPending, approval.Rejected) as e:
         out.write(f"\n  stopped: {e}\n")

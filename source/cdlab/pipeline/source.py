@@ -1,6 +1,10 @@
 """The Source stage: a clean export of the current git commit, as CodePipeline hands a revision on.
 
 Only what is committed runs (``git archive HEAD``); uncommitted changes are reported, not used.
+The export is then what Lab 3 uploads to the source bucket (``aws s3 cp`` of its zip, with the
+account's key), and the S3 source action, as the pipeline's role, copies that version of the
+archive into the artifact store; CodePipeline's S3 source needs a versioned bucket
+(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html).
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
+
+from cdlab.pipeline import artifacts
 from cdlab.pipeline.definition import PipelineError
 
 
@@ -57,3 +65,17 @@ def export(repo: Path, destination: Path) -> Revision:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(destination, filter="data")
     return Revision(commit, subject, [line for line in status.splitlines() if line])
+
+
+def upload(directory: Path, bucket: str, key: str) -> str:
+    """The participant's upload of the export's zip (the account's key); its S3 version id."""
+    answer = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=artifacts.pack(directory))
+    return answer.get("VersionId", "")
+
+
+def copy_version(s3: Any, bucket: str, key: str, version: str, store: str, stored: str) -> None:
+    """As the pipeline's role ``s3``: the version ``version`` of the archive into the store."""
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        raise PipelineError(f"the source bucket {bucket} must have versioning enabled")
+    body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+    s3.put_object(Bucket=store, Key=stored, Body=body)

@@ -30,11 +30,20 @@ def _channel(s3: Any, bucket: str, key: str, X: Any, y: Any) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def ensure_database(glue: Any, database: str) -> None:
+    """Create the database only when it is missing: the pipeline stack owns it, so the build
+    reads it (glue:GetDatabase) and needs no glue:CreateDatabase; a notebook run makes its own."""
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+            glue.create_database(DatabaseInput={"Name": database})
+
+
 def register_table(database: str, bucket: str, key_prefix: str) -> None:
     """The ratings as a Glue table over ``u.data`` in S3 (tab-separated), so Athena can query it."""
     glue = boto3.client("glue")
-    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
-        glue.create_database(DatabaseInput={"Name": database})
+    ensure_database(glue, database)
     table = {
         "Name": TABLE,
         "TableType": "EXTERNAL_TABLE",
@@ -75,7 +84,9 @@ def run(bucket: str, database: str, source: Path | None, workdir: Path, log=prin
     s3 = boto3.client("s3")
     try:
         s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
+    except s3.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise  # 403: the bucket is there, and this caller may not list it
         s3.create_bucket(Bucket=bucket)
     train_uri = _channel(s3, bucket, "prepdata/train/train.protobuf", X_train, base.labels())
     test_uri = _channel(s3, bucket, "prepdata/test/test.protobuf", X_test, test.labels())

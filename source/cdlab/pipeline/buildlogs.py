@@ -1,0 +1,64 @@
+"""A build's log in CloudWatch Logs, written as the project's role, as CodeBuild writes it.
+
+CodeBuild creates the project's log group if it is missing and one log stream per build (named
+after the build's id) before the build runs, with the project's service role; a role that may not
+do so fails the build at once
+(https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html). The log
+file's lines are put into the stream when the build ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cdlab.pipeline.definition import PipelineError
+
+BATCH = 1000  # lines per PutLogEvents, well under its 10,000 events and 1 MB
+
+
+@dataclass(frozen=True)
+class BuildLog:
+    """One build's log stream, and the role's CloudWatch Logs client that writes it."""
+
+    logs: Any
+    group: str
+    stream: str
+    role_arn: str
+    build_arn: str
+
+    def _refused(self, error: ClientError) -> PipelineError:
+        return PipelineError(
+            f"ACCESS_DENIED: Service role {self.role_arn} does not allow AWS CodeBuild to create "
+            f"Amazon CloudWatch Logs log streams for build {self.build_arn}. "
+            f"{error.response['Error']['Code']}: {error.response['Error']['Message']}"
+        )
+
+    def open(self) -> None:
+        """Create the log group (unless it exists) and the build's stream."""
+        logs = self.logs
+        try:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=self.group)
+            logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+        except ClientError as e:
+            raise self._refused(e) from None
+
+    def ship(self, path: Path) -> None:
+        """Put the log file's lines into the stream."""
+        lines = path.read_text(errors="replace").splitlines() or ["(no output)"]
+        now = int(time.time() * 1000)
+        try:
+            for start in range(0, len(lines), BATCH):
+                batch = lines[start : start + BATCH]
+                events = [{"timestamp": now, "message": line or " "} for line in batch]
+                self.logs.put_log_events(
+                    logGroupName=self.group, logStreamName=self.stream, logEvents=events
+                )
+        except ClientError as e:
+            raise self._refused(e) from None

@@ -1,0 +1,76 @@
+"""Each stage acts as its role: temporary credentials of a pipeline.yml role, taken as the service
+that plays it takes them.
+
+On AWS, CodeBuild runs a project's builds with the project's ``ServiceRole`` and CodePipeline
+makes its own calls (the CloudFormation actions among them) with the pipeline's ``RoleArn``; each
+service assumes its role, which its trust policy must allow
+(https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html,
+https://docs.aws.amazon.com/codepipeline/latest/userguide/security-iam.html). The runner plays
+both services: it checks that the role trusts the service it plays, in the local cloud's own
+policy evaluation, then asks STS for the session with the account's key, the key the local
+services hold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import boto3
+
+from cdlab.localcloud.iam.policy import PolicyType, Request, compile_policy, evaluate
+from cdlab.pipeline.definition import PipelineError
+
+CODEBUILD = "codebuild.amazonaws.com"
+CODEPIPELINE = "codepipeline.amazonaws.com"
+# the words each service uses when its role does not trust it
+NOT_TRUSTED = {
+    CODEBUILD: "CodeBuild is not authorized to perform: sts:AssumeRole on {role}",
+    CODEPIPELINE: "CodePipeline is not authorized to perform AssumeRole on role {role}",
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A role session's temporary key."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+    def environment(self) -> dict[str, str]:
+        """The variables that make a child process's AWS clients use this session."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+        )
+
+
+def trusts(role_arn: str, service: str) -> bool:
+    """Whether the role's trust policy lets ``service`` assume it."""
+    name = role_arn.rpartition("/")[2]
+    document = boto3.client("iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    trust = compile_policy(document, PolicyType.RESOURCE)
+    request = Request(service, "sts:AssumeRole", (role_arn,))
+    return evaluate([], request, trust, resource_policy_required=True).allowed
+
+
+def assume(role_arn: str, service: str, session_name: str = "") -> Credentials:
+    """A session of ``role_arn`` as ``service`` takes it; PipelineError when the role does not
+    trust the service."""
+    if not role_arn:
+        raise PipelineError(f"no role for {service} to act as")
+    if not trusts(role_arn, service):
+        raise PipelineError(NOT_TRUSTED[service].format(role=role_arn))
+    name = session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:16]}"
+    answer = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=name)
+    key = answer["Credentials"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"], key["SessionToken"])
