@@ -10,13 +10,18 @@ services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/lates
 and for the query services: IAM, STS and CloudFormation answer ``AccessDenied``, 403, as the
 access-denied examples of https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
 show. A passed role the service cannot assume is the service's own validation error
-(:func:`cdlab.localcloud.iam.service_roles.untrusted_role_error`).
+(:func:`cdlab.localcloud.iam.service_roles.untrusted_role_error`). The kit's key may assume a
+role as a named service (:data:`SERVICE_PRINCIPAL_HEADER`): the pipeline runner plays CodeBuild
+and CodePipeline, whose roles trust only those services.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
+from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.enforcer import Enforcer
 from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
 from cdlab.localcloud.iam.service_roles import untrusted_role_error
@@ -32,6 +37,20 @@ ACCESS_DENIED = {
 }
 # the services whose calls the account's administrator is checked on: AssumeRole, passed roles
 ADMINISTRATOR_CHECKED = {"sts"} | {prefix for prefix, _ in PASS_ROLE}
+# The header with which the local services' key (the kit's key, as the pipeline runner playing
+# CodeBuild and CodePipeline) assumes a role as the service that would assume it on AWS: the
+# role's trust policy is then evaluated for that service principal. Any other key's header is
+# ignored.
+SERVICE_PRINCIPAL_HEADER = "X-Cdlab-Service-Principal"
+
+
+def acting_principal(request: web.Request, principal: Principal) -> Principal:
+    """The principal a request is evaluated as: a service principal when the kit's key names
+    one (``codebuild.amazonaws.com``), else the signer."""
+    service = request.headers.get(SERVICE_PRINCIPAL_HEADER, "")
+    if principal.kind != "root" or not service.endswith(".amazonaws.com"):
+        return principal
+    return dataclasses.replace(principal, arn=service)
 
 
 def _needs_body(request: web.Request, service: str | None) -> bool:
@@ -56,7 +75,8 @@ def middleware(enforcer: Enforcer) -> Middleware:
         body = await request.read() if _needs_body(request, service) else b""
         call = wire_call(request.method, request.raw_path, request.headers, body)
         protocol_family = family(request, service)
-        denial = await enforcer.denial(ctx.principal, call, ctx.region, ctx.account)
+        principal = acting_principal(request, ctx.principal)
+        denial = await enforcer.denial(principal, call, ctx.region, ctx.account)
         if denial is not None:
             err = ACCESS_DENIED[protocol_family](denial.message(quote_resource=service == "s3"))
             return error_response(err, protocol_family)
