@@ -32,10 +32,10 @@ PARTICIPANT_TEMPLATE = Path(__file__).parents[2] / "cloudformation" / "participa
 _HOME = pytest.StashKey[Path]()
 
 
-def _as_participant(home: Path, port: int) -> dict[str, str]:
-    """Start the cloud and create the participant in it; the variables that sign as it."""
-    cloud = control.up(home, port)
-    key_id, secret = control.credentials(home)
+def participant_environment(cloud: control.Cloud) -> dict[str, str]:
+    """Create the participant in ``cloud``, as its administrator; the variables that make
+    ``control.client_environment`` sign as the participant."""
+    key_id, secret = control.credentials(cloud.home)
     iam = boto3.client(
         "iam",
         endpoint_url=cloud.url,
@@ -43,11 +43,9 @@ def _as_participant(home: Path, port: int) -> dict[str, str]:
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
     )
-    user = participant.create(iam, PARTICIPANT_TEMPLATE, config.region(), config.ACCOUNT_ID)
-    return {
-        control.ACCESS_KEY_VARIABLE: user.access_key_id,
-        control.SECRET_KEY_VARIABLE: user.secret_access_key,
-    }
+    return participant.create(
+        iam, PARTICIPANT_TEMPLATE, config.region(), config.ACCOUNT_ID
+    ).environment()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["CDLAB_TARGET"] = "local"
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     if os.environ.get("NOTEBOOKS_AS", "participant") != "admin":
-        os.environ.update(_as_participant(home, port))
+        os.environ.update(participant_environment(control.up(home, port)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud import control
 from cdlab.localcloud.cloudformation import intrinsics, template
 
 POLICY_LOGICAL_ID = "ParticipantPolicy"
@@ -31,10 +32,11 @@ class Participant:
     secret_access_key: str
 
     def environment(self) -> dict[str, str]:
-        """The variables that make boto3 and the AWS CLI sign as the participant."""
+        """The variables that make :func:`control.client_environment` sign as the participant
+        (``cdlab local env``, ``cdlab.target.ready`` and the kernels that call it)."""
         return {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            control.ACCESS_KEY_VARIABLE: self.access_key_id,
+            control.SECRET_KEY_VARIABLE: self.secret_access_key,
         }
 
 
