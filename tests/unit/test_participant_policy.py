@@ -110,3 +110,34 @@ def test_only_autoscalings_service_linked_role_may_be_created(compiled) -> None:
     assert create(AUTOSCALING_SERVICE, SERVICE_LINKED_ROLE)
     other = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ec2.amazonaws.com/AWSServiceRoleForEC2"
     assert not create("ec2.amazonaws.com", other)
+
+
+AWS_ONLY = [
+    ("codepipeline:GetPipelineState", f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3"),
+    (
+        "codepipeline:PutApprovalResult",
+        f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3/Approval/Approve",
+    ),
+    ("codebuild:CreateProject", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/cdlab-lab3-build"),
+    ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/cdlab-lab3-SourceEventRule-X"),
+]
+
+
+@pytest.mark.parametrize(("action", "resource"), AWS_ONLY, ids=lambda v: v.split(":")[-1])
+def test_lab_3_on_aws_may_deploy_and_drive_its_pipeline(compiled, action, resource) -> None:
+    """Calls of CloudFormation (as the participant) and of the notebook that the local cloud
+    does not serve, so that only this test checks them."""
+    assert evaluate([compiled], Request(USER, action, (resource,))).allowed
+    other = resource.replace("cdlab-lab3", "payroll")
+    assert not evaluate([compiled], Request(USER, action, (other,))).allowed
+
+
+def test_lab_3_stack_roles_are_passed_to_their_services_only(compiled) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/cdlab-lab3-CodeBuildRole-X"
+
+    def pass_to(service: str) -> bool:
+        context = {"iam:PassedToService": service}
+        return evaluate([compiled], Request(USER, "iam:PassRole", (role,), context)).allowed
+
+    assert pass_to("codebuild.amazonaws.com") and pass_to("codepipeline.amazonaws.com")
+    assert not pass_to("ec2.amazonaws.com")
