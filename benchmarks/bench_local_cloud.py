@@ -5,6 +5,13 @@ then invocations per second and p50/p99 latency through the gateway and straight
 instance of the same container, from the same run (the two loads alternate in slices), with
 their ratio (target: >= 0.70).
 
+Then the cost of IAM enforcement on that hot path: an IAM user allowed sagemaker:InvokeEndpoint
+sends the same load through this cloud (enforcement on, the default) and through a second cloud
+started with ``CDLAB_IAM=off``, in the same alternating slices; the ratio of their throughputs
+(goal: >= 0.90, evaluation costing under 10%). An IAM user's request is not served by the
+runtime's fast path (that is for the kit's own key), so both go through aiohttp and differ by the
+evaluation alone.
+
 Then the CPU each process spends per proxied invocation at a fixed open-loop rate (400/s for
 10 s by default), from the utime + stime ticks in ``/proc/PID/stat`` of the gateway and of its
 instance before and after the load. It moves far less than throughput with what else the
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -26,9 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import aiohttp
 import boto3
@@ -37,13 +46,15 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from cdlab import config, target
 from cdlab import load as fixed_load
-from cdlab import target
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 
 FEATURES = 2625
+INVOKER = "bench-invoker"
+Figures = dict[str, tuple[float, float, float]]  # load -> (req/s, p50 ms, p99 ms)
 
 
 def model() -> FMModel:
@@ -150,63 +161,135 @@ def direct_instance(model_dir: Path) -> tuple[subprocess.Popen[str], int]:
     return process, int(line.rsplit(":", 1)[1])
 
 
-def main() -> None:
+def client(env: dict[str, str], service: str) -> Any:
+    """A client of the cloud ``env`` points at, signing with ``env``'s key."""
+    return boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+
+
+def deploy(env: dict[str, str], counts: tuple[int, ...] = (1,)) -> None:
+    """The bench model, and an endpoint config ``bench-N`` of N instances for each of
+    ``counts``; endpoint ``bench-1`` InService."""
+    sm, s3 = client(env, "sagemaker"), client(env, "s3")
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="m.tar.gz", Body=artifact_bytes(model()))
+    image = fm_image_uri(env["AWS_DEFAULT_REGION"])
+    sm.create_model(
+        ModelName="bench", PrimaryContainer={"Image": image, "ModelDataUrl": "s3://bench/m.tar.gz"}
+    )
+    for count in counts:
+        sm.create_endpoint_config(
+            EndpointConfigName=f"bench-{count}",
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "bench",
+                                 "InitialInstanceCount": count, "InstanceType": "ml.m5.large"}],
+        )  # fmt: skip
+    sm.create_endpoint(EndpointName="bench-1", EndpointConfigName="bench-1")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="bench-1")
+
+
+def endpoint_start_seconds(env: dict[str, str]) -> float:
+    """create-endpoint -> InService of ``bench-2`` (2 instances), which is then deleted."""
+    sm = client(env, "sagemaker")
+    started = time.perf_counter()
+    sm.create_endpoint(EndpointName="bench-2", EndpointConfigName="bench-2")
+    while sm.describe_endpoint(EndpointName="bench-2")["EndpointStatus"] != "InService":
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    sm.delete_endpoint(EndpointName="bench-2")
+    return seconds
+
+
+def invoker_headers(env: dict[str, str], url: str) -> dict[str, str]:
+    """Headers for ``url`` signed by an IAM user whose one policy allows InvokeEndpoint on
+    ``bench-1``: a request IAM evaluates, unless the cloud runs with ``CDLAB_IAM=off``."""
+    iam = client(env, "iam")
+    iam.create_user(UserName=INVOKER)
+    arn = f"arn:aws:sagemaker:{env['AWS_DEFAULT_REGION']}:{config.ACCOUNT_ID}:endpoint/bench-1"
+    statement = {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": arn}
+    iam.put_user_policy(
+        UserName=INVOKER,
+        PolicyName="invoke",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=INVOKER)["AccessKey"]
+    signer = {**env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"]}
+    return signed_headers(url, {**signer, "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+
+
+@contextlib.contextmanager
+def unenforced_cloud() -> Iterator[dict[str, str]]:
+    """A second local cloud, started with ``CDLAB_IAM=off``, with ``bench-1`` InService; the
+    environment that points at it."""
+    home = Path(tempfile.mkdtemp(prefix="cdlab-bench-noiam-"))
+    before = os.environ.get("CDLAB_IAM")
+    os.environ["CDLAB_IAM"] = "off"  # the cloud reads it once, at its start
+    try:
+        running = control.up(home, control.free_port())
+    finally:
+        if before is None:
+            del os.environ["CDLAB_IAM"]
+        else:
+            os.environ["CDLAB_IAM"] = before
+    try:
+        env = {**os.environ, **control.client_environment(home, running.port)}
+        deploy(env)
+        yield env
+    finally:
+        control.down(home)
+
+
+def alternating(urls: dict[str, tuple[str, dict[str, str]]], args: argparse.Namespace) -> Figures:
+    """(req/s, p50 ms, p99 ms) of each load, in alternating slices, so that all see the same
+    machine (others' jobs come and go)."""
+    latencies: dict[str, list[float]] = {name: [] for name in urls}
+    for _ in range(args.slices):
+        for name, (url, headers) in urls.items():
+            slice_seconds = args.seconds / args.slices
+            latencies[name] += asyncio.run(load(url, slice_seconds, args.concurrency, headers))
+    return {name: summary(values, args.seconds) for name, values in latencies.items()}
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--slices", type=int, default=5, help="alternations of the two loads")
+    parser.add_argument("--slices", type=int, default=5, help="alternations of the loads")
     parser.add_argument("--rate", type=float, default=400.0, help="fixed rate for the CPU figure")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def throughputs(env: dict[str, str], direct_port: int, args: argparse.Namespace) -> Figures:
+    """The four loads: straight to an instance, through the gateway with the kit's key, and as
+    an IAM user through this cloud (IAM on) and through one with IAM off."""
+    gateway = f"{env['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations"
+    with unenforced_cloud() as off:
+        unenforced = f"{off['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations"
+        direct = f"http://127.0.0.1:{direct_port}/invocations"
+        loads = {
+            "direct to 1 instance": (direct, {"Content-Type": "application/json"}),
+            "through the gateway": (gateway, signed_headers(gateway, env)),
+            "IAM user, IAM on": (gateway, invoker_headers(env, gateway)),
+            "IAM user, IAM off": (unenforced, invoker_headers(off, unenforced)),
+        }
+        return alternating(loads, args)
+
+
+def main() -> None:
+    args = parse_args()
     home = Path(tempfile.mkdtemp(prefix="cdlab-bench-"))
-    port = control.free_port()
-    env = target.ready("local", home=home, port=port)
+    env = {**os.environ, **target.ready("local", home=home, port=control.free_port())}
     try:
-        sm, s3 = boto3.client("sagemaker"), boto3.client("s3")
-        s3.create_bucket(Bucket="bench")
-        s3.put_object(Bucket="bench", Key="m.tar.gz", Body=artifact_bytes(model()))
-        image = fm_image_uri(env["AWS_DEFAULT_REGION"])
-        sm.create_model(
-            ModelName="bench",
-            PrimaryContainer={"Image": image, "ModelDataUrl": "s3://bench/m.tar.gz"},
-        )
-        for count in (2, 1):
-            sm.create_endpoint_config(
-                EndpointConfigName=f"bench-{count}",
-                ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "bench",
-                                     "InitialInstanceCount": count, "InstanceType": "ml.m5.large"}],
-            )  # fmt: skip
-        started = time.perf_counter()
-        sm.create_endpoint(EndpointName="bench-2", EndpointConfigName="bench-2")
-        while sm.describe_endpoint(EndpointName="bench-2")["EndpointStatus"] != "InService":
-            time.sleep(0.02)
-        create_seconds = time.perf_counter() - started
-        sm.delete_endpoint(EndpointName="bench-2")
-
-        sm.create_endpoint(EndpointName="bench-1", EndpointConfigName="bench-1")
-        sm.get_waiter("endpoint_in_service").wait(EndpointName="bench-1")
+        deploy(env, counts=(2, 1))
+        create_seconds = endpoint_start_seconds(env)
         model_dir = home / "direct-model"
         model().save(model_dir)
         process, direct_port = direct_instance(model_dir)
         try:
-            gateway = f"{env['AWS_ENDPOINT_URL']}/endpoints/bench-1/invocations"
-            urls = {
-                "direct to 1 instance": (
-                    f"http://127.0.0.1:{direct_port}/invocations",
-                    {"Content-Type": "application/json"},
-                ),
-                "through the gateway": (gateway, signed_headers(gateway, env)),
-            }
-            # in alternating slices, so that both see the same machine (others' jobs come and go)
-            latencies: dict[str, list[float]] = {name: [] for name in urls}
-            for _ in range(args.slices):
-                for name, (url, headers) in urls.items():
-                    slice_seconds = args.seconds / args.slices
-                    latencies[name] += asyncio.run(
-                        load(url, slice_seconds, args.concurrency, headers)
-                    )
-            figures = {name: summary(values, args.seconds) for name, values in latencies.items()}
+            figures = throughputs(env, direct_port, args)
         finally:
             process.terminate()
             process.wait()
@@ -215,7 +298,12 @@ def main() -> None:
         cpu = cpu_per_request("bench-1", cloud.pid, args.rate, args.rate_seconds)
     finally:
         control.down(home)
+    report(args, create_seconds, figures, cpu)
 
+
+def report(
+    args: argparse.Namespace, create_seconds: float, figures: Figures, cpu: CpuPerRequest
+) -> None:
     print(f"create-endpoint -> InService, 2 instances: {create_seconds:.2f} s (target < 2 s)")
     clients = (
         f"{args.concurrency} concurrent clients for {args.seconds:.0f} s each, "
@@ -227,6 +315,8 @@ def main() -> None:
         print(f"{name:<22}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}")
     ratio = figures["through the gateway"][0] / figures["direct to 1 instance"][0]
     print(f"gateway / direct throughput: {ratio:.2f} (target >= 0.70)")
+    enforced = figures["IAM user, IAM on"][0] / figures["IAM user, IAM off"][0]
+    print(f"IAM user, enforcement on / off throughput: {enforced:.2f} (goal >= 0.90)")
     print(f"fixed rate {args.rate:.0f}/s for {args.rate_seconds:.0f} s: {cpu.summary}")
     print(
         f"CPU per invocation: gateway {cpu.gateway:.0f} µs (target < 200), instance "

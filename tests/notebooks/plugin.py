@@ -1,10 +1,15 @@
-"""pytest plugin for running the notebooks with nbval against a private local cloud.
+"""pytest plugin for running the notebooks with nbval against a private local cloud, as a
+workshop participant.
 
 Loaded with ``-p tests.notebooks.plugin`` (``make test`` does). Before any kernel starts it points
 the environment, which the kernels inherit, at a local cloud of this run's own: ``CDLAB_HOME`` a
 temporary directory, ``CDLAB_PORT`` a free port, ``CDLAB_TIME_SCALE`` the workshop's compressed
-time, and the interpreter's bin directory first on ``PATH`` (for the notebooks' ``!aws``). The first
-notebook's ``cdlab.target.ready`` starts that cloud; the end of the session stops it.
+time, and the interpreter's bin directory first on ``PATH`` (for the notebooks' ``!aws``). It
+starts that cloud and, as its administrator, creates the participant: an IAM user holding only
+the policy of ``cloudformation/participant.yml``, whose key the kernels' clients sign with
+(``CDLAB_ACCESS_KEY_ID``, read by ``control.client_environment``), so a notebook that needs more
+than the policy allows fails here as it would on AWS. ``NOTEBOOKS_AS=admin`` runs them with the
+kit's key instead. The end of the session stops the cloud.
 """
 
 from __future__ import annotations
@@ -15,23 +20,45 @@ import sys
 import tempfile
 from pathlib import Path
 
+import boto3
 import pytest
 
-from cdlab.localcloud import control
+from cdlab import config
+from cdlab.localcloud import control, participant
 from tests.conftest import free_port
 
 WORKSHOP_TIME_SCALE = "60"  # a CloudWatch minute passes in a second
+PARTICIPANT_TEMPLATE = Path(__file__).parents[2] / "cloudformation" / "participant.yml"
 _HOME = pytest.StashKey[Path]()
+
+
+def participant_environment(cloud: control.Cloud) -> dict[str, str]:
+    """Create the participant in ``cloud``, as its administrator; the variables that make
+    ``control.client_environment`` sign as the participant."""
+    key_id, secret = control.credentials(cloud.home)
+    iam = boto3.client(
+        "iam",
+        endpoint_url=cloud.url,
+        region_name=config.region(),
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
+    return participant.create(
+        iam, PARTICIPANT_TEMPLATE, config.region(), config.ACCOUNT_ID
+    ).environment()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     home = Path(tempfile.mkdtemp(prefix="cdlab-notebooks-"))
     config.stash[_HOME] = home
+    port = free_port()
     os.environ["CDLAB_HOME"] = str(home)
-    os.environ["CDLAB_PORT"] = str(free_port())
+    os.environ["CDLAB_PORT"] = str(port)
     os.environ["CDLAB_TIME_SCALE"] = WORKSHOP_TIME_SCALE
     os.environ["CDLAB_TARGET"] = "local"
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    if os.environ.get("NOTEBOOKS_AS", "participant") != "admin":
+        os.environ.update(participant_environment(control.up(home, port)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -31,6 +31,8 @@ from cdlab import config
 
 SERVER_MODULE = "cdlab.localcloud.server"
 LOCAL_WAITER_DELAY_SECONDS = 1
+# another principal's key for the clients to sign with, instead of the administrator's
+ACCESS_KEY_VARIABLE, SECRET_KEY_VARIABLE = "CDLAB_ACCESS_KEY_ID", "CDLAB_SECRET_ACCESS_KEY"
 
 
 class CloudError(RuntimeError):
@@ -123,8 +125,13 @@ def write_waiters(home: Path) -> Path:
 
 
 def client_environment(home: Path, port: int) -> dict[str, str]:
-    """The variables that point boto3, the AWS CLI and the SageMaker SDK at the local cloud."""
+    """The variables that point boto3, the AWS CLI and the SageMaker SDK at the local cloud.
+    They sign with the kit's key, the account's administrator, unless ``CDLAB_ACCESS_KEY_ID``
+    and ``CDLAB_SECRET_ACCESS_KEY`` name another principal's key (an IAM user of the local
+    cloud, such as the participant of :mod:`cdlab.localcloud.participant`)."""
     key_id, secret = credentials(home)
+    if os.environ.get(ACCESS_KEY_VARIABLE) and os.environ.get(SECRET_KEY_VARIABLE):
+        key_id, secret = os.environ[ACCESS_KEY_VARIABLE], os.environ[SECRET_KEY_VARIABLE]
     return {
         "AWS_ENDPOINT_URL": f"http://{config.LOOPBACK}:{port}",
         "AWS_ACCESS_KEY_ID": key_id,

@@ -20,9 +20,12 @@ that is the one check the account's administrator (the kit's key, evaluated as t
 root) is put to: it may do everything else. A role passed to a service must exist and trust that
 service (:meth:`Enforcer.untrusted_role`), as the service finds when it assumes the role.
 
-Compiled policies are kept per IAM entity, per role trust policy and per bucket;
-:meth:`Enforcer.forget` drops the entities' and the trust policies after any IAM change,
-:meth:`Enforcer.forget_bucket` a bucket's after its policy changes or it is deleted.
+Compiled policies are kept per IAM entity, per role trust policy and per bucket, and each
+decision per (principal, action, resources, condition context), so a caller repeating a call
+(InvokeEndpoint, the hot path) costs a dictionary lookup; :meth:`Enforcer.forget` drops the
+entities' and the trust policies and every decision after any IAM change,
+:meth:`Enforcer.forget_bucket` a bucket's policy and every decision after its policy changes or
+it is deleted.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.policy import (
     CompiledPolicy,
     Decision,
+    Evaluation,
     PolicyError,
     PolicyType,
     Request,
@@ -51,6 +55,7 @@ log = logging.getLogger("cdlab.iam")
 
 NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity")}
 ASSUME_ROLE = "sts:AssumeRole"
+MAX_DECISIONS = 50_000  # then the cache starts afresh: distinct S3 keys alone could fill it
 PRINCIPAL_TYPES = {"user": "User", "assumed-role": "AssumedRole"}
 
 
@@ -110,6 +115,13 @@ def _bucket(resource: str) -> str | None:
     return resource[len(prefix) :].partition("/")[0]
 
 
+def _frozen(context: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A condition context as part of a decision's key: its lists as tuples."""
+    return tuple(
+        sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in context.items())
+    )
+
+
 def _compiled(documents: Sequence[str], kind: PolicyType, owner: str) -> list[CompiledPolicy]:
     compiled = []
     for document in documents:
@@ -128,17 +140,22 @@ class Enforcer:
         self._identity: dict[str, list[CompiledPolicy]] = {}
         self._buckets: dict[str, CompiledPolicy | None] = {}
         self._trust: dict[str, CompiledPolicy | None] = {}  # None: no such role
+        self._decisions: dict[tuple[Any, ...], Evaluation] = {}
         self._generation = 0  # how many times IAM changed: a fetch older than a change is stale
 
     def forget(self) -> None:
-        """Drop every entity's policies and every role's trust policy: IAM has changed."""
+        """Drop every entity's policies, every role's trust policy and every decision: IAM has
+        changed."""
         self._identity.clear()
         self._trust.clear()
+        self._decisions.clear()
         self._generation += 1
 
     def forget_bucket(self, bucket: str) -> None:
-        """Drop a bucket's policy: it was put or deleted, or the bucket was."""
+        """Drop a bucket's policy, and every decision: it was put or deleted, or the bucket
+        was."""
         self._buckets.pop(bucket, None)
+        self._decisions.clear()
         self._generation += 1
 
     async def denial(
@@ -162,15 +179,10 @@ class Enforcer:
             account,
             extra_context=caller_context(principal),
         )
-        identity = [] if root else await self._identity_policies(principal.entity_arn)
         for check in asked.all_checks:
             if root and check.action != ASSUME_ROLE:
                 continue
-            resource_policy, required = await self._resource_policy(check)
-            request = Request(principal.arn, check.action, check.resources, check.context)
-            outcome = evaluate(
-                identity, request, resource_policy, resource_policy_required=required
-            )
+            outcome = await self._decision(principal, check)
             if not outcome.allowed:
                 return Denial(
                     principal.arn,
@@ -208,6 +220,24 @@ class Enforcer:
             return await self._trust_policy(check.resources[0]), True
         bucket = _bucket(check.resources[0]) if check.action.startswith("s3:") else None
         return (await self._bucket_policy(bucket) if bucket else None), False
+
+    async def _decision(self, principal: Principal, check: Check) -> Evaluation:
+        """The decision on one check, evaluated once until IAM or a bucket policy changes."""
+        key = (principal.arn, principal.entity_arn, check.action, check.resources)
+        key += _frozen(check.context)
+        known = self._decisions.get(key)
+        if known is not None:
+            return known
+        generation = self._generation
+        identity = await self._identity_policies(principal.entity_arn)
+        resource_policy, required = await self._resource_policy(check)
+        request = Request(principal.arn, check.action, check.resources, check.context)
+        outcome = evaluate(identity, request, resource_policy, resource_policy_required=required)
+        if generation == self._generation:
+            if len(self._decisions) >= MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = outcome
+        return outcome
 
     async def _identity_policies(self, entity_arn: str | None) -> list[CompiledPolicy]:
         if entity_arn is None:

@@ -1,0 +1,143 @@
+"""cloudformation/participant.yml: a valid template whose policy allows what the notebooks and
+Lab 3 do and refuses the rest, as the kit's evaluator (AWS's evaluation logic) decides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+from cdlab.localcloud import participant
+from cdlab.localcloud.iam.policy import Request, compile_policy, evaluate
+from cdlab.localcloud.iam.requests import authorization
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "cloudformation" / "participant.yml"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+USER = f"arn:aws:iam::{ACCOUNT}:user/cdlab-participant"
+NOTEBOOKS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdlab-notebooks"
+AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+SERVICE_LINKED_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/{AUTOSCALING_SERVICE}/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
+MODEL = {"ModelName": "cdlab-nb03-model1", "PrimaryContainer": {"Image": "fm"}}
+JOB = {"TrainingJobName": "cdlab-nb02-20261205", "RoleArn": NOTEBOOKS_ROLE}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    _, document = participant.policy(TEMPLATE, REGION, ACCOUNT)
+    return compile_policy(document)
+
+
+def allowed(compiled, service: str, operation: str, params: dict[str, Any]) -> bool:
+    """Whether the participant may make the call: its action and every further check
+    (iam:PassRole ...)."""
+    asked = authorization(service, operation, params, REGION, ACCOUNT)
+    return all(
+        evaluate([compiled], Request(USER, c.action, c.resources, c.context)).allowed
+        for c in asked.all_checks
+    )
+
+
+def test_the_template_is_valid() -> None:
+    assert lint_file(TEMPLATE, ManualArgs(regions=[REGION])) == []
+    name, _ = participant.policy(TEMPLATE, REGION, ACCOUNT)
+    assert name == "cdlab-participant"
+
+
+NEEDED = [
+    ("s3", "PutObject", {"Bucket": "cdlab-notebooks", "Key": "cdlab-nb01/train/train.protobuf"}),
+    ("s3", "ListObjectVersions", {"Bucket": "cdlab-notebooks"}),
+    ("s3", "ListBuckets", {}),
+    ("sagemaker", "CreateModel", {**MODEL, "ExecutionRoleArn": NOTEBOOKS_ROLE}),
+    ("sagemaker", "CreateTrainingJob", JOB),
+    ("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "cdlab-nb03-my-endpoint"}),
+    ("sagemaker", "DescribeEndpoint", {"EndpointName": "prod-cdlab-lab3"}),
+    ("sagemaker", "ListEndpoints", {}),
+    ("cloudformation", "CreateStack", {"StackName": "cdlab-nb00-qa"}),
+    ("application-autoscaling", "PutScalingPolicy", {"ServiceNamespace": "sagemaker"}),
+    ("monitoring", "PutMetricAlarm", {"AlarmName": "cdlab-nb07-5xx"}),
+    ("monitoring", "PutMetricData", {"Namespace": "CDLab/Notebooks"}),
+    ("logs", "GetLogEvents", {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": "s"}),
+    ("glue", "DeleteDatabase", {"Name": "cdlab_notebooks"}),
+    ("iam", "GetRole", {"RoleName": "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"}),
+    ("iam", "PutRolePolicy", {"RoleName": "cdlab-lab3-CodeBuildRole-ABC", "PolicyName": "p"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), NEEDED, ids=lambda v: str(v)[:40])
+def test_what_the_notebooks_and_lab_3_do_is_allowed(compiled, service, operation, params) -> None:
+    assert allowed(compiled, service, operation, params)
+
+
+REFUSED = [
+    ("iam", "CreateUser", {"UserName": "cdlab-someone"}),
+    ("iam", "PutRolePolicy", {"RoleName": "workshop-admin", "PolicyName": "p"}),
+    ("sagemaker", "CreateModel", {**MODEL, "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/x"}),
+    ("sagemaker", "DeleteEndpoint", {"EndpointName": "someone-elses-endpoint"}),
+    ("s3", "GetObject", {"Bucket": "workshop-secrets", "Key": "k"}),
+    ("glue", "DeleteDatabase", {"Name": "finance"}),
+    ("ec2", "RunInstances", {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), REFUSED, ids=lambda v: str(v)[:40])
+def test_the_rest_is_refused(compiled, service, operation, params) -> None:
+    assert not allowed(compiled, service, operation, params)
+
+
+def test_the_notebooks_role_is_passed_to_sagemaker_only(compiled) -> None:
+    def pass_to(service: str) -> bool:
+        context = {"iam:PassedToService": service}
+        return evaluate(
+            [compiled], Request(USER, "iam:PassRole", (NOTEBOOKS_ROLE,), context)
+        ).allowed
+
+    assert pass_to("sagemaker.amazonaws.com")
+    assert not pass_to("ec2.amazonaws.com")
+
+
+def test_only_autoscalings_service_linked_role_may_be_created(compiled) -> None:
+    def create(service: str, role: str) -> bool:
+        context = {"iam:AWSServiceName": service}
+        request = Request(USER, "iam:CreateServiceLinkedRole", (role,), context)
+        return evaluate([compiled], request).allowed
+
+    assert create(AUTOSCALING_SERVICE, SERVICE_LINKED_ROLE)
+    other = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ec2.amazonaws.com/AWSServiceRoleForEC2"
+    assert not create("ec2.amazonaws.com", other)
+
+
+AWS_ONLY = [
+    ("codepipeline:GetPipelineState", f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3"),
+    (
+        "codepipeline:PutApprovalResult",
+        f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3/Approval/Approve",
+    ),
+    ("codebuild:CreateProject", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/cdlab-lab3-build"),
+    ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/cdlab-lab3-SourceEventRule-X"),
+]
+
+
+@pytest.mark.parametrize(("action", "resource"), AWS_ONLY, ids=lambda v: v.split(":")[-1])
+def test_lab_3_on_aws_may_deploy_and_drive_its_pipeline(compiled, action, resource) -> None:
+    """Calls of CloudFormation (as the participant) and of the notebook that the local cloud
+    does not serve, so that only this test checks them."""
+    assert evaluate([compiled], Request(USER, action, (resource,))).allowed
+    other = resource.replace("cdlab-lab3", "payroll")
+    assert not evaluate([compiled], Request(USER, action, (other,))).allowed
+
+
+def test_lab_3_stack_roles_are_passed_to_their_services_only(compiled) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/cdlab-lab3-CodeBuildRole-X"
+
+    def pass_to(service: str) -> bool:
+        context = {"iam:PassedToService": service}
+        return evaluate([compiled], Request(USER, "iam:PassRole", (role,), context)).allowed
+
+    assert pass_to("codebuild.amazonaws.com") and pass_to("codepipeline.amazonaws.com")
+    assert not pass_to("ec2.amazonaws.com")
