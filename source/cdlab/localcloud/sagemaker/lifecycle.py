@@ -15,6 +15,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.sagemaker.documents import ENDPOINT, Documents, Snapshot, variant_summaries
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
 from cdlab.localcloud.sagemaker.images import UnknownImage
@@ -57,7 +58,8 @@ class Lifecycle:
         return self.in_service.get(name.lower(), {})
 
     async def start(self, name: str, snapshot: Snapshot) -> Fleet:
-        """Start every variant's instances, all or none."""
+        """Start every variant's instances, all or none (after the profile's provisioning time)."""
+        await latency.pause(latency.current().endpoint_instances)
         tasks = [
             asyncio.create_task(
                 self.launcher.start(
@@ -127,6 +129,7 @@ class Lifecycle:
             for s in snapshot:
                 group = fleet[s["VariantName"]]
                 if s["Count"] > len(group):
+                    await latency.pause(latency.current().scale_out)
                     group += await self.launcher.start(
                         name,
                         s["VariantName"],
@@ -171,6 +174,7 @@ class Lifecycle:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
+        await latency.pause(latency.current().endpoint_deleting)
         fleet = self.in_service.pop(name.lower(), {})
         await self.stop(all_instances(fleet), drain_seconds=DELETE_DRAIN_SECONDS)
         self.docs.store.delete(ENDPOINT, name)

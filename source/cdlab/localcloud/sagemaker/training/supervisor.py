@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.training import staging
 from cdlab.localcloud.sagemaker.training.logs import FinalMetrics, LogStream
@@ -135,9 +136,12 @@ class Supervisor:
             module = images.training_module(doc["AlgorithmSpecification"]["TrainingImage"])
         except images.UnknownImage as e:
             raise JobFailed(f"ClientError: {e}") from e
+        times = latency.current()
+        await latency.pause(times.training_starting, run.stopping)
         start = time.time()
         self.records.update(name, "Downloading", TrainingStartTime=start)
         await asyncio.get_running_loop().run_in_executor(None, staging.stage, self.s3, doc, job_dir)
+        await latency.pause(times.training_downloading, run.stopping)
         metrics = FinalMetrics(doc["AlgorithmSpecification"].get("MetricDefinitions", []))
         if run.stop is not None:
             return metrics, None
@@ -164,6 +168,7 @@ class Supervisor:
             url = f"{output}/{doc['TrainingJobName']}/output/model.tar.gz"
             if run.stop is None:
                 self.records.update(name, "Uploading")
+                await latency.pause(latency.current().training_uploading, run.stopping)
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(
