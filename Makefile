@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast test-sdkv2 lint format bench clean notebooks lab
+.PHONY: install run test test-fast test-sdkv2 test-aws-profile lint format bench clean notebooks lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests,
 
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m sdkv2 tests/integration
+
+test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60
+	CDLAB_LATENCY=aws $(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs

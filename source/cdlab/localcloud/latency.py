@@ -32,10 +32,11 @@ class Latency:
     (https://docs.aws.amazon.com/cli/latest/reference/sagemaker/wait/endpoint-in-service.html);
     5 to 8 minutes is what an ml.m5.large with a built-in algorithm's container typically takes."""
 
-    scale_out: float
-    """Instances added to a variant in service (automatic scaling, or a larger
-    DesiredInstanceCount): a published guide to endpoint auto scaling puts a scale-up at 3 to 5
-    minutes (https://theneuralbase.com/aws-sagemaker/learn/advanced/endpoint-auto-scaling-for-cost/)."""
+    capacity_change: float
+    """A variant in service given more or fewer instances (automatic scaling, or
+    UpdateEndpointWeightsAndCapacities): the endpoint is Updating until its
+    CurrentInstanceCount changes. A published guide to endpoint auto scaling puts a scale-up at
+    3 to 5 minutes (https://theneuralbase.com/aws-sagemaker/learn/advanced/endpoint-auto-scaling-for-cost/)."""
 
     endpoint_deleting: float
     """DeleteEndpoint: the endpoint stays Deleting while its instances are released; the
@@ -64,7 +65,7 @@ class Latency:
 FAST = Latency(0, 0, 0, 0, 0, 0, 0)
 AWS = Latency(
     endpoint_instances=6 * 60,
-    scale_out=4 * 60,
+    capacity_change=4 * 60,
     endpoint_deleting=60,
     training_starting=2 * 60,
     training_downloading=60,

@@ -128,8 +128,9 @@ class Lifecycle:
         try:
             for s in snapshot:
                 group = fleet[s["VariantName"]]
+                if s["Count"] != len(group):
+                    await latency.pause(latency.current().capacity_change)
                 if s["Count"] > len(group):
-                    await latency.pause(latency.current().scale_out)
                     group += await self.launcher.start(
                         name,
                         s["VariantName"],
