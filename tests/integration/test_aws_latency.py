@@ -16,6 +16,7 @@ from cdlab.localcloud.latency import AWS
 from cdlab.notebook import clock
 from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, TIME_SCALE, ScaledCloud, faulty_model, scaled_cloud
+from tests.integration.test_safe_deployments import blue_green
 
 pytestmark = pytest.mark.slow
 
@@ -83,12 +84,7 @@ def test_a_linear_deployment_ends_within_the_sized_wait(kernel) -> None:
     sm.update_endpoint(
         EndpointName=name,
         EndpointConfigName=new_config,
-        DeploymentConfig={
-            "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {**routing, "WaitIntervalInSeconds": int(bake)},
-                "TerminationWaitInSeconds": 0,
-            }
-        },
+        DeploymentConfig=blue_green(routing, bake=int(bake)),
     )
     seen = notebook.watch_endpoint(
         name,
@@ -121,13 +117,7 @@ def test_a_failing_canary_trips_its_alarm_under_the_helpers_traffic(kernel) -> N
         sm.update_endpoint(
             EndpointName=name,
             EndpointConfigName=broken,
-            DeploymentConfig={
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {**routing, "WaitIntervalInSeconds": int(bake)},
-                    "TerminationWaitInSeconds": 0,
-                },
-                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
-            },
+            DeploymentConfig=blue_green(routing, [alarm], bake=int(bake)),
         )
         seen = notebook.watch_endpoint(
             name,
