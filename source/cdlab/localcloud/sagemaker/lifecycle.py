@@ -3,7 +3,8 @@ resume after a restart, shut down.
 
 Each endpoint runs its lifecycle steps in the background, one at a time. ``in_service`` holds the
 fleet each endpoint serves from, by lower-cased name; an update's new fleet joins it only at the
-switch.
+switch. Under ``CDLAB_LATENCY=aws`` starting a fleet, changing an instance count and deleting
+first take AWS's time (:mod:`cdlab.localcloud.latency`).
 """
 
 from __future__ import annotations

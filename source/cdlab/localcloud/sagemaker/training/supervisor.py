@@ -2,6 +2,8 @@
 
 A job runs as a task: Downloading (staging), Training (the image's trainer with the job dir as
 its ``/opt/ml``, its output pumped into the log stream and the metrics), Uploading, then the end.
+Under ``CDLAB_LATENCY=aws`` Starting, Downloading and Uploading also take AWS's time
+(:mod:`cdlab.localcloud.latency`).
 A trainer that exits non-zero fails the job with its ``output/failure`` file as FailureReason.
 StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds (real seconds: ``CDLAB_TIME_SCALE``
 compresses waiting, and training is work) end the job as SageMaker does: the trainer gets SIGTERM
