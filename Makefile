@@ -29,7 +29,7 @@ test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests,
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m sdkv2 tests/integration
 
-test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60
+test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min)
 	CDLAB_LATENCY=aws $(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 lint: $(STAMP)
