@@ -179,4 +179,6 @@ def test_scale_out_and_in_end_within_the_sized_waits(kernel) -> None:
     )  # fmt: skip
     assert busy["instances"].iloc[-1] >= 3
     assert quiet["instances"].iloc[-1] == 1
-    assert cloud_seconds(quiet["time"].iloc[-1]) >= 15 * MINUTE + AWS.capacity_change
+    # Low datapoints may start while the load still runs (3 instances share it), so the wait
+    # after the load stops holds at least the instances' removal.
+    assert cloud_seconds(quiet["time"].iloc[-1]) >= AWS.capacity_change
