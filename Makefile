@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast test-sdkv2 test-iam-mutations lint format bench clean notebooks lab
+.PHONY: install run test test-fast test-sdkv2 test-iam-mutations test-aws-profile lint format bench clean notebooks lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from
 
 test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's stage roles removed in turn, its stage run alone, which must fail with AccessDenied naming it (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m iam_mutations tests/integration/test_pipeline_roles.py
+
+test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min)
+	CDLAB_LATENCY=aws $(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs

@@ -116,7 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
             sub.epilog = (
                 "Requests signed by IAM users' keys or role sessions are checked against their "
                 "IAM policies (and S3 bucket policies); CDLAB_IAM=off in the environment turns "
-                "the checks off. The kit's own key may do everything."
+                "the checks off. The kit's own key may do everything. "
+                "CDLAB_TIME_SCALE=N makes the cloud's time (CloudWatch minutes, cooldowns, bake "
+                "times, the latency below) pass N times faster. CDLAB_LATENCY=fast (the default) "
+                "creates endpoints, runs training jobs and stack operations at once; "
+                "CDLAB_LATENCY=aws makes them take as long as AWS typically does (an endpoint some "
+                "6 minutes, a training job's start some 3, each stack resource 10 s), compressed "
+                "by CDLAB_TIME_SCALE, so a notebook's waits are tested as on AWS "
+                "(docs/aws-compatibility.md, 'Latency profiles')."
             )
         if name == "logs":
             sub.add_argument("-n", "--lines", type=int, default=50)

@@ -113,11 +113,15 @@ def faulty_model(seed: int, broken_features: list[int]) -> FMModel:
     return FMModel(model.w0, w, model.V, model.predictor_type)
 
 
-def scaled_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
-    """Run a scaled cloud for as long as the generator is open (the body of a fixture)."""
+def scaled_cloud(
+    tmp_path_factory: pytest.TempPathFactory, latency: str = "fast"
+) -> Iterator[ScaledCloud]:
+    """Run a scaled cloud for as long as the generator is open (the body of a fixture), with the
+    ``latency`` profile (``CDLAB_LATENCY``)."""
     home: Path = tmp_path_factory.mktemp("cdlab-scaled")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
+        patch.setenv("CDLAB_LATENCY", latency)
         running = control.up(home, free_port())
     try:
         env = control.client_environment(home, running.port)

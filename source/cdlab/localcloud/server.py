@@ -12,7 +12,8 @@ kit's key, an IAM user's or a role session's). Then, by what the request is
   endpoints, training jobs), each request checked against botocore's SageMaker model;
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
-- ``/_cdlab/health``: the kit's own health check (pid, time scale), the one unsigned route;
+- ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
+  unsigned route;
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
@@ -48,7 +49,7 @@ import uvloop
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import control, operations
+from cdlab.localcloud import control, latency, operations
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
@@ -181,7 +182,12 @@ class Gateway:
             return await self.invoke(request, unquote(match["name"]))
         if request.path == "/_cdlab/health":
             return web.json_response(
-                {"status": "ok", "pid": os.getpid(), "time_scale": config.time_scale()}
+                {
+                    "status": "ok",
+                    "pid": os.getpid(),
+                    "time_scale": config.time_scale(),
+                    "latency": latency.profile(),
+                }
             )
         ctx: RequestContext = request[CONTEXT]
         prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
@@ -383,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, default=config.home())
     parser.add_argument("--port", type=int, default=config.port())
     args = parser.parse_args(argv)
+    log.info("time scale %g, latency profile %s", config.time_scale(), latency.profile())
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -8,11 +8,13 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
 ``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
+``clock`` (waits and timeouts in the target's time, sized for AWS),
 ``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
 """
 
 from __future__ import annotations
 
+from cdlab.notebook import clock
 from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
 from cdlab.notebook.lab_pipeline import (
     MATCH_RATE,
@@ -32,15 +34,16 @@ from cdlab.notebook.models import (
 )
 from cdlab.notebook.plots import label_models, plot_over_time
 from cdlab.notebook.traffic import (
-    TRAFFIC_LIMIT_SECONDS,
     Answer,
     Traffic,
     held_out_request,
     predict,
 )
-from cdlab.notebook.watching import time_scale, watch_endpoint
+from cdlab.notebook.watching import watch_endpoint
 from cdlab.notebook.workspace import PREFIX, ensure_bucket, repository, workdir
 from cdlab.steps.training import channel  # notebooks show the request with it
+
+time_scale = clock.scale  # the notebooks' name for it
 
 __all__ = [
     "ENDPOINT_LOGS",
@@ -49,7 +52,6 @@ __all__ = [
     "PIPELINE_DONE",
     "PREFIX",
     "RESULT_KEY",
-    "TRAFFIC_LIMIT_SECONDS",
     "TRAINING_PREFIX",
     "Answer",
     "Leftover",
@@ -58,6 +60,7 @@ __all__ = [
     "channel",
     "channels",
     "clean",
+    "clock",
     "commit",
     "corrupted_copy",
     "ensure_bucket",

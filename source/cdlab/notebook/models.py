@@ -19,6 +19,7 @@ from cdlab import config
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.sagemaker.images import fm_image_uri
+from cdlab.notebook import clock
 from cdlab.notebook.workspace import PREFIX, ensure_bucket, workdir
 from cdlab.steps import prepare
 from cdlab.steps.training import job_request, wait
@@ -87,7 +88,7 @@ def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
     name = f"{TRAINING_PREFIX}-{time.time_ns() // 1_000_000}"
     image = fm_image_uri(config.region())
     sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
-    job = wait(sm, name, log=lambda line: None)
+    job = wait(sm, name, log=lambda line: None, polls=clock.polls())
     if job["TrainingJobStatus"] != "Completed":
         raise RuntimeError(f"training job {name} ended {job['TrainingJobStatus']}: {job}")
     return job["ModelArtifacts"]["S3ModelArtifacts"]

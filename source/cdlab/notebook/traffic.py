@@ -12,9 +12,8 @@ import boto3
 import pandas as pd
 
 from cdlab import data
+from cdlab.notebook import clock
 from cdlab.notebook.workspace import workdir
-
-TRAFFIC_LIMIT_SECONDS = 300.0
 
 
 def held_out_request(rows: int, offset: int = 0) -> tuple[bytes, list[int]]:
@@ -52,7 +51,8 @@ class Traffic:
 
     Each record is (seconds since start, variant, score of the first prediction, error). Use it as
     a context manager around what should happen under live traffic; ``frame()`` gives the records
-    as a DataFrame. It stops by itself after ``limit`` seconds.
+    as a DataFrame. It stops by itself after ``limit`` seconds of the target's time (an hour:
+    ``clock.TRAFFIC_LIMIT``), so a forgotten one ends on AWS and locally at any time scale.
     """
 
     def __init__(
@@ -61,11 +61,11 @@ class Traffic:
         body: bytes,
         threads: int = 2,
         rate: float | None = None,
-        limit: float = TRAFFIC_LIMIT_SECONDS,
+        limit: float = clock.TRAFFIC_LIMIT,
     ) -> None:
         """``rate``: requests per second in all (paced, each thread its share); None: as fast
-        as the endpoint answers."""
-        self.endpoint, self.body, self.limit = endpoint, body, limit
+        as the endpoint answers. ``self.limit``: ``limit`` in real seconds."""
+        self.endpoint, self.body, self.limit = endpoint, body, clock.real(limit)
         self.interval = threads / rate if rate else 0.0
         self.answers: list[Answer] = []
         self._stop = threading.Event()

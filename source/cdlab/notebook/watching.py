@@ -1,35 +1,16 @@
-"""Watching an endpoint change: how fast time passes on the target, and a poll of
-DescribeEndpoint (and an alarm) until a condition holds."""
+"""Watching an endpoint change: a poll of DescribeEndpoint (and an alarm) until a condition
+holds, at intervals that back off (:func:`clock.polls`)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pandas as pd
 
-from cdlab import config, target
-
-
-def time_scale() -> float:
-    """How many times faster than real time CloudWatch minutes, cooldowns and bake times pass on
-    the target: 1 on AWS; on the local cloud the ``CDLAB_TIME_SCALE`` it was started with, as its
-    health check reports it, else this kernel's own (``make lab`` sets both the same)."""
-    if target.current() == "aws":
-        return 1.0
-    url = f"{os.environ['AWS_ENDPOINT_URL']}/_cdlab/health"
-    with (
-        contextlib.suppress(OSError, ValueError, KeyError),
-        urllib.request.urlopen(url, timeout=2) as response,
-    ):
-        return float(json.load(response)["time_scale"])
-    return config.time_scale()
+from cdlab.notebook import clock
 
 
 def watch_endpoint(
@@ -37,14 +18,14 @@ def watch_endpoint(
     since: float,
     until: Callable[[dict[str, Any]], bool],
     timeout: float,
-    every: float = 0.2,
     alarm: str | None = None,
 ) -> pd.DataFrame:
     """Poll DescribeEndpoint (and ``alarm``'s state) until ``until(description)`` or ``timeout``
-    seconds; one row per poll: seconds since ``since`` (a ``time.monotonic()``), status, config,
-    instances of the first variant, alarm state, and the pending deployment's message."""
+    real seconds; one row per poll: seconds since ``since`` (a ``time.monotonic()``), status,
+    config, instances of the first variant, alarm state, and the pending deployment's message."""
     sm, cloudwatch = boto3.client("sagemaker"), boto3.client("cloudwatch")
     rows = []
+    intervals = clock.polls()
     deadline = time.monotonic() + timeout
     while True:
         described = sm.describe_endpoint(EndpointName=endpoint)
@@ -67,4 +48,4 @@ def watch_endpoint(
         )
         if until(described) or time.monotonic() > deadline:
             return pd.DataFrame(rows)
-        time.sleep(every)
+        time.sleep(min(next(intervals), max(0.0, deadline - time.monotonic())))

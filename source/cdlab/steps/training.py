@@ -16,7 +16,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +99,21 @@ def channel(name: str, uri: str) -> dict[str, Any]:
     }
 
 
-def wait(sm: Any, name: str, log: Callable[[str], None]) -> dict[str, Any]:
-    """Poll the job, printing each new secondary status, until it ends (backing off to 10 s)."""
-    seen = 0
+def backoff() -> Iterator[float]:
+    """Seconds between two polls: from a quarter of a second, backing off to 10 s."""
     delay = 0.25
+    while True:
+        yield delay
+        delay = min(delay * 1.5, 10.0)
+
+
+def wait(
+    sm: Any, name: str, log: Callable[[str], None], polls: Iterator[float] | None = None
+) -> dict[str, Any]:
+    """Poll the job, printing each new secondary status, until it ends; ``polls``: the seconds
+    to sleep between two polls (default :func:`backoff`)."""
+    seen = 0
+    polls = polls or backoff()
     while True:
         job = sm.describe_training_job(TrainingJobName=name)
         transitions = job.get("SecondaryStatusTransitions", [])
@@ -111,8 +122,7 @@ def wait(sm: Any, name: str, log: Callable[[str], None]) -> dict[str, Any]:
         seen = len(transitions)
         if job["TrainingJobStatus"] in DONE:
             return job
-        time.sleep(delay)
-        delay = min(delay * 1.5, 10.0)
+        time.sleep(next(polls))
 
 
 def update_configurations(config_dir: Path, parameters: dict[str, str]) -> None:

@@ -5,6 +5,8 @@ Each endpoint runs its lifecycle steps in the background, one at a time. ``in_se
 fleet each endpoint serves from, by lower-cased name; an update's new fleet joins it only at the
 switch. Instances fetch their model as the model's ExecutionRoleArn: a role that may not read
 the ModelDataUrl fails the endpoint as SageMaker does ("Failed to download model data ...").
+Under ``CDLAB_LATENCY=aws`` starting a fleet, changing an instance count and deleting first take
+AWS's time (:mod:`cdlab.localcloud.latency`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
 from cdlab.localcloud.sagemaker.artifacts import split_s3_url
 from cdlab.localcloud.sagemaker.documents import ENDPOINT, Documents, Snapshot, variant_summaries
@@ -68,8 +71,9 @@ class Lifecycle:
         return self.in_service.get(name.lower(), {})
 
     async def start(self, name: str, snapshot: Snapshot) -> Fleet:
-        """Start every variant's instances, all or none."""
+        """Start every variant's instances, all or none (after the profile's provisioning time)."""
         await self._check_model_access(name, snapshot)
+        await latency.pause(latency.current().endpoint_instances)
         tasks = [
             asyncio.create_task(
                 self.launcher.start(
@@ -152,6 +156,8 @@ class Lifecycle:
         try:
             for s in snapshot:
                 group = fleet[s["VariantName"]]
+                if s["Count"] != len(group):
+                    await latency.pause(latency.current().capacity_change)
                 if s["Count"] > len(group):
                     group += await self.launcher.start(
                         name,
@@ -197,6 +203,7 @@ class Lifecycle:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
+        await latency.pause(latency.current().endpoint_deleting)
         fleet = self.in_service.pop(name.lower(), {})
         await self.stop(all_instances(fleet), drain_seconds=DELETE_DRAIN_SECONDS)
         self.docs.store.delete(ENDPOINT, name)

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS
@@ -147,6 +148,7 @@ class Steps:
                     entry["Attributes"] = resource.attributes
                     self._status(doc, entry, f"{phase}_IN_PROGRESS", "Resource creation Initiated")
 
+            await latency.pause(latency.current().stack_resource)
             resource = await handler.create(self._context(doc, logical), props, started)
             started(resource)
             return resource

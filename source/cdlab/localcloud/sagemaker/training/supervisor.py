@@ -2,6 +2,8 @@
 
 A job runs as a task: Downloading (staging), Training (the image's trainer with the job dir as
 its ``/opt/ml``, its output pumped into the log stream and the metrics), Uploading, then the end.
+Under ``CDLAB_LATENCY=aws`` Starting, Downloading and Uploading also take AWS's time
+(:mod:`cdlab.localcloud.latency`).
 A trainer that exits non-zero fails the job with its ``output/failure`` file as FailureReason.
 StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds (real seconds: ``CDLAB_TIME_SCALE``
 compresses waiting, and training is work) end the job as SageMaker does: the trainer gets SIGTERM
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles
 from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.role_s3 import RoleObjects
@@ -149,10 +152,13 @@ class Supervisor:
             module = images.training_module(doc["AlgorithmSpecification"]["TrainingImage"])
         except images.UnknownImage as e:
             raise JobFailed(f"ClientError: {e}") from e
+        times = latency.current()
+        await latency.pause(times.training_starting, run.stopping)
         start = time.time()
         self.records.update(name, "Downloading", TrainingStartTime=start)
         s3 = self.as_role(doc["RoleArn"], _region(doc))
         await asyncio.get_running_loop().run_in_executor(None, staging.stage, s3, doc, job_dir)
+        await latency.pause(times.training_downloading, run.stopping)
         metrics = FinalMetrics(doc["AlgorithmSpecification"].get("MetricDefinitions", []))
         if run.stop is not None:
             return metrics, None
@@ -179,6 +185,7 @@ class Supervisor:
             url = f"{output}/{doc['TrainingJobName']}/output/model.tar.gz"
             if run.stop is None:
                 self.records.update(name, "Uploading")
+                await latency.pause(latency.current().training_uploading, run.stopping)
             loop = asyncio.get_running_loop()
             try:
                 s3 = self.as_role(doc["RoleArn"], _region(doc))
