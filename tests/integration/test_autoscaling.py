@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 TARGET = 20  # invocations per instance per (scaled) minute, i.e. per real second at scale 60
 LOAD = 2.5 * TARGET  # ceil(2.5) = 3 instances, with room for a busy machine's jitter
 MAX = 5
+SERVICE_LINKED_ROLE = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,12 @@ def test_the_decks_commands_register_a_target_and_a_cpu_policy(scaled: ScaledClo
                    "--service-namespace", "sagemaker").stdout
     )["ScalableTargets"]  # fmt: skip
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(2, 5)]
+    # The first registration made the service-linked role the target acts as, as on AWS.
+    role = json.loads(
+        scaled.aws("iam", "get-role", "--role-name", SERVICE_LINKED_ROLE).stdout
+    )["Role"]  # fmt: skip
+    assert role["Path"] == "/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    assert [t["RoleARN"] for t in targets] == [role["Arn"]]
     scaled.aws("application-autoscaling", "deregister-scalable-target", *resource)
 
 
