@@ -47,3 +47,11 @@ def test_scale_out_uses_its_own_policys_cooldown() -> None:
     fast = policy("fast", ScaleOutCooldown=30)
     votes = [Vote(fast, OUT, 3), Vote(CPU, HOLD, 2)]
     assert decide(votes).cooldown(votes) == 30
+
+
+def test_a_suspended_side_does_not_scale() -> None:
+    """As AWS advises around an UpdateEndpoint: suspend dynamic scaling, update, resume."""
+    out, back_in = [Vote(CPU, OUT, 4)], [Vote(CPU, IN, 1)]
+    assert decide(out, ("DynamicScalingOutSuspended",)) is None
+    assert decide(back_in, ("DynamicScalingInSuspended",)) is None
+    assert decide(out, ("DynamicScalingInSuspended",)).desired == 4

@@ -10,7 +10,8 @@ every other alarm, and acts on their state. The desired capacity is
 ``ceil(current * metric / target)`` (the newest datapoint), clamped to [MinCapacity,
 MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a scale-in waits
 ScaleInCooldown after any scaling activity (scale-in is the cautious side) and never happens with
-DisableScaleIn. Several policies on one target combine as on AWS (:func:`decide`): out if
+DisableScaleIn, nor while the target's SuspendedState suspends that side (AWS's advice around an
+UpdateEndpoint). Several policies on one target combine as on AWS (:func:`decide`): out if
 any asks, in only if all that may scale in ask. Minutes and cooldowns pass ``CDLAB_TIME_SCALE``
 times faster.
 
@@ -56,6 +57,7 @@ DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMak
 MAX_ACTIVITIES = 1000
 ACTIVITY = "scaling-activity"
 OUT, IN, HOLD = "out", "in", "hold"
+SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
 
 
 @dataclass
@@ -89,17 +91,20 @@ class Vote:
         )
 
 
-def decide(votes: list[Vote]) -> Vote | None:
+def decide(votes: list[Vote], suspended: tuple[str, ...] = ()) -> Vote | None:
     """Several target tracking policies on one target, as Application Auto Scaling combines
     them: scale out if any policy asks to (to the largest count asked), scale in only if every
-    policy that may scale in asks to (to the largest count they ask: the most cautious)."""
+    policy that may scale in asks to (to the largest count they ask: the most cautious); nothing
+    on a side the target's SuspendedState suspends."""
     outs = [v for v in votes if v.side == OUT]
-    if outs:
-        return max(outs, key=lambda v: v.desired)
     voting = [v for v in votes if not v.policy.configuration.get("DisableScaleIn")]
-    if voting and all(v.side == IN for v in voting):
-        return max(voting, key=lambda v: v.desired)
-    return None
+    if outs:
+        chosen = max(outs, key=lambda v: v.desired)
+    elif voting and all(v.side == IN for v in voting):
+        chosen = max(voting, key=lambda v: v.desired)
+    else:
+        return None
+    return None if SUSPENDED[chosen.side] in suspended else chosen
 
 
 def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey, str, str]:
@@ -221,7 +226,7 @@ class Autoscaler:
         if current is None:
             return
         votes = [await self._vote(policy, current, target) for policy in policies]
-        chosen = decide(votes)
+        chosen = decide(votes, target.suspended)
         if chosen is None:
             return
         now = time.monotonic()
