@@ -7,7 +7,8 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
-``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
+``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
+``watching`` (an endpoint as it changes),
 ``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
 """
 
@@ -22,6 +23,7 @@ from cdlab.notebook.lab_pipeline import (
     lab_checkout,
     run_pipeline,
 )
+from cdlab.notebook.metrics import INSTANCES, variant_metric
 from cdlab.notebook.models import (
     GLUE_DATABASE,
     RESULT_KEY,
@@ -30,11 +32,12 @@ from cdlab.notebook.models import (
     corrupted_copy,
     trained_model,
 )
-from cdlab.notebook.plots import label_models, plot_over_time
+from cdlab.notebook.plots import label_models, plot_over_time, plot_panels, plot_scaling
 from cdlab.notebook.traffic import (
     TRAFFIC_LIMIT_SECONDS,
     Answer,
     Traffic,
+    dense_request,
     held_out_request,
     predict,
 )
@@ -45,6 +48,7 @@ from cdlab.steps.training import channel  # notebooks show the request with it
 __all__ = [
     "ENDPOINT_LOGS",
     "GLUE_DATABASE",
+    "INSTANCES",
     "MATCH_RATE",
     "PIPELINE_DONE",
     "PREFIX",
@@ -60,6 +64,7 @@ __all__ = [
     "clean",
     "commit",
     "corrupted_copy",
+    "dense_request",
     "ensure_bucket",
     "held_out_request",
     "lab_checkout",
@@ -67,11 +72,14 @@ __all__ = [
     "leftovers",
     "log_groups",
     "plot_over_time",
+    "plot_panels",
+    "plot_scaling",
     "predict",
     "repository",
     "run_pipeline",
     "time_scale",
     "trained_model",
+    "variant_metric",
     "watch_endpoint",
     "workdir",
 ]
