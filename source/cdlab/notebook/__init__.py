@@ -32,7 +32,13 @@ from cdlab.notebook.models import (
     corrupted_copy,
     trained_model,
 )
-from cdlab.notebook.plots import label_models, plot_over_time, plot_panels, plot_scaling
+from cdlab.notebook.plots import (
+    label_models,
+    plot_learning_curve,
+    plot_over_time,
+    plot_panels,
+    plot_scaling,
+)
 from cdlab.notebook.traffic import (
     TRAFFIC_LIMIT_SECONDS,
     Answer,
@@ -71,6 +77,7 @@ __all__ = [
     "label_models",
     "leftovers",
     "log_groups",
+    "plot_learning_curve",
     "plot_over_time",
     "plot_panels",
     "plot_scaling",

@@ -95,3 +95,19 @@ def plot_panels(table: pd.DataFrame, titles: dict[str, str]) -> Figure:
         ax.set(xlabel=MINUTES, ylim=(0, None))
     fig.tight_layout()
     return fig
+
+
+def plot_learning_curve(
+    curve: pd.DataFrame, held_out: float, ceiling: float | None, title: str
+) -> Figure:
+    """Training accuracy per epoch (``curve``: ``epoch``, ``train accuracy``), the held-out
+    accuracy at the last epoch as a star, and the data's ceiling when it is known."""
+    ax = curve.plot(x="epoch", y="train accuracy", marker="o", figsize=(7, 3.5))
+    ax.plot(curve["epoch"].iloc[-1], held_out, "r*", markersize=14,
+            label=f"held-out accuracy {held_out:.3f}")  # fmt: skip
+    if ceiling:
+        ax.axhline(ceiling, color="tab:green", linestyle="--",
+                   label=f"ceiling {ceiling:.3f} (held-out data)")  # fmt: skip
+    ax.legend()
+    ax.set(ylabel="accuracy", title=title)
+    return ax.figure
