@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 TARGET = 20  # invocations per instance per (scaled) minute, i.e. per real second at scale 60
 LOAD = 2.5 * TARGET  # ceil(2.5) = 3 instances, with room for a busy machine's jitter
 MAX = 5
+SERVICE_LINKED_ROLE = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,12 @@ def test_the_decks_commands_register_a_target_and_a_cpu_policy(scaled: ScaledClo
                    "--service-namespace", "sagemaker").stdout
     )["ScalableTargets"]  # fmt: skip
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(2, 5)]
+    # The first registration made the service-linked role the target acts as, as on AWS.
+    role = json.loads(
+        scaled.aws("iam", "get-role", "--role-name", SERVICE_LINKED_ROLE).stdout
+    )["Role"]  # fmt: skip
+    assert role["Path"] == "/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    assert [t["RoleARN"] for t in targets] == [role["Arn"]]
     scaled.aws("application-autoscaling", "deregister-scalable-target", *resource)
 
 
@@ -189,3 +196,49 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
     described = scaled.client("cloudwatch").describe_alarms(AlarmNames=[high, low])
     thresholds = {a["AlarmName"]: a["Threshold"] for a in described["MetricAlarms"]}
     assert thresholds == {high: TARGET, low: 0.9 * TARGET}
+
+
+def test_an_update_resets_a_scaled_variant_unless_retained_and_keeps_its_instance_type(
+    scaled: ScaledCloud,
+) -> None:
+    """UpdateEndpoint deploys the new config's InitialInstanceCount over what autoscaling (or a
+    resize) set, unless RetainAllVariantProperties; a scaled variant's instance type is fixed."""
+    model = small_model(2, feature_dim=FEATURES)
+    name = scaled.endpoint("retain", model)
+    sm = scaled.client("sagemaker")
+    scaled.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{name}/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=3,
+    )
+    sm.update_endpoint_weights_and_capacities(  # what a scale-out does
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
+    )
+    scaled.wait(name)
+    assert instance_count(scaled, name) == 2
+
+    sm.update_endpoint(
+        EndpointName=name,
+        EndpointConfigName=scaled.config("retain", model, 1),
+        RetainAllVariantProperties=True,
+    )
+    scaled.wait(name)
+    assert instance_count(scaled, name) == 2
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=scaled.config("retain", model, 1))
+    scaled.wait(name)
+    assert instance_count(scaled, name) == 1
+
+    bigger = scaled.config("retain", model, 1)
+    described = sm.describe_endpoint_config(EndpointConfigName=bigger)["ProductionVariants"][0]
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{bigger}-xl",
+        ProductionVariants=[{**described, "InstanceType": "ml.m5.xlarge"}],
+    )
+    with pytest.raises(sm.exceptions.ClientError) as refused:
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{bigger}-xl")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "registered for automatic scaling" in refused.value.response["Error"]["Message"]
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"

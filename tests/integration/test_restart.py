@@ -170,6 +170,9 @@ def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeyp
         assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]] == [
             (1, 2)
         ]
+        service_role = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+        role_arn = iam.get_role(RoleName=service_role)["Role"]["Arn"]  # made again after a replay
+        assert [t["RoleARN"] for t in targets["ScalableTargets"]] == [role_arn]
         [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
             "ScalingPolicies"
         ]

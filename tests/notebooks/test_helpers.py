@@ -50,3 +50,30 @@ def test_shares_add_up_to_one_in_every_bin():
         if isinstance(c, PolyCollection)
     ]
     assert ax.get_ylabel() == "share of answers" and max(tops) == 1.0
+
+
+def test_scaling_plot_puts_time_in_cloudwatch_minutes():
+    """At time scale 60 a CloudWatch minute lasts a second: 30 real seconds are 30 minutes."""
+    metric = pd.Series({0.0: 100.0, 10.0: 900.0, 20.0: 300.0}, name="InvocationsPerInstance")
+    counts = pd.DataFrame({"time": [0.0, 12.0, 30.0], "instances": [1, 3, 1]})
+    fig = notebook.plot_scaling(metric, 500, counts, 1.0, "title", {"load stops": 20.0})
+    ax, right = fig.axes
+    assert ax.get_xlabel() == "minutes (CloudWatch time)"
+    [step] = right.get_lines()
+    assert list(step.get_xdata()) == [0.0, 12.0, 30.0] and right.get_ylim() == (0, 4)
+    slow = notebook.plot_scaling(metric, 500, counts, 60.0, "title")  # AWS: a minute is a minute
+    assert list(slow.axes[1].get_lines()[0].get_xdata()) == [0.0, 0.2, 0.5]
+
+
+def test_panels_one_per_column_asked_for():
+    table = pd.DataFrame({"a": [1, 2], "b": [3, 4], "c": [5, 6]}, index=[0.0, 1.0])
+    fig = notebook.plot_panels(table, {"a": "A per minute", "c": "C per minute"})
+    assert [ax.get_title() for ax in fig.axes] == ["A per minute", "C per minute"]
+    assert {ax.get_xlabel() for ax in fig.axes} == {"minutes (CloudWatch time)"}
+
+
+def test_learning_curve_marks_the_held_out_accuracy_and_the_ceiling():
+    curve = pd.DataFrame({"epoch": [1, 2, 3], "train accuracy": [0.7, 0.8, 0.9]})
+    fig = notebook.plot_learning_curve(curve, 0.85, 0.88, "title")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["train accuracy", "held-out accuracy 0.850", "ceiling 0.880 (held-out data)"]

@@ -50,6 +50,7 @@ from aiohttp import web
 
 from cdlab import config
 from cdlab.localcloud import control, latency, operations
+from cdlab.localcloud.autoscaling import service_role
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
@@ -128,6 +129,7 @@ class Gateway:
         # fills, and a journaled DeleteLogGroup must not drop what was archived after it
         restored = await loop.run_in_executor(None, self.logs.restore)
         log.info("restored %d log events", restored)
+        await self.moto.run(service_role.ensure, self.moto)  # replayed targets' role
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         metrics = Metrics(self.moto)
@@ -232,6 +234,8 @@ class Gateway:
         name = operation(moto_request)
         if key is not None and response.status < 300 and name in logarchive.DELETES:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
+        if name == "RegisterScalableTarget" and response.status < 300:
+            await self.moto.run(service_role.ensure, self.moto)  # made on first use, as on AWS
         if key is not None and response.status < 300 and _signed_for(request) == "iam":
             self.principals.forget()  # a key deleted or deactivated, a user renamed ...
             self.enforcer.forget()  # a policy put, attached, detached ...

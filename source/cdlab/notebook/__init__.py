@@ -7,8 +7,9 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
-``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
-``clock`` (waits and timeouts in the target's time, sized for AWS),
+``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
+``watching`` (an endpoint as it changes), ``clock`` (waits and timeouts in the target's time,
+sized for AWS),
 ``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
 """
 
@@ -24,6 +25,7 @@ from cdlab.notebook.lab_pipeline import (
     lab_checkout,
     run_pipeline,
 )
+from cdlab.notebook.metrics import INSTANCES, variant_metric
 from cdlab.notebook.models import (
     GLUE_DATABASE,
     RESULT_KEY,
@@ -32,10 +34,17 @@ from cdlab.notebook.models import (
     corrupted_copy,
     trained_model,
 )
-from cdlab.notebook.plots import label_models, plot_over_time
+from cdlab.notebook.plots import (
+    label_models,
+    plot_learning_curve,
+    plot_over_time,
+    plot_panels,
+    plot_scaling,
+)
 from cdlab.notebook.traffic import (
     Answer,
     Traffic,
+    dense_request,
     held_out_request,
     predict,
 )
@@ -48,6 +57,7 @@ time_scale = clock.scale  # the notebooks' name for it
 __all__ = [
     "ENDPOINT_LOGS",
     "GLUE_DATABASE",
+    "INSTANCES",
     "MATCH_RATE",
     "PIPELINE_DONE",
     "PREFIX",
@@ -63,18 +73,23 @@ __all__ = [
     "clock",
     "commit",
     "corrupted_copy",
+    "dense_request",
     "ensure_bucket",
     "held_out_request",
     "lab_checkout",
     "label_models",
     "leftovers",
     "log_groups",
+    "plot_learning_curve",
     "plot_over_time",
+    "plot_panels",
+    "plot_scaling",
     "predict",
     "repository",
     "run_pipeline",
     "time_scale",
     "trained_model",
+    "variant_metric",
     "watch_endpoint",
     "workdir",
 ]

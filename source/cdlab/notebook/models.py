@@ -61,9 +61,10 @@ def _artifact_exists(uri: str) -> bool:
 def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
     """The S3 URL of a Factorization Machines model trained with these hyperparameters.
 
-    Runs a SageMaker training job (as notebook 02 shows), or reuses a completed one with the same
-    hyperparameters whose artifact is still in ``bucket``. Notebooks that are about serving call
-    this instead of repeating the training notebook.
+    Runs a SageMaker training job (as notebook 02 shows), printing its statuses as they come, or
+    reuses a completed one with the same hyperparameters whose artifact is still in ``bucket``
+    (and says which). Notebooks that are about serving call this instead of repeating the
+    training notebook.
     """
     sm = boto3.client("sagemaker")
     prepared = channels(bucket)
@@ -84,11 +85,14 @@ def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
         model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
         same = job["HyperParameters"] == hp and model_data.startswith(f"s3://{bucket}/")
         if same and _artifact_exists(model_data):
+            print(f"model of training job {summary['TrainingJobName']}: {model_data}")
             return model_data
     name = f"{TRAINING_PREFIX}-{time.time_ns() // 1_000_000}"
     image = fm_image_uri(config.region())
+    print(f"training job {name} (no earlier job with these hyperparameters):")
     sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
-    job = wait(sm, name, log=lambda line: None, polls=clock.polls())
+    job = wait(sm, name, log=print, polls=clock.polls())
+    print(f"  {job['TrainingJobStatus']}: {job.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
     if job["TrainingJobStatus"] != "Completed":
         raise RuntimeError(f"training job {name} ended {job['TrainingJobStatus']}: {job}")
     return job["ModelArtifacts"]["S3ModelArtifacts"]

@@ -30,6 +30,20 @@ def held_out_request(rows: int, offset: int = 0) -> tuple[bytes, list[int]]:
     return json.dumps({"instances": instances}).encode(), labels
 
 
+def dense_request(rows: int) -> bytes:
+    """The same held-out ratings as ``held_out_request(rows)``, each row a dense vector of every
+    feature: the same answers for hundreds of times the bytes, so the model's CPU does the work."""
+    sparse = json.loads(held_out_request(rows)[0])["instances"]
+    dense = []
+    for instance in sparse:
+        features = instance["data"]["features"]
+        row = [0.0] * features["shape"][0]
+        for key, value in zip(features["keys"], features["values"], strict=True):
+            row[key] = value
+        dense.append({"features": row})
+    return json.dumps({"instances": dense}).encode()
+
+
 def predict(endpoint: str, body: bytes, **extra: str) -> tuple[str, list[dict[str, float]]]:
     """Invoke ``endpoint``; returns the variant that answered and its predictions."""
     answer = boto3.client("sagemaker-runtime").invoke_endpoint(

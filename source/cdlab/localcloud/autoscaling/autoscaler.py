@@ -10,7 +10,10 @@ every other alarm, and acts on their state. The desired capacity is
 ``ceil(current * metric / target)`` (the newest datapoint), clamped to [MinCapacity,
 MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a scale-in waits
 ScaleInCooldown after any scaling activity (scale-in is the cautious side) and never happens with
-DisableScaleIn. Minutes and cooldowns pass ``CDLAB_TIME_SCALE`` times faster.
+DisableScaleIn, nor while the target's SuspendedState suspends that side (AWS's advice around an
+UpdateEndpoint). Several policies on one target combine as on AWS (:func:`decide`): out if
+any asks, in only if all that may scale in ask. Minutes and cooldowns pass ``CDLAB_TIME_SCALE``
+times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
@@ -53,6 +56,8 @@ HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
 ACTIVITY = "scaling-activity"
+OUT, IN, HOLD = "out", "in", "hold"
+SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
 
 
 @dataclass
@@ -60,6 +65,46 @@ class _TargetState:
     last_scale_out: float = -math.inf  # monotonic seconds
     last_activity: float = -math.inf
     busy: bool = False
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One target tracking policy's wish for its target: OUT, IN or HOLD, and to how many."""
+
+    policy: ScalingPolicy
+    side: str
+    desired: int
+    alarm: str = ""
+    metric: str = ""
+    value: float = 0.0
+
+    def cooldown(self, votes: list[Vote]) -> float:
+        """Seconds to wait since the last change: this policy's ScaleOutCooldown for a scale-out;
+        for a scale-in, which all policies agreed on, the longest of their ScaleInCooldowns."""
+        if self.side == OUT:
+            return float(
+                self.policy.configuration.get("ScaleOutCooldown", DEFAULT_COOLDOWN_SECONDS)
+            )
+        return max(
+            float(v.policy.configuration.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS))
+            for v in votes
+        )
+
+
+def decide(votes: list[Vote], suspended: tuple[str, ...] = ()) -> Vote | None:
+    """Several target tracking policies on one target, as Application Auto Scaling combines
+    them: scale out if any policy asks to (to the largest count asked), scale in only if every
+    policy that may scale in asks to (to the largest count they ask: the most cautious); nothing
+    on a side the target's SuspendedState suspends."""
+    outs = [v for v in votes if v.side == OUT]
+    voting = [v for v in votes if not v.policy.configuration.get("DisableScaleIn")]
+    if outs:
+        chosen = max(outs, key=lambda v: v.desired)
+    elif voting and all(v.side == IN for v in voting):
+        chosen = max(voting, key=lambda v: v.desired)
+    else:
+        return None
+    return None if SUSPENDED[chosen.side] in suspended else chosen
 
 
 def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey, str, str]:
@@ -105,9 +150,9 @@ class Autoscaler:
         for target in targets:
             if target.service_namespace != "sagemaker":
                 continue
-            for policy in policies:
-                if policy.resource_id == target.resource_id:
-                    await self._track(target, policy)
+            mine = [p for p in policies if p.resource_id == target.resource_id]
+            if mine:
+                await self._track(target, mine)
         current = {p.policy_arn for p in policies}
         for arn in [arn for arn in self.alarms if arn not in current]:  # replaced or deleted
             await self.moto.run(self.moto.delete_alarms, list(self.alarms.pop(arn)))
@@ -149,62 +194,65 @@ class Autoscaler:
         self.alarms[policy.policy_arn] = (names[0], names[1])
         return self.alarms[policy.policy_arn]
 
-    async def _track(self, target: ScalableTarget, policy: ScalingPolicy) -> None:
-        state = self.states.setdefault(target.resource_id, _TargetState())
-        if state.busy:
-            return
+    async def _vote(self, policy: ScalingPolicy, current: int, target: ScalableTarget) -> Vote:
+        """What one policy asks for now: out or in when its high or low alarm is in ALARM and
+        its metric's newest datapoint calls for more or fewer instances, else hold."""
         conf = policy.configuration
         goal = float(conf.get("TargetValue", 0))
         if goal <= 0:
+            return Vote(policy, HOLD, current)
+        key, statistic, label = _policy_metric(conf, target.resource_id)
+        made = await self._alarms(policy, key, statistic, goal)
+        [point] = self.metrics.windows(key, 1, period_seconds())
+        if made is None or point is None:
+            return Vote(policy, HOLD, current)
+        high_alarm, low_alarm = made
+        alarm_states = await self.moto.run(self.moto.alarm_states, made)
+        latest = point.statistic(statistic)
+        desired = math.ceil(current * latest / goal)
+        desired = max(target.min_capacity, min(target.max_capacity, desired))
+        if alarm_states.get(high_alarm) == "ALARM" and desired > current:
+            return Vote(policy, OUT, desired, high_alarm, label, latest)
+        if alarm_states.get(low_alarm) == "ALARM" and desired < current:
+            return Vote(policy, IN, desired, low_alarm, label, latest)
+        return Vote(policy, HOLD, current)
+
+    async def _track(self, target: ScalableTarget, policies: list[ScalingPolicy]) -> None:
+        state = self.states.setdefault(target.resource_id, _TargetState())
+        if state.busy:
             return
         _, endpoint, _, variant = target.resource_id.split("/", 3)
         current = self.capacity.variant_capacity(endpoint, variant)
         if current is None:
             return
-        key, statistic, label = _policy_metric(conf, target.resource_id)
-        made = await self._alarms(policy, key, statistic, goal)
-        if made is None:
+        votes = [await self._vote(policy, current, target) for policy in policies]
+        chosen = decide(votes, target.suspended)
+        if chosen is None:
             return
-        high_alarm, low_alarm = made
-        [point] = self.metrics.windows(key, 1, period_seconds())
-        if point is None:
-            return
-        alarm_states = await self.moto.run(self.moto.alarm_states, made)
-        latest = point.statistic(statistic)
-        desired = math.ceil(current * latest / goal)
-        desired = max(target.min_capacity, min(target.max_capacity, desired))
         now = time.monotonic()
-        scale = config.time_scale()
-        if alarm_states.get(high_alarm) == "ALARM" and desired > current:
-            cooldown = float(conf.get("ScaleOutCooldown", DEFAULT_COOLDOWN_SECONDS)) / scale
+        cooldown = chosen.cooldown(votes) / config.time_scale()
+        if chosen.side == OUT:
             if now < state.last_scale_out + cooldown:
                 return
             state.last_scale_out = now
-            alarm = high_alarm
-        elif (
-            alarm_states.get(low_alarm) == "ALARM"
-            and desired < current
-            and not conf.get("DisableScaleIn")
-        ):
-            cooldown = float(conf.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS)) / scale
-            if now < state.last_activity + cooldown:
-                return
-            alarm = low_alarm
-        else:
+        elif now < state.last_activity + cooldown:
             return
-        cause = f"monitor alarm {alarm} in state ALARM triggered policy {policy.policy_name}"
+        cause = (
+            f"monitor alarm {chosen.alarm} in state ALARM triggered policy "
+            f"{chosen.policy.policy_name}"
+        )
         state.last_activity = now
         state.busy = True
         log.info(
             "%s: %s %s=%g, %d -> %d instances",
             target.resource_id,
             cause,
-            label,
-            latest,
+            chosen.metric,
+            chosen.value,
             current,
-            desired,
+            chosen.desired,
         )
-        self._start_activity(target, endpoint, variant, current, desired, cause, state)
+        self._start_activity(target, endpoint, variant, current, chosen.desired, cause, state)
 
     def _start_activity(
         self,

@@ -77,6 +77,7 @@ class ScalableTarget:
     resource_id: str
     min_capacity: int
     max_capacity: int
+    suspended: tuple[str, ...] = ()  # SuspendedState's flags set true
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,7 @@ class MotoState(MotoThread):
                 t.resource_id,
                 int(t.min_capacity or 0),
                 int(t.max_capacity or 0),
+                tuple(sorted(k for k, v in (t.suspended_state or {}).items() if v)),
             )
             for t in backend.targets.get(dimension, {}).values()
         ]

@@ -27,6 +27,8 @@ from cdlab.localcloud.sagemaker.documents import (
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
 from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names
 
+SCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
 
 class Endpoints:
     def __init__(self, docs: Documents, lifecycle: Lifecycle, moto: MotoState) -> None:
@@ -104,14 +106,22 @@ class Endpoints:
         names = alarm_names(p.get("DeploymentConfig") or {})
         names += alarm_names(stored.get("LastDeploymentConfig") or {})
         alarms = await self.moto.run(self.moto.alarm_states, names)
-        return self._update_endpoint(ctx, p, alarms)
+        targets, _ = await self.moto.run(self.moto.target_tracking, SCALED_DIMENSION)
+        prefix = f"endpoint/{p['EndpointName']}/variant/"
+        scaled = {
+            t.resource_id.removeprefix(prefix)
+            for t in targets
+            if t.service_namespace == "sagemaker" and t.resource_id.startswith(prefix)
+        }
+        return self._update_endpoint(ctx, p, alarms, scaled)
 
     def _update_endpoint(
-        self, ctx: RequestContext, p: dict[str, Any], alarms: dict[str, str]
+        self, ctx: RequestContext, p: dict[str, Any], alarms: dict[str, str], scaled: set[str]
     ) -> dict[str, Any]:
         doc = self._updatable(ctx, p["EndpointName"])
         config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(ctx, config_doc)
+        _refuse_new_instance_type(doc, snapshot, scaled)
         if p.get("RetainAllVariantProperties"):
             _retain_variant_properties(p, doc["_Deployed"], snapshot)
         deployment = p.get("DeploymentConfig")
@@ -161,6 +171,25 @@ class Endpoints:
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
         self.lifecycle.delete(doc["EndpointName"])
         return {}
+
+
+def _refuse_new_instance_type(doc: dict[str, Any], snapshot: Snapshot, scaled: set[str]) -> None:
+    """As on AWS, an update may not change the instance type of a variant registered for
+    automatic scaling (a new model is fine): deregister it, update, register it again."""
+    current = {s["VariantName"]: s["InstanceType"] for s in doc["_Deployed"]}
+    changed = [
+        s["VariantName"]
+        for s in snapshot
+        if s["VariantName"] in scaled
+        and current.get(s["VariantName"], s["InstanceType"]) != s["InstanceType"]
+    ]
+    if changed:
+        raise ValidationException(
+            f'Cannot update endpoint "{doc["EndpointArn"]}": the instance type of variant(s) '
+            f"{', '.join(changed)} would change while registered for automatic scaling. "
+            "Deregister the scalable target (DeregisterScalableTarget), update the endpoint, "
+            "then register it again."
+        )
 
 
 def _retain_variant_properties(p: dict[str, Any], deployed: Snapshot, snapshot: Snapshot) -> None:

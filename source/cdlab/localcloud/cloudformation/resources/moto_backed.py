@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cdlab import config
+from cdlab.localcloud.autoscaling import service_role
 from cdlab.localcloud.cloudformation.resources.base import (
     Context,
     Handler,
@@ -88,6 +89,7 @@ class ScalableTarget(Handler):
             role_arn=p.get("RoleARN"),
             suspended_state=p.get("SuspendedState"),
         )
+        await ctx.moto.run(service_role.ensure, ctx.moto)
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
