@@ -39,7 +39,14 @@ from cdlab.notebook.traffic import (
     predict,
 )
 from cdlab.notebook.watching import time_scale, watch_endpoint
-from cdlab.notebook.workspace import PREFIX, ensure_bucket, repository, workdir
+from cdlab.notebook.workspace import (
+    PREFIX,
+    default_bucket,
+    ensure_bucket,
+    region,
+    repository,
+    workdir,
+)
 from cdlab.steps.training import channel  # notebooks show the request with it
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "clean",
     "commit",
     "corrupted_copy",
+    "default_bucket",
     "ensure_bucket",
     "held_out_request",
     "lab_checkout",
@@ -68,6 +76,7 @@ __all__ = [
     "log_groups",
     "plot_over_time",
     "predict",
+    "region",
     "repository",
     "run_pipeline",
     "time_scale",
