@@ -8,11 +8,18 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
 ``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
+``canary`` (a match-rate probe whose metric an alarm watches),
 ``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
 """
 
 from __future__ import annotations
 
+from cdlab.notebook.canary import (
+    PROBE_METRIC,
+    PROBE_NAMESPACE,
+    MatchRateProbe,
+    plot_match_rate,
+)
 from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
 from cdlab.notebook.lab_pipeline import (
     MATCH_RATE,
@@ -27,7 +34,6 @@ from cdlab.notebook.models import (
     RESULT_KEY,
     TRAINING_PREFIX,
     channels,
-    corrupted_copy,
     trained_model,
 )
 from cdlab.notebook.plots import label_models, plot_over_time
@@ -55,18 +61,20 @@ __all__ = [
     "MATCH_RATE",
     "PIPELINE_DONE",
     "PREFIX",
+    "PROBE_METRIC",
+    "PROBE_NAMESPACE",
     "RESULT_KEY",
     "TRAFFIC_LIMIT_SECONDS",
     "TRAINING_PREFIX",
     "Answer",
     "Leftover",
+    "MatchRateProbe",
     "PipelineRun",
     "Traffic",
     "channel",
     "channels",
     "clean",
     "commit",
-    "corrupted_copy",
     "default_bucket",
     "ensure_bucket",
     "held_out_request",
@@ -74,6 +82,7 @@ __all__ = [
     "label_models",
     "leftovers",
     "log_groups",
+    "plot_match_rate",
     "plot_over_time",
     "predict",
     "region",
