@@ -8,12 +8,13 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
 ``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
-``canary`` (a match-rate probe whose metric an alarm watches),
-``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
+``canary`` (a match-rate probe whose metric an alarm watches), ``cleanup``, ``billing`` (what could
+still cost money) and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
 """
 
 from __future__ import annotations
 
+from cdlab.notebook.billing import billable
 from cdlab.notebook.canary import (
     PROBE_METRIC,
     PROBE_NAMESPACE,
@@ -71,6 +72,7 @@ __all__ = [
     "MatchRateProbe",
     "PipelineRun",
     "Traffic",
+    "billable",
     "channel",
     "channels",
     "clean",
