@@ -22,11 +22,7 @@ from moto.applicationautoscaling.models import (
     ApplicationAutoscalingBackend,
     applicationautoscaling_backends,
 )
-from moto.cloudwatch.models import (
-    CloudWatchBackend,
-    MetricAggregatedDatum,
-    cloudwatch_backends,
-)
+from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import LogsBackend, logs_backends
@@ -34,9 +30,9 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
+from cdlab.localcloud.moto import metricdata
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
 
-LATE_SECONDS = 3600.0  # how late a client's put datapoint may arrive and still count
 Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
 
 
@@ -311,25 +307,10 @@ class MotoState(MotoThread):
     @on_moto_thread
     def client_datapoints(
         self, namespace: str, metric: str, dimensions: Mapping[str, str], since: float
-    ) -> list[tuple[float, float, float, float, float]]:
-        """What clients put (PutMetricData) on one series (exactly these dimensions) from epoch
-        second ``since`` on, newest first: (timestamp, sample count, sum, minimum, maximum)."""
-        wanted = sorted(dimensions.items())
-        found = []
-        for datum in reversed(self._cloudwatch().metric_data):
-            stamp = datum.timestamp
-            at = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
-            if at < since - LATE_SECONDS:
-                break  # arrival order is time order, give or take a late put
-            if at < since or datum.namespace != namespace or datum.name != metric:
-                continue
-            if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
-                continue
-            if isinstance(datum, MetricAggregatedDatum):
-                found.append((at, datum.sample_count, datum.sum, datum.min, datum.max))
-            else:
-                found.append((at, 1.0, datum.value, datum.value, datum.value))
-        return sorted(found, reverse=True)
+    ) -> list[metricdata.Point]:
+        """What clients put (PutMetricData) on one series since epoch second ``since``."""
+        args = (namespace, metric, dimensions, since)
+        return metricdata.client_datapoints(self._cloudwatch(), *args)
 
     @on_moto_thread
     def metric_alarms(self) -> list[MetricAlarm]:
