@@ -9,13 +9,21 @@ Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
 ``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
 ``watching`` (an endpoint as it changes), ``clock`` (waits and timeouts in the target's time,
-sized for AWS),
-``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
+sized for AWS), ``canary`` (a match-rate probe whose metric an alarm watches), ``cleanup``,
+``billing`` (what could still cost money) and ``lab_pipeline`` (Lab 3's commits and pipeline
+runs).
 """
 
 from __future__ import annotations
 
 from cdlab.notebook import clock
+from cdlab.notebook.billing import billable
+from cdlab.notebook.canary import (
+    PROBE_METRIC,
+    PROBE_NAMESPACE,
+    MatchRateProbe,
+    plot_match_rate,
+)
 from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
 from cdlab.notebook.lab_pipeline import (
     MATCH_RATE,
@@ -31,7 +39,6 @@ from cdlab.notebook.models import (
     RESULT_KEY,
     TRAINING_PREFIX,
     channels,
-    corrupted_copy,
     trained_model,
 )
 from cdlab.notebook.plots import (
@@ -49,7 +56,14 @@ from cdlab.notebook.traffic import (
     predict,
 )
 from cdlab.notebook.watching import watch_endpoint
-from cdlab.notebook.workspace import PREFIX, ensure_bucket, repository, workdir
+from cdlab.notebook.workspace import (
+    PREFIX,
+    default_bucket,
+    ensure_bucket,
+    region,
+    repository,
+    workdir,
+)
 from cdlab.steps.training import channel  # notebooks show the request with it
 
 time_scale = clock.scale  # the notebooks' name for it
@@ -61,18 +75,22 @@ __all__ = [
     "MATCH_RATE",
     "PIPELINE_DONE",
     "PREFIX",
+    "PROBE_METRIC",
+    "PROBE_NAMESPACE",
     "RESULT_KEY",
     "TRAINING_PREFIX",
     "Answer",
     "Leftover",
+    "MatchRateProbe",
     "PipelineRun",
     "Traffic",
+    "billable",
     "channel",
     "channels",
     "clean",
     "clock",
     "commit",
-    "corrupted_copy",
+    "default_bucket",
     "dense_request",
     "ensure_bucket",
     "held_out_request",
@@ -81,10 +99,12 @@ __all__ = [
     "leftovers",
     "log_groups",
     "plot_learning_curve",
+    "plot_match_rate",
     "plot_over_time",
     "plot_panels",
     "plot_scaling",
     "predict",
+    "region",
     "repository",
     "run_pipeline",
     "time_scale",

@@ -1,22 +1,16 @@
 """The data and models notebooks about serving need, made on demand or reused: the prepared
-training and test channels, a trained model, and a deliberately corrupted copy of one."""
+training and test channels and trained models."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
-import numpy as np
 from botocore.exceptions import ClientError
 
 from cdlab import config
-from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.notebook import clock
@@ -96,22 +90,3 @@ def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
     if job["TrainingJobStatus"] != "Completed":
         raise RuntimeError(f"training job {name} ended {job['TrainingJobStatus']}: {job}")
     return job["ModelArtifacts"]["S3ModelArtifacts"]
-
-
-def corrupted_copy(model_data: str, features: list[int]) -> str:
-    """A copy of a model artifact whose linear weights for ``features`` are NaN, next to it in S3:
-    a corrupted model, which answers every row that sets one of them with an error (HTTP 500
-    from the container, ``ModelError`` to the caller) and the other rows correctly."""
-    bucket, key = model_data.removeprefix("s3://").split("/", 1)
-    s3 = boto3.client("s3")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tempfile.TemporaryDirectory() as folder:
-        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-            archive.extractall(folder, filter="data")
-        model = FMModel.load(Path(folder))
-    w = model.w.copy()
-    w[features] = np.nan
-    corrupted = FMModel(model.w0, w, model.V, model.predictor_type)
-    corrupted_key = f"{key.rsplit('/', 1)[0]}/corrupted/model.tar.gz"
-    s3.put_object(Bucket=bucket, Key=corrupted_key, Body=artifact_bytes(corrupted))
-    return f"s3://{bucket}/{corrupted_key}"

@@ -1,13 +1,13 @@
 """CloudWatch metric alarms evaluated on the endpoints' datapoints, their state kept in moto.
 
 Moto stores alarms (PutMetricAlarm, DescribeAlarms) but never evaluates them. After each metrics
-flush this evaluates every single-metric alarm whose series the local cloud emits: the last
-EvaluationPeriods periods of Period seconds (scaled like every CloudWatch period), ALARM when at
-least DatapointsToAlarm of them breach, OK when none of those with data does, and missing data
-treated as TreatMissingData says (default ``missing``: the state stays). The alarms are read
-from moto and the new states set with moto's own ``set_alarm_state`` (so DescribeAlarms and its
-history show them) on moto's thread, through its owner; the evaluation runs on the event loop,
-which owns the datapoints.
+flush this evaluates every single-metric alarm whose series the local cloud emits, or a client put
+with PutMetricData (a notebook's own quality metric, say): the last EvaluationPeriods periods of
+Period seconds (scaled like every CloudWatch period), ALARM when at least DatapointsToAlarm of them
+breach, OK when none of those with data does, and missing data treated as TreatMissingData says
+(default ``missing``: the state stays). The alarms are read from moto and the new states set with
+moto's own ``set_alarm_state`` (so DescribeAlarms and its history show them) on moto's thread,
+through its owner; the evaluation runs on the event loop, which owns the datapoints.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cdlab.localcloud.cloudwatch.metrics import (
     MINUTE,
     Datapoint,
     Metrics,
+    SeriesKey,
     period_seconds,
     series_key,
 )
@@ -45,23 +46,47 @@ class AlarmEvaluator:
     def __init__(self, metrics: Metrics, moto: MotoState) -> None:
         self.metrics = metrics
         self.moto = moto
+        self.client_series: set[SeriesKey] = set()  # series a client has put datapoints on
 
     async def evaluate(self) -> None:
         for alarm in await self.moto.run(self.moto.metric_alarms):
             if alarm.comparison_operator not in WORDS:
                 continue
-            change = self._evaluate(alarm)
+            points = await self._points(alarm)
+            change = None if points is None else self._evaluate(alarm, points)
             if change is not None:
                 await self.moto.run(self.moto.set_alarm_state, alarm.name, *change)
 
-    def _evaluate(self, alarm: MetricAlarm) -> tuple[str, str, str] | None:
-        """The alarm's new (reason, reason data, state), or None if its state stays."""
-        key = series_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
-        if key not in self.metrics.history:
-            return None
-        periods = alarm.evaluation_periods
+    async def _points(self, alarm: MetricAlarm) -> list[Datapoint | None] | None:
+        """The alarm's evaluation windows, newest first: on a series the local cloud emits, from
+        its history; else on what clients put (PutMetricData); None for a series nobody wrote
+        since the local cloud started (its state stays, as on a metric that does not exist)."""
         window = alarm.period / MINUTE * period_seconds()
-        points = self.metrics.windows(key, periods, window)
+        periods = alarm.evaluation_periods
+        key = series_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
+        if key in self.metrics.history:
+            return self.metrics.windows(key, periods, window)
+        if self.metrics.last_flush is None:
+            return None
+        since = self.metrics.last_flush - periods * window - 1.0
+        put = await self.moto.run(
+            self.moto.client_datapoints,
+            alarm.namespace,
+            alarm.metric_name,
+            alarm.dimensions,
+            since,
+        )
+        if put:
+            self.client_series.add(key)
+        elif key not in self.client_series:
+            return None
+        return self.metrics.windows_of((Datapoint(*p) for p in put), periods, window)
+
+    def _evaluate(
+        self, alarm: MetricAlarm, points: list[Datapoint | None]
+    ) -> tuple[str, str, str] | None:
+        """The alarm's new (reason, reason data, state), or None if its state stays."""
+        periods = alarm.evaluation_periods
         threshold = alarm.threshold
         compare = COMPARISONS[alarm.comparison_operator]
         breaching = [

@@ -220,11 +220,17 @@ class Metrics:
     def windows(self, key: SeriesKey, count: int, window_seconds: float) -> list[Datapoint | None]:
         """The last ``count`` windows of ``window_seconds`` real seconds, newest first, ending at
         the last flush; each the combined datapoints inside it, or None where there are none."""
+        return self.windows_of(reversed(self.history.get(key, ())), count, window_seconds)
+
+    def windows_of(
+        self, newest_first: Iterable[Datapoint], count: int, window_seconds: float
+    ) -> list[Datapoint | None]:
+        """``windows`` over any datapoints (newest first), such as those a client put."""
         if self.last_flush is None:
             return [None] * count
         oldest = self.last_flush - count * window_seconds - EPSILON
         recent: list[Datapoint] = []
-        for point in reversed(self.history.get(key, ())):
+        for point in newest_first:
             if point.timestamp < oldest:
                 break
             recent.append(point)

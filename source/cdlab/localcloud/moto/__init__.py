@@ -2,6 +2,7 @@
 storage, Logs, Glue, Application Auto Scaling storage ...), reached through one bridge.
 
 Modules, one job each: ``thread`` (moto's one thread, which every use of moto runs on),
-``bridge`` (moto's wire API, called in-process) and ``state`` (the kit's own reads and writes of
-moto's backends; the only module that reaches into them).
+``bridge`` (moto's wire API, called in-process), ``state`` (the kit's own reads and writes of
+moto's backends; the only module that reaches into them) and ``metricdata`` (the scan of clients'
+metric datapoints that ``state`` runs on the backend it hands over).
 """

@@ -30,6 +30,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
+from cdlab.localcloud.moto import metricdata
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
 
 Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
@@ -309,6 +310,14 @@ class MotoState(MotoThread):
         cloudwatch = self._cloudwatch()
         for namespace, data in by_namespace.items():
             cloudwatch.put_metric_data(namespace, data)
+
+    @on_moto_thread
+    def client_datapoints(
+        self, namespace: str, metric: str, dimensions: Mapping[str, str], since: float
+    ) -> list[metricdata.Point]:
+        """What clients put (PutMetricData) on one series since epoch second ``since``."""
+        args = (namespace, metric, dimensions, since)
+        return metricdata.client_datapoints(self._cloudwatch(), *args)
 
     @on_moto_thread
     def metric_alarms(self) -> list[MetricAlarm]:

@@ -1,0 +1,57 @@
+"""The notebooks' account-wide helpers against the local cloud: the session's region, the default
+bucket named after account and region, and the list of what could still bill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdlab import notebook
+
+
+def test_the_region_is_the_sessions(aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert notebook.region() == aws_env["AWS_DEFAULT_REGION"] == "us-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert notebook.region() == "eu-west-1"
+
+
+def test_no_region_anywhere_is_a_clear_error(
+    aws_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "config").write_text("[default]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    with pytest.raises(ValueError, match="aws configure"):
+        notebook.region()
+
+
+def test_the_default_bucket_names_region_and_account(aws_env) -> None:
+    assert notebook.default_bucket() == "cdlab-us-east-1-123456789012"
+
+
+def test_billable_lists_what_carries_the_prefix_until_it_is_deleted(
+    aws_env, sm, client, upload_model, fm_image: str
+) -> None:
+    cloudwatch = client("cloudwatch")
+    sm.create_model(
+        ModelName="cdlab-nbbill-model",
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(3)},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
+    )
+    cloudwatch.put_metric_alarm(
+        AlarmName="cdlab-nbbill-alarm", Namespace="CDLab/Notebooks", MetricName="MatchRate",
+        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=0.75,
+        ComparisonOperator="LessThanThreshold",
+    )  # fmt: skip
+    try:
+        left = notebook.billable("cdlab-nbbill")
+        assert left["model"] == ["cdlab-nbbill-model"]
+        assert left["alarm"] == ["cdlab-nbbill-alarm"]
+        assert sorted(kind for kind, names in left.items() if names) == ["alarm", "model"]
+        assert "training-job in progress" in left and "endpoint" in left
+    finally:
+        sm.delete_model(ModelName="cdlab-nbbill-model")
+        cloudwatch.delete_alarms(AlarmNames=["cdlab-nbbill-alarm"])
+    assert all(names == [] for names in notebook.billable("cdlab-nbbill").values())

@@ -1,0 +1,50 @@
+"""What the notebooks say and choose for AWS (issue 15): the session's region, a bucket unique per
+account and region, and in each parameters cell what a run holds, costs and needs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
+NAMES = [path.name for path in NOTEBOOKS]
+
+
+def _code(path: Path) -> list[str]:
+    cells = nbformat.read(path, as_version=4).cells
+    return [cell.source for cell in cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_the_region_is_the_sessions_not_forced(path: Path) -> None:
+    code = "\n".join(_code(path))
+    assert not re.search(r"^\s*region\s*=\s*[\"']", code, re.MULTILINE), "a region is forced"
+    assert 'AWS_DEFAULT_REGION"] =' not in code
+    assert "region = notebook.region()" in _code(path)[1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_the_default_bucket_is_named_after_account_and_region(path: Path) -> None:
+    parameters, ready = _code(path)[:2]
+    assert re.search(r'^bucket = ""', parameters, re.MULTILINE)
+    assert "bucket = bucket or notebook.default_bucket()" in ready
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_the_parameters_cell_says_peak_cost_and_quotas_on_aws(path: Path) -> None:
+    parameters = _code(path)[0]
+    assert "# On AWS (on-demand prices in us-east-1, SageMaker pricing page" in parameters
+    assert re.search(r"^#   peak: \S", parameters, re.MULTILINE)
+    assert re.search(r"^#   one run: about USD \d+\.\d\d", parameters, re.MULTILINE)
+    assert re.search(r"^#   quotas: \S", parameters, re.MULTILINE)
+
+
+@pytest.mark.parametrize("number", ["04", "07"])
+def test_blue_green_notebooks_need_four_ml_m5_large(number: str) -> None:
+    parameters = _code(next(p for p in NOTEBOOKS if p.name.startswith(number)))[0]
+    assert "peak: 4 x ml.m5.large" in parameters
+    assert '"ml.m5.large for endpoint usage" >= 4' in parameters
