@@ -13,6 +13,8 @@ kit's key, an IAM user's or a role session's). Then, by what the request is
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale), the one unsigned route;
+- ``/_cdlab/console/``: the local console, a read-only live page behind its own token
+  (:mod:`console.web`);
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
@@ -54,6 +56,9 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.console.charts import Charts
+from cdlab.localcloud.console.views import Views
+from cdlab.localcloud.console.web import Console, make_token
 from cdlab.localcloud.context import Handler, Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
@@ -115,6 +120,7 @@ class Gateway:
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
         self.telemetry: asyncio.Task[None] | None = None
+        self.console = Console(make_token(home))
 
     async def start(self, _app: web.Application) -> None:
         loop = asyncio.get_running_loop()
@@ -149,6 +155,8 @@ class Gateway:
         self.operations = operations.table(
             self.sagemaker, self.training, self.cloudformation, self.autoscaler
         )
+        self.console.views = Views(self.operations, self.router, self.moto)
+        self.console.charts = Charts(metrics, self.moto)
 
     async def stop(self, _app: web.Application) -> None:
         if self.telemetry is not None:
@@ -175,6 +183,8 @@ class Gateway:
             return web.json_response(
                 {"status": "ok", "pid": os.getpid(), "time_scale": config.time_scale()}
             )
+        if request.path.startswith(auth.CONSOLE_PATH):
+            return await self.console.handle(request)
         ctx: RequestContext = request[CONTEXT]
         prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
         service = operations.JSON_TARGETS.get(prefix)
