@@ -58,9 +58,10 @@ def period() -> int:
 
 def window(last_flush: float) -> tuple[datetime, datetime]:
     """The charts' window (naive UTC, whole seconds, as CloudWatch takes it): the last
-    ``WINDOW_MINUTES`` cloud minutes up to the end of the last flushed one."""
-    end = datetime.fromtimestamp(int(last_flush) + 1, UTC).replace(tzinfo=None)
-    start = datetime.fromtimestamp(int(last_flush) + 1 - WINDOW_MINUTES * period(), UTC)
+    ``WINDOW_MINUTES`` cloud minutes up to the end of the last flushed one (the next one starts
+    at ``last_flush``, so on or after the end: the figures of a window never change)."""
+    end = datetime.fromtimestamp(int(last_flush), UTC).replace(tzinfo=None)
+    start = datetime.fromtimestamp(int(last_flush) - WINDOW_MINUTES * period(), UTC)
     return start.replace(tzinfo=None), end
 
 
