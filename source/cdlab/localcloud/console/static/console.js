@@ -97,8 +97,9 @@ function drawChart(holder, key, chart, charts) {
   const opts = {
     width: 340, height: 160,
     scales: { x: { time: false, range: () => [-minutes, 0] } },
-    axes: [{ label: "cloud minutes ago" }, {}],
-    series: [{ label: "min" }, ...labels.map((label, i) => ({
+    legend: { live: false },
+    axes: [{ label: "cloud minutes ago" }, { size: 70 }],
+    series: [{}, ...labels.map((label, i) => ({
       label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
     }))],
   };
