@@ -15,6 +15,7 @@ from cdlab.localcloud.console import web
 from tests.conftest import small_model
 from tests.console_http import ConsoleHttp
 from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+from tests.polling import poll
 from tests.ui.conftest import screenshot
 
 pytestmark = pytest.mark.ui
@@ -58,6 +59,12 @@ def serving(page, endpoint: str) -> Callable[[str], object]:
     return lambda variant: card.locator(f'[data-testid="serving"][data-variant="{variant}"]')
 
 
+def invoked(charts: dict) -> list[float]:
+    """The minutes with invocations on an endpoint's invocations chart, all variants."""
+    series = charts.get("invocations", {}).get("series", {}).values()
+    return [v for s in series for _, v in s["points"] if v]
+
+
 def variant_config(scaled: ScaledCloud, variant: str, seed: int, instances: int) -> str:
     name = f"ui-{variant}-c{next(scaled.names)}"
     scaled.client("sagemaker").create_endpoint_config(
@@ -93,6 +100,12 @@ def test_a_blue_green_update_under_load_shows_both_variants_then_only_the_new(
     variant = serving(page, name)
     variant("v1").wait_for(timeout=WAIT_MS)
     with load_on(scaled, name, rate=20) as reports:
+        poll(  # a few cloud minutes of traffic on the charts first, as in a demo
+            lambda: console.state()["charts"]["endpoints"].get(name, {}),
+            until=lambda charts: len(invoked(charts)) >= 4,
+            what=f"the invocations of {name} on its chart",
+        )
+        page.locator(f'[data-endpoint="{name}"] [data-chart="invocations"] canvas').wait_for()
         canary = {
             "Type": "CANARY",
             "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
