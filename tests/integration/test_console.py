@@ -183,3 +183,29 @@ def test_polling_while_invoking_loses_no_request(scaled: ScaledCloud, console: C
         poller.join()
     assert report.failed == 0 and report.sent > 0, report.summary()
     assert polls and set(polls) == {200}
+
+
+def test_a_stack_shows_with_its_events_and_its_alarm_with_its_state(
+    scaled: ScaledCloud, console: ConsoleHttp
+) -> None:
+    alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": "console-5xx", "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocation5XXErrors", "Statistic": "Sum", "Period": 60,
+        "EvaluationPeriods": 1, "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold"}}  # fmt: skip
+    cloudformation = scaled.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="console-stack", TemplateBody=json.dumps({"Resources": {"Alarm": alarm}})
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(StackName="console-stack")
+    state = console.state()
+    [stack] = [s for s in state["stacks"] if s["StackName"] == "console-stack"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    events = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in stack["StackEvents"]]
+    assert ("Alarm", "CREATE_COMPLETE") in events and events[0] == (
+        "console-stack",
+        "CREATE_COMPLETE",
+    )  # newest first, as DescribeStackEvents lists them
+    [shown] = [a for a in state["alarms"] if a["AlarmName"] == "console-5xx"]
+    assert shown["MetricName"] == "Invocation5XXErrors"
+    assert shown["StateValue"] in ("OK", "INSUFFICIENT_DATA", "ALARM")
