@@ -64,6 +64,8 @@ def test_the_token_in_the_url_sets_a_cookie_that_then_suffices(console: ConsoleH
     assert answer.status == 200 and b"CD Lab local console" in answer.body
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
     pair = cookie.split(";", 1)[0]
     assert console.request("api/state", token=None, headers={"Cookie": pair}).status == 200
     wrong = {"Cookie": f"{web.COOKIE}=guess"}

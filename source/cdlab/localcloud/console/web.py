@@ -31,6 +31,14 @@ READ_METHODS = ("GET", "HEAD")
 STATIC = resources.files("cdlab.localcloud.console") / "static"
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 PAGES = {"": "index.html"}  # the page itself; static/<file> for its assets
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the token is in the page's URL
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'",
+}
 
 
 def token_file(home: Path) -> Path:
@@ -81,8 +89,7 @@ class Console:
         response = await self._answer(request.path.removeprefix(PREFIX))
         if "token" in request.query:
             response.set_cookie(COOKIE, self.token, path=PREFIX, httponly=True, samesite="Strict")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(HEADERS)
         return response
 
     async def _answer(self, path: str) -> web.Response:
