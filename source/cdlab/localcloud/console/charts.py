@@ -21,7 +21,8 @@ from cdlab.localcloud.cloudwatch.metrics import (
     period_seconds,
     variant_dimensions,
 )
-from cdlab.localcloud.moto.state import MetricQuery, MotoState
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.moto.statistics import MetricQuery, metric_statistics
 
 WINDOW_MINUTES = 30  # cloud minutes shown
 
@@ -102,9 +103,7 @@ class Charts:
         asked = [
             (name, *q) for name, variants in endpoints.items() for q in _queries(name, variants)
         ]
-        answers = await self.moto.run(
-            self.moto.metric_statistics, [q for *_, q in asked], (start, end), period()
-        )
+        answers = await metric_statistics(self.moto, [q for *_, q in asked], (start, end), period())
         by_endpoint: dict[str, dict[str, Any]] = {
             name: {c.key: {"title": c.title, "unit": c.unit, "series": {}} for c in CHARTS}
             for name in endpoints

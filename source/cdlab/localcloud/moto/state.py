@@ -72,16 +72,6 @@ class MetricAlarm:
 
 
 @dataclass(frozen=True)
-class MetricQuery:
-    """One GetMetricStatistics question: a series and the statistic wanted of it."""
-
-    namespace: str
-    metric: str
-    dimensions: Mapping[str, str]
-    statistic: str
-
-
-@dataclass(frozen=True)
 class ScalableTarget:
     service_namespace: str
     resource_id: str
@@ -312,24 +302,6 @@ class MotoState(MotoThread):
         cloudwatch = self._cloudwatch()
         for namespace, data in by_namespace.items():
             cloudwatch.put_metric_data(namespace, data)
-
-    @on_moto_thread
-    def metric_statistics(
-        self, queries: Sequence[MetricQuery], window: tuple[datetime, datetime], period: int
-    ) -> list[list[tuple[datetime, float]]]:
-        """GetMetricStatistics as moto serves it (the same backend call), for each query: each
-        period's (timestamp, value) of its statistic in ``window`` (naive UTC start and end)."""
-        cloudwatch = self._cloudwatch()
-        answers = []
-        for q in queries:
-            dims = [{"Name": n, "Value": v} for n, v in sorted(q.dimensions.items())]
-            found = cloudwatch.get_metric_statistics(
-                q.namespace, q.metric, window[0], window[1], period, [q.statistic], dims
-            )
-            answers.append(
-                [(s.timestamp, float(s.get_statistics_for_type(q.statistic) or 0.0)) for s in found]
-            )
-        return answers
 
     @on_moto_thread
     def metric_alarms(self) -> list[MetricAlarm]:
