@@ -1,7 +1,7 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
-Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host, SigV4 with the
-kit's key, an IAM user's or a role session's). Then, by what the request is
+Every request but the console's first passes the auth guard (:mod:`protocols.auth`: loopback
+Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by what the request is
 (docs/aws-compatibility.md, "Routing one loopback URL"):
 
 - ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path;
@@ -13,8 +13,8 @@ kit's key, an IAM user's or a role session's). Then, by what the request is
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale), the one unsigned route;
-- ``/_cdlab/console/``: the local console, a read-only live page behind its own token
-  (:mod:`console.web`);
+- ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
+  before the guard by its own middleware (:mod:`console.web`), with the guard's Host check;
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
@@ -183,8 +183,6 @@ class Gateway:
             return web.json_response(
                 {"status": "ok", "pid": os.getpid(), "time_scale": config.time_scale()}
             )
-        if request.path.startswith(auth.CONSOLE_PATH):
-            return await self.console.handle(request)
         ctx: RequestContext = request[CONTEXT]
         prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
         service = operations.JSON_TARGETS.get(prefix)
@@ -366,7 +364,10 @@ def iam_enforced() -> bool:
 def make_app(home: Path) -> web.Application:
     gateway = Gateway(home)
     key_id, secret = control.credentials(home)
-    middlewares = [auth.middleware(key_id, secret, gateway.principals)]
+    middlewares = [
+        gateway.console.middleware(),
+        auth.middleware(key_id, secret, gateway.principals),
+    ]
     if iam_enforced():
         middlewares.append(enforcement.middleware(gateway.enforcer))
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)

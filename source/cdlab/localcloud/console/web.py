@@ -1,7 +1,8 @@
 """The console's routes under ``/_cdlab/console/``: the page, its static assets, its JSON.
 
-The gateway's guard has already refused a foreign Host (the DNS-rebinding guard every route
-has). Here a request must also carry the console's token, made at the cloud's start and written
+It runs before the gateway's SigV4 guard (a browser signs nothing), with the guard's own Host
+check first: a foreign Host is refused (the DNS-rebinding guard every route has). A request must
+also carry the console's token, made at the cloud's start and written
 to ``<home>/console-token`` (readable by the user only), which ``cdlab console`` puts in the
 URL it prints, like JupyterLab's: as ``?token=`` (the answer then sets it as a cookie, so the
 page's own requests need not repeat it) or as that cookie. Only GET and HEAD are served: the
@@ -23,9 +24,9 @@ from aiohttp import web
 from cdlab import config
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
-from cdlab.localcloud.protocols.auth import CONSOLE_PATH
+from cdlab.localcloud.protocols import auth
 
-PREFIX = CONSOLE_PATH
+PREFIX = "/_cdlab/console/"
 COOKIE = "cdlab-console"
 READ_METHODS = ("GET", "HEAD")
 STATIC = resources.files("cdlab.localcloud.console") / "static"
@@ -73,6 +74,24 @@ class Console:
     def _allowed(self, request: web.Request) -> bool:
         presented = self._presented(request)
         return presented is not None and hmac.compare_digest(presented, self.token)
+
+    def middleware(self) -> auth.Middleware:
+        """Serve the console's routes (their own checks) and hand every other to the guard."""
+
+        @web.middleware
+        async def console(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
+            if not request.path.startswith(PREFIX):
+                return await handler(request)
+            if not auth.host_allowed(request):
+                host = request.headers.get("Host", "")
+                return web.Response(
+                    status=403,
+                    text=f"The local console answers only 127.0.0.1, localhost or [::1] on its "
+                    f"own port, not Host {host!r} (a guard against DNS rebinding).",
+                )
+            return await self.handle(request)
+
+        return console
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method not in READ_METHODS:

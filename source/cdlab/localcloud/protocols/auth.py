@@ -1,7 +1,6 @@
 """Who may talk to the local cloud: loopback Host names and requests signed with a key it knows.
 
-Every request but the kit's own ``/_cdlab/health`` and its console (``/_cdlab/console/``, which
-asks for its own token) must carry a SigV4 signature (an
+Every request but the kit's own ``/_cdlab/health`` must carry a SigV4 signature (an
 ``Authorization`` header, or a presigned URL's query; S3's SigV2 presigned URLs, which boto3
 still makes by default, too) made with the local access key that ``control.credentials`` keeps
 in the state dir (the account's administrator), or with an IAM user's access key or a role
@@ -52,7 +51,6 @@ Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 CONTEXT = web.RequestKey("cdlab.context", RequestContext)  # the request's context, once signed
 
 HEALTH_PATH = "/_cdlab/health"
-CONSOLE_PATH = "/_cdlab/console/"  # the console checks its own token (console.web)
 CONTENT_SHA256 = "x-amz-content-sha256"
 NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)  # botocore's list, as a set
 MAX_SIGNED_BODY_BYTES = 32 * 1024**2
@@ -449,8 +447,6 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
                 protocol_family,
             )
         if request.path == HEALTH_PATH and request.method == "GET":
-            return await handler(request)
-        if request.path.startswith(CONSOLE_PATH):
             return await handler(request)
         if claims is None:
             return error_response(refusal("missing", protocol_family), protocol_family)
