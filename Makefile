@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast test-sdkv2 test-iam-mutations test-aws-profile lint format bench clean notebooks lab
+.PHONY: install run test test-fast test-sdkv2 test-iam-mutations test-aws-profile test-ui lint format bench clean notebooks lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,11 @@ run: $(STAMP)  ## the main job: the whole pipeline (cloudformation/pipeline.yml)
 test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
-	$(PY) -m pytest -q -p no:cacheprovider -m "not sdkv2 and not iam_mutations"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not sdkv2 and not iam_mutations and not ui"
 	$(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests, the integration tests not marked slow
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not sdkv2" tests/unit tests/integration
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not sdkv2 and not iam_mutations" tests/unit tests/integration
 
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m sdkv2 tests/integration
@@ -34,6 +34,14 @@ test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's stage roles r
 
 test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min)
 	CDLAB_LATENCY=aws $(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
+
+UI_STAMP := $(VENV)/.ui-installed-stamp
+$(UI_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,notebooks,ui]'
+	touch $(UI_STAMP)
+
+test-ui: $(UI_STAMP)  ## real-browser tests (Playwright driving Debian's chromium: apt-get install -y chromium): JupyterLab as participants use it, the local console
+	$(PY) -m pytest -q -p no:cacheprovider -m ui tests/ui
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs

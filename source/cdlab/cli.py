@@ -91,6 +91,24 @@ def _local_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> int:
+    cloud = control.running(args.home)
+    if cloud is None:
+        print(f"cdlab: no local cloud is running (state in {args.home}); start it with "
+              "`cdlab local up`", file=sys.stderr)  # fmt: skip
+        return 3
+    from cdlab.localcloud.console import web
+
+    address = web.url(cloud.port, web.token_file(args.home).read_text().strip())
+    print(f"local console (read-only, live): {address}")
+    if not args.no_browser:
+        import webbrowser
+
+        if not webbrowser.open(address):
+            print("no browser found here: open the address above in one")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdlab",
@@ -129,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("-n", "--lines", type=int, default=50)
             sub.add_argument("-f", "--follow", action="store_true")
 
+    console = commands.add_parser(
+        "console",
+        help="print the local cloud's console URL and open it in a browser",
+        description="The local console: a read-only live page of the local cloud (endpoints, "
+        "variants, instances, metrics, scaling, alarms, training jobs, stacks).",
+    )
+    console.add_argument("--home", type=Path, default=config.home(), help="state directory")
+    console.add_argument("--no-browser", action="store_true", help="only print the URL")
+    console.set_defaults(handler=_console)
     _add_load(commands)
     _add_pipeline(commands)
     return parser

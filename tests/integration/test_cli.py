@@ -71,10 +71,11 @@ def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
 
 LOCAL_OPTIONS = {"-h", "--help", "--home", "--port"}
 COMMANDS = {  # each command line's arguments, as cdlab/cli.py defines them
-    (): {"-h", "--help", "{local,load,pipeline}"},
+    (): {"-h", "--help", "{local,console,load,pipeline}"},
     ("local",): {"-h", "--help", "{up,down,status,logs,reset,env}"},
     **{("local", action): LOCAL_OPTIONS for action in ("up", "down", "status", "reset", "env")},
     ("local", "logs"): LOCAL_OPTIONS | {"-n", "--lines", "-f", "--follow"},
+    ("console",): {"-h", "--help", "--home", "--no-browser"},
     ("load",): {"-h", "--help", "endpoint", "--rate", "--duration", "--steps", "--feature-dim"},
     ("pipeline",): {"-h", "--help", "{run}"},
     ("pipeline", "run"): {"-h", "--help", "--stack-name", "--approve", "--hyperparameter", "-p",

@@ -1,7 +1,7 @@
 """The gateway: one loopback port, every AWS wire protocol the kit's clients speak.
 
-Every request first passes the auth guard (:mod:`protocols.auth`: loopback Host, SigV4 with the
-kit's key, an IAM user's or a role session's). Then, by what the request is
+Every request but the console's first passes the auth guard (:mod:`protocols.auth`: loopback
+Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by what the request is
 (docs/aws-compatibility.md, "Routing one loopback URL"):
 
 - ``POST /endpoints/{name}/invocations``: InvokeEndpoint, to the runtime router (the hot path;
@@ -14,6 +14,8 @@ kit's key, an IAM user's or a role session's). Then, by what the request is
   the local autoscaler recorded (moto keeps none);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
+- ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
+  before the guard by its own middleware (:mod:`console.web`), with the guard's Host check;
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
@@ -56,6 +58,9 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.console.charts import Charts
+from cdlab.localcloud.console.views import Views
+from cdlab.localcloud.console.web import Console, make_token
 from cdlab.localcloud.context import Handler, Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
@@ -119,6 +124,7 @@ class Gateway:
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
         self.telemetry: asyncio.Task[None] | None = None
+        self.console = Console(make_token(home))
 
     async def start(self, _app: web.Application) -> None:
         loop = asyncio.get_running_loop()
@@ -160,6 +166,8 @@ class Gateway:
         self.operations = operations.table(
             self.sagemaker, self.training, self.cloudformation, self.autoscaler
         )
+        self.console.views = Views(self.operations, self.router, self.moto)
+        self.console.charts = Charts(metrics, self.moto)
 
     async def stop(self, _app: web.Application) -> None:
         if self.telemetry is not None:
@@ -374,7 +382,10 @@ def iam_enforced() -> bool:
 def make_app(home: Path) -> web.Application:
     gateway = Gateway(home)
     key_id, secret = control.credentials(home)
-    middlewares = [auth.middleware(key_id, secret, gateway.principals)]
+    middlewares = [
+        gateway.console.middleware(),
+        auth.middleware(key_id, secret, gateway.principals),
+    ]
     if iam_enforced():
         middlewares.append(enforcement.middleware(gateway.enforcer))
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
