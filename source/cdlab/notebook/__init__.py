@@ -8,7 +8,8 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
 ``traffic`` (requests to an endpoint), ``plots``, ``watching`` (an endpoint as it changes),
-``cleanup`` and ``lab_pipeline`` (Lab 3's commits and pipeline runs).
+``cleanup``, ``lab_pipeline`` (Lab 3's commits and pipeline runs; ``lab_aws`` on AWS) and
+``pipeline_view`` (Lab 3's stages and buildspecs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cdlab.notebook.lab_pipeline import (
     MATCH_RATE,
     PIPELINE_DONE,
     PipelineRun,
+    approve,
     commit,
     lab_checkout,
     run_pipeline,
@@ -30,6 +32,7 @@ from cdlab.notebook.models import (
     corrupted_copy,
     trained_model,
 )
+from cdlab.notebook.pipeline_view import buildspec, stages
 from cdlab.notebook.plots import label_models, plot_over_time
 from cdlab.notebook.traffic import (
     TRAFFIC_LIMIT_SECONDS,
@@ -55,6 +58,8 @@ __all__ = [
     "Leftover",
     "PipelineRun",
     "Traffic",
+    "approve",
+    "buildspec",
     "channel",
     "channels",
     "clean",
@@ -70,6 +75,7 @@ __all__ = [
     "predict",
     "repository",
     "run_pipeline",
+    "stages",
     "time_scale",
     "trained_model",
     "watch_endpoint",

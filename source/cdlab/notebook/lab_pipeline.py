@@ -100,7 +100,7 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
         command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, bufsize=1,
     ) as process:  # fmt: skip
-        reader = threading.Thread(target=lambda: [*map(lines.put, process.stdout), lines.put(None)])
+        reader = threading.Thread(target=_read, args=(process, lines))
         reader.start()
         while (line := _next(lines)) is not None:
             if directory is not None:
@@ -115,6 +115,14 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
                 show(line.rstrip("\n"))
         reader.join()
     return process.returncode, "\n".join(printed)
+
+
+def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+    """Every line the process prints, then None."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
+    lines.put(None)
 
 
 def _next(lines: queue.Queue[str | None]) -> str | None:
