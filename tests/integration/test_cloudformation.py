@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
+from tests.aws_errors import refused
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
 from tests.polling import poll
@@ -327,6 +328,39 @@ def test_create_stack_refuses_an_unknown_type_by_name(cfn) -> None:
     assert "Unrecognized resource types: [AWS::S3::Bucket]" in error["Message"]
 
 
+RULED_YML = """
+Parameters:
+  PipelineName: {Type: String, MaxLength: 34}
+Rules:
+  PipelineNameIsTheStackName:
+    Assertions:
+      - Assert: !Equals [!Ref PipelineName, !Ref AWS::StackName]
+        AssertDescription: PipelineName must be this stack's name.
+Resources:
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties: {MetricName: M, Namespace: N, Threshold: 1, EvaluationPeriods: 1,
+                 ComparisonOperator: GreaterThanThreshold, Period: 60, Statistic: Sum}
+"""
+
+
+def test_a_false_rule_refuses_the_stack_before_anything_exists(cfn) -> None:
+    """As pipeline.yml's rule refuses a stack whose name PipelineName does not repeat."""
+    named = [{"ParameterKey": "PipelineName", "ParameterValue": "cfn-ruled"}]
+    assert refused(
+        cfn.create_stack, StackName="cfn-misnamed", TemplateBody=RULED_YML, Parameters=named
+    ) == ("ValidationError", "PipelineName must be this stack's name.", 400)
+    assert refused(cfn.describe_stacks, StackName="cfn-misnamed")[0] == "ValidationError"
+    cfn.create_stack(StackName="cfn-ruled", TemplateBody=RULED_YML, Parameters=named)
+    status = poll(
+        lambda: cfn.describe_stacks(StackName="cfn-ruled")["Stacks"][0]["StackStatus"],
+        until=lambda s: not s.endswith("IN_PROGRESS"),
+        what="the stack's creation to end",
+    )
+    cfn.delete_stack(StackName="cfn-ruled")
+    assert status == "CREATE_COMPLETE"
+
+
 @pytest.mark.slow
 def test_a_failed_endpoint_rolls_the_create_back(cfn, deploy, sm, s3, bucket) -> None:
     failed = deploy(
@@ -482,7 +516,7 @@ def test_validate_template_reports_parameters_and_capabilities(cfn) -> None:
     pipeline = cfn.validate_template(
         TemplateBody=(ROOT / "cloudformation" / "pipeline.yml").read_text()
     )
-    assert pipeline["Capabilities"] in (["CAPABILITY_IAM"], ["CAPABILITY_NAMED_IAM"])
+    assert pipeline["Capabilities"] == ["CAPABILITY_IAM"]  # its roles have no RoleName
     assert "AWS::IAM::Role" in pipeline["CapabilitiesReason"]
 
 
