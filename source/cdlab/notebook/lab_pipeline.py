@@ -23,6 +23,8 @@ from cdlab.notebook.workspace import repository
 MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+)|match rate\s+([0-9.]+)")
 RUN_NAME = re.compile(r"^CD Lab pipeline \S+: run (\S+) ")
 LOG_WIDTH = 150
+STARTED = "  ..  "  # an action's first line; its log follows it
+STILL_UP = "The local cloud is still up"
 SUCCEEDED, WAITING, FAILED = "succeeded", "waiting for approval", "failed"
 PIPELINE_DONE = lab_aws.PIPELINE_DONE
 
@@ -82,6 +84,7 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
     printed: list[str] = []
     offsets: dict[Path, int] = {}
     directory: Path | None = None
+    shown = True
     lines: queue.Queue[str | None] = queue.Queue()
 
     def show(line: str) -> None:
@@ -103,15 +106,19 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
         reader = threading.Thread(target=_read, args=(process, lines))
         reader.start()
         while (line := _next(lines)) is not None:
-            if directory is not None:
-                tail_logs()
             found = RUN_NAME.match(line)
             if found:
                 directory = config.home() / "pipeline" / "runs" / found[1]
                 offsets = {
                     log: len(log.read_text(errors="replace")) for log in directory.glob("*.log")
                 }
-            if line:
+            if line.startswith(STILL_UP):
+                shown = False  # the summary's terminal hints: not for a notebook
+            if line and shown and line.startswith(STARTED):
+                show(line.rstrip("\n"))
+            if directory is not None and shown:
+                tail_logs()
+            if line and shown and not line.startswith(STARTED):
                 show(line.rstrip("\n"))
         reader.join()
     return process.returncode, "\n".join(printed)

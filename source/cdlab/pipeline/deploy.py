@@ -140,7 +140,7 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO) -> Deployed:
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in request["Parameters"]}
     log.write(f"parameters: {json.dumps(parameters, indent=2)}\n")
     operation = "updated" if _exists(cfn, stack) else "created"
-    log.write(f"{operation[:-1]}ing stack {stack}\n")
+    log.write(f"{operation[:-2]}ing stack {stack}\n")  # creating, updating
     log.flush()
     try:
         if operation == "updated":
