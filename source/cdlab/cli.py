@@ -145,7 +145,7 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
         "--stack-name",
         default=DEFAULT_STACK,
         help="the pipeline stack's name: endpoints are qa-NAME-... and prod-NAME "
-        "(default: %(default)s, at most 34 characters)",
+        "(default: %(default)s; at most 34 lower-case letters, digits and hyphens)",
     )
     run.add_argument(
         "--approve", action="store_true", help="approve the manual approval (else ask on a TTY)"

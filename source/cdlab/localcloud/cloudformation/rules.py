@@ -1,7 +1,7 @@
 """The Rules section: assertions on parameter values, checked before any resource is touched.
 
-As CloudFormation does it (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
-rules-section-structure.html): a rule whose RuleCondition is false is skipped; a false Assert
+As CloudFormation does it (docs/aws-compatibility.md, "The pipeline stack: rules, revisions, the
+first run and the approval"): a rule whose RuleCondition is false is skipped; a false Assert
 refuses the whole operation with its AssertDescription. The rule functions are Fn::And, Fn::Or,
 Fn::Not, Fn::Equals, Fn::Contains, Fn::EachMemberEquals and Fn::EachMemberIn over Refs to
 parameters and pseudo parameters. Fn::RefAll, Fn::ValueOf and Fn::ValueOfAll read AWS-specific
