@@ -76,9 +76,10 @@ COMMANDS = {  # each command line's arguments, as cdlab/cli.py defines them
     **{("local", action): LOCAL_OPTIONS for action in ("up", "down", "status", "reset", "env")},
     ("local", "logs"): LOCAL_OPTIONS | {"-n", "--lines", "-f", "--follow"},
     ("load",): {"-h", "--help", "endpoint", "--rate", "--duration", "--steps", "--feature-dim"},
-    ("pipeline",): {"-h", "--help", "{run}"},
+    ("pipeline",): {"-h", "--help", "{run,approve}"},
     ("pipeline", "run"): {"-h", "--help", "--stack-name", "--approve", "--hyperparameter", "-p",
                           "--bad-model", "--keep-runs"},
+    ("pipeline", "approve"): {"-h", "--help", "--stack-name", "--reject"},
 }  # fmt: skip
 
 
