@@ -35,7 +35,7 @@ def approve(stack: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
     except PipelineError as e:
         print(f"cdlab pipeline approve: {e}", file=sys.stderr)
         return EXIT_FAILED
-    options = Options(directory, stack, True, pending.hyperparameters)
+    options = Options(directory, stack, False, pending.hyperparameters)  # a later approval waits
     current = Run(directory, directory / "source", options, cloud)
     current.revision = source.Revision(pending.commit, pending.subject, [])
     current.logs = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime)
