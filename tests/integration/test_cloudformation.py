@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
+from cdlab.localcloud.cloudformation import template
 from tests.aws_errors import refused
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
@@ -328,36 +329,48 @@ def test_create_stack_refuses_an_unknown_type_by_name(cfn) -> None:
     assert "Unrecognized resource types: [AWS::S3::Bucket]" in error["Message"]
 
 
-RULED_YML = """
-Parameters:
-  PipelineName: {Type: String, MaxLength: 34}
-Rules:
-  PipelineNameIsTheStackName:
-    Assertions:
-      - Assert: !Equals [!Ref PipelineName, !Ref AWS::StackName]
-        AssertDescription: PipelineName must be this stack's name.
-Resources:
-  Alarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties: {MetricName: M, Namespace: N, Threshold: 1, EvaluationPeriods: 1,
-                 ComparisonOperator: GreaterThanThreshold, Period: 60, Statistic: Sum}
-"""
+def pipeline_name_template() -> str:
+    """pipeline.yml's PipelineName parameter and its rule, over one alarm the local cloud makes
+    (the pipeline's own resource types are not local yet)."""
+    pipeline = template.load((ROOT / "cloudformation" / "pipeline.yml").read_text())
+    alarm = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {"MetricName": "M", "Namespace": "N", "Threshold": 1, "Period": 60,
+                       "EvaluationPeriods": 1, "Statistic": "Sum",
+                       "ComparisonOperator": "GreaterThanThreshold"},
+    }  # fmt: skip
+    return json.dumps(
+        {
+            "Parameters": {"PipelineName": pipeline["Parameters"]["PipelineName"]},
+            "Rules": pipeline["Rules"],
+            "Resources": {"Alarm": alarm},
+        }
+    )
 
 
-def test_a_false_rule_refuses_the_stack_before_anything_exists(cfn) -> None:
-    """As pipeline.yml's rule refuses a stack whose name PipelineName does not repeat."""
-    named = [{"ParameterKey": "PipelineName", "ParameterValue": "cfn-ruled"}]
-    assert refused(
-        cfn.create_stack, StackName="cfn-misnamed", TemplateBody=RULED_YML, Parameters=named
-    ) == ("ValidationError", "PipelineName must be this stack's name.", 400)
+def test_pipeline_stack_names_that_sagemaker_names_cannot_hold_are_refused(cfn) -> None:
+    body = pipeline_name_template()
+
+    def create(stack: str, name: str) -> None:
+        parameters = [{"ParameterKey": "PipelineName", "ParameterValue": name}]
+        cfn.create_stack(StackName=stack, TemplateBody=body, Parameters=parameters)
+
+    too_long = "cdlab-lab3-participant-" + "a" * 12  # 35 characters
+    code, message, status = refused(create, stack=too_long, name=too_long)
+    assert (code, status) == ("ValidationError", 400)
+    assert message.startswith(
+        "Parameter PipelineName failed to satisfy constraint: the stack name must be at most 34"
+    )
+    code, message, _ = refused(create, stack="cfn-misnamed", name="cfn-other")
+    assert message.startswith("PipelineName must be this stack's name")
     assert refused(cfn.describe_stacks, StackName="cfn-misnamed")[0] == "ValidationError"
-    cfn.create_stack(StackName="cfn-ruled", TemplateBody=RULED_YML, Parameters=named)
+    create("cfn-named", "cfn-named")
     status = poll(
-        lambda: cfn.describe_stacks(StackName="cfn-ruled")["Stacks"][0]["StackStatus"],
+        lambda: cfn.describe_stacks(StackName="cfn-named")["Stacks"][0]["StackStatus"],
         until=lambda s: not s.endswith("IN_PROGRESS"),
         what="the stack's creation to end",
     )
-    cfn.delete_stack(StackName="cfn-ruled")
+    cfn.delete_stack(StackName="cfn-named")
     assert status == "CREATE_COMPLETE"
 
 
