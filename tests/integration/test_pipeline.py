@@ -221,7 +221,7 @@ def test_without_approve_the_run_waits_before_prod_until_approved(
     kept = sorted(this_run.parent.iterdir())
     assert len(kept) == 2 and kept[-1] == this_run  # the older runs were pruned
     assert "WAIT  Approval/ApproveProd" in result.stdout
-    assert "there is no terminal to ask on. Approve it with `cdlab pipeline approve`" in (
+    assert "no terminal to ask on. Approve it with `cdlab pipeline approve --stack-name cdlab`" in (
         result.stdout
     )
     assert "DeployProd" not in result.stdout.split("  stages      ")[1].splitlines()[0]

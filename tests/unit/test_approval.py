@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from cdlab.pipeline import approval
-from cdlab.pipeline.definition import PipelineError
+from cdlab.pipeline.definition import Action, PipelineError
 
 
 def waiting_run(runs: Path, name: str, stack: str) -> Path:
@@ -43,3 +44,11 @@ def test_a_rejection_leaves_nothing_waiting(tmp_path: Path) -> None:
         approval.answer(run, approved=False)
     assert approval.read(run) is None
     assert "rejected" in (run / "Approval-ApproveProd.log").read_text()
+
+
+def test_without_a_terminal_the_approval_says_how_to_approve_this_stack() -> None:
+    action = Action("Approval", "ApproveProd", "Approval", "Manual", {}, [], [])
+    assert approval.decide(action, True, "lab") == "approved (--approve)"
+    with pytest.raises(approval.ApprovalPending) as waiting:
+        approval.decide(action, False, "lab", stdin=io.StringIO())
+    assert "`cdlab pipeline approve --stack-name lab`" in str(waiting.value)

@@ -39,16 +39,16 @@ class Pending:
     hyperparameters: dict[str, str]
 
 
-def decide(action: Action, approve: bool, stdin: TextIO = sys.stdin) -> str:
-    """How the action was approved; raise when it was not."""
+def decide(action: Action, approve: bool, stack: str, stdin: TextIO = sys.stdin) -> str:
+    """How the action of pipeline ``stack`` was approved; raise when it was not."""
     if approve:
         return "approved (--approve)"
     note = action.configuration.get("CustomData", "")
     if not stdin.isatty():
         raise ApprovalPending(
             f"{action.key} waits for a manual approval and there is no terminal to ask on. "
-            "Approve it with `cdlab pipeline approve` (or run again with --approve); prod was "
-            "not touched."
+            f"Approve it with `cdlab pipeline approve --stack-name {stack}` (or run again with "
+            "--approve); prod was not touched."
         )
     answer = input(f"\n{note}\nApprove {action.stage}/{action.name}? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):

@@ -106,7 +106,7 @@ def _deploy(run: Run, action: Action, log: TextIO) -> str:
 
 
 def _approve(run: Run, action: Action, log: TextIO) -> str:
-    decision = approval.decide(action, run.options.approve)
+    decision = approval.decide(action, run.options.approve, run.options.stack)
     log.write(f"{decision}\n")
     return decision
 
