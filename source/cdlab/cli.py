@@ -181,7 +181,7 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
         "--stack-name",
         default=DEFAULT_STACK,
         help="the pipeline stack's name: endpoints are qa-NAME-... and prod-NAME "
-        "(default: %(default)s, at most 34 characters)",
+        "(default: %(default)s; at most 34 lower-case letters, digits and hyphens)",
     )
     run.add_argument(
         "--approve", action="store_true", help="approve the manual approval (else ask on a TTY)"
@@ -209,6 +209,18 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
         "(about 10 MB each) and delete older ones (default: %(default)s)",
     )
     run.set_defaults(handler=_pipeline_run)
+    text = (
+        "Answer the manual approval of the newest run that waits at it (a run without --approve "
+        "and without a terminal): approve, and DeployProd deploys that run's build; or --reject, "
+        "and prod stays as it is. As aws codepipeline put-approval-result does on AWS. Exit "
+        "status: 0 deployed, 1 rejected, failed or nothing to approve."
+    )
+    approve = pipeline_commands.add_parser(
+        "approve", help="approve (or reject) the run waiting at Approval", description=text
+    )
+    approve.add_argument("--stack-name", default=DEFAULT_STACK, help="default: %(default)s")
+    approve.add_argument("--reject", action="store_true", help="reject instead: prod unchanged")
+    approve.set_defaults(handler=_pipeline_approve)
 
 
 def _at_least_one(text: str) -> int:
@@ -235,6 +247,12 @@ def _pipeline_run(args: argparse.Namespace) -> int:
         keep_runs=args.keep_runs,
     )
     return runner.run(options)
+
+
+def _pipeline_approve(args: argparse.Namespace) -> int:
+    from cdlab.pipeline import resume
+
+    return resume.approve(args.stack_name, approved=not args.reject)
 
 
 def _add_load(commands: argparse._SubParsersAction) -> None:

@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
+from cdlab.localcloud.cloudformation import template
+from tests.aws_errors import refused
 from tests.conftest import free_port, small_model
 from tests.integration.test_endpoints import invoke, score
 from tests.polling import poll
@@ -328,6 +330,51 @@ def test_create_stack_refuses_an_unknown_type_by_name(cfn) -> None:
     assert "Unrecognized resource types: [AWS::S3::Bucket]" in error["Message"]
 
 
+def pipeline_name_template() -> str:
+    """pipeline.yml's PipelineName parameter and its rule, over one alarm the local cloud makes
+    (the pipeline's own resource types are not local yet)."""
+    pipeline = template.load((ROOT / "cloudformation" / "pipeline.yml").read_text())
+    alarm = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {"MetricName": "M", "Namespace": "N", "Threshold": 1, "Period": 60,
+                       "EvaluationPeriods": 1, "Statistic": "Sum",
+                       "ComparisonOperator": "GreaterThanThreshold"},
+    }  # fmt: skip
+    return json.dumps(
+        {
+            "Parameters": {"PipelineName": pipeline["Parameters"]["PipelineName"]},
+            "Rules": pipeline["Rules"],
+            "Resources": {"Alarm": alarm},
+        }
+    )
+
+
+def test_pipeline_stack_names_that_sagemaker_names_cannot_hold_are_refused(cfn) -> None:
+    body = pipeline_name_template()
+
+    def create(stack: str, name: str) -> None:
+        parameters = [{"ParameterKey": "PipelineName", "ParameterValue": name}]
+        cfn.create_stack(StackName=stack, TemplateBody=body, Parameters=parameters)
+
+    too_long = "cdlab-lab3-participant-" + "a" * 12  # 35 characters
+    code, message, status = refused(create, stack=too_long, name=too_long)
+    assert (code, status) == ("ValidationError", 400)
+    assert message.startswith(
+        "Parameter PipelineName failed to satisfy constraint: the stack name must be at most 34"
+    )
+    code, message, _ = refused(create, stack="cfn-misnamed", name="cfn-other")
+    assert message.startswith("PipelineName must be this stack's name")
+    assert refused(cfn.describe_stacks, StackName="cfn-misnamed")[0] == "ValidationError"
+    create("cfn-named", "cfn-named")
+    status = poll(
+        lambda: cfn.describe_stacks(StackName="cfn-named")["Stacks"][0]["StackStatus"],
+        until=lambda s: not s.endswith("IN_PROGRESS"),
+        what="the stack's creation to end",
+    )
+    cfn.delete_stack(StackName="cfn-named")
+    assert status == "CREATE_COMPLETE"
+
+
 @pytest.mark.slow
 def test_a_failed_endpoint_rolls_the_create_back(cfn, deploy, sm, s3, bucket) -> None:
     failed = deploy(
@@ -483,7 +530,7 @@ def test_validate_template_reports_parameters_and_capabilities(cfn) -> None:
     pipeline = cfn.validate_template(
         TemplateBody=(ROOT / "cloudformation" / "pipeline.yml").read_text()
     )
-    assert pipeline["Capabilities"] in (["CAPABILITY_IAM"], ["CAPABILITY_NAMED_IAM"])
+    assert pipeline["Capabilities"] == ["CAPABILITY_IAM"]  # its roles have no RoleName
     assert "AWS::IAM::Role" in pipeline["CapabilitiesReason"]
 
 

@@ -81,6 +81,13 @@ def pipeline(directory: Path, cloud: ScaledCloud, *args: str) -> subprocess.Comp
     )  # fmt: skip
 
 
+def approve(cloud: ScaledCloud, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cdlab.cli", "pipeline", "approve", *args],
+        env={**os.environ, **cloud.env}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 def prod(cloud: ScaledCloud) -> dict:
     """The prod endpoint, its config and the model data it serves."""
     sm = cloud.client("sagemaker")
@@ -211,7 +218,7 @@ def test_a_bad_model_stops_at_the_gate_and_prod_keeps_serving(
 
 
 @pytest.mark.slow
-def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
+def test_without_approve_the_run_waits_before_prod_until_approved(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
     before = prod(cloud60)
@@ -221,9 +228,26 @@ def test_without_approve_and_without_a_terminal_the_run_stops_before_prod(
     kept = sorted(this_run.parent.iterdir())
     assert len(kept) == 2 and kept[-1] == this_run  # the older runs were pruned
     assert "WAIT  Approval/ApproveProd" in result.stdout
-    assert "there is no terminal to ask on. Run again with --approve" in result.stdout
+    assert "no terminal to ask on. Approve it with `cdlab pipeline approve --stack-name cdlab`" in (
+        result.stdout
+    )
     assert "DeployProd" not in result.stdout.split("  stages      ")[1].splitlines()[0]
     assert prod(cloud60) == before
+    approved = approve(cloud60)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert f"run {this_run.name} approved, going on" in approved.stdout
+    assert "ok    DeployProd/DeployProdEndpoint" in approved.stdout
+    assert "Build" not in approved.stdout.split("  stages      ")[1].splitlines()[0]
+    after = prod(cloud60)
+    qa_config = json.loads(
+        (
+            this_run / "artifacts" / "BuildOutput" / "cloudformation" / "configuration_qa.json"
+        ).read_text()
+    )["Parameters"]
+    assert after["config"].endswith(f"-{qa_config['CommitID']}-{qa_config['Timestamp']}")
+    assert after["created"] == before["created"] and after["config"] != before["config"]
+    again = approve(cloud60)
+    assert again.returncode == 1 and "no run of pipeline cdlab waits for approval" in again.stderr
 
 
 @pytest.mark.slow

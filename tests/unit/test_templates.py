@@ -161,7 +161,8 @@ def test_build_buildspec_runs_predata_then_train_with_the_decks_arguments(pipeli
     predata = 'python3 source/predata.py "${DataBucket}" "${GlueCatalogDatabase}"'
     train = (
         'python3 source/train.py "${SagemakerRole.Arn}" "${DataBucket}" "${AWS::StackName}" '
-        "$CODEBUILD_RESOLVED_SOURCE_VERSION"
+        "\"$(grep -sxE '[0-9a-f]{40}' source/commit.txt "
+        '|| echo $CODEBUILD_RESOLVED_SOURCE_VERSION)"'
     )
     assert predata in build and train in build
     assert build.index(predata) < build.index(train)
@@ -475,3 +476,29 @@ def test_endpoint_yml_uses_the_correct_property_names(endpoint):
     assert str(endpoint["Parameters"]["InstanceCount"]["Default"]) == "1"
     assert endpoint["Parameters"]["Environment"]["AllowedValues"] == ["qa", "prod"]
     assert set(endpoint["Outputs"]) >= {"EndpointName", "EndpointConfigName", "ModelName"}
+
+
+# ----------------------------------------------------------------------------- stack name limit
+def test_the_stack_name_limit_is_what_the_longest_sagemaker_name_leaves(endpoint, pipeline):
+    """prod-<stack>-<commit>-<time> is the longest name: 63 minus its other parts is the limit,
+    which pipeline.yml's PipelineName and endpoint.yml's ParentStackName both enforce."""
+    names = _name_expressions(endpoint)
+    worst = _worst_case_values(endpoint, names)
+    longest_without_stack = max(
+        len(resolve_sub(expr, {**worst, "ParentStackName": ""})) for expr in names.values()
+    )
+    limit = SAGEMAKER_NAME_MAX - longest_without_stack
+    assert limit == 34
+    declared = pipeline["Parameters"]["PipelineName"]
+    assert int(declared["MaxLength"]) == int(endpoint["Parameters"]["ParentStackName"]["MaxLength"])
+    assert int(declared["MaxLength"]) == limit
+    assert f"{limit} lower-case letters" in declared["ConstraintDescription"]
+
+
+def test_a_rule_ties_pipeline_name_to_the_stack_name(pipeline):
+    [rule] = pipeline["Rules"].values()
+    [assertion] = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Equals": [{"Ref": "PipelineName"}, {"Ref": "AWS::StackName"}]
+    }
+    assert "--parameter-overrides" in assertion["AssertDescription"]

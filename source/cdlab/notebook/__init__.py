@@ -10,8 +10,8 @@ of its own job: ``workspace`` (names and places), ``models`` (channels and model
 ``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
 ``watching`` (an endpoint as it changes), ``clock`` (waits and timeouts in the target's time,
 sized for AWS), ``canary`` (a match-rate probe whose metric an alarm watches), ``cleanup``,
-``billing`` (what could still cost money) and ``lab_pipeline`` (Lab 3's commits and pipeline
-runs).
+``billing`` (what could still cost money), ``lab_pipeline`` (Lab 3's commits and pipeline runs;
+``lab_aws`` on AWS) and ``pipeline_view`` (Lab 3's stages and buildspecs).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from cdlab.notebook.lab_pipeline import (
     MATCH_RATE,
     PIPELINE_DONE,
     PipelineRun,
+    approve,
     commit,
     lab_checkout,
     run_pipeline,
@@ -41,6 +42,7 @@ from cdlab.notebook.models import (
     channels,
     trained_model,
 )
+from cdlab.notebook.pipeline_view import buildspec, stages
 from cdlab.notebook.plots import (
     label_models,
     plot_learning_curve,
@@ -84,7 +86,9 @@ __all__ = [
     "MatchRateProbe",
     "PipelineRun",
     "Traffic",
+    "approve",
     "billable",
+    "buildspec",
     "channel",
     "channels",
     "clean",
@@ -107,6 +111,7 @@ __all__ = [
     "region",
     "repository",
     "run_pipeline",
+    "stages",
     "time_scale",
     "trained_model",
     "variant_metric",

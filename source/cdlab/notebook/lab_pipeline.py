@@ -1,31 +1,50 @@
-"""Lab 3: a clone of the kit's checkout to commit to, and pipeline runs on it, by the kit on the
-local cloud or by CodePipeline on AWS."""
+"""Lab 3: a clone of the kit's checkout to commit to, and pipeline runs on it that print what they
+do as they go, by the kit on the local cloud or by CodePipeline on AWS (:mod:`lab_aws`).
+
+A run stops at the manual approval unless it is told to approve: ``approve`` then answers it and
+the same run goes on to prod, as ``cdlab pipeline approve`` or ``put-approval-result`` do.
+"""
 
 from __future__ import annotations
 
+import queue
 import re
 import shutil
 import subprocess
 import sys
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-
-from cdlab import target
+from cdlab import config, target
+from cdlab.notebook import lab_aws
 from cdlab.notebook.workspace import repository
 
 MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+)|match rate\s+([0-9.]+)")
-PIPELINE_DONE = ("Succeeded", "Failed", "Stopped", "Superseded")
+RUN_NAME = re.compile(r"^CD Lab pipeline \S+: run (\S+) ")
+LOG_WIDTH = 150
+STARTED = "  ..  "  # an action's first line; its log follows it
+STILL_UP = "The local cloud is still up"
+SUCCEEDED, WAITING, FAILED = "succeeded", "waiting for approval", "failed"
+PIPELINE_DONE = lab_aws.PIPELINE_DONE
 
 
 @dataclass(frozen=True)
 class PipelineRun:
+    stack: str
     commit: str
-    succeeded: bool
+    outcome: str  # succeeded, waiting for approval, failed
     match_rate: float | None
     output: str
+    execution: str = ""  # CodePipeline's execution id on AWS
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == SUCCEEDED
+
+    @property
+    def waiting(self) -> bool:
+        return self.outcome == WAITING
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -54,78 +73,107 @@ def commit(repo: Path, message: str, files: dict[str, str]) -> str:
         (repo / name).write_text(text)
         _git(repo, "add", name)
     _git(repo, "commit", "--quiet", "-m", message)
-    return _git(repo, "rev-parse", "--short=8", "HEAD")
+    short = _git(repo, "rev-parse", "--short=8", "HEAD")
+    print(f"git commit {short} {message!r}: {', '.join(files)}")
+    return short
 
 
-def run_pipeline(repo: Path, stack: str, approve: bool = True) -> PipelineRun:
-    """Run the pipeline on ``repo``'s HEAD and wait for it to end.
+def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
+    """Run ``command``, printing its lines and, every half second, the new lines of its run's
+    action logs (the build's own output); the exit status and everything printed."""
+    printed: list[str] = []
+    offsets: dict[Path, int] = {}
+    directory: Path | None = None
+    shown = True
+    lines: queue.Queue[str | None] = queue.Queue()
 
-    The one place where the target decides *who* runs the pipeline: on ``local`` the kit reads
-    pipeline.yml and runs its stages (``cdlab pipeline run``); on ``aws`` CodePipeline does, started
-    by uploading the commit's archive to the pipeline stack's source bucket.
+    def show(line: str) -> None:
+        print(line, flush=True)
+        printed.append(line)
+
+    def tail_logs() -> None:
+        assert directory is not None
+        for log in sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime):
+            text = log.read_text(errors="replace")
+            for line in text[offsets.get(log, 0) :].splitlines():
+                show(f"      | {line[:LOG_WIDTH]}")
+            offsets[log] = len(text)
+
+    with subprocess.Popen(
+        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, bufsize=1,
+    ) as process:  # fmt: skip
+        reader = threading.Thread(target=_read, args=(process, lines))
+        reader.start()
+        while (line := _next(lines)) is not None:
+            found = RUN_NAME.match(line)
+            if found:
+                directory = config.home() / "pipeline" / "runs" / found[1]
+                offsets = {
+                    log: len(log.read_text(errors="replace")) for log in directory.glob("*.log")
+                }
+            if line.startswith(STILL_UP):
+                shown = False  # the summary's terminal hints: not for a notebook
+            if line and shown and line.startswith(STARTED):
+                show(line.rstrip("\n"))
+            if directory is not None and shown:
+                tail_logs()
+            if line and shown and not line.startswith(STARTED):
+                show(line.rstrip("\n"))
+        reader.join()
+    return process.returncode, "\n".join(printed)
+
+
+def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+    """Every line the process prints, then None."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
+    lines.put(None)
+
+
+def _next(lines: queue.Queue[str | None]) -> str | None:
+    """The next line, or "" when none came for half a second."""
+    try:
+        return lines.get(timeout=0.5)
+    except queue.Empty:
+        return ""
+
+
+def _cdlab(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cdlab.cli", "pipeline", *args]
+
+
+def _result(stack: str, commit: str, status: int, output: str, execution: str = "") -> PipelineRun:
+    outcome = {0: SUCCEEDED, 3: WAITING}.get(status, FAILED)
+    rates = [float(a or b) for a, b in MATCH_RATE.findall(output)]
+    return PipelineRun(stack, commit, outcome, rates[-1] if rates else None, output, execution)
+
+
+def run_pipeline(repo: Path, stack: str, approve: bool = False) -> PipelineRun:
+    """Run the pipeline on ``repo``'s HEAD, printing each stage as it goes, until it ends or
+    waits at the approval (``approve=False``).
+
+    The target decides *who* runs it: on ``local`` the kit reads pipeline.yml and runs its
+    stages (``cdlab pipeline run``); on ``aws`` CodePipeline does, started by uploading the
+    commit's archive to the pipeline stack's source bucket.
     """
     head = _git(repo, "rev-parse", "--short=8", "HEAD")
     if target.current() == "aws":
-        succeeded, output = _run_on_aws(repo, stack, approve)
-    else:
-        command = [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--stack-name", stack]
-        result = subprocess.run(
-            command + (["--approve"] if approve else []),
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        succeeded, output = result.returncode == 0, result.stdout + result.stderr
-    rates = [float(a or b) for a, b in MATCH_RATE.findall(output)]
-    return PipelineRun(head, succeeded, rates[-1] if rates else None, output)
+        status, output, execution = lab_aws.run(repo, stack, approve)
+        return _result(stack, head, status, output, execution)
+    command = _cdlab("run", "--stack-name", stack, *(["--approve"] if approve else []))
+    print("$", " ".join(["cdlab", *command[3:]]))
+    return _result(stack, head, *_follow(command, repo))
 
 
-def _run_on_aws(repo: Path, stack: str, approve: bool, timeout: float = 3600) -> tuple[bool, str]:
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0]["Outputs"]}
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=zip", "HEAD"], capture_output=True, check=True
-    ).stdout
-    version = boto3.client("s3").put_object(
-        Bucket=outputs["SourceBucket"], Key=outputs["SourceObjectKey"], Body=archive
-    )["VersionId"]
-    pipeline, codepipeline = outputs["PipelineName"], boto3.client("codepipeline")
-    deadline = time.monotonic() + timeout
-    execution = None
-    while execution is None and time.monotonic() < deadline:
-        for summary in codepipeline.list_pipeline_executions(pipelineName=pipeline)[
-            "pipelineExecutionSummaries"
-        ]:
-            revisions = [r.get("revisionId") for r in summary.get("sourceRevisions", [])]
-            if version in revisions:
-                execution = summary["pipelineExecutionId"]
-        time.sleep(5)
-    status = "not started"
-    while execution and time.monotonic() < deadline:
-        status = codepipeline.get_pipeline_execution(
-            pipelineName=pipeline, pipelineExecutionId=execution
-        )["pipelineExecution"]["status"]
-        if status in PIPELINE_DONE:
-            break
-        for stage in codepipeline.get_pipeline_state(name=pipeline)["stageStates"]:
-            for action in stage.get("actionStates", []):
-                latest = action.get("latestExecution", {})
-                if approve and latest.get("status") == "InProgress" and "token" in latest:
-                    codepipeline.put_approval_result(
-                        pipelineName=pipeline,
-                        stageName=stage["stageName"],
-                        actionName=action["actionName"],
-                        result={
-                            "summary": "approved from the Lab 3 notebook",
-                            "status": "Approved",
-                        },
-                        token=latest["token"],
-                    )
-        time.sleep(10)
-    states = codepipeline.get_pipeline_state(name=pipeline)["stageStates"]
-    lines = [f"{s['stageName']}: {s.get('latestExecution', {}).get('status', '-')}" for s in states]
-    return (
-        status == "Succeeded",
-        f"pipeline {pipeline} execution {execution}: {status}\n" + "\n".join(lines),
-    )
+def approve(waiting: PipelineRun) -> PipelineRun:
+    """Approve the run that waits at the approval: the same build goes on to prod."""
+    if not waiting.waiting:
+        raise ValueError(f"the run of {waiting.commit} does not wait for approval")
+    if target.current() == "aws":
+        status, output = lab_aws.approve(waiting.stack, waiting.execution)
+        return _result(waiting.stack, waiting.commit, status, output, waiting.execution)
+    command = _cdlab("approve", "--stack-name", waiting.stack)
+    print("$", " ".join(["cdlab", *command[3:]]))
+    return _result(waiting.stack, waiting.commit, *_follow(command, None))

@@ -6,6 +6,6 @@ resolved with local names), ``provision`` (the pipeline stack's resources and ro
 (a clean export of the git commit, and the S3 source action), ``codebuild`` (buildspec phases as
 processes), ``buildlogs`` (a build's log in CloudWatch Logs),
 ``pipshim`` (the install phase's ``pip3 install .`` without reinstalling), ``deploy`` (the
-CloudFormation actions), ``approval`` (the manual approval), ``progress`` (the display) and
-``runner`` (the stages in order, and the summary).
+CloudFormation actions), ``approval`` (the manual approval), ``resume`` (a waiting run going on
+once approved), ``progress`` (the display) and ``runner`` (the stages in order, and the summary).
 """

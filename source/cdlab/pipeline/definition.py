@@ -10,7 +10,6 @@ random, so every run of one pipeline stack uses the same data bucket and role.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.protocols.errors import AWSError
 
 DEFAULT_STACK = "cdlab"
-# endpoint.yml's ParentStackName constraint: SageMaker names built from it stay within 63 chars
-STACK_NAME = re.compile(r"[a-zA-Z](-*[a-zA-Z0-9]){0,33}")
+STACK_NAME_PARAMETER = "PipelineName"  # the stack's name again, under the template's length limit
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 PROJECT_TYPE = "AWS::CodeBuild::Project"
 
@@ -152,15 +150,14 @@ def _action(stage: str, action: dict[str, Any]) -> Action:
 
 
 def load(path: Path, stack: str) -> Definition:
-    """Read pipeline.yml and resolve its pipeline and CodeBuild projects for pipeline ``stack``."""
-    if not STACK_NAME.fullmatch(stack):
-        raise PipelineError(
-            f"stack name {stack!r}: use at most 34 letters, digits and hyphens, starting with a "
-            "letter and not ending with a hyphen (endpoint.yml builds 63-character names from it)"
-        )
+    """Read pipeline.yml and resolve its pipeline and CodeBuild projects for pipeline ``stack``.
+
+    The stack name goes in as the template's PipelineName parameter, as the deploy command passes
+    it, so the template's own constraint refuses a name too long for SageMaker's names."""
     try:
         parsed = template.load(path.read_text())
-        values = template.parameter_values(parsed.get("Parameters") or {}, [], None)
+        given = [{"ParameterKey": STACK_NAME_PARAMETER, "ParameterValue": stack}]
+        values = template.parameter_values(parsed.get("Parameters") or {}, given, None)
         stack_id = f"arn:aws:cloudformation:{config.region()}:{config.ACCOUNT_ID}:stack/{stack}/x"
         scope = template.evaluate(parsed, values, stack, stack_id).scope
     except AWSError as e:

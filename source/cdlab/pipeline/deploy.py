@@ -152,7 +152,7 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> De
     except ClientError as e:
         raise _refused(stack, e) from None
     operation = "updated" if _exists(cfn, stack) else "created"
-    log.write(f"{'updating' if operation == 'updated' else 'creating'} stack {stack}\n")
+    log.write(f"{operation[:-2]}ing stack {stack}\n")  # creating, updating
     log.flush()
     try:
         if operation == "updated":

@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -154,7 +155,7 @@ def _deploy(run: Run, action: Action, log: TextIO) -> str:
 
 
 def _approve(run: Run, action: Action, log: TextIO) -> str:
-    decision = approval.decide(action, run.options.approve)
+    decision = approval.decide(action, run.options.approve, run.options.stack)
     log.write(f"{decision}\n")
     return decision
 
@@ -221,9 +222,13 @@ def _source(run: Run, out: TextIO) -> None:
         )
 
 
-def _stages(run: Run, out: TextIO) -> None:
+def _stages(run: Run, out: TextIO, after: str | None = None) -> None:
+    """Run the stages after Source (or only those after the stage ``after``)."""
     assert run.definition is not None
-    for stage, actions in run.definition.stages[1:]:
+    stages = run.definition.stages[1:]
+    if after is not None:
+        stages = stages[[name for name, _ in stages].index(after) + 1 :]
+    for stage, actions in stages:
         started = time.monotonic()
         for action in actions:
             handler = HANDLERS.get((action.category, action.provider))
@@ -358,15 +363,22 @@ def prune_runs(runs: Path, keep: int) -> list[Path]:
     return old
 
 
+def _is_local() -> bool:
+    if target.current() == "local":
+        return True
+    print(
+        "cdlab pipeline drives the local cloud. On AWS, deploy cloudformation/pipeline.yml, "
+        "push a source archive and approve with aws codepipeline put-approval-result "
+        "(cloudformation/README.md).",
+        file=sys.stderr,
+    )
+    return False
+
+
 def run(options: Options, out: TextIO = sys.stdout) -> int:
     """Run the pipeline: 0 when prod was deployed, 1 when a stage failed, 3 at an approval."""
     started = time.monotonic()
-    if target.current() != "local":
-        print(
-            "cdlab pipeline run drives the local cloud. On AWS, deploy cloudformation/pipeline.yml "
-            "and push a source archive (cloudformation/README.md).",
-            file=sys.stderr,
-        )
+    if not _is_local():
         return EXIT_FAILED
     try:
         repo = source.toplevel(options.directory)
@@ -386,12 +398,38 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     out.write(
         f"CD Lab pipeline {options.stack}: run {directory.name} on {cloud['AWS_ENDPOINT_URL']}\n"
     )
-    try:
+
+    def steps() -> None:
         _source(current, out)
         _stages(current, out)
+
+    return _conclude(current, steps, started, out)
+
+
+def _hold(run: Run) -> None:
+    """Leave the run waiting at its approval, for ``cdlab pipeline approve``."""
+    assert run.definition is not None and run.revision is not None
+    [action] = [a for _, acts in run.definition.stages for a in acts if a.key == run.logs[-1].stem]
+    pending = approval.Pending(
+        run.options.stack,
+        action.stage,
+        action.name,
+        run.revision.commit,
+        run.revision.subject,
+        run.options.hyperparameters,
+    )
+    approval.hold(run.directory, pending)
+
+
+def _conclude(current: Run, steps: Callable[[], None], started: float, out: TextIO) -> int:
+    """Run ``steps``; say how they ended and summarise: 0 deployed, 1 failed, 3 at an approval."""
+    try:
+        steps()
     except (approval.ApprovalPending, approval.Rejected) as e:
         out.write(f"\n  stopped: {e}\n")
         pending = isinstance(e, approval.ApprovalPending)
+        if pending:
+            _hold(current)
         outcome = "waiting for approval" if pending else "rejected"
         _summary(current, outcome, time.monotonic() - started, out)
         return EXIT_APPROVAL_PENDING if pending else EXIT_FAILED

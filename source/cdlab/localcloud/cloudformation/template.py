@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from cdlab.localcloud.cloudformation import rules
 from cdlab.localcloud.cloudformation.graph import order
 from cdlab.localcloud.cloudformation.intrinsics import NO_VALUE, Scope, condition
 from cdlab.localcloud.protocols.errors import ValidationError
@@ -25,6 +26,7 @@ NO_ECHO_MASK = "****"
 SHORT_TAGS = (
     "Ref", "Sub", "GetAtt", "Join", "If", "Equals", "Not", "And", "Or", "Select", "Split",
     "FindInMap", "Base64", "GetAZs", "Condition", "ImportValue", "Cidr", "Length", "ToJsonString",
+    "Contains", "EachMemberEquals", "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll",  # Rules
 )  # fmt: skip
 
 
@@ -228,12 +230,13 @@ class Evaluated:
 def evaluate(
     template: dict[str, Any], values: dict[str, str], stack_name: str, stack_id: str
 ) -> Evaluated:
-    """Parameters (lists split), pseudo parameters and conditions for one stack."""
+    """Parameters (lists split), pseudo parameters, rules and conditions for one stack."""
     declarations = template.get("Parameters") or {}
     parameters: dict[str, Any] = pseudo_parameters(stack_name, stack_id)
     for name, value in values.items():
         is_list = declarations[name]["Type"] in ("CommaDelimitedList", "List<Number>")
         parameters[name] = [v.strip() for v in value.split(",")] if is_list else value
+    rules.assert_all(template.get("Rules") or {}, parameters)
     scope = Scope(
         parameters, mappings=template.get("Mappings") or {}, region=parameters["AWS::Region"]
     )

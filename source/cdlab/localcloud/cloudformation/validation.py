@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cdlab.localcloud.cloudformation import rules
 from cdlab.localcloud.cloudformation.graph import depends_on, order, references
 from cdlab.localcloud.cloudformation.template import PSEUDO_PARAMETERS, format_error
 from cdlab.localcloud.protocols.errors import ValidationError
@@ -67,6 +68,7 @@ def check(template: dict[str, Any], provided: Provided | None) -> None:
     for name, declaration in parameters.items():
         check_parameter_declaration(name, declaration)
     names = set(parameters) | set(PSEUDO_PARAMETERS)
+    rules.check_form(template.get("Rules") or {}, names)
     for name, resource in resources.items():
         _check_resource(name, resource, resources, conditions)
     if provided is not None:
@@ -87,12 +89,10 @@ def _check_sections(template: dict[str, Any]) -> None:
     version = template.get("AWSTemplateFormatVersion", "2010-09-09")
     if str(version) != "2010-09-09":
         raise format_error("Unsupported template version")
-    for section in ("Transform", "Rules"):
-        if section in template:
-            raise format_error(
-                f"the local cloud does not evaluate the {section} section; remove it to deploy "
-                "locally."
-            )
+    if "Transform" in template:
+        raise format_error(
+            "the local cloud does not evaluate the Transform section; remove it to deploy locally."
+        )
     resources = template.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise format_error("At least one Resources member must be defined.")
