@@ -13,7 +13,7 @@ WRONG = {
     "cannot be deleted": "DeleteTrainingJob deletes an ended training job",
     "can never be used twice": "a deleted training job's name is free again",
     "no call to delete": "DeleteTrainingJob deletes an ended training job",
-    "CAPABILITY_NAMED_IAM": "pipeline.yml's roles have no RoleName: CAPABILITY_IAM is enough",
+    "named IAM roles": "pipeline.yml's roles have no RoleName: CAPABILITY_IAM is enough",
     "nothing behind": "an endpoint's log group outlives the stack that made the endpoint",
     "nothing left behind": "an endpoint's log group outlives the stack that made the endpoint",
     "changes only the weights": "UpdateEndpointWeightsAndCapacities sets instance counts too",

@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cdlab.notebook import clock
 from cdlab.notebook.traffic import held_out_request
-from cdlab.notebook.watching import time_scale
 
 PROBE_NAMESPACE = "CDLab/Notebooks"
 PROBE_METRIC = "MatchRate"
@@ -53,7 +53,7 @@ class MatchRateProbe:
     ) -> None:
         self.endpoint = endpoint
         self.body, self.labels = held_out_request(rows)
-        scale = time_scale()
+        scale = clock.scale()
         self.interval, self.limit = every / scale, limit_minutes * 60 / scale
         self.probes: list[Probe] = []
         self.started = 0.0

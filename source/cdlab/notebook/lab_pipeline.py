@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
     offsets: dict[Path, int] = {}
     directory: Path | None = None
     shown = True
+    acting = False  # no action has started yet: no log to follow
     lines: queue.Queue[str | None] = queue.Queue()
+    began = time.time()
 
     def show(line: str) -> None:
         print(line, flush=True)
@@ -109,16 +112,20 @@ def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
             found = RUN_NAME.match(line)
             if found:
                 directory = config.home() / "pipeline" / "runs" / found[1]
-                offsets = {
-                    log: len(log.read_text(errors="replace")) for log in directory.glob("*.log")
+                offsets = {  # a resumed run's earlier logs: not again
+                    log: len(log.read_text(errors="replace"))
+                    for log in directory.glob("*.log")
+                    if log.stat().st_mtime < began
                 }
             if line.startswith(STILL_UP):
                 shown = False  # the summary's terminal hints: not for a notebook
-            if line and shown and line.startswith(STARTED):
+            started = line.startswith(STARTED)  # an action started: shown before its log
+            if line and shown and started:
                 show(line.rstrip("\n"))
-            if directory is not None and shown:
+            acting = acting or started
+            if directory is not None and shown and acting:
                 tail_logs()
-            if line and shown and not line.startswith(STARTED):
+            if line and shown and not started:
                 show(line.rstrip("\n"))
         reader.join()
     return process.returncode, "\n".join(printed)
