@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
 NAMES = [path.name for path in NOTEBOOKS]
+WITH_LAB = [*NOTEBOOKS, ROOT / "labs" / "lab3_pipeline.ipynb"]
 
 
 def _code(path: Path) -> list[str]:
@@ -19,7 +20,7 @@ def _code(path: Path) -> list[str]:
     return [cell.source for cell in cells if cell.cell_type == "code"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+@pytest.mark.parametrize("path", WITH_LAB, ids=[path.name for path in WITH_LAB])
 def test_the_region_is_the_sessions_not_forced(path: Path) -> None:
     code = "\n".join(_code(path))
     assert not re.search(r"^\s*region\s*=\s*[\"']", code, re.MULTILINE), "a region is forced"
