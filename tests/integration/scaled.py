@@ -104,6 +104,32 @@ class ScaledCloud:
         )
 
 
+def track_invocations(autoscaling, endpoint: str, max_capacity: int, target: float) -> dict:
+    """Let automatic scaling keep the endpoint's AllTraffic variant (1 to ``max_capacity``
+    instances) at ``target`` invocations per instance per minute, with the notebooks' cooldowns
+    (60 s out, 120 s in); the scalable target's resource."""
+    resource = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=max_capacity)
+    autoscaling.put_scaling_policy(
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleOutCooldown": 60,
+            "ScaleInCooldown": 120,
+        },
+        **resource,
+    )
+    return resource
+
+
 def faulty_model(seed: int, broken_features: list[int]) -> FMModel:
     """``small_model(seed)`` whose weights for ``broken_features`` are NaN: the container then
     answers 500 for every row that sets one of them, and correctly for the others."""

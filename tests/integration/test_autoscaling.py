@@ -12,7 +12,7 @@ import pytest
 
 from cdlab import load
 from tests.conftest import small_model
-from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud, track_invocations
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -81,25 +81,7 @@ def test_load_scales_out_to_three_and_back_in_after_it_stops(
 ) -> None:
     name = scaled.endpoint("scale", small_model(1, feature_dim=FEATURES))
     autoscaling = scaled.client("application-autoscaling")
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
-    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=MAX)
-    autoscaling.put_scaling_policy(
-        PolicyName="invocations",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": TARGET,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-            },
-            "ScaleOutCooldown": 60,
-            "ScaleInCooldown": 120,
-        },
-        **resource,
-    )
+    resource = track_invocations(autoscaling, name, MAX, TARGET)
     for key, value in scaled.env.items():
         monkeypatch.setenv(key, value)
     stop = threading.Event()

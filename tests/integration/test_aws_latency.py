@@ -15,7 +15,14 @@ from cdlab import load, notebook
 from cdlab.localcloud.latency import AWS
 from cdlab.notebook import clock
 from tests.conftest import small_model
-from tests.integration.scaled import FEATURES, TIME_SCALE, ScaledCloud, faulty_model, scaled_cloud
+from tests.integration.scaled import (
+    FEATURES,
+    TIME_SCALE,
+    ScaledCloud,
+    faulty_model,
+    scaled_cloud,
+    track_invocations,
+)
 from tests.integration.test_safe_deployments import blue_green
 
 pytestmark = pytest.mark.slow
@@ -137,26 +144,7 @@ def test_a_failing_canary_trips_its_alarm_under_the_helpers_traffic(kernel) -> N
 def test_scale_out_and_in_end_within_the_sized_waits(kernel) -> None:
     """Notebook 06: a scale-in needs 15 low minutes, the cooldown and the instances' removal."""
     name = kernel.endpoint("scl", small_model(1, feature_dim=FEATURES))
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
-    autoscaling = kernel.client("application-autoscaling")
-    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=3)
-    autoscaling.put_scaling_policy(
-        PolicyName="invocations",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 20,  # per instance per scaled minute: per real second at scale 60
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-            },
-            "ScaleOutCooldown": 60,
-            "ScaleInCooldown": 120,
-        },
-        **resource,
-    )
+    track_invocations(kernel.client("application-autoscaling"), name, 3, 20)
     stop = threading.Event()
     worker = threading.Thread(
         target=load.run,

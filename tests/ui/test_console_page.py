@@ -14,7 +14,7 @@ from cdlab import load
 from cdlab.localcloud.console import web
 from tests.conftest import small_model
 from tests.console_http import ConsoleHttp
-from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud, track_invocations
 from tests.polling import poll
 from tests.ui.conftest import screenshot
 
@@ -134,26 +134,7 @@ def test_autoscaling_changes_the_instance_count_on_the_page(
     page, scaled: ScaledCloud, console: ConsoleHttp
 ) -> None:
     name = scaled.endpoint("ui-scale", small_model(3, feature_dim=FEATURES))
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
-    autoscaling = scaled.client("application-autoscaling")
-    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=4)
-    autoscaling.put_scaling_policy(
-        PolicyName="invocations",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 20,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-            },
-            "ScaleOutCooldown": 60,
-            "ScaleInCooldown": 120,
-        },
-        **resource,
-    )
+    track_invocations(scaled.client("application-autoscaling"), name, 4, 20)
     page.goto(web.url(console.port, console.token))
     count = page.locator(
         f'[data-endpoint="{name}"] [data-testid="current-count"][data-variant="AllTraffic"]'
