@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -36,6 +37,7 @@ def pointed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCl
         with pytest.MonkeyPatch.context() as patch:
             for key, value in running.env.items():
                 patch.setenv(key, value)
+            patch.setattr(boto3, "DEFAULT_SESSION", None)  # made afresh, from this cloud's env
             yield running
 
 

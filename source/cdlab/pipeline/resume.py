@@ -4,6 +4,7 @@ build that passed TestQA), not on a new build."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import TextIO
@@ -39,7 +40,8 @@ def approve(stack: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
     current = Run(directory, directory / "source", options, cloud)
     current.revision = source.Revision(pending.commit, pending.subject, [])
     current.logs = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime)
-    current.artifacts = {p.name: p for p in (directory / "artifacts").iterdir()}
+    # the run's artifacts as stored in the artifact bucket, as Run.keep recorded them
+    current.artifacts = json.loads((directory / "artifacts.json").read_text())
     out.write(f"CD Lab pipeline {stack}: run {directory.name} approved, going on\n")
 
     def steps() -> None:
