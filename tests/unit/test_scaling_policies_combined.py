@@ -4,7 +4,7 @@ combines them: out if any policy says so, in only if every policy that may scale
 from __future__ import annotations
 
 from cdlab.localcloud.autoscaling.autoscaler import HOLD, IN, OUT, Vote, decide
-from cdlab.localcloud.moto.state import ScalingPolicy
+from cdlab.localcloud.moto.records import ScalingPolicy
 
 RESOURCE = "endpoint/my-endpoint/variant/model2"
 

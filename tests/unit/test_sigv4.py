@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cdlab.localcloud.protocols import auth
+from cdlab.localcloud.protocols import auth, signatures
 
 KEY, SECRET = "AKIACDLABTEST", "local-secret"
 HOSTS = ("127.0.0.1:5555", "localhost:80", "[::1]:8080")
@@ -84,7 +84,7 @@ def requests(draw: st.DrawFn) -> tuple[str, str, str, CIMultiDictProxy[str], tup
 @given(requests(), st.binary(max_size=64))
 def test_canonical_request_equals_botocores(request, body: bytes) -> None:
     method, host, raw_path, headers, signed = request
-    assert auth.canonical_request(
+    assert signatures.canonical_request(
         method, host, raw_path, headers, signed, body
     ) == botocore_canonical(method, host, raw_path, headers, signed, body)
 
@@ -102,7 +102,9 @@ def test_invoke_endpoint_canonical_request_equals_botocores() -> None:
     )
     signed = ("content-type", "host", "x-amz-date", "x-amzn-sagemaker-custom-attributes")
     for raw_path in ("/endpoints/my-endpoint/invocations", "/endpoints/a%2Fb/invocations"):
-        ours = auth.canonical_request("POST", "127.0.0.1:5555", raw_path, headers, signed, b"{}")
+        ours = signatures.canonical_request(
+            "POST", "127.0.0.1:5555", raw_path, headers, signed, b"{}"
+        )
         assert ours == botocore_canonical(
             "POST", "127.0.0.1:5555", raw_path, headers, signed, b"{}"
         )
@@ -131,7 +133,7 @@ def signed_request(
 def check(request, body: bytes, secret: str = SECRET) -> bool:
     claims = auth.parse(request)
     assert claims is not None
-    return auth.signature_valid(request, claims, body, KEY, secret)
+    return signatures.signature_valid(request, claims, body, KEY, secret)
 
 
 def test_a_request_signed_by_botocore_passes() -> None:

@@ -43,7 +43,8 @@ from cdlab.localcloud.cloudwatch.metrics import (
     variant_dimensions,
 )
 from cdlab.localcloud.context import RequestContext
-from cdlab.localcloud.moto.state import MotoState, ScalableTarget, ScalingPolicy
+from cdlab.localcloud.moto.records import ScalableTarget, ScalingPolicy
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import AWSError, ValidationException
 from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.store import Store

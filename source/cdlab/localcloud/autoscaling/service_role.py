@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
-from moto.iam.models import iam_backends
-
 from cdlab.localcloud.moto.state import MotoState
 
 SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
@@ -33,13 +30,13 @@ def ensure(moto: MotoState) -> str | None:
     when there is no SageMaker target."""
     targets = [
         target
-        for by_id in applicationautoscaling_backends[moto.account][moto.region].targets.values()
+        for by_id in moto.autoscaling_backend().targets.values()
         for target in by_id.values()
         if target.service_namespace == "sagemaker"
     ]
     if not targets:
         return None
-    iam = iam_backends[moto.account]["aws"]
+    iam = moto.iam_backend()
     role = next((r for r in iam.get_roles() if r.name == ROLE_NAME), None)
     if role is None:
         role = iam.create_role(

@@ -26,7 +26,8 @@ from cdlab.localcloud.cloudwatch.metrics import (
     period_seconds,
     series_key,
 )
-from cdlab.localcloud.moto.state import MetricAlarm, MotoState
+from cdlab.localcloud.moto.records import MetricAlarm
+from cdlab.localcloud.moto.state import MotoState
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": operator.gt,

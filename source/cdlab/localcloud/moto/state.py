@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,114 +30,44 @@ from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
 from cdlab.localcloud.moto import metricdata
+from cdlab.localcloud.moto.records import (
+    MetricAlarm,
+    RoleSession,
+    S3Bucket,
+    S3Object,
+    ScalableTarget,
+    ScalingPolicy,
+    Signature,
+    UserAccessKey,
+)
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
-
-Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
-
-
-@dataclass(frozen=True)
-class S3Object:
-    """The latest version of an object; ``data`` is None if the caller knew this version."""
-
-    key: str
-    signature: Signature
-    metadata: dict[str, str]
-    modified: datetime
-    data: bytes | None
-
-
-@dataclass(frozen=True)
-class S3Bucket:
-    name: str
-    region: str
-    objects: list[S3Object]
-
-
-@dataclass(frozen=True)
-class MetricAlarm:
-    """An alarm on one metric's statistic, as the local evaluation needs it."""
-
-    name: str
-    namespace: str
-    metric_name: str
-    dimensions: dict[str, str]
-    statistic: str
-    comparison_operator: str
-    period: int
-    evaluation_periods: int
-    datapoints_to_alarm: int | None
-    threshold: float
-    treat_missing_data: str | None
-    state: str
-
-
-@dataclass(frozen=True)
-class ScalableTarget:
-    service_namespace: str
-    resource_id: str
-    min_capacity: int
-    max_capacity: int
-    suspended: tuple[str, ...] = ()  # SuspendedState's flags set true
-
-
-@dataclass(frozen=True)
-class ScalingPolicy:
-    """A target tracking policy and its TargetTrackingScalingPolicyConfiguration."""
-
-    policy_arn: str
-    policy_name: str
-    resource_id: str
-    configuration: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class UserAccessKey:
-    """An IAM user's access key (CreateAccessKey), and the user it belongs to."""
-
-    access_key_id: str
-    secret_access_key: str
-    active: bool
-    user_name: str
-    user_arn: str
-
-
-@dataclass(frozen=True)
-class RoleSession:
-    """The temporary credentials of an AssumeRole: the assumed-role ARN names the role and the
-    session (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expiration: datetime  # UTC
-    arn: str
-    role_arn: str
 
 
 class MotoState(MotoThread):
-    """Moto's backends for one account: S3 (global) and the regional ones of ``region``."""
+    """Moto's backends for one account: S3 (global) and the regional ones of ``region``; the
+    ``*_backend`` accessors are for code running on moto's thread (:meth:`run`) only."""
 
     def __init__(self, account: str, region: str) -> None:
         super().__init__()
         self.account = account
         self.region = region
 
-    def _s3(self) -> S3Backend:
+    def s3_backend(self) -> S3Backend:
         return s3_backends[self.account]["aws"]
 
-    def _logs(self) -> LogsBackend:
+    def logs_backend(self) -> LogsBackend:
         return logs_backends[self.account][self.region]
 
-    def _cloudwatch(self) -> CloudWatchBackend:
+    def cloudwatch_backend(self) -> CloudWatchBackend:
         return cloudwatch_backends[self.account][self.region]
 
-    def _autoscaling(self) -> ApplicationAutoscalingBackend:
+    def autoscaling_backend(self) -> ApplicationAutoscalingBackend:
         return applicationautoscaling_backends[self.account][self.region]
 
-    def _iam(self) -> IAMBackend:
+    def iam_backend(self) -> IAMBackend:
         return iam_backends[self.account]["aws"]
 
-    def _sts(self) -> STSBackend:
+    def sts_backend(self) -> STSBackend:
         return sts_backends[self.account]["aws"]
 
     # ---- S3 ------------------------------------------------------------------------------
@@ -147,7 +76,7 @@ class MotoState(MotoThread):
     def s3_get(self, bucket: str, key: str) -> bytes | None:
         """An object's bytes; None if it or its bucket does not exist."""
         try:
-            found = self._s3().get_object(bucket, key)
+            found = self.s3_backend().get_object(bucket, key)
         except MissingBucket:
             return None
         return found.value if found is not None else None
@@ -155,7 +84,7 @@ class MotoState(MotoThread):
     @on_moto_thread
     def s3_keys(self, bucket: str, prefix: str) -> list[str] | None:
         """The keys under ``prefix``, sorted; None if the bucket does not exist."""
-        s3 = self._s3()
+        s3 = self.s3_backend()
         try:
             keys, _, _, _ = s3.list_objects(s3.get_bucket(bucket), prefix, None, None, None)
         except MissingBucket:
@@ -166,7 +95,7 @@ class MotoState(MotoThread):
     def s3_put(self, bucket: str, key: str, data: bytes) -> bool:
         """Put ``data`` at ``key``; False, and nothing put, if the bucket does not exist."""
         try:
-            self._s3().put_object(bucket, key, data)
+            self.s3_backend().put_object(bucket, key, data)
         except MissingBucket:
             return False
         return True
@@ -177,7 +106,7 @@ class MotoState(MotoThread):
         if there is no such bucket. An object whose signature is in ``known`` comes without
         its bytes."""
         try:
-            bucket = self._s3().get_bucket(name)
+            bucket = self.s3_backend().get_bucket(name)
         except MissingBucket:
             return None
         objects = []
@@ -194,14 +123,14 @@ class MotoState(MotoThread):
 
     @on_moto_thread
     def s3_create_bucket(self, name: str, region: str) -> None:
-        self._s3().create_bucket(name, region)
+        self.s3_backend().create_bucket(name, region)
 
     @on_moto_thread
     def s3_restore(
         self, bucket: str, key: str, data: bytes, metadata: Mapping[str, str], modified: datetime
     ) -> Signature:
         """Put an object back as it was (metadata, last-modified time); its new signature."""
-        fake = self._s3().put_object(bucket, key, data, disable_notification=True)
+        fake = self.s3_backend().put_object(bucket, key, data, disable_notification=True)
         fake.set_metadata(dict(metadata))
         fake.last_modified = modified
         return _signature(fake)
@@ -211,7 +140,7 @@ class MotoState(MotoThread):
     @on_moto_thread
     def user_access_key(self, access_key_id: str) -> UserAccessKey | None:
         """The IAM user's access key ``access_key_id``; None if no user of the account has it."""
-        user = self._iam().get_user_from_access_key_id(access_key_id)
+        user = self.iam_backend().get_user_from_access_key_id(access_key_id)
         if user is None:
             return None
         key = user.get_access_key_by_id(access_key_id)
@@ -223,7 +152,7 @@ class MotoState(MotoThread):
     def role_session(self, access_key_id: str) -> RoleSession | None:
         """The role session whose temporary access key is ``access_key_id``; None if STS issued
         no such session in the account."""
-        session = self._sts().get_assumed_role_from_access_key(access_key_id)
+        session = self.sts_backend().get_assumed_role_from_access_key(access_key_id)
         if session is None:
             return None
         return RoleSession(
@@ -242,7 +171,7 @@ class MotoState(MotoThread):
         attached managed policies), a managed policy's default version; None if the account has
         no such user or role
         (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_identity-vs-resource.html)."""
-        iam = self._iam()
+        iam = self.iam_backend()
         _, _, resource = entity_arn.rpartition(":")
         kind, _, name = resource.partition("/")
         name = name.rpartition("/")[2]  # past the path
@@ -270,14 +199,14 @@ class MotoState(MotoThread):
     @on_moto_thread
     def role_trust_policy(self, role_arn: str) -> str | None:
         """The trust policy (JSON text) of the role ``role_arn``; None if there is no such role."""
-        role = next((r for r in self._iam().roles.values() if r.arn == role_arn), None)
+        role = next((r for r in self.iam_backend().roles.values() if r.arn == role_arn), None)
         return None if role is None else role.assume_role_policy_document
 
     @on_moto_thread
     def bucket_policy(self, bucket: str) -> str | None:
         """The bucket's policy (JSON text); None if it has none or there is no such bucket."""
         try:
-            policy = self._s3().get_bucket(bucket).policy
+            policy = self.s3_backend().get_bucket(bucket).policy
         except MissingBucket:
             return None
         return policy.decode() if policy else None
@@ -292,7 +221,7 @@ class MotoState(MotoThread):
         older than 14 days (which an archive holds after two weeks) and refuses a batch out of
         chronological order (which a wall clock stepping back would make of a live batch).
         """
-        logs = self._logs()
+        logs = self.logs_backend()
         if group not in logs.groups:
             with contextlib.suppress(ResourceAlreadyExistsException):
                 logs.create_log_group(group, {})
@@ -307,7 +236,7 @@ class MotoState(MotoThread):
     @on_moto_thread
     def put_metric_data(self, by_namespace: Mapping[str, list[dict[str, Any]]]) -> None:
         """PutMetricData's MetricData (in moto's form), for each namespace."""
-        cloudwatch = self._cloudwatch()
+        cloudwatch = self.cloudwatch_backend()
         for namespace, data in by_namespace.items():
             cloudwatch.put_metric_data(namespace, data)
 
@@ -317,7 +246,7 @@ class MotoState(MotoThread):
     ) -> list[metricdata.Point]:
         """What clients put (PutMetricData) on one series since epoch second ``since``."""
         args = (namespace, metric, dimensions, since)
-        return metricdata.client_datapoints(self._cloudwatch(), *args)
+        return metricdata.client_datapoints(self.cloudwatch_backend(), *args)
 
     @on_moto_thread
     def metric_alarms(self) -> list[MetricAlarm]:
@@ -337,38 +266,38 @@ class MotoState(MotoThread):
                 treat_missing_data=a.treat_missing_data,
                 state=a.state_value,
             )
-            for a in self._cloudwatch().alarms.values()
+            for a in self.cloudwatch_backend().alarms.values()
             if not (a.metric_data_queries or a.rule or not a.statistic)
         ]
 
     @on_moto_thread
     def alarm_states(self, names: Iterable[str]) -> dict[str, str]:
         """The state (OK, ALARM, INSUFFICIENT_DATA) of each of ``names`` that is an alarm."""
-        alarms = self._cloudwatch().alarms
+        alarms = self.cloudwatch_backend().alarms
         return {name: alarms[name].state_value for name in names if name in alarms}
 
     @on_moto_thread
     def set_alarm_state(self, name: str, reason: str, reason_data: str, state: str) -> None:
         """SetAlarmState; an alarm deleted since it was read stays deleted."""
-        cloudwatch = self._cloudwatch()
+        cloudwatch = self.cloudwatch_backend()
         if name in cloudwatch.alarms:
             cloudwatch.set_alarm_state(name, reason, reason_data, state)
 
     @on_moto_thread
     def put_metric_alarm(self, **alarm: Any) -> None:
         """PutMetricAlarm, with the parameter names of moto's backend."""
-        self._cloudwatch().put_metric_alarm(**alarm)
+        self.cloudwatch_backend().put_metric_alarm(**alarm)
 
     @on_moto_thread
     def delete_alarms(self, names: list[str]) -> None:
-        self._cloudwatch().delete_alarms(names)
+        self.cloudwatch_backend().delete_alarms(names)
 
     # ---- Application Auto Scaling --------------------------------------------------------
 
     @on_moto_thread
     def target_tracking(self, dimension: str) -> tuple[list[ScalableTarget], list[ScalingPolicy]]:
         """The scalable targets of ``dimension`` and its target tracking policies."""
-        backend = self._autoscaling()
+        backend = self.autoscaling_backend()
         targets = [
             ScalableTarget(
                 t.service_namespace,
@@ -397,13 +326,14 @@ class MotoState(MotoThread):
         the scaling policy's own, so DescribeScalingPolicies lists them; their names, or None
         (and nothing put) if the policy is gone."""
         policy = next(
-            (p for p in self._autoscaling().policies.values() if p.policy_arn == policy_arn), None
+            (p for p in self.autoscaling_backend().policies.values() if p.policy_arn == policy_arn),
+            None,
         )
         if policy is None:
             return None
         names = []
         for params in alarms:
-            alarm = self._cloudwatch().put_metric_alarm(**params)
+            alarm = self.cloudwatch_backend().put_metric_alarm(**params)
             policy.alarms.append(alarm)
             names.append(alarm.name)
         return names
@@ -420,7 +350,7 @@ class MotoState(MotoThread):
         role_arn: str | None,
         suspended_state: dict[str, Any] | None,
     ) -> None:
-        self._autoscaling().register_scalable_target(
+        self.autoscaling_backend().register_scalable_target(
             namespace,
             resource_id,
             dimension,
@@ -432,13 +362,13 @@ class MotoState(MotoThread):
 
     @on_moto_thread
     def deregister_scalable_target(self, namespace: str, resource_id: str, dimension: str) -> None:
-        self._autoscaling().deregister_scalable_target(namespace, resource_id, dimension)
+        self.autoscaling_backend().deregister_scalable_target(namespace, resource_id, dimension)
 
     @on_moto_thread
     def put_scaling_policy(self, arn: str | None = None, **policy: Any) -> str:
         """PutScalingPolicy (moto's parameter names); the policy's ARN: ``arn`` if given (a
         policy put back after a restart keeps the ARN it had), else the one moto made."""
-        made = self._autoscaling().put_scaling_policy(**policy)
+        made = self.autoscaling_backend().put_scaling_policy(**policy)
         if arn is not None:
             made.policy_arn = arn
         return made.policy_arn
@@ -447,7 +377,7 @@ class MotoState(MotoThread):
     def delete_scaling_policy(
         self, name: str, namespace: str, resource_id: str, dimension: str
     ) -> None:
-        self._autoscaling().delete_scaling_policy(name, namespace, resource_id, dimension)
+        self.autoscaling_backend().delete_scaling_policy(name, namespace, resource_id, dimension)
 
 
 def _signature(fake: FakeKey) -> Signature:

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from moto.cloudwatch.models import cloudwatch_backends
-
 from cdlab.localcloud.moto.state import MotoState
 
 Points = list[tuple[datetime, float]]
@@ -26,13 +24,12 @@ class MetricQuery:
 
 
 def _answer(
-    account: str,
-    region: str,
+    moto: MotoState,
     queries: Sequence[MetricQuery],
     window: tuple[datetime, datetime],
     period: int,
 ) -> list[Points]:
-    cloudwatch = cloudwatch_backends[account][region]
+    cloudwatch = moto.cloudwatch_backend()
     answers = []
     for q in queries:
         dims = [{"Name": n, "Value": v} for n, v in sorted(q.dimensions.items())]
@@ -53,4 +50,4 @@ async def metric_statistics(
 ) -> list[Points]:
     """For each query, each period's (timestamp, value) of its statistic in ``window`` (naive
     UTC start and end), as GetMetricStatistics answers; all in one turn of moto's thread."""
-    return await moto.run(_answer, moto.account, moto.region, queries, window, period)
+    return await moto.run(_answer, moto, queries, window, period)

@@ -6,8 +6,9 @@ still makes by default, too) made with the local access key that ``control.crede
 in the state dir (the account's administrator), or with an IAM user's access key or a role
 session's temporary credentials (:mod:`cdlab.localcloud.iam.principals`). A session's request
 must carry its session token, and an expired session is refused. The signature is recomputed
-over the canonical request (botocore's own, or for header-signed requests to services other
-than S3 the same string made directly), so a client that merely knows the key id is refused too.
+(:mod:`.signatures`) over the canonical request (botocore's own, or for header-signed requests
+to services other than S3 the same string made directly), so a client that merely knows the key
+id is refused too.
 A Host other than the loopback names is refused first: a web page that rebinds its DNS name to
 127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does.
 """
@@ -15,44 +16,36 @@ A Host other than the loopback names is refused first: a web page that rebinds i
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from botocore.auth import (
-    SIGNED_HEADERS_BLACKLIST,
     SIGV4_TIMESTAMP,
-    HmacV1QueryAuth,
-    S3SigV4Auth,
-    S3SigV4QueryAuth,
-    SigV4Auth,
 )
-from botocore.awsrequest import AWSRequest
-from botocore.compat import HTTPHeaders
-from botocore.credentials import Credentials
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 
 from cdlab import config
 from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.protocols.envelopes import Family, error_response, family
 from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
+from cdlab.localcloud.protocols.signatures import (
+    CONTENT_SHA256,
+    Signed,
+    header_signature_valid,
+    signature_valid,
+)
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Headers = CIMultiDictProxy[str] | CIMultiDict[str]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 CONTEXT = web.RequestKey("cdlab.context", RequestContext)  # the request's context, once signed
 
 HEALTH_PATH = "/_cdlab/health"
-CONTENT_SHA256 = "x-amz-content-sha256"
-NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)  # botocore's list, as a set
 MAX_SIGNED_BODY_BYTES = 32 * 1024**2
 MissingContentLength = error("MissingContentLength", 411)
 RequestEntityTooLarge = error("RequestEntityTooLarge", 413)
@@ -130,22 +123,6 @@ FAMILY_MESSAGES = {
         "s3": "The provided token has expired.",
     },
 }
-
-
-@dataclass(frozen=True)
-class Signed:
-    """What a request says about its signature: who, for which scope, over which headers."""
-
-    key_id: str
-    date: str
-    region: str
-    service: str
-    signed_headers: tuple[str, ...]
-    signature: str
-    timestamp: str  # X-Amz-Date; for SigV2 presigned URLs, Expires
-    presigned: bool
-    expires: str = ""  # X-Amz-Expires of a SigV4 presigned URL
-    version: int = 4
 
 
 def refusal(kind: str, protocol_family: Family, message: str | None = None) -> AWSError:
@@ -226,164 +203,6 @@ def expired(claims: Signed) -> bool:
         return signed_at.timestamp() + int(claims.expires) < time.time()
     except ValueError:
         return True
-
-
-class _PresignedV2(HmacV1QueryAuth):
-    """botocore's SigV2 query signer, with the URL's own Expires in the string to sign."""
-
-    def __init__(self, credentials: Credentials, expires: str) -> None:
-        super().__init__(credentials)
-        self._expires_at = expires
-
-    def _get_date(self) -> str:
-        return self._expires_at
-
-
-def _v2_signature_valid(request: web.Request, claims: Signed, key_id: str, secret: str) -> bool:
-    headers = HTTPHeaders()
-    for name, value in request.headers.items():
-        if name.lower() in ("content-md5", "content-type") or name.lower().startswith("x-amz-"):
-            headers[name] = value
-    for name, value in request.query.items():  # the x-amz- headers a presigned URL carries
-        if name.lower().startswith("x-amz-"):
-            headers[name] = value
-    signer = _PresignedV2(Credentials(key_id, secret), claims.timestamp)
-    expected = signer.get_signature(request.method, urlsplit(request.raw_path), headers)
-    return hmac.compare_digest(expected, claims.signature)
-
-
-def signature_valid(
-    request: web.Request, claims: Signed, body: bytes, key_id: str, secret: str
-) -> bool:
-    """Recompute the signature over the canonical request: directly for a header-signed
-    request to any service but S3 (every boto3 call but S3's, InvokeEndpoint among them), with
-    botocore's signer for S3 and presigned URLs."""
-    if claims.version == 2:
-        return _v2_signature_valid(request, claims, key_id, secret)
-    if not (claims.presigned or claims.service == "s3"):
-        return header_signature_valid(
-            request.method, request.host, request.raw_path, request.headers, claims, body, secret
-        )
-    if not _dated(claims):
-        return False
-    return _signed_with(
-        secret, claims, _botocore_string_to_sign(request, claims, body, key_id, secret)
-    )
-
-
-def header_signature_valid(
-    method: str,
-    host: str,
-    raw_path: str,
-    headers: Headers,
-    claims: Signed,
-    body: bytes,
-    secret: str,
-) -> bool:
-    """The signature check of a header-signed request to any service but S3."""
-    canonical = (
-        canonical_request(method, host, raw_path, headers, claims.signed_headers, body)
-        if _dated(claims)
-        else None
-    )
-    if canonical is None:
-        return False
-    scope = f"{claims.timestamp[:8]}/{claims.region}/{claims.service}/aws4_request"
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return _signed_with(secret, claims, f"AWS4-HMAC-SHA256\n{claims.timestamp}\n{scope}\n{digest}")
-
-
-def _dated(claims: Signed) -> bool:
-    return bool(claims.date) and claims.timestamp.startswith(claims.date)
-
-
-def _signed_with(secret: str, claims: Signed, string_to_sign: str | None) -> bool:
-    """Whether ``claims.signature`` signs ``string_to_sign`` with the key of ``secret``."""
-    if string_to_sign is None:
-        return False
-    key = _signing_key(secret, claims.date, claims.region, claims.service)
-    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
-    return hmac.compare_digest(expected, claims.signature)
-
-
-def _botocore_string_to_sign(
-    request: web.Request, claims: Signed, body: bytes, key_id: str, secret: str
-) -> str | None:
-    """SigV4's string to sign as botocore's S3 and query signers derive it (None when a signed
-    header is missing)."""
-    s3 = claims.service == "s3"
-    signer_class = (S3SigV4QueryAuth if claims.presigned else S3SigV4Auth) if s3 else SigV4Auth
-    signer = signer_class(Credentials(key_id, secret), claims.service, claims.region)
-    raw_path, _, query = request.raw_path.partition("?")
-    if claims.presigned:
-        query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
-    url = f"http://{request.host}{raw_path}" + (f"?{query}" if query else "")
-    signed = AWSRequest(method=request.method, url=url, data=body)
-    signed.headers = HTTPHeaders()
-    for name in claims.signed_headers:
-        values = request.headers.getall(name, [])
-        if not values:
-            return None
-        for value in values:
-            signed.headers[name] = value
-    signed.context["timestamp"] = claims.timestamp
-    return signer.string_to_sign(signed, signer.canonical_request(signed))
-
-
-def canonical_request(
-    method: str,
-    host: str,
-    raw_path: str,
-    headers: Headers,
-    signed_headers: tuple[str, ...],
-    body: bytes,
-) -> str | None:
-    """SigV4's canonical request for a header-signed request, exactly as botocore's
-    ``SigV4Auth.canonical_request`` makes it (a unit test holds them equal), or None when a
-    signed header is missing.
-
-    botocore's way (an ``AWSRequest`` whose ``HTTPHeaders`` are an ``email.message.Message``,
-    copied once more when the body is prepared) took a fifth to a third of the gateway's Python
-    time per invocation; this is string work on the request's own headers, and what depends on
-    the URL alone is cached: one endpoint's URL recurs on every request."""
-    path, query, default_host = _canonical_url(host, raw_path)
-    values: dict[str, list[str]] = {}
-    for name in signed_headers:
-        found = headers.getall(name, ())
-        if not found:
-            return None
-        lname = name.lower()
-        if lname not in NEVER_SIGNED:
-            values.setdefault(lname, []).extend(found)
-    if "host" not in values:
-        values["host"] = [default_host]
-    names = sorted(values)
-    canonical_headers = "".join(
-        f"{name}:{','.join(' '.join(v.split()) for v in values[name])}\n" for name in names
-    )
-    declared = values.get(CONTENT_SHA256)
-    payload = declared[0] if declared else hashlib.sha256(body).hexdigest()
-    return "\n".join((method.upper(), path, query, canonical_headers, ";".join(names), payload))
-
-
-@functools.lru_cache(maxsize=1024)
-def _canonical_url(host: str, raw_path: str) -> tuple[str, str, str]:
-    """The canonical path and query string of a request, and the Host botocore would sign when
-    the request signs none, made by botocore's signer from a request with no headers: its
-    canonical request is then method, path, query, ``host:HOST``, blank, ``host``, hash."""
-    url = f"http://{host}{raw_path}"
-    lines = SigV4Auth(None, "", "").canonical_request(AWSRequest("GET", url)).split("\n")
-    return lines[1], lines[2], lines[3].removeprefix("host:")
-
-
-@functools.lru_cache(maxsize=64)
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """SigV4's derived key (as botocore's ``SigV4Auth.signature`` derives it), kept per day,
-    region and service: it is most of the cost of checking a signature."""
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
 
 
 def _needs_body(request: web.Request, claims: Signed) -> bool:

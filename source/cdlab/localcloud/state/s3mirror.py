@@ -24,7 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cdlab.localcloud.moto.state import MotoState, Signature
+from cdlab.localcloud.moto.records import Signature
+from cdlab.localcloud.moto.state import MotoState
 
 log = logging.getLogger("cdlab.s3")
 

@@ -1,0 +1,89 @@
+"""What :class:`~cdlab.localcloud.moto.state.MotoState` hands out of moto's state: plain,
+frozen records, never one of moto's own objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """The latest version of an object; ``data`` is None if the caller knew this version."""
+
+    key: str
+    signature: Signature
+    metadata: dict[str, str]
+    modified: datetime
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    name: str
+    region: str
+    objects: list[S3Object]
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm on one metric's statistic, as the local evaluation needs it."""
+
+    name: str
+    namespace: str
+    metric_name: str
+    dimensions: dict[str, str]
+    statistic: str
+    comparison_operator: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int | None
+    threshold: float
+    treat_missing_data: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class ScalableTarget:
+    service_namespace: str
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+    suspended: tuple[str, ...] = ()  # SuspendedState's flags set true
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    """A target tracking policy and its TargetTrackingScalingPolicyConfiguration."""
+
+    policy_arn: str
+    policy_name: str
+    resource_id: str
+    configuration: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UserAccessKey:
+    """An IAM user's access key (CreateAccessKey), and the user it belongs to."""
+
+    access_key_id: str
+    secret_access_key: str
+    active: bool
+    user_name: str
+    user_arn: str
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """The temporary credentials of an AssumeRole: the assumed-role ARN names the role and the
+    session (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime  # UTC
+    arn: str
+    role_arn: str
