@@ -6,10 +6,10 @@ makes its own calls (the CloudFormation actions among them) with the pipeline's 
 service assumes its role, which its trust policy must allow
 (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html,
 https://docs.aws.amazon.com/codepipeline/latest/userguide/security-iam.html). The runner plays
-both services: it checks that the role trusts the service it plays, in the local cloud's own
-policy evaluation, then asks STS for the session with the account's key, the key the local
-services hold, naming the service it plays (``X-Cdlab-Service-Principal``), so that the local
-cloud evaluates the role's trust policy for that service, as AWS does for the real one.
+both services: it asks STS for the session with the account's key, the key the local services
+hold, naming the service it plays (``X-Cdlab-Service-Principal``), so that the local cloud
+evaluates the role's trust policy for that service, as AWS does for the real one; a refusal
+becomes the service's own words.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import ClientError
 
 from cdlab import config
 from cdlab.localcloud import control
-from cdlab.localcloud.iam.policy import PolicyType, Request, compile_policy, evaluate
 from cdlab.localcloud.protocols.enforcement import SERVICE_PRINCIPAL_HEADER
 from cdlab.pipeline.definition import PipelineError
 
@@ -66,19 +66,6 @@ def _services_session() -> boto3.Session:
     return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
 
 
-def trusts(role_arn: str, service: str) -> bool:
-    """Whether the role's trust policy lets ``service`` assume it."""
-    name = role_arn.rpartition("/")[2]
-    document = (
-        _services_session()
-        .client("iam")
-        .get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
-    )
-    trust = compile_policy(document, PolicyType.RESOURCE)
-    request = Request(service, "sts:AssumeRole", (role_arn,))
-    return evaluate([], request, trust, resource_policy_required=True).allowed
-
-
 def _name_service(request: AWSRequest, service: str, **_: object) -> None:
     request.headers[SERVICE_PRINCIPAL_HEADER] = service
 
@@ -88,13 +75,17 @@ def assume(role_arn: str, service: str, session_name: str = "") -> Credentials:
     trust the service."""
     if not role_arn:
         raise PipelineError(f"no role for {service} to act as")
-    if not trusts(role_arn, service):
-        raise PipelineError(NOT_TRUSTED[service].format(role=role_arn))
     name = session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:16]}"
     sts = _services_session().client("sts")
     sts.meta.events.register_first(
         "before-sign.sts.AssumeRole", functools.partial(_name_service, service=service)
     )
-    answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)
+    try:
+        answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)
+    except ClientError as e:
+        # the kit's key is refused an AssumeRole only by the role's trust policy
+        if e.response["Error"]["Code"] != "AccessDenied":
+            raise
+        raise PipelineError(NOT_TRUSTED[service].format(role=role_arn)) from None
     key = answer["Credentials"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"], key["SessionToken"])
