@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import WaiterError
 
 from cdlab.fm.model import artifact_bytes
+from cdlab.localcloud.protocols.enforcement import SERVICE_PRINCIPAL_HEADER
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.aws_errors import refused
 from tests.conftest import small_model
@@ -189,6 +190,39 @@ def test_assume_role_needs_the_roles_trust_policy(client, roles) -> None:
         client("iam").update_assume_role_policy(
             RoleName=name("cfn-only"), PolicyDocument=json.dumps(trusting(CLOUDFORMATION))
         )
+
+
+def as_service(sts, service: str):
+    """``sts`` with every AssumeRole naming ``service`` as the one who assumes."""
+    sts.meta.events.register_first(
+        "before-sign.sts.AssumeRole",
+        lambda request, **_: request.headers.__setitem__(SERVICE_PRINCIPAL_HEADER, service),
+    )
+    return sts
+
+
+def test_only_the_kits_key_may_assume_a_role_as_a_service(client, roles) -> None:
+    """The pipeline runner plays CodeBuild and CodePipeline with the kit's key; any other
+    signer naming a service is still itself, and refused by a service-only trust policy."""
+    kit = as_service(client("sts"), SAGEMAKER)
+    assumed = kit.assume_role(RoleArn=roles["service-only"], RoleSessionName="build")
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(f"assumed-role/{name('service-only')}/build")
+    untrusted = as_service(client("sts"), CLOUDFORMATION)
+    assert refused(untrusted.assume_role, RoleArn=roles["service-only"], RoleSessionName="bo") == (
+        "AccessDenied",
+        f"User: {CLOUDFORMATION} is not authorized to perform: sts:AssumeRole on resource: "
+        f"{roles['service-only']}",
+        403,
+    )
+    session = session_of(client("sts"), roles["trusted-by-name"])
+    pretending = as_service(session.client("sts", config=NO_RETRIES), SAGEMAKER)
+    caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name('trusted-by-name')}/alice"
+    assert refused(pretending.assume_role, RoleArn=roles["service-only"], RoleSessionName="bo") == (
+        "AccessDenied",
+        f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: "
+        f"{roles['service-only']}",
+        403,
+    )
 
 
 def test_sagemaker_refuses_a_role_that_does_not_trust_it_or_does_not_exist(
