@@ -54,16 +54,14 @@ EXERCISED = {
     ("CodePipelineRole", "ValidateTemplates"): "DeployQA",
     ("CodePipelineRole", "EndpointStacks"): "DeployQA",
     ("CodePipelineRole", "PassCloudFormationRole"): "DeployQA",
+    # the stack's resources, made as the stack's RoleARN: a fresh stack, so each is created
+    ("CloudFormationRole", "SageMakerHosting"): "DeployQA",
+    ("CloudFormationRole", "PassSagemakerRole"): "DeployQA",
+    ("CloudFormationRole", "RollbackAlarm"): "DeployProd",
 }
-CFN_AS_ROLE = (
-    "the local CloudFormation creates a stack's resources as itself, not as the stack's RoleARN"
-)
 NOT_EXERCISED = {
     ("CodePipelineRole", "Builds"): "the local cloud serves no CodeBuild API: the runner is "
     "CodeBuild, so nothing calls codebuild:StartBuild",
-    ("CloudFormationRole", "SageMakerHosting"): CFN_AS_ROLE,
-    ("CloudFormationRole", "RollbackAlarm"): CFN_AS_ROLE,
-    ("CloudFormationRole", "PassSagemakerRole"): CFN_AS_ROLE,
 }
 
 
@@ -97,8 +95,15 @@ class Stages:
     def role_name(self, role: str) -> str:
         return self.definition.ref(role)
 
-    def alone(self, stage: str) -> str:
-        """Run ``stage``'s one action on the full run's artifacts; what it failed with, or ""."""
+    def delete_stack(self, name: str) -> None:
+        cfn = self.cloud.client("cloudformation")
+        cfn.delete_stack(StackName=name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+
+    def alone(self, stage: str, fresh_stack: bool = False) -> str:
+        """Run ``stage``'s one action on the full run's artifacts; what it failed with, or "".
+        With ``fresh_stack``, a deploy action's stack is deleted first, so that it creates every
+        resource again (an update of an unchanged stack creates nothing)."""
         directory = self.runs / f"run-{next(self.numbers)}"
         codebuild.write_shims(directory / "bin")
         run = runner.Run(directory, self.clone, runner.Options(self.clone), self.cloud.env)
@@ -107,6 +112,8 @@ class Stages:
         run.artifacts = json.loads((self.first / "artifacts.json").read_text())
         shutil.copytree(self.first / "source", directory / "source")  # what Source uploads
         [action] = dict(self.definition.stages)[stage]
+        if fresh_stack:
+            self.delete_stack(action.configuration["StackName"])
         handler = runner.HANDLERS[(action.category, action.provider)]
         path = directory / f"{action.key}.log"
         with path.open("w") as log:
@@ -152,10 +159,13 @@ def test_without_a_statement_its_stage_fails_with_access_denied_naming_its_actio
     iam.put_role_policy(
         RoleName=name, PolicyName=policy, PolicyDocument=json.dumps({**whole, "Statement": kept})
     )
+    fresh_stack = role == "CloudFormationRole"
     try:
-        failure = stages.alone(EXERCISED[(role, sid)])
+        failure = stages.alone(EXERCISED[(role, sid)], fresh_stack)
     finally:
         iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(whole))
+    if fresh_stack:  # the stack rolled back: made again for the statements tested after this one
+        assert stages.alone(EXERCISED[(role, sid)], fresh_stack=True) == ""
     missing = actions(stage_role_statements()[(role, sid)])
     assert any(refused(failure, name, action) for action in missing), failure
 
