@@ -166,6 +166,7 @@ class Gateway:
         self.operations = operations.table(
             self.sagemaker, self.training, self.cloudformation, self.autoscaler
         )
+        self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
         self.console.charts = Charts(metrics, self.moto)
 

@@ -14,7 +14,12 @@ from cdlab.localcloud import latency
 from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS
-from cdlab.localcloud.cloudformation.resources.base import Context, Resource, ResourceFailed
+from cdlab.localcloud.cloudformation.resources.base import (
+    Context,
+    Resource,
+    ResourceFailed,
+    Services,
+)
 from cdlab.localcloud.cloudformation.stacks import STACK_TYPE, Stacks
 from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.service_roles import CLOUDFORMATION_SESSION, ServiceRoles, role_session
@@ -45,6 +50,7 @@ class Steps:
         self.sagemaker = sagemaker
         self.moto = moto
         self.roles = roles
+        self.services: Services = {}  # the gateway's table, once every provider is made
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
@@ -103,7 +109,15 @@ class Steps:
         principal = acting_principal(doc)
         if principal is not None:
             request = dataclasses.replace(request, principal=principal)
-        return Context(doc["StackName"], logical_id, self.sagemaker, request, self.moto, self.roles)
+        return Context(
+            doc["StackName"],
+            logical_id,
+            self.sagemaker,
+            request,
+            self.moto,
+            self.roles,
+            self.services,
+        )
 
     @staticmethod
     def _current(entry: dict[str, Any]) -> Resource:

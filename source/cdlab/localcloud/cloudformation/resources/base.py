@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cdlab.localcloud.context import Handler as ApiHandler
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.iam.wire import Call
@@ -23,6 +24,10 @@ from cdlab.localcloud.protocols.query import coerce
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 
 NAME_ALPHABET = string.ascii_letters + string.digits
+
+
+# the kit's own API handlers (the gateway's operations table): service -> operation -> handler
+Services = dict[str, dict[str, ApiHandler]]
 
 
 class ResourceFailed(Exception):
@@ -38,7 +43,9 @@ class Resource:
 @dataclass
 class Context:
     """What a handler runs with: ``request``'s principal is whom the stack acts as (its service
-    role's session, or the caller that started the operation), ``roles`` decides its calls."""
+    role's session, or the caller that started the operation), ``roles`` decides its calls,
+    ``services`` serves the calls of the types the kit provides itself (CodeBuild, CodePipeline)
+    through their own API handlers."""
 
     stack_name: str
     logical_id: str
@@ -46,6 +53,7 @@ class Context:
     request: RequestContext
     moto: MotoState
     roles: ServiceRoles
+    services: Services
 
 
 Started = Callable[[Resource], None]
