@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSRequest
@@ -29,10 +30,12 @@ from cdlab.pipeline.definition import PipelineError
 
 CODEBUILD = "codebuild.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
+EVENTS = "events.amazonaws.com"
 # the words each service uses when its role does not trust it
 NOT_TRUSTED = {
     CODEBUILD: "CodeBuild is not authorized to perform: sts:AssumeRole on {role}",
     CODEPIPELINE: "CodePipeline is not authorized to perform AssumeRole on role {role}",
+    EVENTS: "EventBridge is not authorized to perform sts:AssumeRole on {role}",
 }
 
 
@@ -70,13 +73,14 @@ def _name_service(request: AWSRequest, service: str, **_: object) -> None:
     request.headers[SERVICE_PRINCIPAL_HEADER] = service
 
 
-def assume(role_arn: str, service: str, session_name: str = "") -> Credentials:
+def assume(role_arn: str, service: str, session_name: str = "", sts: Any = None) -> Credentials:
     """A session of ``role_arn`` as ``service`` takes it; PipelineError when the role does not
-    trust the service."""
+    trust the service. ``sts``: an STS client of the kit's key (the local cloud's own, which
+    knows its URL), else one made from the environment."""
     if not role_arn:
         raise PipelineError(f"no role for {service} to act as")
     name = session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:16]}"
-    sts = _services_session().client("sts")
+    sts = sts or _services_session().client("sts")
     sts.meta.events.register_first(
         "before-sign.sts.AssumeRole", functools.partial(_name_service, service=service)
     )
