@@ -12,6 +12,10 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   endpoints, training jobs), each request checked against botocore's SageMaker model;
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
+- CodePipeline and CodeBuild, over Smithy RPC v2 CBOR (``POST /service/<TargetPrefix>/operation/
+  <Operation>``, which boto3 and the AWS CLI send) or awsJson 1.1 (``X-Amz-Target``): the kit's
+  own providers, each request checked against botocore's model; another service's RPC v2 CBOR
+  request is refused;
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
@@ -37,7 +41,6 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import json
 import logging
 import os
 import re
@@ -67,9 +70,9 @@ from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes
+from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
-from cdlab.localcloud.protocols.envelopes import JSON_11
+from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, Codec
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     InternalFailure,
@@ -201,12 +204,17 @@ class Gateway:
                 }
             )
         ctx: RequestContext = request[CONTEXT]
+        cbor = rpcv2cbor.route(request.path, request.headers)
+        if cbor is not None:
+            return await self.cbor_operation(request, ctx, *cbor)
         prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
         service = operations.JSON_TARGETS.get(prefix)
         if service is not None:
             handler = self.operations[service].get(operation_name)
-            if handler is not None or service == "sagemaker":
-                return await self.json_operation(request, ctx, service, operation_name, handler)
+            if handler is not None or service in operations.KIT_ONLY:
+                return await self.kit_operation(
+                    request, ctx, service, operation_name, handler, JSON_CODEC
+                )
         service = signing_service(request.headers)
         if service == "cloudformation":
             return await respond(request, ctx, self.operations[service], service)
@@ -270,32 +278,52 @@ class Gateway:
                 return envelopes.s3_error(err)
         return response
 
-    async def json_operation(
+    async def cbor_operation(
+        self, request: web.Request, ctx: RequestContext, prefix: str, operation_name: str
+    ) -> web.Response:
+        """An RPC v2 CBOR request: served by the kit for the services it serves alone."""
+        service = operations.JSON_TARGETS.get(prefix)
+        if service not in operations.KIT_ONLY:
+            served = ", ".join(
+                p for p, name in operations.JSON_TARGETS.items() if name in operations.KIT_ONLY
+            )
+            return envelopes.cbor_error(
+                UnknownOperationException(
+                    f"The local cloud does not serve {prefix} over the RPC v2 CBOR protocol; "
+                    f"it serves {served} so."
+                )
+            )
+        handler = self.operations[service].get(operation_name)
+        return await self.kit_operation(request, ctx, service, operation_name, handler, CBOR_CODEC)
+
+    async def kit_operation(
         self,
         request: web.Request,
         ctx: RequestContext,
         service_name: str,
         operation_name: str,
         handler: Handler | None,
+        codec: Codec,
     ) -> web.Response:
-        """One awsJson 1.1 operation the kit serves itself, validated against botocore's model."""
+        """One operation the kit serves itself, validated against botocore's model, in the
+        request's protocol (``codec``)."""
         try:
+            model = awsjson.service_model(service_name)
             if handler is None:
                 raise UnknownOperationException(
-                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
-                    "models, endpoint configs, endpoints and training jobs."
+                    f"The local cloud does not provide {model.service_id} {operation_name}; it "
+                    f"provides {operations.provided(self.operations, service_name)}."
                 )
-            op = awsjson.operation(awsjson.service_model(service_name), operation_name)
-            result = handler(ctx, awsjson.json_params(await request.read(), op.input_shape))
+            op = awsjson.operation(model, operation_name)
+            result = handler(ctx, codec.params(await request.read(), op.input_shape))
             if inspect.isawaitable(result):
                 result = await result
-            return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
+            return codec.response(result, op.output_shape)
         except AWSError as err:
-            return envelopes.json_error(err)
+            return codec.error(err)
         except Exception as e:
             log.exception("%s %s failed", service_name, operation_name)
-            err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return envelopes.json_error(err)
+            return codec.error(InternalFailure(f"The local cloud failed on {operation_name}: {e}"))
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         """InvokeEndpoint as aiohttp serves it: after the guard (and IAM's check, for an IAM
