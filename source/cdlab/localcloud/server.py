@@ -14,8 +14,8 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   the local autoscaler recorded (moto keeps none);
 - CodePipeline and CodeBuild, over Smithy RPC v2 CBOR (``POST /service/<TargetPrefix>/operation/
   <Operation>``, which boto3 and the AWS CLI send) or awsJson 1.1 (``X-Amz-Target``): the kit's
-  own providers, each request checked against botocore's model; another service's RPC v2 CBOR
-  request is refused;
+  own providers, each request checked against botocore's model (another service's RPC v2 CBOR
+  request, CloudWatch's, goes to moto);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
@@ -206,14 +206,16 @@ class Gateway:
         ctx: RequestContext = request[CONTEXT]
         cbor = rpcv2cbor.route(request.path, request.headers)
         if cbor is not None:
-            return await self.cbor_operation(request, ctx, *cbor)
-        prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+            (prefix, operation_name), codec = cbor, CBOR_CODEC
+        else:
+            prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+            codec = JSON_CODEC
         service = operations.JSON_TARGETS.get(prefix)
         if service is not None:
             handler = self.operations[service].get(operation_name)
             if handler is not None or service in operations.KIT_ONLY:
                 return await self.kit_operation(
-                    request, ctx, service, operation_name, handler, JSON_CODEC
+                    request, ctx, service, operation_name, handler, codec
                 )
         service = signing_service(request.headers)
         if service == "cloudformation":
@@ -277,24 +279,6 @@ class Gateway:
                 )
                 return envelopes.s3_error(err)
         return response
-
-    async def cbor_operation(
-        self, request: web.Request, ctx: RequestContext, prefix: str, operation_name: str
-    ) -> web.Response:
-        """An RPC v2 CBOR request: served by the kit for the services it serves alone."""
-        service = operations.JSON_TARGETS.get(prefix)
-        if service not in operations.KIT_ONLY:
-            served = ", ".join(
-                p for p, name in operations.JSON_TARGETS.items() if name in operations.KIT_ONLY
-            )
-            return envelopes.cbor_error(
-                UnknownOperationException(
-                    f"The local cloud does not serve {prefix} over the RPC v2 CBOR protocol; "
-                    f"it serves {served} so."
-                )
-            )
-        handler = self.operations[service].get(operation_name)
-        return await self.kit_operation(request, ctx, service, operation_name, handler, CBOR_CODEC)
 
     async def kit_operation(
         self,

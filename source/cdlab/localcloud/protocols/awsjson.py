@@ -143,7 +143,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, (dict, list)):
-        return json.dumps(value)[:200]
+        return json.dumps(value, default=str)[:200]
     return str(value)
 
 
