@@ -218,6 +218,14 @@ class Gateway:
                     request, ctx, service, operation_name, handler, codec
                 )
         service = signing_service(request.headers)
+        if cbor is not None and not rpcv2cbor.botocore_speaks(service or "", prefix):
+            return envelopes.cbor_error(
+                UnknownOperationException(
+                    f"The local cloud serves no RPC v2 CBOR service {prefix} (signed for "
+                    f"{service}); it serves those botocore speaks it to (CodePipeline, CodeBuild, "
+                    "CloudWatch)."
+                )
+            )
         if service == "cloudformation":
             return await respond(request, ctx, self.operations[service], service)
         return await self.moto_and_mirror(request)

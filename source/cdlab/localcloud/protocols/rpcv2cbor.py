@@ -10,11 +10,13 @@ The members are checked against botocore's model as :mod:`.awsjson` checks JSON 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 import cbor2
 from botocore.model import Shape
 
@@ -47,6 +49,17 @@ def route(path: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
     if match is None or not is_cbor(headers):
         return None
     return match["prefix"], match["operation"]
+
+
+@functools.cache
+def botocore_speaks(signing_name: str, prefix: str) -> bool:
+    """Whether botocore sends RPC v2 CBOR with target prefix ``prefix`` to the service signed
+    for as ``signing_name`` (CloudWatch's ``GraniteServiceVersion20100801``, say)."""
+    session = botocore.session.get_session()
+    if signing_name not in session.get_available_services():
+        return False
+    metadata = awsjson.service_model(signing_name).metadata
+    return metadata.get("targetPrefix") == prefix and PROTOCOL in str(metadata.get("protocols"))
 
 
 def decode(body: bytes) -> dict[str, Any]:
