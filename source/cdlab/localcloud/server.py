@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import inspect
 import logging
 import os
 import re
@@ -64,7 +63,7 @@ from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
-from cdlab.localcloud.context import Handler, Principal, RequestContext
+from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
@@ -72,10 +71,9 @@ from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
-from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, Codec
+from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, serve
 from cdlab.localcloud.protocols.errors import (
     AWSError,
-    InternalFailure,
     ModelError,
     PayloadTooLarge,
     UnknownOperationException,
@@ -214,9 +212,9 @@ class Gateway:
         if service is not None:
             handler = self.operations[service].get(operation_name)
             if handler is not None or service in operations.KIT_ONLY:
-                return await self.kit_operation(
-                    request, ctx, service, operation_name, handler, codec
-                )
+                provides = operations.provided(self.operations, service)
+                body = await request.read()
+                return await serve(codec, ctx, body, service, operation_name, handler, provides)
         service = signing_service(request.headers)
         if cbor is not None and not rpcv2cbor.botocore_speaks(service or "", prefix):
             return envelopes.cbor_error(
@@ -287,35 +285,6 @@ class Gateway:
                 )
                 return envelopes.s3_error(err)
         return response
-
-    async def kit_operation(
-        self,
-        request: web.Request,
-        ctx: RequestContext,
-        service_name: str,
-        operation_name: str,
-        handler: Handler | None,
-        codec: Codec,
-    ) -> web.Response:
-        """One operation the kit serves itself, validated against botocore's model, in the
-        request's protocol (``codec``)."""
-        try:
-            model = awsjson.service_model(service_name)
-            if handler is None:
-                raise UnknownOperationException(
-                    f"The local cloud does not provide {model.service_id} {operation_name}; it "
-                    f"provides {operations.provided(self.operations, service_name)}."
-                )
-            op = awsjson.operation(model, operation_name)
-            result = handler(ctx, codec.params(await request.read(), op.input_shape))
-            if inspect.isawaitable(result):
-                result = await result
-            return codec.response(result, op.output_shape)
-        except AWSError as err:
-            return codec.error(err)
-        except Exception as e:
-            log.exception("%s %s failed", service_name, operation_name)
-            return codec.error(InternalFailure(f"The local cloud failed on {operation_name}: {e}"))
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         """InvokeEndpoint as aiohttp serves it: after the guard (and IAM's check, for an IAM
