@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from botocore.parsers import RpcV2CBORParser
+from botocore.parsers import JSONParser, RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 
 from cdlab.localcloud.iam.requests import authorization
@@ -159,3 +159,13 @@ def test_iam_names_a_cbor_request_as_its_action_on_its_resource(
     check = authorization(call.service, operation, call.params, "eu-west-1", "123456789012")
     assert check.action == f"{service.signing_name}:{operation}"
     assert list(check.resources) == resources
+
+
+def test_the_awsjson_form_writes_the_same_result_as_botocores_json_parser_reads_it() -> None:
+    shape = CODEPIPELINE.operation_model("GetPipeline").output_shape
+    result = {"pipeline": {"name": "p", "roleArn": "arn:aws:iam::1:role/r", "stages": []},
+              "metadata": {"pipelineArn": "arn:aws:codepipeline:r:1:p", "created": WHEN,
+                           "updated": WHEN.timestamp()}}  # fmt: skip
+    raw = {"body": awsjson.json_result(result, shape), "headers": {}, "status_code": 200}
+    metadata = JSONParser().parse(raw, shape)["metadata"]
+    assert metadata["created"] == metadata["updated"] == WHEN
