@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.codepipeline import CodePipeline
 from cdlab.localcloud.context import Handler
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.training import Training
@@ -40,7 +41,11 @@ def provided(table: Table, service: str) -> str:
 
 
 def table(
-    sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
+    sagemaker: SageMaker,
+    training: Training,
+    cloudformation: CloudFormation,
+    autoscaler: Autoscaler,
+    codepipeline: CodePipeline,
 ) -> Table:
     models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
@@ -70,7 +75,7 @@ def table(
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
         "codebuild": {},
-        "codepipeline": {},
+        "codepipeline": codepipeline.operations(),
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,

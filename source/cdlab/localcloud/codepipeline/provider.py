@@ -277,6 +277,10 @@ class CodePipeline:
         self.engine.start(pipeline, found, names.index(stage), keep)
         return {"pipelineExecutionId": found["id"]}
 
+    def resume(self) -> None:
+        """After a restart: the executions that were running, as :meth:`Engine.resume` says."""
+        self.engine.resume({p["name"].lower(): p for p in self.store.all(PIPELINES)})
+
     def operations(self) -> dict[str, Any]:
         """The handlers, by operation name, for the gateway's table."""
         names = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -28,7 +28,7 @@ from cdlab.pipeline import roles
 log = logging.getLogger("cdlab.codepipeline")
 
 EVENTS_SESSION = "AWSEventBridge"
-Start = Callable[[str, str, str], Awaitable[str]]  # pipeline, trigger detail, role -> id
+Start = Callable[[str, str], str]  # pipeline name, rule ARN -> the execution's id
 
 
 def reason(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
@@ -123,7 +123,7 @@ class Trigger:
             )
             return
         try:
-            started = await self.start(pipeline, target.rule_arn, target.role_arn)
+            started = self.start(pipeline, target.rule_arn)
         except Exception as e:  # EventBridge retries, then drops: the log is what is left
             log.warning("rule %s did not start pipeline %s: %s", target.rule_arn, pipeline, e)
             return
