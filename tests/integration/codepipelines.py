@@ -74,6 +74,18 @@ def make_pipeline(
     events_actions: tuple[str, ...] = (START,),
 ) -> Pipeline:
     """The buckets, roles, rule and pipeline ``name`` (its first run starts on creation)."""
+    pipe = make_parts(client, name, pipeline_actions, events_actions)
+    client("codepipeline").create_pipeline(pipeline=declaration(pipe))
+    return pipe
+
+
+def make_parts(
+    client: Callable[[str], Any],
+    name: str,
+    pipeline_actions: tuple[str, ...] = ("s3:*",),
+    events_actions: tuple[str, ...] = (START,),
+) -> Pipeline:
+    """What pipeline ``name`` needs around it: its buckets, roles and rule."""
     s3, iam, events = client("s3"), client("iam"), client("events")
     pipe = Pipeline(
         name,
@@ -111,7 +123,6 @@ def make_pipeline(
         Rule=f"{name}-source",
         Targets=[{"Id": "pipeline", "Arn": pipe.arn, "RoleArn": pipe.events_role}],
     )
-    client("codepipeline").create_pipeline(pipeline=declaration(pipe))
     return pipe
 
 
