@@ -101,7 +101,13 @@ def make_parts(
             iam,
             f"{name}-events",
             trusting("events.amazonaws.com"),
-            allowing({"Effect": "Allow", "Action": list(events_actions), "Resource": "*"}),
+            allowing(
+                {
+                    "Effect": "Allow",
+                    "Action": list(events_actions),
+                    "Resource": f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{name}",
+                }
+            ),
         ),
     )
     for bucket in (pipe.source_bucket, pipe.artifact_bucket):

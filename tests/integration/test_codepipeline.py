@@ -181,3 +181,35 @@ def test_a_structure_the_local_cloud_cannot_run_is_refused(client) -> None:
     assert "Approval/Manual" in str(refused.value)
     with pytest.raises(codepipeline.exceptions.PipelineNameInUseException):
         codepipeline.create_pipeline(pipeline=codepipeline.get_pipeline(name=pipe.name)["pipeline"])
+
+
+def test_a_second_upload_waits_before_approval_and_a_third_supersedes_it(client) -> None:
+    codepipeline, pipe, stage = _started_and_waiting(client, "queue")
+    first = stage["latestExecution"]["pipelineExecutionId"]
+    s3 = client("s3")
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=b"PK2")
+    second = poll(
+        lambda: codepipeline.get_pipeline_state(name=pipe.name)["stageStates"][1],
+        until=lambda s: "inboundExecution" in s,
+        what="the second execution waiting at the Approval transition",
+    )["inboundExecution"]["pipelineExecutionId"]
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=b"PK3")
+    poll(
+        lambda: {
+            e["pipelineExecutionId"]: e["status"] for e in executions(codepipeline, pipe.name)
+        },
+        until=lambda found: found.get(second) == "Superseded" and len(found) == 4,
+        what="the second execution superseded by the third",
+    )
+    held = codepipeline.get_pipeline_state(name=pipe.name)["stageStates"][1]
+    assert held["latestExecution"]["pipelineExecutionId"] == first
+    third = held["inboundExecution"]["pipelineExecutionId"]
+    codepipeline.put_approval_result(
+        pipelineName=pipe.name, stageName="Approval", actionName="Approve",
+        result={"summary": "first", "status": "Approved"},
+        token=held["actionStates"][0]["latestExecution"]["token"],
+    )  # fmt: skip
+    nxt = approval(codepipeline, pipe.name)
+    assert nxt["latestExecution"]["pipelineExecutionId"] == third
+    statuses = {e["pipelineExecutionId"]: e["status"] for e in executions(codepipeline, pipe.name)}
+    assert (statuses[first], statuses[third]) == ("Succeeded", "InProgress")

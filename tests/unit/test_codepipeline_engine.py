@@ -15,6 +15,7 @@ from cdlab.localcloud.codepipeline.engine import RESTARTED, Engine
 from cdlab.localcloud.codepipeline.errors import InvalidStructureException
 from cdlab.localcloud.codepipeline.gates import Gates
 from cdlab.localcloud.codepipeline.records import Executions, new_execution, start_action
+from cdlab.localcloud.iam.resources import Scope, resources
 from cdlab.localcloud.state.store import Store
 from tests.integration.codepipelines import Pipeline, declaration
 
@@ -75,3 +76,11 @@ def test_after_a_restart_an_action_that_was_running_failed_and_its_stage_is_retr
     assert action["errorDetails"] == {"code": "JobFailed", "message": RESTARTED}
     assert engine.tasks == {}
     store.close()
+
+
+@pytest.mark.parametrize("operation", ["StartPipelineExecution", "GetPipelineState"])
+def test_the_operations_naming_their_pipeline_name_act_on_its_arn(operation: str) -> None:
+    scope = Scope("us-east-1", "123456789012")
+    assert resources("codepipeline", operation, {"name": "p"}, scope) == (
+        "arn:aws:codepipeline:us-east-1:123456789012:p",
+    )
