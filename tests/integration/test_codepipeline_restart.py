@@ -3,8 +3,12 @@ still waits, with the same token, and an approval then completes it."""
 
 from __future__ import annotations
 
+import pytest
+
 from cdlab.localcloud import control
 from tests.integration.codepipelines import SOURCE_KEY, approval, make_pipeline, settled
+
+pytestmark = pytest.mark.slow
 
 
 def test_an_execution_waiting_for_approval_still_waits_after_a_restart(private) -> None:

@@ -90,12 +90,12 @@ class Engine:
 
     async def _enter(self, gates: Gates, execution: Execution, stage: str) -> bool:
         """Enter ``stage``, waiting at its transition if another execution holds it."""
-        entering = asyncio.create_task(gates.enter(stage, execution["id"]))
-        await asyncio.sleep(0)
-        if not entering.done() and gates.waits(stage, execution["id"]):
+
+        def waits() -> None:
             execution["waitingFor"] = stage
             self.save(execution)
-        entered = await entering
+
+        entered = await gates.enter(stage, execution["id"], waits)
         execution["waitingFor"] = None
         if not entered:
             execution["status"] = "Superseded"

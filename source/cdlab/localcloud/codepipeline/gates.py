@@ -8,6 +8,7 @@ while the first waits for its approver, and a third one supersedes the second.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class Gates:
@@ -16,11 +17,15 @@ class Gates:
         self.waiting: dict[str, str] = {}  # stage -> the execution waiting to enter it
         self.changed = asyncio.Condition()
 
-    async def enter(self, stage: str, execution_id: str) -> bool:
-        """Wait until ``stage`` is free, then hold it; False if superseded meanwhile."""
+    async def enter(
+        self, stage: str, execution_id: str, waits: Callable[[], None] = lambda: None
+    ) -> bool:
+        """Wait until ``stage`` is free (calling ``waits`` when it starts waiting), then hold
+        it; False if superseded meanwhile."""
         async with self.changed:
             if self.inside.get(stage, execution_id) != execution_id:
                 self.waiting[stage] = execution_id
+                waits()
                 self.changed.notify_all()  # the one waiting before is superseded
                 await self.changed.wait_for(
                     lambda: stage not in self.inside or self.waiting.get(stage) != execution_id
@@ -30,9 +35,6 @@ class Gates:
                 del self.waiting[stage]
             self.inside[stage] = execution_id
             return True
-
-    def waits(self, stage: str, execution_id: str) -> bool:
-        return self.waiting.get(stage) == execution_id
 
     async def leave(self, execution_id: str, stage: str | None = None) -> None:
         """Free ``stage`` (every stage, if None) that ``execution_id`` holds or waits for."""

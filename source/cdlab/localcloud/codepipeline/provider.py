@@ -222,10 +222,8 @@ class CodePipeline:
             raise ApprovalAlreadyCompletedException(
                 f"The approval action {stage}/{action} is not waiting for an approval"
             )
-        [(execution_id, record)] = [w for w in waiting if w[1]["token"] == p["token"]] or [
-            (None, None)
-        ]
-        if record is None:
+        execution_id = next((e for e, a in waiting if a["token"] == p["token"]), None)
+        if execution_id is None:
             raise InvalidApprovalTokenException(
                 f"The approval token {p['token']} is not valid for {stage}/{action}"
             )
