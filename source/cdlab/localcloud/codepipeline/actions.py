@@ -15,6 +15,7 @@ A failure is :class:`ActionFailed`, with the error details CodePipeline shows (c
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,8 @@ RUNNERS = {
 
 
 def run(role: RoleClients, job: Job) -> Outcome:
-    """The action's runner; any AWS error it did not word is the action's failure."""
+    """The action's runner; any AWS error it did not word is the action's failure. Its work
+    directory (downloaded artifacts) goes when it ends."""
     job.work.mkdir(parents=True, exist_ok=True)
     try:
         return RUNNERS[job.action["actionTypeId"]["category"]](role, job)
@@ -217,3 +219,5 @@ def run(role: RoleClients, job: Job) -> Outcome:
         raise ActionFailed(f"{error.get('Code')}: {error.get('Message', '')}", code) from None
     except (BotoCoreError, OSError) as e:
         raise ActionFailed(str(e)) from None
+    finally:
+        shutil.rmtree(job.work, ignore_errors=True)

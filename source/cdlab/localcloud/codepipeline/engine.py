@@ -7,8 +7,8 @@ finds each execution as it was (:meth:`Engine.resume`)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from cdlab.localcloud.codepipeline.records import (
 from cdlab.pipeline import roles
 from cdlab.pipeline.definition import PipelineError
 
-log = logging.getLogger("cdlab.codepipeline")
+# an action's thread waits on calls the gateway serves, some with the default executor's threads:
+# the actions have threads of their own, so running actions cannot starve the gateway
+ACTION_THREADS = 8
 
 RESTARTED = (
     "The local cloud stopped while this action ran, so it did not finish. Retry the stage "
@@ -49,6 +51,7 @@ class Engine:
         self.approvals: dict[str, asyncio.Future[None]] = {}  # action execution id -> wake
         self.gates: dict[str, Gates] = {}
         self.closing = False  # shutting down: a cancelled task's changes are not saved
+        self.threads = ThreadPoolExecutor(ACTION_THREADS, thread_name_prefix="codepipeline")
 
     def save(self, execution: Execution) -> None:
         if not self.closing:
@@ -160,7 +163,9 @@ class Engine:
         )
         role = action.get("roleArn") or pipeline["roleArn"]
         try:
-            outcome = await asyncio.to_thread(self._blocking, role, pipeline["name"], job)
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self.threads, self._blocking, role, pipeline["name"], job
+            )
         except ActionFailed as e:
             details = {"code": e.code, "message": e.message[:5000]}
             finish(record, "Failed", errorDetails=details, externalExecutionId=e.external_id)
@@ -264,6 +269,7 @@ class Engine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     def resume(self, pipelines: dict[str, dict[str, Any]]) -> None:
         """After a restart: an execution at an approval waits again, one at a transition goes
