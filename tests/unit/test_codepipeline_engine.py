@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from cdlab.localcloud.codepipeline import structure
+from cdlab.localcloud.codepipeline import structure, trigger
 from cdlab.localcloud.codepipeline.cloud import Cloud
 from cdlab.localcloud.codepipeline.engine import RESTARTED, Engine
 from cdlab.localcloud.codepipeline.errors import InvalidStructureException
 from cdlab.localcloud.codepipeline.gates import Gates
 from cdlab.localcloud.codepipeline.records import Executions, new_execution, start_action
 from cdlab.localcloud.iam.resources import Scope, resources
+from cdlab.localcloud.moto.eventbridge import CreatedObject
 from cdlab.localcloud.state.store import Store
 from tests.integration.codepipelines import Pipeline, declaration
 
@@ -84,3 +85,36 @@ def test_the_operations_naming_their_pipeline_name_act_on_its_arn(operation: str
     assert resources("codepipeline", operation, {"name": "p"}, scope) == (
         "arn:aws:codepipeline:us-east-1:123456789012:p",
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "headers", "expected"),
+    [
+        ("PUT", {}, {}, "PutObject"),
+        ("PUT", {"x-id": "PutObject"}, {}, "PutObject"),
+        ("PUT", {}, {"X-Amz-Copy-Source": "/b/k"}, "CopyObject"),
+        ("POST", {"uploadId": "u"}, {}, "CompleteMultipartUpload"),
+        ("PUT", {"tagging": ""}, {}, None),
+        ("PUT", {"partNumber": "1", "uploadId": "u"}, {}, None),
+        ("DELETE", {}, {}, None),
+    ],
+)
+def test_the_writes_that_create_an_object_are_the_events_reasons(
+    method: str, query: dict[str, str], headers: dict[str, str], expected: str | None
+) -> None:
+    assert trigger.reason(method, query, headers) == expected
+
+
+def test_the_object_created_event_has_s3s_fields() -> None:
+    created = CreatedObject("src", "us-east-1", "k.zip", 3, "abc", "v1")
+    event = trigger.object_created(created, "PutObject", "123456789012", "123456789012")
+    assert (event["source"], event["detail-type"]) == ("aws.s3", "Object Created")
+    assert event["resources"] == ["arn:aws:s3:::src"]
+    assert event["detail"]["object"] | {"sequencer": ""} == {
+        "key": "k.zip",
+        "size": 3,
+        "etag": "abc",
+        "version-id": "v1",
+        "sequencer": "",
+    }
+    assert event["detail"]["reason"] == "PutObject"
