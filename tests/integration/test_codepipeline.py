@@ -213,3 +213,13 @@ def test_a_second_upload_waits_before_approval_and_a_third_supersedes_it(client)
     assert nxt["latestExecution"]["pipelineExecutionId"] == third
     statuses = {e["pipelineExecutionId"]: e["status"] for e in executions(codepipeline, pipe.name)}
     assert (statuses[first], statuses[third]) == ("Succeeded", "InProgress")
+
+
+def test_get_pipeline_answers_its_latest_version_only(client) -> None:
+    codepipeline = client("codepipeline")
+    pipe = make_pipeline(client, unique("version"))
+    assert codepipeline.get_pipeline(name=pipe.name, version=1)["pipeline"]["version"] == 1
+    with pytest.raises(codepipeline.exceptions.PipelineVersionNotFoundException):
+        codepipeline.get_pipeline(name=pipe.name, version=2)
+    with pytest.raises(codepipeline.exceptions.PipelineNotFoundException):
+        codepipeline.get_pipeline_state(name=f"{pipe.name}-missing")

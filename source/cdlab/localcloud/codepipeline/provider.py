@@ -22,6 +22,7 @@ from cdlab.localcloud.codepipeline.errors import (
     PipelineExecutionNotStoppableException,
     PipelineNameInUseException,
     PipelineNotFoundException,
+    PipelineVersionNotFoundException,
     StageNotFoundException,
     StageNotRetryableException,
 )
@@ -95,6 +96,11 @@ class CodePipeline:
 
     def get_pipeline(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         stored = self._pipeline(ctx, p["name"])
+        if p.get("version", stored["version"]) != stored["version"]:
+            raise PipelineVersionNotFoundException(  # the local cloud keeps the latest only
+                f"Pipeline '{p['name']}' has no version {p['version']} in the local cloud, "
+                f"which keeps only its latest version ({stored['version']})"
+            )
         return {
             "pipeline": self._declaration(stored),
             "metadata": {
