@@ -67,7 +67,7 @@ def test_after_a_restart_an_action_that_was_running_failed_and_its_stage_is_retr
     start_action(execution, "Source", pipeline["stages"][0]["actions"][0])
     executions = Executions(store)
     executions.save(execution)
-    engine = Engine(executions, Cloud("http://127.0.0.1:1", "k", "s", "us-east-1"), tmp_path)
+    engine = Engine(executions, Cloud("http://127.0.0.1:1", tmp_path, "us-east-1"), tmp_path)
     engine.resume({"p": pipeline})
     found = executions.get(execution["id"])
     assert found is not None

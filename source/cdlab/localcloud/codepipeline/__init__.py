@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdlab import config
-from cdlab.localcloud import control
 from cdlab.localcloud.codepipeline.cloud import Cloud
 from cdlab.localcloud.codepipeline.engine import Engine
 from cdlab.localcloud.codepipeline.provider import CodePipeline
@@ -30,8 +29,7 @@ def assemble(
 ) -> tuple[CodePipeline, Trigger]:
     """The provider, its engine acting at ``http://127.0.0.1:port`` with the kit's key of
     ``home``, and the trigger that starts its pipelines."""
-    key_id, secret = control.credentials(home)
-    cloud = Cloud(f"http://{config.LOOPBACK}:{port}", key_id, secret, moto.region)
+    cloud = Cloud(f"http://{config.LOOPBACK}:{port}", home, moto.region)
     engine = Engine(Executions(store), cloud, home / "codepipeline")
     provider = CodePipeline(store, engine, moto, service_roles)
     return provider, Trigger(moto, service_roles, provider.start_by_rule)

@@ -5,6 +5,7 @@ with the assumed role's session for everything else, so IAM decides each call as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,17 +19,10 @@ CLIENT_CONFIG = Config(retries={"total_max_attempts": 2}, read_timeout=300)
 @dataclass(frozen=True)
 class Cloud:
     url: str
-    key_id: str
-    secret: str
+    home: Path  # whose key (the kit's) assumes the roles
     region: str
 
-    def _session(self, credentials: roles.Credentials | None = None) -> boto3.Session:
-        if credentials is None:
-            return boto3.Session(
-                aws_access_key_id=self.key_id,
-                aws_secret_access_key=self.secret,
-                region_name=self.region,
-            )
+    def _session(self, credentials: roles.Credentials) -> boto3.Session:
         return boto3.Session(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
@@ -39,8 +33,14 @@ class Cloud:
     def as_role(self, role_arn: str, service: str, session_name: str = "") -> RoleClients:
         """Clients of a session of ``role_arn`` taken as ``service``; PipelineError (in the
         service's words) when the role does not trust it. Blocking."""
-        sts = self._session().client("sts", endpoint_url=self.url, config=CLIENT_CONFIG)
-        credentials = roles.assume(role_arn, service, session_name, sts=sts)
+        credentials = roles.assume(
+            role_arn,
+            service,
+            session_name,
+            endpoint_url=self.url,
+            home=self.home,
+            region=self.region,
+        )
         return RoleClients(role_arn, self._session(credentials), self.url)
 
 
