@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.codebuild.provider import CodeBuild
 from cdlab.localcloud.context import Handler
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.training import Training
@@ -20,7 +21,11 @@ JSON_TARGETS = {"SageMaker": "sagemaker", "AnyScaleFrontendService": "applicatio
 
 
 def table(
-    sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
+    sagemaker: SageMaker,
+    training: Training,
+    cloudformation: CloudFormation,
+    autoscaler: Autoscaler,
+    codebuild: CodeBuild,
 ) -> Table:
     models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
@@ -70,5 +75,17 @@ def table(
             "ListChangeSets": cloudformation.list_change_sets,
             "DeleteChangeSet": cloudformation.delete_change_set,
             "ExecuteChangeSet": cloudformation.execute_change_set,
+        },
+        "codebuild": {
+            "CreateProject": codebuild.create_project,
+            "UpdateProject": codebuild.update_project,
+            "DeleteProject": codebuild.delete_project,
+            "BatchGetProjects": codebuild.batch_get_projects,
+            "ListProjects": codebuild.list_projects,
+            "StartBuild": codebuild.start_build,
+            "BatchGetBuilds": codebuild.batch_get_builds,
+            "ListBuildsForProject": codebuild.list_builds_for_project,
+            "ListBuilds": codebuild.list_builds,
+            "StopBuild": codebuild.stop_build,
         },
     }

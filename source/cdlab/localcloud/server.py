@@ -58,6 +58,8 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
@@ -105,8 +107,9 @@ FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 
 
 class Gateway:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, port: int) -> None:
         self.home = home
+        self.port = port
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
@@ -120,6 +123,7 @@ class Gateway:
         self.sagemaker: SageMaker | None = None
         self.operations: operations.Table = {}
         self.training: Training | None = None
+        self.codebuild: CodeBuild | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
@@ -163,8 +167,13 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
+        cloud = Cloud(f"http://{config.LOOPBACK}:{self.port}", self.home, config.region())
+        self.codebuild = CodeBuild(
+            self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
+        )
+        self.codebuild.resume()
         self.operations = operations.table(
-            self.sagemaker, self.training, self.cloudformation, self.autoscaler
+            self.sagemaker, self.training, self.cloudformation, self.autoscaler, self.codebuild
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -178,6 +187,8 @@ class Gateway:
             await self.autoscaler.shutdown()
         if self.training is not None:
             await self.training.shutdown()
+        if self.codebuild is not None:
+            await self.codebuild.shutdown()
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
@@ -380,8 +391,8 @@ def iam_enforced() -> bool:
     return os.environ.get("CDLAB_IAM", "on").lower() != "off"
 
 
-def make_app(home: Path) -> web.Application:
-    gateway = Gateway(home)
+def make_app(home: Path, port: int) -> web.Application:
+    gateway = Gateway(home, port)
     key_id, secret = control.credentials(home)
     middlewares = [
         gateway.console.middleware(),
@@ -413,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     args.home.mkdir(parents=True, exist_ok=True)
     # uvloop's event loop and transports are C: some 15% less gateway CPU per proxied
     # invocation than asyncio's loop (225-272 against 268-328 µs at 400/s, in alternation).
-    uvloop.run(_serve(make_app(args.home), args.port))
+    uvloop.run(_serve(make_app(args.home, args.port), args.port))
 
 
 async def _serve(app: web.Application, port: int) -> None:

@@ -76,8 +76,12 @@ class Guard:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
-        self.stopped: str | None = None  # why: STOPPED or TIMED_OUT
+        self.stopped: str | None = None  # the status it ends in: STOPPED, TIMED_OUT or FAULT
+        self.why = ""
         self._lock = threading.Lock()
+
+    def reason(self) -> str:
+        return self.why or f"Build {(self.stopped or '').lower().replace('_', ' ')}"
 
     def started(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -85,10 +89,10 @@ class Guard:
             if self.stopped is not None:
                 _kill(process)
 
-    def stop(self, why: str) -> None:
+    def stop(self, status: str, why: str = "") -> None:
         with self._lock:
             if self.stopped is None:
-                self.stopped = why
+                self.stopped, self.why = status, why
             if self.process is not None:
                 _kill(self.process)
 
