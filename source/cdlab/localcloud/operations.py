@@ -74,7 +74,6 @@ def table(
         "application-autoscaling": {
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
-        "codebuild": {},
         "codepipeline": {},
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,

@@ -17,10 +17,9 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.iam.wire import Call
-from cdlab.localcloud.protocols.errors import error
+from cdlab.localcloud.protocols.errors import InvalidInputException, error
 from cdlab.localcloud.state.store import Store
 
-InvalidInputException = error("InvalidInputException")
 ResourceNotFoundException = error("ResourceNotFoundException")
 ResourceAlreadyExistsException = error("ResourceAlreadyExistsException")
 
@@ -30,7 +29,6 @@ ARTIFACT_TYPES = ("S3", "CODEPIPELINE", "NO_ARTIFACTS")
 DEFAULT_TIMEOUT_MINUTES = 60
 DEFAULT_QUEUED_TIMEOUT_MINUTES = 480
 TIME_KEYS = ("created", "lastModified", "startTime", "endTime")
-NOT_TRUSTED = "CodeBuild is not authorized to perform: sts:AssumeRole on {role}"
 
 
 def as_times(value: Any) -> Any:
@@ -118,8 +116,9 @@ class Projects:
         check_artifacts(p["artifacts"], p["source"])
         check_environment(p["environment"])
         call = Call("codebuild", "CreateProject", {"serviceRole": p["serviceRole"]})
-        if await self.roles.untrusted_role(call, ctx.account) is not None:
-            raise InvalidInputException(NOT_TRUSTED.format(role=p["serviceRole"]))
+        untrusted = await self.roles.untrusted_role(call, ctx.account)
+        if untrusted is not None:
+            raise untrusted
 
     def document(self, ctx: RequestContext, p: dict[str, Any], created: float) -> dict[str, Any]:
         """The project as BatchGetProjects shows it, from CreateProject's or UpdateProject's
