@@ -132,11 +132,6 @@ class CodeBuild:
         variables |= {v["name"]: v for v in p.get("environmentVariablesOverride", [])}
         environment = {**project["environment"], "environmentVariables": list(variables.values())}
         projects.check_environment(environment)
-        logs = p.get("logsConfigOverride") or project["logsConfig"]
-        group = log_group({"name": project["name"], "logsConfig": logs})
-        stream_prefix = logs.get("cloudWatchLogs", {}).get("streamName")
-        stream = build_id.partition(":")[2]
-        stream = f"{stream_prefix}/{stream}" if stream_prefix else stream
         doc: dict[str, Any] = {
             "id": build_id,
             "arn": ctx.arn("codebuild", f"build/{build_id}"),
@@ -160,19 +155,7 @@ class CodeBuild:
             "cache": {"type": "NO_CACHE"},
             "environment": environment,
             "serviceRole": p.get("serviceRoleOverride") or project["serviceRole"],
-            "logs": {
-                "groupName": group,
-                "streamName": stream,
-                "deepLink": (
-                    f"https://console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
-                    f"#logEvent:group={group};stream={stream}"
-                ),
-                "cloudWatchLogsArn": ctx.arn(
-                    "logs", f"log-group:{group}:log-stream:{stream}"
-                ),
-                "cloudWatchLogs": {"status": "ENABLED", "groupName": group},
-                "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
-            },
+            "logs": _logs(ctx, project, p.get("logsConfigOverride"), build_id),
             "timeoutInMinutes": p.get("timeoutInMinutesOverride") or project["timeoutInMinutes"],
             "queuedTimeoutInMinutes": project["queuedTimeoutInMinutes"],
             "buildComplete": False,
@@ -224,6 +207,29 @@ class CodeBuild:
 
     async def shutdown(self) -> None:
         await self.supervisor.shutdown()
+
+
+def _logs(
+    ctx: RequestContext, project: dict[str, Any], override: dict[str, Any] | None, build_id: str
+) -> dict[str, Any]:
+    """Where a build logs: the project's group (or the override's), a stream named after the
+    build's id (under the configured stream name, if any)."""
+    config = override or project["logsConfig"]
+    group = log_group({"name": project["name"], "logsConfig": config})
+    prefix = config.get("cloudWatchLogs", {}).get("streamName")
+    stream = build_id.partition(":")[2]
+    stream = f"{prefix}/{stream}" if prefix else stream
+    return {
+        "groupName": group,
+        "streamName": stream,
+        "deepLink": (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+            f"#logEvent:group={group};stream={stream}"
+        ),
+        "cloudWatchLogsArn": ctx.arn("logs", f"log-group:{group}:log-stream:{stream}"),
+        "cloudWatchLogs": {"status": "ENABLED", "groupName": group},
+        "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+    }
 
 
 def _source(project: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Resource handlers: what CloudFormation does to create, update and delete each resource type.
 
 Modules: ``base`` (the Handler interface and what handlers share), ``sagemaker`` (models,
-endpoint configs, endpoints) and ``moto_backed`` (scalable targets, scaling policies, alarms).
+endpoint configs, endpoints), ``moto_backed`` (scalable targets, scaling policies, alarms) and
+``codebuild`` (projects).
 This module is the registry of the types the local cloud provides.
 """
 
 from __future__ import annotations
 
 from cdlab.localcloud.cloudformation.resources.base import Handler
+from cdlab.localcloud.cloudformation.resources.codebuild import Project
 from cdlab.localcloud.cloudformation.resources.moto_backed import (
     Alarm,
     ScalableTarget,
@@ -17,7 +19,15 @@ from cdlab.localcloud.cloudformation.resources.sagemaker import Endpoint, Endpoi
 
 HANDLERS: dict[str, Handler] = {
     h.type: h
-    for h in (Model(), EndpointConfig(), Endpoint(), ScalableTarget(), ScalingPolicy(), Alarm())
+    for h in (
+        Model(),
+        EndpointConfig(),
+        Endpoint(),
+        ScalableTarget(),
+        ScalingPolicy(),
+        Alarm(),
+        Project(),
+    )
 }
 
 
