@@ -109,7 +109,7 @@ class Builds:
         for doc in self.all():
             if doc["buildComplete"]:
                 continue
-            stopping = doc.get("stopping", False)
+            stopping = doc.get("_stopping", False)
             self.finish(
                 doc["id"],
                 "STOPPED" if stopping else "FAILED",
