@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cdlab import config
+from cdlab.localcloud.codebuild import pipshim
 from cdlab.localcloud.codebuild.pipshim import package_dirs
 
 PHASES = ("install", "pre_build", "build", "post_build")
@@ -111,12 +112,12 @@ def write_shims(bin_dir: Path) -> Path:
     """``python3``, ``python``, ``pip3`` and ``pip`` for the builds, in ``bin_dir``."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     python = shlex.quote(sys.executable)
-    shim = "cdlab.localcloud.codebuild.pipshim"
+    shim = shlex.quote(str(Path(pipshim.__file__)))  # by path: the kit's own, whatever is installed
     scripts = {
         "python3": f'exec {python} "$@"',
         "python": f'exec {python} "$@"',
-        "pip3": f'exec {python} -I -m {shim} "$@"',
-        "pip": f'exec {python} -I -m {shim} "$@"',
+        "pip3": f'exec {python} -I {shim} "$@"',
+        "pip": f'exec {python} -I {shim} "$@"',
     }
     for name, line in scripts.items():
         path = bin_dir / name

@@ -7,8 +7,8 @@ is what runs. ``pip3 install .`` therefore only checks that every dependency the
 pyproject.toml declares is installed at a matching version, installs with the real pip just the
 ones that are not, and says so. Every other pip command goes to the real pip.
 
-Run as ``python -I -m cdlab.localcloud.codebuild.pipshim ARGS`` (isolated: the kit's own shim,
-not the commit's).
+Run as ``python -I .../pipshim.py ARGS``, by its path (isolated: the kit's own shim, not the
+commit's, and it needs nothing of the kit installed).
 """
 
 from __future__ import annotations
