@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from cdlab.localcloud import control
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_codebuild import (
     CODEBUILD,
@@ -134,3 +135,18 @@ def test_projects_and_builds_survive_a_restart(private: PrivateCloud):
     assert cut["currentPhase"] == "COMPLETED"
     again = finished(cb, cb.start_build(projectName="survivor")["build"]["id"])
     assert again["buildNumber"] == 3 and again["buildStatus"] == "SUCCEEDED"
+    # a local cloud stopped in good order ends its builds itself, saying why
+    running = cb.start_build(
+        projectName="survivor",
+        environmentVariablesOverride=[{"name": "SECONDS_TO_SLEEP", "value": "300"}],
+    )["build"]["id"]
+    poll(
+        lambda: cb.batch_get_builds(ids=[running])["builds"][0]["currentPhase"],
+        until=lambda phase: phase == "BUILD",
+    )
+    control.down(private.home)
+    private.up()
+    [stopped] = private.client("codebuild").batch_get_builds(ids=[running])["builds"]
+    assert stopped["buildStatus"] == "FAILED"
+    [context] = phases(stopped)["BUILD"]["contexts"]
+    assert "local cloud stopped during the build" in context["message"]
