@@ -216,31 +216,27 @@ def test_source_version_and_overrides(cb, s3, project, source):
     assert cb.list_builds_for_project(projectName=name)["ids"] == [latest["id"], build["id"]]
 
 
-def test_role_without_get_object_fails_at_download_source(cb, client, project):
-    role = make_role(
-        client("iam"), "cdlab-test-codebuild-nos3", trusting(CODEBUILD), allowing(LOGS)
-    )
-    name = project("cdlab-test-nos3", service_role=role)
+@pytest.mark.parametrize(
+    ("role_name", "statement", "phase", "status_code", "words"),
+    [
+        # no s3:GetObject: the source download is refused, nothing after it runs
+        ("cdlab-test-codebuild-nos3", LOGS, "DOWNLOAD_SOURCE", "CLIENT_ERROR", "AccessDenied: "),
+        # no CloudWatch Logs: the build cannot open its log stream
+        ("cdlab-test-codebuild-nologs", S3_ALL, "PROVISIONING", "ACCESS_DENIED", "CloudWatch Logs"),
+    ],
+)
+def test_a_role_without_a_permission_fails_its_phase(
+    cb, client, project, role_name, statement, phase, status_code, words
+):
+    role = make_role(client("iam"), role_name, trusting(CODEBUILD), allowing(statement))
+    name = project(role_name.replace("codebuild-", ""), service_role=role)
     build = finished(cb, cb.start_build(projectName=name)["build"]["id"])
     assert build["buildStatus"] == "FAILED"
-    download = phases(build)["DOWNLOAD_SOURCE"]
-    assert download["phaseStatus"] == "FAILED"
-    [context] = download["contexts"]
-    assert context["statusCode"] == "CLIENT_ERROR"
-    assert context["message"].startswith("AccessDenied: ")
+    failed = phases(build)[phase]
+    assert failed["phaseStatus"] == "FAILED"
+    [context] = failed["contexts"]
+    assert context["statusCode"] == status_code and words in context["message"]
     assert "BUILD" not in phases(build)
-
-
-def test_role_without_logs_fails_at_provisioning(cb, client, project):
-    role = make_role(
-        client("iam"), "cdlab-test-codebuild-nologs", trusting(CODEBUILD), allowing(S3_ALL)
-    )
-    name = project("cdlab-test-nologs", service_role=role)
-    build = finished(cb, cb.start_build(projectName=name)["build"]["id"])
-    assert build["buildStatus"] == "FAILED"
-    [context] = phases(build)["PROVISIONING"]["contexts"]
-    assert context["statusCode"] == "ACCESS_DENIED"
-    assert "CloudWatch Logs" in context["message"]
 
 
 def test_project_checks(cb, client, project, role):

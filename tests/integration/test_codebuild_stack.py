@@ -97,6 +97,20 @@ def test_a_stack_creates_updates_and_deletes_a_project(client, s3, tmp_path, aws
     assert cb.batch_get_projects(names=[name])["projectsNotFound"] == [name]
 
 
+def long_build(cb) -> str:
+    """Start a build of ``survivor`` that sleeps in its BUILD phase; its id, once there."""
+    running = cb.start_build(
+        projectName="survivor",
+        environmentVariablesOverride=[{"name": "SECONDS_TO_SLEEP", "value": "300"}],
+    )["build"]["id"]
+    poll(
+        lambda: cb.batch_get_builds(ids=[running])["builds"][0]["currentPhase"],
+        until=lambda phase: phase == "BUILD",
+        what="the build to reach its BUILD phase",
+    )
+    return running
+
+
 def test_projects_and_builds_survive_a_restart(private: PrivateCloud):
     private.up()
     s3, cb = private.client("s3"), private.client("codebuild")
@@ -115,14 +129,7 @@ def test_projects_and_builds_survive_a_restart(private: PrivateCloud):
         serviceRole=role,
     )
     done = finished(cb, cb.start_build(projectName="survivor")["build"]["id"])
-    running = cb.start_build(
-        projectName="survivor",
-        environmentVariablesOverride=[{"name": "SECONDS_TO_SLEEP", "value": "300"}],
-    )["build"]["id"]
-    poll(
-        lambda: cb.batch_get_builds(ids=[running])["builds"][0]["currentPhase"],
-        until=lambda phase: phase == "BUILD",
-    )
+    running = long_build(cb)
     private.kill()
     private.up()
     cb = private.client("codebuild")
@@ -136,14 +143,7 @@ def test_projects_and_builds_survive_a_restart(private: PrivateCloud):
     again = finished(cb, cb.start_build(projectName="survivor")["build"]["id"])
     assert again["buildNumber"] == 3 and again["buildStatus"] == "SUCCEEDED"
     # a local cloud stopped in good order ends its builds itself, saying why
-    running = cb.start_build(
-        projectName="survivor",
-        environmentVariablesOverride=[{"name": "SECONDS_TO_SLEEP", "value": "300"}],
-    )["build"]["id"]
-    poll(
-        lambda: cb.batch_get_builds(ids=[running])["builds"][0]["currentPhase"],
-        until=lambda phase: phase == "BUILD",
-    )
+    running = long_build(cb)
     control.down(private.home)
     private.up()
     [stopped] = private.client("codebuild").batch_get_builds(ids=[running])["builds"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +86,7 @@ class CodeBuild:
         return {}
 
     def batch_get_projects(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        found, missing = [], []
-        for name in p["names"]:
-            doc = self.projects.find(_name(name))
-            if doc is None:
-                missing.append(name)
-            else:
-                found.append(public(doc))
+        found, missing = _batch(p["names"], lambda name: self.projects.find(_name(name)))
         return {"projects": found, "projectsNotFound": missing}
 
     def list_projects(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -171,13 +166,7 @@ class CodeBuild:
         return doc
 
     def batch_get_builds(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        found, missing = [], []
-        for build_id in p["ids"]:
-            doc = self.builds.find(_build_id(build_id))
-            if doc is None:
-                missing.append(build_id)
-            else:
-                found.append(public(doc))
+        found, missing = _batch(p["ids"], lambda build_id: self.builds.find(_build_id(build_id)))
         return {"builds": found, "buildsNotFound": missing}
 
     def list_builds_for_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -250,6 +239,20 @@ def _source(project: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         )
     projects.check_source(source)
     return source
+
+
+def _batch(
+    keys: list[str], find: Callable[[str], dict[str, Any] | None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A BatchGet's answer: the documents found (as the API shows them), the keys not found."""
+    found, missing = [], []
+    for key in keys:
+        doc = find(key)
+        if doc is None:
+            missing.append(key)
+        else:
+            found.append(public(doc))
+    return found, missing
 
 
 def _name(name_or_arn: str) -> str:
