@@ -168,7 +168,7 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
-        cloud = Cloud(f"http://{config.LOOPBACK}:{self.port}", self.home, config.region())
+        cloud = Cloud(self.home, self.port, config.region())
         self.codebuild = CodeBuild(
             self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
         )

@@ -25,6 +25,8 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdlab import config
+from cdlab.localcloud import control
 from cdlab.localcloud.codebuild import buildspec
 from cdlab.localcloud.codebuild.buildlogs import BuildLog
 from cdlab.localcloud.codebuild.buildspec import BuildspecError, Failure, Guard
@@ -40,15 +42,20 @@ FLUSH_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class Cloud:
-    """The local cloud as its services reach it: URL, state dir (the kit's key) and region."""
+    """The local cloud as its services reach it: state dir (the kit's key), port and region."""
 
-    url: str
     home: Path
+    port: int
     region: str
 
+    @property
+    def url(self) -> str:
+        return f"http://{config.LOOPBACK}:{self.port}"
+
     def environment(self) -> dict[str, str]:
-        """What points a build's AWS clients at the local cloud."""
-        return {"AWS_ENDPOINT_URL": self.url, "CDLAB_HOME": str(self.home), "CDLAB_TARGET": "local"}
+        """What points a build's AWS clients (and the kit's, waiters too) at the local cloud;
+        the role session's key goes on top."""
+        return {**control.client_environment(self.home, self.port), "CDLAB_TARGET": "local"}
 
 
 @dataclass(frozen=True)
