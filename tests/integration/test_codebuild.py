@@ -179,13 +179,18 @@ def test_failing_command_fails_build_phase_and_still_runs_post_build(cb, logs, p
     )
 
 
-def test_stop_build_ends_the_running_command(cb, project):
-    spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300\n"
+def test_output_is_logged_as_it_comes_and_stop_build_ends_the_running_command(cb, logs, project):
+    spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo sleeping; sleep 300\n"
     name = project("cdlab-test-stop", buildspec=spec)
     build_id = cb.start_build(projectName=name)["build"]["id"]
+    running = poll(
+        lambda: cb.batch_get_builds(ids=[build_id])["builds"][0],
+        until=lambda build: build["currentPhase"] == "BUILD",
+    )
     poll(
-        lambda: cb.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"],
-        until=lambda phase: phase == "BUILD",
+        lambda: logs.filter_log_events(logGroupName=running["logs"]["groupName"])["events"],
+        until=lambda events: any(e["message"] == "sleeping" for e in events),
+        what="the command's first line in the log while it runs",
     )
     cb.stop_build(id=build_id)
     build = finished(cb, build_id, timeout=20)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import shutil
-import time
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -76,29 +76,39 @@ class PhaseFailed(Exception):
 
 
 class LineWriter:
-    """The buildspec's output, line by line, into the build's log stream (flushed often)."""
+    """The buildspec's output, line by line, into the build's log stream; a thread of its own
+    puts the lines every ``FLUSH_SECONDS``, so a follower sees them while a command runs."""
 
     def __init__(self, stream: LogStream) -> None:
         self.stream = stream
         self.partial = ""
-        self.flushed = time.monotonic()
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.flusher = threading.Thread(target=self._flush_often, daemon=True)
+        self.flusher.start()
+
+    def _flush_often(self) -> None:
+        while not self.closed.wait(FLUSH_SECONDS):
+            self.flush()
 
     def write(self, text: str) -> int:
-        *lines, self.partial = (self.partial + text).split("\n")
-        for line in lines:
-            self.stream.add(line.rstrip("\r"))
-        if time.monotonic() - self.flushed > FLUSH_SECONDS:
-            self.flush()
+        with self.lock:
+            *lines, self.partial = (self.partial + text).split("\n")
+            for line in lines:
+                self.stream.add(line.rstrip("\r"))
         return len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
-        self.flushed = time.monotonic()
+        with self.lock:
+            self.stream.flush()
 
     def close(self) -> None:
-        if self.partial:
-            self.stream.add(self.partial)
-            self.partial = ""
+        self.closed.set()
+        self.flusher.join()
+        with self.lock:
+            if self.partial:
+                self.stream.add(self.partial)
+                self.partial = ""
         self.flush()
 
 
