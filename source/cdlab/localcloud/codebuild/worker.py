@@ -155,7 +155,13 @@ class BuildRun:
                 doc["buildNumber"], {**self.cloud.environment(), **credentials},
                 doc["initiator"],
             )  # fmt: skip
-            env["CODEBUILD_SOURCE_REPO_URL"] = f"s3://{doc['source'].get('location', '')}"
+            env |= {
+                "CODEBUILD_BUILD_IMAGE": doc["environment"]["image"],
+                "CODEBUILD_LOG_PATH": doc["logs"]["streamName"],
+                "CODEBUILD_START_TIME": str(int(doc["startTime"] * 1000)),
+            }
+            if doc["source"]["type"] == "S3":
+                env["CODEBUILD_SOURCE_REPO_URL"] = f"s3://{doc['source']['location']}"
             failure = self._phases(build_id, spec, src, env, writer, guard)
             self._stopped(guard)
             if failure is not None and failure.phase in ("install", "pre_build"):
@@ -223,9 +229,9 @@ class BuildRun:
                 "CLIENT_ERROR", f"zip: not a valid zip file for primary source {where}"
             ) from None
         version = answer.get("VersionId") or ""
-        if version == "null":
-            version = ""
-        self.builds.update(doc["id"], resolvedSourceVersion=version or key)
+        if version in ("", "null"):  # an unversioned bucket's object
+            return ""
+        self.builds.update(doc["id"], resolvedSourceVersion=version)
         return version
 
     def _phases(
