@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -286,3 +287,55 @@ def test_cli_start_and_batch_get(aws, project):
     assert poll(status, until=lambda s: s != "IN_PROGRESS", timeout=60) == "SUCCEEDED"
     listed = json.loads(aws("codebuild", "list-builds-for-project", "--project-name", name).stdout)
     assert listed["ids"] == [build_id]
+
+
+def test_a_codepipeline_project_built_as_codepipeline_starts_it(cb, client, s3, role, source):
+    """The CodePipeline engine's StartBuild: source and artifacts overridden to S3, as a session
+    of the pipeline's role named ``codepipeline-PIPELINE``."""
+    cb.create_project(
+        name="cdlab-test-pipeline-build",
+        source={"type": "CODEPIPELINE", "buildspec": BUILDSPEC.replace("'out/**/*'", "'**/*'")},
+        artifacts={"type": "CODEPIPELINE"},
+        environment=ENVIRONMENT,
+        serviceRole=role,
+    )
+    pipeline_role = make_role(
+        client("iam"),
+        "cdlab-test-pipeline-role",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "123456789012"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        allowing({"Effect": "Allow", "Action": "codebuild:*", "Resource": "*"}),
+    )
+    key = client("sts").assume_role(RoleArn=pipeline_role, RoleSessionName="codepipeline-mypipe")[
+        "Credentials"
+    ]
+    as_pipeline = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        aws_session_token=key["SessionToken"],
+    ).client("codebuild")
+    started = as_pipeline.start_build(
+        projectName="cdlab-test-pipeline-build",
+        sourceTypeOverride="S3",
+        sourceLocationOverride=f"{SOURCE_BUCKET}/app.zip",
+        sourceVersion=source,
+        artifactsOverride={
+            "type": "S3", "location": ARTIFACT_BUCKET, "path": "mypipe", "name": "BuildOutput",
+            "namespaceType": "NONE", "packaging": "ZIP",
+        },
+    )["build"]  # fmt: skip
+    assert started["initiator"] == "codepipeline/mypipe"
+    build = finished(cb, started["id"])
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert build["artifacts"]["location"] == f"arn:aws:s3:::{ARTIFACT_BUCKET}/mypipe/BuildOutput"
+    body = s3.get_object(Bucket=ARTIFACT_BUCKET, Key="mypipe/BuildOutput")["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert {"input.txt", "out/result.txt"} <= set(archive.namelist())
