@@ -77,8 +77,9 @@ def test_an_operation_not_provided_yet_is_refused_naming_what_the_cloud_provides
     assert message.startswith(
         "The local cloud does not provide CodePipeline ListPipelineExecutions"
     )
-    code, message, _ = error_of(client("codebuild").batch_get_builds, ids=[f"{PIPELINE}:1"])
-    assert code == "UnknownOperationException" and "CodeBuild BatchGetBuilds" in message
+    code, message, _ = error_of(client("codebuild").list_report_groups)
+    assert code == "UnknownOperationException" and "CodeBuild ListReportGroups" in message
+    assert "BatchGetBuilds" in message  # what it provides instead
 
 
 def test_the_awsjson_form_is_served_too(aws_env) -> None:
