@@ -12,6 +12,7 @@ from __future__ import annotations
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codepipeline import CodePipeline
 from cdlab.localcloud.context import Handler
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.training import Training
@@ -46,6 +47,7 @@ def table(
     cloudformation: CloudFormation,
     autoscaler: Autoscaler,
     codebuild: CodeBuild,
+    codepipeline: CodePipeline,
 ) -> Table:
     models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
@@ -74,7 +76,7 @@ def table(
         "application-autoscaling": {
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
-        "codepipeline": {},
+        "codepipeline": codepipeline.operations(),
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,

@@ -53,7 +53,7 @@ import uvloop
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import control, latency, operations
+from cdlab.localcloud import codepipeline, control, latency, operations
 from cdlab.localcloud.autoscaling import service_role
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
@@ -128,6 +128,8 @@ class Gateway:
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
+        self.codepipeline: codepipeline.CodePipeline | None = None
+        self.trigger: codepipeline.Trigger | None = None
         self.telemetry: asyncio.Task[None] | None = None
         self.console = Console(make_token(home))
 
@@ -173,8 +175,17 @@ class Gateway:
             self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
         )
         self.codebuild.resume()
+        self.codepipeline, self.trigger = codepipeline.assemble(
+            self.store, self.moto, self.service_roles, self.home, self.port
+        )
+        self.codepipeline.resume()
         self.operations = operations.table(
-            self.sagemaker, self.training, self.cloudformation, self.autoscaler, self.codebuild
+            self.sagemaker,
+            self.training,
+            self.cloudformation,
+            self.autoscaler,
+            self.codebuild,
+            self.codepipeline,
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -190,6 +201,8 @@ class Gateway:
             await self.training.shutdown()
         if self.codebuild is not None:
             await self.codebuild.shutdown()
+        if self.codepipeline is not None:
+            await self.codepipeline.engine.shutdown()
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
@@ -295,6 +308,11 @@ class Gateway:
                     "in the state dir (CDLAB_HOME) and retry."
                 )
                 return envelopes.s3_error(err)
+        if response.status < 300 and self.trigger is not None:  # S3 -> EventBridge -> pipelines
+            account = request[CONTEXT].account
+            await self.trigger.s3_written(
+                request.method, request.path, request.query, request.headers, account
+            )
         return response
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:

@@ -30,10 +30,12 @@ from cdlab.pipeline.definition import PipelineError
 
 CODEBUILD = "codebuild.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
+EVENTS = "events.amazonaws.com"
 # the words each service uses when its role does not trust it
 NOT_TRUSTED = {
     CODEBUILD: "CodeBuild is not authorized to perform: sts:AssumeRole on {role}",
     CODEPIPELINE: "CodePipeline is not authorized to perform AssumeRole on role {role}",
+    EVENTS: "EventBridge is not authorized to perform sts:AssumeRole on {role}",
 }
 
 

@@ -1,8 +1,8 @@
 """Resource handlers: what CloudFormation does to create, update and delete each resource type.
 
 Modules: ``base`` (the Handler interface and what handlers share), ``sagemaker`` (models,
-endpoint configs, endpoints), ``moto_backed`` (scalable targets, scaling policies, alarms) and
-``codebuild`` (projects).
+endpoint configs, endpoints), ``moto_backed`` (scalable targets, scaling policies, alarms),
+``codebuild`` (projects) and ``codepipeline`` (pipelines).
 This module is the registry of the types the local cloud provides.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cdlab.localcloud.cloudformation.resources.base import Handler
 from cdlab.localcloud.cloudformation.resources.codebuild import Project
+from cdlab.localcloud.cloudformation.resources.codepipeline import Pipeline
 from cdlab.localcloud.cloudformation.resources.moto_backed import (
     Alarm,
     ScalableTarget,
@@ -27,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
         ScalingPolicy(),
         Alarm(),
         Project(),
+        Pipeline(),
     )
 }
 
