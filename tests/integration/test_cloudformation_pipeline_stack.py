@@ -1,0 +1,202 @@
+"""The pipeline stack's own resources (buckets, roles, the Glue database, the EventBridge rule)
+deployed, updated and deleted by the local CloudFormation through the AWS CLI, as
+`aws cloudformation deploy` does them on AWS; and kept across a restart of the local cloud.
+
+The template is cloudformation/pipeline.yml without its CodeBuild projects and its pipeline
+(tests/fixtures/cloudformation/pipeline_resources.yml).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cdlab.pipeline.roles import assume
+from tests.integration.private_cloud import PrivateCloud
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = Path(__file__).parents[1] / "fixtures" / "cloudformation" / "pipeline_resources.yml"
+ROLES = (
+    "SagemakerRole", "CodeBuildRole", "TestCodeBuildRole", "CloudFormationRole",
+    "CodePipelineRole", "SourceEventRole",
+)  # fmt: skip
+SAGEMAKER = "sagemaker.amazonaws.com"
+
+
+def deploy(aws, stack: str, template: Path = TEMPLATE, *extra: str, check: bool = True):
+    return aws(
+        "cloudformation", "deploy", "--template-file", str(template), "--stack-name", stack,
+        "--parameter-overrides", f"PipelineName={stack}", *extra, check=check,
+    )  # fmt: skip
+
+
+def resources(cfn, stack: str) -> dict[str, dict]:
+    listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    return {r["LogicalResourceId"]: r for r in listed}
+
+
+def outputs(cfn, stack: str) -> dict[str, str]:
+    [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+
+
+def empty_bucket(s3, bucket: str) -> None:
+    """Every version and delete marker deleted, as a versioned bucket must be before its delete."""
+    listed = s3.list_object_versions(Bucket=bucket)
+    for item in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]:
+        s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+
+
+def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(aws, client) -> None:
+    cfn, s3, iam = client("cloudformation"), client("s3"), client("iam")
+    refused = deploy(aws, "cdlab-res", check=False)
+    assert refused.returncode != 0
+    assert "InsufficientCapabilitiesException" in refused.stderr
+    assert "Requires capabilities : [CAPABILITY_IAM]" in refused.stderr
+
+    deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
+    found = resources(cfn, "cdlab-res")
+    assert {r["ResourceStatus"] for r in found.values()} == {"CREATE_COMPLETE"}
+    for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
+        name = found[logical]["PhysicalResourceId"]
+        assert re.fullmatch(rf"cdlab-res-{logical.lower()}-[a-z0-9]{{12}}", name), name
+    source = found["SourceBucket"]["PhysicalResourceId"]
+    artifacts = found["ArtifactBucket"]["PhysicalResourceId"]
+    assert s3.get_bucket_versioning(Bucket=source)["Status"] == "Enabled"
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=source)
+    [rule] = s3.get_bucket_encryption(Bucket=source)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=source)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=artifacts)["Rules"]
+    assert (lifecycle["ID"], lifecycle["Expiration"]["Days"]) == (
+        "expire-old-pipeline-artifacts", 30,
+    )  # fmt: skip
+    assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
+
+    for logical in ROLES:
+        name = found[logical]["PhysicalResourceId"]
+        assert re.fullmatch(rf"cdlab-res-{logical}-[A-Za-z0-9]{{12}}", name), name
+        assert iam.list_role_policies(RoleName=name)["PolicyNames"]
+    sagemaker_role = iam.get_role(RoleName=found["SagemakerRole"]["PhysicalResourceId"])["Role"]
+    trust = sagemaker_role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": SAGEMAKER}
+
+    glue = client("glue").get_database(Name="cdlab_res")["Database"]
+    assert glue["Description"].startswith("MovieLens 100k tables")
+    rule_name = found["SourceEventRule"]["PhysicalResourceId"]
+    events = client("events")
+    described = events.describe_rule(Name=rule_name)
+    assert json.loads(described["EventPattern"])["detail"]["bucket"]["name"] == [source]
+    [target] = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+    assert target["Arn"].endswith(":codepipeline:us-east-1:000000000000:cdlab-res")
+    assert target["RoleArn"].endswith(f"/{found['SourceEventRole']['PhysicalResourceId']}")
+
+    out = outputs(cfn, "cdlab-res")
+    assert out["SourceBucket"] == source and out["ArtifactBucket"] == artifacts
+    assert out["GlueCatalogDatabase"] == "cdlab_res"
+    assert out["SagemakerRoleArn"] == sagemaker_role["Arn"]
+    assert out["ProdEndpointName"] == "prod-cdlab-res"
+    assert out["PipelineName"] == "cdlab-res"
+
+
+def test_a_stack_name_over_the_limit_is_refused_with_the_constraint(aws) -> None:
+    refused = deploy(aws, "x" * 35, TEMPLATE, "--capabilities", "CAPABILITY_IAM", check=False)
+    assert refused.returncode != 0
+    assert "Parameter PipelineName failed to satisfy constraint: the stack name must be at most 34" in (
+        " ".join(refused.stderr.split())
+    )
+
+
+def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
+    aws, client, aws_env
+) -> None:
+    cfn, s3 = client("cloudformation"), client("s3")
+    deploy(aws, "cdlab-two", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
+    assert client("glue").get_database(Name="cdlab_two")["Database"]["Name"] == "cdlab_two"
+    found = resources(cfn, "cdlab-two")
+    data = found["DataBucket"]["PhysicalResourceId"]
+    role_arn = outputs(cfn, "cdlab-two")["SagemakerRoleArn"]
+    as_role = assume(role_arn, SAGEMAKER).session().client("s3")
+    as_role.put_object(Bucket=data, Key="model/a.txt", Body=b"a")  # DataBucketObjects
+    other = found["ArtifactBucket"]["PhysicalResourceId"]
+    with pytest.raises(ClientError) as refused:
+        as_role.put_object(Bucket=other, Key="a.txt", Body=b"a")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+    # update: the inline policy lets the role write the artifact bucket too
+    updated = TEMPLATE.read_text().replace(
+        "Resource: !Sub ${DataBucket.Arn}/*\n              - Sid: DataBucketListing",
+        "Resource:\n                  - !Sub ${DataBucket.Arn}/*\n"
+        "                  - !Sub ${ArtifactBucket.Arn}/*\n"
+        "              - Sid: DataBucketListing",
+        1,
+    )
+    assert updated != TEMPLATE.read_text()
+    changed = Path(aws_env["CDLAB_HOME"]) / "pipeline_resources_updated.yml"
+    changed.write_text(updated)
+    deploy(aws, "cdlab-two", changed, "--capabilities", "CAPABILITY_IAM")
+    [stack] = cfn.describe_stacks(StackName="cdlab-two")["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert resources(cfn, "cdlab-two")["SagemakerRole"]["PhysicalResourceId"] == (
+        found["SagemakerRole"]["PhysicalResourceId"]
+    )
+    as_role.put_object(Bucket=other, Key="a.txt", Body=b"a")
+
+    # delete: a non-empty bucket fails as on AWS; emptied, the delete completes
+    cfn.delete_stack(StackName="cdlab-two")
+    with pytest.raises(Exception):
+        cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-two")
+    [stack] = cfn.describe_stacks(StackName="cdlab-two")["Stacks"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    failed = resources(cfn, "cdlab-two")
+    assert failed["DataBucket"]["ResourceStatus"] == "DELETE_FAILED"
+    assert "The bucket you tried to delete is not empty" in failed["DataBucket"][
+        "ResourceStatusReason"
+    ]
+    for bucket in (data, other):
+        empty_bucket(s3, bucket)
+    cfn.delete_stack(StackName="cdlab-two")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-two")
+    with pytest.raises(ClientError):
+        client("iam").get_role(RoleName=found["SagemakerRole"]["PhysicalResourceId"])
+    with pytest.raises(ClientError):
+        client("glue").get_database(Name="cdlab_two")
+    assert data not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert client("glue").get_database(Name="cdlab_res")  # the other stack's is still there
+
+
+def test_a_restart_keeps_the_roles_the_database_the_rule_and_bucket_settings(
+    private: PrivateCloud,
+) -> None:
+    private.up()
+    cfn = private.client("cloudformation")
+    cfn.create_stack(
+        StackName="kept",
+        TemplateBody=TEMPLATE.read_text(),
+        Parameters=[{"ParameterKey": "PipelineName", "ParameterValue": "kept"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    cfn.get_waiter("stack_create_complete").wait(StackName="kept")
+    found = resources(cfn, "kept")
+    role = found["SagemakerRole"]["PhysicalResourceId"]
+    before = private.client("iam").get_role(RoleName=role)["Role"]
+
+    private.kill()
+    private.up()
+    iam, s3 = private.client("iam"), private.client("s3")
+    after = iam.get_role(RoleName=role)["Role"]
+    assert (after["Arn"], after["RoleId"]) == (before["Arn"], before["RoleId"])
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["sagemaker-execution"]
+    assert private.client("glue").get_database(Name="kept")["Database"]["Name"] == "kept"
+    rule = found["SourceEventRule"]["PhysicalResourceId"]
+    assert private.client("events").list_targets_by_rule(Rule=rule)["Targets"]
+    source = found["SourceBucket"]["PhysicalResourceId"]
+    assert s3.get_bucket_versioning(Bucket=source)["Status"] == "Enabled"
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=source)
