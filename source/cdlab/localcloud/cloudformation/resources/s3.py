@@ -67,20 +67,38 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
+def _notification(given: dict[str, Any]) -> dict[str, Any]:
+    """The template's NotificationConfiguration as the API's: EventBridge only (the local cloud
+    sends no notifications to topics, queues or functions)."""
+    others = sorted(set(given) - {"EventBridgeConfiguration"})
+    if others:
+        raise ResourceFailed(
+            f"NotificationConfiguration {', '.join(others)} is not provided by the local cloud."
+        )
+    enabled = (given.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled")
+    return {"EventBridgeConfiguration": {}} if str(enabled).lower() == "true" else {}
+
+
 def _calls(name: str, props: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The S3 API calls that give bucket ``name`` the configuration in ``props``."""
     calls: list[tuple[str, dict[str, Any]]] = []
     if "VersioningConfiguration" in props:
         calls.append(("PutBucketVersioning", {"VersioningConfiguration": props[CONFIGURED[0]]}))
     if "NotificationConfiguration" in props:
+        notification = _notification(props["NotificationConfiguration"])
         calls.append(
-            (
-                "PutBucketNotificationConfiguration",
-                {"NotificationConfiguration": props[CONFIGURED[1]]},
-            )
+            ("PutBucketNotificationConfiguration", {"NotificationConfiguration": notification})
         )
     if "BucketEncryption" in props:
-        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault"
+                if k == "ServerSideEncryptionByDefault"
+                else k: v
+                for k, v in rule.items()
+            }
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
         calls.append(
             ("PutBucketEncryption", {"ServerSideEncryptionConfiguration": {"Rules": rules}})
         )
@@ -119,12 +137,7 @@ def _configure(moto: MotoState, name: str, region: str, calls: list[tuple[str, A
             s3.put_bucket_notification_configuration(name, p["NotificationConfiguration"])
         elif operation == "PutBucketEncryption":
             rules = p["ServerSideEncryptionConfiguration"]["Rules"]
-            moto_rules = [
-                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                | ({"BucketKeyEnabled": r["BucketKeyEnabled"]} if "BucketKeyEnabled" in r else {})
-                for r in rules
-            ]
-            rule: Any = moto_rules[0] if len(moto_rules) == 1 else moto_rules
+            rule: Any = rules[0] if len(rules) == 1 else rules
             s3.put_bucket_encryption(name, {"Rule": rule})
         elif operation == "PutPublicAccessBlock":
             config = {k: str(v).lower() for k, v in p["PublicAccessBlockConfiguration"].items()}
