@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError, WaiterError
 from cdlab import config
 from cdlab.pipeline.roles import assume
 from tests.integration.private_cloud import PrivateCloud
+from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trusting
 
 pytestmark = pytest.mark.slow
 
@@ -233,3 +234,58 @@ def test_a_restart_keeps_the_roles_the_database_the_rule_and_bucket_settings(
     source = found["SourceBucket"]["PhysicalResourceId"]
     assert s3.get_bucket_versioning(Bucket=source)["Status"] == "Enabled"
     assert sends_to_eventbridge(private.client, group, source)
+
+
+def test_the_stack_role_makes_each_call_as_itself(aws, client) -> None:
+    """With a service role that may use S3 and Glue but not IAM, the buckets and the database
+    are made and the first role is refused with the IAM action it lacked; the rollback removes
+    the rest."""
+    cfn, iam = client("cloudformation"), client("iam")
+    weak = make_role(
+        iam,
+        "cdlab-res-weak",
+        trusting(CLOUDFORMATION),
+        allowing(S3_EVERYWHERE, {"Effect": "Allow", "Action": "glue:*", "Resource": "*"}),
+    )
+    refused = deploy(
+        aws, "cdlab-weak", TEMPLATE, "--capabilities", "CAPABILITY_IAM", "--role-arn", weak,
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    events = cfn.describe_stack_events(StackName="cdlab-weak")["StackEvents"]
+    [failed] = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceType"] == "AWS::IAM::Role"
+    session = f"arn:aws:sts::{config.ACCOUNT_ID}:assumed-role/cdlab-res-weak/AWSCloudFormation"
+    assert failed["ResourceStatusReason"].startswith(
+        f'Resource handler returned message: "User: {session} is not authorized to perform: '
+        "iam:CreateRole on resource: "
+    )
+    made = {e["LogicalResourceId"] for e in events if e["ResourceStatus"] == "CREATE_COMPLETE"}
+    assert {"SourceBucket", "DataBucket", "GlueCatalogDatabase"} <= made
+    [stack] = cfn.describe_stacks(StackName="cdlab-weak")["Stacks"]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    with pytest.raises(ClientError):
+        client("glue").get_database(Name="cdlab_weak")
+    buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
+    assert not any(b.startswith("cdlab-weak-") for b in buckets)
+    cfn.delete_stack(StackName="cdlab-weak")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-weak")
+
+
+def test_a_retained_bucket_outlives_its_stack(client) -> None:
+    cfn, s3 = client("cloudformation"), client("s3")
+    body = (
+        "Resources:\n"
+        "  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain}\n"
+        "  Gone: {Type: AWS::S3::Bucket}\n"
+    )
+    cfn.create_stack(StackName="cdlab-retain", TemplateBody=body)
+    cfn.get_waiter("stack_create_complete").wait(StackName="cdlab-retain")
+    found = resources(cfn, "cdlab-retain")
+    kept, gone = (found[n]["PhysicalResourceId"] for n in ("Kept", "Gone"))
+    s3.put_object(Bucket=kept, Key="a", Body=b"a")
+    cfn.delete_stack(StackName="cdlab-retain")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-retain")
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert kept in buckets and gone not in buckets
+    assert s3.get_object(Bucket=kept, Key="a")["Body"].read() == b"a"
