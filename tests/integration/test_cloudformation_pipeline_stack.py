@@ -276,13 +276,17 @@ def test_a_retained_bucket_outlives_its_stack(client) -> None:
     cfn, s3 = client("cloudformation"), client("s3")
     body = (
         "Resources:\n"
-        "  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain}\n"
+        "  Kept:\n"
+        "    Type: AWS::S3::Bucket\n"
+        "    DeletionPolicy: Retain\n"
+        "    Properties: {Tags: [{Key: team, Value: cdlab}]}\n"
         "  Gone: {Type: AWS::S3::Bucket}\n"
     )
     cfn.create_stack(StackName="cdlab-retain", TemplateBody=body)
     cfn.get_waiter("stack_create_complete").wait(StackName="cdlab-retain")
     found = resources(cfn, "cdlab-retain")
     kept, gone = (found[n]["PhysicalResourceId"] for n in ("Kept", "Gone"))
+    assert s3.get_bucket_tagging(Bucket=kept)["TagSet"] == [{"Key": "team", "Value": "cdlab"}]
     s3.put_object(Bucket=kept, Key="a", Body=b"a")
     cfn.delete_stack(StackName="cdlab-retain")
     cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-retain")

@@ -11,6 +11,7 @@ configuration, so the bucket is an IN_MEMORY type: ``reapply`` puts the configur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cdlab import config
@@ -27,13 +28,6 @@ from cdlab.localcloud.cloudformation.resources.base import (
 from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse_others
 from cdlab.localcloud.moto.state import MotoState
 
-CONFIGURED = (
-    "VersioningConfiguration",
-    "NotificationConfiguration",
-    "BucketEncryption",
-    "PublicAccessBlockConfiguration",
-    "LifecycleConfiguration",
-)
 NOT_EMPTY = "The bucket you tried to delete is not empty"
 
 
@@ -79,39 +73,41 @@ def _notification(given: dict[str, Any]) -> dict[str, Any]:
     return {"EventBridgeConfiguration": {}} if str(enabled).lower() == "true" else {}
 
 
+def _encryption(given: dict[str, Any]) -> dict[str, Any]:
+    """The template's BucketEncryption as the API's ServerSideEncryptionConfiguration."""
+    renamed = {"ServerSideEncryptionByDefault": "ApplyServerSideEncryptionByDefault"}
+    rules = given["ServerSideEncryptionConfiguration"]
+    return {"Rules": [{renamed.get(k, k): v for k, v in rule.items()} for rule in rules]}
+
+
+# property -> the S3 operation that sets it, its member, and the member's value
+PUTS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
+    "VersioningConfiguration": ("PutBucketVersioning", "VersioningConfiguration", dict),
+    "NotificationConfiguration": (
+        "PutBucketNotificationConfiguration", "NotificationConfiguration", _notification,
+    ),
+    "BucketEncryption": (
+        "PutBucketEncryption", "ServerSideEncryptionConfiguration", _encryption,
+    ),
+    "PublicAccessBlockConfiguration": (
+        "PutPublicAccessBlock", "PublicAccessBlockConfiguration", dict,
+    ),
+    "LifecycleConfiguration": (
+        "PutBucketLifecycleConfiguration", "LifecycleConfiguration",
+        lambda given: {"Rules": [_lifecycle_rule(r) for r in given["Rules"]]},
+    ),
+    "Tags": ("PutBucketTagging", "Tagging", lambda tags: {"TagSet": tags}),
+}  # fmt: skip
+CONFIGURED = tuple(PUTS)
+
+
 def _calls(name: str, props: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The S3 API calls that give bucket ``name`` the configuration in ``props``."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-    if "VersioningConfiguration" in props:
-        calls.append(("PutBucketVersioning", {"VersioningConfiguration": props[CONFIGURED[0]]}))
-    if "NotificationConfiguration" in props:
-        notification = _notification(props["NotificationConfiguration"])
-        calls.append(
-            ("PutBucketNotificationConfiguration", {"NotificationConfiguration": notification})
-        )
-    if "BucketEncryption" in props:
-        rules = [
-            {
-                "ApplyServerSideEncryptionByDefault"
-                if k == "ServerSideEncryptionByDefault"
-                else k: v
-                for k, v in rule.items()
-            }
-            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-        ]
-        calls.append(
-            ("PutBucketEncryption", {"ServerSideEncryptionConfiguration": {"Rules": rules}})
-        )
-    if "PublicAccessBlockConfiguration" in props:
-        calls.append(
-            ("PutPublicAccessBlock", {"PublicAccessBlockConfiguration": props[CONFIGURED[3]]})
-        )
-    if "LifecycleConfiguration" in props:
-        rules = [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
-        calls.append(
-            ("PutBucketLifecycleConfiguration", {"LifecycleConfiguration": {"Rules": rules}})
-        )
-    return [(operation, {"Bucket": name, **params}) for operation, params in calls]
+    return [
+        (operation, {"Bucket": name, member: value(props[part])})
+        for part, (operation, member, value) in PUTS.items()
+        if part in props
+    ]
 
 
 def _moto_lifecycle(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,6 +135,8 @@ def _configure(moto: MotoState, name: str, region: str, calls: list[tuple[str, A
             rules = p["ServerSideEncryptionConfiguration"]["Rules"]
             rule: Any = rules[0] if len(rules) == 1 else rules
             s3.put_bucket_encryption(name, {"Rule": rule})
+        elif operation == "PutBucketTagging":
+            s3.put_bucket_tagging(name, {t["Key"]: t["Value"] for t in p["Tagging"]["TagSet"]})
         elif operation == "PutPublicAccessBlock":
             config = {k: str(v).lower() for k, v in p["PublicAccessBlockConfiguration"].items()}
             s3.put_public_access_block(name, config)
@@ -157,6 +155,8 @@ def _unconfigure(moto: MotoState, name: str, removed: list[str]) -> None:
             bucket.set_notification_configuration(None)
         elif part == "BucketEncryption":
             s3.delete_bucket_encryption(name)
+        elif part == "Tags":
+            s3.delete_bucket_tagging(name)
         elif part == "PublicAccessBlockConfiguration":
             s3.delete_public_access_block(name)
         else:
@@ -199,7 +199,7 @@ class Bucket(Handler):
         return Resource(name, bucket_attributes(name, ctx.request.region))
 
     async def _apply(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
-        refuse_others(ctx, props, ("BucketName", "Tags", *CONFIGURED))
+        refuse_others(ctx, props, ("BucketName", *CONFIGURED))
         calls = _calls(name, props)
         typed = [(op, await authorized_params(ctx, "s3", op, p)) for op, p in calls]
         await on_moto(ctx, _configure, ctx.moto, name, ctx.request.region, typed)
