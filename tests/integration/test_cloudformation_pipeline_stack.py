@@ -16,6 +16,8 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from cdlab import config
+from cdlab.localcloud.cloudformation import template
+from cdlab.localcloud.cloudformation.resources import PROVIDED
 from cdlab.pipeline.roles import assume
 from tests.integration.private_cloud import PrivateCloud
 from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trusting
@@ -23,6 +25,7 @@ from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trus
 pytestmark = pytest.mark.slow
 
 TEMPLATE = Path(__file__).parents[1] / "fixtures" / "cloudformation" / "pipeline_resources.yml"
+PIPELINE_YML = Path(__file__).parents[2] / "cloudformation" / "pipeline.yml"
 ROLES = (
     "SagemakerRole", "CodeBuildRole", "TestCodeBuildRole", "CloudFormationRole",
     "CodePipelineRole", "SourceEventRole",
@@ -293,3 +296,34 @@ def test_a_retained_bucket_outlives_its_stack(client) -> None:
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert kept in buckets and gone not in buckets
     assert s3.get_object(Bucket=kept, Key="a")["Body"].read() == b"a"
+
+
+@pytest.mark.skipif(
+    not {"AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline"} <= set(PROVIDED),
+    reason="the local cloud does not provide CodeBuild projects and pipelines yet",
+)
+def test_the_whole_pipeline_template_deploys_and_deletes(aws, client) -> None:
+    cfn, s3 = client("cloudformation"), client("s3")
+    deploy(aws, "cdlab-full", PIPELINE_YML, "--capabilities", "CAPABILITY_IAM")
+    found = resources(cfn, "cdlab-full")
+    assert set(found) == set(template.load(PIPELINE_YML.read_text())["Resources"])
+    assert {r["ResourceStatus"] for r in found.values()} == {"CREATE_COMPLETE"}
+    assert found["Pipeline"]["PhysicalResourceId"] == "cdlab-full"
+    assert found["BuildProject"]["PhysicalResourceId"] == "cdlab-full-build"
+    assert outputs(cfn, "cdlab-full")["PipelineName"] == "cdlab-full"
+    pipeline = client("codepipeline").get_pipeline(name="cdlab-full")["pipeline"]
+    assert (
+        pipeline["roleArn"]
+        == f"arn:aws:iam::{config.ACCOUNT_ID}:role/"
+        + (found["CodePipelineRole"]["PhysicalResourceId"])
+    )
+    [project] = client("codebuild").batch_get_projects(names=["cdlab-full-test"])["projects"]
+    assert 'source/test.py "qa-cdlab-full"' in project["source"]["buildspec"]
+
+    for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
+        empty_bucket(s3, found[logical]["PhysicalResourceId"])
+    cfn.delete_stack(StackName="cdlab-full")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="cdlab-full")
+    assert "cdlab-full" not in {
+        p["name"] for p in client("codepipeline").list_pipelines()["pipelines"]
+    }
