@@ -83,16 +83,27 @@ def sends_to_eventbridge(client, group: str, bucket: str) -> bool:
     )
 
 
-def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(aws, client) -> None:
-    cfn, s3, iam = client("cloudformation"), client("s3"), client("iam")
-    refused = deploy(aws, "cdlab-res", check=False)
+@pytest.fixture(scope="module")
+def first_stack(aws, client) -> tuple[dict[str, dict], str]:
+    """The stack "cdlab-res" deployed through the CLI: its resources, and the log group where
+    the uploads its buckets send to EventBridge are seen."""
+    group = watch_uploads(client, "cdlab-res")
+    deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
+    return resources(client("cloudformation"), "cdlab-res"), group
+
+
+def test_iam_resources_need_the_capability(aws, client) -> None:
+    refused = deploy(aws, "cdlab-nocap", check=False)
     assert refused.returncode != 0
     assert "InsufficientCapabilitiesException" in refused.stderr
     assert "Requires capabilities : [CAPABILITY_IAM]" in refused.stderr
+    with pytest.raises(ClientError):
+        client("cloudformation").describe_stacks(StackName="cdlab-nocap")
 
-    group = watch_uploads(client, "cdlab-res")
-    deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
-    found = resources(cfn, "cdlab-res")
+
+def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(client, first_stack) -> None:
+    cfn, s3, iam = client("cloudformation"), client("s3"), client("iam")
+    found, group = first_stack
     assert {r["ResourceStatus"] for r in found.values()} == {"CREATE_COMPLETE"}
     for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
         name = found[logical]["PhysicalResourceId"]
@@ -149,7 +160,7 @@ def test_a_stack_name_over_the_limit_is_refused_with_the_constraint(aws) -> None
 
 
 def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
-    aws, client, aws_env
+    aws, client, aws_env, first_stack
 ) -> None:
     cfn, s3 = client("cloudformation"), client("s3")
     deploy(aws, "cdlab-two", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
@@ -172,7 +183,12 @@ def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
         "              - Sid: DataBucketListing",
         1,
     )
-    assert updated != TEMPLATE.read_text()
+    updated = updated.replace(
+        "  DataBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n",
+        "  DataBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n"
+        "      VersioningConfiguration:\n        Status: Enabled\n",
+    )
+    assert updated.count("Status: Enabled\n") == TEMPLATE.read_text().count("Status: Enabled\n") + 1
     changed = Path(aws_env["CDLAB_HOME"]) / "pipeline_resources_updated.yml"
     changed.write_text(updated)
     deploy(aws, "cdlab-two", changed, "--capabilities", "CAPABILITY_IAM")
@@ -183,6 +199,8 @@ def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
         == (found["SagemakerRole"]["PhysicalResourceId"])
     )
     as_role.put_object(Bucket=other, Key="a.txt", Body=b"a")
+    assert resources(cfn, "cdlab-two")["DataBucket"]["PhysicalResourceId"] == data
+    assert s3.get_bucket_versioning(Bucket=data)["Status"] == "Enabled"  # updated in place
 
     # delete: a non-empty bucket fails as on AWS; emptied, the delete completes
     cfn.delete_stack(StackName="cdlab-two")
