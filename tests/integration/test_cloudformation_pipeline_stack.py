@@ -101,10 +101,14 @@ def test_iam_resources_need_the_capability(aws, client) -> None:
         client("cloudformation").describe_stacks(StackName="cdlab-nocap")
 
 
-def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(client, first_stack) -> None:
+def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(
+    aws, client, first_stack
+) -> None:
     cfn, s3, iam = client("cloudformation"), client("s3"), client("iam")
     found, group = first_stack
     assert {r["ResourceStatus"] for r in found.values()} == {"CREATE_COMPLETE"}
+    again = deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM", check=False)
+    assert "No changes to deploy. Stack cdlab-res is up to date" in again.stderr
     for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
         name = found[logical]["PhysicalResourceId"]
         assert re.fullmatch(rf"cdlab-res-{logical.lower()}-[a-z0-9]{{12}}", name), name
