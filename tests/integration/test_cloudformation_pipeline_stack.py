@@ -259,6 +259,18 @@ def test_a_restart_keeps_the_roles_the_database_the_rule_and_bucket_settings(
     source = found["SourceBucket"]["PhysicalResourceId"]
     assert s3.get_bucket_versioning(Bucket=source)["Status"] == "Enabled"
     assert sends_to_eventbridge(private.client, group, source)
+    data = found["DataBucket"]["PhysicalResourceId"]
+    as_role = assume(before["Arn"], SAGEMAKER).session().client("s3")
+    as_role.put_object(Bucket=data, Key="model/a.txt", Body=b"a")  # its inline policy, put back
+
+    for logical in ("SourceBucket", "DataBucket"):
+        empty_bucket(s3, found[logical]["PhysicalResourceId"])
+    cfn = private.client("cloudformation")
+    cfn.delete_stack(StackName="kept")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="kept")
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=role)
+    assert not private.client("events").list_rules(NamePrefix="kept-")["Rules"]
 
 
 def test_the_stack_role_makes_each_call_as_itself(aws, client) -> None:
