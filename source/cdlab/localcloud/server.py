@@ -161,6 +161,9 @@ class Gateway:
         self.cloudformation = CloudFormation(
             self.store, self.sagemaker, self.moto, self.service_roles
         )
+        self.cloudformation.engine.s3_sync = functools.partial(
+            loop.run_in_executor, None, self.s3.sync
+        )
         await self.cloudformation.resume()
         self.training = Training(
             self.store,
