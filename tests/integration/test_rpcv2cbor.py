@@ -63,8 +63,8 @@ def raw_post(
         return e.code, e.read()
 
 
-def no_pipeline(name: str) -> str:
-    return f"Account '{ACCOUNT}' does not have a pipeline with name '{name}'"
+def missing(pipeline: str) -> str:
+    return f"Account '{ACCOUNT}' does not have a pipeline with name '{pipeline}'"
 
 
 def test_an_operation_not_provided_yet_is_refused_naming_what_the_cloud_provides(client) -> None:
@@ -72,11 +72,11 @@ def test_an_operation_not_provided_yet_is_refused_naming_what_the_cloud_provides
     assert codepipeline.meta.service_model.protocol == "smithy-rpc-v2-cbor"
     code, message, status = error_of(codepipeline.list_webhooks)
     assert (code, status) == ("UnknownOperationException", 400)
-    assert message.startswith(
-        "The local cloud does not provide CodePipeline ListWebhooks; it provides CreatePipeline"
-    )
-    code, message, _ = error_of(client("codebuild").batch_get_builds, ids=[f"{PIPELINE}:1"])
-    assert code == "UnknownOperationException" and "CodeBuild BatchGetBuilds" in message
+    assert message.startswith("The local cloud does not provide CodePipeline ListWebhooks")
+    assert "PutApprovalResult" in message  # what it provides instead
+    code, message, _ = error_of(client("codebuild").list_report_groups)
+    assert code == "UnknownOperationException" and "CodeBuild ListReportGroups" in message
+    assert "BatchGetBuilds" in message  # what it provides instead
 
 
 def test_the_awsjson_form_is_served_too(aws_env) -> None:
@@ -89,7 +89,7 @@ def test_the_awsjson_form_is_served_too(aws_env) -> None:
     status, answer = raw_post(url, body, headers, "codepipeline", aws_env)
     assert (status, json.loads(answer)) == (
         400,
-        {"__type": "PipelineNotFoundException", "message": no_pipeline(PIPELINE)},
+        {"__type": "PipelineNotFoundException", "message": missing(PIPELINE)},
     )
 
 
@@ -119,7 +119,7 @@ def test_a_role_session_without_the_permission_is_refused_naming_action_and_arn(
         not_allowed(viewer.arn, "codebuild:BatchGetBuilds", project),
         400,
     )
-    # allowed by IAM: the request reaches the operation
+    # allowed by IAM: the request reaches the operation, which finds no such pipeline
     code, _, _ = error_of(viewer.client("codepipeline").get_pipeline, name=PIPELINE)
     assert code == "PipelineNotFoundException"
 
@@ -136,7 +136,7 @@ def test_the_aws_cli_gets_a_parsed_answer_and_refusal(viewer, aws_env) -> None:
     result = aws_cli(aws_env, admin, "", "codepipeline", "get-pipeline", "--name", PIPELINE)
     assert result.returncode != 0
     assert "(PipelineNotFoundException)" in result.stderr
-    assert no_pipeline(PIPELINE) in result.stderr
+    assert missing(PIPELINE) in result.stderr
 
 
 def test_cloudwatch_cbor_requests_still_reach_moto(client) -> None:

@@ -60,6 +60,8 @@ from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
@@ -107,7 +109,8 @@ FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 
 class Gateway:
     def __init__(self, home: Path, port: int) -> None:
-        self.home, self.port = home, port
+        self.home = home
+        self.port = port
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
@@ -121,6 +124,7 @@ class Gateway:
         self.sagemaker: SageMaker | None = None
         self.operations: operations.Table = {}
         self.training: Training | None = None
+        self.codebuild: CodeBuild | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
@@ -157,6 +161,9 @@ class Gateway:
         self.cloudformation = CloudFormation(
             self.store, self.sagemaker, self.moto, self.service_roles
         )
+        self.cloudformation.engine.s3_sync = functools.partial(
+            loop.run_in_executor, None, self.s3.sync
+        )
         await self.cloudformation.resume()
         self.training = Training(
             self.store,
@@ -166,12 +173,22 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
+        cloud = Cloud(self.home, self.port, config.region())
+        self.codebuild = CodeBuild(
+            self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
+        )
+        self.codebuild.resume()
         self.codepipeline, self.trigger = codepipeline.assemble(
             self.store, self.moto, self.service_roles, self.home, self.port
         )
         self.codepipeline.resume()
         self.operations = operations.table(
-            self.sagemaker, self.training, self.cloudformation, self.autoscaler, self.codepipeline
+            self.sagemaker,
+            self.training,
+            self.cloudformation,
+            self.autoscaler,
+            self.codebuild,
+            self.codepipeline,
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -185,6 +202,8 @@ class Gateway:
             await self.autoscaler.shutdown()
         if self.training is not None:
             await self.training.shutdown()
+        if self.codebuild is not None:
+            await self.codebuild.shutdown()
         if self.codepipeline is not None:
             await self.codepipeline.engine.shutdown()
         if self.cloudformation is not None:
