@@ -9,18 +9,16 @@ import io
 import uuid
 import zipfile
 
-import pytest
-
-from tests.integration.codepipelines import SOURCE_KEY, declaration, make_parts, settled
+from tests.integration.codepipelines import (
+    SOURCE_KEY,
+    declaration,
+    make_parts,
+    one_action_stage,
+    settled,
+)
+from tests.integration.test_codebuild import ENVIRONMENT, source_zip
 from tests.roles import allowing, make_role, trusting
 
-pytest.importorskip("cdlab.localcloud.codebuild")
-
-ENVIRONMENT = {
-    "type": "LINUX_CONTAINER",
-    "image": "aws/codebuild/standard:7.0",
-    "computeType": "BUILD_GENERAL1_SMALL",
-}
 BUILDSPEC = """version: 0.2
 phases:
   build:
@@ -33,14 +31,6 @@ artifacts:
     - 'out/**/*'
 """
 PIPELINE_ACTIONS = ("s3:*", "codebuild:StartBuild", "codebuild:BatchGetBuilds")
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def build_pipeline(client, name: str):
@@ -63,23 +53,14 @@ def build_pipeline(client, name: str):
         Bucket=pipe.artifact_bucket, VersioningConfiguration={"Status": "Enabled"}
     )  # as pipeline.yml's artifact bucket
     declared = declaration(pipe)
-    declared["stages"][1] = {
-        "name": "Build",
-        "actions": [
-            {
-                "name": "Train",
-                "actionTypeId": {
-                    "category": "Build",
-                    "owner": "AWS",
-                    "provider": "CodeBuild",
-                    "version": "1",
-                },
-                "configuration": {"ProjectName": name},
-                "inputArtifacts": [{"name": "SourceOutput"}],
-                "outputArtifacts": [{"name": "BuildOutput"}],
-            }
-        ],
-    }
+    declared["stages"][1] = one_action_stage(
+        "Build",
+        "Build",
+        "CodeBuild",
+        {"ProjectName": name},
+        inputArtifacts=["SourceOutput"],
+        outputArtifacts=["BuildOutput"],
+    )
     client("codepipeline").create_pipeline(pipeline=declared)
     settled(client("codepipeline"), name, 1, "Failed")
     return pipe
@@ -93,7 +74,7 @@ def test_a_build_action_builds_the_source_version_and_hands_on_its_artifact(clie
     codepipeline, s3 = client("codepipeline"), client("s3")
     name = f"build-{uuid.uuid4().hex[:8]}"
     pipe = build_pipeline(client, name)
-    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=zipped({"app.txt": "v1\n"}))
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=source_zip({"app.txt": "v1\n"}))
     done = settled(codepipeline, name, 2, "Succeeded")
     details = {
         d["actionName"]: d
@@ -101,7 +82,7 @@ def test_a_build_action_builds_the_source_version_and_hands_on_its_artifact(clie
             pipelineName=name, filter={"pipelineExecutionId": done["pipelineExecutionId"]}
         )["actionExecutionDetails"]
     }
-    train = details["Train"]
+    train = details["Build"]
     [source] = details["Source"]["output"]["outputArtifacts"]
     assert train["input"]["inputArtifacts"] == [source]
     version = s3.head_object(**_location(source))["VersionId"]
@@ -124,7 +105,7 @@ def test_a_failed_build_fails_the_action_with_codepipelines_words(client) -> Non
     codepipeline, s3 = client("codepipeline"), client("s3")
     name = f"badbuild-{uuid.uuid4().hex[:8]}"
     pipe = build_pipeline(client, name)
-    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=zipped({"other.txt": "x"}))
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=source_zip({"other.txt": "x"}))
     settled(codepipeline, name, 2, "Failed")
     stage = codepipeline.get_pipeline_state(name=name)["stageStates"][1]
     latest = stage["actionStates"][0]["latestExecution"]
