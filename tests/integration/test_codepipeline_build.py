@@ -9,14 +9,18 @@ import io
 import uuid
 import zipfile
 
+import pytest
+
 from tests.integration.codepipelines import (
     SOURCE_KEY,
     declaration,
+    executions,
     make_parts,
     one_action_stage,
     settled,
 )
 from tests.integration.test_codebuild import ENVIRONMENT, source_zip
+from tests.polling import poll
 from tests.roles import allowing, make_role, trusting
 
 BUILDSPEC = """version: 0.2
@@ -33,7 +37,7 @@ artifacts:
 PIPELINE_ACTIONS = ("s3:*", "codebuild:StartBuild", "codebuild:BatchGetBuilds")
 
 
-def build_pipeline(client, name: str):
+def build_pipeline(client, name: str, buildspec: str = BUILDSPEC):
     """Source -> Build (project ``name``, output BuildOutput)."""
     role = make_role(
         client("iam"),
@@ -43,7 +47,7 @@ def build_pipeline(client, name: str):
     )
     client("codebuild").create_project(
         name=name,
-        source={"type": "CODEPIPELINE", "buildspec": BUILDSPEC},
+        source={"type": "CODEPIPELINE", "buildspec": buildspec},
         artifacts={"type": "CODEPIPELINE"},
         environment=ENVIRONMENT,
         serviceRole=role,
@@ -117,3 +121,31 @@ def test_a_failed_build_fails_the_action_with_codepipelines_words(client) -> Non
         "Reason: exit status 1",
     }
     assert latest["externalExecutionId"].startswith(f"{name}:")
+
+
+def test_a_stop_without_abandon_lets_the_running_build_finish_then_stops(client) -> None:
+    codepipeline, s3 = client("codepipeline"), client("s3")
+    name = f"stopbuild-{uuid.uuid4().hex[:8]}"
+    slow = BUILDSPEC.replace("      - test -f app.txt\n", "      - sleep 3\n")
+    pipe = build_pipeline(client, name, slow)
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=source_zip({"app.txt": "x"}))
+    building = poll(
+        lambda: codepipeline.get_pipeline_state(name=name)["stageStates"][1],
+        until=lambda s: s.get("latestExecution", {}).get("status") == "InProgress",
+        what="the Build stage running",
+    )
+    running = building["latestExecution"]["pipelineExecutionId"]
+    codepipeline.stop_pipeline_execution(
+        pipelineName=name, pipelineExecutionId=running, reason="enough"
+    )
+    assert executions(codepipeline, name)[0]["status"] == "Stopping"
+    with pytest.raises(codepipeline.exceptions.DuplicatedStopRequestException):
+        codepipeline.stop_pipeline_execution(pipelineName=name, pipelineExecutionId=running)
+    settled(codepipeline, name, 2, "Stopped")
+    stage = codepipeline.get_pipeline_state(name=name)["stageStates"][1]
+    assert stage["latestExecution"]["status"] == "Stopped"
+    assert stage["actionStates"][0]["latestExecution"]["status"] == "Succeeded"
+    codepipeline.retry_stage_execution(
+        pipelineName=name, stageName="Build", pipelineExecutionId=running, retryMode="ALL_ACTIONS"
+    )
+    assert settled(codepipeline, name, 2, "Succeeded")["pipelineExecutionId"] == running
