@@ -19,6 +19,7 @@ from cdlab import config
 from cdlab.localcloud.cloudformation import template
 from cdlab.pipeline.roles import assume
 from tests.integration.private_cloud import PrivateCloud
+from tests.polling import poll
 from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trusting
 
 pytestmark = pytest.mark.slow
@@ -331,6 +332,11 @@ def test_a_retained_bucket_outlives_its_stack(client) -> None:
     assert s3.get_object(Bucket=kept, Key="a")["Body"].read() == b"a"
 
 
+def described_rule_arn(client, found: dict[str, dict]) -> str:
+    rule = found["SourceEventRule"]["PhysicalResourceId"]
+    return client("events").describe_rule(Name=rule)["Arn"]
+
+
 def test_the_whole_pipeline_template_deploys_updates_and_deletes(aws, client) -> None:
     cfn, s3 = client("cloudformation"), client("s3")
     deploy(aws, "cdlab-full", PIPELINE_YML, "--capabilities", "CAPABILITY_IAM")
@@ -348,6 +354,29 @@ def test_the_whole_pipeline_template_deploys_updates_and_deletes(aws, client) ->
     )
     [project] = client("codebuild").batch_get_projects(names=["cdlab-full-test"])["projects"]
     assert 'source/test.py "qa-cdlab-full"' in project["source"]["buildspec"]
+
+    # the stack's bucket and rule start the pipeline on an upload (a bad archive: it stops there)
+    source = found["SourceBucket"]["PhysicalResourceId"]
+    s3.put_object(Bucket=source, Key="cdlab/source.zip", Body=b"not a zip")
+    codepipeline = client("codepipeline")
+    [started] = poll(
+        lambda: [
+            e
+            for e in codepipeline.list_pipeline_executions(pipelineName="cdlab-full")[
+                "pipelineExecutionSummaries"
+            ]
+            if e["trigger"]["triggerType"] == "CloudWatchEvent"
+        ]
+    )
+    assert started["trigger"]["triggerDetail"] == described_rule_arn(client, found)
+    poll(
+        lambda: (
+            codepipeline.get_pipeline_execution(
+                pipelineName="cdlab-full", pipelineExecutionId=started["pipelineExecutionId"]
+            )["pipelineExecution"]["status"]
+            in ("Failed", "Succeeded", "Stopped")
+        )
+    )
 
     aws(
         "cloudformation", "deploy", "--template-file", str(PIPELINE_YML),
