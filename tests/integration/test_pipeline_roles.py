@@ -21,7 +21,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cdlab.localcloud.cloudformation import template
-from cdlab.pipeline import codebuild, definition, roles, runner, source
+from cdlab.localcloud.codebuild import buildspec as codebuild
+from cdlab.pipeline import definition, roles, runner, source
 from cdlab.pipeline.definition import Definition, PipelineError
 from cdlab.steps import prepare
 from tests.integration.scaled import ScaledCloud

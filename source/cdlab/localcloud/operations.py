@@ -2,25 +2,52 @@
 
 A handler takes the request's context and its members (validated against botocore's model) and
 returns the response's members, or awaits them. Whatever a service's table lacks goes to moto,
-except SageMaker, which the kit serves alone.
+except for the services the kit serves alone (:data:`KIT_ONLY`): SageMaker, CodePipeline and
+CodeBuild. CodePipeline and CodeBuild are reached over awsJson 1.1 (``X-Amz-Target``) and over
+Smithy RPC v2 CBOR (``/service/<TargetPrefix>/operation/<Operation>``), which boto3 uses.
 """
 
 from __future__ import annotations
 
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codepipeline import CodePipeline
 from cdlab.localcloud.context import Handler
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.training import Training
 
 Table = dict[str, dict[str, Handler]]
 
-# X-Amz-Target prefixes of the JSON services the kit serves (some of) itself
-JSON_TARGETS = {"SageMaker": "sagemaker", "AnyScaleFrontendService": "application-autoscaling"}
+# target prefixes (X-Amz-Target's, or RPC v2 CBOR's path's) of the services the kit serves
+# (some of) itself
+JSON_TARGETS = {
+    "SageMaker": "sagemaker",
+    "AnyScaleFrontendService": "application-autoscaling",
+    "CodePipeline_20150709": "codepipeline",
+    "CodeBuild_20161006": "codebuild",
+}
+# the services no other backend serves: an operation missing from the table is refused
+KIT_ONLY = {"sagemaker", "codepipeline", "codebuild"}
+# what the local cloud provides of a service, where its table's operations say it too long
+PROVIDES = {"sagemaker": "models, endpoint configs, endpoints and training jobs"}
+
+
+def provided(table: Table, service: str) -> str:
+    """What the local cloud provides of ``service``, for an unknown operation's message."""
+    if service in PROVIDES:
+        return PROVIDES[service]
+    operations = sorted(table.get(service, {}))
+    return ", ".join(operations) if operations else "none of its operations yet"
 
 
 def table(
-    sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
+    sagemaker: SageMaker,
+    training: Training,
+    cloudformation: CloudFormation,
+    autoscaler: Autoscaler,
+    codebuild: CodeBuild,
+    codepipeline: CodePipeline,
 ) -> Table:
     models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
@@ -49,6 +76,7 @@ def table(
         "application-autoscaling": {
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
+        "codepipeline": codepipeline.operations(),
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,
@@ -70,5 +98,17 @@ def table(
             "ListChangeSets": cloudformation.list_change_sets,
             "DeleteChangeSet": cloudformation.delete_change_set,
             "ExecuteChangeSet": cloudformation.execute_change_set,
+        },
+        "codebuild": {
+            "CreateProject": codebuild.create_project,
+            "UpdateProject": codebuild.update_project,
+            "DeleteProject": codebuild.delete_project,
+            "BatchGetProjects": codebuild.batch_get_projects,
+            "ListProjects": codebuild.list_projects,
+            "StartBuild": codebuild.start_build,
+            "BatchGetBuilds": codebuild.batch_get_builds,
+            "ListBuildsForProject": codebuild.list_builds_for_project,
+            "ListBuilds": codebuild.list_builds,
+            "StopBuild": codebuild.stop_build,
         },
     }

@@ -12,6 +12,10 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   endpoints, training jobs), each request checked against botocore's SageMaker model;
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
+- CodePipeline and CodeBuild, over Smithy RPC v2 CBOR (``POST /service/<TargetPrefix>/operation/
+  <Operation>``, which boto3 and the AWS CLI send) or awsJson 1.1 (``X-Amz-Target``): the kit's
+  own providers, each request checked against botocore's model (another service's RPC v2 CBOR
+  request, CloudWatch's, goes to moto);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
@@ -36,8 +40,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import inspect
-import json
 import logging
 import os
 import re
@@ -51,28 +53,29 @@ import uvloop
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import control, latency, operations
+from cdlab.localcloud import codepipeline, control, latency, operations
 from cdlab.localcloud.autoscaling import service_role
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
-from cdlab.localcloud.context import Handler, Principal, RequestContext
+from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes
+from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
-from cdlab.localcloud.protocols.envelopes import JSON_11
+from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, serve
 from cdlab.localcloud.protocols.errors import (
     AWSError,
-    InternalFailure,
     ModelError,
     PayloadTooLarge,
     UnknownOperationException,
@@ -105,8 +108,9 @@ FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 
 
 class Gateway:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, port: int) -> None:
         self.home = home
+        self.port = port
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
@@ -120,9 +124,12 @@ class Gateway:
         self.sagemaker: SageMaker | None = None
         self.operations: operations.Table = {}
         self.training: Training | None = None
+        self.codebuild: CodeBuild | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
+        self.codepipeline: codepipeline.CodePipeline | None = None
+        self.trigger: codepipeline.Trigger | None = None
         self.telemetry: asyncio.Task[None] | None = None
         self.console = Console(make_token(home))
 
@@ -154,6 +161,9 @@ class Gateway:
         self.cloudformation = CloudFormation(
             self.store, self.sagemaker, self.moto, self.service_roles
         )
+        self.cloudformation.engine.s3_sync = functools.partial(
+            loop.run_in_executor, None, self.s3.sync
+        )
         await self.cloudformation.resume()
         self.training = Training(
             self.store,
@@ -163,8 +173,22 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
+        cloud = Cloud(self.home, self.port, config.region())
+        self.codebuild = CodeBuild(
+            self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
+        )
+        self.codebuild.resume()
+        self.codepipeline, self.trigger = codepipeline.assemble(
+            self.store, self.moto, self.service_roles, self.home, self.port
+        )
+        self.codepipeline.resume()
         self.operations = operations.table(
-            self.sagemaker, self.training, self.cloudformation, self.autoscaler
+            self.sagemaker,
+            self.training,
+            self.cloudformation,
+            self.autoscaler,
+            self.codebuild,
+            self.codepipeline,
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -178,6 +202,10 @@ class Gateway:
             await self.autoscaler.shutdown()
         if self.training is not None:
             await self.training.shutdown()
+        if self.codebuild is not None:
+            await self.codebuild.shutdown()
+        if self.codepipeline is not None:
+            await self.codepipeline.engine.shutdown()
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
@@ -201,13 +229,28 @@ class Gateway:
                 }
             )
         ctx: RequestContext = request[CONTEXT]
-        prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+        cbor = rpcv2cbor.route(request.path, request.headers)
+        if cbor is not None:
+            (prefix, operation_name), codec = cbor, CBOR_CODEC
+        else:
+            prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+            codec = JSON_CODEC
         service = operations.JSON_TARGETS.get(prefix)
         if service is not None:
             handler = self.operations[service].get(operation_name)
-            if handler is not None or service == "sagemaker":
-                return await self.json_operation(request, ctx, service, operation_name, handler)
+            if handler is not None or service in operations.KIT_ONLY:
+                provides = operations.provided(self.operations, service)
+                body = await request.read()
+                return await serve(codec, ctx, body, service, operation_name, handler, provides)
         service = signing_service(request.headers)
+        if cbor is not None and not rpcv2cbor.botocore_speaks(service or "", prefix):
+            return envelopes.cbor_error(
+                UnknownOperationException(
+                    f"The local cloud serves no RPC v2 CBOR service {prefix} (signed for "
+                    f"{service}); it serves those botocore speaks it to (CodePipeline, CodeBuild, "
+                    "CloudWatch)."
+                )
+            )
         if service == "cloudformation":
             return await respond(request, ctx, self.operations[service], service)
         return await self.moto_and_mirror(request)
@@ -268,34 +311,12 @@ class Gateway:
                     "in the state dir (CDLAB_HOME) and retry."
                 )
                 return envelopes.s3_error(err)
+        if response.status < 300 and self.trigger is not None:  # S3 -> EventBridge -> pipelines
+            account = request[CONTEXT].account
+            await self.trigger.s3_written(
+                request.method, request.path, request.query, request.headers, account
+            )
         return response
-
-    async def json_operation(
-        self,
-        request: web.Request,
-        ctx: RequestContext,
-        service_name: str,
-        operation_name: str,
-        handler: Handler | None,
-    ) -> web.Response:
-        """One awsJson 1.1 operation the kit serves itself, validated against botocore's model."""
-        try:
-            if handler is None:
-                raise UnknownOperationException(
-                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
-                    "models, endpoint configs, endpoints and training jobs."
-                )
-            op = awsjson.operation(awsjson.service_model(service_name), operation_name)
-            result = handler(ctx, awsjson.json_params(await request.read(), op.input_shape))
-            if inspect.isawaitable(result):
-                result = await result
-            return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
-        except AWSError as err:
-            return envelopes.json_error(err)
-        except Exception as e:
-            log.exception("%s %s failed", service_name, operation_name)
-            err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return envelopes.json_error(err)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         """InvokeEndpoint as aiohttp serves it: after the guard (and IAM's check, for an IAM
@@ -380,8 +401,8 @@ def iam_enforced() -> bool:
     return os.environ.get("CDLAB_IAM", "on").lower() != "off"
 
 
-def make_app(home: Path) -> web.Application:
-    gateway = Gateway(home)
+def make_app(home: Path, port: int) -> web.Application:
+    gateway = Gateway(home, port)
     key_id, secret = control.credentials(home)
     middlewares = [
         gateway.console.middleware(),
@@ -413,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     args.home.mkdir(parents=True, exist_ok=True)
     # uvloop's event loop and transports are C: some 15% less gateway CPU per proxied
     # invocation than asyncio's loop (225-272 against 268-328 µs at 400/s, in alternation).
-    uvloop.run(_serve(make_app(args.home), args.port))
+    uvloop.run(_serve(make_app(args.home, args.port), args.port))
 
 
 async def _serve(app: web.Application, port: int) -> None:

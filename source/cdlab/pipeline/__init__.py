@@ -3,9 +3,8 @@
 Modules, one job each: ``definition`` (pipeline.yml read with the local cloud's template loader,
 resolved with local names), ``provision`` (the pipeline stack's resources and roles),
 ``roles`` (each action's role session), ``artifacts`` (the artifact store in S3), ``source``
-(a clean export of the git commit, and the S3 source action), ``codebuild`` (buildspec phases as
-processes), ``buildlogs`` (a build's log in CloudWatch Logs),
-``pipshim`` (the install phase's ``pip3 install .`` without reinstalling), ``deploy`` (the
+(a clean export of the git commit, and the S3 source action), the builds with
+:mod:`cdlab.localcloud.codebuild`'s buildspec runner and log, ``deploy`` (the
 CloudFormation actions), ``approval`` (the manual approval), ``resume`` (a waiting run going on
 once approved), ``progress`` (the display) and ``runner`` (the stages in order, and the summary).
 """

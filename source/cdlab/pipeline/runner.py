@@ -26,11 +26,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config, target
+from cdlab.localcloud.codebuild import buildlogs
+from cdlab.localcloud.codebuild import buildspec as codebuild
 from cdlab.pipeline import (
     approval,
     artifacts,
-    buildlogs,
-    codebuild,
     definition,
     deploy,
     progress,

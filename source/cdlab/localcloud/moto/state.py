@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.events.models import EventsBackend, events_backends
+from moto.glue.models import GlueBackend, glue_backends
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import LogsBackend, logs_backends
@@ -72,6 +74,12 @@ class MotoState(MotoThread):
 
     def sts_backend(self) -> STSBackend:
         return sts_backends[self.account]["aws"]
+
+    def glue_backend(self) -> GlueBackend:
+        return glue_backends[self.account][self.region]
+
+    def events_backend(self) -> EventsBackend:
+        return events_backends[self.account][self.region]
 
     # ---- S3 ------------------------------------------------------------------------------
 
