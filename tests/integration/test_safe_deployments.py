@@ -202,3 +202,21 @@ def test_deployment_configs_are_validated(
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert message in info.value.response["Error"]["Message"]
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+
+
+def test_a_rollback_alarm_without_a_name_is_refused_not_a_crash(
+    scaled: ScaledCloud, validated: tuple[str, str]
+) -> None:
+    """botocore's model leaves AlarmName optional, so only the cloud can refuse ``[{}]``
+    (a fuzzed request once made it fail with InternalFailure)."""
+    name, config = validated
+    sm = scaled.client("sagemaker")
+    sm.meta.config.parameter_validation = False
+    deployment = {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}, {}]}}
+    with pytest.raises(ClientError) as info:
+        sm.update_endpoint(
+            EndpointName=name, EndpointConfigName=config, DeploymentConfig=deployment
+        )
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "autoRollbackConfiguration.alarms.2.member.alarmName" in str(info.value)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"

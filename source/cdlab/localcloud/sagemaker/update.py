@@ -125,9 +125,17 @@ def deadline(deployment: dict[str, Any]) -> float:
 
 
 def alarm_names(deployment: dict[str, Any]) -> list[str]:
-    return [
-        a["AlarmName"] for a in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])
-    ]
+    """The rollback alarms' names. botocore's model leaves an Alarm's AlarmName optional, so the
+    shape check lets ``{}`` through; an alarm with no name is refused as a missing member."""
+    alarms = deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])
+    for number, alarm in enumerate(alarms, start=1):
+        if not alarm.get("AlarmName"):
+            raise ValidationException(
+                "1 validation error detected: Value null at 'deploymentConfig."
+                f"autoRollbackConfiguration.alarms.{number}.member.alarmName' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+    return [alarm["AlarmName"] for alarm in alarms]
 
 
 async def bake(moto: MotoState, seconds: float, names: list[str], until: float) -> str | None:
