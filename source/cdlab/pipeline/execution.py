@@ -1,0 +1,228 @@
+"""A pipeline execution followed through the CodePipeline API, as a participant follows it in the
+console: the execution an upload started (its source revision is the upload's S3 version), each
+action's state from GetPipelineState as it moves, and each action's record (ListActionExecutions)
+and log once it ends.
+
+https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from cdlab.pipeline import actionlogs, progress
+from cdlab.pipeline.definition import PipelineError
+
+DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
+ACTION_DONE = ("Succeeded", "Failed", "Abandoned")
+MARKS = {"Succeeded": "ok", "Failed": "FAIL", "Abandoned": "STOP"}
+WAITING = "waiting for approval"
+FIRST_POLL, LAST_POLL = 0.25, 5.0  # seconds: quick while things move, slower while they wait
+START_SECONDS = 300  # EventBridge delivers the upload's event within this
+TIMEOUT_SECONDS = 4 * 3600
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval action waiting in an execution, with the token PutApprovalResult needs."""
+
+    pipeline: str
+    execution: str
+    stage: str
+    action: str
+    token: str
+
+
+@dataclass
+class Followed:
+    """What following an execution saw: its outcome, each action's record and log."""
+
+    pipeline: str
+    execution: str
+    status: str = "InProgress"  # CodePipeline's, or WAITING
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Stage/Action" -> record
+    logs: dict[str, Path] = field(default_factory=dict)  # "Stage/Action" -> its log
+    approval: Approval | None = None
+
+    def failed_action(self) -> dict[str, Any] | None:
+        failed = [d for d in self.details.values() if d["status"] == "Failed"]
+        return failed[-1] if failed else None
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds per stage, from the actions' own start and last update times."""
+        seconds: dict[str, float] = {}
+        for detail in self.details.values():
+            spent = (detail["lastUpdateTime"] - detail["startTime"]).total_seconds()
+            seconds[detail["stageName"]] = seconds.get(detail["stageName"], 0.0) + spent
+        return seconds
+
+    def match_rate(self) -> tuple[float, float] | None:
+        rates = [actionlogs.match_rate(p.read_text(errors="replace")) for p in self.logs.values()]
+        found = [rate for rate in rates if rate is not None]
+        return found[-1] if found else None
+
+
+def started_by(pipeline: str, version: str, timeout: float = START_SECONDS) -> str:
+    """The execution whose source revision is the S3 object version ``version``."""
+    codepipeline, deadline = boto3.client("codepipeline"), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pages = codepipeline.get_paginator("list_pipeline_executions").paginate(
+            pipelineName=pipeline, PaginationConfig={"MaxItems": 50}
+        )
+        for summary in (s for page in pages for s in page["pipelineExecutionSummaries"]):
+            if version in [r.get("revisionId") for r in summary.get("sourceRevisions", [])]:
+                return str(summary["pipelineExecutionId"])
+        time.sleep(FIRST_POLL * 4)
+    raise PipelineError(
+        f"no execution of pipeline {pipeline} started from source version {version} within "
+        f"{timeout:.0f} s: is the source bucket's EventBridge rule there (the pipeline stack)?"
+    )
+
+
+def waiting_approval(pipeline: str, execution: str | None = None) -> Approval | None:
+    """The approval that waits for an answer in ``execution`` (any execution when None)."""
+    state = boto3.client("codepipeline").get_pipeline_state(name=pipeline)
+    for stage in state["stageStates"]:
+        running = stage.get("latestExecution", {}).get("pipelineExecutionId")
+        if running is None or execution not in (None, running):
+            continue
+        for action in stage.get("actionStates", []):
+            latest = action.get("latestExecution", {})
+            if latest.get("status") == "InProgress" and latest.get("token"):
+                return Approval(
+                    pipeline, running, stage["stageName"], action["actionName"], latest["token"]
+                )
+    return None
+
+
+class Follower:
+    """Prints a line per action of one execution as GetPipelineState shows it start and end,
+    and keeps each ended action's log in ``directory``."""
+
+    def __init__(self, followed: Followed, directory: Path, out: TextIO) -> None:
+        self.followed, self.directory, self.out = followed, directory, out
+        self.codepipeline = boto3.client("codepipeline")
+        self.lines: dict[str, progress.Line] = {}
+        self.answered: set[str] = set()  # approval tokens answered, until the engine moves on
+
+    def until_settled(self, answer: Callable[[Approval], bool]) -> Followed:
+        """Follow until the execution ends, or waits at an approval that ``answer`` leaves
+        unanswered (it answers it and returns True, or returns False)."""
+        interval, deadline = FIRST_POLL, time.monotonic() + TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            moved = self._poll()
+            status = self.codepipeline.get_pipeline_execution(
+                pipelineName=self.followed.pipeline, pipelineExecutionId=self.followed.execution
+            )["pipelineExecution"]["status"]
+            if status in DONE:
+                self._poll()
+                self._close()
+                self.followed.status = status
+                return self.followed
+            waiting = waiting_approval(self.followed.pipeline, self.followed.execution)
+            if waiting is not None and waiting.token not in self.answered:
+                if not answer(waiting):
+                    self._wait(waiting)
+                    return self.followed
+                self.answered.add(waiting.token)
+            interval = FIRST_POLL if moved or waiting else min(interval * 1.5, LAST_POLL)
+            time.sleep(interval)
+        raise PipelineError(f"execution {self.followed.execution} did not end in time")
+
+    def catch_up(self) -> None:
+        """Record the actions that ended before following began, without a line each."""
+        for detail in self._details():
+            label = f"{detail['stageName']}/{detail['actionName']}"
+            if detail["status"] in ACTION_DONE and label not in self.followed.details:
+                self._keep(label, detail)
+
+    def _wait(self, waiting: Approval) -> None:
+        label = f"{waiting.stage}/{waiting.action}"
+        line = self.lines.pop(label, None) or progress.start(label, self.out, spin=False)
+        line.done("WAIT", "token ready")
+        self.followed.status, self.followed.approval = WAITING, waiting
+
+    def _poll(self) -> bool:
+        """Start and end the lines of actions that moved; whether any did."""
+        moved = False
+        state = self.codepipeline.get_pipeline_state(name=self.followed.pipeline)
+        for stage in state["stageStates"]:
+            if stage.get("latestExecution", {}).get("pipelineExecutionId") != (
+                self.followed.execution
+            ):
+                continue
+            for action in stage.get("actionStates", []):
+                status = action.get("latestExecution", {}).get("status")
+                label = f"{stage['stageName']}/{action['actionName']}"
+                if status is None or label in self.followed.details:
+                    continue
+                if label not in self.lines:
+                    approval = action.get("latestExecution", {}).get("token") is not None
+                    self.lines[label] = progress.start(label, self.out, spin=not approval)
+                    moved = True
+                if status in ACTION_DONE:
+                    moved = self._end(label) or moved
+        return moved
+
+    def _end(self, label: str) -> bool:
+        """End the action's line with its record and log, once ListActionExecutions has it."""
+        stage, action = label.split("/")
+        mine = [d for d in self._details() if (d["stageName"], d["actionName"]) == (stage, action)]
+        if not mine or mine[0]["status"] not in ACTION_DONE:
+            return False
+        path = self._keep(label, mine[0])
+        self.lines.pop(label).done(MARKS[mine[0]["status"]], _detail(mine[0], path))
+        return True
+
+    def _details(self) -> list[dict[str, Any]]:
+        """This execution's action records, newest first."""
+        pages = self.codepipeline.get_paginator("list_action_executions").paginate(
+            pipelineName=self.followed.pipeline,
+            filter={"pipelineExecutionId": self.followed.execution},
+        )
+        return [d for page in pages for d in page["actionExecutionDetails"]]
+
+    def _keep(self, label: str, detail: dict[str, Any]) -> Path:
+        """Record the ended action and write its log into the run's directory."""
+        self.followed.details[label] = detail
+        path = self.directory / f"{detail['stageName']}-{detail['actionName']}.log"
+        path.write_text(self._log(detail))
+        self.followed.logs[label] = path
+        return path
+
+    def _log(self, detail: dict[str, Any]) -> str:
+        text = actionlogs.described(detail)
+        provider = detail.get("input", {}).get("actionTypeId", {}).get("provider")
+        external = detail.get("output", {}).get("executionResult", {}).get("externalExecutionId")
+        if provider == "CodeBuild" and external:
+            build, where = actionlogs.build_log(
+                boto3.client("codebuild"), boto3.client("logs"), external
+            )
+            text += f"log: {where}\n{build}" if where else "log: none\n"
+        stack = detail.get("input", {}).get("configuration", {}).get("StackName")
+        if provider == "CloudFormation" and stack:
+            cfn = boto3.client("cloudformation")
+            text += actionlogs.stack_events(cfn, stack, detail["startTime"])
+        return text
+
+    def _close(self) -> None:
+        """Lines of actions the execution left unfinished (stopped, superseded)."""
+        for label, line in list(self.lines.items()):
+            line.done("STOP")
+            del self.lines[label]
+
+
+def _detail(detail: dict[str, Any], log: Path) -> str:
+    """What the action's line says at its end: its external id and summary, or its match rate."""
+    result = detail.get("output", {}).get("executionResult", {})
+    rate = actionlogs.match_rate(log.read_text(errors="replace"))
+    words = [result.get("externalExecutionId", ""), result.get("externalExecutionSummary", "")]
+    if rate is not None:
+        words.append(f"match rate {rate[0]:.4f}")
+    return " ".join(w for w in words if w)[:120]
