@@ -16,14 +16,14 @@ MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
 TAIL_LINES = 15
 
 
-def build_log(codebuild: Any, logs: Any, build_id: str) -> tuple[str, str]:
-    """The build's whole log from CloudWatch Logs, and where it is (``group stream``); empty
-    when the build wrote none."""
+def build_log(codebuild: Any, logs: Any, build_id: str) -> tuple[str, tuple[str, str] | None]:
+    """The build's whole log from CloudWatch Logs, and where it is (group, stream); None when
+    the build wrote none."""
     [build] = codebuild.batch_get_builds(ids=[build_id])["builds"] or [{}]
     where = build.get("logs", {})
     group, stream = where.get("groupName"), where.get("streamName")
     if not group or not stream:
-        return "", ""
+        return "", None
     lines, token = [], None
     while True:
         page = logs.get_log_events(
@@ -34,7 +34,7 @@ def build_log(codebuild: Any, logs: Any, build_id: str) -> tuple[str, str]:
         )
         lines += [event["message"].rstrip("\n") for event in page["events"]]
         if not page["events"] or page.get("nextForwardToken") == token:
-            return "\n".join(lines) + ("\n" if lines else ""), f"{group} {stream}"
+            return "\n".join(lines) + ("\n" if lines else ""), (group, stream)
         token = page.get("nextForwardToken")
 
 

@@ -48,6 +48,7 @@ class Followed:
     status: str = "InProgress"  # CodePipeline's, or WAITING
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Stage/Action" -> record
     logs: dict[str, Path] = field(default_factory=dict)  # "Stage/Action" -> its log
+    build_logs: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (group, stream)
     approval: Approval | None = None
 
     def failed_action(self) -> dict[str, Any] | None:
@@ -192,11 +193,11 @@ class Follower:
         """Record the ended action and write its log into the run's directory."""
         self.followed.details[label] = detail
         path = self.directory / f"{detail['stageName']}-{detail['actionName']}.log"
-        path.write_text(self._log(detail))
+        path.write_text(self._log(label, detail))
         self.followed.logs[label] = path
         return path
 
-    def _log(self, detail: dict[str, Any]) -> str:
+    def _log(self, label: str, detail: dict[str, Any]) -> str:
         text = actionlogs.described(detail)
         provider = detail.get("input", {}).get("actionTypeId", {}).get("provider")
         external = detail.get("output", {}).get("executionResult", {}).get("externalExecutionId")
@@ -204,7 +205,9 @@ class Follower:
             build, where = actionlogs.build_log(
                 boto3.client("codebuild"), boto3.client("logs"), external
             )
-            text += f"log: {where}\n{build}" if where else "log: none\n"
+            if where is not None:
+                self.followed.build_logs[label] = where
+            text += f"log: {' '.join(where)}\n{build}" if where else "log: none\n"
         stack = detail.get("input", {}).get("configuration", {}).get("StackName")
         if provider == "CloudFormation" and stack:
             cfn = boto3.client("cloudformation")
