@@ -119,5 +119,5 @@ def test_the_lab_asserts_what_it_teaches() -> None:
     cells = "\n".join(code_cells())
     assert "runs[0].match_rate >= 0.80" in cells  # the gate passed
     assert "runs[-1].match_rate < 0.80" in cells  # the gate stopped the bad model
-    assert "runs[-1].commit in served[-1][\"config\"]" in cells  # prod serves the new commit
+    assert 'runs[-1].commit in served[-1]["config"]' in cells  # prod serves the new commit
     assert 'served[-1]["config"] == served[-2]["config"]' in cells  # prod unchanged

@@ -12,30 +12,54 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
 TAIL_LINES = 15
 
 
 def build_log(codebuild: Any, logs: Any, build_id: str) -> tuple[str, tuple[str, str] | None]:
-    """The build's whole log from CloudWatch Logs, and where it is (group, stream); None when
-    the build wrote none."""
+    """The build's whole log from CloudWatch Logs, then the phases that failed and why; where
+    the log is (group, stream), None when the build wrote none."""
     [build] = codebuild.batch_get_builds(ids=[build_id])["builds"] or [{}]
     where = build.get("logs", {})
     group, stream = where.get("groupName"), where.get("streamName")
-    if not group or not stream:
-        return "", None
-    lines, token = [], None
+    lines = _events(logs, group, stream) if group and stream else None
+    text = "".join(f"{line}\n" for line in [*(lines or []), *_failed_phases(build)])
+    return text, (group, stream) if lines is not None else None
+
+
+def _events(logs: Any, group: str, stream: str) -> list[str] | None:
+    """Every message of the stream, oldest first; None when it does not exist."""
+    lines: list[str] = []
+    token = None
     while True:
-        page = logs.get_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            startFromHead=True,
-            **({"nextToken": token} if token else {}),
-        )
+        try:
+            page = logs.get_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                startFromHead=True,
+                **({"nextToken": token} if token else {}),
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ResourceNotFoundException":
+                return None
+            raise
         lines += [event["message"].rstrip("\n") for event in page["events"]]
         if not page["events"] or page.get("nextForwardToken") == token:
-            return "\n".join(lines) + ("\n" if lines else ""), (group, stream)
+            return lines
         token = page.get("nextForwardToken")
+
+
+def _failed_phases(build: dict[str, Any]) -> list[str]:
+    """The phases that did not succeed, with CodeBuild's reasons (the console's phase details)."""
+    return [
+        f"phase {phase['phaseType']} {phase.get('phaseStatus')}: "
+        f"{context.get('statusCode', '')}: {context.get('message', '')}"
+        for phase in build.get("phases", [])
+        if phase.get("phaseStatus") not in (None, "SUCCEEDED")
+        for context in phase.get("contexts", []) or [{}]
+    ]
 
 
 def stack_events(cfn: Any, stack: str, since: datetime) -> str:
