@@ -2,7 +2,9 @@
 
 A handler takes the request's context and its members (validated against botocore's model) and
 returns the response's members, or awaits them. Whatever a service's table lacks goes to moto,
-except SageMaker, which the kit serves alone.
+except for the services the kit serves alone (:data:`KIT_ONLY`): SageMaker, CodePipeline and
+CodeBuild. CodePipeline and CodeBuild are reached over awsJson 1.1 (``X-Amz-Target``) and over
+Smithy RPC v2 CBOR (``/service/<TargetPrefix>/operation/<Operation>``), which boto3 uses.
 """
 
 from __future__ import annotations
@@ -15,8 +17,26 @@ from cdlab.localcloud.sagemaker.training import Training
 
 Table = dict[str, dict[str, Handler]]
 
-# X-Amz-Target prefixes of the JSON services the kit serves (some of) itself
-JSON_TARGETS = {"SageMaker": "sagemaker", "AnyScaleFrontendService": "application-autoscaling"}
+# target prefixes (X-Amz-Target's, or RPC v2 CBOR's path's) of the services the kit serves
+# (some of) itself
+JSON_TARGETS = {
+    "SageMaker": "sagemaker",
+    "AnyScaleFrontendService": "application-autoscaling",
+    "CodePipeline_20150709": "codepipeline",
+    "CodeBuild_20161006": "codebuild",
+}
+# the services no other backend serves: an operation missing from the table is refused
+KIT_ONLY = {"sagemaker", "codepipeline", "codebuild"}
+# what the local cloud provides of a service, where its table's operations say it too long
+PROVIDES = {"sagemaker": "models, endpoint configs, endpoints and training jobs"}
+
+
+def provided(table: Table, service: str) -> str:
+    """What the local cloud provides of ``service``, for an unknown operation's message."""
+    if service in PROVIDES:
+        return PROVIDES[service]
+    operations = sorted(table.get(service, {}))
+    return ", ".join(operations) if operations else "none of its operations yet"
 
 
 def table(
@@ -49,6 +69,8 @@ def table(
         "application-autoscaling": {
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
+        "codebuild": {},
+        "codepipeline": {},
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,

@@ -12,6 +12,10 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   endpoints, training jobs), each request checked against botocore's SageMaker model;
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
+- CodePipeline and CodeBuild, over Smithy RPC v2 CBOR (``POST /service/<TargetPrefix>/operation/
+  <Operation>``, which boto3 and the AWS CLI send) or awsJson 1.1 (``X-Amz-Target``): the kit's
+  own providers, each request checked against botocore's model (another service's RPC v2 CBOR
+  request, CloudWatch's, goes to moto);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
@@ -36,8 +40,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import inspect
-import json
 import logging
 import os
 import re
@@ -61,18 +63,17 @@ from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
-from cdlab.localcloud.context import Handler, Principal, RequestContext
+from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes
+from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
-from cdlab.localcloud.protocols.envelopes import JSON_11
+from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, serve
 from cdlab.localcloud.protocols.errors import (
     AWSError,
-    InternalFailure,
     ModelError,
     PayloadTooLarge,
     UnknownOperationException,
@@ -201,13 +202,28 @@ class Gateway:
                 }
             )
         ctx: RequestContext = request[CONTEXT]
-        prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+        cbor = rpcv2cbor.route(request.path, request.headers)
+        if cbor is not None:
+            (prefix, operation_name), codec = cbor, CBOR_CODEC
+        else:
+            prefix, _, operation_name = request.headers.get("X-Amz-Target", "").partition(".")
+            codec = JSON_CODEC
         service = operations.JSON_TARGETS.get(prefix)
         if service is not None:
             handler = self.operations[service].get(operation_name)
-            if handler is not None or service == "sagemaker":
-                return await self.json_operation(request, ctx, service, operation_name, handler)
+            if handler is not None or service in operations.KIT_ONLY:
+                provides = operations.provided(self.operations, service)
+                body = await request.read()
+                return await serve(codec, ctx, body, service, operation_name, handler, provides)
         service = signing_service(request.headers)
+        if cbor is not None and not rpcv2cbor.botocore_speaks(service or "", prefix):
+            return envelopes.cbor_error(
+                UnknownOperationException(
+                    f"The local cloud serves no RPC v2 CBOR service {prefix} (signed for "
+                    f"{service}); it serves those botocore speaks it to (CodePipeline, CodeBuild, "
+                    "CloudWatch)."
+                )
+            )
         if service == "cloudformation":
             return await respond(request, ctx, self.operations[service], service)
         return await self.moto_and_mirror(request)
@@ -269,33 +285,6 @@ class Gateway:
                 )
                 return envelopes.s3_error(err)
         return response
-
-    async def json_operation(
-        self,
-        request: web.Request,
-        ctx: RequestContext,
-        service_name: str,
-        operation_name: str,
-        handler: Handler | None,
-    ) -> web.Response:
-        """One awsJson 1.1 operation the kit serves itself, validated against botocore's model."""
-        try:
-            if handler is None:
-                raise UnknownOperationException(
-                    f"The local cloud does not provide SageMaker {operation_name}; it provides "
-                    "models, endpoint configs, endpoints and training jobs."
-                )
-            op = awsjson.operation(awsjson.service_model(service_name), operation_name)
-            result = handler(ctx, awsjson.json_params(await request.read(), op.input_shape))
-            if inspect.isawaitable(result):
-                result = await result
-            return web.Response(body=json.dumps(result).encode(), content_type=JSON_11)
-        except AWSError as err:
-            return envelopes.json_error(err)
-        except Exception as e:
-            log.exception("%s %s failed", service_name, operation_name)
-            err = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
-            return envelopes.json_error(err)
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
         """InvokeEndpoint as aiohttp serves it: after the guard (and IAM's check, for an IAM

@@ -5,6 +5,8 @@ the same rules the gateway routes on (docs/aws-compatibility.md, "Routing one lo
   SageMaker runtime, which signs as ``sagemaker``; the path decides.
 - ``X-Amz-Target: Prefix.Operation``: a JSON-protocol service, named by the signature's credential
   scope, with the body's members ([AWS JSON 1.1 protocol](https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html)).
+- ``POST /service/Prefix/operation/Operation`` with ``smithy-protocol: rpc-v2-cbor``: the same, its
+  members a CBOR map ([Smithy RPC v2 CBOR](https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html)).
 - signed for ``s3``: S3's REST protocol, path-style (``/bucket/key``); the operation is the one
   whose HTTP binding in botocore's S3 model matches the method, the path, the query's
   sub-resources (``?uploads``, ``?list-type=2``) and required headers (``x-amz-copy-source``
@@ -33,7 +35,7 @@ from xml.etree import ElementTree
 from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationModel, OperationNotFoundError
 
-from cdlab.localcloud.protocols import awsjson, query
+from cdlab.localcloud.protocols import awsjson, query, rpcv2cbor
 from cdlab.localcloud.protocols.errors import AWSError
 
 RUNTIME = re.compile(
@@ -206,6 +208,15 @@ def json_call(service: str, target: str, body: bytes) -> Call:
     return Call(service, target.rpartition(".")[2], params if isinstance(params, dict) else {})
 
 
+def cbor_call(service: str, operation: str, body: bytes) -> Call:
+    """An RPC v2 CBOR request: its operation, the body's members (none when unreadable)."""
+    try:
+        params = rpcv2cbor.decode(body)
+    except AWSError:
+        params = {}
+    return Call(service, operation, params)
+
+
 def query_call(service: str, pairs: list[tuple[str, str]]) -> Call | None:
     """A query-protocol request: its Action, and its members read by the service's botocore
     shapes (the flat form's pairs when the model cannot read them)."""
@@ -245,6 +256,9 @@ def wire_call(method: str, path: str, headers: Mapping[str, str], body: bytes = 
     if method == "POST" and RUNTIME.match(raw_path):
         return rest_call("sagemaker-runtime", "sagemaker", method, raw_path, query_pairs, lower)
     service = signed_service(lower, query_pairs)
+    cbor = rpcv2cbor.route(raw_path, lower)
+    if cbor is not None:
+        return cbor_call(service or "", cbor[1], body)
     target = lower.get("x-amz-target")
     if target:
         return json_call(service or "", target, body)

@@ -126,10 +126,12 @@ FAMILY_MESSAGES = {
 
 
 def refusal(kind: str, protocol_family: Family, message: str | None = None) -> AWSError:
+    """The refusal of ``kind``; an RPC v2 CBOR service answers with its JSON codes."""
+    codes = "json" if protocol_family == "cbor" else protocol_family
     if message is None:
         by_family = FAMILY_MESSAGES.get(kind)
-        message = by_family[protocol_family] if by_family else MESSAGES[kind]
-    return REFUSALS[kind][protocol_family](message)
+        message = by_family[codes] if by_family else MESSAGES[kind]
+    return REFUSALS[kind][codes](message)
 
 
 def host_allowed(request: web.Request) -> bool:

@@ -7,10 +7,12 @@ hand-written schema: botocore ships the schema.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import botocore.session
@@ -75,17 +77,24 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _violations(value: Any, shape: Shape, path: str) -> Iterator[str]:
+Types = Mapping[str, tuple[type, ...]]
+
+
+def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[str]:
     kind = shape.type_name
-    if kind not in JSON_TYPES:  # a free-form document: any JSON
+    if kind not in types:  # a free-form document: any JSON
         return
-    expected_types = JSON_TYPES[kind]
-    if kind == "timestamp" and shape.serialization.get("timestampFormat") in ("iso8601", "rfc822"):
+    expected_types = types[kind]
+    if (
+        types is JSON_TYPES
+        and kind == "timestamp"
+        and shape.serialization.get("timestampFormat") in ("iso8601", "rfc822")
+    ):
         expected_types = (str,)
     if not isinstance(value, expected_types) or (kind != "boolean" and isinstance(value, bool)):
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
         raise SerializationException(
-            f"Value {json.dumps(value)} at '{path}' must be of type {expected}."
+            f"Value {json.dumps(value, default=str)} at '{path}' must be of type {expected}."
         )
     meta = shape.metadata
     where = f"Value {_shown(value)} at '{path}' failed to satisfy constraint: Member must"
@@ -106,16 +115,18 @@ def _violations(value: Any, shape: Shape, path: str) -> Iterator[str]:
         if pattern is not None and not pattern.fullmatch(value):
             yield f"{where} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
-        yield from _structure_violations(value, shape, path)
+        yield from _structure_violations(value, shape, path, types)
     elif kind == "list":
         for i, item in enumerate(value, start=1):
-            yield from _violations(item, shape.member, f"{path}.{i}.member")
+            yield from _violations(item, shape.member, f"{path}.{i}.member", types)
     elif kind == "map":
         for key, item in value.items():
-            yield from _violations(item, shape.value, f"{path}.{key}")
+            yield from _violations(item, shape.value, f"{path}.{key}", types)
 
 
-def _structure_violations(value: dict[str, Any], shape: Shape, path: str) -> Iterator[str]:
+def _structure_violations(
+    value: dict[str, Any], shape: Shape, path: str, types: Types
+) -> Iterator[str]:
     prefix = f"{path}." if path else ""
     for name in shape.required_members:
         if value.get(name) is None:
@@ -125,33 +136,34 @@ def _structure_violations(value: dict[str, Any], shape: Shape, path: str) -> Ite
             )
     for name, member in shape.members.items():
         if value.get(name) is not None:
-            yield from _violations(value[name], member, f"{prefix}{_camel(name)}")
+            yield from _violations(value[name], member, f"{prefix}{_camel(name)}", types)
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, (dict, list)):
-        return json.dumps(value)[:200]
+        return json.dumps(value, default=str)[:200]
     return str(value)
 
 
-def validate(params: dict[str, Any], shape: Shape | None) -> None:
-    """Raise AWS's ValidationException (or SerializationException for wrong types)."""
+def validate(params: dict[str, Any], shape: Shape | None, types: Types = JSON_TYPES) -> None:
+    """Raise AWS's ValidationException (or SerializationException for wrong types); ``types``
+    are the Python types the protocol's decoder gives each shape type."""
     if shape is None:
         return
-    problems = list(_structure_violations(params, shape, ""))
+    problems = list(_structure_violations(params, shape, "", types))
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
 
 
-def _without_nulls(value: Any) -> Any:
+def without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
+        return [without_nulls(v) for v in value]
     return value
 
 
@@ -160,7 +172,45 @@ def json_params(body: bytes, shape: Shape | None) -> dict[str, Any]:
     ``null`` counts as not sent, as in AWS's JSON protocols (a required one is an error)."""
     params = parse_json_body(body)
     validate(params, shape)
-    return _without_nulls(params)
+    return without_nulls(params)
+
+
+def wire_value(
+    value: Any,
+    shape: Shape | None,
+    timestamp: Callable[[datetime | int | float], Any],
+    blob: Callable[[bytes], Any],
+) -> Any:
+    """A result's members as a protocol writes them: timestamps (a ``datetime`` in UTC, or
+    epoch seconds) through ``timestamp``, blobs (bytes) through ``blob``, by the output shape;
+    members the shape does not name pass as they are; None is left out."""
+    kind = shape.type_name if shape is not None else None
+    if isinstance(value, dict):
+        members = shape.members if kind == "structure" else {}
+        inner = shape.value if kind == "map" else None
+        return {
+            k: wire_value(v, members.get(k, inner), timestamp, blob)
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list):
+        item = shape.member if kind == "list" else None
+        return [wire_value(v, item, timestamp, blob) for v in value]
+    if isinstance(value, datetime) or (kind == "timestamp" and isinstance(value, (int, float))):
+        return timestamp(value)
+    if isinstance(value, bytes) or (kind == "blob" and isinstance(value, str)):
+        return blob(value if isinstance(value, bytes) else value.encode())
+    return value
+
+
+def _epoch(value: datetime | int | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+def json_result(result: dict[str, Any], shape: Shape | None) -> bytes:
+    """A result as awsJson writes it: timestamps as epoch seconds, blobs in base64."""
+    encoded = wire_value(result, shape, _epoch, lambda data: base64.b64encode(data).decode())
+    return json.dumps(encoded).encode()
 
 
 @functools.cache

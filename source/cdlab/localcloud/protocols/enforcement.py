@@ -32,6 +32,7 @@ from cdlab.localcloud.protocols.errors import error
 
 ACCESS_DENIED = {
     "json": error("AccessDeniedException", 400),
+    "cbor": error("AccessDeniedException", 400),
     "query": error("AccessDenied", 403),
     "s3": error("AccessDenied", 403),
 }

@@ -1,8 +1,9 @@
 """Each protocol family's content type and error envelope: an AWSError as AWS would answer it.
 
-Three families (docs/aws-compatibility.md, "Error shapes"): JSON (awsJson 1.0/1.1, and the
-runtime's rest-json), query (form-encoded requests, XML answers) and S3 (rest-xml). Every
-error the gateway answers, a refusal of the auth guard included, goes through one of these.
+Four families (docs/aws-compatibility.md, "Error shapes"): JSON (awsJson 1.0/1.1, and the
+runtime's rest-json), CBOR (Smithy RPC v2 CBOR: JSON's error codes in a CBOR map), query
+(form-encoded requests, XML answers) and S3 (rest-xml). Every error the gateway answers, a
+refusal of the auth guard included, goes through one of these.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import uuid
 from typing import Literal
 from xml.etree import ElementTree
 
+import cbor2
 from aiohttp import web
 
+from cdlab.localcloud.protocols import rpcv2cbor
 from cdlab.localcloud.protocols.errors import AWSError
 
-Family = Literal["json", "query", "s3"]
+Family = Literal["json", "cbor", "query", "s3"]
 
 JSON_11 = "application/x-amz-json-1.1"
 REST_JSON = "application/json"
@@ -26,6 +29,8 @@ S3_XML = "application/xml"
 
 def family(request: web.Request, service: str | None) -> Family:
     """The protocol family of a request signed for ``service`` (None when unsigned)."""
+    if rpcv2cbor.is_cbor(request.headers):
+        return "cbor"
     if "X-Amz-Target" in request.headers or request.path.startswith("/endpoints/"):
         return "json"
     if service == "s3":
@@ -55,6 +60,21 @@ def json_error_parts(
     return err.status, headers, json.dumps(body).encode()
 
 
+def cbor_error(err: AWSError) -> web.Response:
+    """The RPC v2 CBOR envelope: a map of ``__type``, ``message`` and the error's own fields,
+    with the protocol's header."""
+    body = {"__type": err.code, "message": err.message, **err.fields}
+    return web.Response(
+        status=err.status,
+        body=cbor2.dumps(body),
+        content_type=rpcv2cbor.CBOR,
+        headers={
+            rpcv2cbor.PROTOCOL_HEADER: rpcv2cbor.PROTOCOL,
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        },
+    )
+
+
 def query_error(err: AWSError, request_id: str, namespace: str = "") -> web.Response:
     """The query envelope: ``<ErrorResponse><Error><Type/><Code/><Message/></Error>
     <RequestId/></ErrorResponse>``, Type ``Sender`` for a 4xx and ``Receiver`` for a 5xx."""
@@ -81,6 +101,8 @@ def error_response(err: AWSError, protocol_family: Family) -> web.Response:
     auth guard, the journal); a query error there has no service namespace."""
     if protocol_family == "json":
         return json_error(err)
+    if protocol_family == "cbor":
+        return cbor_error(err)
     if protocol_family == "query":
         return query_error(err, str(uuid.uuid4()))
     return s3_error(err)
