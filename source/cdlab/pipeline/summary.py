@@ -31,6 +31,9 @@ class Ending:
 
 
 def _stack(name: str) -> dict[str, Any] | None:
+    """The stack ``name``, or None when there is none (or no name: the run stopped before)."""
+    if not name:
+        return None
     try:
         [described] = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
     except ClientError:
