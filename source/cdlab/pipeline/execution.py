@@ -23,7 +23,7 @@ DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 ACTION_DONE = ("Succeeded", "Failed", "Abandoned")
 MARKS = {"Succeeded": "ok", "Failed": "FAIL", "Abandoned": "STOP"}
 WAITING = "waiting for approval"
-FIRST_POLL, LAST_POLL = 0.25, 5.0  # seconds: quick while things move, slower while they wait
+FIRST_POLL, LAST_POLL = 0.25, 2.0  # seconds: quick while things move, slower while they wait
 START_SECONDS = 300  # EventBridge delivers the upload's event within this
 TIMEOUT_SECONDS = 4 * 3600
 
@@ -79,7 +79,7 @@ def started_by(pipeline: str, version: str, timeout: float = START_SECONDS) -> s
         for summary in (s for page in pages for s in page["pipelineExecutionSummaries"]):
             if version in [r.get("revisionId") for r in summary.get("sourceRevisions", [])]:
                 return str(summary["pipelineExecutionId"])
-        time.sleep(FIRST_POLL * 4)
+        time.sleep(FIRST_POLL * 2)
     raise PipelineError(
         f"no execution of pipeline {pipeline} started from source version {version} within "
         f"{timeout:.0f} s: is the source bucket's EventBridge rule there (the pipeline stack)?"
@@ -89,6 +89,11 @@ def started_by(pipeline: str, version: str, timeout: float = START_SECONDS) -> s
 def waiting_approval(pipeline: str, execution: str | None = None) -> Approval | None:
     """The approval that waits for an answer in ``execution`` (any execution when None)."""
     state = boto3.client("codepipeline").get_pipeline_state(name=pipeline)
+    return _approval_in(state, pipeline, execution)
+
+
+def _approval_in(state: dict[str, Any], pipeline: str, execution: str | None) -> Approval | None:
+    """The approval waiting in GetPipelineState's ``state``, with its token."""
     for stage in state["stageStates"]:
         running = stage.get("latestExecution", {}).get("pipelineExecutionId")
         if running is None or execution not in (None, running):
@@ -116,23 +121,25 @@ class Follower:
         """Follow until the execution ends, or waits at an approval that ``answer`` leaves
         unanswered (it answers it and returns True, or returns False)."""
         interval, deadline = FIRST_POLL, time.monotonic() + TIMEOUT_SECONDS
+        pipeline, found = self.followed.pipeline, self.followed.execution
         while time.monotonic() < deadline:
-            moved = self._poll()
+            state = self.codepipeline.get_pipeline_state(name=pipeline)
+            moved = self._poll(state)
             status = self.codepipeline.get_pipeline_execution(
-                pipelineName=self.followed.pipeline, pipelineExecutionId=self.followed.execution
+                pipelineName=pipeline, pipelineExecutionId=found
             )["pipelineExecution"]["status"]
             if status in DONE:
-                self._poll()
+                self._poll(self.codepipeline.get_pipeline_state(name=pipeline))
                 self._close()
                 self.followed.status = status
                 return self.followed
-            waiting = waiting_approval(self.followed.pipeline, self.followed.execution)
+            waiting = _approval_in(state, pipeline, found)
             if waiting is not None and waiting.token not in self.answered:
                 if not answer(waiting):
                     self._wait(waiting)
                     return self.followed
                 self.answered.add(waiting.token)
-            interval = FIRST_POLL if moved or waiting else min(interval * 1.5, LAST_POLL)
+            interval = FIRST_POLL if moved or waiting else min(interval * 1.25, LAST_POLL)
             time.sleep(interval)
         raise PipelineError(f"execution {self.followed.execution} did not end in time")
 
@@ -149,10 +156,10 @@ class Follower:
         line.done("WAIT", "token ready")
         self.followed.status, self.followed.approval = WAITING, waiting
 
-    def _poll(self) -> bool:
-        """Start and end the lines of actions that moved; whether any did."""
+    def _poll(self, state: dict[str, Any]) -> bool:
+        """Start and end the lines of actions that moved in GetPipelineState's ``state``;
+        whether any did."""
         moved = False
-        state = self.codepipeline.get_pipeline_state(name=self.followed.pipeline)
         for stage in state["stageStates"]:
             if stage.get("latestExecution", {}).get("pipelineExecutionId") != (
                 self.followed.execution
