@@ -116,6 +116,12 @@ def _result(name: str, short: str, followed: Followed) -> PipelineRun:
         print(f"{failed['stageName']}/{failed['actionName']} failed: {error.get('message')}")
     if rate is not None:
         print(f"match rate {rate[0]:.4f} (gate {rate[1]:.2f})")
+    if followed.status == execution.BLOCKED and followed.approval is not None:
+        print(
+            f"execution {followed.execution} waits behind execution "
+            f"{followed.approval.execution}, which waits at {followed.approval.stage}: approve "
+            "or reject that one (put-approval-result with its token), and this one goes on"
+        )
     return PipelineRun(
         stack=name,
         commit=short,

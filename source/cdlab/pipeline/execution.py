@@ -23,6 +23,7 @@ DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 ACTION_DONE = ("Succeeded", "Failed", "Abandoned")
 MARKS = {"Succeeded": "ok", "Failed": "FAIL", "Abandoned": "STOP"}
 WAITING = "waiting for approval"
+BLOCKED = "blocked"  # waits to enter a stage where another execution waits for its approval
 FIRST_POLL, LAST_POLL = 0.25, 2.0  # seconds: quick while things move, slower while they wait
 START_SECONDS = 300  # EventBridge delivers the upload's event within this
 TIMEOUT_SECONDS = 4 * 3600
@@ -45,11 +46,11 @@ class Followed:
 
     pipeline: str
     execution: str
-    status: str = "InProgress"  # CodePipeline's, or WAITING
+    status: str = "InProgress"  # CodePipeline's, WAITING or BLOCKED
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Stage/Action" -> record
     logs: dict[str, Path] = field(default_factory=dict)  # "Stage/Action" -> its log
     build_logs: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (group, stream)
-    approval: Approval | None = None
+    approval: Approval | None = None  # its own waiting approval, or the one it waits behind
 
     def failed_action(self) -> dict[str, Any] | None:
         failed = [d for d in self.details.values() if d["status"] == "Failed"]
@@ -107,6 +108,17 @@ def _approval_in(state: dict[str, Any], pipeline: str, execution: str | None) ->
     return None
 
 
+def _blocking(state: dict[str, Any], pipeline: str, execution: str) -> Approval | None:
+    """The approval of another execution that ``execution`` waits behind: a stage holds one
+    execution at a time, and an approval holds its stage until it is answered (newer executions
+    wait at its inbound transition, as CodePipeline's SUPERSEDED mode has them)."""
+    for stage in state["stageStates"]:
+        if stage.get("inboundExecution", {}).get("pipelineExecutionId") == execution:
+            running = stage.get("latestExecution", {}).get("pipelineExecutionId")
+            return _approval_in({"stageStates": [stage]}, pipeline, running)
+    return None
+
+
 class Follower:
     """Prints a line per action of one execution as GetPipelineState shows it start and end,
     and keeps each ended action's log in ``directory``."""
@@ -139,6 +151,11 @@ class Follower:
                     self._wait(waiting)
                     return self.followed
                 self.answered.add(waiting.token)
+            ahead = _blocking(state, pipeline, found)
+            if ahead is not None:
+                self.followed.status, self.followed.approval = BLOCKED, ahead
+                self._close()
+                return self.followed
             interval = FIRST_POLL if moved or waiting else min(interval * 1.25, LAST_POLL)
             time.sleep(interval)
         raise PipelineError(f"execution {self.followed.execution} did not end in time")

@@ -206,6 +206,16 @@ def _conclude(followed: Followed, ending: summary.Ending, started: float, out: T
             f"  {approval.command(followed.approval)}\n"
         )
         outcome, code = "waiting for approval", EXIT_APPROVAL_PENDING
+    elif followed.status == execution.BLOCKED:
+        assert followed.approval is not None
+        ahead = followed.approval
+        out.write(
+            f"\n  stopped: execution {followed.execution} waits to enter {ahead.stage}, where "
+            f"the older execution {ahead.execution} waits for its approval. Answer that one "
+            f"(`cdlab pipeline approve --stack-name {name}`, or --reject): this execution then "
+            "goes on by itself\n"
+        )
+        outcome, code = "blocked behind an approval", EXIT_FAILED
     elif followed.status == "Succeeded":
         outcome, code = "succeeded", 0
     else:
