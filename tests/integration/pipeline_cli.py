@@ -15,7 +15,6 @@ from tests.integration.scaled import ScaledCloud
 from tests.polling import poll
 
 TEMPLATE = Path("cloudformation") / "pipeline.yml"
-DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 RUN_SECONDS = 300
 
 
@@ -35,6 +34,7 @@ class Watched:
     seen: list[tuple[str, str]] = field(default_factory=list)
     token: str = ""  # the approval's, when the execution waits at it
     status: str = "InProgress"
+    answered: set[str] = field(default_factory=set)  # tokens answered already
 
 
 @dataclass
@@ -89,32 +89,40 @@ class CliPipeline:
         return self.json("codepipeline", "get-pipeline-state", "--name", self.stack)
 
     def watch(self, watched: Watched) -> Watched:
-        """Follow get-pipeline-state until the execution ends or waits at its approval."""
+        """Follow get-pipeline-state (one CLI call a second) until the execution ends or waits
+        at its approval; then get-pipeline-execution says how it ended."""
 
         def observe() -> Watched:
-            for stage in self.state()["stageStates"]:
+            stages = self.state()["stageStates"]
+            for stage in stages:
                 latest = stage.get("latestExecution", {})
                 if latest.get("pipelineExecutionId") != watched.execution:
                     continue
                 if (stage["stageName"], latest["status"]) not in watched.seen:
                     watched.seen.append((stage["stageName"], latest["status"]))
+                if latest["status"] in ("Failed", "Stopped", "Cancelled"):
+                    watched.status = "ended"
                 for action in stage["actionStates"]:
                     token = action.get("latestExecution", {}).get("token")
-                    if token and action["latestExecution"]["status"] == "InProgress":
+                    if token and token not in watched.answered:
                         watched.token = token
-            watched.status = self.json(
-                "codepipeline", "get-pipeline-execution", "--pipeline-name", self.stack,
-                "--pipeline-execution-id", watched.execution,
-            )["pipelineExecution"]["status"]  # fmt: skip
+            last = stages[-1].get("latestExecution", {})
+            if last == {"pipelineExecutionId": watched.execution, "status": "Succeeded"}:
+                watched.status = "ended"
             return watched
 
-        return poll(
+        poll(
             observe,
-            until=lambda w: w.status in DONE or w.token,
+            until=lambda w: w.status == "ended" or w.token,
             timeout=RUN_SECONDS,
-            interval=0.5,
+            interval=1.0,
             what=f"execution {watched.execution} to end or wait for approval",
         )
+        watched.status = self.json(
+            "codepipeline", "get-pipeline-execution", "--pipeline-name", self.stack,
+            "--pipeline-execution-id", watched.execution,
+        )["pipelineExecution"]["status"]  # fmt: skip
+        return watched
 
     def approve(self, watched: Watched, status: str = "Approved") -> Watched:
         self.cloud.aws(
@@ -123,6 +131,7 @@ class CliPipeline:
             "--result", json.dumps({"summary": "approved by the test", "status": status}),
             "--token", watched.token,
         )  # fmt: skip
+        watched.answered.add(watched.token)
         watched.token = ""
         return self.watch(watched)
 

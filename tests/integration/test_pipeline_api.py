@@ -48,7 +48,9 @@ def first(lab: CliPipeline) -> dict:
     version = lab.upload()
     waiting = lab.watch(Watched(lab.execution_of(version)))
     endpoints = lab.json("sagemaker", "list-endpoints")["Endpoints"]
-    approved = lab.approve(Watched(waiting.execution, list(waiting.seen), waiting.token))
+    approved = lab.approve(
+        Watched(waiting.execution, list(waiting.seen), waiting.token, waiting.status)
+    )
     return {
         "version": version,
         "waiting": waiting,
