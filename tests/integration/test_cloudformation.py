@@ -323,11 +323,11 @@ def test_template_errors_fail_clearly_and_leave_earlier_stacks_untouched(
 def test_create_stack_refuses_an_unknown_type_by_name(cfn) -> None:
     with pytest.raises(ClientError) as info:
         cfn.create_stack(
-            StackName="cfn-unknown", TemplateBody="Resources:\n  A: {Type: AWS::S3::Bucket}\n"
+            StackName="cfn-unknown", TemplateBody="Resources:\n  A: {Type: AWS::SNS::Topic}\n"
         )
     error = info.value.response["Error"]
     assert error["Code"] == "ValidationError"
-    assert "Unrecognized resource types: [AWS::S3::Bucket]" in error["Message"]
+    assert "Unrecognized resource types: [AWS::SNS::Topic]" in error["Message"]
 
 
 def pipeline_name_template() -> str:

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cdlab.pipeline import codebuild
+from cdlab.localcloud.codebuild import buildspec as codebuild
 from cdlab.pipeline.definition import Project
 from cdlab.steps import gate
 from tests.integration.scaled import ScaledCloud, scaled_cloud

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import cbor2
 import pytest
 
-from cdlab.localcloud.operations import provided
 from tests.integration.test_iam_enforcement import Session, drop_role, make_role, not_allowed
 from tests.integration.test_principals import aws_cli
 from tests.signing import signed_headers
@@ -64,21 +63,20 @@ def raw_post(
         return e.code, e.read()
 
 
-def unknown(service: str, operation: str) -> str:
-    provides = provided({}, service.lower())
-    return f"The local cloud does not provide {service} {operation}; it provides {provides}."
+def missing(pipeline: str) -> str:
+    return f"Account '{ACCOUNT}' does not have a pipeline with name '{pipeline}'"
 
 
 def test_an_operation_not_provided_yet_is_refused_naming_what_the_cloud_provides(client) -> None:
     codepipeline = client("codepipeline")
     assert codepipeline.meta.service_model.protocol == "smithy-rpc-v2-cbor"
-    code, message, status = error_of(codepipeline.list_pipeline_executions, pipelineName=PIPELINE)
+    code, message, status = error_of(codepipeline.list_webhooks)
     assert (code, status) == ("UnknownOperationException", 400)
-    assert message.startswith(
-        "The local cloud does not provide CodePipeline ListPipelineExecutions"
-    )
-    code, message, _ = error_of(client("codebuild").batch_get_builds, ids=[f"{PIPELINE}:1"])
-    assert code == "UnknownOperationException" and "CodeBuild BatchGetBuilds" in message
+    assert message.startswith("The local cloud does not provide CodePipeline ListWebhooks")
+    assert "PutApprovalResult" in message  # what it provides instead
+    code, message, _ = error_of(client("codebuild").list_report_groups)
+    assert code == "UnknownOperationException" and "CodeBuild ListReportGroups" in message
+    assert "BatchGetBuilds" in message  # what it provides instead
 
 
 def test_the_awsjson_form_is_served_too(aws_env) -> None:
@@ -91,7 +89,7 @@ def test_the_awsjson_form_is_served_too(aws_env) -> None:
     status, answer = raw_post(url, body, headers, "codepipeline", aws_env)
     assert (status, json.loads(answer)) == (
         400,
-        {"__type": "UnknownOperationException", "message": unknown("CodePipeline", "GetPipeline")},
+        {"__type": "PipelineNotFoundException", "message": missing(PIPELINE)},
     )
 
 
@@ -121,9 +119,9 @@ def test_a_role_session_without_the_permission_is_refused_naming_action_and_arn(
         not_allowed(viewer.arn, "codebuild:BatchGetBuilds", project),
         400,
     )
-    # allowed by IAM: the request reaches the (not yet provided) operation
+    # allowed by IAM: the request reaches the operation, which finds no such pipeline
     code, _, _ = error_of(viewer.client("codepipeline").get_pipeline, name=PIPELINE)
-    assert code == "UnknownOperationException"
+    assert code == "PipelineNotFoundException"
 
 
 def test_the_aws_cli_gets_a_parsed_answer_and_refusal(viewer, aws_env) -> None:
@@ -137,8 +135,8 @@ def test_the_aws_cli_gets_a_parsed_answer_and_refusal(viewer, aws_env) -> None:
              "SecretAccessKey": aws_env["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
     result = aws_cli(aws_env, admin, "", "codepipeline", "get-pipeline", "--name", PIPELINE)
     assert result.returncode != 0
-    assert "(UnknownOperationException)" in result.stderr
-    assert unknown("CodePipeline", "GetPipeline") in result.stderr
+    assert "(PipelineNotFoundException)" in result.stderr
+    assert missing(PIPELINE) in result.stderr
 
 
 def test_cloudwatch_cbor_requests_still_reach_moto(client) -> None:

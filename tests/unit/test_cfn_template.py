@@ -93,22 +93,22 @@ def test_the_lab_endpoint_template_is_accepted_and_deployable_in_order() -> None
 
 def test_unknown_resource_types_are_named() -> None:
     message = error_of(
-        checked, "Resources:\n  A: {Type: AWS::Foo::Bar}\n  B: {Type: AWS::S3::Bucket}\n"
+        checked, "Resources:\n  A: {Type: AWS::Foo::Bar}\n  B: {Type: AWS::SNS::Topic}\n"
     )
     assert message.startswith(
-        "Template format error: Unrecognized resource types: [AWS::Foo::Bar, AWS::S3::Bucket]."
+        "Template format error: Unrecognized resource types: [AWS::Foo::Bar, AWS::SNS::Topic]."
     )
     assert "AWS::SageMaker::Endpoint" in message
 
 
 def test_validation_alone_accepts_types_the_local_cloud_does_not_provide() -> None:
-    bucket = template.load("Resources:\n  A: {Type: AWS::S3::Bucket}\n")
-    validation.check(bucket, None)
-    assert error_of(validation.check, bucket, PROVIDED).startswith(
-        "Template format error: Unrecognized resource types: [AWS::S3::Bucket]."
+    topic = template.load("Resources:\n  A: {Type: AWS::SNS::Topic}\n")
+    validation.check(topic, None)
+    assert error_of(validation.check, topic, PROVIDED).startswith(
+        "Template format error: Unrecognized resource types: [AWS::SNS::Topic]."
     )
     # Only the types are let through: the form is checked as for a deploy.
-    bad_ref = template.load("Resources:\n  A: {Type: AWS::S3::Bucket, DependsOn: Ghost}\n")
+    bad_ref = template.load("Resources:\n  A: {Type: AWS::SNS::Topic, DependsOn: Ghost}\n")
     assert "Unresolved resource dependencies [Ghost]" in error_of(validation.check, bad_ref, None)
 
 

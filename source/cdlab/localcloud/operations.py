@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codepipeline import CodePipeline
 from cdlab.localcloud.context import Handler
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.training import Training
@@ -40,7 +42,12 @@ def provided(table: Table, service: str) -> str:
 
 
 def table(
-    sagemaker: SageMaker, training: Training, cloudformation: CloudFormation, autoscaler: Autoscaler
+    sagemaker: SageMaker,
+    training: Training,
+    cloudformation: CloudFormation,
+    autoscaler: Autoscaler,
+    codebuild: CodeBuild,
+    codepipeline: CodePipeline,
 ) -> Table:
     models, configs, endpoints = sagemaker.models, sagemaker.endpoint_configs, sagemaker.endpoints
     return {
@@ -69,8 +76,7 @@ def table(
         "application-autoscaling": {
             "DescribeScalingActivities": autoscaler.describe_scaling_activities,
         },
-        "codebuild": {},
-        "codepipeline": {},
+        "codepipeline": codepipeline.operations(),
         "cloudformation": {
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,
@@ -92,5 +98,17 @@ def table(
             "ListChangeSets": cloudformation.list_change_sets,
             "DeleteChangeSet": cloudformation.delete_change_set,
             "ExecuteChangeSet": cloudformation.execute_change_set,
+        },
+        "codebuild": {
+            "CreateProject": codebuild.create_project,
+            "UpdateProject": codebuild.update_project,
+            "DeleteProject": codebuild.delete_project,
+            "BatchGetProjects": codebuild.batch_get_projects,
+            "ListProjects": codebuild.list_projects,
+            "StartBuild": codebuild.start_build,
+            "BatchGetBuilds": codebuild.batch_get_builds,
+            "ListBuildsForProject": codebuild.list_builds_for_project,
+            "ListBuilds": codebuild.list_builds,
+            "StopBuild": codebuild.stop_build,
         },
     }

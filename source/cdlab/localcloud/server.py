@@ -53,13 +53,15 @@ import uvloop
 from aiohttp import web
 
 from cdlab import config
-from cdlab.localcloud import control, latency, operations
+from cdlab.localcloud import codepipeline, control, latency, operations
 from cdlab.localcloud.autoscaling import service_role
 from cdlab.localcloud.autoscaling.autoscaler import Autoscaler
 from cdlab.localcloud.cloudformation import CloudFormation
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
@@ -106,8 +108,9 @@ FAST_INVOCATIONS = web.AppKey("fast_invocations", FastInvocations)
 
 
 class Gateway:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, port: int) -> None:
         self.home = home
+        self.port = port
         self.store = Store(home / "state.db")
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
@@ -121,9 +124,12 @@ class Gateway:
         self.sagemaker: SageMaker | None = None
         self.operations: operations.Table = {}
         self.training: Training | None = None
+        self.codebuild: CodeBuild | None = None
         self.router: Router | None = None
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
+        self.codepipeline: codepipeline.CodePipeline | None = None
+        self.trigger: codepipeline.Trigger | None = None
         self.telemetry: asyncio.Task[None] | None = None
         self.console = Console(make_token(home))
 
@@ -155,6 +161,9 @@ class Gateway:
         self.cloudformation = CloudFormation(
             self.store, self.sagemaker, self.moto, self.service_roles
         )
+        self.cloudformation.engine.s3_sync = functools.partial(
+            loop.run_in_executor, None, self.s3.sync
+        )
         await self.cloudformation.resume()
         self.training = Training(
             self.store,
@@ -164,8 +173,22 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
+        cloud = Cloud(self.home, self.port, config.region())
+        self.codebuild = CodeBuild(
+            self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
+        )
+        self.codebuild.resume()
+        self.codepipeline, self.trigger = codepipeline.assemble(
+            self.store, self.moto, self.service_roles, self.home, self.port
+        )
+        self.codepipeline.resume()
         self.operations = operations.table(
-            self.sagemaker, self.training, self.cloudformation, self.autoscaler
+            self.sagemaker,
+            self.training,
+            self.cloudformation,
+            self.autoscaler,
+            self.codebuild,
+            self.codepipeline,
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -179,6 +202,10 @@ class Gateway:
             await self.autoscaler.shutdown()
         if self.training is not None:
             await self.training.shutdown()
+        if self.codebuild is not None:
+            await self.codebuild.shutdown()
+        if self.codepipeline is not None:
+            await self.codepipeline.engine.shutdown()
         if self.cloudformation is not None:
             await self.cloudformation.shutdown()
         if self.sagemaker is not None:
@@ -284,6 +311,11 @@ class Gateway:
                     "in the state dir (CDLAB_HOME) and retry."
                 )
                 return envelopes.s3_error(err)
+        if response.status < 300 and self.trigger is not None:  # S3 -> EventBridge -> pipelines
+            account = request[CONTEXT].account
+            await self.trigger.s3_written(
+                request.method, request.path, request.query, request.headers, account
+            )
         return response
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:
@@ -369,8 +401,8 @@ def iam_enforced() -> bool:
     return os.environ.get("CDLAB_IAM", "on").lower() != "off"
 
 
-def make_app(home: Path) -> web.Application:
-    gateway = Gateway(home)
+def make_app(home: Path, port: int) -> web.Application:
+    gateway = Gateway(home, port)
     key_id, secret = control.credentials(home)
     middlewares = [
         gateway.console.middleware(),
@@ -402,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     args.home.mkdir(parents=True, exist_ok=True)
     # uvloop's event loop and transports are C: some 15% less gateway CPU per proxied
     # invocation than asyncio's loop (225-272 against 268-328 µs at 400/s, in alternation).
-    uvloop.run(_serve(make_app(args.home), args.port))
+    uvloop.run(_serve(make_app(args.home, args.port), args.port))
 
 
 async def _serve(app: web.Application, port: int) -> None:

@@ -19,6 +19,7 @@ import yaml
 from cdlab import config
 from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.intrinsics import resolve
+from cdlab.localcloud.codebuild.buildspec import BuildspecError
 from cdlab.localcloud.protocols.errors import AWSError
 
 DEFAULT_STACK = "cdlab"
@@ -27,8 +28,9 @@ PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
 PROJECT_TYPE = "AWS::CodeBuild::Project"
 
 
-class PipelineError(RuntimeError):
-    """The pipeline cannot run; the message says why."""
+# The pipeline cannot run; the message says why. One class with the buildspec runner's errors,
+# which the pipeline's builds raise.
+PipelineError = BuildspecError
 
 
 @dataclass(frozen=True)

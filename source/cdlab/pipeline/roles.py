@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 from botocore.awsrequest import AWSRequest
@@ -29,10 +30,12 @@ from cdlab.pipeline.definition import PipelineError
 
 CODEBUILD = "codebuild.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
+EVENTS = "events.amazonaws.com"
 # the words each service uses when its role does not trust it
 NOT_TRUSTED = {
     CODEBUILD: "CodeBuild is not authorized to perform: sts:AssumeRole on {role}",
     CODEPIPELINE: "CodePipeline is not authorized to perform AssumeRole on role {role}",
+    EVENTS: "EventBridge is not authorized to perform sts:AssumeRole on {role}",
 }
 
 
@@ -60,9 +63,9 @@ class Credentials:
         )
 
 
-def _services_session() -> boto3.Session:
+def _services_session(home: Path | None = None) -> boto3.Session:
     """The local services' own session: the kit's key, whoever runs the pipeline."""
-    key_id, secret = control.credentials(config.home())
+    key_id, secret = control.credentials(home or config.home())
     return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
 
 
@@ -70,13 +73,21 @@ def _name_service(request: AWSRequest, service: str, **_: object) -> None:
     request.headers[SERVICE_PRINCIPAL_HEADER] = service
 
 
-def assume(role_arn: str, service: str, session_name: str = "") -> Credentials:
+def assume(
+    role_arn: str,
+    service: str,
+    session_name: str = "",
+    endpoint_url: str | None = None,
+    home: Path | None = None,
+    region: str | None = None,
+) -> Credentials:
     """A session of ``role_arn`` as ``service`` takes it; PipelineError when the role does not
-    trust the service."""
+    trust the service. ``endpoint_url``, ``home`` and ``region`` name the local cloud when this
+    process's environment does not (the local cloud's own services)."""
     if not role_arn:
         raise PipelineError(f"no role for {service} to act as")
     name = session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:16]}"
-    sts = _services_session().client("sts")
+    sts = _services_session(home).client("sts", endpoint_url=endpoint_url, region_name=region)
     sts.meta.events.register_first(
         "before-sign.sts.AssumeRole", functools.partial(_name_service, service=service)
     )

@@ -20,7 +20,12 @@ from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.enforcer import Denial, Enforcer
 from cdlab.localcloud.iam.requests import iam_prefix
 from cdlab.localcloud.iam.wire import Call
-from cdlab.localcloud.protocols.errors import AWSError, ValidationError, ValidationException
+from cdlab.localcloud.protocols.errors import (
+    AWSError,
+    InvalidInputException,
+    ValidationError,
+    ValidationException,
+)
 
 SAGEMAKER_SESSION = "SageMaker"
 CLOUDFORMATION_SESSION = "AWSCloudFormation"
@@ -38,9 +43,15 @@ def untrusted_role_error(service: str, role: str, principal: str) -> AWSError:
     """The error of ``service`` handed a role it cannot assume (missing, or not trusting
     ``principal``, the service's): SageMaker's ``ValidationException`` "Could not assume role
     ...", CloudFormation's ``ValidationError`` "Role ... is invalid or cannot be assumed"
-    (https://repost.aws/knowledge-center/cloudformation-role-arn-error)."""
+    (https://repost.aws/knowledge-center/cloudformation-role-arn-error), CodeBuild's
+    ``InvalidInputException`` "CodeBuild is not authorized to perform: sts:AssumeRole on ..."
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/troubleshooting.html)."""
     if iam_prefix(service) == "cloudformation":
         return ValidationError(f"Role {role} is invalid or cannot be assumed")
+    if iam_prefix(service) == "codebuild":
+        return InvalidInputException(
+            f"CodeBuild is not authorized to perform: sts:AssumeRole on {role}"
+        )
     return ValidationException(
         f"Could not assume role {role}. Please ensure that the role exists and allows "
         f"principal '{principal}' to assume the role."

@@ -22,6 +22,8 @@ from moto.applicationautoscaling.models import (
     applicationautoscaling_backends,
 )
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.events.models import EventsBackend, events_backends
+from moto.glue.models import GlueBackend, glue_backends
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import LogsBackend, logs_backends
@@ -69,6 +71,12 @@ class MotoState(MotoThread):
 
     def sts_backend(self) -> STSBackend:
         return sts_backends[self.account]["aws"]
+
+    def glue_backend(self) -> GlueBackend:
+        return glue_backends[self.account][self.region]
+
+    def events_backend(self) -> EventsBackend:
+        return events_backends[self.account][self.region]
 
     # ---- S3 ------------------------------------------------------------------------------
 

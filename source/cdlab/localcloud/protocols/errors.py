@@ -40,3 +40,6 @@ ValidationError = error("ValidationError")
 ModelError = error("ModelError", 424)
 ServiceUnavailable = error("ServiceUnavailable", 503)
 PayloadTooLarge = error("PayloadTooLarge", 413, code="ValidationError")
+
+# codebuild
+InvalidInputException = error("InvalidInputException")

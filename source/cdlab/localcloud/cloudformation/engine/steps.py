@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cdlab.localcloud import latency
@@ -51,6 +52,7 @@ class Steps:
         self.moto = moto
         self.roles = roles
         self.services: Services = {}  # the gateway's table, once every provider is made
+        self.s3_sync: Callable[[str], Awaitable[None]] | None = None  # the gateway's disk copy
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class Steps:
             self.moto,
             self.roles,
             self.services,
+            self.s3_sync,
         )
 
     @staticmethod

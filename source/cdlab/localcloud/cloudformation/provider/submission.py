@@ -21,8 +21,9 @@ from cdlab.localcloud.cloudformation.provider.inputs import Documents, checked, 
 from cdlab.localcloud.cloudformation.stacks import AlreadyExistsException, Stacks, new_arn
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols.errors import ValidationError
+from cdlab.localcloud.protocols.errors import ValidationError, error
 
+InsufficientCapabilitiesException = error("InsufficientCapabilitiesException")
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 
 
@@ -37,6 +38,17 @@ def _masked(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[s
         }
         for k, v in values.items()
     ]
+
+
+def _check_capabilities(parsed: dict[str, Any], given: list[str]) -> None:
+    """Refuse a template with IAM resources unless the request acknowledges them:
+    CAPABILITY_NAMED_IAM for custom-named ones, else CAPABILITY_IAM (or CAPABILITY_NAMED_IAM)
+    (the Capabilities member of
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html)."""
+    needed, _ = template.capabilities(parsed)
+    if not needed or needed[0] in given or "CAPABILITY_NAMED_IAM" in given:
+        return
+    raise InsufficientCapabilitiesException(f"Requires capabilities : [{needed[0]}]")
 
 
 class Submission:
@@ -58,6 +70,7 @@ class Submission:
             raise ValidationError("UsePreviousTemplate can be used only for an existing stack.")
         body = doc["_Template"] if p.get("UsePreviousTemplate") else template_body(p, documents)
         parsed = checked(body)
+        _check_capabilities(parsed, p.get("Capabilities") or [])
         values = template.parameter_values(
             parsed.get("Parameters") or {}, p.get("Parameters", []), previous
         )

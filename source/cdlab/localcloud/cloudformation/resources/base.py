@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,7 +45,8 @@ class Context:
     """What a handler runs with: ``request``'s principal is whom the stack acts as (its service
     role's session, or the caller that started the operation), ``roles`` decides its calls,
     ``services`` serves the calls of the types the kit provides itself (CodeBuild, CodePipeline)
-    through their own API handlers."""
+    through their own API handlers; ``s3_sync`` saves a bucket's disk copy after the handler
+    changed the bucket (None: nothing to save)."""
 
     stack_name: str
     logical_id: str
@@ -54,6 +55,7 @@ class Context:
     moto: MotoState
     roles: ServiceRoles
     services: Services
+    s3_sync: Callable[[str], Awaitable[None]] | None = None
 
 
 Started = Callable[[Resource], None]

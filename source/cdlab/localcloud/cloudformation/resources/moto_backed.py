@@ -9,7 +9,6 @@ As CloudFormation documents: an alarm's Ref is its name; a scalable target's Ref
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cdlab import config
@@ -24,26 +23,11 @@ from cdlab.localcloud.cloudformation.resources.base import (
     generated_name,
     handler_failure,
 )
-
-
-async def _moto(ctx: Context, method: Callable[..., Any], **params: Any) -> Any:
-    """A :class:`MotoState` method's result, run on moto's thread; a failure is the handler's."""
-    try:
-        return await ctx.moto.run(method, **params)
-    except Exception as e:  # moto raises its own RESTError types, with .message
-        raise handler_failure(e) from None
+from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse
 
 
 def _tag_map(tags: list[dict[str, str]] | None) -> dict[str, str] | None:
     return {t["Key"]: t["Value"] for t in tags} if tags else None
-
-
-def _refuse(ctx: Context, props: dict[str, Any], names: tuple[str, ...]) -> None:
-    for name in names:
-        if name in props:
-            raise ResourceFailed(
-                f"Property {name} of resource {ctx.logical_id} is not provided by the local cloud."
-            )
 
 
 class ScalableTarget(Handler):
@@ -65,7 +49,7 @@ class ScalableTarget(Handler):
         return resource
 
     async def _register(self, ctx: Context, props: dict[str, Any]) -> None:
-        _refuse(ctx, props, ("ScheduledActions",))
+        refuse(ctx, props, ("ScheduledActions",))
         p = await authorized_params(
             ctx,
             "application-autoscaling",
@@ -78,7 +62,7 @@ class ScalableTarget(Handler):
                     f"Properties validation failed for resource {ctx.logical_id} with message: "
                     f"#: required key [{required}] not found"
                 )
-        await _moto(
+        await on_moto(
             ctx,
             ctx.moto.register_scalable_target,
             namespace=p["ServiceNamespace"],
@@ -139,7 +123,7 @@ class ScalingPolicy(Handler):
         body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get(
             "StepScalingPolicyConfiguration"
         )
-        policy_arn = await _moto(
+        policy_arn = await on_moto(
             ctx,
             ctx.moto.put_scaling_policy,
             arn=arn,
@@ -203,7 +187,7 @@ class Alarm(Handler):
         return resource
 
     async def _put(self, ctx: Context, props: dict[str, Any]) -> None:
-        _refuse(
+        refuse(
             ctx,
             props,
             (
@@ -216,7 +200,7 @@ class Alarm(Handler):
             ),
         )
         p = await authorized_params(ctx, "cloudwatch", "PutMetricAlarm", props)
-        await _moto(
+        await on_moto(
             ctx,
             ctx.moto.put_metric_alarm,
             name=p["AlarmName"],

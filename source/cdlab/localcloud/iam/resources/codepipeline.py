@@ -4,7 +4,8 @@ CodePipeline (https://docs.aws.amazon.com/service-authorization/latest/reference
 a pipeline is ``arn:aws:codepipeline:REGION:ACCOUNT:PIPELINE``, a stage ``PIPELINE/STAGE`` and an
 action ``PIPELINE/STAGE/ACTION``; PutApprovalResult acts on the approval action, the stage
 transitions and RetryStageExecution on the stage, the other pipeline operations on the pipeline
-(named by ``name`` or ``pipelineName``); ListPipelines on ``*``.
+(named by ``name`` in GetPipeline, DeletePipeline, GetPipelineState and
+StartPipelineExecution, by ``pipelineName`` in the others); ListPipelines on ``*``.
 
 CodeBuild (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodebuild.html):
 a project is ``arn:aws:codebuild:REGION:ACCOUNT:project/NAME``; the build actions act on the
@@ -37,16 +38,17 @@ def _part(*names: str) -> Builder:
 
 
 CODEPIPELINE: dict[str, Builder] = {
-    **dict.fromkeys(("GetPipeline", "DeletePipeline"), _pipeline("name")),
+    **dict.fromkeys(
+        ("GetPipeline", "DeletePipeline", "GetPipelineState", "StartPipelineExecution"),
+        _pipeline("name"),
+    ),
     "CreatePipeline": _pipeline("pipeline.name"),
     "UpdatePipeline": _pipeline("pipeline.name"),
     **dict.fromkeys(
         (
-            "GetPipelineState",
             "GetPipelineExecution",
             "ListPipelineExecutions",
             "ListActionExecutions",
-            "StartPipelineExecution",
             "StopPipelineExecution",
             "ListRuleExecutions",
             "OverrideStageCondition",

@@ -41,18 +41,19 @@ BUILTIN_METRICS: dict[str, list[dict[str, str]]] = {
 
 
 class LogStream:
-    """A job's CloudWatch Logs stream, written in batches.
+    """A job's (or a build's, in its ``group``) CloudWatch Logs stream, written in batches.
 
     The puts are queued on moto's thread (see :mod:`logarchive`), in order, and the event loop
     does not wait for them.
     """
 
-    def __init__(self, name: str, logs: LogArchive) -> None:
+    def __init__(self, name: str, logs: LogArchive, group: str = LOG_GROUP) -> None:
         self.name = name
         self.logs = logs
+        self.group = group
         self.pending: list[dict[str, Any]] = []
         self.last_line = ""
-        logs.put(LOG_GROUP, name, [])  # the stream exists from the start, as in SageMaker
+        logs.put(group, name, [])  # the stream exists from the start, as in SageMaker
 
     def add(self, line: str) -> None:
         if line.strip():  # CloudWatch refuses empty messages
@@ -62,7 +63,7 @@ class LogStream:
     def flush(self) -> None:
         if self.pending:
             batch, self.pending = self.pending, []
-            self.logs.put(LOG_GROUP, self.name, batch)
+            self.logs.put(self.group, self.name, batch)
 
     async def flush_every(self, seconds: float) -> None:
         while True:

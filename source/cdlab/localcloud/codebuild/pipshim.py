@@ -7,8 +7,8 @@ is what runs. ``pip3 install .`` therefore only checks that every dependency the
 pyproject.toml declares is installed at a matching version, installs with the real pip just the
 ones that are not, and says so. Every other pip command goes to the real pip.
 
-Run as ``python -I -m cdlab.pipeline.pipshim ARGS`` (isolated: the kit's own shim, not the
-commit's).
+Run as ``python -I .../pipshim.py ARGS``, by its path (isolated: the kit's own shim, not the
+commit's, and it needs nothing of the kit installed).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ PROJECT = "."
 
 def package_dirs(project: Path) -> list[Path]:
     """Where the project's packages live (setuptools' ``packages.find.where``, else the root)."""
+    if not (project / "pyproject.toml").is_file():
+        return [project]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     find = pyproject.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {})
     return [project / where for where in find.get("where", ["."])]

@@ -1,0 +1,159 @@
+"""CodeBuild projects: the checks CodeBuild makes of a project, and its document in the Store.
+
+A project's source may be S3 (``bucket/key`` of a zip), CODEPIPELINE (the pipeline hands the
+source over) or NO_SOURCE (the buildspec inline); its artifacts S3, CODEPIPELINE or NO_ARTIFACTS
+(https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectSource.html,
+https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectArtifacts.html). The service
+role must exist and trust ``codebuild.amazonaws.com``, or CodeBuild refuses the project
+(https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.iam.service_roles import ServiceRoles
+from cdlab.localcloud.iam.wire import Call
+from cdlab.localcloud.protocols.errors import InvalidInputException, error
+from cdlab.localcloud.state.store import Store
+
+ResourceNotFoundException = error("ResourceNotFoundException")
+ResourceAlreadyExistsException = error("ResourceAlreadyExistsException")
+
+KIND = "codebuild-project"
+SOURCE_TYPES = ("S3", "CODEPIPELINE", "NO_SOURCE")
+ARTIFACT_TYPES = ("S3", "CODEPIPELINE", "NO_ARTIFACTS")
+DEFAULT_TIMEOUT_MINUTES = 60
+DEFAULT_QUEUED_TIMEOUT_MINUTES = 480
+TIME_KEYS = ("created", "lastModified", "startTime", "endTime")
+
+
+def as_times(value: Any) -> Any:
+    """A document with its epoch-second timestamps as UTC datetimes, for the protocol layer."""
+    if isinstance(value, list):
+        return [as_times(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: datetime.fromtimestamp(v, UTC)
+            if k in TIME_KEYS and isinstance(v, int | float)
+            else as_times(v)
+            for k, v in value.items()
+        }
+    return value
+
+
+def log_group(project: dict[str, Any]) -> str:
+    """The project's CloudWatch Logs group: its LogsConfig's, else ``/aws/codebuild/NAME``."""
+    cloudwatch = project.get("logsConfig", {}).get("cloudWatchLogs", {})
+    return cloudwatch.get("groupName") or f"/aws/codebuild/{project['name']}"
+
+
+def check_source(source: dict[str, Any]) -> None:
+    kind = source["type"]
+    if kind not in SOURCE_TYPES:
+        raise InvalidInputException(
+            f"Source type {kind} is not supported by the local cloud; it supports "
+            f"{', '.join(SOURCE_TYPES)}."
+        )
+    if kind == "S3" and "/" not in source.get("location", "").strip("/"):
+        raise InvalidInputException(
+            "Invalid source location: an S3 source is given as bucket/key of a zip file."
+        )
+    if kind == "NO_SOURCE" and not source.get("buildspec"):
+        raise InvalidInputException("Project source buildspec cannot be empty for NO_SOURCE")
+
+
+def check_artifacts(artifacts: dict[str, Any], source: dict[str, Any]) -> None:
+    kind = artifacts["type"]
+    if kind not in ARTIFACT_TYPES:
+        raise InvalidInputException(
+            f"Artifacts type {kind} is not supported by the local cloud; it supports "
+            f"{', '.join(ARTIFACT_TYPES)}."
+        )
+    if kind == "S3" and not artifacts.get("location"):
+        raise InvalidInputException("Invalid artifacts location: S3 artifacts need a bucket")
+    if (kind == "CODEPIPELINE") != (source["type"] == "CODEPIPELINE"):
+        raise InvalidInputException(
+            "Invalid input: when using CodePipeline both sourceType, and artifactType must be "
+            "set to: CODEPIPELINE"
+        )
+
+
+def check_environment(environment: dict[str, Any]) -> None:
+    for variable in environment.get("environmentVariables", []):
+        if variable.get("type", "PLAINTEXT") != "PLAINTEXT":
+            raise InvalidInputException(
+                f"Environment variable {variable['name']}: the local cloud supports PLAINTEXT "
+                "variables only."
+            )
+
+
+class Projects:
+    """Project documents by name, and the checks of a create or an update."""
+
+    def __init__(self, store: Store, roles: ServiceRoles) -> None:
+        self.store = store
+        self.roles = roles
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        return self.store.get(KIND, name)
+
+    def get(self, name: str) -> dict[str, Any]:
+        project = self.find(name)
+        if project is None:
+            raise ResourceNotFoundException(f"Project cannot be found: {name}")
+        return project
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.store.all(KIND)
+
+    async def check(self, ctx: RequestContext, p: dict[str, Any]) -> None:
+        """CodeBuild's checks of a project's members (create, or an update's result)."""
+        check_source(p["source"])
+        check_artifacts(p["artifacts"], p["source"])
+        check_environment(p["environment"])
+        call = Call("codebuild", "CreateProject", {"serviceRole": p["serviceRole"]})
+        untrusted = await self.roles.untrusted_role(call, ctx.account)
+        if untrusted is not None:
+            raise untrusted
+
+    def document(self, ctx: RequestContext, p: dict[str, Any], created: float) -> dict[str, Any]:
+        """The project as BatchGetProjects shows it, from CreateProject's or UpdateProject's
+        members."""
+        name = p["name"]
+        logs = p.get("logsConfig") or {}
+        return {
+            "name": name,
+            "arn": ctx.arn("codebuild", f"project/{name}"),
+            "description": p.get("description", ""),
+            "source": p["source"],
+            "secondarySources": [],
+            "artifacts": p["artifacts"],
+            "secondaryArtifacts": [],
+            "cache": {"type": "NO_CACHE"},
+            "environment": {"environmentVariables": [], **p["environment"]},
+            "serviceRole": p["serviceRole"],
+            "timeoutInMinutes": p.get("timeoutInMinutes", DEFAULT_TIMEOUT_MINUTES),
+            "queuedTimeoutInMinutes": p.get(
+                "queuedTimeoutInMinutes", DEFAULT_QUEUED_TIMEOUT_MINUTES
+            ),
+            "encryptionKey": ctx.arn("kms", "alias/aws/s3"),
+            "tags": p.get("tags", []),
+            "created": created,
+            "lastModified": time.time(),
+            "badge": {"badgeEnabled": False},
+            "logsConfig": {
+                "cloudWatchLogs": logs.get("cloudWatchLogs", {"status": "ENABLED"}),
+                "s3Logs": logs.get("s3Logs", {"status": "DISABLED", "encryptionDisabled": False}),
+            },
+            "projectVisibility": "PRIVATE",
+        }
+
+    def put(self, project: dict[str, Any]) -> None:
+        self.store.put(KIND, project["name"], project)
+
+    def delete(self, name: str) -> None:
+        self.store.delete(KIND, name)

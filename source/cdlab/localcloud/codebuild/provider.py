@@ -1,0 +1,268 @@
+"""The CodeBuild API: CreateProject, UpdateProject, DeleteProject, BatchGetProjects,
+ListProjects, StartBuild, BatchGetBuilds, ListBuildsForProject, ListBuilds and StopBuild
+(https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Operations.html).
+
+A build started here runs in the background (:mod:`supervisor`); its document is what
+BatchGetBuilds shows as the build goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cdlab.localcloud.codebuild import projects
+from cdlab.localcloud.codebuild.projects import (
+    InvalidInputException,
+    Projects,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    as_times,
+    log_group,
+)
+from cdlab.localcloud.codebuild.records import Builds
+from cdlab.localcloud.codebuild.supervisor import Supervisor
+from cdlab.localcloud.codebuild.worker import BuildRun, Cloud, artifact_key
+from cdlab.localcloud.context import Principal, RequestContext
+from cdlab.localcloud.iam.service_roles import ServiceRoles
+from cdlab.localcloud.state.logarchive import LogArchive
+from cdlab.localcloud.state.store import Store
+
+PIPELINE_SESSION = "codepipeline-"
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as the API shows it: no private keys, timestamps as datetimes."""
+    return as_times({k: v for k, v in doc.items() if not k.startswith("_")})
+
+
+def initiator(principal: Principal) -> str:
+    """Who started a build, as CodeBuild names it: ``codepipeline/PIPELINE`` for CodePipeline's
+    session, a user's name, a role session's ``ROLE/SESSION``
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html)."""
+    name = principal.arn.split(":", 5)[5]
+    if principal.kind == "assumed-role":
+        session = name.rsplit("/", 1)[1]
+        if session.startswith(PIPELINE_SESSION):
+            return "codepipeline/" + session.removeprefix(PIPELINE_SESSION)
+        return name.split("/", 1)[1]
+    return name.rsplit("/", 1)[-1]
+
+
+class CodeBuild:
+    """The CodeBuild operations, named after the API (``create_project`` ...)."""
+
+    def __init__(
+        self, store: Store, roles: ServiceRoles, logs: LogArchive, cloud: Cloud, root: Path
+    ) -> None:
+        self.projects = Projects(store, roles)
+        self.builds = Builds(store)
+        self.supervisor = Supervisor(BuildRun(self.builds, cloud, logs, root))
+
+    async def create_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        if self.projects.find(p["name"]) is not None:
+            raise ResourceAlreadyExistsException(
+                f"Project already exists: {ctx.arn('codebuild', 'project/' + p['name'])}"
+            )
+        await self.projects.check(ctx, p)
+        doc = self.projects.document(ctx, p, time.time())
+        self.projects.put(doc)
+        return {"project": public(doc)}
+
+    async def update_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        current = self.projects.get(p["name"])
+        merged = {**current, **p}
+        await self.projects.check(ctx, merged)
+        doc = self.projects.document(ctx, merged, current["created"])
+        self.projects.put(doc)
+        return {"project": public(doc)}
+
+    def delete_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Deleting a project that does not exist succeeds, as the API lists no NotFound."""
+        self.projects.delete(_name(p["name"]))
+        return {}
+
+    def batch_get_projects(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        found, missing = _batch(p["names"], lambda name: self.projects.find(_name(name)))
+        return {"projects": found, "projectsNotFound": missing}
+
+    def list_projects(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        key = {"CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}.get(
+            p.get("sortBy", "NAME"), "name"
+        )
+        docs = sorted(
+            self.projects.all(), key=lambda d: d[key], reverse=p.get("sortOrder") == "DESCENDING"
+        )
+        return {"projects": [d["name"] for d in docs]}
+
+    def start_build(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        project = self.projects.find(_name(p["projectName"]))
+        if project is None:
+            raise ResourceNotFoundException(
+                f"Project cannot be found: {ctx.arn('codebuild', 'project/' + p['projectName'])}"
+            )
+        doc = self._build(ctx, project, p)
+        self.builds.put(doc)
+        self.supervisor.start(doc["id"], doc["timeoutInMinutes"])
+        return {"build": public(doc)}
+
+    def _build(
+        self, ctx: RequestContext, project: dict[str, Any], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new build's document: the project with the request's overrides."""
+        source = _source(project, p)
+        artifacts = p.get("artifactsOverride") or project["artifacts"]
+        if artifacts["type"] == "CODEPIPELINE":
+            raise InvalidInputException(
+                "Invalid input: artifacts of type CODEPIPELINE are given by AWS CodePipeline; "
+                "give artifactsOverride to start this build yourself"
+            )
+        projects.check_artifacts(artifacts, source)
+        build_id = f"{project['name']}:{uuid.uuid4()}"
+        now = time.time()
+        variables = {v["name"]: v for v in project["environment"]["environmentVariables"]}
+        variables |= {v["name"]: v for v in p.get("environmentVariablesOverride", [])}
+        environment = {**project["environment"], "environmentVariables": list(variables.values())}
+        projects.check_environment(environment)
+        doc: dict[str, Any] = {
+            "id": build_id,
+            "arn": ctx.arn("codebuild", f"build/{build_id}"),
+            "buildNumber": self.builds.next_number(project["name"]),
+            "startTime": now,
+            "currentPhase": "QUEUED",
+            "buildStatus": "IN_PROGRESS",
+            "projectName": project["name"],
+            "phases": [
+                {
+                    "phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": now,
+                    "endTime": now, "durationInSeconds": 0,
+                },
+                {"phaseType": "QUEUED", "startTime": now},
+            ],
+            "source": source,
+            "secondarySources": [],
+            "secondarySourceVersions": [],
+            "artifacts": {},
+            "secondaryArtifacts": [],
+            "cache": {"type": "NO_CACHE"},
+            "environment": environment,
+            "serviceRole": p.get("serviceRoleOverride") or project["serviceRole"],
+            "logs": _logs(ctx, project, p.get("logsConfigOverride"), build_id),
+            "timeoutInMinutes": p.get("timeoutInMinutesOverride") or project["timeoutInMinutes"],
+            "queuedTimeoutInMinutes": project["queuedTimeoutInMinutes"],
+            "buildComplete": False,
+            "initiator": initiator(ctx.principal),
+            "encryptionKey": project["encryptionKey"],
+            "_artifacts": artifacts,
+        }  # fmt: skip
+        if p.get("sourceVersion"):
+            doc["sourceVersion"] = p["sourceVersion"]
+        if artifacts["type"] == "S3":
+            bucket, key = artifact_key(doc)
+            doc["artifacts"] = {"location": f"arn:aws:s3:::{bucket}/{key}"}
+        return doc
+
+    def batch_get_builds(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        found, missing = _batch(p["ids"], lambda build_id: self.builds.find(_build_id(build_id)))
+        return {"builds": found, "buildsNotFound": missing}
+
+    def list_builds_for_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        name = p["projectName"]
+        if self.projects.find(name) is None:
+            raise ResourceNotFoundException(
+                f"Project cannot be found: {ctx.arn('codebuild', 'project/' + name)}"
+            )
+        return {"ids": _newest_first(self.builds.of_project(name), p)}
+
+    def list_builds(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ids": _newest_first(self.builds.all(), p)}
+
+    def stop_build(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        build_id = _build_id(p["id"])
+        doc = self.builds.find(build_id)
+        if doc is None:
+            raise ResourceNotFoundException(f"Build {p['id']} does not exist")
+        if not doc["buildComplete"]:
+            doc = self.builds.update(build_id, _stopping=True)
+            self.supervisor.stop(build_id)
+        return {"build": public(doc)}
+
+    def resume(self) -> None:
+        """End the builds a restart cut short (see :meth:`records.Builds.resume`)."""
+        self.builds.resume()
+
+    async def shutdown(self) -> None:
+        await self.supervisor.shutdown()
+
+
+def _logs(
+    ctx: RequestContext, project: dict[str, Any], override: dict[str, Any] | None, build_id: str
+) -> dict[str, Any]:
+    """Where a build logs: the project's group (or the override's), a stream named after the
+    build's id (under the configured stream name, if any)."""
+    config = override or project["logsConfig"]
+    group = log_group({"name": project["name"], "logsConfig": config})
+    prefix = config.get("cloudWatchLogs", {}).get("streamName")
+    stream = build_id.partition(":")[2]
+    stream = f"{prefix}/{stream}" if prefix else stream
+    return {
+        "groupName": group,
+        "streamName": stream,
+        "deepLink": (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+            f"#logEvent:group={group};stream={stream}"
+        ),
+        "cloudWatchLogsArn": ctx.arn("logs", f"log-group:{group}:log-stream:{stream}"),
+        "cloudWatchLogs": {"status": "ENABLED", "groupName": group},
+        "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+    }
+
+
+def _source(project: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    """The build's source: the project's, with the request's overrides; a CODEPIPELINE source
+    only CodePipeline may start without an override."""
+    source = dict(project["source"])
+    if "sourceTypeOverride" in p:
+        source["type"] = p["sourceTypeOverride"]
+    if "sourceLocationOverride" in p:
+        source["location"] = p["sourceLocationOverride"]
+    if "buildspecOverride" in p:
+        source["buildspec"] = p["buildspecOverride"]
+    if source["type"] == "CODEPIPELINE":
+        raise InvalidInputException(
+            "Invalid input: a project with source type CODEPIPELINE builds the source AWS "
+            "CodePipeline gives it; give sourceTypeOverride and sourceLocationOverride to start "
+            "a build yourself"
+        )
+    projects.check_source(source)
+    return source
+
+
+def _batch(
+    keys: list[str], find: Callable[[str], dict[str, Any] | None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A BatchGet's answer: the documents found (as the API shows them), the keys not found."""
+    found, missing = [], []
+    for key in keys:
+        doc = find(key)
+        if doc is None:
+            missing.append(key)
+        else:
+            found.append(public(doc))
+    return found, missing
+
+
+def _name(name_or_arn: str) -> str:
+    return name_or_arn.rpartition(":project/")[2] if ":project/" in name_or_arn else name_or_arn
+
+
+def _build_id(id_or_arn: str) -> str:
+    return id_or_arn.partition(":build/")[2] if ":build/" in id_or_arn else id_or_arn
+
+
+def _newest_first(docs: list[dict[str, Any]], p: dict[str, Any]) -> list[str]:
+    ordered = sorted(docs, key=lambda d: d["startTime"], reverse=p.get("sortOrder") != "ASCENDING")
+    return [d["id"] for d in ordered]

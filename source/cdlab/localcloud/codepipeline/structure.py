@@ -1,0 +1,111 @@
+"""A pipeline declaration checked as CodePipeline checks it, for what the local cloud runs.
+
+The structure rules are AWS's
+(https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html):
+at least two stages; source actions in the first stage only, and only source actions there;
+unique stage, action and output artifact names; every input artifact the output of an action
+that runs before it. The local cloud runs five action types (:data:`RUNS`); any other is
+refused here rather than failing at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cdlab.localcloud.codepipeline.errors import InvalidStructureException, ValidationException
+
+NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
+# (category, provider) -> the configuration keys the action requires
+RUNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Source", "S3"): ("S3Bucket", "S3ObjectKey"),
+    ("Build", "CodeBuild"): ("ProjectName",),
+    ("Test", "CodeBuild"): ("ProjectName",),
+    ("Deploy", "CloudFormation"): ("ActionMode", "StackName"),
+    ("Approval", "Manual"): (),
+}
+RUNS_TEXT = "Source/S3, Build/CodeBuild, Test/CodeBuild, Deploy/CloudFormation, Approval/Manual"
+EXECUTION_MODE = "SUPERSEDED"  # the one mode the local cloud runs (engine.py's Gates)
+
+
+def check(pipeline: dict[str, Any]) -> None:
+    """Raise InvalidStructureException (or ValidationException) for what AWS would refuse."""
+    name = pipeline["name"]
+    if not NAME.match(name):
+        raise ValidationException(
+            f"1 validation error detected: Value '{name}' at 'pipeline.name' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+"
+        )
+    mode = pipeline.get("executionMode", EXECUTION_MODE)
+    if mode != EXECUTION_MODE:
+        raise ValidationException(
+            f"Execution mode {mode} is not supported by the local cloud, which runs pipelines "
+            f"in {EXECUTION_MODE} mode (the default)."
+        )
+    if pipeline.get("artifactStore", {}).get("type", "S3") != "S3":
+        raise InvalidStructureException("The artifact store type must be S3.")
+    stages = pipeline["stages"]
+    if len(stages) < 2:
+        raise InvalidStructureException(
+            f"Pipeline has only {len(stages)} stage(s). There should be a minimum of 2 stages "
+            "in a pipeline"
+        )
+    _unique([s["name"] for s in stages], "stage names")
+    produced: set[str] = set()
+    for index, stage in enumerate(stages):
+        _check_stage(stage, index == 0, produced)
+
+
+def _unique(names: list[str], what: str) -> None:
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise InvalidStructureException(f"Duplicate {what}: {', '.join(doubled)}")
+
+
+def _check_stage(stage: dict[str, Any], first: bool, produced: set[str]) -> None:
+    actions = stage["actions"]
+    _unique([a["name"] for a in actions], f"action names in stage {stage['name']}")
+    for run_order in sorted({a.get("runOrder", 1) for a in actions}):
+        batch = [a for a in actions if a.get("runOrder", 1) == run_order]
+        made: list[str] = []
+        for action in batch:
+            _check_action(stage["name"], action, first, produced)
+            made += [o["name"] for o in action.get("outputArtifacts", [])]
+        _unique(sorted(produced) + made, "output artifact names")
+        produced.update(made)
+
+
+def _check_action(stage: str, action: dict[str, Any], first: bool, produced: set[str]) -> None:
+    kind = action["actionTypeId"]
+    category, provider = kind["category"], kind["provider"]
+    where = f"action {action['name']} in stage {stage}"
+    if (category == "Source") != first:
+        raise InvalidStructureException(
+            "Pipeline must have source actions in its first stage only, and only source "
+            f"actions there: {where} is a {category} action."
+        )
+    required = RUNS.get((category, provider))
+    if required is None or kind["owner"] != "AWS" or kind["version"] != "1":
+        raise InvalidStructureException(
+            f"{where}: action type {kind['owner']}/{category}/{provider}/{kind['version']} is "
+            f"not one the local cloud runs; it runs AWS-owned version 1 actions: {RUNS_TEXT}."
+        )
+    configuration = action.get("configuration", {})
+    missing = [key for key in required if key not in configuration]
+    if missing:
+        raise InvalidStructureException(
+            f"{where}: missing required configuration key(s) {', '.join(missing)}"
+        )
+    inputs = [i["name"] for i in action.get("inputArtifacts", [])]
+    outputs = action.get("outputArtifacts", [])
+    if category == "Source" and (inputs or len(outputs) != 1):
+        raise InvalidStructureException(f"{where}: a source action has one output artifact")
+    if category == "Approval" and (inputs or outputs):
+        raise InvalidStructureException(f"{where}: an approval action has no artifacts")
+    if category in ("Build", "Test") and not inputs:
+        raise InvalidStructureException(f"{where}: a CodeBuild action needs an input artifact")
+    for name in inputs:
+        if name not in produced:
+            raise InvalidStructureException(
+                f"{where}: input artifact {name} is not the output of an action that runs before it"
+            )
