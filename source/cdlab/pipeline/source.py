@@ -12,7 +12,6 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cdlab.pipeline.definition import PipelineError
 
@@ -62,11 +61,3 @@ def archive(repo: Path, commit: str) -> bytes:
     """``git archive --format=zip`` of the commit: what Lab 3 uploads to the source bucket (git
     writes the commit into source/commit.txt, marked export-subst)."""
     return _git(repo, "archive", "--format=zip", commit)
-
-
-def copy_version(s3: Any, bucket: str, key: str, version: str, store: str, stored: str) -> None:
-    """As the pipeline's role ``s3``: the version ``version`` of the archive into the store."""
-    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-        raise PipelineError(f"the source bucket {bucket} must have versioning enabled")
-    body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
-    s3.put_object(Bucket=store, Key=stored, Body=body)
