@@ -1,9 +1,11 @@
 """A pipeline execution followed through the CodePipeline API, as a participant follows it in the
 console: the execution an upload started (its source revision is the upload's S3 version), each
-action's state from GetPipelineState as it moves, and each action's record (ListActionExecutions)
-and log once it ends.
+action's state as it moves (ListActionExecutions of that execution) and its log once it ends,
+and from GetPipelineState the approval it waits at (with its token) or another execution's
+approval it waits behind.
 
 https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
+https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ListActionExecutions.html
 """
 
 from __future__ import annotations
@@ -135,13 +137,13 @@ class Follower:
         interval, deadline = FIRST_POLL, time.monotonic() + TIMEOUT_SECONDS
         pipeline, found = self.followed.pipeline, self.followed.execution
         while time.monotonic() < deadline:
+            moved = self._poll()
             state = self.codepipeline.get_pipeline_state(name=pipeline)
-            moved = self._poll(state)
             status = self.codepipeline.get_pipeline_execution(
                 pipelineName=pipeline, pipelineExecutionId=found
             )["pipelineExecution"]["status"]
             if status in DONE:
-                self._poll(self.codepipeline.get_pipeline_state(name=pipeline))
+                self._poll()
                 self._close()
                 self.followed.status = status
                 return self.followed
@@ -173,37 +175,24 @@ class Follower:
         line.done("WAIT", "token ready")
         self.followed.status, self.followed.approval = WAITING, waiting
 
-    def _poll(self, state: dict[str, Any]) -> bool:
-        """Start and end the lines of actions that moved in GetPipelineState's ``state``;
-        whether any did."""
+    def _poll(self) -> bool:
+        """Start and end the lines of this execution's actions as they move, oldest first (its
+        own action records: GetPipelineState shows a stage's newest execution only); whether
+        any moved."""
         moved = False
-        for stage in state["stageStates"]:
-            if stage.get("latestExecution", {}).get("pipelineExecutionId") != (
-                self.followed.execution
-            ):
+        for detail in reversed(self._details()):
+            label = f"{detail['stageName']}/{detail['actionName']}"
+            if label in self.followed.details:
                 continue
-            for action in stage.get("actionStates", []):
-                status = action.get("latestExecution", {}).get("status")
-                label = f"{stage['stageName']}/{action['actionName']}"
-                if status is None or label in self.followed.details:
-                    continue
-                if label not in self.lines:
-                    approval = action.get("latestExecution", {}).get("token") is not None
-                    self.lines[label] = progress.start(label, self.out, spin=not approval)
-                    moved = True
-                if status in ACTION_DONE:
-                    moved = self._end(label) or moved
+            if label not in self.lines:
+                kind = detail.get("input", {}).get("actionTypeId", {}).get("category")
+                self.lines[label] = progress.start(label, self.out, spin=kind != "Approval")
+                moved = True
+            if detail["status"] in ACTION_DONE:
+                path = self._keep(label, detail)
+                self.lines.pop(label).done(MARKS[detail["status"]], _detail(detail, path))
+                moved = True
         return moved
-
-    def _end(self, label: str) -> bool:
-        """End the action's line with its record and log, once ListActionExecutions has it."""
-        stage, action = label.split("/")
-        mine = [d for d in self._details() if (d["stageName"], d["actionName"]) == (stage, action)]
-        if not mine or mine[0]["status"] not in ACTION_DONE:
-            return False
-        path = self._keep(label, mine[0])
-        self.lines.pop(label).done(MARKS[mine[0]["status"]], _detail(mine[0], path))
-        return True
 
     def _details(self) -> list[dict[str, Any]]:
         """This execution's action records, newest first."""
