@@ -28,6 +28,7 @@ from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, lo
 from cdlab.notebook.lab_pipeline import (
     PipelineRun,
     commit,
+    first_runs,
     follow,
     lab_checkout,
     stack_outputs,
@@ -92,6 +93,7 @@ __all__ = [
     "default_bucket",
     "dense_request",
     "ensure_bucket",
+    "first_runs",
     "follow",
     "held_out_request",
     "lab_checkout",

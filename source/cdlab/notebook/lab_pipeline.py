@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import pandas as pd
 
 from cdlab.notebook.workspace import repository, workdir
 from cdlab.pipeline import approval, execution, stack
@@ -78,6 +79,14 @@ def commit(repo: Path, message: str, files: dict[str, str]) -> str:
 def stack_outputs(name: str) -> dict[str, str]:
     """The pipeline stack's outputs (its buckets, the pipeline's name, the prod endpoint)."""
     return stack.outputs(boto3.client("cloudformation"), name)
+
+
+def first_runs(name: str) -> pd.DataFrame:
+    """The runs CodePipeline started by itself when it created the pipeline, once they ended
+    (they fail at Source: nothing was uploaded yet)."""
+    found = execution.first_run_over(stack_outputs(name)["PipelineName"])
+    columns = ["pipelineExecutionId", "status", "statusSummary", "trigger"]
+    return pd.DataFrame([{c: s.get(c, "") for c in columns} for s in found], columns=columns)
 
 
 def follow(repo: Path, name: str, approve: bool = False, resume: str = "") -> PipelineRun:

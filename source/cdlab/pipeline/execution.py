@@ -89,6 +89,26 @@ def started_by(pipeline: str, version: str, timeout: float = START_SECONDS) -> s
     )
 
 
+def first_run_over(pipeline: str, timeout: float = START_SECONDS) -> list[dict[str, Any]]:
+    """The executions CodePipeline started by itself when it created the pipeline (trigger
+    CreatePipeline), once none is in progress. Nothing is uploaded then, so such a run fails at
+    Source; an upload made while it still runs could be built by it too, so wait for it first.
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-about-starting.html"""
+    codepipeline, deadline = boto3.client("codepipeline"), time.monotonic() + timeout
+    while True:
+        summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=100)
+        first = [
+            s
+            for s in summaries["pipelineExecutionSummaries"]
+            if s.get("trigger", {}).get("triggerType") == "CreatePipeline"
+        ]
+        if all(s["status"] not in ("InProgress", "Stopping") for s in first):
+            return first
+        if time.monotonic() > deadline:
+            raise PipelineError(f"the first run of pipeline {pipeline} did not end in time")
+        time.sleep(FIRST_POLL)
+
+
 def waiting_approval(pipeline: str, execution: str | None = None) -> Approval | None:
     """The approval that waits for an answer in ``execution`` (any execution when None)."""
     state = boto3.client("codepipeline").get_pipeline_state(name=pipeline)

@@ -80,7 +80,8 @@ def _upload(repo: Path, revision: Revision, outputs: dict[str, str], out: TextIO
 
 
 def _deploy_stack(repo: Path, name: str, out: TextIO) -> dict[str, str]:
-    """The pipeline stack from the commit's pipeline.yml, created or updated; its outputs."""
+    """The pipeline stack from the commit's pipeline.yml, created or updated; its outputs. A
+    pipeline just created has started its automatic first run: wait for it to end first."""
     out.write(f"  $ {stack.deploy_command(name)}\n")
     line = progress.start(f"Stack/{name}", out)
     cfn = boto3.client("cloudformation")
@@ -90,7 +91,14 @@ def _deploy_stack(repo: Path, name: str, out: TextIO) -> dict[str, str]:
         line.done("FAIL")
         raise
     line.done("ok", done)
-    return stack.outputs(cfn, name)
+    outputs = stack.outputs(cfn, name)
+    for first in execution.first_run_over(outputs["PipelineName"]):
+        if done == "created":
+            out.write(
+                f"      the pipeline's automatic first run {first['pipelineExecutionId']}: "
+                f"{first['status']} (nothing was uploaded yet)\n"
+            )
+    return outputs
 
 
 def _answerer(approve: bool, out: TextIO) -> Callable[[Approval], bool]:
@@ -126,8 +134,8 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     followed: Followed | None = None
     try:
         outputs = _deploy_stack(repo, options.stack, out)
-        version = _upload(repo, revision, outputs, out)
         pipeline = outputs["PipelineName"]
+        version = _upload(repo, revision, outputs, out)
         found = execution.started_by(pipeline, version)
         out.write(f"      EventBridge started execution {found} of pipeline {pipeline}\n")
         record = {"execution": found, "commit": revision.commit, "subject": revision.subject}
