@@ -47,7 +47,21 @@ class CliPipeline:
         return json.loads(self.cloud.aws(*args, "--output", "json").stdout or "null")
 
     def deploy(self) -> dict[str, str]:
+        """Deploy the stack, then wait for the pipeline's automatic first run (trigger
+        CreatePipeline) to end: it fails at Source, unless an upload comes first."""
         self.cloud.aws(*deploy_args(self.clone, self.stack))
+
+        def first_runs() -> list[str]:
+            summaries = self.json(
+                "codepipeline", "list-pipeline-executions", "--pipeline-name", self.stack
+            )["pipelineExecutionSummaries"]
+            return [
+                s["status"]
+                for s in summaries
+                if s.get("trigger", {}).get("triggerType") == "CreatePipeline"
+            ]
+
+        poll(first_runs, until=lambda runs: "InProgress" not in runs, timeout=60, interval=0.5)
         return self.outputs()
 
     def outputs(self) -> dict[str, str]:
