@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -24,7 +25,6 @@ import pytest
 import scipy.sparse as sp
 
 from cdlab.localcloud.codebuild import buildspec as codebuild
-from cdlab.pipeline.definition import Project
 from cdlab.steps import gate
 from tests.integration.scaled import ScaledCloud, scaled_cloud
 
@@ -32,6 +32,15 @@ REPO = Path(__file__).resolve().parents[2]
 PROD = "prod-cdlab"
 BAD_MODEL = {"linear_lr": "1000000", "epochs": "1"}  # diverges: the match-rate gate stops it
 ROW = sp.csr_matrix(np.eye(2625, dtype=np.float32)[[3, 1000]].sum(axis=0, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A CodeBuild project as the buildspec runner reads it."""
+
+    name: str
+    buildspec: dict
+    environment: dict[str, str]
 
 
 def pointed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
@@ -309,7 +318,7 @@ def test_codebuild_runs_post_build_after_a_failed_build_but_nothing_after_a_fail
     tmp_path: Path,
 ) -> None:
     def build(phases: dict) -> tuple[codebuild.Failure | None, str]:
-        project = Project("p", {"version": 0.2, "phases": phases}, {})
+        project = Spec("p", {"version": 0.2, "phases": phases}, {})
         with (tmp_path / "log").open("w") as log:
             failure = codebuild.run(project, tmp_path, {**os.environ, "X": "1"}, log)
         return failure, (tmp_path / "log").read_text()
