@@ -5,6 +5,6 @@ pipeline stack deployed as ``aws cloudformation deploy`` does), ``source`` (the 
 archive), ``execution`` (the execution an upload started, followed with GetPipelineState),
 ``actionlogs`` (each action's log: a build's from CloudWatch Logs), ``approval``
 (PutApprovalResult), ``progress`` (the display), ``summary`` (the end of a run) and ``runner``
-(the steps in order). ``definition`` reads pipeline.yml as data; the other modules are the
+(the steps in order). ``definition`` holds what the modules share; the other modules are the
 local cloud's engine's (the buildspec runner, the artifact store, the deploy action, the roles).
 """
