@@ -40,7 +40,6 @@ STAGE_ROLES = ("CodeBuildRole", "TestCodeBuildRole", "CodePipelineRole", "CloudF
 
 # (role, Sid) -> the stage whose one action fails without the statement
 EXERCISED = {
-    ("CodePipelineRole", "SourceBucket"): "Source",
     ("CodePipelineRole", "SourceArchive"): "Source",
     ("CodePipelineRole", "Builds"): "Build",  # the engine's codebuild:StartBuild
     ("CodeBuildRole", "BuildLogs"): "Build",
@@ -51,11 +50,9 @@ EXERCISED = {
     ("CodeBuildRole", "Training"): "Build",
     ("CodeBuildRole", "PassSagemakerRole"): "Build",
     ("TestCodeBuildRole", "TestLogs"): "TestQA",
-    ("TestCodeBuildRole", "ArtifactBucket"): "TestQA",
     ("TestCodeBuildRole", "PipelineArtifacts"): "TestQA",
     ("TestCodeBuildRole", "HeldOutChannel"): "TestQA",  # issue 13's second bug
     ("TestCodeBuildRole", "InvokeQAEndpoint"): "TestQA",
-    ("CodePipelineRole", "ArtifactBucket"): "Source",
     ("CodePipelineRole", "Artifacts"): "Source",
     ("CodePipelineRole", "ValidateTemplates"): "DeployQA",
     ("CodePipelineRole", "EndpointStacks"): "DeployQA",
@@ -65,7 +62,16 @@ EXERCISED = {
     ("CloudFormationRole", "PassSagemakerRole"): "DeployQA",
     ("CloudFormationRole", "RollbackAlarm"): "DeployProd",
 }
-NOT_EXERCISED: dict[tuple[str, str], str] = {}
+# bucket-level reads AWS's services make and the local ones do not (yet): a run without them
+# succeeds, so these statements are kept for AWS and listed here
+NOT_EXERCISED = {
+    ("CodePipelineRole", "SourceBucket"): "the local CodePipeline's S3 source action reads the "
+    "object and checks its VersionId; it calls neither GetBucketVersioning nor GetBucketLocation",
+    ("CodePipelineRole", "ArtifactBucket"): "the local CodePipeline writes and reads artifacts "
+    "without GetBucketVersioning, GetBucketLocation or GetBucketAcl on the artifact bucket",
+    ("TestCodeBuildRole", "ArtifactBucket"): "the local CodeBuild downloads its source without "
+    "GetBucketLocation or GetBucketAcl on the artifact bucket",
+}
 DEPLOYED = {"DeployQA": f"{STACK}-deploy-qa", "DeployProd": f"{STACK}-deploy-prod"}
 
 
