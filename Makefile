@@ -17,11 +17,16 @@ install: $(STAMP)
 run: $(STAMP)  ## the main job: the pipeline stack (cloudformation/pipeline.yml) deployed on the local cloud, a commit through it, approved, with a summary
 	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(VENV)/bin/cdlab pipeline run --approve
 
-test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval
+# pytest-xdist workers: each its own local clouds (ports, homes, processes), a test module or a
+# notebook whole on one worker; most of the suite waits on processes and cloud time, not on CPU
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
+test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval, each on $(TEST_WORKERS) workers
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
-	$(PY) -m pytest -q -p no:cacheprovider -m "not sdkv2 and not iam_mutations and not ui"
-	$(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not sdkv2 and not iam_mutations and not ui"
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests, the integration tests not marked slow
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not sdkv2 and not iam_mutations" tests/unit tests/integration

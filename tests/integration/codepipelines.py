@@ -67,6 +67,25 @@ def declaration(pipe: Pipeline) -> dict[str, Any]:
     }
 
 
+def one_action_stage(
+    name: str, category: str, provider: str, configuration: dict[str, str], **artifacts: Any
+) -> dict[str, Any]:
+    """A stage of one AWS-owned action named like the stage; ``artifacts``: its
+    ``inputArtifacts`` and ``outputArtifacts``, as lists of names."""
+    action = {
+        "name": name,
+        "actionTypeId": {
+            "category": category,
+            "owner": "AWS",
+            "provider": provider,
+            "version": "1",
+        },
+        "configuration": configuration,
+        **{key: [{"name": n} for n in names] for key, names in artifacts.items()},
+    }
+    return {"name": name, "actions": [action]}
+
+
 def make_pipeline(
     client: Callable[[str], Any],
     name: str,

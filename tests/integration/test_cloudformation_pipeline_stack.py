@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError, WaiterError
 
 from cdlab import config
 from cdlab.localcloud.cloudformation import template
-from cdlab.localcloud.cloudformation.resources import PROVIDED
 from cdlab.pipeline.roles import assume
 from tests.integration.private_cloud import PrivateCloud
+from tests.polling import poll
 from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trusting
 
 pytestmark = pytest.mark.slow
@@ -332,11 +332,12 @@ def test_a_retained_bucket_outlives_its_stack(client) -> None:
     assert s3.get_object(Bucket=kept, Key="a")["Body"].read() == b"a"
 
 
-@pytest.mark.skipif(
-    not {"AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline"} <= set(PROVIDED),
-    reason="the local cloud does not provide CodeBuild projects and pipelines yet",
-)
-def test_the_whole_pipeline_template_deploys_and_deletes(aws, client) -> None:
+def described_rule_arn(client, found: dict[str, dict]) -> str:
+    rule = found["SourceEventRule"]["PhysicalResourceId"]
+    return client("events").describe_rule(Name=rule)["Arn"]
+
+
+def test_the_whole_pipeline_template_deploys_updates_and_deletes(aws, client) -> None:
     cfn, s3 = client("cloudformation"), client("s3")
     deploy(aws, "cdlab-full", PIPELINE_YML, "--capabilities", "CAPABILITY_IAM")
     found = resources(cfn, "cdlab-full")
@@ -353,6 +354,39 @@ def test_the_whole_pipeline_template_deploys_and_deletes(aws, client) -> None:
     )
     [project] = client("codebuild").batch_get_projects(names=["cdlab-full-test"])["projects"]
     assert 'source/test.py "qa-cdlab-full"' in project["source"]["buildspec"]
+
+    # the stack's bucket and rule start the pipeline on an upload (a bad archive: it stops there)
+    source = found["SourceBucket"]["PhysicalResourceId"]
+    s3.put_object(Bucket=source, Key="cdlab/source.zip", Body=b"not a zip")
+    codepipeline = client("codepipeline")
+    [started] = poll(
+        lambda: [
+            e
+            for e in codepipeline.list_pipeline_executions(pipelineName="cdlab-full")[
+                "pipelineExecutionSummaries"
+            ]
+            if e["trigger"]["triggerType"] == "CloudWatchEvent"
+        ]
+    )
+    assert started["trigger"]["triggerDetail"] == described_rule_arn(client, found)
+    poll(
+        lambda: (
+            codepipeline.get_pipeline_execution(
+                pipelineName="cdlab-full", pipelineExecutionId=started["pipelineExecutionId"]
+            )["pipelineExecution"]["status"]
+            in ("Failed", "Succeeded", "Stopped")
+        )
+    )
+
+    aws(
+        "cloudformation", "deploy", "--template-file", str(PIPELINE_YML),
+        "--stack-name", "cdlab-full", "--capabilities", "CAPABILITY_IAM", "--parameter-overrides",
+        "PipelineName=cdlab-full", "CodeBuildImage=aws/codebuild/standard:6.0",
+    )  # fmt: skip
+    [stack] = cfn.describe_stacks(StackName="cdlab-full")["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    [project] = client("codebuild").batch_get_projects(names=["cdlab-full-build"])["projects"]
+    assert project["environment"]["image"] == "aws/codebuild/standard:6.0"
 
     for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
         empty_bucket(s3, found[logical]["PhysicalResourceId"])

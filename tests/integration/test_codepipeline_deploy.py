@@ -9,7 +9,13 @@ import json
 import uuid
 import zipfile
 
-from tests.integration.codepipelines import SOURCE_KEY, declaration, make_parts, settled
+from tests.integration.codepipelines import (
+    SOURCE_KEY,
+    declaration,
+    make_parts,
+    one_action_stage,
+    settled,
+)
 
 ALARM = {
     "Type": "AWS::CloudWatch::Alarm",
@@ -37,26 +43,17 @@ def test_a_deploy_action_creates_the_stack_from_the_source_artifact(client) -> N
     name = f"deploy-{uuid.uuid4().hex[:8]}"
     pipe = make_parts(client, name, pipeline_actions=("s3:*", "cloudformation:*", "cloudwatch:*"))
     declared = declaration(pipe)
-    declared["stages"][1] = {
-        "name": "Deploy",
-        "actions": [
-            {
-                "name": "Deploy",
-                "actionTypeId": {
-                    "category": "Deploy",
-                    "owner": "AWS",
-                    "provider": "CloudFormation",
-                    "version": "1",
-                },
-                "configuration": {
-                    "ActionMode": "CREATE_UPDATE",
-                    "StackName": f"{name}-app",
-                    "TemplatePath": "SourceOutput::template.json",
-                },
-                "inputArtifacts": [{"name": "SourceOutput"}],
-            }
-        ],
-    }
+    declared["stages"][1] = one_action_stage(
+        "Deploy",
+        "Deploy",
+        "CloudFormation",
+        {
+            "ActionMode": "CREATE_UPDATE",
+            "StackName": f"{name}-app",
+            "TemplatePath": "SourceOutput::template.json",
+        },
+        inputArtifacts=["SourceOutput"],
+    )
     codepipeline.create_pipeline(pipeline=declared)
     settled(codepipeline, name, 1, "Failed")
     s3 = client("s3")

@@ -10,6 +10,11 @@ the policy of ``cloudformation/participant.yml``, whose key the kernels' clients
 (``CDLAB_ACCESS_KEY_ID``, read by ``control.client_environment``), so a notebook that needs more
 than the policy allows fails here as it would on AWS. ``NOTEBOOKS_AS=admin`` runs them with the
 kit's key instead. The end of the session stops the cloud.
+
+Under pytest-xdist (``make test`` runs the notebooks two at a time, ``--dist loadfile``) each
+worker does this for itself, so each notebook runs whole in one kernel against its worker's own
+cloud (09's cleanup then sees only what its own cloud holds); the controller runs no kernel and
+starts no cloud.
 """
 
 from __future__ import annotations
@@ -48,7 +53,14 @@ def participant_environment(cloud: control.Cloud) -> dict[str, str]:
     ).environment()
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the notebooks to xdist's workers rather than running them."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if _xdist_controller(config):
+        return
     home = Path(tempfile.mkdtemp(prefix="cdlab-notebooks-"))
     config.stash[_HOME] = home
     port = free_port()

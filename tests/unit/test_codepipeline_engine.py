@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.codepipeline import structure, trigger
-from cdlab.localcloud.codepipeline.cloud import Cloud
 from cdlab.localcloud.codepipeline.engine import RESTARTED, Engine
 from cdlab.localcloud.codepipeline.errors import InvalidStructureException
 from cdlab.localcloud.codepipeline.gates import Gates
@@ -67,7 +67,7 @@ def test_after_a_restart_an_action_that_was_running_failed_and_its_stage_is_retr
     start_action(execution, "Source", pipeline["stages"][0]["actions"][0])
     executions = Executions(store)
     executions.save(execution)
-    engine = Engine(executions, Cloud("http://127.0.0.1:1", tmp_path, "us-east-1"), tmp_path)
+    engine = Engine(executions, Cloud(tmp_path, 1, "us-east-1"), tmp_path)
     engine.resume({"p": pipeline})
     found = executions.get(execution["id"])
     assert found is not None

@@ -23,10 +23,11 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
-  before it is acknowledged. For the other services, a JSON request is first checked against
-  its service's botocore model, a change is journaled before moto makes it (so a restart
-  replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs;
-  an IAM change makes the guard look its callers' keys up again.
+  before it is acknowledged, and an object it creates may start pipelines through EventBridge
+  (:mod:`codepipeline.trigger`). For the other services, a JSON request is first checked
+  against its service's botocore model, a change is journaled before moto makes it (so a
+  restart replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those
+  logs; an IAM change makes the guard look its callers' keys up again.
 
 A request of an IAM user or a role session is then made only if IAM allows it
 (:mod:`protocols.enforcement`), unless the cloud was started with ``CDLAB_IAM=off``.
@@ -61,7 +62,6 @@ from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.cloudwatch.telemetry import Telemetry
 from cdlab.localcloud.codebuild.provider import CodeBuild
-from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.console.charts import Charts
 from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.console.web import Console, make_token
@@ -129,7 +129,6 @@ class Gateway:
         self.cloudformation: CloudFormation | None = None
         self.autoscaler: Autoscaler | None = None
         self.codepipeline: codepipeline.CodePipeline | None = None
-        self.trigger: codepipeline.Trigger | None = None
         self.telemetry: asyncio.Task[None] | None = None
         self.console = Console(make_token(home))
 
@@ -173,22 +172,12 @@ class Gateway:
             self.service_roles,
         )
         self.training.resume()
-        cloud = Cloud(self.home, self.port, config.region())
-        self.codebuild = CodeBuild(
-            self.store, self.service_roles, self.logs, cloud, self.home / "codebuild"
-        )
-        self.codebuild.resume()
-        self.codepipeline, self.trigger = codepipeline.assemble(
-            self.store, self.moto, self.service_roles, self.home, self.port
-        )
-        self.codepipeline.resume()
+        services = codepipeline.assemble(
+            self.store, self.moto, self.service_roles, self.logs, self.home, self.port
+        )  # CodeBuild, and CodePipeline acting through it
+        self.codebuild, self.codepipeline = services
         self.operations = operations.table(
-            self.sagemaker,
-            self.training,
-            self.cloudformation,
-            self.autoscaler,
-            self.codebuild,
-            self.codepipeline,
+            self.sagemaker, self.training, self.cloudformation, self.autoscaler, *services
         )
         self.cloudformation.engine.services = self.operations
         self.console.views = Views(self.operations, self.router, self.moto)
@@ -311,11 +300,8 @@ class Gateway:
                     "in the state dir (CDLAB_HOME) and retry."
                 )
                 return envelopes.s3_error(err)
-        if response.status < 300 and self.trigger is not None:  # S3 -> EventBridge -> pipelines
-            account = request[CONTEXT].account
-            await self.trigger.s3_written(
-                request.method, request.path, request.query, request.headers, account
-            )
+        if response.status < 300 and self.codepipeline is not None:  # EventBridge -> pipelines
+            await self.codepipeline.trigger.s3_written(request)
         return response
 
     async def invoke(self, request: web.Request, name: str) -> web.Response:

@@ -11,25 +11,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdlab import config
-from cdlab.localcloud.codepipeline.cloud import Cloud
+from cdlab.localcloud.codebuild.provider import CodeBuild
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.codepipeline.engine import Engine
 from cdlab.localcloud.codepipeline.provider import CodePipeline
 from cdlab.localcloud.codepipeline.records import Executions
 from cdlab.localcloud.codepipeline.trigger import Trigger
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.state.logarchive import LogArchive
 from cdlab.localcloud.state.store import Store
 
 __all__ = ["CodePipeline", "Trigger", "assemble"]
 
 
 def assemble(
-    store: Store, moto: MotoState, service_roles: ServiceRoles, home: Path, port: int
-) -> tuple[CodePipeline, Trigger]:
-    """The provider, its engine acting at ``http://127.0.0.1:port`` with the kit's key of
-    ``home``, and the trigger that starts its pipelines."""
-    cloud = Cloud(f"http://{config.LOOPBACK}:{port}", home, moto.region)
+    store: Store,
+    moto: MotoState,
+    service_roles: ServiceRoles,
+    logs: LogArchive,
+    home: Path,
+    port: int,
+) -> tuple[CodeBuild, CodePipeline]:
+    """CodeBuild and CodePipeline, which acts through CodeBuild's API, both at the local cloud's
+    URL (``port``) with the kit's key of ``home``; what they were running resumed."""
+    cloud = Cloud(home, port, moto.region)
+    codebuild = CodeBuild(store, service_roles, logs, cloud, home / "codebuild")
+    codebuild.resume()
     engine = Engine(Executions(store), cloud, home / "codepipeline")
     provider = CodePipeline(store, engine, moto, service_roles)
-    return provider, Trigger(moto, service_roles, provider.start_by_rule)
+    provider.resume()
+    return codebuild, provider

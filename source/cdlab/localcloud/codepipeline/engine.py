@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cdlab.localcloud.codebuild.worker import Cloud
 from cdlab.localcloud.codepipeline import actions
 from cdlab.localcloud.codepipeline.actions import ActionFailed, Job
-from cdlab.localcloud.codepipeline.cloud import Cloud
+from cdlab.localcloud.codepipeline.cloud import as_role
 from cdlab.localcloud.codepipeline.gates import Gates
 from cdlab.localcloud.codepipeline.records import (
     Execution,
@@ -191,7 +192,7 @@ class Engine:
 
     def _blocking(self, role_arn: str, pipeline: str, job: Job) -> actions.Outcome:
         try:
-            role = self.cloud.as_role(role_arn, roles.CODEPIPELINE, session_name(pipeline))
+            role = as_role(self.cloud, role_arn, roles.CODEPIPELINE, session_name(pipeline))
         except PipelineError as e:
             raise ActionFailed(str(e), actions.PERMISSION_ERROR) from None
         return actions.run(role, job)

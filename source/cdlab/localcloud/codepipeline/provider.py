@@ -27,6 +27,7 @@ from cdlab.localcloud.codepipeline.errors import (
     StageNotRetryableException,
 )
 from cdlab.localcloud.codepipeline.records import PIPELINES, Execution, Executions, new_execution
+from cdlab.localcloud.codepipeline.trigger import Trigger
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto import eventbridge
@@ -46,6 +47,7 @@ class CodePipeline:
         self.executions: Executions = engine.executions
         self.moto = moto
         self.service_roles = service_roles
+        self.trigger = Trigger(moto, service_roles, self.start_by_rule)  # on S3 uploads
 
     # ---- pipelines -----------------------------------------------------------------------
 

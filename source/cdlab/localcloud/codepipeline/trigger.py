@@ -18,11 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from aiohttp import web
+
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.iam.wire import Call
 from cdlab.localcloud.moto import eventbridge
 from cdlab.localcloud.moto.eventbridge import CreatedObject, RuleTarget
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols.auth import CONTEXT
 from cdlab.pipeline import roles
 
 log = logging.getLogger("cdlab.codepipeline")
@@ -77,17 +80,11 @@ class Trigger:
         self.service_roles = service_roles
         self.start = start
 
-    async def s3_written(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        account: str,
-    ) -> None:
+    async def s3_written(self, request: web.Request) -> None:
         """After a successful S3 request: start the pipelines its Object Created event targets."""
-        why = reason(method, query, headers)
-        bucket, _, key = unquote(path).lstrip("/").partition("/")
+        account = request[CONTEXT].account
+        why = reason(request.method, request.query, request.headers)
+        bucket, _, key = unquote(request.path).lstrip("/").partition("/")
         if why is None or not key:
             return
         created = await self.moto.run(eventbridge.created_object, self.moto, bucket, key)

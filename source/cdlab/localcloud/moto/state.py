@@ -15,12 +15,8 @@ import contextlib
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.applicationautoscaling.models import (
-    ApplicationAutoscalingBackend,
-    applicationautoscaling_backends,
-)
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.events.models import EventsBackend, events_backends
 from moto.glue.models import GlueBackend, glue_backends
@@ -44,6 +40,9 @@ from cdlab.localcloud.moto.records import (
 )
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
 
+if TYPE_CHECKING:
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
 
 class MotoState(MotoThread):
     """Moto's backends for one account: S3 (global) and the regional ones of ``region``; the
@@ -64,6 +63,10 @@ class MotoState(MotoThread):
         return cloudwatch_backends[self.account][self.region]
 
     def autoscaling_backend(self) -> ApplicationAutoscalingBackend:
+        # imported here: it pulls in moto's EC2 and ECS (a second), which the kit's clients that
+        # read templates (the notebooks, the CLI) never need
+        from moto.applicationautoscaling.models import applicationautoscaling_backends
+
         return applicationautoscaling_backends[self.account][self.region]
 
     def iam_backend(self) -> IAMBackend:
