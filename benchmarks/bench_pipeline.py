@@ -1,10 +1,13 @@
 """Pipeline figures: stage times and the total of ``cdlab pipeline run --approve``, offline.
 
 Runs the repository's HEAD twice on a fresh local cloud at ``CDLAB_TIME_SCALE=60`` (as
-``make run`` does), in a temporary state directory: the first run creates the QA and prod
-endpoints, the second replaces QA and updates prod blue/green (the steady state of a lab). Target:
-each run under 90 s after install. The ratio compares with a typical run on AWS, which is an
-assumption, not a measurement (this machine is offline): see ``AWS_SECONDS``.
+``make run`` does), in a temporary state directory, through the AWS API (the pipeline stack
+deployed, the archive uploaded, the execution followed in the local cloud's CodePipeline): the
+first run creates the stack and the QA and prod endpoints, the second replaces QA and updates
+prod blue/green (the steady state of a lab). Each total is printed next to the 11 s first run of
+the client-side runner the API path replaced (``BASELINE_SECONDS``, measured on this kind of
+machine before the change), as a ratio; target: at most 1.5x. The AWS column is an assumption,
+not a measurement (this machine is offline): see ``AWS_SECONDS``.
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py``.
 """
 
@@ -20,7 +23,8 @@ from cdlab.localcloud import control
 from cdlab.pipeline import runner
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_SECONDS = 90
+BASELINE_SECONDS = 11.0  # the client-side runner's first run, before issue 14
+TARGET_RATIO = 1.5
 # A typical AWS run of this pipeline, stage by stage (minutes, from SageMaker's and CodeBuild's
 # usual figures): Source 1 (S3 upload -> EventBridge -> pipeline), Build 10 (CodeBuild start and
 # pip install 3, predata 1, a training job on ml.c5.xlarge with its provisioning 6), DeployQA 8
@@ -88,10 +92,12 @@ def main() -> None:
         + f"{aws_total:>14} s"
     )
     for label, _, total in runs:
-        verdict = "within" if total < TARGET_SECONDS else "OVER"
+        ratio = total / BASELINE_SECONDS
+        verdict = "within" if ratio <= TARGET_RATIO else "OVER"
         print(
-            f"{label}: {total:.1f} s, {verdict} the {TARGET_SECONDS} s target; "
-            f"{aws_total / total:.0f}x faster than the assumed {aws_total / 60:.0f} min on AWS"
+            f"{label}: {total:.1f} s, {ratio:.2f}x the {BASELINE_SECONDS:.0f} s of the old path "
+            f"({verdict} the {TARGET_RATIO}x target); {aws_total / total:.0f}x faster than the "
+            f"assumed {aws_total / 60:.0f} min on AWS"
         )
 
 

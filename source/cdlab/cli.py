@@ -165,15 +165,16 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
     from cdlab.pipeline.definition import DEFAULT_STACK
 
     pipeline = commands.add_parser(
-        "pipeline", help="run cloudformation/pipeline.yml's stages on the local cloud"
+        "pipeline", help="Lab 3 in one command: deploy the pipeline stack, upload, follow, approve"
     )
     pipeline_commands = pipeline.add_subparsers(dest="action", required=True)
     text = (
-        "Run the pipeline of cloudformation/pipeline.yml on the current git commit: Source (git "
-        "archive HEAD), Build (predata.py, train.py), DeployQA, TestQA (the match-rate gate), "
-        "Approval, DeployProd (blue/green), against the local cloud. Each stage acts as its "
-        "pipeline.yml role (builds as their project's ServiceRole, the rest as the pipeline's "
-        "RoleArn), so a permission the template lacks fails here as on AWS. Exit status: 0 "
+        "Lab 3's steps in one command, through the AWS API (the local cloud or AWS, as "
+        "CDLAB_TARGET says): deploy cloudformation/pipeline.yml as the stack NAME (aws "
+        "cloudformation deploy), upload git archive HEAD to its source bucket (aws s3 cp), which "
+        "starts an execution through EventBridge, then follow it (get-pipeline-state): Source, "
+        "Build (predata.py, train.py), DeployQA, TestQA (the match-rate gate), Approval, "
+        "DeployProd (blue/green). Each build's log is read from CloudWatch Logs. Exit status: 0 "
         "deployed, 1 a stage failed, 3 waiting for approval."
     )
     run = pipeline_commands.add_parser("run", help="run it once, end to end", description=text)
@@ -184,39 +185,27 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
         "(default: %(default)s; at most 34 lower-case letters, digits and hyphens)",
     )
     run.add_argument(
-        "--approve", action="store_true", help="approve the manual approval (else ask on a TTY)"
-    )
-    run.add_argument(
-        "--hyperparameter",
-        "-p",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a hyperparameter for this run's build (as a CodeBuild environment "
-        "override); to change the model for good, commit source/hyperparameters.json",
-    )
-    run.add_argument(
-        "--bad-model",
+        "--approve",
         action="store_true",
-        help="train a deliberately bad model (linear_lr=1000000, epochs=1): TestQA stops it",
+        help="approve the manual approval (put-approval-result); else the run stops there",
     )
     run.add_argument(
         "--keep-runs",
         type=_at_least_one,
         default=10,
         metavar="N",
-        help="keep the newest N run directories under $CDLAB_HOME/pipeline/runs "
-        "(about 10 MB each) and delete older ones (default: %(default)s)",
+        help="keep the newest N run directories (the actions' logs) under "
+        "$CDLAB_HOME/pipeline/runs and delete older ones (default: %(default)s)",
     )
     run.set_defaults(handler=_pipeline_run)
     text = (
-        "Answer the manual approval of the newest run that waits at it (a run without --approve "
-        "and without a terminal): approve, and DeployProd deploys that run's build; or --reject, "
-        "and prod stays as it is. As aws codepipeline put-approval-result does on AWS. Exit "
-        "status: 0 deployed, 1 rejected, failed or nothing to approve."
+        "Answer the manual approval that waits in the pipeline NAME (a run without --approve): "
+        "approve, and DeployProd deploys that execution's build; or --reject, and prod stays as "
+        "it is. It is aws codepipeline put-approval-result with the token get-pipeline-state "
+        "shows. Exit status: 0 deployed, 1 rejected, failed or nothing to approve."
     )
     approve = pipeline_commands.add_parser(
-        "approve", help="approve (or reject) the run waiting at Approval", description=text
+        "approve", help="approve (or reject) the execution waiting at Approval", description=text
     )
     approve.add_argument("--stack-name", default=DEFAULT_STACK, help="default: %(default)s")
     approve.add_argument("--reject", action="store_true", help="reject instead: prod unchanged")
@@ -232,27 +221,20 @@ def _at_least_one(text: str) -> int:
 
 def _pipeline_run(args: argparse.Namespace) -> int:
     from cdlab.pipeline import runner
-    from cdlab.steps.training import parse_hyperparameter
 
-    try:
-        given = dict(parse_hyperparameter(text) for text in args.hyperparameter)
-    except ValueError as e:
-        print(f"cdlab pipeline run: {e}", file=sys.stderr)
-        return 2
     options = runner.Options(
         directory=Path.cwd(),
         stack=args.stack_name,
         approve=args.approve,
-        hyperparameters={**(runner.BAD_MODEL if args.bad_model else {}), **given},
         keep_runs=args.keep_runs,
     )
     return runner.run(options)
 
 
 def _pipeline_approve(args: argparse.Namespace) -> int:
-    from cdlab.pipeline import resume
+    from cdlab.pipeline import runner
 
-    return resume.approve(args.stack_name, approved=not args.reject)
+    return runner.approve(args.stack_name, approved=not args.reject)
 
 
 def _add_load(commands: argparse._SubParsersAction) -> None:

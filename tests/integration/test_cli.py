@@ -78,8 +78,7 @@ COMMANDS = {  # each command line's arguments, as cdlab/cli.py defines them
     ("console",): {"-h", "--help", "--home", "--no-browser"},
     ("load",): {"-h", "--help", "endpoint", "--rate", "--duration", "--steps", "--feature-dim"},
     ("pipeline",): {"-h", "--help", "{run,approve}"},
-    ("pipeline", "run"): {"-h", "--help", "--stack-name", "--approve", "--hyperparameter", "-p",
-                          "--bad-model", "--keep-runs"},
+    ("pipeline", "run"): {"-h", "--help", "--stack-name", "--approve", "--keep-runs"},
     ("pipeline", "approve"): {"-h", "--help", "--stack-name", "--reject"},
 }  # fmt: skip
 

@@ -1,4 +1,6 @@
-"""``cdlab pipeline run`` end to end, from a temporary git clone of the repository.
+"""``cdlab pipeline run`` and ``approve`` end to end, from a temporary git clone of the
+repository: the pipeline stack deployed, the archive uploaded, the execution followed through the
+CodePipeline API, the build logs read from CloudWatch Logs.
 
 The runs share one local cloud at ``CDLAB_TIME_SCALE=60``: the prod endpoint's blue/green update
 bakes for configuration_prod.json's BakeTimeInSeconds (300 s), which that scale makes 5 s.
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -22,13 +25,22 @@ import pytest
 import scipy.sparse as sp
 
 from cdlab.localcloud.codebuild import buildspec as codebuild
-from cdlab.pipeline.definition import Project
 from cdlab.steps import gate
 from tests.integration.scaled import ScaledCloud, scaled_cloud
 
 REPO = Path(__file__).resolve().parents[2]
 PROD = "prod-cdlab"
+BAD_MODEL = {"linear_lr": "1000000", "epochs": "1"}  # diverges: the match-rate gate stops it
 ROW = sp.csr_matrix(np.eye(2625, dtype=np.float32)[[3, 1000]].sum(axis=0, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A CodeBuild project as the buildspec runner reads it."""
+
+    name: str
+    buildspec: dict
+    environment: dict[str, str]
 
 
 def pointed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledCloud]:
@@ -123,9 +135,12 @@ def test_a_commit_goes_through_every_stage_to_prod(
 ) -> None:
     assert first_run.returncode == 0, first_run.stdout + first_run.stderr
     out = first_run.stdout
+    assert "aws cloudformation deploy --template-file cloudformation/pipeline.yml" in out
+    assert "ok    Stack/cdlab" in out
     assert "CD Lab pipeline cdlab: succeeded" in out
     for stage in ("Source", "Build", "DeployQA", "TestQA", "Approval", "DeployProd"):
         assert f"{stage} " in out.split("  stages      ")[1].splitlines()[0]
+        assert f"ok    {stage}/" in out
     assert float(out.split("  match rate  ")[1].split()[0]) >= 0.80
     served = prod(cloud60)
     assert served["status"] == "InService"
@@ -142,13 +157,13 @@ def test_a_commit_goes_through_every_stage_to_prod(
         "TestQA-MatchRateGate.log",
     ]
     build = (logs / "Build-PrepareDataAndTrain.log").read_text()
-    assert "Running command pip3 install ." in build
-    assert "nothing to install" in build
-    assert "Entering phase POST_BUILD" in build
+    assert "log: /aws/codebuild/cdlab-build " in build  # read back from CloudWatch Logs
+    assert "Running predata.py" in build and "Running train.py" in build
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True
     ).stdout.strip()
-    assert (logs / "Source-Source.log").read_text().startswith(f"git archive {head} ")
+    assert f"  commit      {head[:12]} The lab as it is" in out
+    assert served["config"].startswith(f"{PROD}-{head[:8]}-")
     ending = out.split("\nThe local cloud is still up at ")[1]
     assert ending.startswith(f"{cloud60.env['AWS_ENDPOINT_URL']}, with ")
     assert f"\n  {PROD} " in ending and "\n  qa-cdlab" in ending
@@ -190,6 +205,7 @@ def test_a_new_commit_updates_prod_blue_green_without_a_failed_request(
         stop.set()
         thread.join()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    Stack/cdlab" in result.stdout and "unchanged" in result.stdout
     assert failures == []
     assert len(scores) > 100
     after = prod(cloud60)
@@ -207,13 +223,20 @@ def test_a_bad_model_stops_at_the_gate_and_prod_keeps_serving(
     first_run, clone: Path, cloud60: ScaledCloud
 ) -> None:
     before, before_score = prod(cloud60), score()
-    result = pipeline(clone, cloud60, "--approve", "--bad-model")
-    assert result.returncode == 1
+    (clone / "source" / "hyperparameters.json").write_text(json.dumps(BAD_MODEL) + "\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "A learning rate far too high")
+    try:
+        result = pipeline(clone, cloud60, "--approve")
+    finally:
+        git(clone, "reset", "-q", "--hard", "HEAD~1")
+    assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
     assert "FAIL  TestQA/MatchRateGate" in out
-    assert 'stopped: `python3 source/test.py "qa-cdlab"' in out
-    assert "is under 0.80" in out  # the tail of the failing action's log
+    assert "stopped: TestQA/MatchRateGate failed: " in out  # CodePipeline's error details
+    assert "is under 0.80" in out  # the tail of the test's log, from CloudWatch Logs
     assert "the prod deploy did not run: prod is unchanged" in out
+    assert "CD Lab pipeline cdlab: FAILED" in out
     assert prod(cloud60) == before
     assert score() == before_score
     assert not (logs_dir(out) / "DeployProd-DeployProdEndpoint.log").exists()
@@ -225,31 +248,38 @@ def test_without_approve_the_run_waits_before_prod_until_approved(
 ) -> None:
     before = prod(cloud60)
     result = pipeline(clone, cloud60, "--keep-runs", "2")
-    assert result.returncode == 3
+    assert result.returncode == 3, result.stdout + result.stderr
     this_run = logs_dir(result.stdout)
     kept = sorted(this_run.parent.iterdir())
     assert len(kept) == 2 and kept[-1] == this_run  # the older runs were pruned
     assert "WAIT  Approval/ApproveProd" in result.stdout
-    assert "no terminal to ask on. Approve it with `cdlab pipeline approve --stack-name cdlab`" in (
-        result.stdout
-    )
+    assert "Approve it with `cdlab pipeline approve --stack-name cdlab`" in result.stdout
+    assert "aws codepipeline put-approval-result --pipeline-name cdlab " in result.stdout
     assert "DeployProd" not in result.stdout.split("  stages      ")[1].splitlines()[0]
     assert prod(cloud60) == before
     approved = approve(cloud60)
     assert approved.returncode == 0, approved.stdout + approved.stderr
-    assert f"run {this_run.name} approved, going on" in approved.stdout
+    assert f"run {this_run.name}, execution " in approved.stdout
+    assert "approved, going on" in approved.stdout
     assert "ok    DeployProd/DeployProdEndpoint" in approved.stdout
-    assert "Build" not in approved.stdout.split("  stages      ")[1].splitlines()[0]
+    assert "ok    Build/" not in approved.stdout  # the same execution's build, not a new one
     after = prod(cloud60)
-    qa_config = json.loads(
-        (
-            this_run / "artifacts" / "BuildOutput" / "cloudformation" / "configuration_qa.json"
-        ).read_text()
-    )["Parameters"]
-    assert after["config"].endswith(f"-{qa_config['CommitID']}-{qa_config['Timestamp']}")
     assert after["created"] == before["created"] and after["config"] != before["config"]
     again = approve(cloud60)
-    assert again.returncode == 1 and "no run of pipeline cdlab waits for approval" in again.stderr
+    assert again.returncode == 1
+    assert "no execution of pipeline cdlab waits for approval" in again.stderr
+
+
+@pytest.mark.slow
+def test_a_rejected_approval_leaves_prod_as_it_was(
+    first_run, clone: Path, cloud60: ScaledCloud
+) -> None:
+    before = prod(cloud60)
+    assert pipeline(clone, cloud60).returncode == 3
+    rejected = approve(cloud60, "--reject")
+    assert rejected.returncode == 1, rejected.stdout + rejected.stderr
+    assert "rejected" in rejected.stdout and "prod is unchanged" in rejected.stdout
+    assert prod(cloud60) == before
 
 
 @pytest.mark.slow
@@ -260,13 +290,23 @@ def test_outside_a_git_checkout_the_run_refuses(tmp_path: Path, cloud60: ScaledC
 
 
 @pytest.mark.slow
+def test_a_stack_name_over_the_limit_is_refused_before_anything_runs(
+    clone: Path, cloud60: ScaledCloud
+) -> None:
+    result = pipeline(clone, cloud60, "--stack-name", "a" * 35)
+    assert result.returncode == 1
+    assert "FAIL  Stack/" + "a" * 35 in result.stdout
+    assert "the stack name must be at most 34" in result.stdout
+
+
+@pytest.mark.slow
 def test_pipeline_run_explains_itself() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--help"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0
-    assert "--approve" in result.stdout and "--bad-model" in result.stdout
+    assert "--approve" in result.stdout and "put-approval-result" in result.stdout
     refused = subprocess.run(
         [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--keep-runs", "0"],
         capture_output=True, text=True,
@@ -278,7 +318,7 @@ def test_codebuild_runs_post_build_after_a_failed_build_but_nothing_after_a_fail
     tmp_path: Path,
 ) -> None:
     def build(phases: dict) -> tuple[codebuild.Failure | None, str]:
-        project = Project("p", {"version": 0.2, "phases": phases}, {})
+        project = Spec("p", {"version": 0.2, "phases": phases}, {})
         with (tmp_path / "log").open("w") as log:
             failure = codebuild.run(project, tmp_path, {**os.environ, "X": "1"}, log)
         return failure, (tmp_path / "log").read_text()

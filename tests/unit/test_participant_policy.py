@@ -112,8 +112,10 @@ def test_only_autoscalings_service_linked_role_may_be_created(compiled) -> None:
     assert not create("ec2.amazonaws.com", other)
 
 
-AWS_ONLY = [
+LAB_CALLS = [
     ("codepipeline:GetPipelineState", f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3"),
+    ("codepipeline:ListActionExecutions", f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3"),
+    ("codebuild:BatchGetBuilds", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/cdlab-lab3-test"),
     (
         "codepipeline:PutApprovalResult",
         f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:cdlab-lab3/Approval/Approve",
@@ -123,10 +125,10 @@ AWS_ONLY = [
 ]
 
 
-@pytest.mark.parametrize(("action", "resource"), AWS_ONLY, ids=lambda v: v.split(":")[-1])
-def test_lab_3_on_aws_may_deploy_and_drive_its_pipeline(compiled, action, resource) -> None:
-    """Calls of CloudFormation (as the participant) and of the notebook that the local cloud
-    does not serve, so that only this test checks them."""
+@pytest.mark.parametrize(("action", "resource"), LAB_CALLS, ids=lambda v: v.split(":")[-1])
+def test_lab_3_may_deploy_and_drive_its_pipeline(compiled, action, resource) -> None:
+    """Calls of CloudFormation (as the participant) and of the lab's notebook: its pipeline's
+    and no other's."""
     assert evaluate([compiled], Request(USER, action, (resource,))).allowed
     other = resource.replace("cdlab-lab3", "payroll")
     assert not evaluate([compiled], Request(USER, action, (other,))).allowed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -12,10 +13,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cdlab.localcloud.cloudformation import template, validation
+from cdlab.localcloud.cloudformation.intrinsics import Scope, resolve
 from cdlab.localcloud.protocols.errors import ValidationError
-from cdlab.pipeline import definition
 from cdlab.steps import training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +26,37 @@ VERSION_ID = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"  # an S3 object version id: Cod
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def train_command(stack: str = "cdlab-lab3") -> str:
-    project = definition.load(PIPELINE, stack).projects[f"{stack}-build"]
-    [command] = [
-        c
-        for c in project.buildspec["phases"]["build"]["commands"]
-        if c.startswith("python3 source/train.py")
-    ]
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/1"
+
+
+def scope(stack: str) -> Scope:
+    """pipeline.yml's parameters, pseudo parameters and rules evaluated for stack ``stack``, as
+    CloudFormation evaluates them at deploy time."""
+    parsed = template.load(PIPELINE.read_text())
+    given = [{"ParameterKey": "PipelineName", "ParameterValue": stack}]
+    values = template.parameter_values(parsed["Parameters"], given, None)
+    return template.evaluate(parsed, values, stack, STACK_ID.format(stack)).scope
+
+
+def build_command(program: str, stack: str = "cdlab-lab3") -> str:
+    """The build project's buildspec command that runs ``program``, with the stack's resources
+    in its ``${...}`` as CloudFormation's Fn::Sub fills them in."""
+    project = template.load(PIPELINE.read_text())["Resources"]["BuildProject"]["Properties"]
+    buildspec = project["Source"]["BuildSpec"]["Fn::Sub"]
+    names = {
+        "SagemakerRole.Arn": "arn:aws:iam::123456789012:role/cdlab-lab3-SagemakerRole-X",
+        "DataBucket": "cdlab-lab3-databucket-x",
+        "GlueCatalogDatabase": stack.replace("-", "_"),
+        "AWS::StackName": stack,
+    }
+    resolved = re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m[1], m[0]), buildspec)
+    commands = yaml.safe_load(resolved)["phases"]["build"]["commands"]
+    [command] = [c for c in commands if c.startswith(f"python3 {program}")]
     return command
+
+
+def train_command() -> str:
+    return build_command("source/train.py")
 
 
 def commit_argument(work: Path, commit_file: str | None) -> str:
@@ -93,27 +118,23 @@ def test_git_archive_writes_the_commit_into_the_archive(tmp_path: Path) -> None:
 
 
 def test_two_pipeline_stacks_get_their_own_glue_database() -> None:
-    first, second = (definition.load(PIPELINE, s) for s in ("cdlab-ann", "cdlab-bob"))
-    assert first.physical["GlueCatalogDatabase"] == "cdlab_ann"
-    assert second.physical["GlueCatalogDatabase"] == "cdlab_bob"
-    predata = [
-        c
-        for c in second.projects["cdlab-bob-build"].buildspec["phases"]["build"]["commands"]
-        if c.startswith("python3 source/predata.py")
-    ]
-    assert predata and predata[0].endswith('"cdlab_bob"')
+    database = template.load(PIPELINE.read_text())["Resources"]["GlueCatalogDatabase"]
+    name = database["Properties"]["DatabaseInput"]["Name"]
+    assert resolve(name, scope("cdlab-ann")) == "cdlab_ann"
+    assert resolve(name, scope("cdlab-bob")) == "cdlab_bob"
+    assert build_command("source/predata.py", "cdlab-bob").endswith('"cdlab_bob"')
 
 
-def test_the_local_runner_refuses_a_stack_name_over_the_limit() -> None:
-    assert definition.load(PIPELINE, "a" * 34).stack == "a" * 34
+def test_a_stack_name_over_the_limit_is_refused_by_the_parameter_constraint() -> None:
+    assert resolve({"Ref": "PipelineName"}, scope("a" * 34)) == "a" * 34
     for name in ("a" * 35, "Upper-case", "ends-with-"):
-        with pytest.raises(definition.PipelineError) as refused:
-            definition.load(PIPELINE, name)
+        with pytest.raises(ValidationError) as refused:
+            scope(name)
         assert (
             "Parameter PipelineName failed to satisfy constraint: the stack name must be at most 34"
-            in str(refused.value)
+            in refused.value.message
         )
-        assert "63 characters" in str(refused.value)
+        assert "63 characters" in refused.value.message
 
 
 def test_cloudformation_refuses_a_pipeline_name_that_is_not_the_stack_name() -> None:
@@ -121,9 +142,8 @@ def test_cloudformation_refuses_a_pipeline_name_that_is_not_the_stack_name() -> 
     validation.check(parsed, None)  # ValidateTemplate accepts the Rules section
     given = [{"ParameterKey": "PipelineName", "ParameterValue": "cdlab-lab3"}]
     values = template.parameter_values(parsed["Parameters"], given, None)
-    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/1"
-    template.evaluate(parsed, values, "cdlab-lab3", stack_id.format("cdlab-lab3"))
+    template.evaluate(parsed, values, "cdlab-lab3", STACK_ID.format("cdlab-lab3"))
     with pytest.raises(ValidationError) as refused:
         name = "cdlab-lab3-with-a-name-far-too-long-for-sagemaker"
-        template.evaluate(parsed, values, name, stack_id.format(name))
+        template.evaluate(parsed, values, name, STACK_ID.format(name))
     assert refused.value.message.startswith("PipelineName must be this stack's name")

@@ -10,8 +10,8 @@ of its own job: ``workspace`` (names and places), ``models`` (channels and model
 ``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
 ``watching`` (an endpoint as it changes), ``clock`` (waits and timeouts in the target's time,
 sized for AWS), ``canary`` (a match-rate probe whose metric an alarm watches), ``cleanup``,
-``billing`` (what could still cost money), ``lab_pipeline`` (Lab 3's commits and pipeline runs;
-``lab_aws`` on AWS) and ``pipeline_view`` (Lab 3's stages and buildspecs).
+``billing`` (what could still cost money), ``lab_pipeline`` (Lab 3's commits and the pipeline's
+executions followed) and ``pipeline_view`` (Lab 3's deployed stages and buildspecs).
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from cdlab.notebook.canary import (
 )
 from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
 from cdlab.notebook.lab_pipeline import (
-    MATCH_RATE,
-    PIPELINE_DONE,
     PipelineRun,
-    approve,
     commit,
+    first_runs,
+    follow,
     lab_checkout,
-    run_pipeline,
+    stack_outputs,
 )
 from cdlab.notebook.metrics import INSTANCES, variant_metric
 from cdlab.notebook.models import (
@@ -74,8 +73,6 @@ __all__ = [
     "ENDPOINT_LOGS",
     "GLUE_DATABASE",
     "INSTANCES",
-    "MATCH_RATE",
-    "PIPELINE_DONE",
     "PREFIX",
     "PROBE_METRIC",
     "PROBE_NAMESPACE",
@@ -86,7 +83,6 @@ __all__ = [
     "MatchRateProbe",
     "PipelineRun",
     "Traffic",
-    "approve",
     "billable",
     "buildspec",
     "channel",
@@ -97,6 +93,8 @@ __all__ = [
     "default_bucket",
     "dense_request",
     "ensure_bucket",
+    "first_runs",
+    "follow",
     "held_out_request",
     "lab_checkout",
     "label_models",
@@ -110,7 +108,7 @@ __all__ = [
     "predict",
     "region",
     "repository",
-    "run_pipeline",
+    "stack_outputs",
     "stages",
     "time_scale",
     "trained_model",

@@ -1,43 +1,40 @@
-"""Lab 3: a clone of the kit's checkout to commit to, and pipeline runs on it that print what they
-do as they go, by the kit on the local cloud or by CodePipeline on AWS (:mod:`lab_aws`).
+"""Lab 3: a clone of the kit's checkout to commit to, and the pipeline's executions followed
+through the CodePipeline API, the same calls on the local cloud and on AWS.
 
-A run stops at the manual approval unless it is told to approve: ``approve`` then answers it and
-the same run goes on to prod, as ``cdlab pipeline approve`` or ``put-approval-result`` do.
+The lab's own cells deploy the stack, upload the archive and answer the approval with the AWS
+CLI; ``follow`` watches the execution an upload started (a line per action as
+``get-pipeline-state`` shows it move), reads the build logs from CloudWatch Logs and stops at the
+approval unless told to approve.
 """
 
 from __future__ import annotations
 
-import queue
-import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdlab import config, target
-from cdlab.notebook import lab_aws
-from cdlab.notebook.workspace import repository
+import boto3
+import pandas as pd
 
-MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+)|match rate\s+([0-9.]+)")
-RUN_NAME = re.compile(r"^CD Lab pipeline \S+: run (\S+) ")
-LOG_WIDTH = 150
-STARTED = "  ..  "  # an action's first line; its log follows it
-STILL_UP = "The local cloud is still up"
-SUCCEEDED, WAITING, FAILED = "succeeded", "waiting for approval", "failed"
-PIPELINE_DONE = lab_aws.PIPELINE_DONE
+from cdlab.notebook.workspace import repository, workdir
+from cdlab.pipeline import approval, execution, stack
+from cdlab.pipeline.execution import Approval, Followed
+
+SUCCEEDED, WAITING = "Succeeded", execution.WAITING
 
 
 @dataclass(frozen=True)
 class PipelineRun:
     stack: str
     commit: str
-    outcome: str  # succeeded, waiting for approval, failed
+    execution: str
+    outcome: str  # CodePipeline's status (Succeeded, Failed, ...) or "waiting for approval"
     match_rate: float | None
-    output: str
-    execution: str = ""  # CodePipeline's execution id on AWS
+    approval: Approval | None = None  # the approval that waits, with its token
+    logs: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage -> (group, stream)
+    error: str = ""  # the failed action's error details
 
     @property
     def succeeded(self) -> bool:
@@ -79,108 +76,68 @@ def commit(repo: Path, message: str, files: dict[str, str]) -> str:
     return short
 
 
-def _follow(command: list[str], cwd: Path | None) -> tuple[int, str]:
-    """Run ``command``, printing its lines and, every half second, the new lines of its run's
-    action logs (the build's own output); the exit status and everything printed."""
-    printed: list[str] = []
-    offsets: dict[Path, int] = {}
-    directory: Path | None = None
-    shown = True
-    acting = False  # no action has started yet: no log to follow
-    lines: queue.Queue[str | None] = queue.Queue()
-    began = time.time()
-
-    def show(line: str) -> None:
-        print(line, flush=True)
-        printed.append(line)
-
-    def tail_logs() -> None:
-        assert directory is not None
-        for log in sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime):
-            text = log.read_text(errors="replace")
-            for line in text[offsets.get(log, 0) :].splitlines():
-                show(f"      | {line[:LOG_WIDTH]}")
-            offsets[log] = len(text)
-
-    with subprocess.Popen(
-        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, bufsize=1,
-    ) as process:  # fmt: skip
-        reader = threading.Thread(target=_read, args=(process, lines))
-        reader.start()
-        while (line := _next(lines)) is not None:
-            found = RUN_NAME.match(line)
-            if found:
-                directory = config.home() / "pipeline" / "runs" / found[1]
-                offsets = {  # a resumed run's earlier logs: not again
-                    log: len(log.read_text(errors="replace"))
-                    for log in directory.glob("*.log")
-                    if log.stat().st_mtime < began
-                }
-            if line.startswith(STILL_UP):
-                shown = False  # the summary's terminal hints: not for a notebook
-            started = line.startswith(STARTED)  # an action started: shown before its log
-            if line and shown and started:
-                show(line.rstrip("\n"))
-            acting = acting or started
-            if directory is not None and shown and acting:
-                tail_logs()
-            if line and shown and not started:
-                show(line.rstrip("\n"))
-        reader.join()
-    return process.returncode, "\n".join(printed)
+def stack_outputs(name: str) -> dict[str, str]:
+    """The pipeline stack's outputs (its buckets, the pipeline's name, the prod endpoint)."""
+    return stack.outputs(boto3.client("cloudformation"), name)
 
 
-def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
-    """Every line the process prints, then None."""
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.put(line)
-    lines.put(None)
+def first_runs(name: str) -> pd.DataFrame:
+    """The runs CodePipeline started by itself when it created the pipeline, once they ended
+    (they fail at Source: nothing was uploaded yet)."""
+    found = execution.first_run_over(stack_outputs(name)["PipelineName"])
+    columns = ["pipelineExecutionId", "status", "statusSummary", "trigger"]
+    return pd.DataFrame([{c: s.get(c, "") for c in columns} for s in found], columns=columns)
 
 
-def _next(lines: queue.Queue[str | None]) -> str | None:
-    """The next line, or "" when none came for half a second."""
-    try:
-        return lines.get(timeout=0.5)
-    except queue.Empty:
-        return ""
+def follow(repo: Path, name: str, approve: bool = False, resume: str = "") -> PipelineRun:
+    """Follow the execution that the newest upload of the source archive started (or the
+    execution ``resume`` after its approval) until it ends, or waits at the approval when
+    ``approve`` is False; a line per action as it starts and ends."""
+    outputs = stack_outputs(name)
+    pipeline = outputs["PipelineName"]
+    found = resume
+    if not found:
+        newest = boto3.client("s3").head_object(
+            Bucket=outputs["SourceBucket"], Key=outputs["SourceObjectKey"]
+        )
+        found = execution.started_by(pipeline, newest["VersionId"])
+        print(f"execution {found} started by source version {newest['VersionId']}")
+    directory = workdir() / "lab3-logs" / found
+    directory.mkdir(parents=True, exist_ok=True)
+    follower = execution.Follower(Followed(pipeline, found), directory, sys.stdout)
+    if resume:
+        follower.catch_up()
+
+    def answer(waiting: Approval) -> bool:
+        if approve:
+            approval.answer(waiting, True, "approved by the Lab 3 notebook (approve=True)")
+        return approve
+
+    followed = follower.until_settled(answer)
+    return _result(name, _git(repo, "rev-parse", "--short=8", "HEAD"), followed)
 
 
-def _cdlab(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cdlab.cli", "pipeline", *args]
-
-
-def _result(stack: str, commit: str, status: int, output: str, execution: str = "") -> PipelineRun:
-    outcome = {0: SUCCEEDED, 3: WAITING}.get(status, FAILED)
-    rates = [float(a or b) for a, b in MATCH_RATE.findall(output)]
-    return PipelineRun(stack, commit, outcome, rates[-1] if rates else None, output, execution)
-
-
-def run_pipeline(repo: Path, stack: str, approve: bool = False) -> PipelineRun:
-    """Run the pipeline on ``repo``'s HEAD, printing each stage as it goes, until it ends or
-    waits at the approval (``approve=False``).
-
-    The target decides *who* runs it: on ``local`` the kit reads pipeline.yml and runs its
-    stages (``cdlab pipeline run``); on ``aws`` CodePipeline does, started by uploading the
-    commit's archive to the pipeline stack's source bucket.
-    """
-    head = _git(repo, "rev-parse", "--short=8", "HEAD")
-    if target.current() == "aws":
-        status, output, execution = lab_aws.run(repo, stack, approve)
-        return _result(stack, head, status, output, execution)
-    command = _cdlab("run", "--stack-name", stack, *(["--approve"] if approve else []))
-    print("$", " ".join(["cdlab", *command[3:]]))
-    return _result(stack, head, *_follow(command, repo))
-
-
-def approve(waiting: PipelineRun) -> PipelineRun:
-    """Approve the run that waits at the approval: the same build goes on to prod."""
-    if not waiting.waiting:
-        raise ValueError(f"the run of {waiting.commit} does not wait for approval")
-    if target.current() == "aws":
-        status, output = lab_aws.approve(waiting.stack, waiting.execution)
-        return _result(waiting.stack, waiting.commit, status, output, waiting.execution)
-    command = _cdlab("approve", "--stack-name", waiting.stack)
-    print("$", " ".join(["cdlab", *command[3:]]))
-    return _result(waiting.stack, waiting.commit, *_follow(command, None))
+def _result(name: str, short: str, followed: Followed) -> PipelineRun:
+    rate = followed.match_rate()
+    failed = followed.failed_action() or {}
+    error = failed.get("output", {}).get("executionResult", {}).get("errorDetails") or {}
+    if error:
+        print(f"{failed['stageName']}/{failed['actionName']} failed: {error.get('message')}")
+    if rate is not None:
+        print(f"match rate {rate[0]:.4f} (gate {rate[1]:.2f})")
+    if followed.status == execution.BLOCKED and followed.approval is not None:
+        print(
+            f"execution {followed.execution} waits behind execution "
+            f"{followed.approval.execution}, which waits at {followed.approval.stage}: approve "
+            "or reject that one (put-approval-result with its token), and this one goes on"
+        )
+    return PipelineRun(
+        stack=name,
+        commit=short,
+        execution=followed.execution,
+        outcome=followed.status,
+        match_rate=rate[0] if rate else None,
+        approval=followed.approval,
+        logs={label.split("/")[0]: where for label, where in followed.build_logs.items()},
+        error=str(error.get("message", "")),
+    )

@@ -1,54 +1,51 @@
-"""Lab 3's view of ``cloudformation/pipeline.yml``: its stages and its buildspecs, resolved for a
-pipeline stack as CloudFormation would resolve them (local names on the local target)."""
+"""Lab 3's view of the deployed pipeline: its stages (``aws codepipeline get-pipeline``) and its
+buildspecs (``aws codebuild batch-get-projects``), as CloudFormation created them from
+``cloudformation/pipeline.yml`` for the stack."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import boto3
 import pandas as pd
-import yaml
-
-from cdlab.pipeline import definition
-from cdlab.pipeline.definition import Action
-
-PIPELINE_FILE = Path("cloudformation") / "pipeline.yml"
 
 
-def _what(action: Action) -> str:
+def _what(action: dict[str, Any]) -> str:
     """What the action runs, in the words of its configuration."""
-    settings: dict[str, Any] = action.configuration
-    if action.provider == "CodeBuild":
+    settings: dict[str, str] = action.get("configuration", {})
+    provider = action["actionTypeId"]["provider"]
+    if provider == "CodeBuild":
         return f"project {settings['ProjectName']}"
-    if action.provider == "CloudFormation":
+    if provider == "CloudFormation":
         template = settings["TemplatePath"].split("::")[-1]
         configuration = settings["TemplateConfiguration"].split("::")[-1]
         return f"stack {settings['StackName']}: {template} with {configuration}"
-    if action.provider == "S3":
-        return f"s3://<SourceBucket>/{settings['S3ObjectKey']}"
-    return str(settings.get("CustomData", ""))
+    if provider == "S3":
+        return f"s3://{settings['S3Bucket']}/{settings['S3ObjectKey']}"
+    return settings.get("CustomData", "")
 
 
-def stages(repo: Path, stack: str) -> pd.DataFrame:
+def stages(pipeline: str) -> pd.DataFrame:
     """One row per action of the pipeline, in order: stage, provider, what it runs, artifacts."""
-    pipeline = definition.load(repo / PIPELINE_FILE, stack)
+    declared = boto3.client("codepipeline").get_pipeline(name=pipeline)["pipeline"]
     return pd.DataFrame(
         [
             {
-                "stage": stage,
-                "action": action.name,
-                "provider": f"{action.category}: {action.provider}",
+                "stage": stage["name"],
+                "action": action["name"],
+                "provider": f"{action['actionTypeId']['category']}: "
+                f"{action['actionTypeId']['provider']}",
                 "runs": _what(action),
-                "in": ", ".join(action.inputs),
-                "out": ", ".join(action.outputs),
+                "in": ", ".join(a["name"] for a in action.get("inputArtifacts", [])),
+                "out": ", ".join(a["name"] for a in action.get("outputArtifacts", [])),
             }
-            for stage, actions in pipeline.stages
-            for action in actions
+            for stage in declared["stages"]
+            for action in stage["actions"]
         ]
     ).set_index("stage")
 
 
-def buildspec(repo: Path, stack: str, project: str) -> str:
-    """The buildspec of CodeBuild project ``<stack>-<project>`` (``build`` or ``test``)."""
-    resolved = definition.load(repo / PIPELINE_FILE, stack).projects[f"{stack}-{project}"]
-    return yaml.safe_dump(resolved.buildspec, sort_keys=False, width=1000)
+def buildspec(project: str) -> str:
+    """The buildspec of CodeBuild project ``project``, as CodeBuild stores it."""
+    [found] = boto3.client("codebuild").batch_get_projects(names=[project])["projects"]
+    return str(found["source"]["buildspec"])

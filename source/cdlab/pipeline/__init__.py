@@ -1,10 +1,10 @@
-"""The local pipeline runner: ``cloudformation/pipeline.yml`` run stage by stage on this machine.
+"""Lab 3's pipeline: ``cloudformation/pipeline.yml`` deployed and run through the AWS API.
 
-Modules, one job each: ``definition`` (pipeline.yml read with the local cloud's template loader,
-resolved with local names), ``provision`` (the pipeline stack's resources and roles),
-``roles`` (each action's role session), ``artifacts`` (the artifact store in S3), ``source``
-(a clean export of the git commit, and the S3 source action), the builds with
-:mod:`cdlab.localcloud.codebuild`'s buildspec runner and log, ``deploy`` (the
-CloudFormation actions), ``approval`` (the manual approval), ``resume`` (a waiting run going on
-once approved), ``progress`` (the display) and ``runner`` (the stages in order, and the summary).
+The client side, ``cdlab pipeline run`` and ``approve``, one job a module: ``stack`` (the
+pipeline stack deployed as ``aws cloudformation deploy`` does), ``source`` (the commit's
+archive), ``execution`` (the execution an upload started, followed with GetPipelineState),
+``actionlogs`` (each action's log: a build's from CloudWatch Logs), ``approval``
+(PutApprovalResult), ``progress`` (the display), ``summary`` (the end of a run) and ``runner``
+(the steps in order). ``definition`` holds what the modules share; the other modules are the
+local cloud's engine's (the buildspec runner, the artifact store, the deploy action, the roles).
 """

@@ -1,357 +1,48 @@
-"""``cdlab pipeline run``: the stages of pipeline.yml in order, against the local cloud.
+"""``cdlab pipeline run`` and ``cdlab pipeline approve``: Lab 3's steps in one command, through
+the AWS API, the same on the local cloud and on AWS.
 
-A run lives in ``$CDLAB_HOME/pipeline/runs/<run-id>/``: ``source/`` (the commit's export, which
-the Source action uploads), ``artifacts/<name>/`` (each build's output artifact as it was
-stored), ``artifacts.json`` (each artifact's key in the pipeline's artifact bucket),
-``work/<action>/`` (each action's own download of its inputs from that bucket), and one log per
-action, ``<stage>-<action>.log``. Each action acts as its role (:mod:`.roles`). Actions run one
-after the other. A failing action stops the run, so nothing after it (the prod deploy) happens.
-Each run is about 10 MB; the newest ``Options.keep_runs`` are kept and older ones deleted when a
-run starts.
+``run``: deploy ``cloudformation/pipeline.yml`` as stack NAME (:mod:`.stack`), upload ``git
+archive`` of HEAD to the stack's source bucket, find the execution that upload started, and follow
+it (:mod:`.execution`): a line per action, each action's log (a build's from CloudWatch Logs) in
+``$CDLAB_HOME/pipeline/runs/<run-id>/``. At the manual approval, ``--approve`` answers it with
+PutApprovalResult; otherwise the run stops there (exit 3) and ``approve`` answers it later, with
+the token GetPipelineState shows, then follows the same execution to its end. Each run directory
+holds a few logs; the newest ``Options.keep_runs`` are kept.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config, target
-from cdlab.localcloud.codebuild import buildlogs
-from cdlab.localcloud.codebuild import buildspec as codebuild
-from cdlab.pipeline import (
-    approval,
-    artifacts,
-    definition,
-    deploy,
-    progress,
-    provision,
-    roles,
-    source,
-)
-from cdlab.pipeline.definition import Action, Definition, PipelineError
-from cdlab.steps.training import HYPERPARAMETERS_ENV
+from cdlab.pipeline import approval, execution, progress, source, stack, summary
+from cdlab.pipeline.definition import DEFAULT_STACK, PipelineError
+from cdlab.pipeline.execution import Approval, Followed
+from cdlab.pipeline.source import Revision
 
-PIPELINE_FILE = Path("cloudformation") / "pipeline.yml"
-BAD_MODEL = {"linear_lr": "1000000", "epochs": "1"}  # diverges: the match-rate gate stops it
-TAIL_LINES = 15
-MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
 EXIT_FAILED, EXIT_APPROVAL_PENDING = 1, 3
-# user 4 and movie 58, as the one-hot columns 3 and 1000 (943 users first) that FM reads
-INVOKE_BODY = '{"instances": [{"data": {"features": {"keys": [3, 1000], "values": [1, 1]}}}]}'
+RUN_FILE = "execution.json"  # the run's execution, commit and subject, for ``approve``
+REVISION_SUMMARY = "codepipeline-artifact-revision-summary"  # S3 metadata CodePipeline shows
+PROD_ACTION = "DeployProd/DeployProdEndpoint"
 
 
 @dataclass
 class Options:
     directory: Path
-    stack: str = definition.DEFAULT_STACK
+    stack: str = DEFAULT_STACK
     approve: bool = False
-    hyperparameters: dict[str, str] = field(default_factory=dict)
     keep_runs: int = 10
-
-
-@dataclass
-class Run:
-    """What a run did so far, for the actions that follow and for the summary."""
-
-    directory: Path
-    repo: Path
-    options: Options
-    cloud: dict[str, str]
-    revision: source.Revision | None = None
-    definition: Definition | None = None
-    artifacts: dict[str, str] = field(default_factory=dict)  # name -> key in the store
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    deployed: dict[str, deploy.Deployed] = field(default_factory=dict)
-    logs: list[Path] = field(default_factory=list)
-
-    def keep(self, name: str, key: str) -> None:
-        """Record an artifact's key in the store, also in ``artifacts.json`` of the run."""
-        self.artifacts[name] = key
-        (self.directory / "artifacts.json").write_text(json.dumps(self.artifacts, indent=2))
-
-    def log_file(self, action: Action) -> Path:
-        path = self.directory / f"{action.key}.log"
-        self.logs.append(path)
-        return path
-
-
-def _build(run: Run, action: Action, log: TextIO) -> str:
-    assert run.definition is not None and run.revision is not None
-    project = run.definition.projects[action.configuration["ProjectName"]]
-    [input_name] = action.inputs
-    store = run.definition.artifact_store
-    build = codebuild.build_id(project)
-    role = roles.assume(project.service_role, roles.CODEBUILD, f"AWSCodeBuild-{build[-36:]}")
-    session = role.session()
-    s3 = session.client("s3")
-    artifacts.check_region(s3, store)
-    work = artifacts.get(s3, store, run.artifacts[input_name], run.directory / "work" / action.key)
-    build_log = buildlogs.BuildLog(
-        session.client("logs"),
-        project.log_group,
-        build[-36:],
-        project.service_role,
-        codebuild.build_arn(build),
-    )
-    build_log.open()
-    log.write(f"running as {project.service_role}, logging to {project.log_group}\n")
-    extra = role.environment()
-    if run.options.hyperparameters:
-        extra[HYPERPARAMETERS_ENV] = json.dumps(run.options.hyperparameters)
-    env = codebuild.environment(
-        project,
-        build,
-        work,
-        run.directory / "bin",
-        run.revision.commit,
-        f"arn:aws:s3:::{store}/{run.artifacts[input_name]}",
-        codebuild.next_build_number(run.directory.parent.parent, project.name),
-        {**run.cloud, **extra},
-    )
-    failure = codebuild.run(project, work, env, log)
-    log.flush()
-    build_log.ship(run.directory / f"{action.key}.log")
-    if failure is not None:
-        raise PipelineError(
-            f"`{failure.command}` exited with status {failure.exit_code} "
-            f"in the {failure.phase} phase of {project.name}"
-        )
-    for name in action.outputs:
-        exported = run.directory / "artifacts" / name
-        count = codebuild.export_artifact(project, work, exported)
-        run.keep(name, artifacts.new_key(run.definition.stack, name))
-        artifacts.put(s3, store, run.artifacts[name], exported)
-        log.write(f"artifact {name}: {count} files, s3://{store}/{run.artifacts[name]}\n")
-    return project.name
-
-
-def _deploy(run: Run, action: Action, log: TextIO) -> str:
-    assert run.definition is not None
-    store = run.definition.artifact_store
-    session = roles.assume(run.definition.pipeline_role, roles.CODEPIPELINE).session()
-    log.write(f"acting as {run.definition.pipeline_role}\n")
-    s3 = session.client("s3")
-    artifacts.check_region(s3, store)
-    inputs = {
-        name: artifacts.get(
-            s3, store, run.artifacts[name], run.directory / "work" / action.key / name
-        )
-        for name in action.inputs
-    }
-    deployed = deploy.run(action, inputs, log, session.client("cloudformation"))
-    run.deployed[action.stage] = deployed
-    endpoint = deployed.outputs.get("EndpointName", "")
-    return f"{deployed.stack} {deployed.operation}: {endpoint}"
-
-
-def _approve(run: Run, action: Action, log: TextIO) -> str:
-    decision = approval.decide(action, run.options.approve, run.options.stack)
-    log.write(f"{decision}\n")
-    return decision
-
-
-def _hand_over(run: Run, action: Action, log: TextIO) -> str:
-    """The S3 source action: the export uploaded to the source bucket, as Lab 3 does, then that
-    version copied into the artifact store as the pipeline's role."""
-    assert run.definition is not None
-    bucket, key = action.configuration["S3Bucket"], action.configuration["S3ObjectKey"]
-    version = source.upload(run.directory / "source", bucket, key)
-    log.write(f"uploaded s3://{bucket}/{key} (version {version})\n")
-    store = run.definition.artifact_store
-    s3 = roles.assume(run.definition.pipeline_role, roles.CODEPIPELINE).session().client("s3")
-    artifacts.check_region(s3, store)
-    [name] = action.outputs
-    stored = artifacts.new_key(run.definition.stack, name)
-    source.copy_version(s3, bucket, key, version, store, stored)
-    run.keep(name, stored)
-    log.write(f"artifact {name}: s3://{store}/{stored}, as {run.definition.pipeline_role}\n")
-    return stored
-
-
-HANDLERS = {
-    ("Source", "S3"): _hand_over,
-    ("Build", "CodeBuild"): _build,
-    ("Test", "CodeBuild"): _build,
-    ("Deploy", "CloudFormation"): _deploy,
-    ("Approval", "Manual"): _approve,
-}
-
-
-def _source(run: Run, out: TextIO) -> None:
-    """The Source stage: export the commit, then read its pipeline.yml."""
-    line = progress.start("Source/Source", out)
-    try:
-        run.revision = source.export(run.repo, run.directory / "source")
-        run.definition = definition.load(
-            run.directory / "source" / PIPELINE_FILE, run.options.stack
-        )
-        stage, [action] = run.definition.stages[0]
-        if (action.category, action.provider) != ("Source", "S3") or len(action.outputs) != 1:
-            raise PipelineError(f"the first stage of {PIPELINE_FILE} must be its S3 source action")
-        with run.log_file(action).open("w") as log:
-            log.write(
-                f"git archive {run.revision.commit} ({run.revision.subject})\n"
-                + "".join(f"not included: {change}\n" for change in run.revision.uncommitted)
-            )
-            made = provision.ensure(run.definition)
-            _hand_over(run, action, log)
-    except (BotoCoreError, ClientError) as e:
-        line.done("FAIL")
-        raise PipelineError(f"Source-Source: {e}") from e
-    except PipelineError:
-        line.done("FAIL")
-        raise
-    run.stage_seconds[stage] = line.done(
-        "ok", f"{run.revision.commit[:7]} {run.revision.subject[:40]}"
-    )
-    out.write(f"      stack resources (local): {', '.join(made)}\n")
-    if run.revision.uncommitted:
-        out.write(
-            f"      note: {len(run.revision.uncommitted)} uncommitted change(s) are not in this "
-            "run (commit them to build them); see git status\n"
-        )
-
-
-def _stages(run: Run, out: TextIO, after: str | None = None) -> None:
-    """Run the stages after Source (or only those after the stage ``after``)."""
-    assert run.definition is not None
-    stages = run.definition.stages[1:]
-    if after is not None:
-        stages = stages[[name for name, _ in stages].index(after) + 1 :]
-    for stage, actions in stages:
-        started = time.monotonic()
-        for action in actions:
-            handler = HANDLERS.get((action.category, action.provider))
-            if handler is None:
-                raise PipelineError(f"{action.key}: {action.provider} actions do not run locally")
-            is_prompt = action.category == "Approval" and not run.options.approve
-            line = progress.start(f"{stage}/{action.name}", out, spin=not is_prompt)
-            path = run.log_file(action)
-            with path.open("w") as log:
-                try:
-                    try:
-                        detail = handler(run, action, log)
-                    except (BotoCoreError, ClientError, OSError) as e:
-                        raise PipelineError(f"{action.key}: {e}") from e
-                except PipelineError as e:
-                    log.write(f"FAILED: {e}\n")
-                    line.done("WAIT" if isinstance(e, approval.ApprovalPending) else "FAIL")
-                    run.stage_seconds[stage] = time.monotonic() - started
-                    raise
-            line.done("ok", detail)
-        run.stage_seconds[stage] = time.monotonic() - started
-
-
-def _tail(path: Path) -> str:
-    lines = path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-    return "\n".join(f"      | {line}" for line in lines)
-
-
-def _serving(stack: str) -> dict[str, Any] | None:
-    """What the endpoint of ``stack`` serves now, from SageMaker itself."""
-    cfn, sm = boto3.client("cloudformation"), boto3.client("sagemaker")
-    try:
-        [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError:
-        return None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
-    if "EndpointName" not in outputs:
-        return None
-    endpoint = sm.describe_endpoint(EndpointName=outputs["EndpointName"])
-    config_name = endpoint["EndpointConfigName"]
-    [variant] = sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
-    model = sm.describe_model(ModelName=variant["ModelName"])
-    return {
-        "endpoint": outputs["EndpointName"],
-        "status": endpoint["EndpointStatus"],
-        "config": config_name,
-        "model_data": model["PrimaryContainer"]["ModelDataUrl"],
-        "commit": parameters.get("CommitID", "?"),
-        "built": parameters.get("Timestamp", "?"),
-    }
-
-
-def _last_deploy(definition: Definition) -> Action | None:
-    """The pipeline's last CloudFormation action: the one that deploys prod."""
-    deploys = [
-        a for _, actions in definition.stages for a in actions if a.provider == "CloudFormation"
-    ]
-    return deploys[-1] if deploys else None
-
-
-def _prod_note(run: Run) -> str:
-    """What a failure did to prod: nothing, unless the prod deploy itself failed."""
-    last = _last_deploy(run.definition) if run.definition is not None else None
-    if last is not None and run.logs and run.logs[-1].stem == last.key:
-        return f"{last.key} failed: CloudFormation rolled the prod stack back (events in its log)"
-    return "the prod deploy did not run: prod is unchanged"
-
-
-def _summary(run: Run, outcome: str, total: float, out: TextIO) -> None:
-    out.write(f"\nCD Lab pipeline {run.options.stack}: {outcome} in {total:.1f} s\n")
-    times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in run.stage_seconds.items())
-    out.write(f"  stages      {times}\n")
-    if run.revision is not None:
-        out.write(f"  commit      {run.revision.commit[:12]} {run.revision.subject}\n")
-    if run.options.hyperparameters:
-        given = ", ".join(f"{k}={v}" for k, v in run.options.hyperparameters.items())
-        out.write(f"  override    hyperparameters {given} (not from the commit)\n")
-    for stage, deployed in run.deployed.items():
-        out.write(f"  {stage:<11} {deployed.outputs.get('EndpointName')} ({deployed.stack})\n")
-    rates = [MATCH_RATE.search(p.read_text(errors="replace")) for p in run.logs if p.exists()]
-    for found in filter(None, rates):
-        out.write(f"  match rate  {float(found[1]):.4f} (gate {float(found[2]):.2f})\n")
-    serving = None
-    if run.definition is not None:
-        last = _last_deploy(run.definition)
-        serving = _serving(last.configuration["StackName"]) if last else None
-        if serving is None:
-            out.write("  prod        not deployed yet\n")
-        else:
-            out.write(
-                f"  prod        {serving['endpoint']} {serving['status']}, config "
-                f"{serving['config']}\n              serves {serving['model_data']} "
-                f"(commit {serving['commit']}, built {serving['built']})\n"
-            )
-    out.write(f"  logs        {run.directory}/\n")
-    _still_up(run.cloud["AWS_ENDPOINT_URL"], serving, out)
-
-
-def _cdlab_command() -> str:
-    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
-    in a checkout that ``make`` set up)."""
-    script = Path(sys.executable).parent / "cdlab"
-    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
-
-
-def _still_up(url: str, serving: dict[str, Any] | None, out: TextIO) -> None:
-    """The local cloud outlives the run, endpoints and all: say so, and what to try with it."""
-    endpoints = boto3.client("sagemaker").list_endpoints(MaxResults=100)["Endpoints"]
-    out.write(f"\nThe local cloud is still up at {url}, with {len(endpoints)} endpoint(s):\n")
-    for endpoint in endpoints:
-        out.write(f"  {endpoint['EndpointName']:<40} {endpoint['EndpointStatus']}\n")
-    cdlab = _cdlab_command()
-    out.write(f'Try next:\n  eval "$({cdlab} local env)"   # point this shell\'s aws CLI at it\n')
-    if serving is not None and serving["status"] == "InService":
-        out.write(
-            f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {serving['endpoint']} "
-            f"--content-type application/json --body '{INVOKE_BODY}' /dev/stdout\n"
-        )
-    out.write(
-        "  make lab   # the notebooks in JupyterLab, on this cloud\n"
-        f"  {cdlab} local down   # stop it (its endpoints come back at the next up)\n"
-    )
 
 
 def prune_runs(runs: Path, keep: int) -> list[Path]:
@@ -363,82 +54,182 @@ def prune_runs(runs: Path, keep: int) -> list[Path]:
     return old
 
 
-def _is_local() -> bool:
-    if target.current() == "local":
-        return True
-    print(
-        "cdlab pipeline drives the local cloud. On AWS, deploy cloudformation/pipeline.yml, "
-        "push a source archive and approve with aws codepipeline put-approval-result "
-        "(cloudformation/README.md).",
-        file=sys.stderr,
-    )
-    return False
-
-
-def run(options: Options, out: TextIO = sys.stdout) -> int:
-    """Run the pipeline: 0 when prod was deployed, 1 when a stage failed, 3 at an approval."""
-    started = time.monotonic()
-    if not _is_local():
-        return EXIT_FAILED
-    try:
-        repo = source.toplevel(options.directory)
-    except PipelineError as e:
-        print(f"cdlab pipeline: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    cloud = {**target.ready(), "CDLAB_TARGET": "local"}
+def _new_run(commit: str, keep: int) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    head = source.head(repo)[:7]
-    directory = config.home() / "pipeline" / "runs" / f"{stamp}-{head}"
+    directory = config.home() / "pipeline" / "runs" / f"{stamp}-{commit[:7]}"
     while directory.exists():
         directory = directory.with_name(directory.name + "x")
     directory.mkdir(parents=True)
-    prune_runs(directory.parent, options.keep_runs)
-    codebuild.write_shims(directory / "bin")
-    current = Run(directory, repo, options, cloud)
-    out.write(
-        f"CD Lab pipeline {options.stack}: run {directory.name} on {cloud['AWS_ENDPOINT_URL']}\n"
-    )
-
-    def steps() -> None:
-        _source(current, out)
-        _stages(current, out)
-
-    return _conclude(current, steps, started, out)
+    prune_runs(directory.parent, keep)
+    return directory
 
 
-def _hold(run: Run) -> None:
-    """Leave the run waiting at its approval, for ``cdlab pipeline approve``."""
-    assert run.definition is not None and run.revision is not None
-    [action] = [a for _, acts in run.definition.stages for a in acts if a.key == run.logs[-1].stem]
-    pending = approval.Pending(
-        run.options.stack,
-        action.stage,
-        action.name,
-        run.revision.commit,
-        run.revision.subject,
-        run.options.hyperparameters,
-    )
-    approval.hold(run.directory, pending)
+def _upload(repo: Path, revision: Revision, outputs: dict[str, str], out: TextIO) -> str:
+    """The commit's archive into the source bucket, as ``aws s3 cp`` puts it; its version."""
+    bucket, key = outputs["SourceBucket"], outputs["SourceObjectKey"]
+    said = f"{revision.commit} {revision.subject}".encode("ascii", "replace").decode()
+    version = boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=source.archive(repo, revision.commit),
+        Metadata={REVISION_SUMMARY: said[:200]},
+    )["VersionId"]
+    out.write(f"      uploaded git archive {revision.commit[:7]} to s3://{bucket}/{key}\n")
+    out.write(f"      version {version}\n")
+    return str(version)
 
 
-def _conclude(current: Run, steps: Callable[[], None], started: float, out: TextIO) -> int:
-    """Run ``steps``; say how they ended and summarise: 0 deployed, 1 failed, 3 at an approval."""
+def _deploy_stack(repo: Path, name: str, out: TextIO) -> dict[str, str]:
+    """The pipeline stack from the commit's pipeline.yml, created or updated; its outputs. A
+    pipeline just created has started its automatic first run: wait for it to end first."""
+    out.write(f"  $ {stack.deploy_command(name)}\n")
+    line = progress.start(f"Stack/{name}", out)
+    cfn = boto3.client("cloudformation")
     try:
-        steps()
-    except (approval.ApprovalPending, approval.Rejected) as e:
-        out.write(f"\n  stopped: {e}\n")
-        pending = isinstance(e, approval.ApprovalPending)
-        if pending:
-            _hold(current)
-        outcome = "waiting for approval" if pending else "rejected"
-        _summary(current, outcome, time.monotonic() - started, out)
-        return EXIT_APPROVAL_PENDING if pending else EXIT_FAILED
+        done = stack.deploy(cfn, repo / stack.TEMPLATE, name)
+    except PipelineError:
+        line.done("FAIL")
+        raise
+    line.done("ok", done)
+    outputs = stack.outputs(cfn, name)
+    for first in execution.first_run_over(outputs["PipelineName"]):
+        if done == "created":
+            out.write(
+                f"      the pipeline's automatic first run {first['pipelineExecutionId']}: "
+                f"{first['status']} (nothing was uploaded yet)\n"
+            )
+    return outputs
+
+
+def _answerer(approve: bool, out: TextIO) -> Callable[[Approval], bool]:
+    """Follower's answer to an approval: PutApprovalResult Approved with ``--approve``."""
+
+    def answer(waiting: Approval) -> bool:
+        if approve:
+            approval.answer(waiting, True, "approved by cdlab pipeline run --approve")
+            out.write(f"      approved {waiting.stage}/{waiting.action} (--approve)\n")
+        return approve
+
+    return answer
+
+
+def run(options: Options, out: TextIO = sys.stdout) -> int:
+    """Run the pipeline on HEAD: 0 when prod was deployed, 1 when it failed, 3 at an approval."""
+    started = time.monotonic()
+    try:
+        repo = source.toplevel(options.directory)
+        revision = source.revision(repo)
     except PipelineError as e:
-        out.write(f"\n  stopped: {e}\n")
-        out.write(f"      {_prod_note(current)}\n")
-        if current.logs and current.logs[-1].exists():
-            out.write(f"      {current.logs[-1]} ends with:\n{_tail(current.logs[-1])}\n")
-        _summary(current, "FAILED", time.monotonic() - started, out)
+        print(f"cdlab pipeline: {e}", file=sys.stderr)
         return EXIT_FAILED
-    _summary(current, "succeeded", time.monotonic() - started, out)
-    return 0
+    cloud = target.ready()
+    directory = _new_run(revision.commit, options.keep_runs)
+    where = cloud.get("AWS_ENDPOINT_URL", "AWS")
+    out.write(f"CD Lab pipeline {options.stack}: run {directory.name} on {where}\n")
+    if revision.uncommitted:
+        out.write(
+            f"      note: {len(revision.uncommitted)} uncommitted change(s) are not in this "
+            "run (commit them to build them); see git status\n"
+        )
+    followed: Followed | None = None
+    try:
+        outputs = _deploy_stack(repo, options.stack, out)
+        pipeline = outputs["PipelineName"]
+        version = _upload(repo, revision, outputs, out)
+        found = execution.started_by(pipeline, version)
+        out.write(f"      EventBridge started execution {found} of pipeline {pipeline}\n")
+        record = {"execution": found, "commit": revision.commit, "subject": revision.subject}
+        (directory / RUN_FILE).write_text(json.dumps(record))
+        follower = execution.Follower(Followed(pipeline, found), directory, out)
+        followed = follower.until_settled(_answerer(options.approve, out))
+    except (PipelineError, BotoCoreError, ClientError) as e:
+        out.write(f"\n  stopped: {e}\n      the prod deploy did not run: prod is unchanged\n")
+        ending = summary.Ending(options.stack, "FAILED", _since(started), directory, revision, "")
+        summary.write(followed, ending, out)
+        return EXIT_FAILED
+    ending = summary.Ending(
+        options.stack, "", 0.0, directory, revision, outputs.get("ProdStackName", "")
+    )
+    return _conclude(followed, ending, started, out)
+
+
+def approve(name: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
+    """Answer the approval that waits in pipeline ``name``; follow its execution to its end: 0
+    when prod was deployed, 1 otherwise (rejected, failed, or nothing waits)."""
+    started = time.monotonic()
+    target.ready()
+    try:
+        outputs = stack.outputs(boto3.client("cloudformation"), name)
+        pipeline = outputs["PipelineName"]
+        waiting = execution.waiting_approval(pipeline)
+    except (ClientError, KeyError) as e:
+        print(f"cdlab pipeline approve: no pipeline stack {name}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if waiting is None:
+        print(
+            f"cdlab pipeline approve: no execution of pipeline {pipeline} waits for approval (run "
+            f"`cdlab pipeline run --stack-name {name}` first: without --approve it stops there)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    approval.answer(waiting, approved, f"{'approved' if approved else 'rejected'} by cdlab")
+    directory, revision = _run_of(waiting.execution)
+    out.write(
+        f"CD Lab pipeline {name}: run {directory.name}, execution {waiting.execution} "
+        f"{'approved, going on' if approved else 'rejected'}\n"
+    )
+    follower = execution.Follower(Followed(pipeline, waiting.execution), directory, out)
+    follower.catch_up()
+    followed = follower.until_settled(lambda _: False)  # a later approval waits again
+    ending = summary.Ending(name, "", 0.0, directory, revision, outputs.get("ProdStackName", ""))
+    return _conclude(followed, ending, started, out)
+
+
+def _run_of(found: str) -> tuple[Path, Revision | None]:
+    """The run directory that started execution ``found``, and its revision; a new directory
+    when the execution was started some other way (an upload with the AWS CLI)."""
+    runs = config.home() / "pipeline" / "runs"
+    for record in sorted(runs.glob(f"*/{RUN_FILE}"), reverse=True):
+        noted = json.loads(record.read_text())
+        if noted["execution"] == found:
+            return record.parent, Revision(noted["commit"], noted["subject"], [])
+    runs.mkdir(parents=True, exist_ok=True)
+    return _new_run(found, 10), None
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def _conclude(followed: Followed, ending: summary.Ending, started: float, out: TextIO) -> int:
+    """Say how the execution ended and summarise (``ending`` without its outcome and time yet):
+    0 deployed, 1 failed, 3 at an approval."""
+    name = ending.stack
+    if followed.status == execution.WAITING:
+        assert followed.approval is not None
+        out.write(
+            f"\n  stopped: {followed.approval.stage}/{followed.approval.action} waits for a "
+            f"manual approval; prod was not touched. Approve it with `cdlab pipeline approve "
+            f"--stack-name {name}` (or --reject), or with\n"
+            f"  {approval.command(followed.approval)}\n"
+        )
+        outcome, code = "waiting for approval", EXIT_APPROVAL_PENDING
+    elif followed.status == execution.BLOCKED:
+        assert followed.approval is not None
+        ahead = followed.approval
+        out.write(
+            f"\n  stopped: execution {followed.execution} waits to enter {ahead.stage}, where "
+            f"the older execution {ahead.execution} waits for its approval. Answer that one "
+            f"(`cdlab pipeline approve --stack-name {name}`, or --reject): this execution then "
+            "goes on by itself\n"
+        )
+        outcome, code = "blocked behind an approval", EXIT_FAILED
+    elif followed.status == "Succeeded":
+        outcome, code = "succeeded", 0
+    else:
+        summary.failure(followed, PROD_ACTION, out)
+        outcome, code = followed.status.upper(), EXIT_FAILED
+    summary.write(followed, replace(ending, outcome=outcome, seconds=_since(started)), out)
+    if target.current() == "local":
+        summary.still_up(os.environ["AWS_ENDPOINT_URL"], ending.prod_stack, out)
+    return code

@@ -1,24 +1,18 @@
-"""The Source stage: a clean export of the current git commit, as CodePipeline hands a revision on.
+"""The Source stage: the current git commit as a zip archive, as Lab 3 uploads it.
 
 Only what is committed runs (``git archive HEAD``); uncommitted changes are reported, not used.
-The export is then what Lab 3 uploads to the source bucket (``aws s3 cp`` of its zip, with the
-account's key), and the S3 source action, as the pipeline's role, copies that version of the
-archive into the artifact store; CodePipeline's S3 source needs a versioned bucket
+The archive goes to the source bucket (``aws s3 cp``, with the account's key), and the S3 source
+action, as the pipeline's role, copies that version of it into the artifact store;
+CodePipeline's S3 source needs a versioned bucket
 (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html).
 """
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
-
-from cdlab.pipeline import artifacts
 from cdlab.pipeline.definition import PipelineError
 
 
@@ -55,27 +49,15 @@ def head(repo: Path) -> str:
     return _git(repo, "rev-parse", "--verify", "HEAD").decode().strip()
 
 
-def export(repo: Path, destination: Path) -> Revision:
-    """Write HEAD's tree into ``destination`` (a new directory) and describe the revision."""
+def revision(repo: Path) -> Revision:
+    """HEAD's commit, its subject, and what is left out of its archive."""
     commit = head(repo)
     subject = _git(repo, "log", "-1", "--format=%s", commit).decode().strip()
     status = _git(repo, "status", "--porcelain", "--untracked-files=normal").decode()
-    destination.mkdir(parents=True)
-    archive = _git(repo, "archive", "--format=tar", commit)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(destination, filter="data")
     return Revision(commit, subject, [line for line in status.splitlines() if line])
 
 
-def upload(directory: Path, bucket: str, key: str) -> str:
-    """The participant's upload of the export's zip (the account's key); its S3 version id."""
-    answer = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=artifacts.pack(directory))
-    return answer.get("VersionId", "")
-
-
-def copy_version(s3: Any, bucket: str, key: str, version: str, store: str, stored: str) -> None:
-    """As the pipeline's role ``s3``: the version ``version`` of the archive into the store."""
-    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-        raise PipelineError(f"the source bucket {bucket} must have versioning enabled")
-    body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
-    s3.put_object(Bucket=store, Key=stored, Body=body)
+def archive(repo: Path, commit: str) -> bytes:
+    """``git archive --format=zip`` of the commit: what Lab 3 uploads to the source bucket (git
+    writes the commit into source/commit.txt, marked export-subst)."""
+    return _git(repo, "archive", "--format=zip", commit)

@@ -6,8 +6,9 @@ value, and ``train_result.json`` records the job.
 
 Hyperparameters: the built-in algorithm's recommended values, then ``source/hyperparameters.json``
 when the commit has one (so a participant changes the model by committing a change, as in a real
-CD pipeline), then the JSON object in ``$CDLAB_HYPERPARAMETERS`` (a build's environment override,
-which ``cdlab pipeline run --hyperparameter`` sets), then ``train.py -p NAME=VALUE``.
+CD pipeline), then the JSON object in ``$CDLAB_HYPERPARAMETERS`` (a build's environment override, as
+``aws codebuild start-build --environment-variables-override`` gives one), then
+``train.py -p NAME=VALUE``.
 """
 
 from __future__ import annotations
