@@ -177,6 +177,20 @@ CASES = {
         "glue:UpdateTable",
         (CATALOG, GLUE_DB, RATINGS),
     ),
+    "stack-put-rule": Case(
+        "events",
+        "put_rule",
+        {"Name": "cdlab-SourceEventRule-x", "EventPattern": "{}"},
+        "events:PutRule",
+        (arn("events", "rule/cdlab-SourceEventRule-x"),),
+    ),
+    "stack-put-targets-on-a-bus": Case(
+        "events",
+        "put_targets",
+        {"Rule": "r", "EventBusName": "lab", "Targets": [{"Id": "p", "Arn": "arn:aws:sqs:x"}]},
+        "events:PutTargets",
+        (arn("events", "rule/lab/r"),),
+    ),
     "predata-get-table": Case(
         "glue",
         "get_table",

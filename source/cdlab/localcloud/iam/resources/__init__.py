@@ -3,8 +3,8 @@
 For each action the Service Authorization Reference lists the resource types it acts on; a table
 per service maps each operation to builders of those types' ARNs (made of ``builders``), in the
 formats the reference gives: ``sagemaker``, ``cloudformation``, ``cloudwatch`` (CloudWatch and
-CloudWatch Logs), ``glue``, ``iam`` (IAM and STS) and ``codepipeline`` (CodePipeline and
-CodeBuild).
+CloudWatch Logs), ``glue``, ``events`` (EventBridge rules), ``iam`` (IAM and STS) and
+``codepipeline`` (CodePipeline and CodeBuild).
 
 Application Auto Scaling's scalable-target ARN ends in an id the service assigns, which no
 request carries, so its actions are evaluated on ``*`` here
@@ -23,6 +23,7 @@ from cdlab.localcloud.iam.resources.builders import Builder, Params, PathLookup,
 from cdlab.localcloud.iam.resources.cloudformation import CLOUDFORMATION
 from cdlab.localcloud.iam.resources.cloudwatch import CLOUDWATCH, LOGS
 from cdlab.localcloud.iam.resources.codepipeline import CODEBUILD, CODEPIPELINE
+from cdlab.localcloud.iam.resources.events import EVENTS
 from cdlab.localcloud.iam.resources.glue import GLUE
 from cdlab.localcloud.iam.resources.iam import IAM, STS
 from cdlab.localcloud.iam.resources.sagemaker import SAGEMAKER
@@ -48,6 +49,7 @@ TABLES: dict[str, dict[str, Builder]] = {
     "cloudwatch": CLOUDWATCH,
     "logs": LOGS,
     "glue": GLUE,
+    "events": EVENTS,
     "iam": IAM,
     "sts": STS,
     "codepipeline": CODEPIPELINE,
