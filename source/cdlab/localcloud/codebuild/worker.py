@@ -33,7 +33,8 @@ from cdlab.localcloud.codebuild.buildspec import BuildspecError, Failure, Guard
 from cdlab.localcloud.codebuild.records import Builds, context
 from cdlab.localcloud.sagemaker.training.logs import LogStream
 from cdlab.localcloud.state.logarchive import LogArchive
-from cdlab.pipeline import roles
+from cdlab.pipeline import artifacts, roles
+from cdlab.pipeline.definition import PipelineError
 
 log = logging.getLogger("cdlab.codebuild")
 
@@ -180,7 +181,7 @@ class BuildRun:
                 doc["serviceRole"], roles.CODEBUILD, f"AWSCodeBuild-{uuid.uuid4()}",
                 endpoint_url=self.cloud.url, home=self.cloud.home, region=self.cloud.region,
             )  # fmt: skip
-        except BuildspecError as e:
+        except PipelineError as e:
             raise PhaseFailed("ACCESS_DENIED", str(e)) from None
         session = boto3.Session(
             aws_access_key_id=credentials.access_key_id,
@@ -196,7 +197,7 @@ class BuildRun:
         client = session.client("logs", endpoint_url=self.cloud.url)
         try:
             BuildLog(client, group, stream, doc["serviceRole"], doc["arn"]).open()
-        except BuildspecError as e:
+        except PipelineError as e:
             raise PhaseFailed("ACCESS_DENIED", str(e)) from None
         return LineWriter(LogStream(stream, self.logs, group))
 
@@ -209,10 +210,12 @@ class BuildRun:
         bucket, _, key = source["location"].partition("/")
         asked = {"VersionId": doc["sourceVersion"]} if doc.get("sourceVersion") else {}
         where = f"arn:aws:s3:::{bucket}/{key}"
+        s3 = session.client("s3", endpoint_url=self.cloud.url)
         try:
-            answer = session.client("s3", endpoint_url=self.cloud.url).get_object(
-                Bucket=bucket, Key=key, **asked
-            )
+            mismatch = artifacts.region_mismatch(s3, bucket, self.cloud.region)
+            if mismatch is not None:
+                raise PhaseFailed("CLIENT_ERROR", f"{mismatch} for primary source {where}")
+            answer = s3.get_object(Bucket=bucket, Key=key, **asked)
             data = answer["Body"].read()
         except ClientError as e:
             error = e.response["Error"]
