@@ -61,17 +61,12 @@ EXERCISED = {
     ("CloudFormationRole", "SageMakerHosting"): "DeployQA",
     ("CloudFormationRole", "PassSagemakerRole"): "DeployQA",
     ("CloudFormationRole", "RollbackAlarm"): "DeployProd",
+    # bucket-level reads: the S3 source's versioning, the buckets' region (GetBucketLocation)
+    ("CodePipelineRole", "SourceBucket"): "Source",
+    ("CodePipelineRole", "ArtifactBucket"): "Source",
+    ("TestCodeBuildRole", "ArtifactBucket"): "TestQA",
 }
-# bucket-level reads AWS's services make and the local ones do not (yet): a run without them
-# succeeds, so these statements are kept for AWS and listed here
-NOT_EXERCISED = {
-    ("CodePipelineRole", "SourceBucket"): "the local CodePipeline's S3 source action reads the "
-    "object and checks its VersionId; it calls neither GetBucketVersioning nor GetBucketLocation",
-    ("CodePipelineRole", "ArtifactBucket"): "the local CodePipeline writes and reads artifacts "
-    "without GetBucketVersioning, GetBucketLocation or GetBucketAcl on the artifact bucket",
-    ("TestCodeBuildRole", "ArtifactBucket"): "the local CodeBuild downloads its source without "
-    "GetBucketLocation or GetBucketAcl on the artifact bucket",
-}
+NOT_EXERCISED: dict[tuple[str, str], str] = {}
 DEPLOYED = {"DeployQA": f"{STACK}-deploy-qa", "DeployProd": f"{STACK}-deploy-prod"}
 
 

@@ -17,9 +17,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cdlab import config
-from cdlab.pipeline.definition import PipelineError
-
 KEY_CHARACTERS = string.ascii_letters + string.digits
 
 
@@ -28,14 +25,13 @@ def new_key(pipeline: str, artifact: str) -> str:
     return f"{pipeline[:20]}/{artifact[:10]}/{suffix}"
 
 
-def check_region(s3: Any, bucket: str) -> None:
-    """Refuse a store outside this region (GetBucketLocation; us-east-1 answers no constraint)."""
+def region_mismatch(s3: Any, bucket: str, region: str) -> str | None:
+    """Why ``bucket`` cannot serve a pipeline or build in ``region`` (GetBucketLocation, as the
+    acting role; us-east-1 answers no constraint), or None."""
     location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
-    if location != config.region():
-        raise PipelineError(
-            f"the artifact store {bucket} is in {location}, not in the pipeline's region "
-            f"{config.region()}"
-        )
+    if location == region:
+        return None
+    return f"The bucket {bucket} is in {location}, not in the pipeline's region {region}."
 
 
 def pack(directory: Path) -> bytes:

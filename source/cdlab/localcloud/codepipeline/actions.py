@@ -82,18 +82,22 @@ def source(role: RoleClients, job: Job) -> Outcome:
     bucket, key = configuration["S3Bucket"], configuration["S3ObjectKey"]
     s3 = role.client("s3")
     try:
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        if versioning != "Enabled":
+            raise ActionFailed(
+                f"The source bucket {bucket} must have versioning enabled "
+                "(CodePipeline's S3 source reads object versions)."
+            )
         found = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as e:
         raise _s3_failure(e, bucket, key) from None
-    version = found.get("VersionId")
-    if not version or version == "null":
-        raise ActionFailed(
-            f"The source bucket {bucket} must have versioning enabled "
-            "(CodePipeline's S3 source reads object versions)."
-        )
+    version = found["VersionId"]
     [output] = job.action["outputArtifacts"]
     stored = artifacts.new_key(job.pipeline, output["name"])
     try:
+        mismatch = artifacts.region_mismatch(s3, job.store, role.session.region_name)
+        if mismatch is not None:
+            raise ActionFailed(mismatch)
         put = s3.put_object(Bucket=job.store, Key=stored, Body=found["Body"].read())
     except ClientError as e:
         raise _s3_failure(e, job.store, stored) from None
