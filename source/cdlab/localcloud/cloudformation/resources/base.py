@@ -7,6 +7,7 @@ misspelt property fails the resource with CloudFormation's "extraneous key" word
 
 from __future__ import annotations
 
+import inspect
 import secrets
 import string
 from collections.abc import Awaitable, Callable
@@ -101,6 +102,17 @@ async def authorized_params(
     if untrusted is not None:
         raise handler_failure(untrusted)
     return typed
+
+
+async def kit_call(ctx: Context, service: str, operation: str, params: dict[str, Any]) -> Any:
+    """An operation of a service the kit serves itself (``ctx.services``), authorized and
+    validated as the stack's principal; its API error as CloudFormation's handler failure."""
+    typed = await authorized_params(ctx, service, operation, params)
+    try:
+        result = ctx.services[service][operation](ctx.request, typed)
+        return await result if inspect.isawaitable(result) else result
+    except AWSError as e:
+        raise handler_failure(e) from None
 
 
 def handler_failure(err: Exception) -> ResourceFailed:

@@ -10,7 +10,6 @@ change updates it in place
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from cdlab import config
@@ -19,11 +18,9 @@ from cdlab.localcloud.cloudformation.resources.base import (
     Handler,
     Resource,
     Started,
-    authorized_params,
     generated_name,
-    handler_failure,
+    kit_call,
 )
-from cdlab.localcloud.protocols.errors import AWSError
 
 NAME_LIMIT = 150
 SPELLINGS = {"BuildSpec": "buildspec"}  # where the API's member is not the camel-cased property
@@ -54,13 +51,7 @@ class Project(Handler):
         return Resource(name, {"Arn": project_arn(name)}) if isinstance(name, str) else None
 
     async def _call(self, ctx: Context, operation: str, props: dict[str, Any]) -> None:
-        params = await authorized_params(ctx, "codebuild", operation, api_members(props))
-        try:
-            result = ctx.services["codebuild"][operation](ctx.request, params)
-            if inspect.isawaitable(result):
-                await result
-        except AWSError as e:
-            raise handler_failure(e) from None
+        await kit_call(ctx, "codebuild", operation, api_members(props))
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("Name") or generated_name(ctx, NAME_LIMIT)

@@ -10,7 +10,6 @@ API keeps them. Ref is the pipeline's name; GetAtt Version its version.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from cdlab.localcloud.cloudformation.resources.base import (
@@ -18,11 +17,9 @@ from cdlab.localcloud.cloudformation.resources.base import (
     Handler,
     Resource,
     Started,
-    authorized_params,
     generated_name,
-    handler_failure,
+    kit_call,
 )
-from cdlab.localcloud.protocols.errors import AWSError
 
 # properties that are CloudFormation's own, not members of the API's declaration
 CFN_ONLY = ("RestartExecutionOnUpdate", "DisableInboundStageTransitions", "Tags")
@@ -52,15 +49,6 @@ def declaration(name: str, props: dict[str, Any]) -> dict[str, Any]:
     return _camel({k: v for k, v in props.items() if k not in CFN_ONLY} | {"Name": name})
 
 
-async def _call(ctx: Context, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    typed = await authorized_params(ctx, "codepipeline", operation, params)
-    try:
-        result = ctx.services["codepipeline"][operation](ctx.request, typed)
-        return await result if inspect.isawaitable(result) else result
-    except AWSError as e:
-        raise handler_failure(e) from None
-
-
 def _resource(name: str, pipeline: dict[str, Any]) -> Resource:
     return Resource(name, {"Version": str(pipeline["version"])})
 
@@ -76,15 +64,17 @@ class Pipeline(Handler):
         params: dict[str, Any] = {"pipeline": declaration(name, props)}
         if props.get("Tags"):
             params["tags"] = [{"key": t["Key"], "value": t["Value"]} for t in props["Tags"]]
-        created = await _call(ctx, "CreatePipeline", params)
+        created = await kit_call(ctx, "codepipeline", "CreatePipeline", params)
         return _resource(name, created["pipeline"])
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> Resource:
         name = current.physical_id
-        updated = await _call(ctx, "UpdatePipeline", {"pipeline": declaration(name, new)})
+        updated = await kit_call(
+            ctx, "codepipeline", "UpdatePipeline", {"pipeline": declaration(name, new)}
+        )
         return _resource(name, updated["pipeline"])
 
     async def delete(self, ctx: Context, current: Resource) -> None:
-        await _call(ctx, "DeletePipeline", {"name": current.physical_id})
+        await kit_call(ctx, "codepipeline", "DeletePipeline", {"name": current.physical_id})
