@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cdlab.localcloud import control
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_codebuild import (
@@ -111,6 +113,7 @@ def long_build(cb) -> str:
     return running
 
 
+@pytest.mark.slow  # restarts a private local cloud
 def test_projects_and_builds_survive_a_restart(private: PrivateCloud):
     private.up()
     s3, cb = private.client("s3"), private.client("codebuild")

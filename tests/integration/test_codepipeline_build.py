@@ -123,6 +123,7 @@ def test_a_failed_build_fails_the_action_with_codepipelines_words(client) -> Non
     assert latest["externalExecutionId"].startswith(f"{name}:")
 
 
+@pytest.mark.slow  # a build of seconds runs to its end before the stop
 def test_a_stop_without_abandon_lets_the_running_build_finish_then_stops(client) -> None:
     codepipeline, s3 = client("codepipeline"), client("s3")
     name = f"stopbuild-{uuid.uuid4().hex[:8]}"
