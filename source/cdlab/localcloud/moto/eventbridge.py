@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from moto.events.models import events_backends
 from moto.s3.exceptions import MissingBucket
 
 from cdlab.localcloud.moto.state import MotoState
@@ -69,7 +68,7 @@ def created_object(moto: MotoState, bucket: str, key: str) -> CreatedObject | No
 def matching_targets(moto: MotoState, region: str, event: dict[str, Any]) -> list[RuleTarget]:
     """The targets of the enabled rules of the default bus whose pattern matches ``event``.
     On moto's thread."""
-    bus = events_backends[moto.account][region].event_buses.get("default")
+    bus = moto.events_backend(region).event_buses.get("default")
     if bus is None:
         return []
     return [

@@ -78,8 +78,8 @@ class MotoState(MotoThread):
     def glue_backend(self) -> GlueBackend:
         return glue_backends[self.account][self.region]
 
-    def events_backend(self) -> EventsBackend:
-        return events_backends[self.account][self.region]
+    def events_backend(self, region: str | None = None) -> EventsBackend:
+        return events_backends[self.account][region or self.region]
 
     # ---- S3 ------------------------------------------------------------------------------
 
