@@ -53,6 +53,9 @@ def ready(
         return env
     for name in ("AWS_ENDPOINT_URL", "AWS_DATA_PATH"):
         os.environ.pop(name, None)
+    if Path(os.environ.get("AWS_CONFIG_FILE", "")).name == control.CLI_CONFIG_NAME:
+        for name in ("AWS_CONFIG_FILE", *control.PROFILE_VARIABLES):  # the local target's
+            os.environ.pop(name, None)
     if os.environ.get("AWS_ACCESS_KEY_ID", "").startswith(control.LOCAL_KEY_PREFIX):
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the local cloud's key
             os.environ.pop(name, None)

@@ -16,7 +16,8 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.slow
 
 AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_ACCESS_KEY_ID",
-                 "AWS_SECRET_ACCESS_KEY", "CDLAB_TARGET")  # fmt: skip
+                 "AWS_SECRET_ACCESS_KEY", "AWS_CONFIG_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                 "CDLAB_TARGET")  # fmt: skip
 
 
 @pytest.fixture
@@ -44,10 +45,13 @@ def test_clients_follow_the_target_after_cached_credentials(
         s3.create_bucket(Bucket="followed")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["followed"]
         assert env["AWS_ACCESS_KEY_ID"].startswith(control.LOCAL_KEY_PREFIX)
+        assert os.environ["AWS_CONFIG_FILE"] == str(home / control.CLI_CONFIG_NAME)
 
         with pytest.raises(target.TargetNotReady, match="target 'aws' is not reachable"):
             target.ready("aws")  # this machine has no AWS credentials
         left = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(os.environ)
         assert left == set()  # the local cloud's endpoint and key are not sent to AWS
+        local_config = {"AWS_CONFIG_FILE", *control.PROFILE_VARIABLES} & set(os.environ)
+        assert local_config == set()  # nor is its config file and profile used for AWS
     finally:
         control.down(home)

@@ -10,9 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "03_creating_an_endpoint.ipynb"
-CLEARED = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
-           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-           "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE")  # fmt: skip
+CLEARED = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+           "AWS_WEB_IDENTITY_TOKEN_FILE")  # fmt: skip
 
 
 def test_aws_target_without_aws_fails_in_the_first_cell(

@@ -4,7 +4,8 @@ a client needs to talk to it.
 The running cloud is described by ``<home>/cloud.json`` (pid, port). It is stopped by that pid,
 after checking the pid still belongs to a local cloud of this home: never by name. The home also
 keeps the cloud's access key (``credentials.json``, made at first use), the waiter models that
-poll every second (``botocore-data``, found through ``AWS_DATA_PATH``) and the cloud's log;
+poll every second (``botocore-data``, found through ``AWS_DATA_PATH``), the AWS config file of the
+clients (``aws-config``, found through ``AWS_CONFIG_FILE``) and the cloud's log;
 :func:`client_environment` is the environment that points boto3, the AWS CLI and the SageMaker
 SDK at it.
 """
@@ -33,6 +34,9 @@ SERVER_MODULE = "cdlab.localcloud.server"
 LOCAL_WAITER_DELAY_SECONDS = 1
 # another principal's key for the clients to sign with, instead of the administrator's
 ACCESS_KEY_VARIABLE, SECRET_KEY_VARIABLE = "CDLAB_ACCESS_KEY_ID", "CDLAB_SECRET_ACCESS_KEY"
+CLI_CONFIG_NAME = "aws-config"  # the local target's AWS config file, in the cloud's home
+CLI_PROFILE = "default"  # the profile of that file the clients use, whatever the shell named
+PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")  # botocore reads both
 
 
 class CloudError(RuntimeError):
@@ -76,7 +80,7 @@ def state_file(home: Path) -> Path:
 
 LOCAL_KEY_PREFIX = "AKIACDLAB"  # every local cloud's access key id starts so
 # What a local cloud keeps under its home, which `cdlab local reset` deletes: all but the access
-# key (credentials.json) and the waiter overrides (botocore-data).
+# key (credentials.json), the waiter overrides (botocore-data) and the AWS config (aws-config).
 STATE = (
     "state.db", "state.db-wal", "state.db-shm", "cloud.json", "artifacts", "instances", "logs",
     "s3", "training", "logs-archive", "pipeline", "notebooks",
@@ -124,11 +128,32 @@ def write_waiters(home: Path) -> Path:
     return data_path
 
 
+def write_cli_config(home: Path) -> Path:
+    """The local target's AWS config file: the region, and the AWS CLI v1 plugin that gives it
+    ``aws logs tail`` (:mod:`cdlab.awscli_logs_tail`; the CLI v2 has the command and ignores the
+    entry). Written again only when it changed, and whole (a new file renamed over the old), as
+    a client may be reading it."""
+    path = home / CLI_CONFIG_NAME
+    text = (
+        f"[{CLI_PROFILE}]\nregion = {config.region()}\n\n"
+        "[plugins]\ncdlab_logs_tail = cdlab.awscli_logs_tail\n"
+    )
+    if not path.exists() or path.read_text() != text:
+        partial = path.with_name(f".{CLI_CONFIG_NAME}.{os.getpid()}")
+        partial.write_text(text)
+        os.replace(partial, path)
+    return path
+
+
 def client_environment(home: Path, port: int) -> dict[str, str]:
     """The variables that point boto3, the AWS CLI and the SageMaker SDK at the local cloud.
     They sign with the kit's key, the account's administrator, unless ``CDLAB_ACCESS_KEY_ID``
     and ``CDLAB_SECRET_ACCESS_KEY`` name another principal's key (an IAM user of the local
-    cloud, such as the participant of :mod:`cdlab.localcloud.participant`)."""
+    cloud, such as the participant of :mod:`cdlab.localcloud.participant`).
+
+    The AWS config file is the kit's (:func:`write_cli_config`), not ``~/.aws/config``, and the
+    profile is its ``default``: a profile the shell names (``AWS_PROFILE``) would be missing
+    from that file and fail every call, and the key, region and endpoint come from here anyway."""
     key_id, secret = credentials(home)
     if os.environ.get(ACCESS_KEY_VARIABLE) and os.environ.get(SECRET_KEY_VARIABLE):
         key_id, secret = os.environ[ACCESS_KEY_VARIABLE], os.environ[SECRET_KEY_VARIABLE]
@@ -138,6 +163,8 @@ def client_environment(home: Path, port: int) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": config.region(),
         "AWS_DATA_PATH": str(write_waiters(home)),
+        "AWS_CONFIG_FILE": str(write_cli_config(home)),
+        **dict.fromkeys(PROFILE_VARIABLES, CLI_PROFILE),
         "CDLAB_HOME": str(home),
         "CDLAB_PORT": str(port),
     }
