@@ -151,9 +151,9 @@ def test_build_succeeds_with_artifacts_logs_and_environment(cb, logs, s3, projec
     assert f"version={source} source={source}" in text
     assert "initiator=root greeting=hi region=us-east-1" in text
     assert build["logs"]["groupName"] == f"/aws/codebuild/{name}"
-    # the venv's AWS CLI is v1, which has no ``logs tail`` (a v2 command): its v1 equivalent
-    events = aws("logs", "filter-log-events", "--log-group-name", f"/aws/codebuild/{name}").stdout
-    assert f"hello from {build['id']}" in events
+    tailed = aws("logs", "tail", f"/aws/codebuild/{name}", "--since", "1h").stdout.splitlines()
+    after_the_timestamps = [line.split(" ", 1)[1] for line in tailed]
+    assert f"{build['logs']['streamName']} hello from {build['id']}" in after_the_timestamps
 
 
 def test_failing_command_fails_build_phase_and_still_runs_post_build(cb, logs, project):

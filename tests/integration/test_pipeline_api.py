@@ -3,10 +3,7 @@ pipeline stack deploys, an upload starts an execution, get-pipeline-state shows 
 put-approval-result lets prod deploy, the build's output is in CloudWatch Logs, a bad model stops
 at TestQA with AWS's state and error details, a second stack deploys next to the first, a stack
 name over the limit is refused at deploy, and the names carry the git commit (the buildspec's own
-command falls back to the S3 version id for an archive without it).
-
-The AWS CLI v1 the kit installs has no ``aws logs tail`` (a v2 command); ``filter-log-events``
-reads the same group."""
+command falls back to the S3 version id for an archive without it)."""
 
 from __future__ import annotations
 
@@ -98,6 +95,17 @@ def test_put_approval_result_lets_prod_deploy(first: dict, lab: CliPipeline) -> 
     assert prod(lab)["status"] == "InService"
 
 
+def tailed(lab: CliPipeline, group: str, *options: str) -> list[tuple[str, str]]:
+    """``aws logs tail GROUP --since 1h``'s lines (TIMESTAMP STREAM MESSAGE) as (stream,
+    message)."""
+    shown = lab.cloud.aws("logs", "tail", group, "--since", "1h", *options).stdout
+    found = []
+    for line in shown.splitlines():
+        stream, _, message = line.split(" ", 1)[1].partition(" ")  # after the timestamp
+        found.append((stream, message))
+    return found
+
+
 @pytest.mark.slow
 def test_the_build_output_is_in_cloudwatch_logs(first: dict, lab: CliPipeline) -> None:
     build = lab.action(first["approved"].execution, "Build")
@@ -105,16 +113,11 @@ def test_the_build_output_is_in_cloudwatch_logs(first: dict, lab: CliPipeline) -
     [described] = lab.json("codebuild", "batch-get-builds", "--ids", build_id)["builds"]
     assert described["buildStatus"] == "SUCCEEDED"
     assert described["logs"]["groupName"] == f"/aws/codebuild/{STACK}-build"
-    events = lab.json(
-        "logs", "filter-log-events", "--log-group-name", f"/aws/codebuild/{STACK}-build",
-        "--log-stream-names", described["logs"]["streamName"],
-    )["events"]  # fmt: skip
-    messages = "\n".join(e["message"] for e in events)
-    assert "Running predata.py" in messages and "Running train.py" in messages
-    tests = lab.json(
-        "logs", "filter-log-events", "--log-group-name", f"/aws/codebuild/{STACK}-test"
-    )
-    assert any(e["message"].startswith("Match Rate: ") for e in tests["events"])
+    stream = described["logs"]["streamName"]
+    build_log = tailed(lab, f"/aws/codebuild/{STACK}-build", "--log-stream-names", stream)
+    assert (stream, "Running predata.py") in build_log and (stream, "Running train.py") in build_log
+    test_log = tailed(lab, f"/aws/codebuild/{STACK}-test")
+    assert any(message.startswith("Match Rate: ") for _, message in test_log)
 
 
 @pytest.mark.slow

@@ -67,10 +67,20 @@ def test_the_lab_uses_the_aws_cli_for_each_step() -> None:
         "git -C {repo} archive --format=zip",
         "aws s3 cp {archive} {source}",
         "aws codepipeline get-pipeline-state",
-        "aws logs get-log-events --log-group-name {group}",
+        "aws logs tail /aws/codebuild/{stack}-build --since 1h --log-stream-names {stream}",
+        "aws logs tail /aws/codebuild/{stack}-test --since 1h --log-stream-names {stream}",
         "aws codepipeline put-approval-result",
     ):
         assert command in shell, command
+
+
+def test_the_lab_reads_the_logs_with_logs_tail_and_checks_what_they_say() -> None:
+    cells = code_cells()
+    build, test = cells[index_of("{stack}-build --since")], cells[index_of("{stack}-test --since")]
+    assert 'runs[0].logs["Build"]' in build and 'runs[0].logs["TestQA"]' in test
+    assert '"Running train.py" in line for line in build_log' in build
+    assert '" Match Rate: " in line for line in test_log' in test
+    assert "get-log-events" not in "\n".join(cells)
 
 
 def test_the_lab_stops_for_approval_by_default() -> None:
