@@ -8,11 +8,12 @@ prod blue/green (the steady state of a lab). Each total is printed next to the 1
 the client-side runner the API path replaced (``BASELINE_SECONDS``, measured on this kind of
 machine before the change), as a ratio; target: at most 1.5x. The AWS column is an assumption,
 not a measurement (this machine is offline): see ``AWS_SECONDS``.
-Run: ``.venv/bin/python benchmarks/bench_pipeline.py``.
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py`` (``--help`` says this, and runs nothing).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import tempfile
@@ -49,6 +50,9 @@ def stage_times(summary: str) -> dict[str, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ.update(
             CDLAB_HOME=home,
@@ -90,6 +94,11 @@ def main() -> None:
         f"{'total':<12}"
         + "".join(f"{total:>26.1f} s" for _, _, total in runs)
         + f"{aws_total:>14} s"
+    )
+    print(
+        f"{'ratio':<12}"
+        + "".join(f"{total / BASELINE_SECONDS:>27.2f}x" for _, _, total in runs)
+        + f"{f'(target {TARGET_RATIO}x of {BASELINE_SECONDS:.0f} s)':>28}"
     )
     for label, _, total in runs:
         ratio = total / BASELINE_SECONDS

@@ -10,13 +10,9 @@ throttle).
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import urllib.request
 from collections.abc import Iterator
 
-from cdlab import config, target
+from cdlab import target
 from cdlab.localcloud.latency import AWS
 
 MINUTE = 60.0
@@ -28,19 +24,7 @@ ALARM_LAG = 3 * MINUTE  # a minute's datapoint reaches its alarm a minute or mor
 MARGIN = 1.5  # AWS varies: every sized wait allows half as much again
 
 
-def scale() -> float:
-    """How many times faster than real time the target's time passes: 1 on AWS; on the local
-    cloud the ``CDLAB_TIME_SCALE`` it was started with, as its health check reports it, else
-    this kernel's own (``make lab`` sets both the same)."""
-    if target.current() == "aws":
-        return 1.0
-    url = f"{os.environ['AWS_ENDPOINT_URL']}/_cdlab/health"
-    with (
-        contextlib.suppress(OSError, ValueError, KeyError),
-        urllib.request.urlopen(url, timeout=2) as response,
-    ):
-        return float(json.load(response)["time_scale"])
-    return config.time_scale()
+scale = target.time_scale  # how many times faster than real time the target's time passes
 
 
 def real(cloud_seconds: float) -> float:

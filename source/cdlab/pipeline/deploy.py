@@ -6,13 +6,15 @@ is validated first (ValidateTemplate, which the AWS CDK grants a pipeline's role
 action), so a broken one fails before any stack is touched. The stack is
 created when it does not exist and updated otherwise (with the configuration's stack policy as
 ``StackPolicyBody``); "no updates" is a success, as in CodePipeline. The stack's events are
-written to the action's log while it is polled.
+written to the action's log while it is polled, every ``POLL_SECONDS`` or when the caller's
+``pause`` returns sooner (the local cloud's engine wakes it when a stack is written).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -97,7 +99,9 @@ def _exists(cfn: Any, stack: str) -> bool:
     return described["StackStatus"] != "DELETE_COMPLETE"
 
 
-def _settle(cfn: Any, stack: str, log: TextIO, since: float) -> dict[str, Any]:
+def _settle(
+    cfn: Any, stack: str, log: TextIO, since: float, pause: Callable[[float], object]
+) -> dict[str, Any]:
     """Poll until the operation ends, logging new events; the stack as it ends."""
     seen: set[str] = set()
     while True:
@@ -115,7 +119,7 @@ def _settle(cfn: Any, stack: str, log: TextIO, since: float) -> dict[str, Any]:
         log.flush()
         if not described["StackStatus"].endswith("_IN_PROGRESS"):
             return described
-        time.sleep(POLL_SECONDS)
+        pause(POLL_SECONDS)
 
 
 def _failure(cfn: Any, described: dict[str, Any], since: float) -> str:
@@ -139,9 +143,16 @@ def _refused(stack: str, error: ClientError) -> PipelineError:
     )
 
 
-def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> Deployed:
+def run(
+    action: Action,
+    artifacts: dict[str, Path],
+    log: TextIO,
+    cfn: Any,
+    pause: Callable[[float], object],
+) -> Deployed:
     """Create or update the action's stack with the CloudFormation client ``cfn`` (the
-    pipeline role's) and wait; raise PipelineError when it fails."""
+    pipeline role's) and wait, ``pause(POLL_SECONDS)`` between two looks (``time.sleep``, or a
+    sleep that a change of the stack ends sooner); raise PipelineError when it fails."""
     request = _request(action, artifacts)
     stack = request["StackName"]
     started = time.time()
@@ -166,7 +177,7 @@ def run(action: Action, artifacts: dict[str, Path], log: TextIO, cfn: Any) -> De
         log.write(f"{message}\n")
         operation = "unchanged"
     if operation != "unchanged":
-        described = _settle(cfn, stack, log, started)
+        described = _settle(cfn, stack, log, started, pause)
         if described["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise PipelineError(_failure(cfn, described, started))
     described = cfn.describe_stacks(StackName=stack)["Stacks"][0]

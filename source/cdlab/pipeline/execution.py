@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from cdlab import target
 from cdlab.pipeline import actionlogs, progress
 from cdlab.pipeline.definition import PipelineError
 
@@ -26,7 +27,9 @@ ACTION_DONE = ("Succeeded", "Failed", "Abandoned")
 MARKS = {"Succeeded": "ok", "Failed": "FAIL", "Abandoned": "STOP"}
 WAITING = "waiting for approval"
 BLOCKED = "blocked"  # waits to enter a stage where another execution waits for its approval
-FIRST_POLL, LAST_POLL = 0.25, 2.0  # seconds: quick while things move, slower while they wait
+# seconds: quick while things move, slower while they wait, up to 2 s of the target's time (on
+# the local cloud at CDLAB_TIME_SCALE=60, every FIRST_POLL: its stages end within seconds)
+FIRST_POLL, LAST_POLL = 0.25, 2.0
 START_SECONDS = 300  # EventBridge delivers the upload's event within this
 TIMEOUT_SECONDS = 4 * 3600
 
@@ -155,6 +158,7 @@ class Follower:
         """Follow until the execution ends, or waits at an approval that ``answer`` leaves
         unanswered (it answers it and returns True, or returns False)."""
         interval, deadline = FIRST_POLL, time.monotonic() + TIMEOUT_SECONDS
+        most = max(FIRST_POLL, LAST_POLL / target.time_scale())
         pipeline, found = self.followed.pipeline, self.followed.execution
         while time.monotonic() < deadline:
             moved = self._poll()
@@ -178,7 +182,7 @@ class Follower:
                 self.followed.status, self.followed.approval = BLOCKED, ahead
                 self._close()
                 return self.followed
-            interval = FIRST_POLL if moved or waiting else min(interval * 1.25, LAST_POLL)
+            interval = FIRST_POLL if moved or waiting else min(interval * 1.25, most)
             time.sleep(interval)
         raise PipelineError(f"execution {self.followed.execution} did not end in time")
 

@@ -10,6 +10,10 @@ both services: it asks STS for the session with the account's key, the key the l
 hold, naming the service it plays (``X-Cdlab-Service-Principal``), so that the local cloud
 evaluates the role's trust policy for that service, as AWS does for the real one; a refusal
 becomes the service's own words.
+
+Every session made here shares one botocore data loader (:func:`session`): a fresh session
+would parse endpoints.json and each service's model again, a tenth of a second a client, and
+the local services make several clients per action and per build.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
+from botocore.loaders import Loader
 
 from cdlab import config
 from cdlab.localcloud import control
@@ -55,18 +61,32 @@ class Credentials:
             "AWS_SESSION_TOKEN": self.session_token,
         }
 
-    def session(self) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-        )
+    def session(self, region: str | None = None) -> boto3.Session:
+        return session(self.access_key_id, self.secret_access_key, self.session_token, region)
+
+
+@functools.cache
+def _loader() -> Loader:
+    """This process's botocore data loader; it keeps what it parsed."""
+    return botocore.session.Session().get_component("data_loader")
+
+
+def session(
+    key_id: str, secret: str, token: str | None = None, region: str | None = None
+) -> boto3.Session:
+    """A session with this key whose clients share the process's parsed service models. The
+    shared loader goes in after boto3 set the session up (boto3 adds its own data directory to
+    the loader it finds then: to a fresh one, not every time to the shared one)."""
+    core = botocore.session.Session()
+    made = boto3.Session(key_id, secret, token, region, botocore_session=core)
+    core.register_component("data_loader", _loader())
+    return made
 
 
 def _services_session(home: Path | None = None) -> boto3.Session:
     """The local services' own session: the kit's key, whoever runs the pipeline."""
     key_id, secret = control.credentials(home or config.home())
-    return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
+    return session(key_id, secret)
 
 
 def _name_service(request: AWSRequest, service: str, **_: object) -> None:

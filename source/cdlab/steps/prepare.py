@@ -2,7 +2,9 @@
 
 Writes the five MovieLens files into the working directory (the deck's post_build then removes
 ``u.data`` and ``ua.base*``, keeping ``ua.test`` for the predictor tests) and
-``prepdata_result.json``, which names the channels for ``train.py`` and ``test.py``.
+``prepdata_result.json``, which names the channels for ``train.py`` and ``test.py``. The data is
+generated (or extracted) in a temporary directory first, so no second copy of it stays in the
+working directory, which the build exports whole as its artifact.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import io
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +75,11 @@ def register_table(database: str, bucket: str, key_prefix: str) -> None:
 
 def run(bucket: str, database: str, source: Path | None, workdir: Path, log=print) -> dict:
     log(f"preparing MovieLens data ({'from ' + str(source) if source else 'generated offline'})")
-    data_dir = data.prepare(source, workdir / ".cdlab-data")
-    for name in data.FILES:
-        shutil.copyfile(data_dir / name, workdir / name)
+    with tempfile.TemporaryDirectory(prefix="cdlab-data-") as scratch:
+        data_dir = data.prepare(source, Path(scratch))
+        for name in data.FILES:
+            shutil.copyfile(data_dir / name, workdir / name)
+        ceiling = data.ceiling(data_dir) if source is None else None
     base = data.load_ratings(workdir, "ua.base")
     test = data.load_ratings(workdir, "ua.test")
     n_users, n_items = len(data.load_users(workdir)), len(data.load_items(workdir))
@@ -104,8 +109,8 @@ def run(bucket: str, database: str, source: Path | None, workdir: Path, log=prin
         "source": str(source) if source else "generated",
         "glue_table": f"{database}.{TABLE}",
     }
-    if source is None:
-        result["ceiling"] = data.ceiling(data_dir)
+    if ceiling is not None:
+        result["ceiling"] = ceiling
     (workdir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     log(f"wrote {RESULT_FILE}")
     return result

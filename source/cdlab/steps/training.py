@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from cdlab import config
+from cdlab import config, target
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.steps.prepare import RESULT_FILE
@@ -34,6 +34,7 @@ HYPERPARAMETERS_ENV = "CDLAB_HYPERPARAMETERS"
 TRAIN_RESULT_FILE = "train_result.json"
 MAX_NAME = 63
 DONE = ("Completed", "Failed", "Stopped")
+FIRST_POLL, MOST_POLL = 0.25, 10.0  # seconds between two polls of the job
 
 
 class TrainingFailed(RuntimeError):
@@ -101,11 +102,13 @@ def channel(name: str, uri: str) -> dict[str, Any]:
 
 
 def backoff() -> Iterator[float]:
-    """Seconds between two polls: from a quarter of a second, backing off to 10 s."""
-    delay = 0.25
+    """Seconds between two polls: from a quarter of a second, backing off to 10 s of the
+    target's time (on the local cloud at ``CDLAB_TIME_SCALE=60``, a quarter of a second still:
+    the job's training is real work, and it ends then, not up to 10 s later)."""
+    delay, most = FIRST_POLL, max(FIRST_POLL, MOST_POLL / target.time_scale())
     while True:
         yield delay
-        delay = min(delay * 1.5, 10.0)
+        delay = min(delay * 1.5, most)
 
 
 def wait(

@@ -183,13 +183,7 @@ class BuildRun:
             )  # fmt: skip
         except PipelineError as e:
             raise PhaseFailed("ACCESS_DENIED", str(e)) from None
-        session = boto3.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
-            region_name=self.cloud.region,
-        )
-        return session, credentials.environment()
+        return credentials.session(self.cloud.region), credentials.environment()
 
     def _log(self, doc: dict[str, Any], session: boto3.Session) -> LineWriter:
         """The build's log stream, created as the role (a refusal fails the build)."""

@@ -10,20 +10,26 @@
   (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CloudFormation.html).
 
 A failure is :class:`ActionFailed`, with the error details CodePipeline shows (code and message).
+The waits poll through the API as above; a write of the local cloud's builds or stacks wakes the
+poll at once (:meth:`Store.watch <cdlab.localcloud.state.store.Store.watch>`), so an action ends
+when its build or stack does, not up to a poll interval later.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdlab.localcloud.cloudformation.stacks import STACK
+from cdlab.localcloud.codebuild.records import KIND as BUILD
 from cdlab.localcloud.codepipeline.cloud import RoleClients
+from cdlab.localcloud.state.store import Watch
 from cdlab.pipeline import artifacts, deploy
 from cdlab.pipeline.definition import Action, PipelineError
 
@@ -59,6 +65,7 @@ class Job:
     store: str  # the artifact bucket
     inputs: dict[str, dict[str, str]]  # input artifact name -> bucket, key, version
     work: Path  # a directory of its own, for downloads and its log
+    watch: Callable[[str], Watch]  # the writes of a kind of the local cloud's documents
 
 
 def _s3_failure(e: ClientError, bucket: str, key: str) -> ActionFailed:
@@ -158,12 +165,13 @@ def build(role: RoleClients, job: Job) -> Outcome:
     if configuration.get("EnvironmentVariables"):
         request["environmentVariablesOverride"] = json.loads(configuration["EnvironmentVariables"])
     codebuild = role.client("codebuild")
+    builds = job.watch(BUILD)
     build_id = codebuild.start_build(**request)["build"]["id"]
     while True:
         [current] = codebuild.batch_get_builds(ids=[build_id])["builds"]
         if current.get("buildComplete"):
             break
-        time.sleep(BUILD_POLL_SECONDS)
+        builds.wait(BUILD_POLL_SECONDS)
     if current["buildStatus"] != "SUCCEEDED":
         raise ActionFailed(_build_failure(current), external_id=build_id)
     s3 = role.client("s3")
@@ -195,7 +203,8 @@ def cloudformation(role: RoleClients, job: Job) -> Outcome:
     )
     with (job.work / "deploy.log").open("w") as log:
         try:
-            deployed = deploy.run(declared, downloaded, log, role.client("cloudformation"))
+            cfn = role.client("cloudformation")
+            deployed = deploy.run(declared, downloaded, log, cfn, job.watch(STACK).wait)
         except PipelineError as e:
             raise ActionFailed(str(e)) from None
     return Outcome(

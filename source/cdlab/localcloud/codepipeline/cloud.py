@@ -37,10 +37,4 @@ def as_role(cloud: Cloud, role_arn: str, service: str, session_name: str = "") -
         home=cloud.home,
         region=cloud.region,
     )
-    session = boto3.Session(
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        region_name=cloud.region,
-    )
-    return RoleClients(role_arn, session, cloud.url)
+    return RoleClients(role_arn, credentials.session(cloud.region), cloud.url)

@@ -161,6 +161,7 @@ class Engine:
             pipeline["artifactStore"]["location"],
             inputs,
             self.work / execution["id"] / f"{stage}-{action['name']}",
+            self.executions.store.watch,
         )
         role = action.get("roleArn") or pipeline["roleArn"]
         try:

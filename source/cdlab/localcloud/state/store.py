@@ -3,6 +3,10 @@
 Names are keyed case-insensitively (SageMaker treats ``My-Endpoint`` and ``my-endpoint`` as the
 same resource) and each document keeps the spelling it was created with. Every write is committed
 at once, in WAL mode, so a local cloud killed with SIGKILL loses nothing it acknowledged.
+
+A thread that polls a resource through the API can :meth:`Store.watch` its kind of document:
+the watch's ``wait`` sleeps like ``time.sleep`` but returns as soon as such a document is written,
+so the next poll sees the change at once instead of a poll interval later.
 """
 
 from __future__ import annotations
@@ -18,9 +22,25 @@ from cdlab.localcloud.protocols.errors import error
 StateNotSaved = error("StateNotSaved", 500, code="InternalFailure")
 
 
+class Watch:
+    """Writes of one kind of document, for a poller: ``wait(seconds)`` returns at the first write
+    since the previous ``wait`` returned (or since the watch was made), or after ``seconds``."""
+
+    def __init__(self, store: Store, kind: str) -> None:
+        self.store, self.kind = store, kind
+        self.seen = store.writes(kind)
+
+    def wait(self, seconds: float) -> None:
+        with self.store.written:
+            self.store.written.wait_for(lambda: self.store.writes(self.kind) != self.seen, seconds)
+            self.seen = self.store.writes(self.kind)
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.written = threading.Condition()  # notified after each write
+        self._writes: dict[str, int] = {}  # kind -> documents written since the start
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -42,6 +62,7 @@ class Store:
     def put(self, kind: str, name: str, doc: dict[str, Any]) -> None:
         text = json.dumps(doc)
         self._write(
+            kind,
             "INSERT INTO docs (kind, key, doc, seq) VALUES (?, ?, ?,"
             " (SELECT COALESCE(MAX(seq), 0) + 1 FROM docs))"
             " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
@@ -49,10 +70,18 @@ class Store:
         )
 
     def delete(self, kind: str, name: str) -> None:
-        self._write("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, name.lower()))
+        self._write(kind, "DELETE FROM docs WHERE kind = ? AND key = ?", (kind, name.lower()))
 
-    def _write(self, sql: str, args: tuple[str, ...]) -> None:
-        """One statement in its own transaction: it is saved whole or not at all."""
+    def writes(self, kind: str) -> int:
+        """How many documents of ``kind`` were written (or deleted) since the start."""
+        return self._writes.get(kind, 0)
+
+    def watch(self, kind: str) -> Watch:
+        return Watch(self, kind)
+
+    def _write(self, kind: str, sql: str, args: tuple[str, ...]) -> None:
+        """One statement in its own transaction: it is saved whole or not at all. Its kind's
+        watchers are woken once it is saved."""
         try:
             with self._lock:
                 self._db.execute(sql, args)
@@ -61,6 +90,9 @@ class Store:
                 f"The local cloud could not save its state in {self.path} ({e}); nothing was "
                 "changed. Free space in the state dir (CDLAB_HOME) and try again."
             ) from e
+        with self.written:
+            self._writes[kind] = self.writes(kind) + 1
+            self.written.notify_all()
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         """Every document of ``kind``, in creation order."""

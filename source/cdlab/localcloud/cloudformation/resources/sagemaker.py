@@ -26,7 +26,7 @@ from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.documents import IN_PROGRESS, arn
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.05  # an in-process look, as the endpoint lifecycle's own polls (PING_INTERVAL)
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
