@@ -8,10 +8,7 @@ found). ``CDLAB_TARGET`` is ``local`` or ``aws``.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -30,21 +27,6 @@ class TargetNotReady(RuntimeError):
 
 def current() -> str:
     return os.environ.get("CDLAB_TARGET", "local")
-
-
-def time_scale() -> float:
-    """How many times faster than real time the target's time passes: 1 on AWS; on the local
-    cloud the ``CDLAB_TIME_SCALE`` it was started with, as its health check reports it, else
-    this process's own (``make lab`` sets both the same)."""
-    if current() == "aws":
-        return 1.0
-    url = f"{os.environ['AWS_ENDPOINT_URL']}/_cdlab/health"
-    with (
-        contextlib.suppress(OSError, ValueError, KeyError),
-        urllib.request.urlopen(url, timeout=2) as response,
-    ):
-        return float(json.load(response)["time_scale"])
-    return config.time_scale()
 
 
 def ready(

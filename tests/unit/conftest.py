@@ -35,7 +35,8 @@ def moto_client(moto: MotoState) -> Callable[[str], Any]:
     bridge = MotoBridge(moto)
 
     def client(service: str) -> Any:
-        made = boto3.client(
+        # a session of its own: boto3's default one keeps the config file it first read
+        made = boto3.Session().client(
             service,
             region_name=config.region(),
             endpoint_url=ENDPOINT,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cdlab import target
+from cdlab import cloud_clock, target
 from cdlab.localcloud.latency import AWS
 
 MINUTE = 60.0
@@ -24,7 +24,7 @@ ALARM_LAG = 3 * MINUTE  # a minute's datapoint reaches its alarm a minute or mor
 MARGIN = 1.5  # AWS varies: every sized wait allows half as much again
 
 
-scale = target.time_scale  # how many times faster than real time the target's time passes
+scale = cloud_clock.time_scale  # how many times faster than real time the target's time passes
 
 
 def real(cloud_seconds: float) -> float:

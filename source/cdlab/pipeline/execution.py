@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from cdlab import target
+from cdlab import cloud_clock
 from cdlab.pipeline import actionlogs, progress
 from cdlab.pipeline.definition import PipelineError
 
@@ -158,7 +158,7 @@ class Follower:
         """Follow until the execution ends, or waits at an approval that ``answer`` leaves
         unanswered (it answers it and returns True, or returns False)."""
         interval, deadline = FIRST_POLL, time.monotonic() + TIMEOUT_SECONDS
-        most = max(FIRST_POLL, LAST_POLL / target.time_scale())
+        most = max(FIRST_POLL, LAST_POLL / cloud_clock.time_scale())
         pipeline, found = self.followed.pipeline, self.followed.execution
         while time.monotonic() < deadline:
             moved = self._poll()

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from cdlab import config, target
+from cdlab import cloud_clock, config
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.steps.prepare import RESULT_FILE
@@ -105,7 +105,7 @@ def backoff() -> Iterator[float]:
     """Seconds between two polls: from a quarter of a second, backing off to 10 s of the
     target's time (on the local cloud at ``CDLAB_TIME_SCALE=60``, a quarter of a second still:
     the job's training is real work, and it ends then, not up to 10 s later)."""
-    delay, most = FIRST_POLL, max(FIRST_POLL, MOST_POLL / target.time_scale())
+    delay, most = FIRST_POLL, max(FIRST_POLL, MOST_POLL / cloud_clock.time_scale())
     while True:
         yield delay
         delay = min(delay * 1.5, most)
