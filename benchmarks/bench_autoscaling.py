@@ -18,6 +18,7 @@ from pathlib import Path
 
 import boto3
 import numpy as np
+from bench_local_cloud import discard
 
 from cdlab import load, target
 from cdlab.fm.model import FMModel, artifact_bytes
@@ -178,7 +179,7 @@ def main() -> None:
         decided, served, scaled_in = scaling(sm, s3, boto3.client("application-autoscaling"))
         rolled_back = rollback(sm, s3, boto3.client("cloudwatch"))
     finally:
-        control.down(home)
+        discard(home)
     print(f"time scale {SCALE}: one CloudWatch minute = {60 / SCALE:g} s; target {TARGET}/instance")
     print(
         f"load start -> scale-out decided:           {decided:6.2f} s  (floor ~3 s: 3 datapoints)"

@@ -23,7 +23,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import boto3
-from bench_local_cloud import direct_instance, load, model, signed_headers, summary
+from bench_local_cloud import direct_instance, discard, load, model, signed_headers, summary
 
 from cdlab import target
 from cdlab.fm.model import artifact_bytes
@@ -114,7 +114,7 @@ def main() -> None:
             process.terminate()
             process.wait()
     finally:
-        control.down(home)
+        discard(home)
 
     rps = {key: summary(values, args.seconds)[0] for key, values in latencies.items()}
     print(f"load: {args.concurrency} concurrent clients, {args.seconds:.0f} s per load and console "

@@ -30,6 +30,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -219,6 +220,12 @@ def invoker_headers(env: dict[str, str], url: str) -> dict[str, str]:
     return signed_headers(url, {**signer, "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
 
 
+def discard(home: Path) -> None:
+    """Stop the benchmark's local cloud and delete its temporary home."""
+    control.down(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def unenforced_cloud() -> Iterator[dict[str, str]]:
     """A second local cloud, started with ``CDLAB_IAM=off``, with ``bench-1`` InService; the
@@ -238,7 +245,7 @@ def unenforced_cloud() -> Iterator[dict[str, str]]:
         deploy(env)
         yield env
     finally:
-        control.down(home)
+        discard(home)
 
 
 def alternating(urls: dict[str, tuple[str, dict[str, str]]], args: argparse.Namespace) -> Figures:
@@ -297,7 +304,7 @@ def main() -> None:
         assert cloud is not None
         cpu = cpu_per_request("bench-1", cloud.pid, args.rate, args.rate_seconds)
     finally:
-        control.down(home)
+        discard(home)
     report(args, create_seconds, figures, cpu)
 
 
