@@ -15,8 +15,8 @@ invocation goes through aiohttp, where the guard resolves its principal and IAM 
 and answered by :mod:`.invocations`, the same code as aiohttp's handler: routing,
 TargetVariant, weights, retries, metrics, ModelError. Callbacks end to end, from the client's
 bytes to the instance and back, with no task or coroutine per request: at 400 invocations/s, a
-task and its chain of coroutines cost the gateway about a fifth of its CPU per invocation
-(benchmarks/bench_local_cloud.py). Any other
+task and its chain of coroutines cost the gateway some 40 us of CPU per invocation, an eighth of
+it (benchmarks/bench_local_cloud.py). Any other
 request -- another operation, a refusal, anything unusual -- hands the connection, with every
 byte not yet answered, to aiohttp's own protocol, which serves it as before (and refuses it in
 the right envelope). Answers are in order: one request at a time per connection.
@@ -211,9 +211,8 @@ class _Connection(asyncio.Protocol):
             self.paused = False
             transport.resume_reading()
         if self.buffer:
-            self.loop.call_soon(
-                self._next
-            )  # not from here: an answer may come before invoke returns
+            # on the loop, not nested here: this answer may come from within invoke's call
+            self.loop.call_soon(self._next)
 
     def _hand_over(self) -> None:
         """aiohttp's protocol serves this connection from here on, from the first byte not

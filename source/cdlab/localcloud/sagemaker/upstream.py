@@ -165,7 +165,10 @@ class _Connection(asyncio.Protocol):
         self.request, self.timeout, self.reused, self.done = request, timeout, reused, done
         self.started = time.perf_counter()
         self.upstream.deadlines.add(self, timeout)
-        self.transport.write(request)
+        try:
+            self.transport.write(request)
+        except (RuntimeError, OSError) as e:  # closed under us: as if the instance had closed it
+            self.fail(UpstreamClosed(f"the connection to the instance is closed: {e}"))
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started
