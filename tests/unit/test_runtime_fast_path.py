@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
+from cdlab.localcloud.sagemaker.invocations import Reply
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 from cdlab.localcloud.sagemaker.runtime import FastInvocations, parse_head
 
@@ -24,12 +25,21 @@ def allowed(port: int | None, raw_path: str, headers: CIMultiDict[str], body: by
     return headers.get("Authorization") == "ok"
 
 
-async def echo(name: str, body: bytes, headers: CIMultiDict[str]) -> tuple[int, dict, bytes]:
+def echo(name: str, body: bytes, headers: CIMultiDict[str], reply: Reply) -> None:
+    """The body back, after the name; "slow" answers 0.2 s later, "late-bug" fails then."""
     if name == "broken":
         raise RuntimeError("a bug")
+    answer = (
+        200,
+        {"Content-Type": "application/json", "X-Served-By": "fast"},
+        name.encode() + body,
+    )
     if name == "slow":
-        await asyncio.sleep(0.2)
-    return 200, {"Content-Type": "application/json", "X-Served-By": "fast"}, name.encode() + body
+        asyncio.get_running_loop().call_later(0.2, reply, answer)
+    elif name == "late-bug":
+        asyncio.get_running_loop().call_later(0.01, reply, RuntimeError("a later bug"))
+    else:
+        reply(answer)
 
 
 async def by_aiohttp(request: web.BaseRequest) -> web.Response:
@@ -145,13 +155,35 @@ def test_an_invocation_after_fast_ones_can_still_be_handed_over() -> None:
     run(test)
 
 
-def test_a_failure_of_the_gateway_is_an_internal_failure() -> None:
+@pytest.mark.parametrize("name, message", [("broken", b"a bug"), ("late-bug", b"a later bug")])
+def test_a_failure_of_the_gateway_is_an_internal_failure(name: str, message: bytes) -> None:
     async def test(exchange: Exchange) -> None:
-        [(status, headers, body)] = await exchange([invocation(b"{}", name="broken")], 1)
+        writes = [invocation(b"{}", name=name) + invocation(b"!", name="next")]
+        [(status, headers, body), after] = await exchange(writes, 2)
         assert (status, headers["x-amzn-ErrorType"]) == (500, "InternalFailure")
-        assert b"a bug" in body
+        assert message in body
+        assert after[2] == b"next!"  # the connection goes on serving
 
     run(test)
+
+
+def test_closing_waits_for_the_invocations_being_served() -> None:
+    async def main() -> None:
+        fast = FastInvocations(allowed, echo)
+        server = await asyncio.get_running_loop().create_server(
+            fast.protocol(lambda: web.Server(by_aiohttp)()), "127.0.0.1", 0
+        )
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        writer.write(invocation(b"1", name="slow"))
+        while not fast.serving:
+            await asyncio.sleep(0.01)
+        await fast.close(timeout=5)
+        assert fast.serving == 0
+        assert (await read_answer(reader))[2] == b"slow1"
+        writer.close()
+        server.close()
+
+    asyncio.run(main())
 
 
 @pytest.mark.parametrize(

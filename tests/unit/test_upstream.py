@@ -7,9 +7,24 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed
+from cdlab.localcloud.sagemaker.upstream import (
+    Upstream,
+    UpstreamClosed,
+    UpstreamResponse,
+    completing,
+)
 
 Reply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
+
+
+async def post(
+    upstream: Upstream, body: bytes, headers: dict[str, str] | None = None, timeout: float = 5
+) -> UpstreamResponse:
+    """POST ``body`` to the instance's /invocations and wait for what ``send`` hands back."""
+    answered: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
+    request = upstream.request("/invocations", body, headers or {})
+    upstream.send(request, timeout, completing(answered))
+    return await answered
 
 
 async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -50,7 +65,7 @@ def test_requests_share_one_kept_alive_connection() -> None:
         upstream = Upstream(port)
         for i in range(3):
             body = f'{{"n": {i}}}'.encode()
-            response = await upstream.post("/invocations", body, {"Accept": "*/*"}, 5)
+            response = await post(upstream, body, {"Accept": "*/*"})
             assert (response.status, response.body) == (200, body)
             assert response.headers["x-amzn-sagemaker-custom-attributes"] == "c=1"
             assert response.elapsed > 0
@@ -70,7 +85,7 @@ def test_an_answer_in_pieces_is_put_together() -> None:
         return True
 
     async def test(port: int, connections: list[int]) -> None:
-        response = await Upstream(port).post("/invocations", b"{}", {}, 5)
+        response = await post(Upstream(port), b"{}")
         assert (response.status, response.body) == (201, b"abcde")
 
     asyncio.run(serve(in_pieces, test))
@@ -84,7 +99,7 @@ def test_a_closed_kept_alive_connection_is_replaced_without_an_error() -> None:
     async def test(port: int, connections: list[int]) -> None:
         upstream = Upstream(port)
         for _ in range(3):
-            assert (await upstream.post("/invocations", b"{}", {}, 5)).status == 200
+            assert (await post(upstream, b"{}")).status == 200
             await asyncio.sleep(0.05)  # the close reaches the idle connection
         assert len(connections) == 3
 
@@ -100,7 +115,7 @@ def test_connection_close_is_honoured() -> None:
 
     async def test(port: int, connections: list[int]) -> None:
         upstream = Upstream(port)
-        assert (await upstream.post("/invocations", b"{}", {}, 5)).body == b"ok"
+        assert (await post(upstream, b"{}")).body == b"ok"
         assert not upstream.idle
 
     asyncio.run(serve(closing, test))
@@ -115,8 +130,28 @@ def test_no_answer_within_the_deadline_is_a_timeout_and_drops_the_connection() -
     async def test(port: int, connections: list[int]) -> None:
         upstream = Upstream(port)
         with pytest.raises(TimeoutError):
-            await upstream.post("/invocations", b"{}", {}, 0.2)
+            await post(upstream, b"{}", timeout=0.2)
         assert not upstream.idle
+
+    asyncio.run(serve(silent, test))
+
+
+def test_a_shorter_deadline_after_a_longer_one_still_ends_its_request() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await reader.read(65536)
+        await asyncio.sleep(5)
+        return False
+
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        long = asyncio.create_task(post(upstream, b"{}", timeout=60))
+        await asyncio.sleep(0.05)  # in flight, on its own connection
+        short = asyncio.create_task(post(upstream, b"{}", timeout=0.2))
+        done, _ = await asyncio.wait({short}, timeout=3)
+        assert short in done and isinstance(short.exception(), TimeoutError)
+        assert not long.done()
+        long.cancel()
+        await asyncio.gather(long, return_exceptions=True)
 
     asyncio.run(serve(silent, test))
 
@@ -134,7 +169,7 @@ def test_an_instance_that_dies_or_garbles_is_upstream_closed(reply: bytes) -> No
 
     async def test(port: int, connections: list[int]) -> None:
         with pytest.raises(UpstreamClosed):
-            await Upstream(port).post("/invocations", b"{}", {}, 5)
+            await post(Upstream(port), b"{}")
 
     asyncio.run(serve(dying, test))
 
@@ -146,6 +181,6 @@ def test_nothing_listening_is_upstream_closed() -> None:
         server.close()
         await server.wait_closed()
         with pytest.raises(UpstreamClosed):
-            await Upstream(port).post("/invocations", b"{}", {}, 5)
+            await post(Upstream(port), b"{}")
 
     asyncio.run(refused())

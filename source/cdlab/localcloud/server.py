@@ -45,7 +45,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -76,21 +76,17 @@ from cdlab.localcloud.protocols.auth import CONTEXT
 from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, serve
 from cdlab.localcloud.protocols.errors import (
     AWSError,
-    ModelError,
     PayloadTooLarge,
     UnknownOperationException,
     error,
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
+from cdlab.localcloud.sagemaker import invocations
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
-from cdlab.localcloud.sagemaker.router import (
-    CUSTOM_ATTRIBUTES,
-    INVOKED_VARIANT,
-    MAX_PAYLOAD_BYTES,
-    Router,
-)
+from cdlab.localcloud.sagemaker.invocations import Reply
+from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES, Router
 from cdlab.localcloud.sagemaker.runtime import FastInvocations
 from cdlab.localcloud.sagemaker.training import Training
 from cdlab.localcloud.state import logarchive, s3mirror
@@ -311,57 +307,27 @@ class Gateway:
             err = PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
             return envelopes.json_error(err, envelopes.REST_JSON)
         body = await request.read()  # the auth middleware bounded it by Content-Length
-        status, headers, answer = await self.invocation(
-            name, body, request.headers, lambda: request[CONTEXT]
+        assert self.router is not None
+        status, headers, answer = await invocations.answer(
+            self.router, name, body, request.headers, lambda: request[CONTEXT]
         )
         return web.Response(status=status, headers=headers, body=answer)
 
-    async def fast_invocation(
-        self, name: str, body: bytes, request_headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    def fast_invocation(
+        self, name: str, body: bytes, request_headers: Mapping[str, str], reply: Reply
+    ) -> None:
         """InvokeEndpoint as the runtime's fast path serves it: only for a request signed with
         the kit's own key (``auth.invocation_allowed``), so in the administrator's context, in
         the region it was signed for, as the guard would have made it (made only if needed)."""
-        return await self.invocation(
-            name, body, request_headers, lambda: _signed_context(request_headers)
-        )
-
-    async def invocation(
-        self,
-        name: str,
-        body: bytes,
-        request_headers: Mapping[str, str],
-        context: Callable[[], RequestContext],
-    ) -> tuple[int, dict[str, str], bytes]:
-        """InvokeEndpoint for a request that passed the guard's checks: the instance's answer,
-        or the runtime's JSON error; for aiohttp's handler and the runtime's fast path alike.
-        ``context`` gives the request's context (for a ModelError's LogStreamArn)."""
         assert self.router is not None
-        try:
-            if len(body) > MAX_PAYLOAD_BYTES:
-                raise PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
-            variant, response = await self.router.invoke(name, body, request_headers)
-            if response.status >= 300:
-                message = response.body.decode("utf-8", "replace")
-                side = "client" if response.status < 500 else "server"
-                raise ModelError(
-                    f"Received {side} error ({response.status}) from primary with message "
-                    f'"{message}". See the instance log stream {variant} in '
-                    f"/aws/sagemaker/Endpoints/{name} for more information.",
-                    OriginalStatusCode=response.status,
-                    OriginalMessage=message,
-                    LogStreamArn=context().arn(
-                        "logs", f"log-group:/aws/sagemaker/Endpoints/{name}"
-                    ),
-                )
-        except AWSError as err:
-            return envelopes.json_error_parts(err, envelopes.REST_JSON)
-        content_type = response.headers.get("content-type", "application/json").split(";")[0]
-        headers = {"Content-Type": content_type, INVOKED_VARIANT: variant}
-        custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
-        if custom is not None:
-            headers[CUSTOM_ATTRIBUTES] = custom
-        return 200, headers, response.body
+        invocations.invoke(
+            self.router,
+            name,
+            body,
+            request_headers,
+            lambda: _signed_context(request_headers),
+            reply,
+        )
 
 
 def _signed_context(headers: Mapping[str, str]) -> RequestContext:

@@ -27,6 +27,7 @@ import aiohttp
 
 from cdlab import config
 from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker.upstream import Upstream
 
 PING_INTERVAL = 0.05
 STOP_GRACE_SECONDS = 5.0
@@ -49,6 +50,10 @@ class Instance:
     stopping: bool = False
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     watcher: asyncio.Task[None] | None = None
+    upstream: Upstream = field(init=False)  # the gateway's kept-alive connections to it
+
+    def __post_init__(self) -> None:
+        self.upstream = Upstream(self.port)
 
     @property
     def url(self) -> str:

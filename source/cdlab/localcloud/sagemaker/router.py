@@ -14,25 +14,27 @@ sees either the old fleet or the new one, never a half-switched endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
-from weakref import WeakKeyDictionary
 
 from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
 from cdlab.localcloud.sagemaker.instances import Instance
-from cdlab.localcloud.sagemaker.upstream import Upstream, UpstreamClosed, UpstreamResponse
+from cdlab.localcloud.sagemaker.upstream import UpstreamClosed, UpstreamResponse, completing
 
 MAX_PAYLOAD_BYTES = 6_291_456
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
 TARGET_VARIANT = "X-Amzn-SageMaker-Target-Variant"
 PASSED_HEADERS = ("Content-Type", "Accept", CUSTOM_ATTRIBUTES)
+
+Answered = Callable[[tuple[str, UpstreamResponse] | BaseException], None]
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,6 @@ class Router:
         self.routes: dict[str, EndpointRoute] = {}
         self.timeout = timeout_seconds or config.invocation_timeout()
         self.metrics = metrics
-        self.upstreams: WeakKeyDictionary[Instance, Upstream] = WeakKeyDictionary()
 
     def set_route(self, route: EndpointRoute) -> None:
         self.routes[route.name.lower()] = route
@@ -108,50 +109,90 @@ class Router:
                     counts[key] = counts.get(key, 0) + len(variant.instances)
         return counts
 
+    def send(self, name: str, body: bytes, headers: Mapping[str, str], done: Answered) -> None:
+        """Send the request to one instance; ``done`` gets the variant and the instance's answer,
+        or the error (ValidationError, ServiceUnavailable, ModelError)."""
+        started = time.perf_counter()
+        route = self.routes.get(name.lower())
+        try:
+            if route is None:
+                raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
+            if route.green is not None and random.random() < route.green_share:
+                route = route.green
+            variant = route.choose(headers.get(TARGET_VARIANT))
+        except ValidationError as err:
+            done(err)
+            return
+        forwarded = {h: value for h in PASSED_HEADERS if (value := headers.get(h)) is not None}
+        _Invocation(self, route, variant, body, forwarded, done, started).send()
+
     async def invoke(
         self, name: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[str, UpstreamResponse]:
-        """Send the request to one instance; returns the variant and the instance's answer."""
-        started = time.perf_counter()
-        route = self.routes.get(name.lower())
-        if route is None:
-            raise ValidationError(f"Endpoint {name} of account {config.ACCOUNT_ID} not found.")
-        if route.green is not None and random.random() < route.green_share:
-            route = route.green
-        variant = route.choose(headers.get(TARGET_VARIANT))
-        forwarded = {h: value for h in PASSED_HEADERS if (value := headers.get(h)) is not None}
-        tried: set[Instance] = set()
-        while True:
-            instance = variant.pick(exclude=tried)
-            if instance is None:
-                raise ServiceUnavailable(
-                    f"No instance of variant {variant.name} of endpoint {name} is available; "
-                    "try again shortly."
-                )
-            tried.add(instance)
-            try:
-                response = await self._send(instance, body, forwarded)
-            except UpstreamClosed:
-                continue  # the instance went away: inference is safe to retry on another one
-            total = time.perf_counter() - started
-            self.metrics.record(route.name, variant.name, response.status, response.elapsed, total)
-            return variant.name, response
+        """``send``, awaited."""
+        answered: asyncio.Future[tuple[str, UpstreamResponse]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.send(name, body, headers, completing(answered))
+        return await answered
 
-    async def _send(
-        self, instance: Instance, body: bytes, headers: dict[str, str]
-    ) -> UpstreamResponse:
-        upstream = self.upstreams.get(instance)
-        if upstream is None:
-            upstream = self.upstreams[instance] = Upstream(instance.port)
+
+class _Invocation:
+    """One request on its way to an instance of its variant, driven by callbacks: no task of
+    its own, so that the runtime's fast path serves it without one."""
+
+    def __init__(
+        self,
+        router: Router,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        body: bytes,
+        headers: dict[str, str],
+        done: Answered,
+        started: float,
+    ) -> None:
+        self.router, self.route, self.variant = router, route, variant
+        self.body, self.headers, self.done, self.started = body, headers, done, started
+        self.tried: set[Instance] = set()
+        self.instance: Instance | None = None
+
+    def send(self) -> None:
+        """To the live instance with the fewest requests in flight, of those not yet tried."""
+        instance = self.instance = self.variant.pick(exclude=self.tried)
+        if instance is None:
+            self.done(
+                ServiceUnavailable(
+                    f"No instance of variant {self.variant.name} of endpoint {self.route.name} "
+                    "is available; try again shortly."
+                )
+            )
+            return
+        self.tried.add(instance)
         instance.inflight += 1
-        try:
-            return await upstream.post("/invocations", body, headers, self.timeout)
-        except TimeoutError:
-            raise ModelError(
-                f"Received a timeout from the model container of {instance.instance_id}: "
-                f"no answer within {self.timeout:g} seconds.",
-                OriginalStatusCode=408,
-                OriginalMessage="timeout",
-            ) from None
-        finally:
-            instance.inflight -= 1
+        upstream = instance.upstream
+        request = upstream.request("/invocations", self.body, self.headers)
+        upstream.send(request, self.router.timeout, self.answered)
+
+    def answered(self, response: UpstreamResponse | BaseException) -> None:
+        instance = self.instance
+        assert instance is not None
+        instance.inflight -= 1
+        if isinstance(response, UpstreamClosed):
+            self.send()  # the instance went away: inference is safe to retry on another one
+        elif isinstance(response, TimeoutError):
+            self.done(
+                ModelError(
+                    f"Received a timeout from the model container of {instance.instance_id}: "
+                    f"no answer within {self.router.timeout:g} seconds.",
+                    OriginalStatusCode=408,
+                    OriginalMessage="timeout",
+                )
+            )
+        elif isinstance(response, BaseException):
+            self.done(response)
+        else:
+            total = time.perf_counter() - self.started
+            self.router.metrics.record(
+                self.route.name, self.variant.name, response.status, response.elapsed, total
+            )
+            self.done((self.variant.name, response))

@@ -12,8 +12,11 @@ InvokeEndpoint's 6 MB, no Transfer-Encoding, Expect, Upgrade or Connection: clos
 is checked as the auth middleware checks it (Host, key id, signature over headers and body:
 ``auth.invocation_allowed``; the kit's own key only, so an IAM user's or a role session's
 invocation goes through aiohttp, where the guard resolves its principal and IAM is enforced)
-and answered by ``Gateway.invocation``, the same code as
-aiohttp's handler: routing, TargetVariant, weights, retries, metrics, ModelError. Any other
+and answered by :mod:`.invocations`, the same code as aiohttp's handler: routing,
+TargetVariant, weights, retries, metrics, ModelError. Callbacks end to end, from the client's
+bytes to the instance and back, with no task or coroutine per request: at 400 invocations/s, a
+task and its chain of coroutines cost the gateway some 40 us of CPU per invocation, an eighth of
+it (benchmarks/bench_local_cloud.py). Any other
 request -- another operation, a refusal, anything unusual -- hands the connection, with every
 byte not yet answered, to aiohttp's own protocol, which serves it as before (and refuses it in
 the right envelope). Answers are in order: one request at a time per connection.
@@ -22,10 +25,11 @@ the right envelope). Answers are in order: one request at a time per connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import cast
@@ -36,13 +40,13 @@ from multidict import CIMultiDict
 
 from cdlab.localcloud.protocols import envelopes
 from cdlab.localcloud.protocols.errors import InternalFailure
+from cdlab.localcloud.sagemaker.invocations import Answer, Reply
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES
 
 log = logging.getLogger("cdlab.gateway")
 
 Check = Callable[[int | None, str, CIMultiDict[str], bytes], bool]
-Answer = tuple[int, Mapping[str, str], bytes]
-Invoke = Callable[[str, bytes, CIMultiDict[str]], Awaitable[Answer]]
+Invoke = Callable[[str, bytes, CIMultiDict[str], Reply], None]
 
 NAME = r"([^/?#%\x00-\x20\x7f]|%[0-9A-Fa-f]{2})+"  # a path segment, percent-encoding strict
 REQUEST_LINE = re.compile(rf"POST (/endpoints/{NAME}/invocations) HTTP/1\.1")
@@ -89,8 +93,9 @@ class FastInvocations:
     def __init__(self, allowed: Check, invoke: Invoke) -> None:
         self.allowed = allowed
         self.invoke = invoke
-        self.serving: set[asyncio.Task[None]] = set()
         self.connections: set[_Connection] = set()
+        self.serving = 0  # invocations not yet answered
+        self.drained: asyncio.Event | None = None  # set when none is left, once closing
         self._date = (0, "")
 
     def protocol(self, fallback: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
@@ -103,10 +108,17 @@ class FastInvocations:
             self._date = (now, formatdate(now, usegmt=True))
         return self._date[1]
 
+    def answered(self) -> None:
+        self.serving -= 1
+        if not self.serving and self.drained is not None:
+            self.drained.set()
+
     async def close(self, timeout: float) -> None:
         """Finish the invocations being served (for up to ``timeout`` s), close the rest."""
         if self.serving:
-            await asyncio.wait(self.serving, timeout=timeout)
+            self.drained = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drained.wait(), timeout)
         for connection in list(self.connections):
             connection.close()
 
@@ -118,12 +130,14 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.fallback = fallback
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.port: int | None = None
         self.buffer = bytearray()
         self.busy = self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
         sockname = transport.get_extra_info("sockname")
         self.port = sockname[1] if sockname else None
         self.server.connections.add(self)
@@ -146,6 +160,8 @@ class _Connection(asyncio.Protocol):
 
     def _next(self) -> None:
         """Serve the next request in the buffer once it is all there, or hand over."""
+        if self.busy:
+            return
         end = self.buffer.find(HEAD_END)
         if end < 0 and len(self.buffer) <= MAX_HEAD_BYTES:
             return
@@ -163,35 +179,40 @@ class _Connection(asyncio.Protocol):
             return
         del self.buffer[: start + length]
         self.busy = True
+        self.server.serving += 1
         name = unquote(raw_path.split("/")[2])  # as Gateway.dispatch names it
-        task = asyncio.get_running_loop().create_task(self._serve(name, body, headers))
-        self.server.serving.add(task)
-        task.add_done_callback(self.server.serving.discard)
-
-    async def _serve(self, name: str, body: bytes, headers: CIMultiDict[str]) -> None:
         try:
-            status, answer_headers, answer = await self.server.invoke(name, body, headers)
+            self.server.invoke(name, body, headers, self._reply)
         except Exception as e:
-            log.exception("InvokeEndpoint on %s failed", name)
-            err = InternalFailure(f"The local cloud failed on InvokeEndpoint: {e}")
-            status, answer_headers, answer = envelopes.json_error_parts(err, envelopes.REST_JSON)
-        assert self.transport is not None
-        if not self.transport.is_closing():
+            self._reply(e)
+
+    def _reply(self, answer: Answer | BaseException) -> None:
+        """Write the answer, then serve the next request, if one is waiting."""
+        if isinstance(answer, BaseException):
+            log.error("InvokeEndpoint failed", exc_info=answer)
+            err = InternalFailure(f"The local cloud failed on InvokeEndpoint: {answer}")
+            answer = envelopes.json_error_parts(err, envelopes.REST_JSON)
+        status, headers, body = answer
+        transport = self.transport
+        assert transport is not None and self.loop is not None
+        if not transport.is_closing():
             lines = [f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\n"]
-            lines += [f"{field}: {value}\r\n" for field, value in answer_headers.items()]
+            lines += [f"{field}: {value}\r\n" for field, value in headers.items()]
             lines.append(
-                f"Content-Length: {len(answer)}\r\nDate: {self.server.date()}\r\n"
+                f"Content-Length: {len(body)}\r\nDate: {self.server.date()}\r\n"
                 f"Server: {SERVER_SOFTWARE}\r\n\r\n"
             )
-            self.transport.write("".join(lines).encode("latin-1") + answer)
+            transport.write("".join(lines).encode("latin-1") + body)
         self.busy = False
-        if self.transport.is_closing():
+        self.server.answered()
+        if transport.is_closing():
             return
         if self.paused:
             self.paused = False
-            self.transport.resume_reading()
+            transport.resume_reading()
         if self.buffer:
-            self._next()
+            # on the loop, not nested here: this answer may come from within invoke's call
+            self.loop.call_soon(self._next)
 
     def _hand_over(self) -> None:
         """aiohttp's protocol serves this connection from here on, from the first byte not

@@ -1,0 +1,88 @@
+"""InvokeEndpoint's answer, for aiohttp's handler and the runtime's fast path alike.
+
+A request that passed the guard's checks goes to the router (:mod:`.router`); the instance's
+answer becomes the runtime's: its body, its Content-Type and custom attributes, and the variant
+that served it; an instance's error status a ModelError (as SageMaker wraps a container's
+error: docs/aws-compatibility.md), and any refusal its JSON error envelope. Driven by callbacks,
+so that the fast path needs no task per request; aiohttp's handler awaits :func:`answer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols import envelopes
+from cdlab.localcloud.protocols.errors import AWSError, ModelError, PayloadTooLarge
+from cdlab.localcloud.sagemaker.router import (
+    CUSTOM_ATTRIBUTES,
+    INVOKED_VARIANT,
+    MAX_PAYLOAD_BYTES,
+    Router,
+)
+from cdlab.localcloud.sagemaker.upstream import UpstreamResponse, completing
+
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
+Reply = Callable[[Answer | BaseException], None]  # an exception: a failure of the gateway's own
+Context = Callable[[], RequestContext]  # the request's context, made only if an error needs it
+
+
+def invoke(
+    router: Router,
+    name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    context: Context,
+    reply: Reply,
+) -> None:
+    """Serve one invocation; ``reply`` gets the answer (or a failure of the gateway's own)."""
+    if len(body) > MAX_PAYLOAD_BYTES:
+        err = PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
+        reply(envelopes.json_error_parts(err, envelopes.REST_JSON))
+        return
+
+    def answered(result: tuple[str, UpstreamResponse] | BaseException) -> None:
+        try:
+            reply(_answer(name, result, context))
+        except Exception as e:
+            reply(e)
+
+    router.send(name, body, headers, answered)
+
+
+async def answer(
+    router: Router, name: str, body: bytes, headers: Mapping[str, str], context: Context
+) -> Answer:
+    """``invoke``, awaited."""
+    answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+    invoke(router, name, body, headers, context, completing(answered))
+    return await answered
+
+
+def _answer(
+    name: str, result: tuple[str, UpstreamResponse] | BaseException, context: Context
+) -> Answer:
+    try:
+        if isinstance(result, BaseException):
+            raise result
+        variant, response = result
+        if response.status >= 300:
+            message = response.body.decode("utf-8", "replace")
+            side = "client" if response.status < 500 else "server"
+            raise ModelError(
+                f"Received {side} error ({response.status}) from primary with message "
+                f'"{message}". See the instance log stream {variant} in '
+                f"/aws/sagemaker/Endpoints/{name} for more information.",
+                OriginalStatusCode=response.status,
+                OriginalMessage=message,
+                LogStreamArn=context().arn("logs", f"log-group:/aws/sagemaker/Endpoints/{name}"),
+            )
+    except AWSError as err:
+        return envelopes.json_error_parts(err, envelopes.REST_JSON)
+    content_type = response.headers.get("content-type", "application/json").split(";")[0]
+    headers = {"Content-Type": content_type, INVOKED_VARIANT: variant}
+    custom = response.headers.get(CUSTOM_ATTRIBUTES.lower())
+    if custom is not None:
+        headers[CUSTOM_ATTRIBUTES] = custom
+    return 200, headers, response.body
