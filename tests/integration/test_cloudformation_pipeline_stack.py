@@ -2,8 +2,9 @@
 deployed, updated and deleted by the local CloudFormation through the AWS CLI, as
 `aws cloudformation deploy` does them on AWS; and kept across a restart of the local cloud.
 
-The template is cloudformation/pipeline.yml without its CodeBuild projects and its pipeline
-(tests/fixtures/cloudformation/pipeline_resources.yml).
+The template is cloudformation/pipeline.yml without its CodeBuild projects and its pipeline,
+made from it at the start of the tests (``stack_resources``), so that they test the template the
+lab deploys, not a copy of it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,43 @@ from tests.roles import CLOUDFORMATION, S3_EVERYWHERE, allowing, make_role, trus
 
 pytestmark = pytest.mark.slow
 
-TEMPLATE = Path(__file__).parents[1] / "fixtures" / "cloudformation" / "pipeline_resources.yml"
 PIPELINE_YML = Path(__file__).parents[2] / "cloudformation" / "pipeline.yml"
+PROJECTS_AND_PIPELINE = (
+    "  # ------------------------------------------------------------------ CodeBuild projects\n"
+)
+PROJECT_ARN = "!Sub arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/"
+NAMED = {  # what names the projects and the pipeline, and the names the template gives them
+    "!GetAtt BuildProject.Arn": PROJECT_ARN + "${AWS::StackName}-build",
+    "!GetAtt TestProject.Arn": PROJECT_ARN + "${AWS::StackName}-test",
+    "${Pipeline}": "${AWS::StackName}",
+    "Value: !Ref Pipeline": "Value: !Ref AWS::StackName",
+}
+
+
+def stack_resources(pipeline_yml: str) -> str:
+    """The pipeline template without its CodeBuild projects and its pipeline (the resources from
+    the projects' heading to the outputs); what referred to them names them instead."""
+    start = pipeline_yml.index(PROJECTS_AND_PIPELINE)
+    text = pipeline_yml[:start] + pipeline_yml[pipeline_yml.index("\nOutputs:\n") + 1 :]
+    for reference, name in NAMED.items():
+        assert reference in text, reference
+        text = text.replace(reference, name)
+    return text
+
+
+@pytest.fixture(scope="module")
+def template_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    made = tmp_path_factory.mktemp("templates") / "pipeline_resources.yml"
+    made.write_text(stack_resources(PIPELINE_YML.read_text()))
+    left = set(template.load(made.read_text())["Resources"])
+    assert left == set(template.load(PIPELINE_YML.read_text())["Resources"]) - {
+        "BuildProject",
+        "TestProject",
+        "Pipeline",
+    }
+    return made
+
+
 ROLES = (
     "SagemakerRole", "CodeBuildRole", "TestCodeBuildRole", "CloudFormationRole",
     "CodePipelineRole", "SourceEventRole",
@@ -33,7 +69,7 @@ ROLES = (
 SAGEMAKER = "sagemaker.amazonaws.com"
 
 
-def deploy(aws, stack: str, template: Path = TEMPLATE, *extra: str, check: bool = True):
+def deploy(aws, stack: str, template: Path, *extra: str, check: bool = True):
     return aws(
         "cloudformation", "deploy", "--template-file", str(template), "--stack-name", stack,
         "--parameter-overrides", f"PipelineName={stack}", *extra, check=check,
@@ -84,16 +120,16 @@ def sends_to_eventbridge(client, group: str, bucket: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def first_stack(aws, client) -> tuple[dict[str, dict], str]:
+def first_stack(aws, client, template_file: Path) -> tuple[dict[str, dict], str]:
     """The stack "cdlab-res" deployed through the CLI: its resources, and the log group where
     the uploads its buckets send to EventBridge are seen."""
     group = watch_uploads(client, "cdlab-res")
-    deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
+    deploy(aws, "cdlab-res", template_file, "--capabilities", "CAPABILITY_IAM")
     return resources(client("cloudformation"), "cdlab-res"), group
 
 
-def test_iam_resources_need_the_capability(aws, client) -> None:
-    refused = deploy(aws, "cdlab-nocap", check=False)
+def test_iam_resources_need_the_capability(aws, client, template_file: Path) -> None:
+    refused = deploy(aws, "cdlab-nocap", template_file, check=False)
     assert refused.returncode != 0
     assert "InsufficientCapabilitiesException" in refused.stderr
     assert "Requires capabilities : [CAPABILITY_IAM]" in refused.stderr
@@ -102,12 +138,12 @@ def test_iam_resources_need_the_capability(aws, client) -> None:
 
 
 def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(
-    aws, client, first_stack
+    aws, client, first_stack, template_file: Path
 ) -> None:
     cfn, s3, iam = client("cloudformation"), client("s3"), client("iam")
     found, group = first_stack
     assert {r["ResourceStatus"] for r in found.values()} == {"CREATE_COMPLETE"}
-    again = deploy(aws, "cdlab-res", TEMPLATE, "--capabilities", "CAPABILITY_IAM", check=False)
+    again = deploy(aws, "cdlab-res", template_file, "--capabilities", "CAPABILITY_IAM", check=False)
     assert "No changes to deploy. Stack cdlab-res is up to date" in again.stderr
     for logical in ("SourceBucket", "ArtifactBucket", "DataBucket"):
         name = found[logical]["PhysicalResourceId"]
@@ -154,8 +190,10 @@ def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(
     assert out["PipelineName"] == "cdlab-res"
 
 
-def test_a_stack_name_over_the_limit_is_refused_with_the_constraint(aws) -> None:
-    refused = deploy(aws, "x" * 35, TEMPLATE, "--capabilities", "CAPABILITY_IAM", check=False)
+def test_a_stack_name_over_the_limit_is_refused_with_the_constraint(
+    aws, template_file: Path
+) -> None:
+    refused = deploy(aws, "x" * 35, template_file, "--capabilities", "CAPABILITY_IAM", check=False)
     assert refused.returncode != 0
     assert (
         "Parameter PipelineName failed to satisfy constraint: the stack name must be at most 34"
@@ -164,10 +202,10 @@ def test_a_stack_name_over_the_limit_is_refused_with_the_constraint(aws) -> None
 
 
 def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
-    aws, client, aws_env, first_stack
+    aws, client, aws_env, first_stack, template_file: Path
 ) -> None:
     cfn, s3 = client("cloudformation"), client("s3")
-    deploy(aws, "cdlab-two", TEMPLATE, "--capabilities", "CAPABILITY_IAM")
+    deploy(aws, "cdlab-two", template_file, "--capabilities", "CAPABILITY_IAM")
     assert client("glue").get_database(Name="cdlab_two")["Database"]["Name"] == "cdlab_two"
     found = resources(cfn, "cdlab-two")
     data = found["DataBucket"]["PhysicalResourceId"]
@@ -180,7 +218,7 @@ def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
     # update: the inline policy lets the role write the artifact bucket too
-    updated = TEMPLATE.read_text().replace(
+    updated = template_file.read_text().replace(
         "Resource: !Sub ${DataBucket.Arn}/*\n              - Sid: DataBucketListing",
         "Resource:\n                  - !Sub ${DataBucket.Arn}/*\n"
         "                  - !Sub ${ArtifactBucket.Arn}/*\n"
@@ -192,7 +230,10 @@ def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
         "  DataBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n"
         "      VersioningConfiguration:\n        Status: Enabled\n",
     )
-    assert updated.count("Status: Enabled\n") == TEMPLATE.read_text().count("Status: Enabled\n") + 1
+    assert (
+        updated.count("Status: Enabled\n")
+        == template_file.read_text().count("Status: Enabled\n") + 1
+    )
     changed = Path(aws_env["CDLAB_HOME"]) / "pipeline_resources_updated.yml"
     changed.write_text(updated)
     deploy(aws, "cdlab-two", changed, "--capabilities", "CAPABILITY_IAM")
@@ -231,14 +272,14 @@ def test_a_second_stack_deploys_next_to_the_first_and_roles_act_as_assumed(
 
 
 def test_a_restart_keeps_the_roles_the_database_the_rule_and_bucket_settings(
-    private: PrivateCloud,
+    private: PrivateCloud, template_file: Path
 ) -> None:
     private.up()
     group = watch_uploads(private.client, "kept")
     cfn = private.client("cloudformation")
     cfn.create_stack(
         StackName="kept",
-        TemplateBody=TEMPLATE.read_text(),
+        TemplateBody=template_file.read_text(),
         Parameters=[{"ParameterKey": "PipelineName", "ParameterValue": "kept"}],
         Capabilities=["CAPABILITY_IAM"],
     )
@@ -273,7 +314,7 @@ def test_a_restart_keeps_the_roles_the_database_the_rule_and_bucket_settings(
     assert not private.client("events").list_rules(NamePrefix="kept-")["Rules"]
 
 
-def test_the_stack_role_makes_each_call_as_itself(aws, client) -> None:
+def test_the_stack_role_makes_each_call_as_itself(aws, client, template_file: Path) -> None:
     """With a service role that may use S3 and Glue but not IAM, the buckets and the database
     are made and the first role is refused with the IAM action it lacked; the rollback removes
     the rest."""
@@ -285,7 +326,7 @@ def test_the_stack_role_makes_each_call_as_itself(aws, client) -> None:
         allowing(S3_EVERYWHERE, {"Effect": "Allow", "Action": "glue:*", "Resource": "*"}),
     )
     refused = deploy(
-        aws, "cdlab-weak", TEMPLATE, "--capabilities", "CAPABILITY_IAM", "--role-arn", weak,
+        aws, "cdlab-weak", template_file, "--capabilities", "CAPABILITY_IAM", "--role-arn", weak,
         check=False,
     )  # fmt: skip
     assert refused.returncode != 0
