@@ -53,15 +53,30 @@ def test_the_decks_commands_register_a_target_and_a_cpu_policy(scaled: ScaledClo
             "Unit": "Percent",
         },
     }
-    scaled.aws("application-autoscaling", "put-scaling-policy", "--policy-name", "model2-scaling",
-               *resource, "--policy-type", "TargetTrackingScaling",
-               "--target-tracking-scaling-policy-configuration", json.dumps(policy))  # fmt: skip
+    put = scaled.aws("application-autoscaling", "put-scaling-policy",
+                     "--policy-name", "model2-scaling", *resource,
+                     "--policy-type", "TargetTrackingScaling",
+                     "--target-tracking-scaling-policy-configuration",
+                     json.dumps(policy))  # fmt: skip
+    # As on AWS, the answer lists the two alarms target tracking made, there in CloudWatch.
+    alarms = json.loads(put.stdout)["Alarms"]
+    names = [a["AlarmName"] for a in alarms]
+    prefix = "TargetTracking-endpoint/my-endpoint/variant/model2-Alarm"
+    assert [name.removeprefix(prefix).split("-")[0] for name in names] == ["High", "Low"]
+    assert all(a["AlarmARN"].endswith(f":alarm:{a['AlarmName']}") for a in alarms)
+    described_alarms = json.loads(
+        scaled.aws("cloudwatch", "describe-alarms", "--alarm-names", *names).stdout
+    )["MetricAlarms"]  # fmt: skip
+    assert {a["AlarmName"]: a["Threshold"] for a in described_alarms} == dict(
+        zip(names, [50.0, 45.0], strict=True)
+    )
     described = json.loads(
         scaled.aws("application-autoscaling", "describe-scaling-policies",
                    "--service-namespace", "sagemaker").stdout
     )["ScalingPolicies"]  # fmt: skip
     [mine] = [p for p in described if p["PolicyName"] == "model2-scaling"]
     assert mine["TargetTrackingScalingPolicyConfiguration"] == policy
+    assert mine["Alarms"] == alarms
     targets = json.loads(
         scaled.aws("application-autoscaling", "describe-scalable-targets",
                    "--service-namespace", "sagemaker").stdout

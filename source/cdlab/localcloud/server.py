@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import re
@@ -273,6 +274,8 @@ class Gateway:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         if name == "RegisterScalableTarget" and response.status < 300:
             await self.moto.run(service_role.ensure, self.moto)  # made on first use, as on AWS
+        if name == "PutScalingPolicy" and response.status < 300 and self.autoscaler is not None:
+            response = await _with_policy_alarms(response, self.autoscaler)
         if key is not None and response.status < 300 and _signed_for(request) == "iam":
             self.principals.forget()  # a key deleted or deactivated, a user renamed ...
             self.enforcer.forget()  # a policy put, attached, detached ...
@@ -339,6 +342,16 @@ def _signed_context(headers: Mapping[str, str]) -> RequestContext:
         claims.region or config.region(),
         Principal.administrator(config.ACCOUNT_ID, claims.key_id),
     )
+
+
+async def _with_policy_alarms(response: web.Response, autoscaler: Autoscaler) -> web.Response:
+    """PutScalingPolicy's answer with the alarms the policy has, made now if the autoscaler
+    tracks it (moto answers a SageMaker variant's policy with none)."""
+    assert isinstance(response.body, bytes)
+    answer = json.loads(response.body)
+    answer["Alarms"] = await autoscaler.policy_alarms(answer["PolicyARN"])
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return web.Response(status=response.status, headers=headers, body=json.dumps(answer).encode())
 
 
 def _signed_for(request: web.Request) -> str | None:

@@ -6,7 +6,8 @@ its owner) and, for every ``sagemaker:variant:DesiredInstanceCount`` target with
 TargetTrackingScaling policy, makes the two CloudWatch alarms target tracking makes
 (``TargetTracking-<resource>-AlarmHigh-<uuid>``: the last 3 one-minute datapoints above the
 target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of it), which :mod:`alarms` evaluates with
-every other alarm, and acts on their state. The desired capacity is
+every other alarm, and acts on their state. A policy put through the gateway has them at once,
+and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). The desired capacity is
 ``ceil(current * metric / target)`` (the newest datapoint), clamped to [MinCapacity,
 MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a scale-in waits
 ScaleInCooldown after any scaling activity (scale-in is the cautious side) and never happens with
@@ -158,15 +159,31 @@ class Autoscaler:
         for arn in [arn for arn in self.alarms if arn not in current]:  # replaced or deleted
             await self.moto.run(self.moto.delete_alarms, list(self.alarms.pop(arn)))
 
-    async def _alarms(
-        self, policy: ScalingPolicy, key: SeriesKey, statistic: str, goal: float
-    ) -> tuple[str, str] | None:
+    async def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
+        """The alarms of a target tracking policy just put, made now, as PutScalingPolicy
+        answers them (AlarmName, AlarmARN): on AWS the call makes them and lists them in its
+        answer (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html).
+        None for a policy this autoscaler does not track (not target tracking, not a variant's)."""
+        targets, policies = await self.moto.run(self.moto.target_tracking, DIMENSION)
+        policy = next((p for p in policies if p.policy_arn == policy_arn), None)
+        tracked = {t.resource_id for t in targets if t.service_namespace == "sagemaker"}
+        if policy is None or policy.resource_id not in tracked:
+            return []
+        if await self._alarms(policy) is None:
+            return []
+        return await self.moto.run(self.moto.policy_alarms, policy_arn)
+
+    async def _alarms(self, policy: ScalingPolicy) -> tuple[str, str] | None:
         """The policy's high and low alarms, made in CloudWatch as target tracking makes them
         (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest;
-        None if the policy was deleted since it was read."""
+        None if the policy was deleted since it was read, or tracks no positive target."""
         made = self.alarms.get(policy.policy_arn)
         if made is not None:
             return made
+        goal = float(policy.configuration.get("TargetValue", 0))
+        if goal <= 0:
+            return None
+        key, statistic, _ = _policy_metric(policy.configuration, policy.resource_id)
         namespace, metric, dims = key
         specs = [
             {
@@ -203,7 +220,7 @@ class Autoscaler:
         if goal <= 0:
             return Vote(policy, HOLD, current)
         key, statistic, label = _policy_metric(conf, target.resource_id)
-        made = await self._alarms(policy, key, statistic, goal)
+        made = await self._alarms(policy)
         [point] = self.metrics.windows(key, 1, period_seconds())
         if made is None or point is None:
             return Vote(policy, HOLD, current)

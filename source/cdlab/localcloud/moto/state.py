@@ -350,6 +350,16 @@ class MotoState(MotoThread):
         return names
 
     @on_moto_thread
+    def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
+        """A scaling policy's alarms as PutScalingPolicy and DescribeScalingPolicies list them."""
+        return [
+            {"AlarmName": alarm.name, "AlarmARN": alarm.alarm_arn}
+            for p in self.autoscaling_backend().policies.values()
+            if p.policy_arn == policy_arn
+            for alarm in p.alarms
+        ]
+
+    @on_moto_thread
     def register_scalable_target(
         self,
         namespace: str,
