@@ -1,7 +1,8 @@
 """``aws logs tail`` through the kit's AWS CLI v1 against the local cloud, as a participant types
-it: the lines of a group's streams in each format, filtered by pattern and by stream, from
-``--since``; an unknown group's error; ``--follow`` printing an event put while it runs, until
-Ctrl-C; and a shell that named another profile before ``eval "$(cdlab local env)"``."""
+it: the lines of a group's streams in each format, filtered by pattern, by stream names and by
+stream name prefix (not both), from ``--since``; an unknown group's error; ``--follow`` printing
+an event put while it runs, until Ctrl-C; and a shell that named another profile before
+``eval "$(cdlab local env)"``."""
 
 from __future__ import annotations
 
@@ -97,6 +98,19 @@ def test_filter_pattern_and_stream_names_narrow_the_lines(aws, group: Group) -> 
     assert matched == f"{group.stamp(119_000)} app-1 Running train.py\n"
     streams = aws("logs", "tail", group.name, "--log-stream-names", "app-2", "other").stdout
     assert [line.split(" ")[1] for line in streams.splitlines()] == ["app-2", "other"]
+
+
+def test_stream_name_prefix_narrows_the_lines(aws, group: Group) -> None:
+    shown = aws("logs", "tail", group.name, "--log-stream-name-prefix", "app-").stdout
+    assert shown.splitlines() == [
+        f"{group.stamp(120_000)} app-1 starting build",
+        f"{group.stamp(119_500)} app-2 Match Rate: 0.91",
+        f"{group.stamp(119_000)} app-1 Running train.py",
+    ]
+    both = ("--log-stream-name-prefix", "app-", "--log-stream-names", "other")
+    failed = aws("logs", "tail", group.name, *both, check=False)
+    assert failed.returncode == 255 and failed.stdout == ""
+    assert "(InvalidParameterException) when calling the FilterLogEvents" in failed.stderr
 
 
 def test_an_unknown_group_is_the_services_error(aws) -> None:

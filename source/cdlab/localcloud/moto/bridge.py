@@ -4,7 +4,8 @@ Moto is a WSGI application, not written for concurrent requests: they run one at
 own thread (:mod:`thread`), so the event loop (and the InvokeEndpoint hot path) never waits for
 them.
 A request can be given a seed for moto's random identifiers (the uuid in a scaling policy's
-ARN, a role's id), so that replaying it after a restart makes the same ones.
+ARN, a role's id), so that replaying it after a restart makes the same ones. A FilterLogEvents
+with ``logStreamNamePrefix``, which moto ignores, is narrowed first (:mod:`logfilter`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
-from cdlab.localcloud.moto.thread import MotoThread
+from cdlab.localcloud.moto import logfilter
+from cdlab.localcloud.moto.state import MotoState
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,9 @@ class MotoRequest:
 
 
 class MotoBridge:
-    def __init__(self, thread: MotoThread) -> None:
+    def __init__(self, moto: MotoState) -> None:
         self.app = DomainDispatcherApplication(create_backend_app)
-        self.thread = thread
+        self.moto = moto
 
     def _environ(self, request: MotoRequest) -> dict[str, Any]:
         path, _, query = request.raw_path.partition("?")
@@ -95,15 +97,18 @@ class MotoBridge:
         """Moto's answer to ``request``: status, headers and body (blocking, see
         :meth:`MotoThread.call`). With ``seed``, the identifiers moto draws while answering come
         from it."""
-        return self.thread.call(self._answer, request, seed)
+        return self.moto.call(self._answer, request, seed)
 
     def _answer(
         self, request: MotoRequest, seed: int | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        narrowed = logfilter.narrowed(self.moto, request)
+        if not isinstance(narrowed, MotoRequest):
+            return narrowed
         if seed is not None:
             mock_random.seed(seed)
         try:
-            return self._call(self._environ(request))
+            return self._call(self._environ(narrowed))
         finally:
             if seed is not None:
                 mock_random.seed()  # unpredictable again for everything else
@@ -130,7 +135,7 @@ class MotoBridge:
     async def handle(
         self, request: web.Request, moto_request: MotoRequest, seed: int | None = None
     ) -> web.Response:
-        status, headers, payload = await self.thread.run(self._answer, moto_request, seed)
+        status, headers, payload = await self.moto.run(self._answer, moto_request, seed)
         response = web.Response(status=status, body=payload)
         for name, value in headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):

@@ -242,6 +242,15 @@ class MotoState(MotoThread):
         if events:
             logs.groups[group].put_log_events(stream, list(events))
 
+    @on_moto_thread
+    def log_stream_names(self, group: str, prefix: str) -> list[str] | None:
+        """The names of the group's streams that start with ``prefix``, sorted; None if there is
+        no such group."""
+        found = self.logs_backend().groups.get(group)
+        if found is None:
+            return None
+        return sorted(name for name in found.streams if name.startswith(prefix))
+
     # ---- CloudWatch metrics and alarms ---------------------------------------------------
 
     @on_moto_thread

@@ -1,0 +1,67 @@
+"""FilterLogEvents' ``logStreamNamePrefix``, which moto's FilterLogEvents ignores (it searches
+every stream of the group): the bridge narrows such a request before moto answers it, on moto's
+thread, so the streams it searches are the ones the group has when it does.
+
+As the CloudWatch Logs API Reference has it
+(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html):
+only the events of the streams whose names start with the prefix; a request that also names
+``logStreamNames`` is refused with InvalidParameterException. The prefix becomes the list of the
+matching streams' names, which moto honours (its pages and ``nextToken`` too: each page's
+request names the same streams). A prefix no stream has gives no events; an unknown group is
+left to moto, which refuses it as AWS does (ResourceNotFoundException).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from cdlab.localcloud.protocols.envelopes import JSON_11, json_error_parts
+from cdlab.localcloud.protocols.errors import error
+
+if TYPE_CHECKING:
+    from cdlab.localcloud.moto.bridge import MotoRequest
+    from cdlab.localcloud.moto.state import MotoState
+
+TARGET = "Logs_20140328.FilterLogEvents"
+InvalidParameterException = error("InvalidParameterException")
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def narrowed(moto: MotoState, request: MotoRequest) -> MotoRequest | Answer:
+    """``request`` as moto should see it, or the answer it gets without moto: a FilterLogEvents
+    with ``logStreamNamePrefix`` names the matching streams instead (none match: no events),
+    or is refused if it also names ``logStreamNames``; any other request is left as it is."""
+    if request.header("X-Amz-Target") != TARGET:
+        return request
+    params = _params(request.body)
+    prefix = params.get("logStreamNamePrefix")
+    if not isinstance(prefix, str):
+        return request
+    if "logStreamNames" in params:
+        err = InvalidParameterException(
+            "logStreamNames and logStreamNamePrefix cannot both be specified."
+        )
+        status, headers, body = json_error_parts(err)
+        return status, list(headers.items()), body
+    group = params.get("logGroupName")
+    names = moto.log_stream_names(group, prefix) if isinstance(group, str) else None
+    if names is None:
+        return request  # no such group, or none named: moto's own error
+    if not names:
+        answer = {"events": [], "searchedLogStreams": []}
+        return 200, [("Content-Type", JSON_11)], json.dumps(answer).encode()
+    del params["logStreamNamePrefix"]
+    return dataclasses.replace(
+        request, body=json.dumps({**params, "logStreamNames": names}).encode()
+    )
+
+
+def _params(body: bytes) -> dict[str, Any]:
+    """The request's JSON members; none if it is not a JSON object (moto answers it as it is)."""
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return params if isinstance(params, dict) else {}
