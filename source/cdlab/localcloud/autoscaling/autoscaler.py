@@ -7,14 +7,14 @@ TargetTrackingScaling policy, makes the two CloudWatch alarms target tracking ma
 (``TargetTracking-<resource>-AlarmHigh-<uuid>``: the last 3 one-minute datapoints above the
 target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of it), which :mod:`alarms` evaluates with
 every other alarm, and acts on their state. A policy put through the gateway has them at once,
-and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). The desired capacity is
-``ceil(current * metric / target)`` (the newest datapoint), clamped to [MinCapacity,
-MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a scale-in waits
-ScaleInCooldown after any scaling activity (scale-in is the cautious side) and never happens with
-DisableScaleIn, nor while the target's SuspendedState suspends that side (AWS's advice around an
-UpdateEndpoint). Several policies on one target combine as on AWS (:func:`decide`): out if
-any asks, in only if all that may scale in ask. Minutes and cooldowns pass ``CDLAB_TIME_SCALE``
-times faster.
+and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). The
+desired capacity is ``ceil(current * metric / target)`` (the newest datapoint), clamped to
+[MinCapacity, MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a
+scale-in waits ScaleInCooldown after any scaling activity (scale-in is the cautious side) and
+never happens with DisableScaleIn, nor while the target's SuspendedState suspends that side
+(AWS's advice around an UpdateEndpoint). Several policies on one target combine as on AWS
+(:func:`decide`): out if any asks, in only if all that may scale in ask. Minutes and cooldowns
+pass ``CDLAB_TIME_SCALE`` times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
