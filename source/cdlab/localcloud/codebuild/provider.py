@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cdlab.localcloud.codebuild import projects
+from cdlab.localcloud.codebuild import listing, projects
 from cdlab.localcloud.codebuild.projects import (
     InvalidInputException,
     Projects,
@@ -90,13 +90,20 @@ class CodeBuild:
         return {"projects": found, "projectsNotFound": missing}
 
     def list_projects(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        key = {"CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}.get(
-            p.get("sortBy", "NAME"), "name"
+        """By name, creation or last change (``sortBy``), ascending unless ``sortOrder`` says
+        DESCENDING, 100 names a page."""
+        sort_by = p.get("sortBy", "NAME")
+        field = {"CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}.get(
+            sort_by, "name"
         )
-        docs = sorted(
-            self.projects.all(), key=lambda d: d[key], reverse=p.get("sortOrder") == "DESCENDING"
+        names, token = listing.page(
+            self.projects.all(),
+            lambda d: [d[field], d["name"]],
+            f"projects/{sort_by}",
+            p.get("sortOrder") == "DESCENDING",
+            p.get("nextToken"),
         )
-        return {"projects": [d["name"] for d in docs]}
+        return _listed("projects", [d["name"] for d in names], token)
 
     def start_build(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         project = self.projects.find(_name(p["projectName"]))
@@ -170,15 +177,33 @@ class CodeBuild:
         return {"builds": found, "buildsNotFound": missing}
 
     def list_builds_for_project(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """By build number, newest first unless ``sortOrder`` is ASCENDING, 100 ids a page; the
+        next pages keep the first's order, and a ``sortOrder`` given with a ``nextToken`` is
+        refused, as CodeBuild refuses it (its reference: "If the project has more than 100
+        builds, setting the sort order will result in an error",
+        https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildsForProject.html)."""
         name = p["projectName"]
         if self.projects.find(name) is None:
             raise ResourceNotFoundException(
                 f"Project cannot be found: {ctx.arn('codebuild', 'project/' + name)}"
             )
-        return {"ids": _newest_first(self.builds.of_project(name), p)}
+        token = p.get("nextToken")
+        if token and p.get("sortOrder"):
+            raise InvalidInputException("Sort order can't be specified when passing a nextToken")
+        reverse = listing.descending(token) if token else p.get("sortOrder") != "ASCENDING"
+        builds, token = listing.page(
+            self.builds.of_project(name), lambda d: [d["buildNumber"]], f"builds/{name}",
+            reverse, token,
+        )  # fmt: skip
+        return _listed("ids", [d["id"] for d in builds], token)
 
     def list_builds(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ids": _newest_first(self.builds.all(), p)}
+        """By start, newest first unless ``sortOrder`` is ASCENDING, 100 ids a page."""
+        builds, token = listing.page(
+            self.builds.all(), lambda d: [d["startTime"], d["id"]], "builds",
+            p.get("sortOrder") != "ASCENDING", p.get("nextToken"),
+        )  # fmt: skip
+        return _listed("ids", [d["id"] for d in builds], token)
 
     def stop_build(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         build_id = _build_id(p["id"])
@@ -263,6 +288,6 @@ def _build_id(id_or_arn: str) -> str:
     return id_or_arn.partition(":build/")[2] if ":build/" in id_or_arn else id_or_arn
 
 
-def _newest_first(docs: list[dict[str, Any]], p: dict[str, Any]) -> list[str]:
-    ordered = sorted(docs, key=lambda d: d["startTime"], reverse=p.get("sortOrder") != "ASCENDING")
-    return [d["id"] for d in ordered]
+def _listed(key: str, items: list[str], token: str | None) -> dict[str, Any]:
+    """A List operation's answer: the page's items, and the next page's token if there is one."""
+    return {key: items, "nextToken": token} if token else {key: items}
