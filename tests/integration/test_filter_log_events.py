@@ -50,8 +50,7 @@ def test_only_the_prefixed_streams_events_come_back(logs) -> None:
 def test_pages_of_a_prefix_hold_its_events_once_each(logs) -> None:
     pages = logs.get_paginator("filter_log_events").paginate(
         logGroupName=GROUP,
-        logStreamNamePrefix="job-a/",
-        interleaved=True,  # AWS always interleaves; moto only when asked
+        logStreamNamePrefix="job-a/",  # not interleaved=True: AWS interleaves all the same
         PaginationConfig={"PageSize": 2},
     )
     sizes, events = [], []

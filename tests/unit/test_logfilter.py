@@ -41,17 +41,27 @@ def test_a_prefix_answers_its_streams_events_only(logs: Any) -> None:
         )
 
 
-def test_other_requests_reach_moto_as_sent(moto: MotoState) -> None:
-    def request(target: str, body: bytes) -> MotoRequest:
-        return MotoRequest("POST", "/", (("X-Amz-Target", target),), body)
+def request(target: str, body: bytes) -> MotoRequest:
+    return MotoRequest("POST", "/", (("X-Amz-Target", target),), body)
 
-    missing = f"{GROUP}-missing"
-    prefixed = json.dumps({"logGroupName": missing, "logStreamNamePrefix": "train/"}).encode()
+
+def test_other_requests_reach_moto_as_sent(moto: MotoState) -> None:
+    prefixed = json.dumps({"logGroupName": GROUP, "logStreamNamePrefix": "train/"}).encode()
     others = [
         request("Logs_20140328.DescribeLogStreams", prefixed),  # moto honours its prefix
-        request(logfilter.TARGET, json.dumps({"logGroupName": missing}).encode()),
         request(logfilter.TARGET, b"not json"),  # moto's own error
-        request(logfilter.TARGET, prefixed),  # no such group: moto's own error
     ]
     for sent in others:
         assert logfilter.narrowed(moto, sent) is sent
+
+
+def test_every_filter_reaches_moto_asking_for_interleaved_events(moto: MotoState) -> None:
+    missing = f"{GROUP}-missing"
+    for params in (
+        {"logGroupName": missing},
+        {"logGroupName": missing, "logStreamNamePrefix": "train/"},  # moto's own error then
+        {"logGroupName": GROUP, "interleaved": False},
+    ):
+        got = logfilter.narrowed(moto, request(logfilter.TARGET, json.dumps(params).encode()))
+        assert isinstance(got, MotoRequest)
+        assert json.loads(got.body) == {**params, "interleaved": True}

@@ -9,6 +9,10 @@ only the events of the streams whose names start with the prefix; a request that
 matching streams' names, which moto honours (its pages and ``nextToken`` too: each page's
 request names the same streams). A prefix no stream has gives no events; an unknown group is
 left to moto, which refuses it as AWS does (ResourceNotFoundException).
+
+The same page says ``interleaved`` has been ignored since June 17, 2019, and assumed true: the
+answer always interleaves the streams' events, in time order. Moto interleaves only when asked,
+so every FilterLogEvents reaches it asking.
 """
 
 from __future__ import annotations
@@ -31,31 +35,32 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 def narrowed(moto: MotoState, request: MotoRequest) -> MotoRequest | Answer:
     """``request`` as moto should see it, or the answer it gets without moto: a FilterLogEvents
-    with ``logStreamNamePrefix`` names the matching streams instead (none match: no events),
-    or is refused if it also names ``logStreamNames``; any other request is left as it is."""
+    asks for interleaved events and, with ``logStreamNamePrefix``, names the matching streams
+    instead (none match: no events), or is refused if it also names ``logStreamNames``; any
+    other request is left as it is."""
     if request.header("X-Amz-Target") != TARGET:
         return request
     params = _params(request.body)
+    if not params:
+        return request  # not a JSON object: moto's own error
     prefix = params.get("logStreamNamePrefix")
-    if not isinstance(prefix, str):
-        return request
-    if "logStreamNames" in params:
+    if isinstance(prefix, str) and "logStreamNames" in params:
         err = InvalidParameterException(
             "logStreamNames and logStreamNamePrefix cannot both be specified."
         )
         status, headers, body = json_error_parts(err)
         return status, list(headers.items()), body
     group = params.get("logGroupName")
-    names = moto.log_stream_names(group, prefix) if isinstance(group, str) else None
-    if names is None:
-        return request  # no such group, or none named: moto's own error
-    if not names:
-        answer = {"events": [], "searchedLogStreams": []}
-        return 200, [("Content-Type", JSON_11)], json.dumps(answer).encode()
-    del params["logStreamNamePrefix"]
-    return dataclasses.replace(
-        request, body=json.dumps({**params, "logStreamNames": names}).encode()
-    )
+    if isinstance(prefix, str) and isinstance(group, str):
+        names = moto.log_stream_names(group, prefix)
+        if names == []:
+            answer = {"events": [], "searchedLogStreams": []}
+            return 200, [("Content-Type", JSON_11)], json.dumps(answer).encode()
+        if names is not None:  # else no such group: moto's own error
+            del params["logStreamNamePrefix"]
+            params["logStreamNames"] = names
+    params["interleaved"] = True
+    return dataclasses.replace(request, body=json.dumps(params).encode())
 
 
 def _params(body: bytes) -> dict[str, Any]:
