@@ -17,7 +17,9 @@ Then the CPU each process spends per proxied invocation at a fixed open-loop rat
 instance before and after the load. It moves far less than throughput with what else the
 machine's cores are doing, though a busy machine makes each request cheaper (wake-ups find
 work queued) and a quiet one dearer; their ratio moves least. The load client
-(:mod:`cdlab.load`) runs in a process of its own, so its CPU counts for neither.
+(:mod:`cdlab.load`) runs in a process of its own, so its CPU counts for neither. Beside the
+gateway's figure, the same load's through ``bare_proxy.py`` to the direct instance: the floor
+any proxy on uvloop pays on this machine, for two loopback connections per request.
 Run: ``.venv/bin/python benchmarks/bench_local_cloud.py [--seconds 5] [--concurrency 16]
 [--slices 5] [--rate 400] [--rate-seconds 10]``.
 """
@@ -114,12 +116,18 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def fixed_rate(endpoint: str, rate: float, seconds: float, pids: list[int]) -> dict[str, object]:
+def fixed_rate(
+    endpoint: str, rate: float, seconds: float, pids: list[int], endpoint_url: str | None
+) -> dict[str, object]:
     """Open-loop load at ``rate``/s for ``seconds`` (run in a process of its own): the answers
     and the CPU ticks each of ``pids`` spent meanwhile."""
     before = [cpu_ticks(pid) for pid in pids]
     report = fixed_load.run(
-        endpoint, rate=rate, duration=seconds, bodies=fixed_load.sample_bodies(FEATURES)
+        endpoint,
+        rate=rate,
+        duration=seconds,
+        bodies=fixed_load.sample_bodies(FEATURES),
+        endpoint_url=endpoint_url,
     )
     ticks = [cpu_ticks(pid) - b for pid, b in zip(pids, before, strict=True)]
     return {"ok": report.ok, "failed": report.failed, "summary": report.summary(), "ticks": ticks}
@@ -131,23 +139,47 @@ class CpuPerRequest(NamedTuple):
     summary: str  # the load's own report
 
 
-def cpu_per_request(endpoint: str, gateway_pid: int, rate: float, seconds: float) -> CpuPerRequest:
-    """µs of CPU per answered invocation of the gateway and of the endpoint's one instance."""
+def gateway_instance(endpoint: str, gateway_pid: int) -> int:
+    """The pid of the endpoint's one instance, a child of the gateway."""
     (instance_pid,) = [
         pid
         for pid, cmdline in control.children(gateway_pid)
         if b"cdlab.fm.serve_container" in cmdline and endpoint.encode() in cmdline
     ]
+    return instance_pid
+
+
+def cpu_per_request(
+    endpoint: str, pids: tuple[int, int], args: argparse.Namespace, endpoint_url: str | None = None
+) -> CpuPerRequest:
+    """µs of CPU per answered invocation of the front (gateway or bare proxy) and of the
+    instance behind it, ``pids`` in that order, at the fixed rate of ``args``."""
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn) as client:
         result = client.submit(
-            fixed_rate, endpoint, rate, seconds, [gateway_pid, instance_pid]
+            fixed_rate, endpoint, args.rate, args.rate_seconds, list(pids), endpoint_url
         ).result()
     if result["failed"] or not result["ok"]:
         raise RuntimeError(f"the fixed-rate load failed: {result['summary']}")
     per_tick = 1e6 / os.sysconf("SC_CLK_TCK")
-    gateway, instance = (t * per_tick / result["ok"] for t in result["ticks"])
-    return CpuPerRequest(gateway, instance, str(result["summary"]))
+    front, instance = (t * per_tick / result["ok"] for t in result["ticks"])
+    return CpuPerRequest(front, instance, str(result["summary"]))
+
+
+@contextlib.contextmanager
+def bare_proxy(instance_port: int) -> Iterator[tuple[int, int]]:
+    """benchmarks/bare_proxy.py in front of the instance on ``instance_port``: its pid and
+    port, until the block ends."""
+    script = Path(__file__).with_name("bare_proxy.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(instance_port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        yield process.pid, int(process.stdout.readline().rsplit(" ", 1)[1])
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def direct_instance(model_dir: Path) -> tuple[subprocess.Popen[str], int]:
@@ -297,19 +329,28 @@ def main() -> None:
         process, direct_port = direct_instance(model_dir)
         try:
             figures = throughputs(env, direct_port, args)
+            with bare_proxy(direct_port) as (proxy_pid, proxy_port):
+                floor = cpu_per_request(
+                    "bench", (proxy_pid, process.pid), args, f"http://127.0.0.1:{proxy_port}"
+                )
         finally:
             process.terminate()
             process.wait()
         cloud = control.running(home)
         assert cloud is not None
-        cpu = cpu_per_request("bench-1", cloud.pid, args.rate, args.rate_seconds)
+        pids = (cloud.pid, gateway_instance("bench-1", cloud.pid))
+        cpu = cpu_per_request("bench-1", pids, args)
     finally:
         discard(home)
-    report(args, create_seconds, figures, cpu)
+    report(args, create_seconds, figures, cpu, floor)
 
 
 def report(
-    args: argparse.Namespace, create_seconds: float, figures: Figures, cpu: CpuPerRequest
+    args: argparse.Namespace,
+    create_seconds: float,
+    figures: Figures,
+    cpu: CpuPerRequest,
+    floor: CpuPerRequest,
 ) -> None:
     print(f"create-endpoint -> InService, 2 instances: {create_seconds:.2f} s (target < 2 s)")
     clients = (
@@ -328,6 +369,10 @@ def report(
     print(
         f"CPU per invocation: gateway {cpu.gateway:.0f} µs (target < 200), instance "
         f"{cpu.instance:.0f} µs, gateway / instance {cpu.gateway / cpu.instance:.2f}"
+    )
+    print(
+        f"the floor, a bare proxy that only moves the bytes (benchmarks/bare_proxy.py): "
+        f"{floor.gateway:.0f} µs; gateway / bare proxy {cpu.gateway / floor.gateway:.2f}"
     )
 
 
