@@ -108,8 +108,8 @@ def watch_uploads(client, stack: str) -> str:
 
 
 def sends_to_eventbridge(client, group: str, bucket: str) -> bool:
-    """Whether an upload to ``bucket`` reaches EventBridge as an "Object Created" event
-    (moto's GetBucketNotificationConfiguration does not show the EventBridge setting)."""
+    """Whether an upload to ``bucket`` reaches EventBridge as an "Object Created" event (the
+    setting itself is one thing, its delivery another)."""
     client("s3").put_object(Bucket=bucket, Key="cdlab/source.zip", Body=b"zip")
     found = client("logs").filter_log_events(logGroupName=group)["events"]
     return any(
@@ -153,6 +153,10 @@ def test_the_pipeline_stack_deploys_with_aws_like_names_and_outputs(
     assert s3.get_bucket_versioning(Bucket=source)["Status"] == "Enabled"
     assert sends_to_eventbridge(client, group, source)
     assert not sends_to_eventbridge(client, group, artifacts)
+    assert s3.get_bucket_notification_configuration(Bucket=source)["EventBridgeConfiguration"] == {}
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(
+        Bucket=artifacts
+    )
     [rule] = s3.get_bucket_encryption(Bucket=source)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=source)["PublicAccessBlockConfiguration"]

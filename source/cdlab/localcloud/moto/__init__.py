@@ -3,7 +3,9 @@ storage, Logs, Glue, Application Auto Scaling storage ...), reached through one 
 
 Modules, one job each: ``thread`` (moto's one thread, which every use of moto runs on),
 ``bridge`` (moto's wire API, called in-process), ``logfilter`` (FilterLogEvents'
-``logStreamNamePrefix``, which moto ignores, as the bridge serves it), ``state`` (the kit's own
+``logStreamNamePrefix``, which moto ignores, and ``interleaved``, as the bridge serves it),
+``s3notification`` (a bucket's EventBridge setting, which moto leaves out of
+GetBucketNotificationConfiguration), ``state`` (the kit's own
 reads and writes of moto's backends; the only module that imports them, and hands them over on
 moto's thread), ``records`` (the plain records ``state`` returns), ``metricdata`` (the scan of
 clients' metric datapoints that ``state`` runs on the backend it hands over) and ``statistics``

@@ -5,7 +5,9 @@ own thread (:mod:`thread`), so the event loop (and the InvokeEndpoint hot path) 
 them.
 A request can be given a seed for moto's random identifiers (the uuid in a scaling policy's
 ARN, a role's id), so that replaying it after a restart makes the same ones. A FilterLogEvents
-with ``logStreamNamePrefix``, which moto ignores, is narrowed first (:mod:`logfilter`).
+with ``logStreamNamePrefix``, which moto ignores, is narrowed first (:mod:`logfilter`); a
+bucket's notification configuration is answered with its EventBridge setting
+(:mod:`s3notification`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
-from cdlab.localcloud.moto import logfilter
+from cdlab.localcloud.moto import logfilter, s3notification
 from cdlab.localcloud.moto.state import MotoState
 
 
@@ -108,7 +110,9 @@ class MotoBridge:
         if seed is not None:
             mock_random.seed(seed)
         try:
-            return self._call(self._environ(narrowed))
+            return s3notification.completed(
+                self.moto, narrowed, self._call(self._environ(narrowed))
+            )
         finally:
             if seed is not None:
                 mock_random.seed()  # unpredictable again for everything else

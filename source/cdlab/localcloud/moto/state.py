@@ -222,6 +222,15 @@ class MotoState(MotoThread):
             return None
         return policy.decode() if policy else None
 
+    @on_moto_thread
+    def bucket_sends_to_eventbridge(self, bucket: str) -> bool:
+        """Whether the bucket's notification configuration sends its events to EventBridge."""
+        try:
+            found = self.s3_backend().get_bucket(bucket).notification_configuration
+        except MissingBucket:
+            return False
+        return found is not None and found.event_bridge is not None
+
     # ---- CloudWatch Logs -----------------------------------------------------------------
 
     @on_moto_thread
