@@ -121,12 +121,14 @@ def test_connection_close_is_honoured() -> None:
     asyncio.run(serve(closing, test))
 
 
-def test_no_answer_within_the_deadline_is_a_timeout_and_drops_the_connection() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        await reader.read(65536)
-        await asyncio.sleep(5)
-        return False
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Read the request and never answer."""
+    await reader.read(65536)
+    await asyncio.sleep(5)
+    return False
 
+
+def test_no_answer_within_the_deadline_is_a_timeout_and_drops_the_connection() -> None:
     async def test(port: int, connections: list[int]) -> None:
         upstream = Upstream(port)
         with pytest.raises(TimeoutError):
@@ -137,11 +139,6 @@ def test_no_answer_within_the_deadline_is_a_timeout_and_drops_the_connection() -
 
 
 def test_a_shorter_deadline_after_a_longer_one_still_ends_its_request() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        await reader.read(65536)
-        await asyncio.sleep(5)
-        return False
-
     async def test(port: int, connections: list[int]) -> None:
         upstream = Upstream(port)
         long = asyncio.create_task(post(upstream, b"{}", timeout=60))
