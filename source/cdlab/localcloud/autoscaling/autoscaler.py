@@ -160,17 +160,16 @@ class Autoscaler:
             await self.moto.run(self.moto.delete_alarms, list(self.alarms.pop(arn)))
 
     async def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
-        """The alarms of a target tracking policy just put, made now, as PutScalingPolicy
-        answers them (AlarmName, AlarmARN): on AWS the call makes them and lists them in its
-        answer (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html).
-        None for a policy this autoscaler does not track (not target tracking, not a variant's)."""
+        """The alarms of a policy just put, as PutScalingPolicy answers them (AlarmName,
+        AlarmARN). A target tracking policy on a variant has its two made now: on AWS the call
+        makes them and lists them in its answer
+        (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html);
+        any other policy's are those moto made, if any."""
         targets, policies = await self.moto.run(self.moto.target_tracking, DIMENSION)
         policy = next((p for p in policies if p.policy_arn == policy_arn), None)
         tracked = {t.resource_id for t in targets if t.service_namespace == "sagemaker"}
-        if policy is None or policy.resource_id not in tracked:
-            return []
-        if await self._alarms(policy) is None:
-            return []
+        if policy is not None and policy.resource_id in tracked:
+            await self._alarms(policy)
         return await self.moto.run(self.moto.policy_alarms, policy_arn)
 
     async def _alarms(self, policy: ScalingPolicy) -> tuple[str, str] | None:

@@ -14,7 +14,6 @@ sees either the old fleet or the new one, never a half-switched endpoint.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import random
 import time
@@ -26,7 +25,7 @@ from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
 from cdlab.localcloud.sagemaker.instances import Instance
-from cdlab.localcloud.sagemaker.upstream import UpstreamClosed, UpstreamResponse, completing
+from cdlab.localcloud.sagemaker.upstream import UpstreamClosed, UpstreamResponse
 
 MAX_PAYLOAD_BYTES = 6_291_456
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -125,16 +124,6 @@ class Router:
             return
         forwarded = {h: value for h in PASSED_HEADERS if (value := headers.get(h)) is not None}
         _Invocation(self, route, variant, body, forwarded, done, started).send()
-
-    async def invoke(
-        self, name: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[str, UpstreamResponse]:
-        """``send``, awaited."""
-        answered: asyncio.Future[tuple[str, UpstreamResponse]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self.send(name, body, headers, completing(answered))
-        return await answered
 
 
 class _Invocation:
