@@ -5,9 +5,9 @@ own thread (:mod:`thread`), so the event loop (and the InvokeEndpoint hot path) 
 them.
 A request can be given a seed for moto's random identifiers (the uuid in a scaling policy's
 ARN, a role's id), so that replaying it after a restart makes the same ones. A FilterLogEvents
-with ``logStreamNamePrefix``, which moto ignores, is narrowed first (:mod:`logfilter`); a
-bucket's notification configuration is answered with its EventBridge setting
-(:mod:`s3notification`).
+is narrowed first to the streams its ``logStreamNamePrefix`` names, and asks for interleaved
+events, as AWS answers it (:mod:`logfilter`); a bucket's notification configuration is answered
+with its EventBridge setting (:mod:`s3notification`).
 """
 
 from __future__ import annotations

@@ -36,8 +36,10 @@ def completed(moto: MotoState, request: MotoRequest, answer: Answer) -> Answer:
 
 def _asked_bucket(request: MotoRequest) -> str | None:
     """The bucket of a GetBucketNotificationConfiguration request, else None."""
+    if request.method != "GET" or "notification" not in request.raw_path:
+        return None
     path, _, query = request.raw_path.partition("?")
     bucket = unquote(path.strip("/"))
-    if request.method != "GET" or not bucket or "/" in bucket:
+    if not bucket or "/" in bucket:
         return None
     return bucket if "notification" in parse_qs(query, keep_blank_values=True) else None
