@@ -175,8 +175,11 @@ def test_closing_waits_for_the_invocations_being_served() -> None:
         )
         reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
         writer.write(invocation(b"1", name="slow"))
-        while not fast.serving:
+        for _ in range(500):  # up to 5 s for the request to arrive
+            if fast.serving:
+                break
             await asyncio.sleep(0.01)
+        assert fast.serving == 1
         await fast.close(timeout=5)
         assert fast.serving == 0
         assert (await read_answer(reader))[2] == b"slow1"
