@@ -153,13 +153,14 @@ class Gateway:
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )
-        await self.sagemaker.lifecycle.resume()
         self.cloudformation = CloudFormation(
             self.store, self.sagemaker, self.moto, self.service_roles
         )
         self.cloudformation.engine.s3_sync = functools.partial(
             loop.run_in_executor, None, self.s3.sync
         )
+        await self.cloudformation.put_back()  # a stack's roles, before endpoints act as them
+        await self.sagemaker.lifecycle.resume()
         await self.cloudformation.resume()
         self.training = Training(
             self.store,

@@ -76,13 +76,16 @@ class Engine(Creating, Updating, PuttingBack):
         finally:
             coro.close()  # not started if this task was cancelled while waiting
 
-    async def resume(self) -> None:
-        """Put back the in-memory resources of settled stacks now, before the local cloud
-        serves; finish (or roll back) the operations a stopped local cloud left in progress,
-        then put back what those leave."""
+    async def put_back(self) -> None:
+        """Put back the in-memory resources of settled stacks (roles among them), before the
+        local cloud serves and before the endpoints that act as those roles come back."""
         docs = self.stacks.all()
         await self._reapply_in_memory([doc for doc in docs if doc["StackStatus"] not in RESUMED])
-        for doc in docs:
+
+    async def resume(self) -> None:
+        """Finish (or roll back) the operations a stopped local cloud left in progress, then put
+        back what those leave."""
+        for doc in self.stacks.all():
             if doc["StackStatus"] in RESUMED:
                 log.warning("resuming %s of stack %s", doc["StackStatus"], doc["StackName"])
                 self.start(doc, RESUMED[doc["StackStatus"]])

@@ -28,6 +28,9 @@ class CloudFormation(StackOperations, ChangeSetOperations, ReadOperations):
         self.engine = Engine(self.stacks, sagemaker, moto, roles)
         self.moto = moto
 
+    async def put_back(self) -> None:
+        await self.engine.put_back()
+
     async def resume(self) -> None:
         await self.engine.resume()
 
