@@ -3,7 +3,6 @@ labels the endpoint's labels match, and each is a datapoint in CloudWatch for th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 from cdlab import data
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.notebook import PROBE_METRIC, PROBE_NAMESPACE, MatchRateProbe, held_out_request
+from tests.polling import poll
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def always_yes(s3, sm, bucket: str, fm_image: str) -> Iterator[str]:
 def test_the_probe_puts_the_share_of_matching_labels_to_cloudwatch(always_yes: str, client):
     _, labels = held_out_request(50)
     with MatchRateProbe(always_yes, rows=50, every=0.3) as probe:
-        time.sleep(1.5)
+        poll(lambda: len(probe.frame()), until=lambda n: n >= 3, what="three probes")
     probes = probe.frame()
     assert len(probes) >= 3 and probes["error"].isna().all()
     assert probes["match_rate"].tolist() == [pytest.approx(np.mean(labels))] * len(probes)
