@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+import uvloop
 
 from cdlab.localcloud.sagemaker.upstream import (
     Upstream,
@@ -104,6 +105,25 @@ def test_a_closed_kept_alive_connection_is_replaced_without_an_error() -> None:
         assert len(connections) == 3
 
     asyncio.run(serve(once, test))
+
+
+def test_a_write_on_a_connection_closed_under_it_goes_on_a_fresh_one() -> None:
+    """On uvloop, as the gateway runs: a kept-alive connection whose transport is already closed
+    (connection_lost not yet called back) drops the write, and when connection_lost comes the
+    request goes on a new connection instead of failing."""
+
+    async def test(port: int, connections: list[int]) -> None:
+        upstream = Upstream(port)
+        assert (await post(upstream, b"{}")).status == 200
+        (kept,) = upstream.idle
+        assert kept.transport is not None
+        kept.transport.abort()  # closed now; its connection_lost comes on a later loop turn
+        response = await post(upstream, b'{"again": 1}')
+        assert (response.status, response.body) == (200, b'{"again": 1}')
+        assert len(connections) == 2
+        assert kept.closed and kept not in upstream.idle
+
+    uvloop.run(serve(answer, test))
 
 
 def test_connection_close_is_honoured() -> None:

@@ -165,10 +165,7 @@ class _Connection(asyncio.Protocol):
         self.request, self.timeout, self.reused, self.done = request, timeout, reused, done
         self.started = time.perf_counter()
         self.upstream.deadlines.add(self, timeout)
-        try:
-            self.transport.write(request)
-        except (RuntimeError, OSError) as e:  # closed under us: as if the instance had closed it
-            self.fail(UpstreamClosed(f"the connection to the instance is closed: {e}"))
+        self.transport.write(request)  # closed under us: dropped, and connection_lost fails it
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started
