@@ -8,36 +8,31 @@ import pytest
 from botocore.exceptions import ClientError
 
 NOT_GIVEN = "100"  # an offset, as these tokens once were
+CFN = ("ValidationError", f"{NOT_GIVEN} is not a valid NextToken")
+SAGEMAKER = ("ValidationException", f"Invalid pagination token '{NOT_GIVEN}'.")
 
 
-def refusal(call, **params) -> tuple[str, str]:
+@pytest.mark.parametrize(
+    ("service", "operation", "params", "refusal"),
+    [
+        ("cloudformation", "list_stacks", {}, CFN),
+        ("cloudformation", "describe_stacks", {}, CFN),
+        ("cloudformation", "list_exports", {}, CFN),
+        ("sagemaker", "list_models", {}, SAGEMAKER),
+        ("sagemaker", "list_endpoints", {}, SAGEMAKER),
+        ("sagemaker", "list_training_jobs", {}, SAGEMAKER),
+        (
+            "application-autoscaling",
+            "describe_scaling_activities",
+            {"ServiceNamespace": "sagemaker"},
+            ("InvalidNextTokenException", "The next token supplied was invalid."),
+        ),
+    ],
+)
+def test_a_token_the_listing_did_not_give_is_refused_with_the_services_error(
+    client, service: str, operation: str, params: dict, refusal: tuple[str, str]
+) -> None:
     with pytest.raises(ClientError) as info:
-        call(**params)
+        getattr(client(service), operation)(NextToken=NOT_GIVEN, **params)
     error = info.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-@pytest.mark.parametrize("operation", ["list_stacks", "describe_stacks", "list_exports"])
-def test_cloudformation_refuses_a_token_it_did_not_give(client, operation: str) -> None:
-    call = getattr(client("cloudformation"), operation)
-    assert refusal(call, NextToken=NOT_GIVEN) == (
-        "ValidationError",
-        f"{NOT_GIVEN} is not a valid NextToken",
-    )
-
-
-@pytest.mark.parametrize("operation", ["list_models", "list_endpoints", "list_training_jobs"])
-def test_sagemaker_refuses_a_token_it_did_not_give(client, operation: str) -> None:
-    call = getattr(client("sagemaker"), operation)
-    assert refusal(call, NextToken=NOT_GIVEN) == (
-        "ValidationException",
-        f"Invalid pagination token '{NOT_GIVEN}'.",
-    )
-
-
-def test_application_autoscaling_refuses_a_token_it_did_not_give(client) -> None:
-    call = client("application-autoscaling").describe_scaling_activities
-    assert refusal(call, ServiceNamespace="sagemaker", NextToken=NOT_GIVEN) == (
-        "InvalidNextTokenException",
-        "The next token supplied was invalid.",
-    )
+    assert (error["Code"], error["Message"]) == refusal
