@@ -127,7 +127,7 @@ def test_the_cli_walks_the_pages(aws, builds: list[str], projects: list[str]):
 
 
 FORGED = base64.urlsafe_b64encode(
-    b'codebuild-page {"listing": "projects/NAME", "descending": false, "after": [1, 2]}'
+    b'cdlab-page {"listing": "projects/NAME", "descending": false, "after": [1, 2]}'
 ).decode()
 
 

@@ -223,3 +223,25 @@ def test_get_pipeline_answers_its_latest_version_only(client) -> None:
         codepipeline.get_pipeline(name=pipe.name, version=2)
     with pytest.raises(codepipeline.exceptions.PipelineNotFoundException):
         codepipeline.get_pipeline_state(name=f"{pipe.name}-missing")
+
+
+def test_executions_and_action_executions_come_in_pages(client) -> None:
+    """maxResults a page, a cursor nextToken while more remain, every item once, newest first;
+    a token the listing did not give is refused as CodePipeline refuses it."""
+    codepipeline, pipe, _ = _started_and_waiting(client, "pages")
+    for operation, key in (
+        ("list_pipeline_executions", "pipelineExecutionSummaries"),
+        ("list_action_executions", "actionExecutionDetails"),
+    ):
+        call = getattr(codepipeline, operation)
+        whole = call(pipelineName=pipe.name)[key]
+        pages, params = [], {"pipelineName": pipe.name, "maxResults": 1}
+        while True:
+            answer = call(**params)
+            pages.append(answer[key])
+            if "nextToken" not in answer:
+                break
+            params["nextToken"] = answer["nextToken"]
+        assert pages == [[item] for item in whole] and len(whole) >= 2
+        with pytest.raises(codepipeline.exceptions.InvalidNextTokenException):
+            call(pipelineName=pipe.name, nextToken="1")

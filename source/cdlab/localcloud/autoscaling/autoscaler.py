@@ -46,7 +46,8 @@ from cdlab.localcloud.cloudwatch.metrics import (
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.records import ScalableTarget, ScalingPolicy
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols.errors import AWSError, ValidationException
+from cdlab.localcloud.protocols import paging
+from cdlab.localcloud.protocols.errors import AWSError, ValidationException, error
 from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.store import Store
 
@@ -58,6 +59,9 @@ HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
 ACTIVITY = "scaling-activity"
+# DescribeScalingActivities' refusal of a NextToken it did not give
+# (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)
+InvalidNextTokenException = error("InvalidNextTokenException")
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
 
@@ -342,12 +346,14 @@ class Autoscaler:
             items = [a for a in items if a["ResourceId"] == p["ResourceId"]]
         if p.get("ScalableDimension"):
             items = [a for a in items if a["ScalableDimension"] == p["ScalableDimension"]]
-        start = int(p.get("NextToken") or 0)
-        size = int(p.get("MaxResults") or 50)
-        page: dict[str, Any] = {"ScalingActivities": items[start : start + size]}
-        if start + size < len(items):
-            page["NextToken"] = str(start + size)
-        return page
+        shown, token = paging.page(
+            items, lambda a: [a["StartTime"], a["ActivityId"]], p.get("NextToken"),
+            listing="scaling-activities", size=int(p.get("MaxResults") or 50),
+            refuse=lambda _: InvalidNextTokenException("The next token supplied was invalid."),
+            descending=True,
+        )  # fmt: skip
+        page: dict[str, Any] = {"ScalingActivities": shown}
+        return {**page, "NextToken": token} if token else page
 
     async def shutdown(self) -> None:
         for task in list(self.tasks):

@@ -23,6 +23,9 @@ ChangeSetNotFound = error("ChangeSetNotFound", 404)
 AlreadyExistsException = error("AlreadyExistsException")
 InvalidChangeSetStatus = error("InvalidChangeSetStatus")
 
+Numbered = tuple[int, dict[str, Any]]
+"""A document with its creation number (:meth:`Store.numbered`)."""
+
 
 def new_arn(ctx: RequestContext, kind: str, name: str) -> str:
     return ctx.arn("cloudformation", f"{kind}/{name}/{uuid.uuid4()}")
@@ -40,6 +43,10 @@ class Stacks:
 
     def all(self) -> list[dict[str, Any]]:
         return self.store.all(STACK)
+
+    def numbered(self) -> list[Numbered]:
+        """Every stack with its creation number, in creation order (:meth:`Store.numbered`)."""
+        return self.store.numbered(STACK)
 
     def find(self, name_or_id: str) -> dict[str, Any] | None:
         """A stack by ARN (deleted ones too, as CloudFormation keeps them) or by live name."""
@@ -86,14 +93,18 @@ class Stacks:
         event = {k: v for k, v in event.items() if v is not None}
         self.store.put(f"cloudformation-events:{stack['StackId']}", event["EventId"], event)
 
-    def events(self, stack_id: str) -> list[dict[str, Any]]:
-        """A stack's events, oldest first."""
-        return self.store.all(f"cloudformation-events:{stack_id}")
+    def events(self, stack_id: str) -> list[Numbered]:
+        """A stack's events with their creation numbers, oldest first."""
+        return self.store.numbered(f"cloudformation-events:{stack_id}")
 
     # ---- change sets ---------------------------------------------------------------------
 
     def change_sets(self, stack_id: str) -> list[dict[str, Any]]:
-        return [c for c in self.store.all(CHANGE_SET) if c["StackId"] == stack_id]
+        return [c for _, c in self.numbered_change_sets(stack_id)]
+
+    def numbered_change_sets(self, stack_id: str) -> list[Numbered]:
+        """A stack's change sets with their creation numbers, oldest first."""
+        return [(n, c) for n, c in self.store.numbered(CHANGE_SET) if c["StackId"] == stack_id]
 
     def change_set(self, name_or_id: str, stack_name: str | None) -> dict[str, Any]:
         if name_or_id.startswith("arn:"):

@@ -14,6 +14,7 @@ PipelineExecutionNotStoppableException = error("PipelineExecutionNotStoppableExc
 DuplicatedStopRequestException = error("DuplicatedStopRequestException")
 InvalidStructureException = error("InvalidStructureException")
 InvalidApprovalTokenException = error("InvalidApprovalTokenException")
+InvalidNextTokenException = error("InvalidNextTokenException")
 ApprovalAlreadyCompletedException = error("ApprovalAlreadyCompletedException")
 StageNotFoundException = error("StageNotFoundException")
 ActionNotFoundException = error("ActionNotFoundException")

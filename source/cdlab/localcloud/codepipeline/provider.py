@@ -16,6 +16,7 @@ from cdlab.localcloud.codepipeline.errors import (
     ApprovalAlreadyCompletedException,
     DuplicatedStopRequestException,
     InvalidApprovalTokenException,
+    InvalidNextTokenException,
     InvalidStructureException,
     NotLatestPipelineExecutionException,
     PipelineExecutionNotFoundException,
@@ -32,6 +33,7 @@ from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto import eventbridge
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols import paging
 from cdlab.localcloud.state.store import Store
 from cdlab.pipeline import roles
 
@@ -184,15 +186,15 @@ class CodePipeline:
         return {"pipelineExecution": views.execution(found)}
 
     def list_pipeline_executions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """The pipeline's executions, newest first, ``maxResults`` (100 unless given) a page."""
         self._pipeline(ctx, p["pipelineName"])
-        start = int(p.get("nextToken") or 0)
-        size = p.get("maxResults", 100)
-        found = self.executions.of(p["pipelineName"])
-        page = found[start : start + size]
-        result: dict[str, Any] = {"pipelineExecutionSummaries": [views.summary(e) for e in page]}
-        if start + size < len(found):
-            result["nextToken"] = str(start + size)
-        return result
+        found, token = paging.page(
+            self.executions.of(p["pipelineName"]), lambda e: [e["start"], e["id"]],
+            p.get("nextToken"), listing=f"executions/{p['pipelineName']}",
+            size=p.get("maxResults", 100), refuse=_invalid_token, descending=True,
+        )  # fmt: skip
+        result: dict[str, Any] = {"pipelineExecutionSummaries": [views.summary(e) for e in found]}
+        return {**result, "nextToken": token} if token else result
 
     def get_pipeline_state(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, p["name"])
@@ -204,8 +206,15 @@ class CodePipeline:
         found = [
             e for e in self.executions.of(p["pipelineName"]) if wanted is None or e["id"] == wanted
         ]
-        details = [d for e in found for d in views.action_details(e, ctx.region)]
-        return {"actionExecutionDetails": details[: p.get("maxResults", 100)]}
+        details = [(e["start"], d) for e in found for d in views.action_details(e, ctx.region)]
+        shown, token = paging.page(
+            details,
+            lambda x: [x[0], x[1]["startTime"].timestamp(), x[1]["actionExecutionId"]],
+            p.get("nextToken"), listing=f"action-executions/{p['pipelineName']}",
+            size=p.get("maxResults", 100), refuse=_invalid_token, descending=True,
+        )  # fmt: skip
+        result: dict[str, Any] = {"actionExecutionDetails": [d for _, d in shown]}
+        return {**result, "nextToken": token} if token else result
 
     # ---- approvals, stop, retry ----------------------------------------------------------
 
@@ -309,3 +318,12 @@ class CodePipeline:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _invalid_token(token: str) -> Exception:
+    """CodePipeline's refusal of a nextToken it did not give, in its reference's words
+    (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ListPipelineExecutions.html)."""
+    return InvalidNextTokenException(
+        "The next token was specified in an invalid format. Make sure that the next token you "
+        "provide is the token returned by a previous call."
+    )

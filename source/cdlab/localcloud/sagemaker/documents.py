@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols import paging
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore
 from cdlab.localcloud.state.store import Store
@@ -62,18 +63,19 @@ def paginate(
             items = [i for i in items if test(i, params[field])]
     sort_by = params.get("SortBy", "CreationTime")
     sort_field = {"Name": name, "Status": status}.get(sort_by, sort_by)
-    items = sorted(
-        items, key=lambda i: i.get(sort_field, ""), reverse=params.get("SortOrder") != "Ascending"
+    descending = params.get("SortOrder") != "Ascending"
+    # ties keep creation order in both orders; the name makes each key unique
+    tie = -1 if descending else 1
+    shown, token = paging.page(
+        items,
+        lambda i: [i.get(sort_field, ""), tie * i["CreationTime"], i[name]],
+        params.get("NextToken"),
+        listing=f"{key}/{sort_by}",
+        size=params.get("MaxResults") or 100,
+        refuse=lambda token: ValidationException(f"Invalid pagination token {token!r}."),
+        descending=descending,
     )
-    token = params.get("NextToken") or "0"
-    if not (token.isascii() and token.isdigit()):
-        raise ValidationException(f"Invalid pagination token {token!r}.")
-    start = int(token)
-    size = params.get("MaxResults") or 100
-    page = {key: items[start : start + size]}
-    if start + size < len(items):
-        page["NextToken"] = str(start + size)
-    return page
+    return {key: shown, "NextToken": token} if token else {key: shown}
 
 
 def variant_summaries(snapshot: Snapshot, resolved_at: float) -> list[dict[str, Any]]:

@@ -96,11 +96,16 @@ class Store:
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         """Every document of ``kind``, in creation order."""
+        return [doc for _, doc in self.numbered(kind)]
+
+    def numbered(self, kind: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every document of ``kind`` with its creation number (a later document's is larger;
+        an update keeps it), in creation order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM docs WHERE kind = ? ORDER BY seq", (kind,)
+                "SELECT seq, doc FROM docs WHERE kind = ? ORDER BY seq", (kind,)
             ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [(row[0], json.loads(row[1])) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -4,22 +4,38 @@ summarized, or a stack's or change set's own); and change sets. Lists come in pa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from cdlab.localcloud.cloudformation import template
 from cdlab.localcloud.cloudformation.provider.inputs import Documents, checked, template_body
 from cdlab.localcloud.cloudformation.stacks import DELETED, Stacks, public
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols import paging
 from cdlab.localcloud.protocols.errors import ValidationError
 
 PAGE = 100
+Item = TypeVar("Item")
 
 
-def _page(items: list[Any], token: str | None) -> tuple[list[Any], str | None]:
-    start = int(token or 0)
-    rest = items[start + PAGE :]
-    return items[start : start + PAGE], (str(start + PAGE) if rest else None)
+def _page(
+    items: list[Item], key: paging.Key[Item], token: str | None, listing: str, newest_first: bool
+) -> tuple[list[Item], str | None]:
+    """A page of PAGE ``items``; a token this listing did not give is refused."""
+    return paging.page(
+        items, key, token, listing=listing, size=PAGE, refuse=_invalid, descending=newest_first
+    )
+
+
+def _invalid(token: str) -> Exception:
+    """The refusal of a NextToken these listings did not give: ValidationError, the error of
+    an input CloudFormation refuses
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/CommonErrors.html)."""
+    return ValidationError(f"{token} is not a valid NextToken")
+
+
+def _number(item: tuple[int, Any]) -> list[Any]:
+    return [item[0]]
 
 
 _RESOURCE_FIELDS = {
@@ -41,17 +57,20 @@ class ReadOperations:
     # ---- stacks --------------------------------------------------------------------------
 
     def describe_stacks(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """The stack named (deleted ones by ARN), or every live stack, newest first."""
         if p.get("StackName"):
-            docs = [self.stacks.get(p["StackName"])]
+            wanted = self.stacks.get(p["StackName"])["StackId"]
+            docs = [(n, d) for n, d in self.stacks.numbered() if d["StackId"] == wanted]
         else:
-            docs = [d for d in reversed(self.stacks.all()) if d["StackStatus"] != DELETED]
-        page, token = _page(docs, p.get("NextToken"))
+            docs = [(n, d) for n, d in self.stacks.numbered() if d["StackStatus"] != DELETED]
+        page, token = _page(docs, _number, p.get("NextToken"), "stacks", newest_first=True)
         stacks = [
-            {**public(d), "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}} for d in page
+            {**public(d), "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}} for _, d in page
         ]
         return {"Stacks": stacks, "NextToken": token}
 
     def list_stacks(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Every stack (deleted ones too) whose status the filter names, newest first."""
         wanted = set(p.get("StackStatusFilter") or [])
         keys = (
             "StackId",
@@ -62,22 +81,28 @@ class ReadOperations:
             "StackStatus",
             "StackStatusReason",
         )
+        docs = [
+            (n, d) for n, d in self.stacks.numbered() if not wanted or d["StackStatus"] in wanted
+        ]
+        page, token = _page(docs, _number, p.get("NextToken"), "stack-summaries", newest_first=True)
         summaries = [
             {
                 **{k: d[k] for k in keys if k in d},
                 "TemplateDescription": d.get("Description"),
                 "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
             }
-            for d in reversed(self.stacks.all())
-            if not wanted or d["StackStatus"] in wanted
+            for _, d in page
         ]
-        page, token = _page(summaries, p.get("NextToken"))
-        return {"StackSummaries": page, "NextToken": token}
+        return {"StackSummaries": summaries, "NextToken": token}
 
     def describe_stack_events(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self.stacks.get(p["StackName"])
-        page, token = _page(list(reversed(self.stacks.events(doc["StackId"]))), p.get("NextToken"))
-        return {"StackEvents": page, "NextToken": token}
+        """A stack's events, newest first."""
+        stack_id = self.stacks.get(p["StackName"])["StackId"]
+        page, token = _page(
+            self.stacks.events(stack_id), _number, p.get("NextToken"), f"events/{stack_id}",
+            newest_first=True,
+        )  # fmt: skip
+        return {"StackEvents": [e for _, e in page], "NextToken": token}
 
     def _resources(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -126,19 +151,32 @@ class ReadOperations:
     def list_stack_resources(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.get(p["StackName"])
         summaries = [{**r, "LastUpdatedTimestamp": r["Timestamp"]} for r in self._resources(doc)]
-        page, token = _page(summaries, p.get("NextToken"))
-        return {"StackResourceSummaries": page, "NextToken": token}
+        page, token = _page(
+            list(enumerate(summaries)), _number, p.get("NextToken"),
+            f"resources/{doc['StackId']}", newest_first=False,
+        )  # fmt: skip
+        return {"StackResourceSummaries": [r for _, r in page], "NextToken": token}
 
     def list_exports(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """The live stacks' exports, oldest stack first, each stack's in its outputs' order."""
         exports = [
-            {"ExportingStackId": d["StackId"], "Name": o["ExportName"], "Value": o["OutputValue"]}
-            for d in self.stacks.all()
+            (
+                [n, i],
+                {
+                    "ExportingStackId": d["StackId"],
+                    "Name": o["ExportName"],
+                    "Value": o["OutputValue"],
+                },
+            )
+            for n, d in self.stacks.numbered()
             if d["StackStatus"] != DELETED
-            for o in d.get("Outputs", [])
+            for i, o in enumerate(d.get("Outputs", []))
             if "ExportName" in o
         ]
-        page, token = _page(exports, p.get("NextToken"))
-        return {"Exports": page, "NextToken": token}
+        page, token = _page(
+            exports, lambda e: e[0], p.get("NextToken"), "exports", newest_first=False
+        )
+        return {"Exports": [e for _, e in page], "NextToken": token}
 
     # ---- templates -----------------------------------------------------------------------
 
@@ -204,9 +242,11 @@ class ReadOperations:
             "Description",
             "IncludeNestedStacks",
         )
-        summaries = [
-            {k: c[k] for k in keys if c.get(k) is not None}
-            for c in self.stacks.change_sets(doc["StackId"])
-        ]
-        page, token = _page(summaries, p.get("NextToken"))
-        return {"Summaries": page, "NextToken": token}
+        page, token = _page(
+            self.stacks.numbered_change_sets(doc["StackId"]), _number, p.get("NextToken"),
+            f"change-sets/{doc['StackId']}", newest_first=False,
+        )  # fmt: skip
+        return {
+            "Summaries": [{k: c[k] for k in keys if c.get(k) is not None} for _, c in page],
+            "NextToken": token,
+        }
