@@ -245,3 +245,20 @@ def test_executions_and_action_executions_come_in_pages(client) -> None:
         assert pages == [[item] for item in whole] and len(whole) >= 2
         with pytest.raises(codepipeline.exceptions.InvalidNextTokenException):
             call(pipelineName=pipe.name, nextToken="1")
+
+
+def test_pipelines_come_in_pages_by_name(client) -> None:
+    """ListPipelines pages as CodePipeline does (``maxResults``, a ``nextToken`` while more
+    remain): boto3's paginator walks every pipeline once, by name."""
+    codepipeline = client("codepipeline")
+    made = {make_pipeline(client, unique("listed")).name for _ in range(3)}
+    paginator = codepipeline.get_paginator("list_pipelines")
+    pages = [
+        [p["name"] for p in page["pipelines"]]
+        for page in paginator.paginate(PaginationConfig={"PageSize": 2})
+    ]
+    names = [name for page in pages for name in page]
+    assert all(len(page) <= 2 for page in pages) and len(pages) >= 2
+    assert names == sorted(set(names)) and made <= set(names)
+    with pytest.raises(codepipeline.exceptions.InvalidNextTokenException):
+        codepipeline.list_pipelines(nextToken="1")

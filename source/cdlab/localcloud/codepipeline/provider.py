@@ -138,19 +138,23 @@ class CodePipeline:
         return {}
 
     def list_pipelines(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "pipelines": [
-                {
-                    "name": s["name"],
-                    "version": s["version"],
-                    "pipelineType": s.get("pipelineType", "V1"),
-                    "executionMode": s.get("executionMode", structure.EXECUTION_MODE),
-                    "created": views.when(s["created"]),
-                    "updated": views.when(s["updated"]),
-                }
-                for s in self.store.all(PIPELINES)
-            ]
-        }
+        """The pipelines by name, ``maxResults`` (100 unless given) a page."""
+        found, token = paging.page(
+            self.store.all(PIPELINES), lambda s: [s["name"]], p.get("nextToken"),
+            listing="pipelines", size=p.get("maxResults", 100), refuse=_invalid_token,
+        )  # fmt: skip
+        pipelines = [
+            {
+                "name": s["name"],
+                "version": s["version"],
+                "pipelineType": s.get("pipelineType", "V1"),
+                "executionMode": s.get("executionMode", structure.EXECUTION_MODE),
+                "created": views.when(s["created"]),
+                "updated": views.when(s["updated"]),
+            }
+            for s in found
+        ]
+        return {"pipelines": pipelines, **({"nextToken": token} if token else {})}
 
     # ---- executions ----------------------------------------------------------------------
 
