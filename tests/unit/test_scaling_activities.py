@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cdlab.localcloud.autoscaling.autoscaler import ACTIVITY, Autoscaler
 from cdlab.localcloud.context import RequestContext
+from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.state.store import Store
 
 
@@ -38,4 +41,34 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     ]  # fmt: skip
     assert story[0]["StatusMessage"] == "The local cloud stopped before the change was fulfilled."
     assert store.get(ACTIVITY, "cut")["StatusCode"] == "Failed"  # saved, not only in memory
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("max_results", "bound"),
+    [(0, "greater than or equal to 1"), (51, "less than or equal to 50")],
+)
+def test_max_results_out_of_range_is_refused(tmp_path: Path, max_results: int, bound: str) -> None:
+    store = Store(tmp_path / "state.db")
+    autoscaler = Autoscaler(metrics=None, capacity=None, store=store, moto=None)
+    with pytest.raises(ValidationException, match=f"at 'maxResults' .* must have value {bound}"):
+        autoscaler.describe_scaling_activities(
+            RequestContext.internal(), {"ServiceNamespace": "sagemaker", "MaxResults": max_results}
+        )
+    store.close()
+
+
+def test_max_results_pages_the_activities(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    for n in range(3):
+        store.put(ACTIVITY, f"a{n}", activity(f"a{n}", "Successful", float(n)))
+    autoscaler = Autoscaler(metrics=None, capacity=None, store=store, moto=None)
+    params = {"ServiceNamespace": "sagemaker", "MaxResults": 2}
+    first = autoscaler.describe_scaling_activities(RequestContext.internal(), params)
+    second = autoscaler.describe_scaling_activities(
+        RequestContext.internal(), {**params, "NextToken": first["NextToken"]}
+    )
+    assert [a["ActivityId"] for a in first["ScalingActivities"]] == ["a2", "a1"]
+    assert [a["ActivityId"] for a in second["ScalingActivities"]] == ["a0"]
+    assert "NextToken" not in second
     store.close()

@@ -58,6 +58,7 @@ PREDEFINED = "SageMakerVariantInvocationsPerInstance"
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
+MAX_ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults: its default and its maximum
 ACTIVITY = "scaling-activity"
 # DescribeScalingActivities' refusal of a NextToken it did not give
 # (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)
@@ -340,7 +341,15 @@ class Autoscaler:
             self._save(activity)
 
     def describe_scaling_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """DescribeScalingActivities, newest first, with its filters and paging."""
+        """DescribeScalingActivities, newest first, with its filters and paging: ``MaxResults``
+        from 1 to 50, 50 unless given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
+        size = p.get("MaxResults", MAX_ACTIVITIES_PAGE)
+        if not 1 <= size <= MAX_ACTIVITIES_PAGE:
+            bound = "greater than or equal to 1" if size < 1 else "less than or equal to 50"
+            raise ValidationException(
+                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value {bound}"
+            )
         items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
         if p.get("ResourceId"):
             items = [a for a in items if a["ResourceId"] == p["ResourceId"]]
@@ -348,7 +357,7 @@ class Autoscaler:
             items = [a for a in items if a["ScalableDimension"] == p["ScalableDimension"]]
         shown, token = paging.page(
             items, lambda a: [a["StartTime"], a["ActivityId"]], p.get("NextToken"),
-            listing="scaling-activities", size=int(p.get("MaxResults") or 50),
+            listing="scaling-activities", size=size,
             refuse=lambda _: InvalidNextTokenException("The next token supplied was invalid."),
             descending=True,
         )  # fmt: skip
