@@ -211,7 +211,10 @@ def test_a_build_runs_as_its_project_role_and_logs_to_cloudwatch(stages: Stages)
     build = (stages.first / "Build-PrepareDataAndTrain.log").read_text()
     assert f"log: /aws/codebuild/{STACK}-build " in build
     codebuild = stages.cloud.client("codebuild")
-    [listed] = codebuild.list_builds_for_project(projectName=f"{STACK}-test")["ids"][:1]
+    first_run = codebuild.list_builds_for_project(
+        projectName=f"{STACK}-test", sortOrder="ASCENDING"
+    )  # the first run's build: the mutation tests, when run before, add failed ones
+    [listed] = first_run["ids"][:1]
     [described] = codebuild.batch_get_builds(ids=[listed])["builds"]
     assert described["serviceRole"] == stages.role_arn("TestCodeBuildRole")
     logs = stages.cloud.client("logs")
