@@ -1,6 +1,6 @@
 """A stack's scalable targets, scaling policies, alarms and roles live in moto's memory: a local
-cloud killed and started again puts them back from the stack, as they were deployed, before the
-endpoints that act as them come back."""
+cloud killed and started again brings them back (the journal replays the stack's changes), as
+they were deployed, before the endpoints that act as them come back."""
 
 from __future__ import annotations
 

@@ -1,11 +1,19 @@
-"""Which requests to moto the journal keeps: the operation, read off each wire protocol."""
+"""Which requests to moto the journal keeps (the operation, read off each wire protocol), and the
+kit's own changes it keeps and replays with them."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
-from cdlab.localcloud.moto.bridge import MotoRequest
-from cdlab.localcloud.state.journal import changes_state, operation
+from cdlab.localcloud.cloudformation.engine.restart import lost
+from cdlab.localcloud.cloudformation.resources import iam
+from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.state.journal import KIND, Journal, changes_state, operation
+from cdlab.localcloud.state.store import Store
 
 FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 
@@ -46,3 +54,50 @@ def test_requests_round_trip_through_the_store_format() -> None:
     sent = request("POST", "/?a=1", b"\x00\xff binary", ("X-Amz-Target", "A.B"), ("Host", "h:1"))
     assert MotoRequest.from_doc(sent.to_doc()) == sent
     assert sent.header("host") == "h:1" and sent.header("Missing") == ""
+
+
+def test_the_kits_own_changes_are_replayed_in_order_with_the_ids_they_made(tmp_path) -> None:
+    """A handler's changes in moto are journaled as calls and replayed among the requests; one
+    that failed is not kept, and one not registered as replayable is refused."""
+    journal = Journal(Store(tmp_path / "state.db"))
+    moto = MotoState("111111111111", "us-east-1")  # an account of its own: backends are global
+    name = f"journaled-{uuid.uuid4().hex[:8]}"
+    create = {"RoleName": name, "AssumeRolePolicyDocument": "{}"}
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    policy = {"PolicyName": "p", "PolicyDocument": document}
+    try:
+        role_id = moto.call(journal.call, moto, iam._make, (create, None), {})
+        with pytest.raises(Exception, match="Role missing not found"):
+            moto.call(journal.call, moto, iam._change, ("missing", "PutRolePolicy", policy), {})
+        moto.call(journal.call, moto, iam._change, (name, "PutRolePolicy", policy), {})
+        with pytest.raises(TypeError, match="not a replayable change"):
+            moto.call(journal.call, moto, iam._exists, (name,), {})
+        assert [doc["call"].rsplit(".", 1)[1] for doc in journal.store.all(KIND)] == [
+            "_make", "_change",
+        ]  # fmt: skip
+
+        backend = moto.iam_backend()
+        moto.call(backend.delete_role_policy, name, "p")
+        moto.call(backend.delete_role, name)  # what a restart loses
+        assert journal.replay(MotoBridge(moto)) == 2
+        role = moto.call(backend.get_role, name)
+        assert (role.id, list(role.policies)) == (role_id, ["p"])
+    finally:
+        moto.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("entry", "put_back"),
+    [
+        ({"ResourceType": "AWS::IAM::Role", "_Journaled": True}, False),
+        ({"ResourceType": "AWS::IAM::Role"}, True),  # recorded by an older kit
+        ({"ResourceType": "AWS::S3::Bucket", "_Journaled": True}, True),  # S3 is not journaled
+        ({"ResourceType": "AWS::SageMaker::Model"}, False),  # not moto's
+    ],
+)
+def test_what_the_journal_does_not_bring_back_is_put_back_from_the_stack(
+    entry: dict, put_back: bool
+) -> None:
+    assert lost({**entry, "ResourceStatus": "UPDATE_COMPLETE"}) is put_back
+    assert lost({**entry, "ResourceStatus": "DELETE_COMPLETE"}) is False

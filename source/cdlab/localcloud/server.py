@@ -159,7 +159,7 @@ class Gateway:
         self.cloudformation.engine.s3_sync = functools.partial(
             loop.run_in_executor, None, self.s3.sync
         )
-        await self.cloudformation.put_back()  # a stack's roles, before endpoints act as them
+        await self.cloudformation.put_back()  # what the replay did not, before endpoints act
         await self.sagemaker.lifecycle.resume()
         await self.cloudformation.resume()
         self.training = Training(

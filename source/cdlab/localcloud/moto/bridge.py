@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
 from cdlab.localcloud.moto import logfilter, s3notification
+from cdlab.localcloud.moto.replayable import seeded
 from cdlab.localcloud.moto.state import MotoState
 
 
@@ -107,15 +107,10 @@ class MotoBridge:
         narrowed = logfilter.narrowed(self.moto, request)
         if not isinstance(narrowed, MotoRequest):
             return narrowed
-        if seed is not None:
-            mock_random.seed(seed)
-        try:
+        with seeded(seed):
             return s3notification.completed(
                 self.moto, narrowed, self._call(self._environ(narrowed))
             )
-        finally:
-            if seed is not None:
-                mock_random.seed()  # unpredictable again for everything else
 
     def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         started: dict[str, Any] = {}

@@ -7,6 +7,7 @@ sessions STS issued (to accept requests they sign). Each is a method of :class:`
 that runs on moto's thread (see :mod:`thread`): blocking from a worker thread, awaited from the
 event loop as ``await moto.run(moto.s3_get, bucket, key)``. What a method returns is plain data
 or a copy, never one of moto's objects, so nothing of moto's is read on another thread later.
+The changes a stack's resources make here are :func:`replayable`: the journal keeps them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from cdlab.localcloud.moto.records import (
     Signature,
     UserAccessKey,
 )
+from cdlab.localcloud.moto.replayable import replayable
 from cdlab.localcloud.moto.thread import MotoThread, on_moto_thread
 
 if TYPE_CHECKING:
@@ -312,11 +314,13 @@ class MotoState(MotoThread):
         if name in cloudwatch.alarms:
             cloudwatch.set_alarm_state(name, reason, reason_data, state)
 
+    @replayable
     @on_moto_thread
     def put_metric_alarm(self, **alarm: Any) -> None:
         """PutMetricAlarm, with the parameter names of moto's backend."""
         self.cloudwatch_backend().put_metric_alarm(**alarm)
 
+    @replayable
     @on_moto_thread
     def delete_alarms(self, names: list[str]) -> None:
         self.cloudwatch_backend().delete_alarms(names)
@@ -377,6 +381,7 @@ class MotoState(MotoThread):
             for alarm in p.alarms
         ]
 
+    @replayable
     @on_moto_thread
     def register_scalable_target(
         self,
@@ -399,10 +404,12 @@ class MotoState(MotoThread):
             suspended_state=suspended_state,
         )
 
+    @replayable
     @on_moto_thread
     def deregister_scalable_target(self, namespace: str, resource_id: str, dimension: str) -> None:
         self.autoscaling_backend().deregister_scalable_target(namespace, resource_id, dimension)
 
+    @replayable
     @on_moto_thread
     def put_scaling_policy(self, arn: str | None = None, **policy: Any) -> str:
         """PutScalingPolicy (moto's parameter names); the policy's ARN: ``arn`` if given (a
@@ -412,6 +419,7 @@ class MotoState(MotoThread):
             made.policy_arn = arn
         return made.policy_arn
 
+    @replayable
     @on_moto_thread
     def delete_scaling_policy(
         self, name: str, namespace: str, resource_id: str, dimension: str

@@ -9,6 +9,13 @@ replayed through moto, in order, before the gateway serves, each request with th
 ran with, so moto's generated identifiers (a policy's ARN, a role's id) come back the same.
 Deletes are replayed too, so what comes back is what there was.
 
+The kit's own changes to what moto keeps in memory (a stack's roles, Glue databases, rules,
+scalable targets, scaling policies and alarms, made in moto's backends by the CloudFormation
+engine) are journaled too, as calls (:mod:`cdlab.localcloud.moto.replayable`), in the same
+sequence: so the journal alone is the order things happened in, and a client's change to what a
+stack made (a table in its database, a policy on its role) is replayed after the stack made it
+and before the stack's next update, as it was made.
+
 Not journaled: S3 (mirrored to disk on its own, see :mod:`s3mirror`), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
 ``PutLogEvents``): metric datapoints, and log events a client puts itself, are not kept across a
@@ -20,9 +27,13 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.replayable import REPLAYABLE, name_of, seeded
+from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.journal")
@@ -76,27 +87,71 @@ class Journal:
         """Take out a request moto refused: replaying it would only fail again."""
         self.store.delete(KIND, key)
 
+    def call(
+        self,
+        moto: MotoState,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """On moto's thread: journal the kit's own change ``fn(moto, *args, **kwargs)`` (a
+        :func:`replayable` one making one change, whole or not at all), then make it; its
+        result. One that fails is taken out again, as a refused request is."""
+        if REPLAYABLE.get(name_of(fn)) is not fn:
+            raise TypeError(f"{name_of(fn)} is not a replayable change")
+        entry = uuid.uuid4()
+        doc = {"call": name_of(fn), "args": list(args), "kwargs": kwargs, "seed": entry.int}
+        self.store.put(KIND, entry.hex, doc)
+        try:
+            with seeded(entry.int):
+                return fn(moto, *args, **kwargs)
+        except Exception:
+            self.forget(entry.hex)
+            raise
+
     def replay(self, moto: MotoBridge) -> int:
-        """Send every journaled request to moto again, in order; returns how many succeeded.
+        """Make every journaled request and call again, in order; returns how many succeeded.
 
         One that fails now (moto's answer changed between versions, say) is logged and
         skipped, so the rest still come back.
         """
         replayed = 0
         for doc in self.store.all(KIND):
-            request = MotoRequest.from_doc(doc)
-            try:
-                status, _, body = moto.call(request, doc.get("seed"))
-            except Exception:
-                log.exception("replaying %s failed", operation(request) or request.raw_path)
-                continue
-            if status >= 300:
-                log.warning(
-                    "replaying %s: moto answered %d %s",
-                    operation(request) or request.raw_path,
-                    status,
-                    body[:200],
-                )
-                continue
-            replayed += 1
+            if "call" in doc:
+                replayed += moto.moto.call(_replay_call, moto.moto, doc)
+            else:
+                replayed += _replay_request(moto, doc)
         return replayed
+
+
+def _replay_request(moto: MotoBridge, doc: dict[str, Any]) -> bool:
+    request = MotoRequest.from_doc(doc)
+    try:
+        status, _, body = moto.call(request, doc.get("seed"))
+    except Exception:
+        log.exception("replaying %s failed", operation(request) or request.raw_path)
+        return False
+    if status >= 300:
+        log.warning(
+            "replaying %s: moto answered %d %s",
+            operation(request) or request.raw_path,
+            status,
+            body[:200],
+        )
+        return False
+    return True
+
+
+def _replay_call(moto: MotoState, doc: dict[str, Any]) -> bool:
+    """On moto's thread: make a journaled call again, with its seed."""
+    fn = REPLAYABLE.get(doc["call"])
+    if fn is None:
+        log.error("replaying %s: no such call in this version of the kit", doc["call"])
+        return False
+    try:
+        with seeded(doc["seed"]):
+            fn(moto, *doc["args"], **doc["kwargs"])
+    except Exception as e:  # moto's errors carry .message
+        log.warning("replaying %s failed: %s", doc["call"], getattr(e, "message", None) or e)
+        return False
+    return True

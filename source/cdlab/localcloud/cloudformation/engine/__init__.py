@@ -3,13 +3,16 @@
 Each operation runs in the background, one at a time per stack, and records every status change
 of the stack and of each resource as a stack event. Resources are handled one at a time in
 dependency order (CloudFormation runs independent ones in parallel; the order of events is the
-only difference). Everything is written down as it happens, so a local cloud stopped
-mid-operation resumes it at the next start by rolling back (or by finishing a delete or a
-cleanup), then puts back the resources moto held in memory.
+only difference). Everything is written down as it happens, and the handlers' changes in moto
+(which keeps them in memory only) are journaled with the clients' requests, so the journal's
+replay at start brings back moto's state in the order things happened (a stack's update after a
+policy put by hand on its role, and that policy after the stack made the role). A local cloud
+stopped mid-operation resumes it at the next start, after the replay, by rolling back (or by
+finishing a delete or a cleanup), then puts back what the journal does not keep.
 
 Modules: ``steps`` (what every operation is made of), ``creating``, ``updating``, ``rollback``
-(delete, rollbacks and cleanup) and ``restart`` (the in-memory resources put back). The Engine
-here runs the operations.
+(delete, rollbacks and cleanup) and ``restart`` (what the journal does not bring back). The
+Engine here runs the operations.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ class Engine(Creating, Updating, PuttingBack):
             coro.close()  # not started if this task was cancelled while waiting
 
     async def put_back(self) -> None:
-        """Put back the in-memory resources of settled stacks (roles among them), before the
-        local cloud serves and before the endpoints that act as those roles come back."""
+        """Put back what the journal's replay did not bring back of settled stacks (roles of a
+        stack an older kit recorded among them), before the local cloud serves and before the
+        endpoints that act as those roles come back."""
         docs = self.stacks.all()
         await self._reapply_in_memory([doc for doc in docs if doc["StackStatus"] not in RESUMED])
 

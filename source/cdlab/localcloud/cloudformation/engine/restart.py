@@ -1,5 +1,10 @@
-"""Putting back, at each start, the resources moto held in memory only (scalable targets,
-scaling policies, alarms), with the properties and physical ids the stacks recorded for them.
+"""Putting back, at each start, what moto held in memory for the stacks and the journal does not
+bring back: a bucket's configuration (S3 is not journaled), and the resources of a stack recorded
+by an older kit, which did not journal its handlers' changes in moto (they are journaled from
+their put-back on). Every other in-memory resource (roles, databases, rules, scalable targets,
+scaling policies, alarms) comes back with the journal's replay, in the order things happened
+with the clients' own changes: putting it back from the stack's record instead would lose, or
+overwrite, a change made by hand to what the stack made.
 """
 
 from __future__ import annotations
@@ -19,6 +24,17 @@ log = logging.getLogger("cdlab.cloudformation")
 EXISTS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
+def lost(entry: dict[str, Any]) -> bool:
+    """Whether a restart lost the stack resource ``entry`` and the journal does not bring it
+    back."""
+    kind = entry["ResourceType"]
+    return (
+        kind in IN_MEMORY
+        and entry.get("ResourceStatus") in EXISTS
+        and not (HANDLERS[kind].journaled and entry.get("_Journaled"))
+    )
+
+
 class PuttingBack(Steps):
     """The in-memory resources put back after a restart."""
 
@@ -26,19 +42,14 @@ class PuttingBack(Steps):
         await self._reapply_in_memory([self.stacks.get(stack_id)])
 
     async def _reapply_in_memory(self, docs: list[dict[str, Any]]) -> None:
-        """Put back in moto the existing resources of ``docs`` that moto held in memory only,
-        in IN_MEMORY's order across all of them. One that fails is logged and left as it is."""
-        lost = sorted(
-            (
-                (doc, entry)
-                for doc in docs
-                for entry in doc["_Resources"].values()
-                if entry["ResourceType"] in IN_MEMORY and entry.get("ResourceStatus") in EXISTS
-            ),
+        """Put back in moto the :func:`lost` resources of ``docs``, in IN_MEMORY's order across
+        all of them. One that fails is logged and left as it is."""
+        found = sorted(
+            ((doc, entry) for doc in docs for entry in doc["_Resources"].values() if lost(entry)),
             key=lambda pair: IN_MEMORY.index(pair[1]["ResourceType"]),
         )
         put_back = 0
-        for doc, entry in lost:
+        for doc, entry in found:
             logical, kind = entry["LogicalResourceId"], entry["ResourceType"]
             try:
                 await HANDLERS[kind].reapply(
@@ -51,6 +62,8 @@ class PuttingBack(Steps):
                     exc_info=not isinstance(e, (ResourceFailed, AWSError)),
                 )  # fmt: skip
                 continue
+            entry["_Journaled"] = True  # its put-back was, and what follows will be
+            self.stacks.save(doc)
             put_back += 1
-        if lost:
-            log.info("put back %d of %d in-memory stack resources", put_back, len(lost))
+        if found:
+            log.info("put back %d of %d in-memory stack resources", put_back, len(found))

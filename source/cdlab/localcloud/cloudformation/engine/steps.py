@@ -27,6 +27,7 @@ from cdlab.localcloud.iam.service_roles import CLOUDFORMATION_SESSION, ServiceRo
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import AWSError, ValidationError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
+from cdlab.localcloud.state.journal import Journal
 
 log = logging.getLogger("cdlab.cloudformation")
 
@@ -51,6 +52,7 @@ class Steps:
         self.sagemaker = sagemaker
         self.moto = moto
         self.roles = roles
+        self.journal = Journal(stacks.store)  # the handlers' changes in moto, kept in order
         self.services: Services = {}  # the gateway's table, once every provider is made
         self.s3_sync: Callable[[str], Awaitable[None]] | None = None  # the gateway's disk copy
 
@@ -119,6 +121,7 @@ class Steps:
             self.moto,
             self.roles,
             self.services,
+            self.journal,
             self.s3_sync,
         )
 
@@ -214,11 +217,14 @@ def acting_principal(doc: dict[str, Any]) -> Principal | None:
 
 
 def new_entry(logical: str, resource_type: str) -> dict[str, Any]:
+    """A resource about to be created; ``_Journaled``: its handler's changes in moto are in the
+    journal from its creation on (not so for one recorded by an older kit)."""
     return {
         "LogicalResourceId": logical,
         "ResourceType": resource_type,
         "Properties": {},
         "Attributes": {},
+        "_Journaled": True,
     }
 
 

@@ -45,9 +45,9 @@ HANDLERS: dict[str, Handler] = {
 
 PROVIDED: dict[str, frozenset[str]] = {t: h.attributes for t, h in HANDLERS.items()}
 
-# The types moto keeps in memory only (a bucket's configuration too), so a restart loses them; in
-# the order they are put back (a scaling policy after its scalable target, which may be in
-# another stack; roles before what names them).
+# The types moto keeps in memory only (a bucket's configuration too), so a restart loses what the
+# journal does not bring back (see engine.restart); in the order that is put back (a scaling
+# policy after its scalable target, which may be in another stack; roles before what names them).
 IN_MEMORY: tuple[str, ...] = (
     Role.type, Bucket.type, Database.type, Rule.type,
     ScalableTarget.type, ScalingPolicy.type, Alarm.type,

@@ -12,7 +12,7 @@ import secrets
 import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cdlab.localcloud.context import Handler as ApiHandler
 from cdlab.localcloud.context import RequestContext
@@ -23,6 +23,9 @@ from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.protocols.query import coerce
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
+
+if TYPE_CHECKING:
+    from cdlab.localcloud.state.journal import Journal
 
 NAME_ALPHABET = string.ascii_letters + string.digits
 
@@ -46,8 +49,9 @@ class Context:
     """What a handler runs with: ``request``'s principal is whom the stack acts as (its service
     role's session, or the caller that started the operation), ``roles`` decides its calls,
     ``services`` serves the calls of the types the kit provides itself (CodeBuild, CodePipeline)
-    through their own API handlers; ``s3_sync`` saves a bucket's disk copy after the handler
-    changed the bucket (None: nothing to save)."""
+    through their own API handlers, ``journal`` keeps the changes made in moto's backends;
+    ``s3_sync`` saves a bucket's disk copy after the handler changed the bucket (None: nothing
+    to save)."""
 
     stack_name: str
     logical_id: str
@@ -56,6 +60,7 @@ class Context:
     moto: MotoState
     roles: ServiceRoles
     services: Services
+    journal: Journal
     s3_sync: Callable[[str], Awaitable[None]] | None = None
 
 
@@ -130,6 +135,7 @@ def handler_failure(err: Exception) -> ResourceFailed:
 
 class Handler:
     type: ClassVar[str]
+    journaled: ClassVar[bool] = False  # its changes in moto are journaled (see moto_calls)
     name_property: ClassVar[str | None] = None
     create_only: ClassVar[frozenset[str]] = frozenset()
     attributes: ClassVar[frozenset[str]] = frozenset()

@@ -3,8 +3,9 @@
 
 Ref is the rule's name (``bus|name`` on a bus other than the default one), GetAtt Arn its ARN.
 PutRule, PutTargets, RemoveTargets and DeleteRule are authorized as the stack's principal, then
-made in moto's backend. Moto keeps EventBridge in memory and these calls are not journaled, so
-the rule is an IN_MEMORY type: ``reapply`` puts it back.
+journaled and made in moto's backend (see :mod:`moto_calls`). Moto keeps EventBridge in memory,
+so the rule is an IN_MEMORY type: ``reapply`` puts it back, for a stack recorded before its
+changes were journaled.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from cdlab.localcloud.cloudformation.resources.base import (
     authorized_params,
     generated_name,
 )
-from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse_others
+from cdlab.localcloud.cloudformation.resources.moto_calls import journaled, refuse_others
+from cdlab.localcloud.moto.replayable import replayable
 from cdlab.localcloud.moto.state import MotoState
 
 PROVIDED = (
@@ -30,10 +32,10 @@ PROVIDED = (
 DEFAULT_BUS = "default"
 
 
-def _put(moto: MotoState, rule: dict[str, Any], targets: dict[str, Any] | None) -> str:
-    """On moto's thread: PutRule, then PutTargets if any; the rule's ARN."""
-    events = moto.events_backend()
-    made = events.put_rule(
+@replayable
+def _put_rule(moto: MotoState, rule: dict[str, Any]) -> str:
+    """On moto's thread: PutRule; the rule's ARN."""
+    made = moto.events_backend().put_rule(
         rule["Name"],
         description=rule.get("Description"),
         event_bus_arn=rule.get("EventBusName"),
@@ -42,11 +44,18 @@ def _put(moto: MotoState, rule: dict[str, Any], targets: dict[str, Any] | None) 
         scheduled_expression=rule.get("ScheduleExpression"),
         state=rule.get("State"),
     )
-    if targets is not None:
-        events.put_targets(rule["Name"], rule.get("EventBusName"), targets["Targets"])
     return made.arn
 
 
+@replayable
+def _put_targets(moto: MotoState, targets: dict[str, Any]) -> None:
+    """On moto's thread: PutTargets."""
+    moto.events_backend().put_targets(
+        targets["Rule"], targets.get("EventBusName"), targets["Targets"]
+    )
+
+
+@replayable
 def _remove(moto: MotoState, name: str, bus: str | None, ids: list[str], rule: bool) -> None:
     """On moto's thread: remove targets ``ids`` of rule ``name``, then the rule if ``rule``."""
     events = moto.events_backend()
@@ -78,6 +87,7 @@ class Rule(Handler):
     name_property = "Name"
     attributes = frozenset({"Arn"})
     create_only = frozenset({"Name", "EventBusName"})
+    journaled = True
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("Name") or generated_name(ctx, 64, with_stack=True)
@@ -98,7 +108,10 @@ class Rule(Handler):
             targets = await authorized_params(
                 ctx, "events", "PutTargets", {"Rule": name, **bus, "Targets": props["Targets"]}
             )
-        return await on_moto(ctx, _put, ctx.moto, typed_rule, targets)
+        arn = await journaled(ctx, _put_rule, typed_rule)
+        if targets is not None:
+            await journaled(ctx, _put_targets, targets)
+        return arn
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
@@ -127,4 +140,4 @@ class Rule(Handler):
             await authorized_params(ctx, "events", "RemoveTargets", params)
         if rule:
             await authorized_params(ctx, "events", "DeleteRule", {"Name": name, **on_bus})
-        await on_moto(ctx, _remove, ctx.moto, name, bus, ids, rule)
+        await journaled(ctx, _remove, name, bus, ids, rule)

@@ -2,8 +2,9 @@
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-glue-database.html).
 
 Ref is the database's name. CreateDatabase, UpdateDatabase and DeleteDatabase are authorized as
-the stack's principal, then made in moto's backend. Moto keeps Glue in memory and these calls
-are not journaled, so the database is an IN_MEMORY type: ``reapply`` makes it again.
+the stack's principal, then journaled and made in moto's backend (see :mod:`moto_calls`). Moto
+keeps Glue in memory, so the database is an IN_MEMORY type: ``reapply`` makes it again, for a
+stack recorded before its changes were journaled.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from cdlab.localcloud.cloudformation.resources.base import (
     authorized_params,
     generated_name,
 )
-from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse_others
+from cdlab.localcloud.cloudformation.resources.moto_calls import journaled, refuse_others
+from cdlab.localcloud.moto.replayable import replayable
 from cdlab.localcloud.moto.state import MotoState
 
 
@@ -26,14 +28,17 @@ def _exists(moto: MotoState, name: str) -> bool:
     return name in moto.glue_backend().databases
 
 
+@replayable
 def _create(moto: MotoState, database_input: dict[str, Any]) -> None:
     moto.glue_backend().create_database(database_input["Name"], database_input)
 
 
+@replayable
 def _update(moto: MotoState, name: str, database_input: dict[str, Any]) -> None:
     moto.glue_backend().update_database(name, database_input)
 
 
+@replayable
 def _delete(moto: MotoState, name: str) -> None:
     if _exists(moto, name):
         moto.glue_backend().delete_database(name)
@@ -42,6 +47,7 @@ def _delete(moto: MotoState, name: str) -> None:
 class Database(Handler):
     type = "AWS::Glue::Database"
     create_only = frozenset({"CatalogId"})
+    journaled = True
 
     def predict(self, props: dict[str, Any]) -> Resource | None:
         name = (props.get("DatabaseInput") or {}).get("Name")
@@ -62,7 +68,7 @@ class Database(Handler):
         typed = await authorized_params(
             ctx, "glue", "CreateDatabase", {**catalog, "DatabaseInput": database_input}
         )
-        await on_moto(ctx, _create, ctx.moto, typed["DatabaseInput"])
+        await journaled(ctx, _create, typed["DatabaseInput"])
 
     async def update(
         self, ctx: Context, current: Resource, old: dict[str, Any], new: dict[str, Any]
@@ -73,7 +79,7 @@ class Database(Handler):
         if "CatalogId" in new:
             params["CatalogId"] = new["CatalogId"]
         typed = await authorized_params(ctx, "glue", "UpdateDatabase", params)
-        await on_moto(ctx, _update, ctx.moto, current.physical_id, typed["DatabaseInput"])
+        await journaled(ctx, _update, current.physical_id, typed["DatabaseInput"])
         return current
 
     async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
@@ -83,4 +89,4 @@ class Database(Handler):
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         await authorized_params(ctx, "glue", "DeleteDatabase", {"Name": current.physical_id})
-        await on_moto(ctx, _delete, ctx.moto, current.physical_id)
+        await journaled(ctx, _delete, current.physical_id)

@@ -3,10 +3,10 @@ managed policies
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html).
 
 Each change is the IAM call CloudFormation makes (CreateRole, PutRolePolicy, AttachRolePolicy
-...), authorized as the stack's principal, then made in moto's backend; the enforcer's cached
-policies are dropped after it, as after an IAM request through the gateway. Moto keeps IAM in
-memory and these calls are not journaled, so the role is an IN_MEMORY type: ``reapply`` makes it
-again with the RoleId it had.
+...), authorized as the stack's principal, then journaled and made in moto's backend (see
+:mod:`moto_calls`); the enforcer's cached policies are dropped after it, as after an IAM request
+through the gateway. Moto keeps IAM in memory, so the role is an IN_MEMORY type: ``reapply``
+makes it again with the RoleId it had, for a stack recorded before its changes were journaled.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from cdlab.localcloud.cloudformation.resources.base import (
     authorized_params,
     generated_name,
 )
-from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse_others
+from cdlab.localcloud.cloudformation.resources.moto_calls import journaled, refuse_others
+from cdlab.localcloud.moto.replayable import replayable
 from cdlab.localcloud.moto.state import MotoState
 
 PROVIDED = (
@@ -41,6 +42,7 @@ def _inline(props: dict[str, Any]) -> dict[str, str]:
     return {p["PolicyName"]: _document(p["PolicyDocument"]) for p in props.get("Policies", [])}
 
 
+@replayable
 def _make(moto: MotoState, p: dict[str, Any], role_id: str | None) -> str:
     """On moto's thread: create the role (with ``role_id`` if given); its RoleId."""
     iam = moto.iam_backend()
@@ -64,28 +66,28 @@ def _exists(moto: MotoState, name: str) -> bool:
     return any(role.name == name for role in moto.iam_backend().get_roles())
 
 
-def _change(moto: MotoState, name: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
-    """On moto's thread: make ``calls`` (IAM operations on role ``name``) in order."""
+@replayable
+def _change(moto: MotoState, name: str, operation: str, p: dict[str, Any]) -> None:
+    """On moto's thread: make IAM ``operation`` on role ``name``."""
     iam = moto.iam_backend()
-    for operation, p in calls:
-        if operation == "PutRolePolicy":
-            iam.put_role_policy(name, p["PolicyName"], p["PolicyDocument"])
-        elif operation == "DeleteRolePolicy":
-            iam.delete_role_policy(name, p["PolicyName"])
-        elif operation == "AttachRolePolicy":
-            iam.attach_role_policy(p["PolicyArn"], name)
-        elif operation == "DetachRolePolicy":
-            iam.detach_role_policy(p["PolicyArn"], name)
-        elif operation == "UpdateAssumeRolePolicy":
-            iam.update_assume_role_policy(name, p["PolicyDocument"])
-        elif operation == "UpdateRole":
-            iam.update_role(name, p.get("Description", ""), str(p.get("MaxSessionDuration", 3600)))
-        elif operation == "TagRole":
-            iam.tag_role(name, p["Tags"])
-        elif operation == "UntagRole":
-            iam.untag_role(name, p["TagKeys"])
-        else:
-            iam.delete_role(name)
+    if operation == "PutRolePolicy":
+        iam.put_role_policy(name, p["PolicyName"], p["PolicyDocument"])
+    elif operation == "DeleteRolePolicy":
+        iam.delete_role_policy(name, p["PolicyName"])
+    elif operation == "AttachRolePolicy":
+        iam.attach_role_policy(p["PolicyArn"], name)
+    elif operation == "DetachRolePolicy":
+        iam.detach_role_policy(p["PolicyArn"], name)
+    elif operation == "UpdateAssumeRolePolicy":
+        iam.update_assume_role_policy(name, p["PolicyDocument"])
+    elif operation == "UpdateRole":
+        iam.update_role(name, p.get("Description", ""), str(p.get("MaxSessionDuration", 3600)))
+    elif operation == "TagRole":
+        iam.tag_role(name, p["Tags"])
+    elif operation == "UntagRole":
+        iam.untag_role(name, p["TagKeys"])
+    else:
+        iam.delete_role(name)
 
 
 def _policy_calls(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -126,6 +128,7 @@ class Role(Handler):
     name_property = "RoleName"
     attributes = frozenset({"Arn", "RoleId"})
     create_only = frozenset({"RoleName", "Path"})
+    journaled = True
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("RoleName") or generated_name(ctx, 64, with_stack=True)
@@ -150,7 +153,7 @@ class Role(Handler):
         create["AssumeRolePolicyDocument"] = _document(props.get("AssumeRolePolicyDocument", ""))
         typed = await authorized_params(ctx, "iam", "CreateRole", create)
         calls = await self._authorized(ctx, name, _policy_calls({}, props))
-        made = await on_moto(ctx, _make, ctx.moto, typed, role_id)
+        made = await journaled(ctx, _make, typed, role_id)
         await self._change(ctx, name, calls)
         return made
 
@@ -166,7 +169,8 @@ class Role(Handler):
     @staticmethod
     async def _change(ctx: Context, name: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
         try:
-            await on_moto(ctx, _change, ctx.moto, name, calls)
+            for operation, params in calls:  # one by one: each is journaled whole or not at all
+                await journaled(ctx, _change, name, operation, params)
         finally:
             if ctx.roles.enforcer is not None:
                 ctx.roles.enforcer.forget()

@@ -1,7 +1,8 @@
 """Handlers of the resources moto keeps: application auto scaling's scalable targets and scaling
 policies, and CloudWatch alarms, in moto's in-process backends (on moto's thread, through its
-owner), where the autoscaler and the metrics read them. moto keeps those in memory only, so the
-engine puts them back from the stacks at each start (``reapply``).
+owner), where the autoscaler and the metrics read them. Moto keeps those in memory only: each
+change is journaled (see :mod:`moto_calls`), and ``reapply`` puts back those of a stack recorded
+before its changes were journaled.
 
 As CloudFormation documents: an alarm's Ref is its name; a scalable target's Ref is
 ``ResourceId|ScalableDimension|ServiceNamespace``; a scaling policy's Ref is its ARN.
@@ -21,9 +22,9 @@ from cdlab.localcloud.cloudformation.resources.base import (
     Started,
     authorized_params,
     generated_name,
-    handler_failure,
 )
-from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse
+from cdlab.localcloud.cloudformation.resources.moto_calls import journaled, refuse
+from cdlab.localcloud.moto.state import MotoState
 
 
 def _tag_map(tags: list[dict[str, str]] | None) -> dict[str, str] | None:
@@ -34,6 +35,7 @@ class ScalableTarget(Handler):
     type = "AWS::ApplicationAutoScaling::ScalableTarget"
     attributes = frozenset({"Id"})
     create_only = frozenset({"ResourceId", "ScalableDimension", "ServiceNamespace"})
+    journaled = True
 
     def predict(self, props: dict[str, Any]) -> Resource | None:
         parts = [props.get(k) for k in ("ResourceId", "ScalableDimension", "ServiceNamespace")]
@@ -62,9 +64,9 @@ class ScalableTarget(Handler):
                     f"Properties validation failed for resource {ctx.logical_id} with message: "
                     f"#: required key [{required}] not found"
                 )
-        await on_moto(
+        await journaled(
             ctx,
-            ctx.moto.register_scalable_target,
+            MotoState.register_scalable_target,
             namespace=p["ServiceNamespace"],
             resource_id=p["ResourceId"],
             dimension=p["ScalableDimension"],
@@ -87,12 +89,12 @@ class ScalableTarget(Handler):
     async def delete(self, ctx: Context, current: Resource) -> None:
         resource_id, dimension, namespace = current.physical_id.split("|")
         try:
-            await ctx.moto.run(
-                ctx.moto.deregister_scalable_target, namespace, resource_id, dimension
+            await journaled(
+                ctx, MotoState.deregister_scalable_target, namespace, resource_id, dimension
             )
-        except Exception as e:  # already gone is fine when deleting
-            if "No scalable target found" not in str(getattr(e, "message", e)):
-                raise handler_failure(e) from None
+        except ResourceFailed as e:  # already gone is fine when deleting
+            if "No scalable target found" not in str(e):
+                raise
 
 
 class ScalingPolicy(Handler):
@@ -101,6 +103,7 @@ class ScalingPolicy(Handler):
     create_only = frozenset(
         {"PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension", "ScalingTargetId"}
     )
+    journaled = True
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         return await self._put(ctx, props)
@@ -123,9 +126,9 @@ class ScalingPolicy(Handler):
         body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get(
             "StepScalingPolicyConfiguration"
         )
-        policy_arn = await on_moto(
+        policy_arn = await journaled(
             ctx,
-            ctx.moto.put_scaling_policy,
+            MotoState.put_scaling_policy,
             arn=arn,
             policy_name=p["PolicyName"],
             service_namespace=p["ServiceNamespace"],
@@ -158,12 +161,12 @@ class ScalingPolicy(Handler):
     async def delete(self, ctx: Context, current: Resource) -> None:
         name, namespace, resource_id, dimension = current.attributes["_Key"]
         try:
-            await ctx.moto.run(
-                ctx.moto.delete_scaling_policy, name, namespace, resource_id, dimension
+            await journaled(
+                ctx, MotoState.delete_scaling_policy, name, namespace, resource_id, dimension
             )
-        except Exception as e:
-            if "No scaling policy found" not in str(getattr(e, "message", e)):
-                raise handler_failure(e) from None
+        except ResourceFailed as e:  # already gone is fine when deleting
+            if "No scaling policy found" not in str(e):
+                raise
 
 
 class Alarm(Handler):
@@ -171,6 +174,7 @@ class Alarm(Handler):
     name_property = "AlarmName"
     attributes = frozenset({"Arn"})
     create_only = frozenset({"AlarmName"})
+    journaled = True
 
     def predict(self, props: dict[str, Any]) -> Resource | None:
         name = props.get("AlarmName")
@@ -200,9 +204,9 @@ class Alarm(Handler):
             ),
         )
         p = await authorized_params(ctx, "cloudwatch", "PutMetricAlarm", props)
-        await on_moto(
+        await journaled(
             ctx,
-            ctx.moto.put_metric_alarm,
+            MotoState.put_metric_alarm,
             name=p["AlarmName"],
             namespace=p.get("Namespace"),
             metric_name=p.get("MetricName"),
@@ -236,4 +240,4 @@ class Alarm(Handler):
         await self._put(ctx, {**props, "AlarmName": current.physical_id})  # a generated name too
 
     async def delete(self, ctx: Context, current: Resource) -> None:
-        await ctx.moto.run(ctx.moto.delete_alarms, [current.physical_id])
+        await journaled(ctx, MotoState.delete_alarms, [current.physical_id])

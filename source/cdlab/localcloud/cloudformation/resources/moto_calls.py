@@ -1,5 +1,12 @@
 """What the handlers of moto-kept resources share: a call on moto's thread whose failure is the
-handler's, and the refusal of properties the local cloud does not provide."""
+handler's, a change to moto's state journaled as a client's request is, and the refusal of
+properties the local cloud does not provide.
+
+Moto keeps these resources in memory only. A handler's change is journaled in the same sequence
+as the clients' requests (:mod:`cdlab.localcloud.state.journal`), so a restart replays both in
+the order they happened: a policy put by hand on a stack's role comes back after the role, and
+the stack's later update of that role after the policy.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,15 @@ async def on_moto(ctx: Context, fn: Callable[..., Any], *args: Any, **kwargs: An
     try:
         return await ctx.moto.run(fn, *args, **kwargs)
     except Exception as e:  # moto raises its own RESTError types, with .message
+        raise handler_failure(e) from None
+
+
+async def journaled(ctx: Context, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(ctx.moto, *args, **kwargs)``, a :func:`replayable` change, journaled then made on
+    moto's thread; its result. A failure (the journal's too) is the handler's."""
+    try:
+        return await ctx.moto.run(ctx.journal.call, ctx.moto, fn, args, kwargs)
+    except Exception as e:
         raise handler_failure(e) from None
 
 
