@@ -174,11 +174,13 @@ class Follower:
             waiting = _approval_in(state, pipeline, found)
             if waiting is not None and waiting.token not in self.answered:
                 if not answer(waiting):
+                    self._poll()  # the actions that ended after this round's first look
                     self._wait(waiting)
                     return self.followed
                 self.answered.add(waiting.token)
             ahead = _blocking(state, pipeline, found)
             if ahead is not None:
+                self._poll()
                 self.followed.status, self.followed.approval = BLOCKED, ahead
                 self._close()
                 return self.followed
