@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
@@ -595,3 +595,55 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
             cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
     finally:
         control.down(home)
+
+
+REFUSED_POLICY = """
+Resources:
+  Made:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: cfn-refused-part
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: sagemaker.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: refused
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement: [{Effect: Maybe, Action: s3:GetObject, Resource: "*"}]
+"""
+REFUSED_TARGET = """
+Resources:
+  Made:
+    Type: AWS::Events::Rule
+    Properties:
+      Name: cfn-refused-part
+      EventPattern: {source: [aws.s3]}
+      Targets: [{Id: refused, Arn: not-an-arn}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "service", "read", "key"),
+    [
+        (REFUSED_POLICY, "iam", "get_role", "RoleName"),
+        (REFUSED_TARGET, "events", "describe_rule", "Name"),
+    ],
+    ids=["role whose policy IAM refuses", "rule whose target EventBridge refuses"],
+)
+def test_a_resource_made_then_refused_its_second_part_is_rolled_back(
+    cfn, client, body: str, service: str, read: str, key: str
+) -> None:
+    """Moto made the resource, then refused what completes it (a role's inline policy, a rule's
+    target): the create fails and its rollback deletes what was made, rather than leaving it
+    behind, where it would come back at every restart."""
+    stack = f"cfn-refused-{service}"
+    cfn.create_stack(StackName=stack, TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])
+    with pytest.raises(WaiterError, match="ROLLBACK_COMPLETE"):
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
+    events = story(cfn, stack)
+    assert [e[:2] for e in events if e[0] == "Made"][-2:] == [
+        ("Made", "DELETE_IN_PROGRESS"), ("Made", "DELETE_COMPLETE"),
+    ], events  # fmt: skip
+    assert gone(getattr(client(service), read), **{key: "cfn-refused-part"})

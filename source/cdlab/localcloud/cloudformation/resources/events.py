@@ -11,6 +11,7 @@ changes were journaled.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cdlab.localcloud.cloudformation.resources.base import (
@@ -93,9 +94,21 @@ class Rule(Handler):
         name = props.get("Name") or generated_name(ctx, 64, with_stack=True)
         bus = props.get("EventBusName")
         physical_id = name if bus in (None, DEFAULT_BUS) else f"{bus}|{name}"
-        return Resource(physical_id, {"Arn": await self._put(ctx, name, props)})
 
-    async def _put(self, ctx: Context, name: str, props: dict[str, Any]) -> str:
+        def made(arn: str) -> None:  # refused targets now roll the rule back
+            started(Resource(physical_id, {"Arn": arn}))
+
+        return Resource(physical_id, {"Arn": await self._put(ctx, name, props, made)})
+
+    async def _put(
+        self,
+        ctx: Context,
+        name: str,
+        props: dict[str, Any],
+        made: Callable[[str], None] | None = None,
+    ) -> str:
+        """PutRule, then PutTargets if any (both authorized first); the rule's ARN, also given
+        to ``made`` once the rule is there."""
         refuse_others(ctx, props, PROVIDED)
         rule = {k: props[k] for k in PROVIDED if k in props and k != "Targets"}
         rule["Name"] = name
@@ -109,6 +122,8 @@ class Rule(Handler):
                 ctx, "events", "PutTargets", {"Rule": name, **bus, "Targets": props["Targets"]}
             )
         arn = await journaled(ctx, _put_rule, typed_rule)
+        if made is not None:
+            made(arn)
         if targets is not None:
             await journaled(ctx, _put_targets, targets)
         return arn

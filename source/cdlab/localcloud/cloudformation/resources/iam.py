@@ -132,7 +132,9 @@ class Role(Handler):
 
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("RoleName") or generated_name(ctx, 64, with_stack=True)
-        role_id = await self._create(ctx, name, props, None)
+        role_id, calls = await self._make_role(ctx, name, props, None)
+        started(self._resource(name, props, role_id))  # a refused policy now rolls the role back
+        await self._change(ctx, name, calls)
         return self._resource(name, props, role_id)
 
     @staticmethod
@@ -140,9 +142,11 @@ class Role(Handler):
         arn = f"arn:aws:iam::{config.ACCOUNT_ID}:role{props.get('Path', '/')}{name}"
         return Resource(name, {"Arn": arn, "RoleId": role_id})
 
-    async def _create(
+    async def _make_role(
         self, ctx: Context, name: str, props: dict[str, Any], role_id: str | None
-    ) -> str:
+    ) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+        """Make the role (with ``role_id`` if given), every call authorized first; its RoleId,
+        and the authorized calls that give it its policies."""
         refuse_others(ctx, props, PROVIDED)
         create = {
             k: props[k]
@@ -153,9 +157,7 @@ class Role(Handler):
         create["AssumeRolePolicyDocument"] = _document(props.get("AssumeRolePolicyDocument", ""))
         typed = await authorized_params(ctx, "iam", "CreateRole", create)
         calls = await self._authorized(ctx, name, _policy_calls({}, props))
-        made = await journaled(ctx, _make, typed, role_id)
-        await self._change(ctx, name, calls)
-        return made
+        return await journaled(ctx, _make, typed, role_id), calls
 
     @staticmethod
     async def _authorized(
@@ -185,8 +187,10 @@ class Role(Handler):
         return current
 
     async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
-        if not await ctx.moto.run(_exists, ctx.moto, current.physical_id):
-            await self._create(ctx, current.physical_id, props, current.attributes["RoleId"])
+        name = current.physical_id
+        if not await ctx.moto.run(_exists, ctx.moto, name):
+            _, calls = await self._make_role(ctx, name, props, current.attributes["RoleId"])
+            await self._change(ctx, name, calls)
 
     async def delete(self, ctx: Context, current: Resource) -> None:
         name = current.physical_id
