@@ -54,22 +54,31 @@ class PrivateCloud:
             if endpoint.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
         ]
 
-    def deploy(self, name: str, seed: int = 1, count: int = 2, bucket: str = "models") -> None:
-        """Model, config and endpoint ``name`` serving ``small_model(seed)``; waits InService."""
+    def deploy(
+        self,
+        name: str,
+        seed: int = 1,
+        count: int = 2,
+        bucket: str = "models",
+        role: str | None = None,
+    ) -> None:
+        """Model (acting as ``role``, if given), config and endpoint ``name`` serving
+        ``small_model(seed)``; waits InService."""
         s3, sm = self.client("s3"), self.client("sagemaker")
         with contextlib.suppress(ClientError):
             s3.create_bucket(Bucket=bucket)
         key = f"{name}/model.tar.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=artifact_bytes(small_model(seed)))
-        self.config(name, f"s3://{bucket}/{key}", count)
+        self.config(name, f"s3://{bucket}/{key}", count, role)
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
         sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
 
-    def config(self, name: str, model_url: str, count: int) -> None:
+    def config(self, name: str, model_url: str, count: int, role: str | None = None) -> None:
         sm = self.client("sagemaker")
         sm.create_model(
             ModelName=name,
             PrimaryContainer={"Image": fm_image_uri("us-east-1"), "ModelDataUrl": model_url},
+            **({"ExecutionRoleArn": role} if role else {}),
         )
         sm.create_endpoint_config(
             EndpointConfigName=name,

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from cdlab.fm.model import artifact_bytes
-from cdlab.localcloud.sagemaker.images import fm_image_uri
-from tests.conftest import small_model
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_cloudformation import SCALING_YML
 from tests.polling import poll
@@ -112,30 +109,14 @@ def test_an_endpoint_whose_model_acts_as_a_stack_role_comes_back_after_a_kill(
 ) -> None:
     """The stack's role is back before the endpoint's instances fetch their model as it."""
     private.up()
-    cfn, s3, sm = (private.client(s) for s in ("cloudformation", "s3", "sagemaker"))
+    cfn = private.client("cloudformation")
     cfn.create_stack(
         StackName="model-role", TemplateBody=MODEL_ROLE_YML, Capabilities=["CAPABILITY_IAM"]
     )
     cfn.get_waiter("stack_create_complete").wait(StackName="model-role")
     [stack] = cfn.describe_stacks(StackName="model-role")["Stacks"]
     [role] = [o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "RoleArn"]
-    s3.create_bucket(Bucket="role-models")
-    s3.put_object(Bucket="role-models", Key="m.tar.gz", Body=artifact_bytes(small_model(1)))
-    sm.create_model(
-        ModelName="as-role",
-        ExecutionRoleArn=role,
-        PrimaryContainer={
-            "Image": fm_image_uri("us-east-1"),
-            "ModelDataUrl": "s3://role-models/m.tar.gz",
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="as-role",
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "as-role",
-                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName="as-role", EndpointConfigName="as-role")
-    sm.get_waiter("endpoint_in_service").wait(EndpointName="as-role")
+    private.deploy("as-role", count=1, bucket="role-models", role=role)
     score = private.score("as-role")
 
     private.kill()
