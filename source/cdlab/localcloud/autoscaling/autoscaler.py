@@ -345,7 +345,11 @@ class Autoscaler:
         from 1 to 50, 50 unless given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
         size = p.get("MaxResults", MAX_ACTIVITIES_PAGE)
         if not 1 <= size <= MAX_ACTIVITIES_PAGE:
-            bound = "greater than or equal to 1" if size < 1 else "less than or equal to 50"
+            bound = (
+                "greater than or equal to 1"
+                if size < 1
+                else f"less than or equal to {MAX_ACTIVITIES_PAGE}"
+            )
             raise ValidationException(
                 f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
                 f"constraint: Member must have value {bound}"

@@ -58,9 +58,8 @@ class ReadOperations:
 
     def describe_stacks(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """The stack named (deleted ones by ARN), or every live stack, newest first."""
-        if p.get("StackName"):
-            wanted = self.stacks.get(p["StackName"])["StackId"]
-            docs = [(n, d) for n, d in self.stacks.numbered() if d["StackId"] == wanted]
+        if p.get("StackName"):  # one stack: a page of its own, whose number no token needs
+            docs = [(0, self.stacks.get(p["StackName"]))]
         else:
             docs = [(n, d) for n, d in self.stacks.numbered() if d["StackStatus"] != DELETED]
         page, token = _page(docs, _number, p.get("NextToken"), "stacks", newest_first=True)

@@ -133,9 +133,10 @@ class Role(Handler):
     async def create(self, ctx: Context, props: dict[str, Any], started: Started) -> Resource:
         name = props.get("RoleName") or generated_name(ctx, 64, with_stack=True)
         role_id, calls = await self._make_role(ctx, name, props, None)
-        started(self._resource(name, props, role_id))  # a refused policy now rolls the role back
+        made = self._resource(name, props, role_id)
+        started(made)  # a policy IAM refuses now rolls the role back
         await self._change(ctx, name, calls)
-        return self._resource(name, props, role_id)
+        return made
 
     @staticmethod
     def _resource(name: str, props: dict[str, Any], role_id: str) -> Resource:
