@@ -99,6 +99,16 @@ def put_alarm_by_hand(private: PrivateCloud, threshold: float) -> None:
     )
 
 
+def stack_changed_by_hand(private: PrivateCloud) -> str:
+    """A fresh cloud with the stack, then a table, a policy, a tag and the alarm (threshold 5)
+    put by hand; the role's name."""
+    private.up()
+    role = deploy(private, template())
+    by_hand(private, role)
+    put_alarm_by_hand(private, 5)
+    return role
+
+
 def role_state(private: PrivateCloud, role: str) -> tuple[dict[str, str], dict[str, str]]:
     """The role's tags, and the first action of each inline policy."""
     iam = private.client("iam")
@@ -118,10 +128,7 @@ def alarm_threshold(private: PrivateCloud) -> float:
 def test_hand_made_changes_and_stack_updates_come_back_in_the_order_they_were_made(
     private: PrivateCloud,
 ) -> None:
-    private.up()
-    role = deploy(private, template())
-    by_hand(private, role)
-    put_alarm_by_hand(private, 5)
+    role = stack_changed_by_hand(private)
 
     restart(private)
     table = private.client("glue").get_table(DatabaseName=DATABASE, Name="ratings")["Table"]
@@ -151,10 +158,7 @@ def test_hand_made_changes_and_stack_updates_come_back_in_the_order_they_were_ma
 def test_a_deleted_stack_stays_deleted_with_what_was_changed_by_hand(
     private: PrivateCloud,
 ) -> None:
-    private.up()
-    role = deploy(private, template())
-    by_hand(private, role)
-    put_alarm_by_hand(private, 5)
+    role = stack_changed_by_hand(private)
     cfn = private.client("cloudformation")
     cfn.delete_stack(StackName=STACK)
     cfn.get_waiter("stack_delete_complete").wait(StackName=STACK)
