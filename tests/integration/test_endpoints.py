@@ -196,3 +196,33 @@ def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> Non
     assert described["EndpointStatus"] == "Failed"
     assert "123.dkr.ecr.amazonaws.com/algo" in described["FailureReason"]
     sm.delete_endpoint(EndpointName="unknown-image")
+
+
+def test_an_instance_that_cannot_start_fails_the_endpoint_with_a_reason(
+    sm, cloud, upload_model, fm_image
+) -> None:
+    """Not only a bad artifact or image: any failure to start an instance (here its log
+    directory's path is a file) fails the endpoint, instead of leaving it Creating."""
+    name = "no-log-dir"
+    logs = cloud.home / "logs" / "endpoints"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / name).write_text("a file where the endpoint's log directory goes")
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(1)},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name,
+             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    with pytest.raises(Exception, match="Failed"):
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    assert "of variant AllTraffic could not start" in reason
+    assert "Not a directory" in reason
+    sm.delete_endpoint(EndpointName=name)
+    (logs / name).unlink()

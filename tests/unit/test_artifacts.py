@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def test_plain_files_are_unpacked(tmp_path: Path) -> None:
     path = archive(tmp_path / "ok.tar.gz", file_member("fm_model.npz"), file_member("sub/meta"))
     artifacts.unpack(path, tmp_path / "model")
     assert (tmp_path / "model" / "sub" / "meta").read_bytes() == b"x"
+
+
+def test_unpacked_files_are_the_users_with_plain_modes(tmp_path: Path) -> None:
+    """What tarfile's "data" filter makes of a member, on a Python with or without it."""
+    member = file_member("run.sh")
+    member.mode, member.uid, member.gid, member.uname = 0o6777, 4321, 4321, "someone"
+    path = archive(tmp_path / "modes.tar.gz", member)
+    artifacts.unpack(path, tmp_path / "model")
+    unpacked = (tmp_path / "model" / "run.sh").stat()
+    assert oct(unpacked.st_mode & 0o7777) == oct(0o755)
+    assert (unpacked.st_uid, unpacked.st_gid) == (os.getuid(), os.getgid())
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,10 @@ from cdlab.localcloud.moto.state import MotoState
 
 MAX_MEMBER_BYTES = 2 * 1024**3
 MAX_MEMBERS = 10_000
+# tarfile's extraction filters came with Python 3.11.4; Debian 12's Python 3.11.2 has none, so
+# the checks below make every member what the "data" filter would, and the filter is added
+# where Python has it (https://docs.python.org/3/library/tarfile.html#extraction-filters)
+DATA_FILTER: dict[str, str] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 class ArtifactError(ValueError):
@@ -115,7 +119,9 @@ def _sha256(data: bytes) -> str:
 
 
 def unpack(archive: Path, model_dir: Path) -> None:
-    """Unpack a model.tar.gz, refusing absolute paths, ``..``, links, devices and huge members."""
+    """Unpack a model.tar.gz, refusing absolute paths, ``..``, links, devices and huge members;
+    files get no setuid, setgid or sticky bit, no write for group or others, and the owner's
+    read and write; everything belongs to the unpacking user."""
     model_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -124,9 +130,16 @@ def unpack(archive: Path, model_dir: Path) -> None:
                 raise ArtifactError(f"model artifact has more than {MAX_MEMBERS} members")
             for member in members:
                 _check_member(member)
-            tar.extractall(model_dir, members=members, filter="data")
+                _own_and_plain_mode(member)
+            tar.extractall(model_dir, members=members, **DATA_FILTER)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise ArtifactError(f"model artifact is not a readable tar.gz archive: {e}") from e
+
+
+def _own_and_plain_mode(member: tarfile.TarInfo) -> None:
+    """The "data" filter's rules for a file or directory's owner and mode."""
+    member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    member.mode = member.mode & 0o755 | (0o600 if member.isfile() else 0o700)
 
 
 def _check_member(member: tarfile.TarInfo) -> None:

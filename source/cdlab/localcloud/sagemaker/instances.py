@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -28,6 +29,8 @@ import aiohttp
 from cdlab import config
 from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.upstream import Upstream
+
+log = logging.getLogger("cdlab.sagemaker")
 
 PING_INTERVAL = 0.05
 STOP_GRACE_SECONDS = 5.0
@@ -108,21 +111,50 @@ class InstanceLauncher:
         instance_id = "i-" + secrets.token_hex(8)
         directory = self.root / endpoint / variant / instance_id
         log_path = self.logs / endpoint / variant / f"{instance_id}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(
-                None, artifacts.unpack, self.artifacts.path(digest), directory / "model"
+            process, port = await self._spawn(
+                endpoint, variant, instance_id, module, digest, directory, log_path
             )
-        except artifacts.ArtifactError as e:
+        except Exception as e:  # the step that started it fails, rolls back, or retries
             shutil.rmtree(directory, ignore_errors=True)
-            raise InstanceFailed(str(e)) from e
+            if isinstance(e, artifacts.ArtifactError):
+                raise InstanceFailed(str(e)) from e
+            log.exception("instance %s of %s/%s could not start", instance_id, endpoint, variant)
+            raise InstanceFailed(
+                f"Instance {instance_id} of variant {variant} could not start: {e}. The local "
+                "cloud's log (cdlab local logs) has the details."
+            ) from e
+        instance = Instance(instance_id, endpoint, variant, port, process, directory, log_path)
+        self.running.add(instance)
+        instance.watcher = asyncio.create_task(self._watch(instance))
+        try:
+            await self._wait_healthy(instance)
+        except BaseException:
+            await self._stop_one(instance, drain_seconds=0)
+            raise
+        return instance
+
+    async def _spawn(
+        self,
+        endpoint: str,
+        variant: str,
+        instance_id: str,
+        module: str,
+        digest: str,
+        directory: Path,
+        log_path: Path,
+    ) -> tuple[asyncio.subprocess.Process, int]:
+        """The instance's model unpacked, its listening socket, and its process started."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.get_running_loop().run_in_executor(
+            None, artifacts.unpack, self.artifacts.path(digest), directory / "model"
+        )
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((config.LOOPBACK, 0))
         listener.listen(512)
         port = listener.getsockname()[1]
-        with open(log_path, "ab") as log, listener:
+        with open(log_path, "ab") as log_file, listener:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -141,18 +173,10 @@ class InstanceLauncher:
                 str(os.getpid()),
                 pass_fds=(listener.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=log_file,
+                stderr=log_file,
             )
-        instance = Instance(instance_id, endpoint, variant, port, process, directory, log_path)
-        self.running.add(instance)
-        instance.watcher = asyncio.create_task(self._watch(instance))
-        try:
-            await self._wait_healthy(instance)
-        except BaseException:
-            await self._stop_one(instance, drain_seconds=0)
-            raise
-        return instance
+        return process, port
 
     async def _wait_healthy(self, instance: Instance) -> None:
         deadline = time.monotonic() + self.startup_timeout
