@@ -28,7 +28,7 @@ test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbv
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not sdkv2 and not iam_mutations and not ui"
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
-test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit tests, the integration tests not marked slow
+test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit and integration tests not marked slow
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not slow and not sdkv2 and not iam_mutations" tests/unit tests/integration
 
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)

@@ -275,6 +275,7 @@ def test_project_checks(cb, client, project, role):
     assert "cdlab-test-twice" not in cb.list_projects()["projects"]
 
 
+@pytest.mark.slow  # a build of seconds, through the CLI
 def test_cli_start_and_batch_get(aws, project):
     name = project("cdlab-test-cli")
     started = json.loads(aws("codebuild", "start-build", "--project-name", name).stdout)

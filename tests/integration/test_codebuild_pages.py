@@ -94,12 +94,14 @@ def test_list_projects_pages_in_every_order(cb, projects: list[str]):
     assert mine(newest_first, projects) == projects[::-1]
 
 
+@pytest.mark.slow  # the module's 101 builds
 def test_list_builds_for_project_pages_newest_first(cb, builds: list[str], projects: list[str]):
     pages = walk(cb, "list_builds_for_project", "ids", projectName=projects[0])
     assert [len(p) for p in pages] == [100, 1]
     assert [i for p in pages for i in p] == builds[::-1]
 
 
+@pytest.mark.slow  # the module's 101 builds
 def test_list_builds_for_project_keeps_the_first_pages_order(cb, builds, projects):
     """The token carries the order; CodeBuild refuses a sortOrder given with a token."""
     first = cb.list_builds_for_project(projectName=projects[0], sortOrder="ASCENDING")
@@ -113,6 +115,7 @@ def test_list_builds_for_project_keeps_the_first_pages_order(cb, builds, project
     assert rest["ids"] == builds[100:] and "nextToken" not in rest
 
 
+@pytest.mark.slow  # the module's 101 builds
 def test_list_builds_pages_in_both_orders(cb, builds: list[str]):
     newest_first = [i for p in walk(cb, "list_builds", "ids") for i in p]
     assert len(newest_first) == len(set(newest_first))
@@ -121,6 +124,7 @@ def test_list_builds_pages_in_both_orders(cb, builds: list[str]):
     assert oldest_first == newest_first[::-1]
 
 
+@pytest.mark.slow  # the module's 101 builds
 def test_the_cli_walks_the_pages(aws, builds: list[str], projects: list[str]):
     answer = aws("codebuild", "list-builds-for-project", "--project-name", projects[0]).stdout
     assert json.loads(answer)["ids"] == builds[::-1]

@@ -39,6 +39,7 @@ def test_the_first_run_fails_at_source_because_nothing_was_uploaded(client) -> N
     assert "latestExecution" not in after  # the Approval stage was never entered
 
 
+@pytest.mark.slow  # a pipeline run to its end
 def test_an_upload_starts_an_execution_that_waits_for_approval_then_succeeds(
     client, aws, tmp_path
 ) -> None:
@@ -126,6 +127,7 @@ def test_a_rejection_fails_the_stage_and_a_retry_waits_again(client) -> None:
         )  # fmt: skip
 
 
+@pytest.mark.slow  # a pipeline run to its approval
 def test_a_stop_abandons_the_waiting_approval(client, aws) -> None:
     codepipeline, pipe, _ = _started_and_waiting(client, "stop")
     [waiting, _] = executions(codepipeline, pipe.name)
@@ -183,6 +185,7 @@ def test_a_structure_the_local_cloud_cannot_run_is_refused(client) -> None:
         codepipeline.create_pipeline(pipeline=codepipeline.get_pipeline(name=pipe.name)["pipeline"])
 
 
+@pytest.mark.slow  # three pipeline runs
 def test_a_second_upload_waits_before_approval_and_a_third_supersedes_it(client) -> None:
     codepipeline, pipe, stage = _started_and_waiting(client, "queue")
     first = stage["latestExecution"]["pipelineExecutionId"]
@@ -247,6 +250,7 @@ def test_executions_and_action_executions_come_in_pages(client) -> None:
             call(pipelineName=pipe.name, nextToken="1")
 
 
+@pytest.mark.slow  # more than a page of pipelines
 def test_pipelines_come_in_pages_by_name(client) -> None:
     """ListPipelines pages as CodePipeline does (``maxResults``, a ``nextToken`` while more
     remain): boto3's paginator walks every pipeline once, by name."""

@@ -74,6 +74,7 @@ def _location(artifact: dict) -> dict[str, str]:
     return {"Bucket": artifact["s3location"]["bucket"], "Key": artifact["s3location"]["key"]}
 
 
+@pytest.mark.slow  # a build of seconds
 def test_a_build_action_builds_the_source_version_and_hands_on_its_artifact(client) -> None:
     codepipeline, s3 = client("codepipeline"), client("s3")
     name = f"build-{uuid.uuid4().hex[:8]}"
@@ -105,6 +106,7 @@ def test_a_build_action_builds_the_source_version_and_hands_on_its_artifact(clie
     assert f"resolved={version} initiator=codepipeline/{name}" in text
 
 
+@pytest.mark.slow  # a build of seconds
 def test_a_failed_build_fails_the_action_with_codepipelines_words(client) -> None:
     codepipeline, s3 = client("codepipeline"), client("s3")
     name = f"badbuild-{uuid.uuid4().hex[:8]}"

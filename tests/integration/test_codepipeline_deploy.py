@@ -9,6 +9,8 @@ import json
 import uuid
 import zipfile
 
+import pytest
+
 from tests.integration.codepipelines import (
     SOURCE_KEY,
     declaration,
@@ -38,6 +40,7 @@ def archive(template: dict) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # a stack with an endpoint
 def test_a_deploy_action_creates_the_stack_from_the_source_artifact(client) -> None:
     codepipeline, cfn = client("codepipeline"), client("cloudformation")
     name = f"deploy-{uuid.uuid4().hex[:8]}"

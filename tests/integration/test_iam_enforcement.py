@@ -248,6 +248,7 @@ def test_the_aws_cli_gets_the_refusal(aws_env, scientist) -> None:
     assert message in result.stderr
 
 
+@pytest.mark.slow  # a local cloud of its own
 def test_cdlab_iam_off_turns_the_checks_off(private: PrivateCloud) -> None:
     private.patch.setenv("CDLAB_IAM", "off")
     private.up()

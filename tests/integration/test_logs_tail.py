@@ -128,6 +128,7 @@ def test_help_documents_the_command(aws) -> None:
     assert "[--log-stream-name-prefix <value>]" in shown and "[--follow]" in shown
 
 
+@pytest.mark.slow  # waits out the CLI's 5-second polls
 def test_follow_prints_new_events_until_ctrl_c(client, aws_env: dict[str, str]) -> None:
     logs, group = client("logs"), "/cdlab/test/logs-tail-follow"
     logs.create_log_group(logGroupName=group)

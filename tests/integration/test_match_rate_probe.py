@@ -40,6 +40,7 @@ def always_yes(s3, sm, bucket: str, fm_image: str) -> Iterator[str]:
     sm.delete_model(ModelName="probe-always-yes")
 
 
+@pytest.mark.slow  # a test endpoint's traffic
 def test_the_probe_puts_the_share_of_matching_labels_to_cloudwatch(always_yes: str, client):
     _, labels = held_out_request(50)
     with MatchRateProbe(always_yes, rows=50, every=0.3) as probe:

@@ -400,6 +400,7 @@ def test_a_stack_passes_only_a_role_its_service_trusts(client, roles, upload_mod
         )
 
 
+@pytest.mark.slow  # a local cloud of its own
 def test_cdlab_iam_off_keeps_roles_unchecked(private: PrivateCloud) -> None:
     private.patch.setenv("CDLAB_IAM", "off")
     private.up()

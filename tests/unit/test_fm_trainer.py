@@ -139,6 +139,7 @@ def test_training_is_deterministic_for_a_seed(movielens: MovieLens) -> None:
     assert not np.array_equal(first.V, other.V)
 
 
+@pytest.mark.slow  # trains a model for each recommended setting
 def test_recommended_hyperparameters_come_within_3_points_of_the_ceiling(
     movielens: MovieLens, recommended_run: tuple[FMModel, list[str]]
 ) -> None:

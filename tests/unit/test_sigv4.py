@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from unittest import mock
 
+import pytest
 from aiohttp.test_utils import make_mocked_request
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -80,6 +81,7 @@ def requests(draw: st.DrawFn) -> tuple[str, str, str, CIMultiDictProxy[str], tup
     return method, host, draw(RAW_PATH), CIMultiDictProxy(headers), cased
 
 
+@pytest.mark.slow  # 1500 examples
 @settings(max_examples=1500, deadline=None)
 @given(requests(), st.binary(max_size=64))
 def test_canonical_request_equals_botocores(request, body: bytes) -> None:
