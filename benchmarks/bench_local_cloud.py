@@ -233,12 +233,12 @@ def endpoint_start_seconds(env: dict[str, str]) -> float:
     sm = client(env, "sagemaker")
     started = time.perf_counter()
     sm.create_endpoint(EndpointName="bench-2", EndpointConfigName="bench-2")
-    while (described := sm.describe_endpoint(EndpointName="bench-2"))["EndpointStatus"] != (
-        "InService"
-    ):
-        if described["EndpointStatus"] == "Failed":
-            raise SystemExit(f"endpoint bench-2 failed: {described['FailureReason']}")
+    described = sm.describe_endpoint(EndpointName="bench-2")
+    while described["EndpointStatus"] == "Creating":
         time.sleep(0.02)
+        described = sm.describe_endpoint(EndpointName="bench-2")
+    if described["EndpointStatus"] != "InService":
+        raise SystemExit(f"endpoint bench-2 failed: {described.get('FailureReason')}")
     seconds = time.perf_counter() - started
     sm.delete_endpoint(EndpointName="bench-2")
     return seconds
