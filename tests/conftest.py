@@ -24,6 +24,15 @@ free_port = control.free_port
 children_with_pids = control.children
 
 
+@pytest.fixture(autouse=True)
+def fresh_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's module-level boto3 calls (``boto3.client``) get a default session made from
+    the environment the test runs in: a session caches the config file's profiles when first
+    used, so one made by an earlier test (before the local cloud's profile was set, say) would
+    refuse the profile later tests name (ProfileNotFound)."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[control.Cloud]:
     """One local cloud for the session, in its own state dir, always stopped at the end."""

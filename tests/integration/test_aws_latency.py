@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from cdlab import load, notebook
@@ -44,9 +43,7 @@ def kernel(slow_cloud: ScaledCloud, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for key, value in slow_cloud.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CDLAB_TARGET", "local")
-    boto3.setup_default_session()
     yield slow_cloud
-    boto3.DEFAULT_SESSION = None
 
 
 def cloud_seconds(real: float) -> float:

@@ -126,8 +126,6 @@ def test_predata_downloads_the_real_data_from_the_package_index(
 ) -> None:
     """``--download pypi`` goes through pip; here pip takes a small wheel from a local folder."""
     wheel = recbole_wheel.make(tmp_path / "index", recbole_wheel.ratings())
-    # in this process: boto3's default session may hold another test cloud's credentials
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheel.parent))
     monkeypatch.setattr(movielens_pypi, "RATINGS_SHA256", recbole_wheel.ratings_sha256(wheel))

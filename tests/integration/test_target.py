@@ -22,10 +22,10 @@ AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_DATA_PATH", "AWS_ACCESS_KEY_ID",
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """``ready`` writes os.environ and boto3's default session: put both back after."""
+    """``ready`` writes os.environ: put it back after (boto3's default session is each test's
+    own: tests/conftest.py)."""
     for name in AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to look for
     return monkeypatch
 

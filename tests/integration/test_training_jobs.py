@@ -387,7 +387,6 @@ def test_delete_training_job_through_the_aws_cli(sm, s3, create, aws, client, cl
 
 @pytest.mark.slow
 def test_the_notebooks_cleanup_stops_and_deletes_training_jobs(sm, create) -> None:
-    boto3.setup_default_session()  # the helpers use boto3's default session: this cloud's, afresh
     done, running = create("cln-done"), create("cln-running", LONG)
     assert finished(sm, done)["TrainingJobStatus"] == "Completed"
     jobs = {notebook.Leftover("training-job", done), notebook.Leftover("training-job", running)}
