@@ -247,7 +247,9 @@ class EndpointUpdate:
             if reason is not None:
                 await self._abandon(doc, blue_route, new_instances, reason)
                 return
-        except asyncio.CancelledError:
+        except BaseException as e:
+            if not isinstance(e, asyncio.CancelledError):  # cancelled: deleted, so not routed
+                self.fleets.route(blue_route)
             await self.fleets.stop(new_instances, drain_seconds=0)
             raise
         self._switch(doc, snapshot, green)
