@@ -83,14 +83,7 @@ class Lifecycle:
             return
         if status in ("Updating", "RollingBack") and fleet is not None:
             self.serve(name, doc["_Deployed"], fleet)
-            self.docs.save_endpoint(
-                doc,
-                EndpointStatus="InService",
-                FailureReason=reason,
-                PendingDeploymentSummary=None,
-                _Pending=None,
-                _PendingConfigName=None,
-            )
+            self.docs.back_in_service(doc, reason)
             return
         self.router.drop_route(name)
         await self.stop(all_instances(self.in_service.pop(name.lower(), {})), drain_seconds=0)

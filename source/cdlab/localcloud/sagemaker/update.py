@@ -301,13 +301,8 @@ class EndpointUpdate:
         self._roll_back(doc, reason)
 
     def _roll_back(self, doc: dict[str, Any], reason: str) -> None:
-        self.docs.save_endpoint(
-            doc,
-            EndpointStatus="InService",
-            FailureReason=f"The update failed and the endpoint was rolled back: {reason}",
-            PendingDeploymentSummary=None,
-            _Pending=None,
-            _PendingConfigName=None,
+        self.docs.back_in_service(
+            doc, f"The update failed and the endpoint was rolled back: {reason}"
         )
         log.warning("update of endpoint %s rolled back: %s", self.name, reason)
 
