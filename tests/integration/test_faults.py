@@ -1,5 +1,6 @@
 """Faults the local cloud survives: instances killed or hung, the cloud itself SIGKILLed (during
-traffic and during an update), and a state dir that is full or read-only.
+traffic and during an update), a state dir that is full or read-only, and saved state the cloud
+cannot start an endpoint from.
 
 Processes are always found by pid as children of the test's own cloud, never by name.
 """
@@ -21,6 +22,8 @@ from botocore.exceptions import ClientError
 
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
+from cdlab.localcloud.sagemaker.documents import ENDPOINT
+from cdlab.localcloud.state.store import Store
 from tests.conftest import free_port, small_model
 from tests.integration.private_cloud import NO_RETRIES, PrivateCloud, Traffic, alive
 from tests.integration.test_endpoints import ROW
@@ -192,6 +195,41 @@ def test_update_interrupted_by_a_crash_comes_back_on_one_config(private: Private
         until=lambda pids: len(pids) == 2,
         what="no orphaned instance",
     )
+
+
+def test_an_endpoint_it_cannot_start_from_its_state_fails_and_can_be_deleted(
+    private: PrivateCloud,
+) -> None:
+    """Saved state the start-up did not foresee (here a deployment that names no image, as an
+    older state format might) fails the endpoint with a reason pointing to the log, where it
+    stayed SystemUpdating for good."""
+    private.up()
+    private.deploy("stale", count=1)
+    assert control.down(private.home)
+    with contextlib.closing(Store(private.home / "state.db")) as store:
+        doc = store.get(ENDPOINT, "stale")
+        assert doc is not None
+        for variant in doc["_Deployed"]:
+            del variant["Image"]
+        store.put(ENDPOINT, "stale", doc)
+
+    private.up()
+    sm = private.client("sagemaker")
+    described = poll(
+        lambda: sm.describe_endpoint(EndpointName="stale"),
+        until=lambda d: d["EndpointStatus"] != "SystemUpdating",
+        what="the endpoint out of SystemUpdating",
+    )
+    assert described["EndpointStatus"] == "Failed"
+    assert (
+        "The local cloud failed on this endpoint (KeyError('Image'))"
+        in (described["FailureReason"])
+    )
+    assert "logs/cloud.log" in described["FailureReason"]
+    assert "a lifecycle step of endpoint stale failed" in control.log_file(private.home).read_text()
+    assert private.instance_pids("stale") == []
+    sm.delete_endpoint(EndpointName="stale")
+    sm.get_waiter("endpoint_deleted").wait(EndpointName="stale")
 
 
 def instances_of_home(home: Path) -> list[int]:

@@ -132,6 +132,18 @@ class Documents:
         self.store.put(ENDPOINT, doc["EndpointName"], doc)
         return doc
 
+    def back_in_service(self, doc: dict[str, Any], reason: str) -> None:
+        """The endpoint InService on its deployed configuration, nothing pending: an update that
+        did not complete, and why."""
+        self.save_endpoint(
+            doc,
+            EndpointStatus="InService",
+            FailureReason=reason,
+            PendingDeploymentSummary=None,
+            _Pending=None,
+            _PendingConfigName=None,
+        )
+
     def forget_unused_artifacts(self) -> None:
         """Drop the artifacts no model and no endpoint's snapshot refers to any more."""
         in_use = {d["_ArtifactDigest"] for d in self.store.all(MODEL) if d.get("_ArtifactDigest")}

@@ -52,7 +52,7 @@ class Lifecycle:
     def spawn(self, name: str, step: Coroutine[Any, Any, None]) -> None:
         """Run an endpoint's lifecycle step in the background, one at a time per endpoint."""
         key = name.lower()
-        task = asyncio.create_task(step)
+        task = asyncio.create_task(self._settled(name, step))
         self.tasks[key] = task
 
         def forget(done: asyncio.Task[None]) -> None:
@@ -60,6 +60,34 @@ class Lifecycle:
                 del self.tasks[key]
 
         task.add_done_callback(forget)
+
+    async def _settled(self, name: str, step: Coroutine[Any, Any, None]) -> None:
+        """Run ``step``; if it fails in a way its own handling does not foresee (a fault of the
+        local cloud's, or state it cannot read), the endpoint still leaves its transitional
+        status, as SageMaker's does, rather than stay Creating or Updating for good."""
+        try:
+            await step
+        except Exception as e:
+            log.exception("a lifecycle step of endpoint %s failed", name)
+            await self._settle(name, f"The local cloud failed on this endpoint ({e!r}); its log, "
+                               "logs/cloud.log in the cloud's home, says where.")  # fmt: skip
+
+    async def _settle(self, name: str, reason: str) -> None:
+        """After a failed step: an endpoint being updated with a fleet in service goes back to
+        serving its deployed configuration, InService; one being created (or with no fleet
+        left) fails. Any other status stays: the step had settled it before failing."""
+        doc = self.docs.endpoint(name)
+        status = doc["EndpointStatus"] if doc is not None else None
+        fleet = self.in_service.get(name.lower())
+        if doc is None or status not in ("Creating", "SystemUpdating", "Updating", "RollingBack"):
+            return
+        if status in ("Updating", "RollingBack") and fleet is not None:
+            self.serve(name, doc["_Deployed"], fleet)
+            self.docs.back_in_service(doc, reason)
+            return
+        self.router.drop_route(name)
+        await self.stop(all_instances(self.in_service.pop(name.lower(), {})), drain_seconds=0)
+        self.docs.save_endpoint(doc, EndpointStatus="Failed", FailureReason=reason, _Pending=None)
 
     def task(self, name: str) -> asyncio.Task[None] | None:
         """The endpoint's lifecycle step under way, if any."""
@@ -169,9 +197,11 @@ class Lifecycle:
                 elif s["Count"] < len(group):
                     retired += group[s["Count"] :]
                     del group[s["Count"] :]
-        except (InstanceFailed, UnknownImage) as e:
+        except Exception as e:
             added = [i for v, g in fleet.items() for i in g if i not in before[v]]
             await self.stop(added, drain_seconds=0)
+            if not isinstance(e, InstanceFailed | UnknownImage):
+                raise
             self.docs.save_endpoint(
                 doc, EndpointStatus="InService", FailureReason=str(e), _Pending=None
             )

@@ -247,7 +247,9 @@ class EndpointUpdate:
             if reason is not None:
                 await self._abandon(doc, blue_route, new_instances, reason)
                 return
-        except asyncio.CancelledError:
+        except BaseException as e:
+            if not isinstance(e, asyncio.CancelledError):  # cancelled: deleted, so not routed
+                self.fleets.route(blue_route)
             await self.fleets.stop(new_instances, drain_seconds=0)
             raise
         self._switch(doc, snapshot, green)
@@ -299,13 +301,8 @@ class EndpointUpdate:
         self._roll_back(doc, reason)
 
     def _roll_back(self, doc: dict[str, Any], reason: str) -> None:
-        self.docs.save_endpoint(
-            doc,
-            EndpointStatus="InService",
-            FailureReason=f"The update failed and the endpoint was rolled back: {reason}",
-            PendingDeploymentSummary=None,
-            _Pending=None,
-            _PendingConfigName=None,
+        self.docs.back_in_service(
+            doc, f"The update failed and the endpoint was rolled back: {reason}"
         )
         log.warning("update of endpoint %s rolled back: %s", self.name, reason)
 
