@@ -219,10 +219,14 @@ def test_an_instance_that_cannot_start_fails_the_endpoint_with_a_reason(
         ],
     )  # fmt: skip
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    with pytest.raises(Exception, match="Failed"):
-        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
-    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
-    assert "of variant AllTraffic could not start" in reason
-    assert "Not a directory" in reason
-    sm.delete_endpoint(EndpointName=name)
-    (logs / name).unlink()
+    try:
+        with pytest.raises(Exception, match="Failed"):
+            sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+        reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+        assert "of variant AllTraffic could not start" in reason
+        assert "Not a directory" in reason
+    finally:  # the shared cloud serves the other tests: nothing of this one stays
+        (logs / name).unlink()
+        sm.delete_endpoint(EndpointName=name)
+        sm.delete_endpoint_config(EndpointConfigName=name)
+        sm.delete_model(ModelName=name)
