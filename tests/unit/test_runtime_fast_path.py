@@ -229,3 +229,21 @@ def test_a_plain_invocation_head_is_parsed() -> None:
     assert (raw_path, length) == ("/endpoints/my-endpoint/invocations", 12)
     assert headers["Host"] == "127.0.0.1:80"
     assert headers["x-amzn-sagemaker-custom-attributes"] == "a=1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (b"X-Empty:", ""),
+        (b"X-Blank: \t ", ""),
+        (b"X-Tabs:\tin\tside\t", "in\tside"),
+        (b"X-Colons: a:b: c ", "a:b: c"),
+        (b"X-One:x", "x"),
+    ],
+)
+def test_a_fields_value_is_read_without_the_blanks_around_it(field: bytes, value: str) -> None:
+    head = b"POST /endpoints/e/invocations HTTP/1.1\r\nHost: h\r\n%s\r\nContent-Length: 0" % field
+    parsed = parse_head(head)
+    assert parsed is not None
+    assert parsed[1].getall(field.split(b":")[0].decode()) == [value]
+    assert parsed[1]["Content-Length"] == "0"

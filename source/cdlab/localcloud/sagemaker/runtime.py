@@ -50,8 +50,11 @@ Invoke = Callable[[str, bytes, CIMultiDict[str], Reply], None]
 
 NAME = r"([^/?#%\x00-\x20\x7f]|%[0-9A-Fa-f]{2})+"  # a path segment, percent-encoding strict
 REQUEST_LINE = re.compile(rf"POST (/endpoints/{NAME}/invocations) HTTP/1\.1")
-FIELD = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e]*"  # a token, a colon, visible ASCII
+TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+FIELD = rf"{TOKEN}:[\t\x20-\x7e]*"  # a token, a colon, visible ASCII
 FIELDS = re.compile(rf"{FIELD}(\r\n{FIELD})*")
+# once FIELDS holds: each field's name and its value without the spaces and tabs around it
+NAME_VALUE = re.compile(rf"({TOKEN}):[\t ]*([\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
 NOT_HERE = ("Transfer-Encoding", "Expect", "Upgrade")
 HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 8190  # aiohttp's own limit per line; a longer head goes to aiohttp
@@ -70,10 +73,7 @@ def parse_head(head: bytes) -> tuple[str, CIMultiDict[str], int] | None:
     target = REQUEST_LINE.fullmatch(request_line)
     if target is None or not FIELDS.fullmatch(fields):
         return None
-    headers: CIMultiDict[str] = CIMultiDict(
-        (name, value.strip(" \t"))
-        for name, _, value in (line.partition(":") for line in fields.split("\r\n"))
-    )
+    headers: CIMultiDict[str] = CIMultiDict(NAME_VALUE.findall(fields))
     lengths = headers.getall("Content-Length", ())
     if (
         len(lengths) != 1
