@@ -1,15 +1,17 @@
 """The parts of the local CodeBuild that need no cloud: who started a build, CloudFormation's
 property names as the API's members, the buildspec's artifact files, the phases a build goes
-through, and a restart's end of a build cut short."""
+through, a build's timeout, and a restart's end of a build cut short."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from cdlab.localcloud.cloudformation.resources.codebuild import api_members
 from cdlab.localcloud.codebuild.buildspec import Guard, artifact_files, run
 from cdlab.localcloud.codebuild.provider import initiator
 from cdlab.localcloud.codebuild.records import Builds
+from cdlab.localcloud.codebuild.supervisor import Supervisor
 from cdlab.localcloud.codebuild.worker import Spec
 from cdlab.localcloud.context import Principal
 from cdlab.localcloud.state.store import Store
@@ -55,24 +57,52 @@ def test_artifact_files_honour_base_directory_and_discard_paths(tmp_path: Path):
     assert sorted(name for _, name in artifact_files(flat, tmp_path)) == ["a.txt", "b.txt"]
 
 
+class _Sink:
+    """A build log kept in memory."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
 def test_a_stopped_guard_runs_no_further_phase(tmp_path: Path):
     seen: list[tuple[str, bool]] = []
     guard = Guard()
     guard.stop("STOPPED")
     spec = Spec("p", {"phases": {"build": {"commands": ["echo never"]}}}, {})
+    log = _Sink()
+    failure = run(spec, tmp_path, {}, log, guard, lambda n, f, ended: seen.append((n, ended)))
+    assert failure is None and seen == [] and "never" not in log.text
 
-    class Sink:
-        text = ""
 
-        def write(self, text: str) -> int:
-            Sink.text += text
-            return len(text)
+def test_a_build_past_its_timeout_is_stopped_and_timed_out(tmp_path: Path):
+    """timeoutInMinutes ends the running command's process group and the build TIMED_OUT (a
+    fraction of a minute here; AWS's least is 5)."""
+    ended: dict[str, object] = {}
+    spec = Spec("p", {"phases": {"build": {"commands": ["sleep 30", "echo never"]}}}, {})
 
-        def flush(self) -> None:
-            pass
+    def build(build_id: str, guard: Guard) -> None:
+        log = _Sink()
+        ended["failure"] = run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log, guard)
+        ended["status"], ended["why"], ended["log"] = guard.stopped, guard.reason(), log.text
 
-    failure = run(spec, tmp_path, {}, Sink(), guard, lambda n, f, ended: seen.append((n, ended)))
-    assert failure is None and seen == [] and "never" not in Sink.text
+    supervisor = Supervisor(build)  # type: ignore[arg-type]
+    started = time.monotonic()
+    supervisor.start("p:1", 0.005)
+    thread = supervisor.threads["p:1"]
+    thread.join(20)
+    supervisor.stop("p:1")  # ends the sleep if the timeout did not
+    assert not thread.is_alive() and time.monotonic() - started < 20
+    assert ended["status"] == "TIMED_OUT"
+    assert ended["why"] == "Build has timed out after 0.005 minutes."
+    assert ended["failure"] is not None and "never" not in str(ended["log"])
+    assert supervisor.threads == {} and supervisor.guards == {}
 
 
 def _new_build(builds: Builds, build_id: str) -> None:

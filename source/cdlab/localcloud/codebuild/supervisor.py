@@ -29,7 +29,7 @@ class Supervisor:
         self.guards: dict[str, Guard] = {}
         self.threads: dict[str, threading.Thread] = {}
 
-    def start(self, build_id: str, timeout_minutes: int) -> None:
+    def start(self, build_id: str, timeout_minutes: float) -> None:
         guard = Guard()
         self.guards[build_id] = guard
         thread = threading.Thread(
@@ -39,8 +39,8 @@ class Supervisor:
         self.threads[build_id] = thread
         thread.start()
 
-    def _run(self, build_id: str, guard: Guard, timeout_minutes: int) -> None:
-        why = f"Build has timed out after {timeout_minutes} minutes."
+    def _run(self, build_id: str, guard: Guard, timeout_minutes: float) -> None:
+        why = f"Build has timed out after {timeout_minutes:g} minutes."
         timer = threading.Timer(timeout_minutes * 60, guard.stop, ("TIMED_OUT", why))
         timer.daemon = True
         timer.start()
