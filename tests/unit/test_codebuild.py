@@ -1,14 +1,17 @@
 """The parts of the local CodeBuild that need no cloud: who started a build, CloudFormation's
 property names as the API's members, the buildspec's artifact files, the phases a build goes
-through, a build's timeout, and a restart's end of a build cut short."""
+through, a build's timeout and Python runtime, and a restart's end of a build cut short."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cdlab.localcloud.cloudformation.resources.codebuild import api_members
-from cdlab.localcloud.codebuild.buildspec import Guard, artifact_files, run
+from cdlab.localcloud.codebuild.buildspec import BuildspecError, Guard, artifact_files, run
 from cdlab.localcloud.codebuild.provider import initiator
 from cdlab.localcloud.codebuild.records import Builds
 from cdlab.localcloud.codebuild.supervisor import Supervisor
@@ -103,6 +106,22 @@ def test_a_build_past_its_timeout_is_stopped_and_timed_out(tmp_path: Path):
     assert ended["why"] == "Build has timed out after 0.005 minutes."
     assert ended["failure"] is not None and "never" not in str(ended["log"])
     assert supervisor.threads == {} and supervisor.guards == {}
+
+
+def test_a_python_runtime_other_than_the_kits_is_refused(tmp_path: Path):
+    """Local builds run on the kit's own Python, so runtime-versions must name its version."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for version, refused in ((here, False), ("2.7", True)):
+        install = {"runtime-versions": {"python": version}, "commands": ["echo installed"]}
+        spec = Spec("p", {"phases": {"install": install}}, {})
+        log = _Sink()
+        if refused:
+            with pytest.raises(BuildspecError, match=f"asks for python 2.7; the kit runs {here}$"):
+                run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log)
+            assert "installed" not in log.text
+        else:
+            assert run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log) is None
+            assert "installed" in log.text
 
 
 def _new_build(builds: Builds, build_id: str) -> None:
