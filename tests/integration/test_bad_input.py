@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from tests.integration.test_endpoints import error_of, invoke, score
+from tests.integration.test_endpoints import BODY, error_of, invoke, score
 from tests.signing import signed_headers
 
 
@@ -132,6 +132,48 @@ def test_unknown_target_variant_is_a_validation_error(runtime, serving) -> None:
         ContentType="application/json", TargetVariant="nope",
     )  # fmt: skip
     assert code == "ValidationError" and "nope" in message and "AllTraffic" in message
+
+
+def test_invocation_members_are_held_to_the_model(runtime, serving) -> None:
+    """botocore checks none of these lengths and patterns before sending; SageMaker does."""
+    prefix = "1 validation error detected: Value"
+    code, message = error_of(
+        runtime.invoke_endpoint, EndpointName="bad_name", Body=b"{}", ContentType="application/json"
+    )
+    assert (code, message) == (
+        "ValidationError",
+        f"{prefix} 'bad_name' at 'endpointName' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*",
+    )
+    code, message = error_of(invoke, runtime=runtime, endpoint=serving, TargetVariant="All_Traffic")
+    assert message == (
+        f"{prefix} 'All_Traffic' at 'targetVariant' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+    )
+    code, message = error_of(invoke, runtime=runtime, endpoint=serving, CustomAttributes="a" * 1025)
+    assert (code, message) == (
+        "ValidationError",
+        f"{prefix} at 'customAttributes' failed to satisfy constraint: Member must have length "
+        "less than or equal to 1024",
+    )  # CustomAttributes is sensitive: AWS leaves its value out
+    assert invoke(runtime, serving, CustomAttributes="a" * 1024) == ("AllTraffic", score(1))
+
+
+def test_aiohttps_path_holds_invocations_to_the_model_too(aws_env, serving) -> None:
+    """urllib says Connection: close, which the runtime's fast path leaves to aiohttp."""
+    url = f"{aws_env['AWS_ENDPOINT_URL']}/endpoints/{serving}/invocations"
+    headers = {"Content-Type": "application/json", "X-Amzn-SageMaker-Inference-Id": "i" * 65}
+    status, body = raw_post(url, BODY.encode(), headers)
+    assert (status, body["message"]) == (
+        400,
+        "1 validation error detected: Value 'iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii"
+        "iiiiiiiiiii' at 'inferenceId' failed to satisfy constraint: Member must have length less "
+        "than or equal to 64",
+    )
+    status, body = raw_post(
+        url, BODY.encode(), {**headers, "X-Amzn-SageMaker-Inference-Id": "i" * 64}
+    )
+    assert status == 200 and body["predictions"][0]["score"] == score(1)
 
 
 def test_client_side_validation_still_applies(sm) -> None:

@@ -82,6 +82,7 @@ from cdlab.localcloud.protocols.errors import (
     error,
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
+from cdlab.localcloud.protocols.signatures import Headers
 from cdlab.localcloud.sagemaker import invocations
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
@@ -318,7 +319,7 @@ class Gateway:
         return web.Response(status=status, headers=headers, body=answer)
 
     def fast_invocation(
-        self, name: str, body: bytes, request_headers: Mapping[str, str], reply: Reply
+        self, name: str, body: bytes, request_headers: Headers, reply: Reply
     ) -> None:
         """InvokeEndpoint as the runtime's fast path serves it: only for a request signed with
         the kit's own key (``auth.invocation_allowed``), so in the administrator's context, in

@@ -66,14 +66,17 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
 
 
 @functools.cache
-def _pattern(pattern: str) -> re.Pattern[str] | None:
+def compiled(pattern: str) -> re.Pattern[str] | None:
+    """A model's pattern as a regular expression; None for one Python cannot read (a Java-only
+    construct such as ``\\p{ASCII}``): that constraint is left to AWS."""
     try:
         return re.compile(pattern)
     except re.error:
-        return None  # a Java-only construct: the constraint is left to AWS
+        return None
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """A member's name as AWS's validation messages give it: ``EndpointName``, ``endpointName``."""
     return name[:1].lower() + name[1:]
 
 
@@ -97,7 +100,8 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
             f"Value {json.dumps(value, default=str)} at '{path}' must be of type {expected}."
         )
     meta = shape.metadata
-    where = f"Value {_shown(value)} at '{path}' failed to satisfy constraint: Member must"
+    shown = "" if meta.get("sensitive") else f" {_shown(value)}"  # AWS does not echo a secret
+    where = f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
     if kind in ("string", "list", "map", "blob"):
         if "min" in meta and len(value) < meta["min"]:
             yield f"{where} have length greater than or equal to {meta['min']}"
@@ -111,7 +115,7 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
     if kind == "string":
         if shape.enum and value not in shape.enum:
             yield f"{where} satisfy enum value set: [{', '.join(shape.enum)}]"
-        pattern = _pattern(meta["pattern"]) if "pattern" in meta else None
+        pattern = compiled(meta["pattern"]) if "pattern" in meta else None
         if pattern is not None and not pattern.fullmatch(value):
             yield f"{where} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
@@ -131,12 +135,12 @@ def _structure_violations(
     for name in shape.required_members:
         if value.get(name) is None:
             yield (
-                f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+                f"Value null at '{prefix}{camel(name)}' failed to satisfy constraint: "
                 "Member must not be null"
             )
     for name, member in shape.members.items():
         if value.get(name) is not None:
-            yield from _violations(value[name], member, f"{prefix}{_camel(name)}", types)
+            yield from _violations(value[name], member, f"{prefix}{camel(name)}", types)
 
 
 def _shown(value: Any) -> str:
@@ -154,9 +158,20 @@ def validate(params: dict[str, Any], shape: Shape | None, types: Types = JSON_TY
         return
     problems = list(_structure_violations(params, shape, "", types))
     if problems:
-        count = len(problems)
-        noun = "error" if count == 1 else "errors"
-        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+        raise ValidationException(detected(problems))
+
+
+def member_violations(value: str, shape: Shape, path: str) -> list[str]:
+    """What ``shape`` refuses of a member sent as text (a URI label, a header), worded as AWS
+    words it; ``path`` is the member's name as the message gives it (``customAttributes``)."""
+    return list(_violations(value, shape, path, JSON_TYPES))
+
+
+def detected(problems: list[str]) -> str:
+    """AWS's validation message for ``problems`` (one or more)."""
+    count = len(problems)
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: " + "; ".join(problems)
 
 
 def without_nulls(value: Any) -> Any:

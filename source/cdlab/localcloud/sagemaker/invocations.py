@@ -1,7 +1,8 @@
 """InvokeEndpoint's answer, for aiohttp's handler and the runtime's fast path alike.
 
-A request that passed the guard's checks goes to the router (:mod:`.router`); the instance's
-answer becomes the runtime's: its body, its Content-Type and custom attributes, and the variant
+A request that passed the guard's checks is held to botocore's model of InvokeEndpoint
+(:mod:`.invocation_checks`), then goes to the router (:mod:`.router`); the instance's answer
+becomes the runtime's: its body, its Content-Type and custom attributes, and the variant
 that served it; an instance's error status a ModelError (as SageMaker wraps a container's
 error: docs/aws-compatibility.md), and any refusal its JSON error envelope. Driven by callbacks,
 so that the fast path needs no task per request; aiohttp's handler awaits :func:`answer`.
@@ -10,11 +11,13 @@ so that the fast path needs no task per request; aiohttp's handler awaits :func:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols import envelopes
 from cdlab.localcloud.protocols.errors import AWSError, ModelError, PayloadTooLarge
+from cdlab.localcloud.protocols.signatures import Headers
+from cdlab.localcloud.sagemaker.invocation_checks import refusal
 from cdlab.localcloud.sagemaker.router import (
     CUSTOM_ATTRIBUTES,
     INVOKED_VARIANT,
@@ -32,7 +35,7 @@ def invoke(
     router: Router,
     name: str,
     body: bytes,
-    headers: Mapping[str, str],
+    headers: Headers,
     context: Context,
     reply: Reply,
 ) -> None:
@@ -40,6 +43,10 @@ def invoke(
     if len(body) > MAX_PAYLOAD_BYTES:
         err = PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
         reply(envelopes.json_error_parts(err, envelopes.REST_JSON))
+        return
+    refused = refusal(name, headers)
+    if refused is not None:
+        reply(envelopes.json_error_parts(refused, envelopes.REST_JSON))
         return
 
     def answered(result: tuple[str, UpstreamResponse] | BaseException) -> None:
@@ -52,7 +59,7 @@ def invoke(
 
 
 async def answer(
-    router: Router, name: str, body: bytes, headers: Mapping[str, str], context: Context
+    router: Router, name: str, body: bytes, headers: Headers, context: Context
 ) -> Answer:
     """``invoke``, awaited."""
     answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()

@@ -12,12 +12,12 @@ InvokeEndpoint's 6 MB, no Transfer-Encoding, Expect, Upgrade or Connection: clos
 is checked as the auth middleware checks it (Host, key id, signature over headers and body:
 ``auth.invocation_allowed``; the kit's own key only, so an IAM user's or a role session's
 invocation goes through aiohttp, where the guard resolves its principal and IAM is enforced)
-and answered by :mod:`.invocations`, the same code as aiohttp's handler: routing,
-TargetVariant, weights, retries, metrics, ModelError. Callbacks end to end, from the client's
-bytes to the instance and back, with no task or coroutine per request: at 400 invocations/s, a
-task and its chain of coroutines cost the gateway some 40 us of CPU per invocation, an eighth of
-it (benchmarks/bench_local_cloud.py). Any other
-request -- another operation, a refusal, anything unusual -- hands the connection, with every
+and answered by :mod:`.invocations`, the same code as aiohttp's handler: the model's checks,
+routing, TargetVariant, weights, retries, metrics, ModelError. Callbacks end to end, from the
+client's bytes to the instance and back, with no task or coroutine per request: at 400
+invocations/s, a task and its chain of coroutines cost the gateway some 40 us of CPU per
+invocation, an eighth of it (benchmarks/bench_local_cloud.py). Any other request -- another
+operation, a refusal, anything unusual -- hands the connection, with every
 byte not yet answered, to aiohttp's own protocol, which serves it as before (and refuses it in
 the right envelope). Answers are in order: one request at a time per connection.
 """
