@@ -5,7 +5,6 @@ through, a build's timeout and Python runtime, and a restart's end of a build cu
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -96,12 +95,11 @@ def test_a_build_past_its_timeout_is_stopped_and_timed_out(tmp_path: Path):
         ended["status"], ended["why"], ended["log"] = guard.stopped, guard.reason(), log.text
 
     supervisor = Supervisor(build)  # type: ignore[arg-type]
-    started = time.monotonic()
     supervisor.start("p:1", 0.005)
     thread = supervisor.threads["p:1"]
     thread.join(20)
     supervisor.stop("p:1")  # ends the sleep if the timeout did not
-    assert not thread.is_alive() and time.monotonic() - started < 20
+    assert not thread.is_alive()
     assert ended["status"] == "TIMED_OUT"
     assert ended["why"] == "Build has timed out after 0.005 minutes."
     assert ended["failure"] is not None and "never" not in str(ended["log"])

@@ -34,6 +34,7 @@ class _Member(NamedTuple):
     low: int
     high: int
     pattern: re.Pattern[str] | None
+    values: frozenset[str] | None  # the enum's, if the model gives one
 
 
 def _members() -> tuple[_Member, ...]:
@@ -49,7 +50,8 @@ def _members() -> tuple[_Member, ...]:
         pattern = awsjson.compiled(meta["pattern"]) if "pattern" in meta else None
         header = member.serialization["name"] if location == "header" else None
         bounds = meta.get("min", 0), meta.get("max", sys.maxsize)
-        members.append(_Member(header, awsjson.camel(name), member, *bounds, pattern))
+        values = frozenset(member.enum) if member.enum else None
+        members.append(_Member(header, awsjson.camel(name), member, *bounds, pattern, values))
     return tuple(members)
 
 
@@ -59,8 +61,12 @@ BY_HEADER = {member.header.lower(): member for member in MEMBERS if member.heade
 
 
 def _fits(member: _Member, value: str) -> bool:
-    return member.low <= len(value) <= member.high and (
-        member.pattern is None or member.pattern.fullmatch(value) is not None
+    """Whether ``value`` passes every check :func:`awsjson.member_violations` makes of a
+    string: length, enum, pattern (precomputed here, so that a passing request costs little)."""
+    return (
+        member.low <= len(value) <= member.high
+        and (member.values is None or value in member.values)
+        and (member.pattern is None or member.pattern.fullmatch(value) is not None)
     )
 
 
