@@ -3,15 +3,23 @@ kit's own changes it keeps and replays with them."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import threading
 import uuid
+from pathlib import Path
 
+import boto3
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from cdlab.localcloud.cloudformation.engine.restart import lost
 from cdlab.localcloud.cloudformation.resources import iam
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.server import Gateway
 from cdlab.localcloud.state.journal import KIND, Journal, changes_state, operation
 from cdlab.localcloud.state.store import Store
 
@@ -84,6 +92,68 @@ def test_the_kits_own_changes_are_replayed_in_order_with_the_ids_they_made(tmp_p
         role = moto.call(backend.get_role, name)
         assert (role.id, list(role.policies)) == (role_id, ["p"])
     finally:
+        moto.shutdown()
+
+
+def test_a_clients_change_is_journaled_in_the_order_moto_makes_it(tmp_path: Path) -> None:
+    """A client's change waiting behind the kit's own change to the same role (moto's thread is
+    busy) is journaled after it, as moto makes it: journaled on arrival, it would replay first,
+    on a role not yet made, and the restart would lose it."""
+    asyncio.run(_change_behind_the_kits_own(tmp_path))
+
+
+async def _change_behind_the_kits_own(home: Path) -> None:
+    gateway = Gateway(home, 0)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", gateway.moto_and_mirror)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    client = boto3.Session(
+        aws_access_key_id="AKIAJOURNALTEST00000",
+        aws_secret_access_key="secret",
+        region_name="us-east-1",
+    ).client("iam", endpoint_url=str(server.make_url("/")))
+    name = f"ordered-{uuid.uuid4().hex[:8]}"
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    moto, busy = gateway.moto, threading.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        moto.submit(busy.wait)
+        made = asyncio.wrap_future(
+            moto.submit(
+                gateway.journal.call,
+                moto,
+                iam._make,
+                ({"RoleName": name, "AssumeRolePolicyDocument": "{}"}, None),
+                {},
+            )
+        )
+        put = loop.run_in_executor(
+            None,
+            functools.partial(
+                client.put_role_policy, RoleName=name, PolicyName="p", PolicyDocument=document
+            ),
+        )
+        with pytest.raises(TimeoutError):  # it waits for moto's thread, whatever it has done
+            await asyncio.wait_for(asyncio.shield(put), 1)
+        busy.set()
+        await made
+        await put
+        journaled = [
+            doc.get("call", "request").rsplit(".", 1)[-1] for doc in gateway.store.all(KIND)
+        ]
+        assert journaled == ["_make", "request"]
+
+        backend = moto.iam_backend()
+        await moto.run(backend.delete_role_policy, name, "p")
+        await moto.run(backend.delete_role, name)  # what a restart loses
+        assert await loop.run_in_executor(None, gateway.journal.replay, gateway.bridge) == 2
+        role = await moto.run(backend.get_role, name)
+        assert list(role.policies) == ["p"]
+    finally:
+        busy.set()
+        await server.close()
         moto.shutdown()
 
 

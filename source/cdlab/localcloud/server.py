@@ -25,9 +25,10 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
   before it is acknowledged, and an object it creates may start pipelines through EventBridge
   (:mod:`codepipeline.trigger`). For the other services, a JSON request is first checked
-  against its service's botocore model, a change is journaled before moto makes it (so a
-  restart replays it), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those
-  logs; an IAM change makes the guard look its callers' keys up again.
+  against its service's botocore model, a change is journaled before moto makes it, in the same
+  step on moto's thread (so a restart replays it, in the order things were made), and a
+  DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs; an IAM change makes
+  the guard look its callers' keys up again.
 
 A request of an IAM user or a role session is then made only if IAM allows it
 (:mod:`protocols.enforcement`), unless the cloud was started with ``CDLAB_IAM=off``.
@@ -70,7 +71,7 @@ from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
-from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest, web_response
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
@@ -257,28 +258,26 @@ class Gateway:
                 awsjson.check_json_target(service, target, moto_request.body)
             except AWSError as err:
                 return envelopes.json_error(err)
-        key = seed = None
         loop = asyncio.get_running_loop()
-        if changes_state(moto_request):
+        journaled = changes_state(moto_request)
+        if journaled:
             try:
-                key, seed = await loop.run_in_executor(None, self.journal.record, moto_request)
+                answer = await self.moto.run(self.journal.make, self.bridge, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
                 return envelopes.error_response(err, envelopes.family(request, service))
-        response = None
-        try:
-            response = await self.bridge.handle(request, moto_request, seed)
-        finally:
-            if key is not None and (response is None or response.status >= 300):
-                self.journal.forget(key)
+            response = web_response(request, answer)
+        else:
+            response = await self.bridge.handle(request, moto_request)
+        made = journaled and response.status < 300
         name = operation(moto_request)
-        if key is not None and response.status < 300 and name in logarchive.DELETES:
+        if made and name in logarchive.DELETES:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         if name == "RegisterScalableTarget" and response.status < 300:
             await self.moto.run(service_role.ensure, self.moto)  # made on first use, as on AWS
         if name == "PutScalingPolicy" and response.status < 300 and self.autoscaler is not None:
             response = await _with_policy_alarms(response, self.autoscaler)
-        if key is not None and response.status < 300 and _signed_for(request) == "iam":
+        if made and _signed_for(request) == "iam":
             self.principals.forget()  # a key deleted or deactivated, a user renamed ...
             self.enforcer.forget()  # a policy put, attached, detached ...
         return response

@@ -27,6 +27,8 @@ from cdlab.localcloud.moto import logfilter, s3notification
 from cdlab.localcloud.moto.replayable import seeded
 from cdlab.localcloud.moto.state import MotoState
 
+Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
 
 @dataclass(frozen=True)
 class MotoRequest:
@@ -93,17 +95,13 @@ class MotoBridge:
                 environ[f"HTTP_{key}"] = f"{existing},{value}" if existing else value
         return environ
 
-    def call(
-        self, request: MotoRequest, seed: int | None = None
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def call(self, request: MotoRequest, seed: int | None = None) -> Answer:
         """Moto's answer to ``request``: status, headers and body (blocking, see
         :meth:`MotoThread.call`). With ``seed``, the identifiers moto draws while answering come
         from it."""
         return self.moto.call(self._answer, request, seed)
 
-    def _answer(
-        self, request: MotoRequest, seed: int | None
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _answer(self, request: MotoRequest, seed: int | None) -> Answer:
         narrowed = logfilter.narrowed(self.moto, request)
         if not isinstance(narrowed, MotoRequest):
             return narrowed
@@ -112,7 +110,7 @@ class MotoBridge:
                 self.moto, narrowed, self._call(self._environ(narrowed))
             )
 
-    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _call(self, environ: dict[str, Any]) -> Answer:
         started: dict[str, Any] = {}
 
         def start_response(
@@ -131,14 +129,17 @@ class MotoBridge:
                 close()
         return started["status"], started["headers"], body
 
-    async def handle(
-        self, request: web.Request, moto_request: MotoRequest, seed: int | None = None
-    ) -> web.Response:
-        status, headers, payload = await self.moto.run(self._answer, moto_request, seed)
-        response = web.Response(status=status, body=payload)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                response.headers.add(name, value)
-            elif name.lower() == "content-length" and request.method == "HEAD":
-                response.headers[name] = value  # a HEAD answer states the size of what GET sends
-        return response
+    async def handle(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
+        return web_response(request, await self.moto.run(self._answer, moto_request, None))
+
+
+def web_response(request: web.Request, answer: Answer) -> web.Response:
+    """Moto's ``answer`` to ``request``, as the gateway sends it."""
+    status, headers, payload = answer
+    response = web.Response(status=status, body=payload)
+    for name, value in headers:
+        if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+            response.headers.add(name, value)
+        elif name.lower() == "content-length" and request.method == "HEAD":
+            response.headers[name] = value  # a HEAD answer states the size of what GET sends
+    return response

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
+from cdlab.localcloud.moto.bridge import Answer, MotoBridge, MotoRequest
 from cdlab.localcloud.moto.replayable import REPLAYABLE, name_of, seeded
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.state.store import Store
@@ -82,6 +82,23 @@ class Journal:
         entry = uuid.uuid4()
         self.store.put(KIND, entry.hex, {**request.to_doc(), "seed": entry.int})
         return entry.hex, entry.int
+
+    def make(self, moto: MotoBridge, request: MotoRequest) -> Answer:
+        """On moto's thread: journal ``request``, then have moto make it; moto's answer. One moto
+        refuses, or fails on, is taken out again. Journaled where it is made, in the same step,
+        so the journal keeps the order moto made things in, the kit's own changes (:meth:`call`)
+        among them: journaled first and made later, two changes to one resource could replay
+        in the other order. Raises the store's StateNotSaved, moto untouched, if it cannot be
+        written."""
+        key, seed = self.record(request)
+        try:
+            answer = moto.call(request, seed)
+        except Exception:
+            self.forget(key)
+            raise
+        if answer[0] >= 300:
+            self.forget(key)
+        return answer
 
     def forget(self, key: str) -> None:
         """Take out a request moto refused: replaying it would only fail again."""
