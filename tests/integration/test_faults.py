@@ -1,6 +1,6 @@
 """Faults the local cloud survives: instances killed or hung, the cloud itself SIGKILLed (during
-traffic and during an update), a state dir that is full or read-only, and saved state the cloud
-cannot start an endpoint from.
+traffic and during an update), a state dir that is full or read-only, saved state the cloud
+cannot start an endpoint from, and an instance it cannot replace.
 
 Processes are always found by pid as children of the test's own cloud, never by name.
 """
@@ -14,8 +14,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -230,6 +231,50 @@ def test_an_endpoint_it_cannot_start_from_its_state_fails_and_can_be_deleted(
     assert private.instance_pids("stale") == []
     sm.delete_endpoint(EndpointName="stale")
     sm.get_waiter("endpoint_deleted").wait(EndpointName="stale")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "error"),
+    [
+        (lambda variant: variant.update(Image=None), "TypeError: expected string"),
+        (lambda variant: variant.pop("Weight"), "KeyError: 'Weight'"),
+    ],
+    ids=["start-fails", "routing-fails"],
+)
+def test_an_instance_it_cannot_replace_is_logged_and_the_others_serve_on(
+    private: PrivateCloud, corrupt: Callable[[dict[str, Any]], object], error: str
+) -> None:
+    """A replacement that fails in a way nobody foresaw (here the deployment saved with an image
+    that is not a string, so the launcher fails, or without its variant's weight, so the started
+    replacement cannot be routed to and must stop: an older state format might do either) is
+    logged naming the instance; the endpoint stays InService and its other instance serves."""
+    private.up()
+    private.deploy("unfit", count=2)
+    with contextlib.closing(Store(private.home / "state.db")) as store:
+        doc = store.get(ENDPOINT, "unfit")
+        assert doc is not None
+        for variant in doc["_Deployed"]:
+            corrupt(variant)
+        store.put(ENDPOINT, "unfit", doc)
+    killed, survivor = private.instance_pids("unfit")
+    os.kill(killed, signal.SIGKILL)
+
+    text = poll(
+        control.log_file(private.home).read_text,
+        until=lambda text: "could not replace instance" in text,
+        what="the failed replacement in the cloud's log",
+    )
+    assert "of unfit/AllTraffic; the endpoint stays InService without it" in text
+    assert error in text
+    poll(
+        lambda: private.instance_pids("unfit"),
+        until=lambda pids: pids == [survivor],
+        what="no replacement left running, the other instance serving",
+    )
+    sm = private.client("sagemaker")
+    assert sm.describe_endpoint(EndpointName="unfit")["EndpointStatus"] == "InService"
+    for _ in range(10):
+        assert private.score("unfit") == pytest.approx(EXPECTED[1])
 
 
 def instances_of_home(home: Path) -> list[int]:

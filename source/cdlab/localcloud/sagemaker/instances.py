@@ -199,11 +199,22 @@ class InstanceLauncher:
         )
 
     async def _watch(self, instance: Instance) -> None:
+        """Wait for the process to exit; an exit nobody asked for goes to ``on_unexpected_exit``,
+        whose failure is logged here rather than lost with this task."""
         await instance.process.wait()
         instance.exited.set()
         self.running.discard(instance)
-        if not instance.stopping and self.on_unexpected_exit is not None:
+        if instance.stopping or self.on_unexpected_exit is None:
+            return
+        try:
             await self.on_unexpected_exit(instance)
+        except Exception:
+            log.exception(
+                "handling the exit of instance %s of %s/%s failed",
+                instance.instance_id,
+                instance.endpoint,
+                instance.variant,
+            )
 
     @staticmethod
     def last_log_line(instance: Instance) -> str:

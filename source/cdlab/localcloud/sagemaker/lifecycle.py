@@ -241,7 +241,20 @@ class Lifecycle:
         log.info("endpoint %s deleted", name)
 
     async def _replace_instance(self, instance: Instance) -> None:
-        """An instance died on its own: start a replacement and route to it."""
+        """An instance died on its own: start a replacement and route to it. If that fails in a
+        way nobody foresaw, the log says so with its traceback, and the endpoint stays InService
+        on its other instances (the router skips a dead one)."""
+        try:
+            await self._replace(instance)
+        except Exception:
+            log.exception(
+                "could not replace instance %s of %s/%s; the endpoint stays InService without it",
+                instance.instance_id,
+                instance.endpoint,
+                instance.variant,
+            )
+
+    async def _replace(self, instance: Instance) -> None:
         name = instance.endpoint
         fleet = self.in_service.get(name.lower())
         doc = self.docs.endpoint(name)
@@ -268,7 +281,12 @@ class Lifecycle:
             return
         group = current[instance.variant]
         group[group.index(instance)] = replacement
-        self.serve(name, doc["_Deployed"], current)
+        try:
+            self.serve(name, doc["_Deployed"], current)
+        except Exception:
+            group[group.index(replacement)] = instance  # the fleet as routed, and no orphan
+            await self.stop([replacement], drain_seconds=0)
+            raise
 
     async def resume(self) -> None:
         """Bring every endpoint back after a start: each on one consistent configuration."""
