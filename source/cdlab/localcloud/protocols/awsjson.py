@@ -83,6 +83,31 @@ def camel(name: str) -> str:
 Types = Mapping[str, tuple[type, ...]]
 
 
+@functools.cache
+def holds_sensitive(shape: Shape) -> bool:
+    """Whether a value of ``shape`` is, or may hold, a value the model marks sensitive (a
+    list of headers whose values are): AWS's messages leave such a value out."""
+    return _holds_sensitive(shape, set())
+
+
+def _holds_sensitive(shape: Shape, seen: set[str]) -> bool:
+    if shape.metadata.get("sensitive"):  # the shape's trait or its member's (botocore merges them)
+        return True
+    if shape.name in seen:  # a recursive shape (DynamoDB's AttributeValue): looked at already
+        return False
+    seen.add(shape.name)
+    kind = shape.type_name
+    if kind == "structure":
+        inner = list(shape.members.values())
+    elif kind == "list":
+        inner = [shape.member]
+    elif kind == "map":
+        inner = [shape.key, shape.value]
+    else:
+        inner = []
+    return any(_holds_sensitive(member, seen) for member in inner)
+
+
 def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[str]:
     kind = shape.type_name
     if kind not in types:  # a free-form document: any JSON
@@ -94,13 +119,13 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
         and shape.serialization.get("timestampFormat") in ("iso8601", "rfc822")
     ):
         expected_types = (str,)
+    secret = holds_sensitive(shape)  # AWS does not echo a secret, nor a value holding one
     if not isinstance(value, expected_types) or (kind != "boolean" and isinstance(value, bool)):
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
-        raise SerializationException(
-            f"Value {json.dumps(value, default=str)} at '{path}' must be of type {expected}."
-        )
+        shown = "" if secret else f" {json.dumps(value, default=str)}"
+        raise SerializationException(f"Value{shown} at '{path}' must be of type {expected}.")
     meta = shape.metadata
-    shown = "" if meta.get("sensitive") else f" {_shown(value)}"  # AWS does not echo a secret
+    shown = "" if secret else f" {_shown(value)}"
     where = f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
     if kind in ("string", "list", "map", "blob"):
         if "min" in meta and len(value) < meta["min"]:
