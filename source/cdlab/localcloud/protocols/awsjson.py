@@ -119,30 +119,34 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
         and shape.serialization.get("timestampFormat") in ("iso8601", "rfc822")
     ):
         expected_types = (str,)
-    secret = holds_sensitive(shape)  # AWS does not echo a secret, nor a value holding one
     if not isinstance(value, expected_types) or (kind != "boolean" and isinstance(value, bool)):
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
-        shown = "" if secret else f" {json.dumps(value, default=str)}"
+        shown = "" if holds_sensitive(shape) else f" {json.dumps(value, default=str)}"
         raise SerializationException(f"Value{shown} at '{path}' must be of type {expected}.")
     meta = shape.metadata
-    shown = "" if secret else f" {_shown(value)}"
-    where = f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
+
+    def where() -> str:
+        """The start of a violation's message; made only for a violation (a container's value is
+        dumped in it), without a value that is or holds a secret, which AWS does not echo."""
+        shown = "" if holds_sensitive(shape) else f" {_shown(value)}"
+        return f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
+
     if kind in ("string", "list", "map", "blob"):
         if "min" in meta and len(value) < meta["min"]:
-            yield f"{where} have length greater than or equal to {meta['min']}"
+            yield f"{where()} have length greater than or equal to {meta['min']}"
         if "max" in meta and len(value) > meta["max"]:
-            yield f"{where} have length less than or equal to {meta['max']}"
+            yield f"{where()} have length less than or equal to {meta['max']}"
     elif kind in ("integer", "long", "float", "double"):
         if "min" in meta and value < meta["min"]:
-            yield f"{where} have value greater than or equal to {meta['min']}"
+            yield f"{where()} have value greater than or equal to {meta['min']}"
         if "max" in meta and value > meta["max"]:
-            yield f"{where} have value less than or equal to {meta['max']}"
+            yield f"{where()} have value less than or equal to {meta['max']}"
     if kind == "string":
         if shape.enum and value not in shape.enum:
-            yield f"{where} satisfy enum value set: [{', '.join(shape.enum)}]"
+            yield f"{where()} satisfy enum value set: [{', '.join(shape.enum)}]"
         pattern = compiled(meta["pattern"]) if "pattern" in meta else None
         if pattern is not None and not pattern.fullmatch(value):
-            yield f"{where} satisfy regular expression pattern: {meta['pattern']}"
+            yield f"{where()} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
         yield from _structure_violations(value, shape, path, types)
     elif kind == "list":
