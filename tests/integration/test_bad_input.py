@@ -207,3 +207,36 @@ def test_json_requests_for_moto_are_checked_against_botocores_model(aws_env, cli
         glue.get_database(Name="bad_db")
     status, _ = raw_post(url, b'{"DatabaseInput": {"Name": "good_db"}}', create, "glue")
     assert status == 200 and glue.get_database(Name="good_db")["Database"]["Name"] == "good_db"
+
+
+def test_a_sensitive_member_is_refused_without_its_value(aws_env, client) -> None:
+    """EventBridge's API key value is sensitive and its name is not, under one constraint (a
+    header's pattern: no ':'); both broken, the refusal quotes the name and leaves the key out,
+    as AWS does. botocore checks no pattern before sending, so a client reaches the gateway."""
+    url, events = aws_env["AWS_ENDPOINT_URL"], client("events")
+    secret = "sk:live-7f3a9c2e51"
+    api_key = {"ApiKeyName": "X-Api:Key", "ApiKeyValue": secret}
+    params = {
+        "Name": "refused-key",
+        "AuthorizationType": "API_KEY",
+        "AuthParameters": {"ApiKeyAuthParameters": api_key},
+    }
+    where = (
+        "at 'authParameters.apiKeyAuthParameters.{}' failed to satisfy constraint: Member must "
+        r"satisfy regular expression pattern: ^[ \t]*[^\x00-\x1F:\x7F]+([ \t]+[^\x00-\x1F:\x7F]+)*"
+        r"[ \t]*$"
+    )
+    expected = (
+        f"2 validation errors detected: Value 'X-Api:Key' {where.format('apiKeyName')}; "
+        f"Value {where.format('apiKeyValue')}"
+    )
+    assert error_of(events.create_connection, **params) == ("ValidationException", expected)
+    create = {
+        "X-Amz-Target": "AWSEvents.CreateConnection",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    status, body = raw_post(url, json.dumps(params).encode(), create, "events")
+    assert (status, body) == (400, {"__type": "ValidationException", "message": expected})
+    assert "7f3a9c2e51" not in json.dumps(body)
+    code, _ = error_of(events.describe_connection, Name="refused-key")
+    assert code == "ResourceNotFoundException"  # refused before moto kept it (and its secret)

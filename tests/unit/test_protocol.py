@@ -1,10 +1,11 @@
-"""Requests are checked against botocore's own SageMaker model, with AWS's wording."""
+"""Requests are checked against botocore's own models (SageMaker's, mostly), with AWS's wording."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from botocore.model import ServiceModel
 
 from cdlab.localcloud.protocols import awsjson
 from cdlab.localcloud.protocols.errors import (
@@ -14,6 +15,7 @@ from cdlab.localcloud.protocols.errors import (
 )
 
 SAGEMAKER = awsjson.service_model("sagemaker")
+EVENTS = awsjson.service_model("events")
 
 
 def check(operation: str, params: dict) -> None:
@@ -70,6 +72,67 @@ def test_patterns_lengths_and_enums_are_enforced() -> None:
         check("DescribeEndpoint", {"EndpointName": "a" * 64})
     with pytest.raises(ValidationException, match=r"enum value set: \[Name, CreationTime"):
         check("ListEndpoints", {"SortBy": "Size"})
+
+
+def refusal(service: ServiceModel, operation: str, params: dict) -> str:
+    """The message ``params`` are refused with."""
+    with pytest.raises((ValidationException, SerializationException)) as info:
+        awsjson.validate(params, awsjson.operation(service, operation).input_shape)
+    return info.value.message
+
+
+def api_key(params: object) -> dict:
+    """EventBridge CreateConnection's input, with ``params`` as its ApiKeyAuthParameters."""
+    auth = {"ApiKeyAuthParameters": params}
+    return {"Name": "c", "AuthorizationType": "API_KEY", "AuthParameters": auth}
+
+
+def test_a_container_over_its_limit_is_shown_unless_it_holds_a_sensitive_value() -> None:
+    """A header's value is sensitive, so a list of headers is not shown either: the value
+    shown would hold the secrets."""
+    headers = [{"Key": f"h{i}", "Value": "TOPSECRET"} for i in range(101)]
+    http = {"InvocationHttpParameters": {"HeaderParameters": headers}}
+    params = {"Name": "c", "AuthorizationType": "API_KEY", "AuthParameters": http}
+    assert refusal(EVENTS, "CreateConnection", params) == (
+        "1 validation error detected: Value at 'authParameters.invocationHttpParameters."
+        "headerParameters' failed to satisfy constraint: Member must have length less than or "
+        "equal to 100"
+    )
+    variants = [{"VariantName": f"v{i}", "ModelName": "m"} for i in range(11)]
+    params = {"EndpointConfigName": "c", "ProductionVariants": variants}
+    message = refusal(SAGEMAKER, "CreateEndpointConfig", params)
+    assert message.startswith('1 validation error detected: Value [{"VariantName": "v0", ')
+    assert message.endswith(
+        "at 'productionVariants' failed to satisfy constraint: Member must have length less "
+        "than or equal to 10"
+    )
+
+
+def test_a_recursive_shape_is_looked_through_for_sensitive_values() -> None:
+    """DynamoDB's AttributeValue holds lists and maps of itself (and nothing sensitive)."""
+    assert refusal(awsjson.service_model("dynamodb"), "BatchWriteItem", {"RequestItems": {}}) == (
+        "1 validation error detected: Value {} at 'requestItems' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 1"
+    )
+
+
+def test_a_wrong_type_is_shown_unless_it_is_or_holds_a_sensitive_value() -> None:
+    def wrong(api_key_parameters: object) -> str:
+        return refusal(EVENTS, "CreateConnection", api_key(api_key_parameters))
+
+    where = "at 'authParameters.apiKeyAuthParameters"
+    secret = ["TOPSECRET"]
+    assert wrong({"ApiKeyName": "n", "ApiKeyValue": secret}) == (
+        f"Value {where}.apiKeyValue' must be of type string."
+    )
+    assert wrong(secret) == f"Value {where}' must be of type object."
+    assert wrong({"ApiKeyName": ["n"], "ApiKeyValue": "k"}) == (
+        f'Value ["n"] {where}.apiKeyName\' must be of type string.'
+    )
+    params = {"EndpointConfigName": "c", "ProductionVariants": {"VariantName": "v"}}
+    assert refusal(SAGEMAKER, "CreateEndpointConfig", params) == (
+        'Value {"VariantName": "v"} at \'productionVariants\' must be of type array.'
+    )
 
 
 def test_wrong_types_are_serialization_errors() -> None:

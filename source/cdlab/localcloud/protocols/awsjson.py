@@ -83,6 +83,31 @@ def camel(name: str) -> str:
 Types = Mapping[str, tuple[type, ...]]
 
 
+@functools.cache
+def holds_sensitive(shape: Shape) -> bool:
+    """Whether a value of ``shape`` is, or may hold, a value the model marks sensitive (a
+    list of headers whose values are): AWS's messages leave such a value out."""
+    return _holds_sensitive(shape, set())
+
+
+def _holds_sensitive(shape: Shape, seen: set[str]) -> bool:
+    if shape.metadata.get("sensitive"):  # the shape's trait or its member's (botocore merges them)
+        return True
+    if shape.name in seen:  # a recursive shape (DynamoDB's AttributeValue): looked at already
+        return False
+    seen.add(shape.name)
+    kind = shape.type_name
+    if kind == "structure":
+        inner = list(shape.members.values())
+    elif kind == "list":
+        inner = [shape.member]
+    elif kind == "map":
+        inner = [shape.key, shape.value]
+    else:
+        inner = []
+    return any(_holds_sensitive(member, seen) for member in inner)
+
+
 def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[str]:
     kind = shape.type_name
     if kind not in types:  # a free-form document: any JSON
@@ -96,28 +121,32 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
         expected_types = (str,)
     if not isinstance(value, expected_types) or (kind != "boolean" and isinstance(value, bool)):
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
-        raise SerializationException(
-            f"Value {json.dumps(value, default=str)} at '{path}' must be of type {expected}."
-        )
+        shown = "" if holds_sensitive(shape) else f" {json.dumps(value, default=str)}"
+        raise SerializationException(f"Value{shown} at '{path}' must be of type {expected}.")
     meta = shape.metadata
-    shown = "" if meta.get("sensitive") else f" {_shown(value)}"  # AWS does not echo a secret
-    where = f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
+
+    def where() -> str:
+        """The start of a violation's message; made only for a violation (a container's value is
+        dumped in it), without a value that is or holds a secret, which AWS does not echo."""
+        shown = "" if holds_sensitive(shape) else f" {_shown(value)}"
+        return f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
+
     if kind in ("string", "list", "map", "blob"):
         if "min" in meta and len(value) < meta["min"]:
-            yield f"{where} have length greater than or equal to {meta['min']}"
+            yield f"{where()} have length greater than or equal to {meta['min']}"
         if "max" in meta and len(value) > meta["max"]:
-            yield f"{where} have length less than or equal to {meta['max']}"
+            yield f"{where()} have length less than or equal to {meta['max']}"
     elif kind in ("integer", "long", "float", "double"):
         if "min" in meta and value < meta["min"]:
-            yield f"{where} have value greater than or equal to {meta['min']}"
+            yield f"{where()} have value greater than or equal to {meta['min']}"
         if "max" in meta and value > meta["max"]:
-            yield f"{where} have value less than or equal to {meta['max']}"
+            yield f"{where()} have value less than or equal to {meta['max']}"
     if kind == "string":
         if shape.enum and value not in shape.enum:
-            yield f"{where} satisfy enum value set: [{', '.join(shape.enum)}]"
+            yield f"{where()} satisfy enum value set: [{', '.join(shape.enum)}]"
         pattern = compiled(meta["pattern"]) if "pattern" in meta else None
         if pattern is not None and not pattern.fullmatch(value):
-            yield f"{where} satisfy regular expression pattern: {meta['pattern']}"
+            yield f"{where()} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
         yield from _structure_violations(value, shape, path, types)
     elif kind == "list":
