@@ -4,15 +4,18 @@ CloudWatch alarms, at ``CDLAB_TIME_SCALE=60``, under load: no request is lost at
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cdlab import load
-from tests.conftest import small_model
+from tests.conftest import children_with_pids, small_model
 from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
 from tests.polling import poll
 
@@ -220,3 +223,85 @@ def test_a_rollback_alarm_without_a_name_is_refused_not_a_crash(
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert "autoRollbackConfiguration.alarms.2.member.alarmName" in str(info.value)
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+
+
+def test_an_old_instance_that_dies_during_a_canary_is_replaced_and_the_split_holds(
+    scaled: ScaledCloud,
+) -> None:
+    """While a canary bakes, an instance of the old fleet dies: it is replaced, and the canary
+    keeps its share of the traffic (the replacement used to route everything back to the old
+    fleet, so the bake watched no new traffic), then the deployment completes."""
+    name = scaled.endpoint("split", small_model(1, feature_dim=FEATURES), instances=2)
+    sm, runtime = scaled.client("sagemaker"), scaled.client("sagemaker-runtime")
+    body = json.dumps({"instances": [{"features": [1.0] * FEATURES}]})
+
+    def score() -> float:
+        answer = runtime.invoke_endpoint(
+            EndpointName=name, ContentType="application/json", Body=body
+        )
+        return json.loads(answer["Body"].read())["predictions"][0]["score"]
+
+    def instances() -> set[int]:
+        return {
+            pid
+            for pid, cmdline in children_with_pids(scaled.cloud.pid)
+            if name.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
+        }
+
+    old_score, old_fleet = score(), instances()
+    new_config = scaled.config("split", small_model(2, feature_dim=FEATURES), instances=2)
+    sm.update_endpoint(
+        EndpointName=name,
+        EndpointConfigName=new_config,
+        DeploymentConfig=blue_green(sized("CANARY", "INSTANCE_COUNT", 1), bake=900),
+    )
+    poll(
+        lambda: sm.describe_endpoint(EndpointName=name),
+        until=lambda d: any(
+            v["VariantStatus"][0]["Status"] == "Baking"
+            for v in d.get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
+        ),
+        what="the canary baking",
+    )
+    new_fleet = instances() - old_fleet
+    assert len(new_fleet) == 2
+    killed = min(old_fleet)
+    os.kill(killed, signal.SIGKILL)
+    [replacement] = poll(
+        lambda: instances() - old_fleet - new_fleet,
+        until=lambda pids: len(pids) == 1,
+        what="the old fleet's instance replaced",
+    )
+    serves(scaled, name, replacement)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
+    scores = [score() for _ in range(60)]
+    on_new_fleet = [s for s in scores if s != pytest.approx(old_score)]
+    assert len(on_new_fleet) >= 10, f"{len(on_new_fleet)} of 60 answers from the canary"
+    final = watch_update(scaled, name)[-1]
+    assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == new_config
+    poll(
+        instances,
+        until=lambda pids: pids == new_fleet,
+        what="the old fleet, its replacement too, stopped",
+    )
+
+
+def serves(scaled: ScaledCloud, name: str, pid: int) -> None:
+    """Wait until the instance process ``pid`` has answered an invocation (routed to): its log
+    stream in CloudWatch Logs shows a refusal of one of the malformed ones sent meanwhile."""
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    stream = f"AllTraffic/{args[args.index('--instance') + 1]}"
+    runtime, logs = scaled.client("sagemaker-runtime"), scaled.client("logs")
+
+    def refused_there() -> bool:
+        with pytest.raises(ClientError, match="ModelError"):
+            runtime.invoke_endpoint(EndpointName=name, ContentType="application/json", Body=b"{")
+        return bool(
+            logs.filter_log_events(
+                logGroupName=f"/aws/sagemaker/Endpoints/{name}",
+                logStreamNames=[stream],
+                filterPattern='"invocation refused"',
+            )["events"]
+        )
+
+    poll(refused_there, until=bool, what=f"instance {stream} serving")

@@ -7,7 +7,6 @@ import json
 import re
 import socket
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,10 +106,8 @@ def test_liked_share_is_like_the_real_data_and_the_ceiling_is_about_0_9(generate
     assert ratings.labels().mean() == pytest.approx(summary["liked_fraction"])
 
 
-def test_generation_is_fast_and_deterministic(generated: Path, tmp_path: Path) -> None:
-    started = time.monotonic()
+def test_generation_is_deterministic(generated: Path, tmp_path: Path) -> None:
     again = data.generate(tmp_path / "again")
-    assert time.monotonic() - started < 2.0
     for name in (*data.FILES, data.CEILING_FILE):
         assert (again / name).read_bytes() == (generated / name).read_bytes(), name
     other = data.generate(tmp_path / "other", seed=data.DEFAULT_SEED + 1)

@@ -281,12 +281,7 @@ class Lifecycle:
             return
         group = current[instance.variant]
         group[group.index(instance)] = replacement
-        try:
-            self.serve(name, doc["_Deployed"], current)
-        except Exception:
-            group[group.index(replacement)] = instance  # the fleet as routed, and no orphan
-            await self.stop([replacement], drain_seconds=0)
-            raise
+        self.router.swap_instance(name, instance, replacement)
 
     async def resume(self) -> None:
         """Bring every endpoint back after a start: each on one consistent configuration."""

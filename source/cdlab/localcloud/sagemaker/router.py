@@ -14,6 +14,7 @@ sees either the old fleet or the new one, never a half-switched endpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import time
@@ -97,6 +98,13 @@ class Router:
 
     def drop_route(self, name: str) -> None:
         self.routes.pop(name.lower(), None)
+
+    def swap_instance(self, name: str, old: Instance, new: Instance) -> None:
+        """Route to ``new`` where endpoint ``name`` routed to ``old`` (an instance replaced), in
+        the route as it stands: during a blue/green deployment its traffic split stays."""
+        route = self.routes.get(name.lower())
+        if route is not None:
+            self.set_route(_swapped(route, old, new))
 
     def instance_counts(self) -> dict[tuple[str, str], int]:
         """Instances serving each (endpoint, variant), both fleets during a deployment."""
@@ -185,3 +193,12 @@ class _Invocation:
                 self.route.name, self.variant.name, response.status, response.elapsed, total
             )
             self.done((self.variant.name, response))
+
+
+def _swapped(route: EndpointRoute, old: Instance, new: Instance) -> EndpointRoute:
+    variants = tuple(
+        dataclasses.replace(v, instances=tuple(new if i is old else i for i in v.instances))
+        for v in route.variants
+    )
+    green = _swapped(route.green, old, new) if route.green is not None else None
+    return dataclasses.replace(route, variants=variants, green=green)

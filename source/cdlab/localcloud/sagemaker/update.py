@@ -239,29 +239,29 @@ class EndpointUpdate:
             self._roll_back(doc, str(e))
             return
         blue = self.fleets.current(self.name)
-        blue_route = endpoint_route(self.name, doc["_Deployed"], blue)
         green_route = endpoint_route(self.name, snapshot, green)
         new_instances = all_instances(green)
         try:
-            reason = await self._shift_traffic(doc, blue_route, green_route, until)
+            reason = await self._shift_traffic(doc, green_route, until)
             if reason is not None:
-                await self._abandon(doc, blue_route, new_instances, reason)
+                await self._abandon(doc, new_instances, reason)
                 return
         except BaseException as e:
             if not isinstance(e, asyncio.CancelledError):  # cancelled: deleted, so not routed
-                self.fleets.route(blue_route)
+                self.fleets.route(self._blue_route(doc))
             await self.fleets.stop(new_instances, drain_seconds=0)
             raise
         self._switch(doc, snapshot, green)
         await asyncio.sleep(termination_wait(self.policy))
         await self.fleets.stop(all_instances(blue))
 
+    def _blue_route(self, doc: dict[str, Any]) -> EndpointRoute:
+        """The route to the fleet in service, as it is now: an instance of it that died during
+        the deployment has been replaced (Lifecycle._replace_instance)."""
+        return endpoint_route(self.name, doc["_Deployed"], self.fleets.current(self.name))
+
     async def _shift_traffic(
-        self,
-        doc: dict[str, Any],
-        blue_route: EndpointRoute,
-        green_route: EndpointRoute,
-        until: float,
+        self, doc: dict[str, Any], green_route: EndpointRoute, until: float
     ) -> str | None:
         """Each traffic step in turn, baking under the alarms' watch; the reason to roll back,
         or None once the new fleet takes all the traffic."""
@@ -269,7 +269,7 @@ class EndpointUpdate:
         instance_count = sum(len(v.instances) for v in green_route.variants)
         for share in traffic_steps(self.policy, instance_count):
             self._variant_status(doc, "Baking", f"{share:.0%} of the traffic is on the new fleet")
-            split = dataclasses.replace(blue_route, green=green_route, green_share=share)
+            split = dataclasses.replace(self._blue_route(doc), green=green_route, green_share=share)
             self.fleets.route(split)
             reason = await bake(self.moto, bake_seconds(self.policy), names, until)
             if reason is not None:
@@ -287,14 +287,10 @@ class EndpointUpdate:
         self.docs.save_endpoint(doc, PendingDeploymentSummary=summary)
 
     async def _abandon(
-        self,
-        doc: dict[str, Any],
-        blue_route: EndpointRoute,
-        new_instances: list[Instance],
-        reason: str,
+        self, doc: dict[str, Any], new_instances: list[Instance], reason: str
     ) -> None:
         """Send all the traffic back to the old fleet, stop the new one and roll back."""
-        self.fleets.route(blue_route)
+        self.fleets.route(self._blue_route(doc))
         self.docs.save_endpoint(doc, EndpointStatus="RollingBack")
         log.warning("update of endpoint %s rolling back: %s", self.name, reason)
         await self.fleets.stop(new_instances)
