@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import deque
 from typing import cast
 
 import uvloop
@@ -35,13 +36,43 @@ def framed(buffer: bytearray) -> bytes | None:
     return body
 
 
+class Pool:
+    """The open connections to the instance, and the requests waiting for one: under a stall of
+    the machine more requests may be in flight than there are connections, and they wait their
+    turn, as at the gateway, rather than fail."""
+
+    def __init__(self) -> None:
+        self.idle: list[Upstream] = []
+        self.waiting: deque[tuple[Client, bytes]] = deque()
+
+    def send(self, client: Client, body: bytes) -> None:
+        if self.idle:
+            self.idle.pop().send(client, body)
+        else:
+            self.waiting.append((client, body))
+
+    def free(self, upstream: Upstream) -> None:
+        if self.waiting:
+            upstream.send(*self.waiting.popleft())
+        else:
+            self.idle.append(upstream)
+
+
 class Upstream(asyncio.Protocol):
-    def __init__(self, pool: list[Upstream]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool, self.buffer = pool, bytearray()
         self.client: Client | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+
+    def send(self, client: Client, body: bytes) -> None:
+        self.client = client
+        self.transport.write(
+            b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -54,11 +85,11 @@ class Upstream(asyncio.Protocol):
             + b"Content-Length: %d\r\n\r\n" % len(body)
             + body
         )
-        self.pool.append(self)
+        self.pool.free(self)
 
 
 class Client(asyncio.Protocol):
-    def __init__(self, pool: list[Upstream]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool, self.buffer = pool, bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -67,25 +98,18 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         body = framed(self.buffer)
-        if body is None:
-            return
-        upstream = self.pool.pop()
-        upstream.client = self
-        upstream.transport.write(
-            b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
+        if body is not None:
+            self.pool.send(self, body)
 
 
 async def serve(instance_port: int) -> None:
     loop = asyncio.get_running_loop()
-    pool: list[Upstream] = []
+    pool = Pool()
     for _ in range(CONNECTIONS):
         _, upstream = await loop.create_connection(
             lambda: Upstream(pool), "127.0.0.1", instance_port
         )
-        pool.append(upstream)
+        pool.idle.append(upstream)
     server = await loop.create_server(lambda: Client(pool), "127.0.0.1", 0)
     print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
     await server.serve_forever()
