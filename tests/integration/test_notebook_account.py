@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdlab import notebook
+from cdlab.localcloud.autoscaling.autoscaler import DIMENSION
 
 
 def test_the_region_is_the_sessions(aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +56,30 @@ def test_billable_lists_what_carries_the_prefix_until_it_is_deleted(
         sm.delete_model(ModelName="cdlab-nbbill-model")
         cloudwatch.delete_alarms(AlarmNames=["cdlab-nbbill-alarm"])
     assert all(names == [] for names in notebook.billable("cdlab-nbbill").values())
+
+
+def test_leftovers_reads_every_page_of_scalable_targets_and_alarms(client) -> None:
+    """A leftover past the first page of DescribeScalableTargets (50 targets an answer, on AWS
+    and from moto) is found all the same, and so is one past the 50th alarm."""
+    autoscaling, cloudwatch = client("application-autoscaling"), client("cloudwatch")
+    ids = [f"endpoint/cdlab-nbpage-{n}/variant/AllTraffic" for n in range(51)]
+    alarms = [f"cdlab-nbpage-alarm-{n}" for n in range(51)]
+    target = {"ServiceNamespace": "sagemaker", "ScalableDimension": DIMENSION}
+    try:
+        for resource_id in ids:
+            autoscaling.register_scalable_target(
+                **target, ResourceId=resource_id, MinCapacity=1, MaxCapacity=2
+            )
+        for name in alarms:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name, Namespace="CDLab/Notebooks", MetricName="MatchRate",
+                Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=0.75,
+                ComparisonOperator="LessThanThreshold",
+            )  # fmt: skip
+        left = notebook.leftovers("cdlab-nbpage")
+        assert sorted(i.name for i in left if i.kind == "scalable-target") == sorted(ids)
+        assert sorted(i.name for i in left if i.kind == "alarm") == sorted(alarms)
+    finally:
+        for resource_id in ids:
+            autoscaling.deregister_scalable_target(**target, ResourceId=resource_id)
+        cloudwatch.delete_alarms(AlarmNames=alarms)

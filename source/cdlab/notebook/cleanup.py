@@ -28,9 +28,14 @@ def _contains(prefix: str, names: list[str]) -> list[str]:
 
 def leftovers(prefix: str = PREFIX) -> list[Leftover]:
     """Everything whose name contains ``prefix``: stacks, scaling targets, alarms, endpoints,
-    endpoint configs, models (in the order they must be deleted) and training jobs. Log groups
-    are not in it: like SageMaker, the local cloud keeps an endpoint's logs after the endpoint is
-    gone (see ``log_groups``), and a training job's after the job is deleted."""
+    endpoint configs, models (in the order they must be deleted) and training jobs. Every
+    listing is read to its last page: in a busy account the first is not all
+    (DescribeScalableTargets answers 50 targets at a time,
+    https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalableTargets.html;
+    DescribeAlarms pages too,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html). Log
+    groups are not in it: like SageMaker, the local cloud keeps an endpoint's logs after the
+    endpoint is gone (see ``log_groups``), and a training job's after the job is deleted."""
     sm, cfn = boto3.client("sagemaker"), boto3.client("cloudformation")
     autoscaling, cloudwatch = boto3.client("application-autoscaling"), boto3.client("cloudwatch")
     stacks = [
@@ -41,11 +46,16 @@ def leftovers(prefix: str = PREFIX) -> list[Leftover]:
     ]
     targets = [
         t["ResourceId"]
-        for t in autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
-            "ScalableTargets"
-        ]
+        for page in autoscaling.get_paginator("describe_scalable_targets").paginate(
+            ServiceNamespace="sagemaker"
+        )
+        for t in page["ScalableTargets"]
     ]
-    alarms = [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]]
+    alarms = [
+        a["AlarmName"]
+        for page in cloudwatch.get_paginator("describe_alarms").paginate()
+        for a in page["MetricAlarms"]
+    ]
     listed = {
         "endpoint": [
             e["EndpointName"]
