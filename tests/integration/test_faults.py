@@ -254,7 +254,7 @@ def test_an_instance_it_cannot_replace_is_logged_and_the_others_serve_on(
         until=lambda text: "could not replace instance" in text,
         what="the failed replacement in the cloud's log",
     )
-    assert "of unfit/AllTraffic; the endpoint stays InService without it" in text
+    assert "of unfit/AllTraffic; the endpoint serves on without it" in text
     assert "TypeError: expected string" in text
     poll(
         lambda: private.instance_pids("unfit"),

@@ -41,6 +41,6 @@ def test_a_failing_exit_handler_is_logged_and_does_not_end_the_watcher_with_it(
     with caplog.at_level(logging.ERROR, logger="cdlab.sagemaker"):
         asyncio.run(scenario())
     [record] = [r for r in caplog.records if r.name == "cdlab.sagemaker"]
-    assert record.getMessage().startswith("handling the exit of instance i-")
-    assert record.getMessage().endswith(" of ep/v failed")
+    assert record.getMessage().startswith("could not replace instance i-")
+    assert record.getMessage().endswith(" of ep/v; the endpoint serves on without it")
     assert record.exc_info is not None and record.exc_info[0] is KeyError

@@ -210,7 +210,7 @@ class InstanceLauncher:
             await self.on_unexpected_exit(instance)
         except Exception:
             log.exception(
-                "handling the exit of instance %s of %s/%s failed",
+                "could not replace instance %s of %s/%s; the endpoint serves on without it",
                 instance.instance_id,
                 instance.endpoint,
                 instance.variant,

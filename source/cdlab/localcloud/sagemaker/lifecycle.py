@@ -241,20 +241,9 @@ class Lifecycle:
         log.info("endpoint %s deleted", name)
 
     async def _replace_instance(self, instance: Instance) -> None:
-        """An instance died on its own: start a replacement and route to it. If that fails in a
-        way nobody foresaw, the log says so with its traceback, and the endpoint stays InService
-        on its other instances (the router skips a dead one)."""
-        try:
-            await self._replace(instance)
-        except Exception:
-            log.exception(
-                "could not replace instance %s of %s/%s; the endpoint stays InService without it",
-                instance.instance_id,
-                instance.endpoint,
-                instance.variant,
-            )
-
-    async def _replace(self, instance: Instance) -> None:
+        """An instance died on its own: start a replacement and route to it. A failure nobody
+        foresaw is logged by the launcher's watcher (``InstanceLauncher._watch``), and the
+        endpoint stays InService on its other instances (the router skips a dead one)."""
         name = instance.endpoint
         fleet = self.in_service.get(name.lower())
         doc = self.docs.endpoint(name)
