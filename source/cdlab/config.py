@@ -26,6 +26,8 @@ def port() -> int:
 
 
 def region() -> str:
+    """The local cloud's region, from the environment alone. A client's region, on either target,
+    is the session's: :func:`cdlab.target.region`."""
     return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
 
 

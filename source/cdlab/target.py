@@ -29,6 +29,17 @@ def current() -> str:
     return os.environ.get("CDLAB_TARGET", "local")
 
 
+def region() -> str:
+    """The region boto3's clients call: ``AWS_DEFAULT_REGION``, else the profile's from
+    ``aws configure``; on the local cloud :func:`ready` sets the cloud's own (us-east-1 unless
+    the environment names another). Not :func:`cdlab.config.region`, which is the local cloud's
+    and reads the environment alone."""
+    name = boto3.session.Session().region_name
+    if not name:
+        raise ValueError("no AWS region: run `aws configure` or set AWS_DEFAULT_REGION")
+    return name
+
+
 def ready(
     target: str | None = None, home: Path | None = None, port: int | None = None
 ) -> dict[str, str]:

@@ -141,16 +141,6 @@ KIT: dict[tuple[str, str], dict] = {
             "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}
         },
     },
-    ("SagemakerRole", "AlgorithmImage"): {
-        "Sid": "AlgorithmImage",
-        "Effect": "Allow",
-        "Action": [
-            "ecr:BatchCheckLayerAvailability",
-            "ecr:BatchGetImage",
-            "ecr:GetDownloadUrlForLayer",
-        ],
-        "Resource": "arn:aws:ecr:us-east-1:*:repository/factorization-machines",
-    },
 }
 
 
@@ -162,7 +152,6 @@ CODEBUILD = role_policy("CodeBuildRole")
 TESTER = role_policy("TestCodeBuildRole")
 SAGEMAKER = role_policy("SagemakerRole")
 QA_ENDPOINT = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/qa-cdlab-1a2b3c4d-20250101120000"
-FM_IMAGES = "arn:aws:ecr:us-east-1:382416733822:repository/factorization-machines"
 LOG_GROUPS = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/codebuild"
 BUILD_STREAM = f"{LOG_GROUPS}/cdlab-build:log-stream:1"
 OTHER_STREAM = f"{LOG_GROUPS}/other-build:log-stream:1"
@@ -653,12 +642,6 @@ CASES = [
     case("kit-test-invokes-no-prod-endpoint", [TESTER], ask(INVOKE, PROD_ENDPOINT), IMPLICIT),
     case("kit-sagemaker-puts-its-metrics", [SAGEMAKER], ask(METRIC, context=SAGEMAKER_NS), ALLOWED),
     case("kit-sagemaker-puts-no-other-metrics", [SAGEMAKER], ask(METRIC, context=OWN_NS), IMPLICIT),
-    case(
-        "kit-sagemaker-pulls-the-fm-image",
-        [SAGEMAKER],
-        ask("ecr:BatchGetImage", FM_IMAGES),
-        ALLOWED,
-    ),
 ]
 
 

@@ -276,6 +276,15 @@ def test_no_role_is_granted_a_wildcard_action(pipeline):
                 assert "*" not in action, f"{name}: {action}"
 
 
+def test_the_sagemaker_role_pulls_no_image_itself(pipeline):
+    """SageMaker pulls a built-in algorithm's image with its own credentials, so the execution
+    role needs no ECR permission (least privilege):
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AlgorithmSpecification.html"""
+    statements = _statements(pipeline["Resources"]["SagemakerRole"])
+    ecr = [a for st in statements for a in _as_list(st["Action"]) if a.startswith("ecr:")]
+    assert ecr == []
+
+
 def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 

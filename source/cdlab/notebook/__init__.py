@@ -57,15 +57,9 @@ from cdlab.notebook.traffic import (
     predict,
 )
 from cdlab.notebook.watching import watch_endpoint
-from cdlab.notebook.workspace import (
-    PREFIX,
-    default_bucket,
-    ensure_bucket,
-    region,
-    repository,
-    workdir,
-)
+from cdlab.notebook.workspace import PREFIX, default_bucket, ensure_bucket, repository, workdir
 from cdlab.steps.training import channel  # notebooks show the request with it
+from cdlab.target import region  # the session's, which the notebooks' clients call
 
 time_scale = clock.scale  # the notebooks' name for it
 

@@ -10,13 +10,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from cdlab import config
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
-from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.notebook import clock
 from cdlab.notebook.workspace import PREFIX, ensure_bucket, workdir
 from cdlab.steps import prepare
-from cdlab.steps.training import job_request, wait
+from cdlab.steps.training import fm_image, job_request, wait
 
 TRAINING_PREFIX = f"{PREFIX}-fm"
 RESULT_KEY = "prepdata/prepdata_result.json"
@@ -82,7 +80,7 @@ def trained_model(bucket: str, role: str, **hyperparameters: str) -> str:
             print(f"model of training job {summary['TrainingJobName']}: {model_data}")
             return model_data
     name = f"{TRAINING_PREFIX}-{time.time_ns() // 1_000_000}"
-    image = fm_image_uri(config.region())
+    image = fm_image()
     print(f"training job {name} (no earlier job with these hyperparameters):")
     sm.create_training_job(**job_request(name, role, bucket, prepared, hp, image))
     job = wait(sm, name, log=print, polls=clock.polls())

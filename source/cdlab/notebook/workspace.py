@@ -1,5 +1,5 @@
 """Names and places the notebooks share: the prefix of everything they create, the kit's
-checkout, the local work folder, the session's region and the S3 bucket."""
+checkout, the local work folder and the S3 bucket (named after the session's region)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from cdlab import config
+from cdlab import config, target
 
 PREFIX = "cdlab-nb"
 
@@ -29,21 +29,11 @@ def workdir() -> Path:
     return path
 
 
-def region() -> str:
-    """The region of this session, as boto3 finds it (``AWS_DEFAULT_REGION``, else the
-    profile's from ``aws configure``); on the local cloud ``cdlab.target.ready`` sets the cloud's
-    own (us-east-1 unless the environment names another)."""
-    name = boto3.session.Session().region_name
-    if not name:
-        raise ValueError("no AWS region: run `aws configure` or set AWS_DEFAULT_REGION")
-    return name
-
-
 def default_bucket() -> str:
     """``cdlab-<region>-<account id>``: bucket names are global, so, like the SageMaker SDK's
     default bucket (``sagemaker-<region>-<account id>``), it names the account and region."""
     account = boto3.client("sts").get_caller_identity()["Account"]
-    return f"cdlab-{region()}-{account}"
+    return f"cdlab-{target.region()}-{account}"
 
 
 def ensure_bucket(bucket: str) -> None:

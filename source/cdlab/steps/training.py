@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from cdlab import cloud_clock, config
+from cdlab import cloud_clock, target
 from cdlab.fm.trainer import RECOMMENDED_HYPERPARAMETERS
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.steps.prepare import RESULT_FILE
@@ -137,6 +137,15 @@ def update_configurations(config_dir: Path, parameters: dict[str, str]) -> None:
         path.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def fm_image() -> str:
+    """The built-in Factorization Machines image of the region the SageMaker client calls
+    (:func:`cdlab.target.region`, which ``aws configure`` alone may name): each region has its own
+    (https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html),
+    and the model made from the job must use one of its own region
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html)."""
+    return fm_image_uri(target.region())
+
+
 def job_request(
     name: str, role: str, bucket: str, prepared: dict[str, Any], hp: dict[str, str], image: str
 ) -> dict[str, Any]:
@@ -174,7 +183,7 @@ def run(
     timestamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     commit_id = short_commit(commit)
     name = job_name(stack, commit_id, timestamp)
-    image = fm_image_uri(config.region())
+    image = fm_image()
     configured = configured_hyperparameters(workdir)
     hp = {
         **RECOMMENDED_HYPERPARAMETERS,
