@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
+from cdlab.localcloud.sagemaker.images import fm_image_uri
 from tests.integration.test_endpoints import BODY, error_of, invoke, score
 from tests.signing import signed_headers
 
@@ -99,6 +100,22 @@ def test_model_data_must_exist(sm, fm_image, bucket) -> None:
     )
     assert code == "ValidationException"
     assert message == f"Could not find model data at s3://{bucket}/absent.tar.gz."
+
+
+def test_an_image_of_another_region_is_refused_as_sagemaker_refuses_it(sm, bucket) -> None:
+    """SageMaker pulls no image across regions: a model of this cloud's region (us-east-1) with
+    us-west-2's Factorization Machines image is refused at once, not when an endpoint starts."""
+    image = fm_image_uri("us-west-2")
+    code, message = error_of(
+        sm.create_model,
+        ModelName="elsewhere",
+        PrimaryContainer={"Image": image, "ModelDataUrl": f"s3://{bucket}/absent.tar.gz"},
+    )
+    assert code == "ValidationException"
+    assert message == (
+        f'Region of "{image}" does not match expected region of us-east-1. Cross region ECR '
+        "image pulls are not allowed."
+    )
 
 
 def test_oversize_payload_is_refused_before_it_is_read(runtime, serving) -> None:

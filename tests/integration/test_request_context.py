@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import boto3
 
+from cdlab.localcloud.sagemaker.images import fm_image_uri
+
 REGION = "eu-west-1"  # the local cloud's default is us-east-1
 OUTPUTS = """
 Resources:
@@ -26,13 +28,13 @@ Outputs:
 
 
 def test_arns_and_pseudo_parameters_name_the_region_the_request_was_signed_for(
-    aws_env: dict[str, str], upload_model, fm_image: str
+    aws_env: dict[str, str], upload_model
 ) -> None:
     session = boto3.Session(region_name=REGION)
     sm, cfn = session.client("sagemaker"), session.client("cloudformation")
     model = sm.create_model(
         ModelName="cdlab-context",
-        PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(7)},
+        PrimaryContainer={"Image": fm_image_uri(REGION), "ModelDataUrl": upload_model(7)},
     )
     try:
         assert model["ModelArn"] == f"arn:aws:sagemaker:{REGION}:123456789012:model/cdlab-context"

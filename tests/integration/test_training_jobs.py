@@ -445,6 +445,12 @@ def test_invalid_requests_get_sagemakers_errors(sm, create, completed: dict, buc
     code, message = error_of(create, name="no-data", data={"train": f"s3://{bucket}/nothing/"})
     assert code == "ValidationException"
     assert message.startswith(f'No S3 objects found under S3 URL "s3://{bucket}/nothing/"')
+    code, message = error_of(create, name="elsewhere", image=fm_image_uri("us-west-2"))
+    assert (code, message) == (
+        "ValidationException",
+        "Invalid DNS suffix 'amazonaws.com' for region 'us-west-2' in training image. Please "
+        "provide the valid <region>.<dns-suffix>: 'us-east-1.amazonaws.com'",
+    )
     code, message = error_of(sm.stop_training_job, TrainingJobName="fm-small")
     assert message == "The request was rejected because the training job is in status Completed."
     with pytest.raises(ClientError, match="Requested resource not found"):

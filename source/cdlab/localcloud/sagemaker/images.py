@@ -17,7 +17,7 @@ FM_CONTAINER = "cdlab.fm.serve_container"
 FM_TRAINER = "cdlab.fm.train_container"
 ALGORITHM_CONFIG = "sagemaker/core/image_uri_config/{}.json"
 IMAGE_URI = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>amazonaws\.com(?:\.cn)?)"
     r"/(?P<repo>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+))?"
 )
 
@@ -54,6 +54,36 @@ def algorithm_of(image: str) -> str | None:
     if _registries("factorization-machines").get(match["region"]) != match["account"]:
         return None
     return "factorization-machines"
+
+
+def _elsewhere(image: str, region: str) -> re.Match[str] | None:
+    """``image``'s parts when it is in the ECR of another region than ``region``."""
+    match = IMAGE_URI.fullmatch(image)
+    return match if match is not None and match["region"] != region else None
+
+
+def model_region_refusal(image: str, region: str) -> str | None:
+    """CreateModel's refusal of an image in another region's ECR, in SageMaker's words (it pulls
+    no image across regions: docs/aws-compatibility.md, "SageMaker control plane"); None for an
+    image of ``region`` or one not in ECR."""
+    if _elsewhere(image, region) is None:
+        return None
+    return (
+        f'Region of "{image}" does not match expected region of {region}. Cross region ECR '
+        "image pulls are not allowed."
+    )
+
+
+def training_region_refusal(image: str, region: str) -> str | None:
+    """CreateTrainingJob's refusal of a training image in another region's ECR, in SageMaker's
+    words; None for an image of ``region`` or one not in ECR."""
+    match = _elsewhere(image, region)
+    if match is None:
+        return None
+    return (
+        f"Invalid DNS suffix '{match['domain']}' for region '{match['region']}' in training "
+        f"image. Please provide the valid <region>.<dns-suffix>: '{region}.{match['domain']}'"
+    )
 
 
 def _unknown(image: str, does: str) -> UnknownImage:

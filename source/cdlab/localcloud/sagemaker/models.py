@@ -12,7 +12,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker import artifacts
+from cdlab.localcloud.sagemaker import artifacts, images
 from cdlab.localcloud.sagemaker.documents import MODEL, Documents, arn, paginate, public
 
 
@@ -41,6 +41,9 @@ class Models:
         container = containers[0]
         if not container.get("Image"):
             raise ValidationException("The container must specify an Image.")
+        refused = images.model_region_refusal(container["Image"], ctx.region)
+        if refused is not None:
+            raise ValidationException(refused)
         url = container.get("ModelDataUrl")
         if not url:
             return self._store_model(ctx, p, container, None)

@@ -62,6 +62,9 @@ class Training:
                 "AlgorithmSpecification.TrainingImage (for Factorization Machines, "
                 "sagemaker.core.image_uris.retrieve('factorization-machines', region))."
             )
+        refused = images.training_region_refusal(image, ctx.region)
+        if refused is not None:
+            raise ValidationException(refused)
         try:
             artifacts.split_s3_url(p["OutputDataConfig"]["S3OutputPath"], key_required=False)
         except artifacts.ArtifactError as e:
