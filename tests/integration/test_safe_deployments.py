@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from cdlab import load
+from cdlab import load, notebook
 from tests.conftest import children_with_pids, small_model
 from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
 from tests.polling import poll
@@ -169,6 +169,30 @@ def test_a_healthy_linear_deployment_shifts_traffic_in_steps(
     assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == new_config
     assert "FailureReason" not in final
     assert report.failed == 0, report.summary()
+
+
+def test_the_notebooks_watch_sees_each_linear_step_bake_by_its_status(
+    scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebook 07 tells a linear deployment's steps by the new variant's Status, which AWS
+    always sets (one Baking, with its own StartTime, per step), not by its StatusMessage, which
+    AWS may leave out."""
+    for key, value in scaled.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CDLAB_TARGET", "local")
+    name = scaled.endpoint("watched", small_model(1, feature_dim=FEATURES), instances=1)
+    new_config = scaled.config("watched", small_model(2, feature_dim=FEATURES), instances=2)
+    scaled.client("sagemaker").update_endpoint(
+        EndpointName=name,
+        EndpointConfigName=new_config,
+        DeploymentConfig=blue_green(sized("LINEAR", "INSTANCE_COUNT", 1), bake=120),
+    )
+    seen = notebook.watch_endpoint(
+        name, time.monotonic(), lambda d: d["EndpointStatus"] not in IN_PROGRESS, timeout=60
+    )
+    assert seen["status"].iloc[-1] == "InService"
+    assert set(seen["variant_status"]) <= {"Creating", "ActivatingTraffic", "Baking", ""}
+    assert seen.loc[seen["variant_status"] == "Baking", "since"].nunique() == 2
 
 
 def sized(kind: str, unit: str, value: int) -> dict:

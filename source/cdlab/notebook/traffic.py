@@ -4,12 +4,15 @@ background threads that records every answer."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pandas as pd
+from botocore.config import Config
 
 from cdlab import data
 from cdlab.notebook import clock
@@ -60,42 +63,67 @@ class Answer:
     error: str | None
 
 
+ROUND_TRIP = 0.2
+"""Seconds one request may take while a paced Traffic still keeps its rate: an invocation from a
+laptop to an AWS Region (TLS, SageMaker's overhead, the model) rather than the local cloud's few
+milliseconds."""
+MOST_THREADS = 32
+
+
+def threads_for(rate: float | None) -> int:
+    """Threads enough to send ``rate`` requests a second when each blocks for ``ROUND_TRIP``.
+
+    A thread waits for its answer before it sends again, so it sends at most ``1 / ROUND_TRIP``
+    a second: 60 a second needs 12 threads, where 2 would need answers within 33 ms. Capped at
+    ``MOST_THREADS`` (300 a second then allows 106 ms); waiting threads cost little, so the local
+    cloud's fast answers leave most of them idle. Unpaced traffic (``rate`` None) uses 2.
+    """
+    if not rate:
+        return 2
+    return min(MOST_THREADS, max(2, math.ceil(rate * ROUND_TRIP)))
+
+
 class Traffic:
     """Invokes an endpoint from background threads and records every answer.
 
     Each record is (seconds since start, variant, score of the first prediction, error). Use it as
     a context manager around what should happen under live traffic; ``frame()`` gives the records
-    as a DataFrame. It stops by itself after ``limit`` seconds of the target's time (an hour:
-    ``clock.TRAFFIC_LIMIT``), so a forgotten one ends on AWS and locally at any time scale.
+    as a DataFrame, ``summary()`` the rate it achieved. It stops by itself after ``limit`` seconds
+    of the target's time (an hour: ``clock.TRAFFIC_LIMIT``), so a forgotten one ends on AWS and
+    locally at any time scale.
     """
 
     def __init__(
         self,
         endpoint: str,
         body: bytes,
-        threads: int = 2,
+        threads: int | None = None,
         rate: float | None = None,
         limit: float = clock.TRAFFIC_LIMIT,
     ) -> None:
         """``rate``: requests per second in all (paced, each thread its share); None: as fast
-        as the endpoint answers. ``self.limit``: ``limit`` in real seconds."""
+        as the endpoint answers. ``threads``: ``threads_for(rate)`` unless given.
+        ``self.limit``: ``limit`` in real seconds."""
         self.endpoint, self.body, self.limit = endpoint, body, clock.real(limit)
-        self.interval = threads / rate if rate else 0.0
+        self.rate = rate
+        count = threads or threads_for(rate)
+        self.interval = count / rate if rate else 0.0
         self.answers: list[Answer] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
-            threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)
+            threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(count)
         ]
+        self._runtime: Any = None  # made by start(), in the caller's thread
         self.started = 0.0
+        self.stopped: float | None = None
 
     def _run(self, k: int) -> None:
-        runtime = boto3.client("sagemaker-runtime")
         due = k * self.interval / len(self._threads)
         while not self._stop.is_set() and time.monotonic() - self.started < self.limit:
             sent = time.monotonic() - self.started
             try:
-                answer = runtime.invoke_endpoint(
+                answer = self._runtime.invoke_endpoint(
                     EndpointName=self.endpoint, ContentType="application/json", Body=self.body
                 )
                 score = json.loads(answer["Body"].read())["predictions"][0]["score"]
@@ -109,6 +137,13 @@ class Traffic:
             self._stop.wait(due - elapsed)
 
     def start(self) -> Traffic:
+        """Start the threads, sharing one client: a boto3 client is thread-safe, its creation
+        from the default session is not
+        (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients);
+        a connection for each thread, so none waits for another's."""
+        self._runtime = boto3.client(
+            "sagemaker-runtime", config=Config(max_pool_connections=len(self._threads))
+        )
         self.started = time.monotonic()
         for thread in self._threads:
             thread.start()
@@ -119,6 +154,9 @@ class Traffic:
         return time.monotonic() - self.started
 
     def stop(self) -> pd.DataFrame:
+        """Stop sending, and wait for the requests under way (which count as sent before)."""
+        if self.stopped is None:
+            self.stopped = self.now()
         self._stop.set()
         for thread in self._threads:
             thread.join()
@@ -134,3 +172,27 @@ class Traffic:
         with self._lock:
             rows = list(self.answers)
         return pd.DataFrame(rows, columns=["time", "variant", "score", "error"])
+
+    def duration(self) -> float:
+        """Seconds the traffic ran: until it stopped, or now, and at most ``limit``."""
+        return min(self.stopped if self.stopped is not None else self.now(), self.limit)
+
+    def achieved(self) -> float:
+        """Requests sent per second, on average since the start."""
+        with self._lock:
+            sent = len(self.answers)
+        return sent / self.duration() if self.duration() > 0 else 0.0
+
+    def share(self) -> float:
+        """The achieved rate as a share of the ``rate`` asked (1.0 for unpaced traffic)."""
+        return self.achieved() / self.rate if self.rate else 1.0
+
+    def summary(self) -> str:
+        """The requests sent, in how long, and how near the rate asked: the endpoint's answers
+        pace the threads, so a slow one (AWS from afar) sends less than asked."""
+        with self._lock:
+            sent = len(self.answers)
+        line = f"{sent} requests in {self.duration():.1f} s: {self.achieved():.1f} a second"
+        if not self.rate:
+            return line
+        return f"{line}, {self.share():.0%} of the {self.rate:g} asked"

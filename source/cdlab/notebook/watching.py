@@ -22,7 +22,14 @@ def watch_endpoint(
 ) -> pd.DataFrame:
     """Poll DescribeEndpoint (and ``alarm``'s state) until ``until(description)`` or ``timeout``
     real seconds; one row per poll: seconds since ``since`` (a ``time.monotonic()``), status,
-    config, instances of the first variant, alarm state, and the pending deployment's message."""
+    config, instances of the first variant, alarm state, and the pending deployment's first
+    variant: its status, when that status began, and its message.
+
+    A deployment's steps show in the pending variant's ``Status`` (Creating, Updating, Deleting,
+    ActivatingTraffic, Baking), required, with a ``StartTime`` for each change; its
+    ``StatusMessage`` is optional, and AWS may leave it out
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantStatus.html).
+    """
     sm, cloudwatch = boto3.client("sagemaker"), boto3.client("cloudwatch")
     rows = []
     intervals = clock.polls()
@@ -30,8 +37,7 @@ def watch_endpoint(
     while True:
         described = sm.describe_endpoint(EndpointName=endpoint)
         pending = described.get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
-        messages = [v["VariantStatus"][0].get("StatusMessage", "") for v in pending
-                    if v.get("VariantStatus")]  # fmt: skip
+        variant = next((v["VariantStatus"][0] for v in pending if v.get("VariantStatus")), {})
         state = None
         if alarm is not None:
             alarms = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
@@ -43,7 +49,9 @@ def watch_endpoint(
                 "config": described["EndpointConfigName"],
                 "instances": described["ProductionVariants"][0].get("CurrentInstanceCount"),
                 "alarm": state,
-                "message": "; ".join(m for m in messages if m),
+                "variant_status": variant.get("Status", ""),
+                "since": variant.get("StartTime"),
+                "message": variant.get("StatusMessage", ""),
             }
         )
         if until(described) or time.monotonic() > deadline:
