@@ -9,6 +9,7 @@ import io
 import json
 import uuid
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -41,41 +42,6 @@ def archive(template: dict) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.slow  # a stack with an endpoint
-def test_a_deploy_action_creates_the_stack_from_the_source_artifact(client) -> None:
-    codepipeline, cfn = client("codepipeline"), client("cloudformation")
-    name = f"deploy-{uuid.uuid4().hex[:8]}"
-    pipe = make_parts(client, name, pipeline_actions=("s3:*", "cloudformation:*", "cloudwatch:*"))
-    declared = declaration(pipe)
-    declared["stages"][1] = one_action_stage(
-        "Deploy",
-        "Deploy",
-        "CloudFormation",
-        {
-            "ActionMode": "CREATE_UPDATE",
-            "StackName": f"{name}-app",
-            "TemplatePath": "SourceOutput::template.json",
-        },
-        inputArtifacts=["SourceOutput"],
-    )
-    codepipeline.create_pipeline(pipeline=declared)
-    settled(codepipeline, name, 1, "Failed")
-    s3 = client("s3")
-    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=archive({"Resources": {}}))
-    settled(codepipeline, name, 2, "Failed")
-    action = codepipeline.get_pipeline_state(name=name)["stageStates"][1]["actionStates"][0]
-    assert action["latestExecution"]["errorDetails"]["code"] == "JobFailed"
-    assert "ValidationError" in action["latestExecution"]["errorDetails"]["message"]
-    s3.put_object(
-        Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=archive({"Resources": {"Alarm": ALARM}})
-    )
-    settled(codepipeline, name, 3, "Succeeded")
-    [stack] = cfn.describe_stacks(StackName=f"{name}-app")["Stacks"]
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
-    action = codepipeline.get_pipeline_state(name=name)["stageStates"][1]["actionStates"][0]
-    assert action["latestExecution"]["externalExecutionId"] == f"{name}-app"
-
-
 def deploy_stage(stack: str, mode: str) -> dict:
     configuration = {
         "ActionMode": mode,
@@ -87,8 +53,33 @@ def deploy_stage(stack: str, mode: str) -> dict:
     )
 
 
-def deploy_action(codepipeline, name: str) -> dict:
+def deploy_action(codepipeline: Any, name: str) -> dict:
     return codepipeline.get_pipeline_state(name=name)["stageStates"][1]["actionStates"][0]
+
+
+@pytest.mark.slow  # a stack with an endpoint
+def test_a_deploy_action_creates_the_stack_from_the_source_artifact(client) -> None:
+    codepipeline, cfn = client("codepipeline"), client("cloudformation")
+    name = f"deploy-{uuid.uuid4().hex[:8]}"
+    pipe = make_parts(client, name, pipeline_actions=("s3:*", "cloudformation:*", "cloudwatch:*"))
+    declared = declaration(pipe)
+    declared["stages"][1] = deploy_stage(f"{name}-app", "CREATE_UPDATE")
+    codepipeline.create_pipeline(pipeline=declared)
+    settled(codepipeline, name, 1, "Failed")
+    s3 = client("s3")
+    s3.put_object(Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=archive({"Resources": {}}))
+    settled(codepipeline, name, 2, "Failed")
+    action = deploy_action(codepipeline, name)
+    assert action["latestExecution"]["errorDetails"]["code"] == "JobFailed"
+    assert "ValidationError" in action["latestExecution"]["errorDetails"]["message"]
+    s3.put_object(
+        Bucket=pipe.source_bucket, Key=SOURCE_KEY, Body=archive({"Resources": {"Alarm": ALARM}})
+    )
+    settled(codepipeline, name, 3, "Succeeded")
+    [stack] = cfn.describe_stacks(StackName=f"{name}-app")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    action = deploy_action(codepipeline, name)
+    assert action["latestExecution"]["externalExecutionId"] == f"{name}-app"
 
 
 @pytest.mark.slow  # five pipeline runs
