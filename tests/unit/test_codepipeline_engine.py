@@ -18,7 +18,7 @@ from cdlab.localcloud.codepipeline.records import Executions, new_execution, sta
 from cdlab.localcloud.iam.resources import Scope, resources
 from cdlab.localcloud.moto.eventbridge import CreatedObject
 from cdlab.localcloud.state.store import Store
-from tests.integration.codepipelines import Pipeline, declaration
+from tests.integration.codepipelines import Pipeline, declaration, one_action_stage
 
 PIPE = Pipeline("p", "src", "art", "arn:aws:iam::123456789012:role/r", "")
 
@@ -41,6 +41,28 @@ def test_a_valid_declaration_passes_and_an_input_from_nowhere_is_refused() -> No
     sourceless = {**pipeline, "stages": [pipeline["stages"][1], second]}
     with pytest.raises(InvalidStructureException, match="first stage only"):
         structure.check(sourceless)
+
+
+def deploying(mode: str) -> dict:
+    """The test pipeline with a CloudFormation deploy action in ``mode`` as its second stage."""
+    pipeline = declaration(PIPE)
+    configuration = {"ActionMode": mode, "StackName": "s", "TemplatePath": "SourceOutput::t.json"}
+    pipeline["stages"][1] = one_action_stage(
+        "Deploy", "Deploy", "CloudFormation", configuration, inputArtifacts=["SourceOutput"]
+    )
+    return pipeline
+
+
+@pytest.mark.parametrize("mode", ["DELETE_ONLY", "CHANGE_SET_REPLACE", "CHANGE_SET_EXECUTE"])
+def test_a_deploy_mode_the_local_cloud_does_not_run_is_refused_naming_it(mode: str) -> None:
+    structure.check(deploying("CREATE_UPDATE"))
+    structure.check(deploying("REPLACE_ON_FAILURE"))
+    with pytest.raises(InvalidStructureException) as refused:
+        structure.check(deploying(mode))
+    assert str(refused.value) == (
+        f"action Deploy in stage Deploy: ActionMode {mode} does not run on the local cloud; "
+        "it runs CREATE_UPDATE and REPLACE_ON_FAILURE."
+    )
 
 
 def test_a_newer_execution_waiting_at_a_stage_supersedes_the_one_waiting_before() -> None:

@@ -200,9 +200,12 @@ def test_buildspec_substitutions_name_things_the_template_has(pipeline, project)
 
 def test_deploy_stages_use_endpoint_yml_with_their_configuration(pipeline, endpoint):
     declared = set(endpoint["Parameters"])
-    for name, env in (("DeployQA", "qa"), ("DeployProd", "prod")):
+    for name, env, mode in (
+        ("DeployQA", "qa", "REPLACE_ON_FAILURE"),  # a failed QA stack is replaced
+        ("DeployProd", "prod", "CREATE_UPDATE"),  # a failed prod stack is never deleted
+    ):
         config = only_action(pipeline, name)["Configuration"]
-        assert config["ActionMode"] == "CREATE_UPDATE"
+        assert config["ActionMode"] == mode
         assert config["TemplatePath"] == "BuildOutput::cloudformation/endpoint.yml"
         assert config["TemplateConfiguration"] == (
             f"BuildOutput::cloudformation/configuration_{env}.json"

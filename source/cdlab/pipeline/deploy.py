@@ -1,13 +1,19 @@
-"""A CloudFormation deploy action (ActionMode CREATE_UPDATE) through boto3, as CodePipeline runs it.
+"""A CloudFormation deploy action (ActionMode CREATE_UPDATE or REPLACE_ON_FAILURE) through boto3,
+as CodePipeline runs it.
 
 The template and the template configuration (``Parameters``, ``Tags``, ``StackPolicy``) come from
 the input artifact; ``ParameterOverrides`` win over the configuration's parameters. The template
 is validated first (ValidateTemplate, which the AWS CDK grants a pipeline's role for this
 action), so a broken one fails before any stack is touched. The stack is
 created when it does not exist and updated otherwise (with the configuration's stack policy as
-``StackPolicyBody``); "no updates" is a success, as in CodePipeline. The stack's events are
-written to the action's log while it is polled, every ``POLL_SECONDS`` or when the caller's
-``pause`` returns sooner (the local cloud's engine wakes it when a stack is written).
+``StackPolicyBody``); "no updates" is a success, as in CodePipeline. With REPLACE_ON_FAILURE a
+stack in a failed state (:data:`FAILED_STATES`, such as the ROLLBACK_COMPLETE a failed first
+creation leaves, which UpdateStack refuses) is deleted first, then created again. The modes are
+AWS's (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CloudFormation.html,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/continuous-delivery-codepipeline-action-reference.html);
+the change set modes and DELETE_ONLY do not run locally (:func:`mode_refusal`). The stack's
+events are written to the action's log while it is polled, every ``POLL_SECONDS`` or when the
+caller's ``pause`` returns sooner (the local cloud's engine wakes it when a stack is written).
 """
 
 from __future__ import annotations
@@ -24,6 +30,18 @@ from botocore.exceptions import ClientError
 from cdlab.pipeline.definition import Action, PipelineError
 
 POLL_SECONDS = 0.5
+CREATE_UPDATE, REPLACE_ON_FAILURE = "CREATE_UPDATE", "REPLACE_ON_FAILURE"
+ACTION_MODES = (CREATE_UPDATE, REPLACE_ON_FAILURE)  # the ones the local cloud runs
+# the states in which REPLACE_ON_FAILURE deletes the stack and creates it again
+FAILED_STATES = frozenset(
+    {
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "CREATE_FAILED",
+        "DELETE_FAILED",
+        "UPDATE_ROLLBACK_FAILED",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,7 @@ class Deployed:
     stack: str
     outputs: dict[str, str]
     parameters: dict[str, str]
-    operation: str  # created, updated or unchanged
+    operation: str  # created, replaced, updated or unchanged
 
 
 def artifact_file(reference: str, artifacts: dict[str, Path]) -> Path:
@@ -62,10 +80,20 @@ def parameter_overrides(text: str | None, artifacts: dict[str, Path]) -> dict[st
     return resolved
 
 
+def mode_refusal(mode: str | None) -> str | None:
+    """Why an action with ActionMode ``mode`` cannot run locally; None when it can."""
+    if mode in ACTION_MODES:
+        return None
+    return (
+        f"ActionMode {mode} does not run on the local cloud; it runs {' and '.join(ACTION_MODES)}."
+    )
+
+
 def _request(action: Action, artifacts: dict[str, Path]) -> dict[str, Any]:
     configuration = action.configuration
-    if configuration.get("ActionMode") != "CREATE_UPDATE":
-        raise PipelineError(f"{action.key}: only ActionMode CREATE_UPDATE runs locally")
+    refusal = mode_refusal(configuration.get("ActionMode"))
+    if refusal is not None:
+        raise PipelineError(f"{action.key}: {refusal}")
     settings: dict[str, Any] = {}
     if "TemplateConfiguration" in configuration:
         path = artifact_file(configuration["TemplateConfiguration"], artifacts)
@@ -89,14 +117,15 @@ def _request(action: Action, artifacts: dict[str, Path]) -> dict[str, Any]:
     return request
 
 
-def _exists(cfn: Any, stack: str) -> bool:
+def _existing(cfn: Any, stack: str) -> dict[str, Any] | None:
+    """The live stack named ``stack``, None when there is none."""
     try:
         [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as e:
         if "does not exist" in e.response["Error"]["Message"]:
-            return False
+            return None
         raise
-    return described["StackStatus"] != "DELETE_COMPLETE"
+    return None if described["StackStatus"] == "DELETE_COMPLETE" else described
 
 
 def _settle(
@@ -143,6 +172,26 @@ def _refused(stack: str, error: ClientError) -> PipelineError:
     )
 
 
+def _delete(
+    cfn: Any,
+    described: dict[str, Any],
+    request: dict[str, Any],
+    log: TextIO,
+    since: float,
+    pause: Callable[[float], object],
+) -> None:
+    """Delete the stack (as the action's role, like its other calls) and wait until it is gone;
+    it is polled by its ID, as a deleted stack is no longer found by its name."""
+    role = {"RoleARN": request["RoleARN"]} if "RoleARN" in request else {}
+    try:
+        cfn.delete_stack(StackName=described["StackId"], **role)
+    except ClientError as e:
+        raise _refused(described["StackName"], e) from None
+    deleted = _settle(cfn, described["StackId"], log, since, pause)
+    if deleted["StackStatus"] != "DELETE_COMPLETE":
+        raise PipelineError(_failure(cfn, deleted, since))
+
+
 def run(
     action: Action,
     artifacts: dict[str, Path],
@@ -151,8 +200,9 @@ def run(
     pause: Callable[[float], object],
 ) -> Deployed:
     """Create or update the action's stack with the CloudFormation client ``cfn`` (the
-    pipeline role's) and wait, ``pause(POLL_SECONDS)`` between two looks (``time.sleep``, or a
-    sleep that a change of the stack ends sooner); raise PipelineError when it fails."""
+    pipeline role's), replacing a failed one under REPLACE_ON_FAILURE, and wait,
+    ``pause(POLL_SECONDS)`` between two looks (``time.sleep``, or a sleep that a change of the
+    stack ends sooner); raise PipelineError when it fails."""
     request = _request(action, artifacts)
     stack = request["StackName"]
     started = time.time()
@@ -162,8 +212,18 @@ def run(
         cfn.validate_template(TemplateBody=request["TemplateBody"])
     except ClientError as e:
         raise _refused(stack, e) from None
-    operation = "updated" if _exists(cfn, stack) else "created"
-    log.write(f"{operation[:-2]}ing stack {stack}\n")  # creating, updating
+    existing = _existing(cfn, stack)
+    operation = "created" if existing is None else "updated"
+    if (
+        existing is not None
+        and action.configuration["ActionMode"] == REPLACE_ON_FAILURE
+        and existing["StackStatus"] in FAILED_STATES
+    ):
+        log.write(f"stack {stack} is {existing['StackStatus']}: deleting it, then creating it\n")
+        log.flush()
+        _delete(cfn, existing, request, log, started, pause)
+        operation = "replaced"
+    log.write(f"{'updating' if operation == 'updated' else 'creating'} stack {stack}\n")
     log.flush()
     try:
         if operation == "updated":

@@ -4,8 +4,9 @@ The structure rules are AWS's
 (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html):
 at least two stages; source actions in the first stage only, and only source actions there;
 unique stage, action and output artifact names; every input artifact the output of an action
-that runs before it. The local cloud runs five action types (:data:`RUNS`); any other is
-refused here rather than failing at run time.
+that runs before it. The local cloud runs five action types (:data:`RUNS`), and of the
+CloudFormation action's modes those :mod:`cdlab.pipeline.deploy` runs; any other is refused here
+rather than failing at run time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from typing import Any
 
 from cdlab.localcloud.codepipeline.errors import InvalidStructureException, ValidationException
+from cdlab.pipeline import deploy
 
 NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
 # (category, provider) -> the configuration keys the action requires
@@ -96,6 +98,10 @@ def _check_action(stage: str, action: dict[str, Any], first: bool, produced: set
         raise InvalidStructureException(
             f"{where}: missing required configuration key(s) {', '.join(missing)}"
         )
+    if (category, provider) == ("Deploy", "CloudFormation"):
+        refusal = deploy.mode_refusal(configuration["ActionMode"])
+        if refusal is not None:
+            raise InvalidStructureException(f"{where}: {refusal}")
     inputs = [i["name"] for i in action.get("inputArtifacts", [])]
     outputs = action.get("outputArtifacts", [])
     if category == "Source" and (inputs or len(outputs) != 1):
