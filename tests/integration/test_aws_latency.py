@@ -4,6 +4,8 @@ the values the notebooks had before did not."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ import pytest
 from cdlab import load, notebook
 from cdlab.localcloud.latency import AWS
 from cdlab.notebook import clock
-from tests.conftest import small_model
+from tests.conftest import children_with_pids, small_model
 from tests.integration.scaled import (
     FEATURES,
     TIME_SCALE,
@@ -22,7 +24,8 @@ from tests.integration.scaled import (
     scaled_cloud,
     track_invocations,
 )
-from tests.integration.test_safe_deployments import blue_green
+from tests.integration.test_safe_deployments import blue_green, serves
+from tests.polling import poll
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +170,36 @@ def test_scale_out_and_in_end_within_the_sized_waits(kernel) -> None:
     # Low datapoints may start while the load still runs (3 instances share it), so the wait
     # after the load stops holds at least the instances' removal.
     assert cloud_seconds(quiet["time"].iloc[-1]) >= AWS.capacity_change
+
+
+def test_an_instance_that_dies_while_its_variant_grows_is_replaced_and_served(kernel) -> None:
+    """An instance dies while its variant is given one more (AWS's minutes of a capacity
+    change): the variant ends with its replacement and the added instance, both routed to, and
+    deleting the endpoint stops every one of them (a replacement used to be left out of the
+    grown fleet, running unrouted until the cloud stopped)."""
+    name = kernel.endpoint("grow", small_model(1, feature_dim=FEATURES), instances=2)
+    sm = kernel.client("sagemaker")
+
+    def instances() -> set[int]:
+        return {
+            pid
+            for pid, cmdline in children_with_pids(kernel.cloud.pid)
+            if name.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
+        }
+
+    old = instances()
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+    )
+    os.kill(min(old), signal.SIGKILL)
+    assert kernel.wait(name)["EndpointStatus"] == "InService"
+    started = poll(
+        lambda: instances() - old,
+        until=lambda pids: len(pids) == 2,
+        what="the added instance and the replacement running",
+    )
+    for pid in started:
+        serves(kernel, name, pid)
+    sm.delete_endpoint(EndpointName=name)
+    poll(instances, until=lambda pids: not pids, timeout=60, what="every instance stopped")

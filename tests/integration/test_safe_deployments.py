@@ -277,16 +277,16 @@ def test_an_old_instance_that_dies_during_a_canary_is_replaced_and_the_split_hol
     sm.update_endpoint(
         EndpointName=name,
         EndpointConfigName=new_config,
-        DeploymentConfig=blue_green(sized("CANARY", "INSTANCE_COUNT", 1), bake=900),
+        DeploymentConfig=blue_green(sized("CANARY", "INSTANCE_COUNT", 1), bake=1800),
     )
-    poll(
-        lambda: sm.describe_endpoint(EndpointName=name),
-        until=lambda d: any(
-            v["VariantStatus"][0]["Status"] == "Baking"
-            for v in d.get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
-        ),
-        what="the canary baking",
-    )
+
+    def step() -> dict | None:
+        """The deployment's status (Baking, its message, since when), None when there is none."""
+        described = sm.describe_endpoint(EndpointName=name)
+        pending = described.get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
+        return pending[0]["VariantStatus"][0] if pending else None
+
+    canary = poll(step, until=lambda s: s and s["Status"] == "Baking", what="the canary baking")
     new_fleet = instances() - old_fleet
     assert len(new_fleet) == 2
     killed = min(old_fleet)
@@ -297,8 +297,8 @@ def test_an_old_instance_that_dies_during_a_canary_is_replaced_and_the_split_hol
         what="the old fleet's instance replaced",
     )
     serves(scaled, name, replacement)
-    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
     scores = [score() for _ in range(60)]
+    assert step() == canary, "the canary's bake ended before the answers were in"
     on_new_fleet = [s for s in scores if s != pytest.approx(old_score)]
     assert len(on_new_fleet) >= 10, f"{len(on_new_fleet)} of 60 answers from the canary"
     final = watch_update(scaled, name)[-1]

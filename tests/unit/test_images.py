@@ -28,3 +28,18 @@ def test_other_images_are_unknown_with_a_clear_reason(image: str) -> None:
     assert images.algorithm_of(image) is None
     with pytest.raises(images.UnknownImage, match="not available in the local cloud"):
         images.inference_module(image)
+
+
+@pytest.mark.parametrize("suffix", [":1", "@sha256:" + "0" * 64, ""])
+def test_an_image_of_another_region_is_refused_tagged_pinned_or_bare(suffix: str) -> None:
+    image = f"174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines{suffix}"
+    assert images.model_region_refusal(image, "us-west-2") is None
+    assert images.model_region_refusal(image, "us-east-1") == (
+        f'Region of "{image}" does not match expected region of us-east-1. Cross region ECR '
+        "image pulls are not allowed."
+    )
+    assert images.training_region_refusal(image, "us-east-1") == (
+        "Invalid DNS suffix 'amazonaws.com' for region 'us-west-2' in training image. Please "
+        "provide the valid <region>.<dns-suffix>: 'us-east-1.amazonaws.com'"
+    )
+    assert images.model_region_refusal("my-registry.example/fm:1", "us-east-1") is None

@@ -4,6 +4,7 @@ kit's own changes it keeps and replays with them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import threading
@@ -154,7 +155,19 @@ async def _change_behind_the_kits_own(home: Path) -> None:
     finally:
         busy.set()
         await server.close()
+        await moto.run(_remove_role, moto, name)
         moto.shutdown()
+        gateway.store.close()
+
+
+def _remove_role(moto: MotoState, name: str) -> None:
+    """On moto's thread: the role and its policy, as far as the test made them (moto's backends
+    outlive the test)."""
+    backend = moto.iam_backend()
+    with contextlib.suppress(Exception):
+        backend.delete_role_policy(name, "p")
+    with contextlib.suppress(Exception):
+        backend.delete_role(name)
 
 
 @pytest.mark.parametrize(

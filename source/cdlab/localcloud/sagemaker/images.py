@@ -18,7 +18,7 @@ FM_TRAINER = "cdlab.fm.train_container"
 ALGORITHM_CONFIG = "sagemaker/core/image_uri_config/{}.json"
 IMAGE_URI = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>amazonaws\.com(?:\.cn)?)"
-    r"/(?P<repo>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+))?"
+    r"/(?P<repo>[a-z0-9._/-]+?)(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[0-9a-f]{64}))?"
 )
 
 

@@ -174,38 +174,36 @@ class Lifecycle:
 
     async def _resize(self, name: str) -> None:
         """New weights apply at once; instances are added before they are routed to, and
-        removed ones drain."""
+        removed ones drain. The new fleet is made of the fleet in service as it is once the
+        added instances run: one of its instances that died meanwhile has been replaced in it."""
         doc = self.docs.endpoint(name)
         assert doc is not None
         snapshot = doc["_Pending"]
-        before = self.in_service[name.lower()]
-        fleet = {v: list(group) for v, group in before.items()}
-        retired: list[Instance] = []
+        live = self.in_service[name.lower()]
+        added: dict[str, list[Instance]] = {}
         try:
             for s in snapshot:
-                group = fleet[s["VariantName"]]
-                if s["Count"] != len(group):
+                count = len(live[s["VariantName"]])
+                if s["Count"] != count:
                     await latency.pause(latency.current().capacity_change)
-                if s["Count"] > len(group):
-                    group += await self.launcher.start(
-                        name,
-                        s["VariantName"],
-                        s["Image"],
-                        s["ArtifactDigest"],
-                        s["Count"] - len(group),
+                if s["Count"] > count:
+                    added[s["VariantName"]] = await self.launcher.start(
+                        name, s["VariantName"], s["Image"], s["ArtifactDigest"], s["Count"] - count
                     )
-                elif s["Count"] < len(group):
-                    retired += group[s["Count"] :]
-                    del group[s["Count"] :]
         except Exception as e:
-            added = [i for v, g in fleet.items() for i in g if i not in before[v]]
-            await self.stop(added, drain_seconds=0)
+            await self.stop([i for group in added.values() for i in group], drain_seconds=0)
             if not isinstance(e, InstanceFailed | UnknownImage):
                 raise
             self.docs.save_endpoint(
                 doc, EndpointStatus="InService", FailureReason=str(e), _Pending=None
             )
             return
+        fleet: Fleet = {}
+        retired: list[Instance] = []
+        for s in snapshot:
+            group = [*live[s["VariantName"]], *added.get(s["VariantName"], [])]
+            fleet[s["VariantName"]] = group[: s["Count"]]
+            retired += group[s["Count"] :]
         self._put_in_service(doc, snapshot, fleet)
         await self.stop(retired)
 
@@ -264,11 +262,12 @@ class Lifecycle:
         except (InstanceFailed, UnknownImage) as e:
             log.error("could not replace instance of %s/%s: %s", name, instance.variant, e)
             return
-        current = self.in_service.get(name.lower())
-        if current is not fleet or instance not in current.get(instance.variant, []):
+        # the fleet in service now: a resize may have put a new one in service meanwhile, with
+        # the dead instance in it (a blue/green deployment's new fleet has not)
+        group = self.in_service.get(name.lower(), {}).get(instance.variant, [])
+        if instance not in group:
             await self.stop([replacement], drain_seconds=0)
             return
-        group = current[instance.variant]
         group[group.index(instance)] = replacement
         self.router.swap_instance(name, instance, replacement)
 
