@@ -24,6 +24,15 @@ free_port = control.free_port
 children_with_pids = control.children
 
 
+def instance_pids(cloud_pid: int, endpoint: str) -> list[int]:
+    """Pids of ``endpoint``'s instance processes: children of the cloud ``cloud_pid`` only."""
+    return [
+        pid
+        for pid, cmdline in children_with_pids(cloud_pid)
+        if endpoint.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
+    ]
+
+
 @pytest.fixture(autouse=True)
 def fresh_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's module-level boto3 calls (``boto3.client``) get a default session made from

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
-from tests.conftest import children_with_pids, small_model
+from tests.conftest import instance_pids, small_model
 from tests.integration.test_endpoints import BODY
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=120)
@@ -48,11 +48,7 @@ class PrivateCloud:
 
     def instance_pids(self, endpoint: str) -> list[int]:
         """Pids of the endpoint's instance processes: children of this cloud only."""
-        return [
-            pid
-            for pid, cmdline in children_with_pids(self.pid)
-            if endpoint.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
-        ]
+        return instance_pids(self.pid, endpoint)
 
     def deploy(
         self,

@@ -15,7 +15,7 @@ import pytest
 from cdlab import load, notebook
 from cdlab.localcloud.latency import AWS
 from cdlab.notebook import clock
-from tests.conftest import children_with_pids, small_model
+from tests.conftest import instance_pids, small_model
 from tests.integration.scaled import (
     FEATURES,
     TIME_SCALE,
@@ -181,11 +181,7 @@ def test_an_instance_that_dies_while_its_variant_grows_is_replaced_and_served(ke
     sm = kernel.client("sagemaker")
 
     def instances() -> set[int]:
-        return {
-            pid
-            for pid, cmdline in children_with_pids(kernel.cloud.pid)
-            if name.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
-        }
+        return set(instance_pids(kernel.cloud.pid, name))
 
     old = instances()
     sm.update_endpoint_weights_and_capacities(

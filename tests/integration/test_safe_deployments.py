@@ -15,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cdlab import load, notebook
-from tests.conftest import children_with_pids, small_model
+from tests.conftest import instance_pids, small_model
 from tests.integration.scaled import FEATURES, IN_PROGRESS, ScaledCloud, faulty_model, scaled_cloud
+from tests.integration.test_endpoints import invoke
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -257,20 +258,12 @@ def test_an_old_instance_that_dies_during_a_canary_is_replaced_and_the_split_hol
     fleet, so the bake watched no new traffic), then the deployment completes."""
     name = scaled.endpoint("split", small_model(1, feature_dim=FEATURES), instances=2)
     sm, runtime = scaled.client("sagemaker"), scaled.client("sagemaker-runtime")
-    body = json.dumps({"instances": [{"features": [1.0] * FEATURES}]})
 
     def score() -> float:
-        answer = runtime.invoke_endpoint(
-            EndpointName=name, ContentType="application/json", Body=body
-        )
-        return json.loads(answer["Body"].read())["predictions"][0]["score"]
+        return invoke(runtime, name)[1]
 
     def instances() -> set[int]:
-        return {
-            pid
-            for pid, cmdline in children_with_pids(scaled.cloud.pid)
-            if name.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
-        }
+        return set(instance_pids(scaled.cloud.pid, name))
 
     old_score, old_fleet = score(), instances()
     new_config = scaled.config("split", small_model(2, feature_dim=FEATURES), instances=2)
