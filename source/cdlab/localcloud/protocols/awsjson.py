@@ -39,9 +39,19 @@ JSON_TYPES = {
 }
 
 
+# signing names whose botocore model is named otherwise
+MODELS = {"monitoring": "cloudwatch"}
+
+
 @functools.cache
 def service_model(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)
+
+
+def model_name(signing_name: str) -> str:
+    """The botocore model of the service a request signed for ``signing_name`` calls
+    (CloudWatch signs as ``monitoring``)."""
+    return MODELS.get(signing_name, signing_name)
 
 
 def operation(service: ServiceModel, name: str) -> OperationModel:
