@@ -534,6 +534,31 @@ def test_validate_template_reports_parameters_and_capabilities(cfn) -> None:
     assert "AWS::IAM::Role" in pipeline["CapabilitiesReason"]
 
 
+def padded(template: str, size: int) -> str:
+    """``template`` with a trailing comment that makes it ``size`` characters long."""
+    text = template.rstrip("\n") + "\n# "
+    return text + "x" * (size - len(text))
+
+
+def test_a_template_body_over_51200_bytes_is_refused_as_aws_refuses_it(cfn) -> None:
+    """CloudFormation takes at most 51,200 bytes of template in a request (a larger one goes
+    through S3, TemplateURL); botocore's model leaves the limit out, so nothing but the service
+    refuses it, and the local cloud must too."""
+    at_limit = padded(ENDPOINT_YML.read_text(), 51_200)
+    assert cfn.validate_template(TemplateBody=at_limit)["Description"].startswith("CD Lab")
+
+    over = at_limit + "x"
+    for call in (cfn.validate_template, cfn.create_stack):
+        extra = {"StackName": "cfn-too-big"} if call == cfn.create_stack else {}
+        code, message, status = refused(call, TemplateBody=over, **extra)
+        assert (code, status) == ("ValidationError", 400)
+        assert message == (
+            f"1 validation error detected: Value '{over}' at 'templateBody' failed to satisfy "
+            "constraint: Member must have length less than or equal to 51200"
+        )
+    assert refused(cfn.describe_stacks, StackName="cfn-too-big")[0] == "ValidationError"
+
+
 @pytest.mark.slow
 def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
     tmp_path, monkeypatch, fm_image

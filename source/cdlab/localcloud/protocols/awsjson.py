@@ -39,9 +39,27 @@ JSON_TYPES = {
 }
 
 
+# Limits AWS documents and enforces that botocore's models leave out, by service and shape: the
+# local cloud refuses a request past one as AWS does, in the same validation wording.
+DOCUMENTED_LIMITS: dict[tuple[str, str], dict[str, int]] = {
+    # "Template body size in a request": CloudFormation quotas,
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+    ("cloudformation", "TemplateBody"): {"max": 51_200},
+}
+
+
 @functools.cache
 def service_model(name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(name)
+    """botocore's model of service ``name``, with the :data:`DOCUMENTED_LIMITS` it lacks."""
+    data = botocore.session.get_session().get_service_data(name)
+    limits = {
+        shape: limit for (service, shape), limit in DOCUMENTED_LIMITS.items() if service == name
+    }
+    if limits:
+        data = {**data, "shapes": {**data["shapes"]}}
+        for shape, limit in limits.items():
+            data["shapes"][shape] = {**data["shapes"][shape], **limit}
+    return ServiceModel(data, service_name=name)
 
 
 def operation(service: ServiceModel, name: str) -> OperationModel:
