@@ -559,6 +559,45 @@ def test_a_template_body_over_51200_bytes_is_refused_as_aws_refuses_it(cfn) -> N
     assert refused(cfn.describe_stacks, StackName="cfn-too-big")[0] == "ValidationError"
 
 
+GLUE_YML = """\
+Resources:
+  Db:
+    Type: AWS::Glue::Database
+    Properties:
+      CatalogId: !Ref AWS::AccountId
+      DatabaseInput: {Name: cfnnames}
+"""
+
+
+def test_a_new_stacks_name_is_held_to_awss_rules(cfn) -> None:
+    """A new stack's name is letters, digits and hyphens, a letter first, at most 128
+    characters; botocore's model leaves both rules out (its StackName shape also takes a stack's
+    ARN, elsewhere), so only the service refuses them. Other operations still take an ARN."""
+    pattern = "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
+    for name in ("cfn_names", "1cfn-names", "cfn.names"):
+        assert refused(cfn.create_stack, StackName=name, TemplateBody=GLUE_YML) == (
+            "ValidationError",
+            f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy "
+            f"constraint: {pattern}",
+            400,
+        )
+    too_long = "c" * 129
+    assert refused(cfn.create_stack, StackName=too_long, TemplateBody=GLUE_YML)[1] == (
+        f"1 validation error detected: Value '{too_long}' at 'stackName' failed to satisfy "
+        "constraint: Member must have length less than or equal to 128"
+    )
+    assert [
+        s["StackName"] for s in cfn.describe_stacks()["Stacks"] if "names" in s["StackName"]
+    ] == []
+
+    longest = "C" * 127 + "9"
+    stack_id = cfn.create_stack(StackName=longest, TemplateBody=GLUE_YML)["StackId"]
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack_id)
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackName"] == longest
+    cfn.delete_stack(StackName=stack_id)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id)
+
+
 @pytest.mark.slow
 def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
     tmp_path, monkeypatch, fm_image

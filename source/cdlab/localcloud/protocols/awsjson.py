@@ -39,12 +39,19 @@ JSON_TYPES = {
 }
 
 
-# Limits AWS documents and enforces that botocore's models leave out, by service and shape: the
-# local cloud refuses a request past one as AWS does, in the same validation wording.
-DOCUMENTED_LIMITS: dict[tuple[str, str], dict[str, int]] = {
-    # "Template body size in a request": CloudFormation quotas,
-    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-    ("cloudformation", "TemplateBody"): {"max": 51_200},
+# Limits AWS documents and enforces that botocore's models leave out, by service: a shape's (on
+# every member of that shape) or, as "Structure.Member", one member's. The local cloud refuses a
+# request past one as AWS does, in the same validation wording.
+DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
+    "cloudformation": {
+        # "Template body size in a request": CloudFormation quotas,
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+        "TemplateBody": {"max": 51_200},
+        # a new stack's name: letters, digits and hyphens, a letter first, at most 128
+        # characters (other operations take a stack's ARN too, in the same shape),
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-create-stack.html
+        "CreateStackInput.StackName": {"max": 128, "pattern": "[a-zA-Z][-a-zA-Z0-9]*"},
+    },
 }
 
 
@@ -52,14 +59,26 @@ DOCUMENTED_LIMITS: dict[tuple[str, str], dict[str, int]] = {
 def service_model(name: str) -> ServiceModel:
     """botocore's model of service ``name``, with the :data:`DOCUMENTED_LIMITS` it lacks."""
     data = botocore.session.get_session().get_service_data(name)
-    limits = {
-        shape: limit for (service, shape), limit in DOCUMENTED_LIMITS.items() if service == name
-    }
+    limits = DOCUMENTED_LIMITS.get(name)
     if limits:
-        data = {**data, "shapes": {**data["shapes"]}}
-        for shape, limit in limits.items():
-            data["shapes"][shape] = {**data["shapes"][shape], **limit}
+        data = {**data, "shapes": _limited(data["shapes"], limits)}
     return ServiceModel(data, service_name=name)
+
+
+def _limited(shapes: dict[str, Any], limits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``shapes`` (copied, not changed) with ``limits`` laid over them; a member's limit goes on
+    a shape of its own, named for it, so the member's siblings elsewhere keep the model's."""
+    shapes = dict(shapes)
+    for target, limit in limits.items():
+        structure, _, member = target.rpartition(".")
+        if not structure:
+            shapes[target] = {**shapes[target], **limit}
+            continue
+        members = shapes[structure]["members"]
+        shapes[target] = {**shapes[members[member]["shape"]], **limit}
+        member_shape = {**members[member], "shape": target}
+        shapes[structure] = {**shapes[structure], "members": {**members, member: member_shape}}
+    return shapes
 
 
 def operation(service: ServiceModel, name: str) -> OperationModel:
