@@ -534,6 +534,70 @@ def test_validate_template_reports_parameters_and_capabilities(cfn) -> None:
     assert "AWS::IAM::Role" in pipeline["CapabilitiesReason"]
 
 
+def padded(template: str, size: int) -> str:
+    """``template`` with a trailing comment that makes it ``size`` characters long."""
+    text = template.rstrip("\n") + "\n# "
+    return text + "x" * (size - len(text))
+
+
+def test_a_template_body_over_51200_bytes_is_refused_as_aws_refuses_it(cfn) -> None:
+    """CloudFormation takes at most 51,200 bytes of template in a request (a larger one goes
+    through S3, TemplateURL); botocore's model leaves the limit out, so nothing but the service
+    refuses it, and the local cloud must too."""
+    at_limit = padded(ENDPOINT_YML.read_text(), 51_200)
+    assert cfn.validate_template(TemplateBody=at_limit)["Description"].startswith("CD Lab")
+
+    over = at_limit + "x"
+    for call in (cfn.validate_template, cfn.create_stack):
+        extra = {"StackName": "cfn-too-big"} if call == cfn.create_stack else {}
+        code, message, status = refused(call, TemplateBody=over, **extra)
+        assert (code, status) == ("ValidationError", 400)
+        assert message == (
+            f"1 validation error detected: Value '{over}' at 'templateBody' failed to satisfy "
+            "constraint: Member must have length less than or equal to 51200"
+        )
+    assert refused(cfn.describe_stacks, StackName="cfn-too-big")[0] == "ValidationError"
+
+
+GLUE_YML = """\
+Resources:
+  Db:
+    Type: AWS::Glue::Database
+    Properties:
+      CatalogId: !Ref AWS::AccountId
+      DatabaseInput: {Name: cfnnames}
+"""
+
+
+def test_a_new_stacks_name_is_held_to_awss_rules(cfn) -> None:
+    """A new stack's name is letters, digits and hyphens, a letter first, at most 128
+    characters; botocore's model leaves both rules out (its StackName shape also takes a stack's
+    ARN, elsewhere), so only the service refuses them. Other operations still take an ARN."""
+    pattern = "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
+    for name in ("cfn_names", "1cfn-names", "cfn.names"):
+        assert refused(cfn.create_stack, StackName=name, TemplateBody=GLUE_YML) == (
+            "ValidationError",
+            f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy "
+            f"constraint: {pattern}",
+            400,
+        )
+    too_long = "c" * 129
+    assert refused(cfn.create_stack, StackName=too_long, TemplateBody=GLUE_YML)[1] == (
+        f"1 validation error detected: Value '{too_long}' at 'stackName' failed to satisfy "
+        "constraint: Member must have length less than or equal to 128"
+    )
+    assert [
+        s["StackName"] for s in cfn.describe_stacks()["Stacks"] if "names" in s["StackName"]
+    ] == []
+
+    longest = "C" * 127 + "9"
+    stack_id = cfn.create_stack(StackName=longest, TemplateBody=GLUE_YML)["StackId"]
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack_id)
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackName"] == longest
+    cfn.delete_stack(StackName=stack_id)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id)
+
+
 @pytest.mark.slow
 def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
     tmp_path, monkeypatch, fm_image

@@ -1,6 +1,7 @@
 """Faults the local cloud survives: instances killed or hung, the cloud itself SIGKILLed (during
 traffic and during an update), a state dir that is full or read-only, saved state the cloud
-cannot start an endpoint from, and an instance it cannot replace.
+cannot start an endpoint from, an instance it cannot replace, and one it replaces on a
+later try.
 
 Processes are always found by pid as children of the test's own cloud, never by name.
 """
@@ -265,6 +266,42 @@ def test_an_instance_it_cannot_replace_is_logged_and_the_others_serve_on(
     assert sm.describe_endpoint(EndpointName="unfit")["EndpointStatus"] == "InService"
     for _ in range(10):
         assert private.score("unfit") == pytest.approx(EXPECTED[1])
+
+
+def test_a_replacement_that_cannot_start_is_tried_again_until_it_starts(
+    private: PrivateCloud,
+) -> None:
+    """A replacement whose model cannot be read (here its artifact moved away) fails with a
+    known error, is logged, and is tried again: once the artifact is back, the endpoint has
+    its two instances again, as SageMaker goes on replacing an unhealthy instance."""
+    private.up()
+    private.deploy("retried", count=2)
+    (artifact,) = (private.home / "artifacts").glob("*.tar.gz")
+    hidden = artifact.with_name("hidden")
+    artifact.rename(hidden)
+    killed, survivor = private.instance_pids("retried")
+    os.kill(killed, signal.SIGKILL)
+
+    text = poll(
+        control.log_file(private.home).read_text,
+        until=lambda text: "could not replace instance" in text,
+        what="the failed replacement in the cloud's log",
+    )
+    assert "of retried/AllTraffic: " in text
+    assert "trying again in" in text
+    assert private.instance_pids("retried") == [survivor]
+    hidden.rename(artifact)
+
+    pids = poll(
+        lambda: private.instance_pids("retried"),
+        until=lambda pids: len(pids) == 2,
+        what="a replacement started on a later try",
+    )
+    assert survivor in pids and killed not in pids
+    sm = private.client("sagemaker")
+    assert sm.describe_endpoint(EndpointName="retried")["EndpointStatus"] == "InService"
+    for _ in range(10):
+        assert private.score("retried") == pytest.approx(EXPECTED[1])
 
 
 def instances_of_home(home: Path) -> list[int]:

@@ -42,10 +42,46 @@ JSON_TYPES = {
 # signing names whose botocore model is named otherwise
 MODELS = {"monitoring": "cloudwatch"}
 
+# Limits AWS documents and enforces that botocore's models leave out, by service: a shape's (on
+# every member of that shape) or, as "Structure.Member", one member's. The local cloud refuses a
+# request past one as AWS does, in the same validation wording.
+DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
+    "cloudformation": {
+        # "Template body size in a request": CloudFormation quotas,
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+        "TemplateBody": {"max": 51_200},
+        # a new stack's name: letters, digits and hyphens, a letter first, at most 128
+        # characters (other operations take a stack's ARN too, in the same shape),
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-create-stack.html
+        "CreateStackInput.StackName": {"max": 128, "pattern": "[a-zA-Z][-a-zA-Z0-9]*"},
+    },
+}
+
 
 @functools.cache
 def service_model(name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(name)
+    """botocore's model of service ``name``, with the :data:`DOCUMENTED_LIMITS` it lacks."""
+    data = botocore.session.get_session().get_service_data(name)
+    limits = DOCUMENTED_LIMITS.get(name)
+    if limits:
+        data = {**data, "shapes": _limited(data["shapes"], limits)}
+    return ServiceModel(data, service_name=name)
+
+
+def _limited(shapes: dict[str, Any], limits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``shapes`` (copied, not changed) with ``limits`` laid over them; a member's limit goes on
+    a shape of its own, named for it, so the member's siblings elsewhere keep the model's."""
+    shapes = dict(shapes)
+    for target, limit in limits.items():
+        structure, _, member = target.rpartition(".")
+        if not structure:
+            shapes[target] = {**shapes[target], **limit}
+            continue
+        members = shapes[structure]["members"]
+        shapes[target] = {**shapes[members[member]["shape"]], **limit}
+        member_shape = {**members[member], "shape": target}
+        shapes[structure] = {**shapes[structure], "members": {**members, member: member_shape}}
+    return shapes
 
 
 def model_name(signing_name: str) -> str:

@@ -30,6 +30,7 @@ from cdlab.localcloud.sagemaker.router import EndpointRoute, Router
 log = logging.getLogger("cdlab.sagemaker")
 
 DELETE_DRAIN_SECONDS = 5
+REPLACE_RETRY_SECONDS = (5.0, 60.0)  # first and longest wait between tries at a replacement
 DOWNLOAD_FAILED = (
     'Failed to download model data for container "container_1" from URL: "{url}". Please '
     "ensure that there is an object located at the URL and that the role passed to "
@@ -47,6 +48,7 @@ class Lifecycle:
         self.roles = roles
         self.in_service: dict[str, Fleet] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.replacing: set[asyncio.Task[Any]] = set()  # replacements waiting to try again
         launcher.on_unexpected_exit = self._replace_instance
 
     def spawn(self, name: str, step: Coroutine[Any, Any, None]) -> None:
@@ -239,37 +241,70 @@ class Lifecycle:
         log.info("endpoint %s deleted", name)
 
     async def _replace_instance(self, instance: Instance) -> None:
-        """An instance died on its own: start a replacement and route to it. A failure nobody
-        foresaw is logged by the launcher's watcher (``InstanceLauncher._watch``), and the
-        endpoint stays InService on its other instances (the router skips a dead one)."""
-        name = instance.endpoint
-        fleet = self.in_service.get(name.lower())
-        doc = self.docs.endpoint(name)
-        if fleet is None or doc is None or instance not in fleet.get(instance.variant, []):
+        """An instance died on its own: start a replacement and route to it. A replacement that
+        cannot start is tried again, at waits doubling within ``REPLACE_RETRY_SECONDS``, for as
+        long as the endpoint serves from the dead instance's fleet, as SageMaker goes on
+        replacing an unhealthy instance; the endpoint stays InService on its other instances
+        meanwhile (the router skips a dead one). A failure nobody foresaw is logged by the
+        launcher's watcher (``InstanceLauncher._watch``) and not retried: it would fail again."""
+        if not self._serving(instance):
             return
         log.warning(
             "instance %s of %s/%s exited (%s); replacing it",
             instance.instance_id,
-            name,
+            instance.endpoint,
             instance.variant,
             InstanceLauncher.last_log_line(instance),
         )
+        retrying = asyncio.current_task()
+        assert retrying is not None
+        self.replacing.add(retrying)
+        wait, longest = REPLACE_RETRY_SECONDS
+        try:
+            while not await self._replaced(instance, wait):
+                await asyncio.sleep(wait)
+                if not self._serving(instance):
+                    return
+                wait = min(2 * wait, longest)
+        finally:
+            self.replacing.discard(retrying)
+
+    def _serving(self, instance: Instance) -> bool:
+        """Whether ``instance`` is still in its endpoint's fleet in service."""
+        fleet = self.in_service.get(instance.endpoint.lower())
+        doc = self.docs.endpoint(instance.endpoint)
+        return fleet is not None and doc is not None and instance in fleet.get(instance.variant, [])
+
+    async def _replaced(self, instance: Instance, retry_wait: float) -> bool:
+        """One try at replacing ``instance``: False if the replacement could not start (then
+        tried again in ``retry_wait`` s)."""
+        name = instance.endpoint
+        doc = self.docs.endpoint(name)
+        assert doc is not None
         snapshot = {s["VariantName"]: s for s in doc["_Deployed"]}[instance.variant]
         try:
             [replacement] = await self.launcher.start(
                 name, instance.variant, snapshot["Image"], snapshot["ArtifactDigest"], 1
             )
         except (InstanceFailed, UnknownImage) as e:
-            log.error("could not replace instance of %s/%s: %s", name, instance.variant, e)
-            return
+            log.error(
+                "could not replace instance %s of %s/%s: %s; trying again in %g s",
+                instance.instance_id,
+                name,
+                instance.variant,
+                e,
+                retry_wait,
+            )
+            return False
         # the fleet in service now: a resize may have put a new one in service meanwhile, with
         # the dead instance in it (a blue/green deployment's new fleet has not)
         group = self.in_service.get(name.lower(), {}).get(instance.variant, [])
         if instance not in group:
             await self.stop([replacement], drain_seconds=0)
-            return
+            return True
         group[group.index(instance)] = replacement
         self.router.swap_instance(name, instance, replacement)
+        return True
 
     async def resume(self) -> None:
         """Bring every endpoint back after a start: each on one consistent configuration."""
@@ -297,7 +332,8 @@ class Lifecycle:
                 self.create(name)
 
     async def shutdown(self) -> None:
-        for task in list(self.tasks.values()):
+        tasks = [*self.tasks.values(), *self.replacing]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.launcher.stop_all()
