@@ -1,4 +1,5 @@
-"""Smithy RPC v2 CBOR, the protocol botocore speaks to CodePipeline and CodeBuild.
+"""Smithy RPC v2 CBOR, the protocol botocore's models list first for CodePipeline, CodeBuild and
+CloudWatch (boto3 1.44 still sends them awsJson; a client that picks CBOR is answered in CBOR).
 
 A request is ``POST /service/<TargetPrefix>/operation/<Operation>`` with the header
 ``smithy-protocol: rpc-v2-cbor`` and a CBOR map of the input's members (an empty body is no
