@@ -1,6 +1,7 @@
 """The local services' refusal of a page token their listings did not give, each with its
 own error (:mod:`cdlab.localcloud.protocols.paging`): CloudFormation's ValidationError,
-SageMaker's ValidationException and Application Auto Scaling's InvalidNextTokenException."""
+SageMaker's ValidationException and Application Auto Scaling's InvalidNextTokenException (its
+DescribeScalableTargets too, which moto answers and the bridge pages)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ SAGEMAKER = ("ValidationException", f"Invalid pagination token '{NOT_GIVEN}'.")
         (
             "application-autoscaling",
             "describe_scaling_activities",
+            {"ServiceNamespace": "sagemaker"},
+            ("InvalidNextTokenException", "The next token supplied was invalid."),
+        ),
+        (
+            "application-autoscaling",
+            "describe_scalable_targets",
             {"ServiceNamespace": "sagemaker"},
             ("InvalidNextTokenException", "The next token supplied was invalid."),
         ),

@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.test_iam_enforcement import Session, drop_role, make_role, not_allowed
 from tests.integration.test_principals import aws_cli
+from tests.protocols import speaking
 from tests.signing import signed_headers
 
 ACCOUNT = "123456789012"
@@ -139,11 +140,16 @@ def test_the_aws_cli_gets_a_parsed_answer_and_refusal(viewer, aws_env) -> None:
     assert missing(PIPELINE) in result.stderr
 
 
-def test_cloudwatch_cbor_requests_still_reach_moto(client) -> None:
-    cloudwatch = client("cloudwatch")
-    assert cloudwatch.meta.service_model.protocol == "smithy-rpc-v2-cbor"
+def test_cloudwatch_cbor_requests_still_reach_moto(aws_env, tmp_path) -> None:
+    cloudwatch = speaking("cloudwatch", "smithy-rpc-v2-cbor", tmp_path)  # signed as monitoring
+    sent: list[str] = []
+    cloudwatch.meta.events.register("before-send", lambda request, **_: sent.append(request.url))
     namespace = f"cdlab/cbor-{SUFFIX}"
     cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "m", "Value": 1.0}])
     assert [m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]] == [
         "m"
+    ]
+    assert [url.partition("/service/")[2] for url in sent] == [
+        "GraniteServiceVersion20100801/operation/PutMetricData",
+        "GraniteServiceVersion20100801/operation/ListMetrics",
     ]

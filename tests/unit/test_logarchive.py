@@ -14,6 +14,7 @@ import pytest
 
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.state.logarchive import LogArchive
+from tests.polling import poll
 
 DAY_MS = 86_400_000
 
@@ -144,7 +145,8 @@ def test_a_failed_put_is_logged(
         done = archive().put(group, "s", [{"timestamp": 1_000}])  # no message
         with pytest.raises(KeyError):
             done.result()
-    [record] = caplog.records
+        # the failure is logged by the future's callback, which may run after result() wakes
+        [record] = poll(lambda: list(caplog.records), what="the failed put logged")
     assert record.getMessage().startswith(f"log events of {group} s not put")
 
 

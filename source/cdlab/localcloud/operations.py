@@ -4,7 +4,8 @@ A handler takes the request's context and its members (validated against botocor
 returns the response's members, or awaits them. Whatever a service's table lacks goes to moto,
 except for the services the kit serves alone (:data:`KIT_ONLY`): SageMaker, CodePipeline and
 CodeBuild. CodePipeline and CodeBuild are reached over awsJson 1.1 (``X-Amz-Target``) and over
-Smithy RPC v2 CBOR (``/service/<TargetPrefix>/operation/<Operation>``), which boto3 uses.
+Smithy RPC v2 CBOR (``/service/<TargetPrefix>/operation/<Operation>``), which their botocore
+models list first (boto3 1.44 sends awsJson).
 """
 
 from __future__ import annotations

@@ -47,7 +47,12 @@ from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.records import ScalableTarget, ScalingPolicy
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import paging
-from cdlab.localcloud.protocols.errors import AWSError, ValidationException, error
+from cdlab.localcloud.protocols.errors import (
+    AUTOSCALING_INVALID_TOKEN,
+    AWSError,
+    InvalidNextTokenException,
+    ValidationException,
+)
 from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.store import Store
 
@@ -60,9 +65,6 @@ DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMak
 MAX_ACTIVITIES = 1000
 MAX_ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults: its default and its maximum
 ACTIVITY = "scaling-activity"
-# DescribeScalingActivities' refusal of a NextToken it did not give
-# (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)
-InvalidNextTokenException = error("InvalidNextTokenException")
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
 
@@ -343,17 +345,12 @@ class Autoscaler:
     def describe_scaling_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DescribeScalingActivities, newest first, with its filters and paging: ``MaxResults``
         from 1 to 50, 50 unless given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
-        size = p.get("MaxResults", MAX_ACTIVITIES_PAGE)
-        if not 1 <= size <= MAX_ACTIVITIES_PAGE:
-            bound = (
-                "greater than or equal to 1"
-                if size < 1
-                else f"less than or equal to {MAX_ACTIVITIES_PAGE}"
-            )
-            raise ValidationException(
-                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
-                f"constraint: Member must have value {bound}"
-            )
+        size = paging.page_size(
+            p.get("MaxResults"),
+            default=MAX_ACTIVITIES_PAGE,
+            largest=MAX_ACTIVITIES_PAGE,
+            member="MaxResults",
+        )
         items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
         if p.get("ResourceId"):
             items = [a for a in items if a["ResourceId"] == p["ResourceId"]]
@@ -362,7 +359,7 @@ class Autoscaler:
         shown, token = paging.page(
             items, lambda a: [a["StartTime"], a["ActivityId"]], p.get("NextToken"),
             listing="scaling-activities", size=size,
-            refuse=lambda _: InvalidNextTokenException("The next token supplied was invalid."),
+            refuse=lambda _: InvalidNextTokenException(AUTOSCALING_INVALID_TOKEN),
             descending=True,
         )  # fmt: skip
         page: dict[str, Any] = {"ScalingActivities": shown}

@@ -43,8 +43,6 @@ RUNTIME = re.compile(
 )
 URI_LABEL = re.compile(r"\{([^}+]+)(\+?)\}")
 FORM = "application/x-www-form-urlencoded"
-# signing names whose botocore model is named otherwise
-MODELS = {"monitoring": "cloudwatch"}
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ def query_call(service: str, pairs: list[tuple[str, str]]) -> Call | None:
     if not action:
         return None
     try:
-        operation = awsjson.service_model(MODELS.get(service, service)).operation_model(action)
+        operation = awsjson.service_model(awsjson.model_name(service)).operation_model(action)
         params = query.parse_request(pairs, operation)
     except (UnknownServiceError, OperationNotFoundError, AWSError):
         params = {k: v for k, v in form.items() if k not in ("Action", "Version")}
@@ -273,4 +271,4 @@ def wire_call(method: str, path: str, headers: Mapping[str, str], body: bytes = 
         return query_call(service or "", form)
     if service is None:
         return None
-    return rest_call(MODELS.get(service, service), service, method, raw_path, query_pairs, lower)
+    return rest_call(awsjson.model_name(service), service, method, raw_path, query_pairs, lower)

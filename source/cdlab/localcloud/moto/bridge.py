@@ -7,7 +7,8 @@ A request can be given a seed for moto's random identifiers (the uuid in a scali
 ARN, a role's id), so that replaying it after a restart makes the same ones. A FilterLogEvents
 is narrowed first to the streams its ``logStreamNamePrefix`` names, and asks for interleaved
 events, as AWS answers it (:mod:`logfilter`); a bucket's notification configuration is answered
-with its EventBridge setting (:mod:`s3notification`).
+with its EventBridge setting (:mod:`s3notification`); DescribeAlarms and DescribeScalableTargets
+are answered a page at a time, as AWS pages them, from moto's whole listing (:mod:`listings`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from cdlab import config
-from cdlab.localcloud.moto import logfilter, s3notification
+from cdlab.localcloud.moto import listings, logfilter, s3notification
 from cdlab.localcloud.moto.replayable import seeded
 from cdlab.localcloud.moto.state import MotoState
 
@@ -102,6 +103,9 @@ class MotoBridge:
         return self.moto.call(self._answer, request, seed)
 
     def _answer(self, request: MotoRequest, seed: int | None) -> Answer:
+        paged = listings.paged(request, lambda whole: self._call(self._environ(whole)))
+        if paged is not None:
+            return paged
         narrowed = logfilter.narrowed(self.moto, request)
         if not isinstance(narrowed, MotoRequest):
             return narrowed

@@ -39,6 +39,9 @@ JSON_TYPES = {
 }
 
 
+# signing names whose botocore model is named otherwise
+MODELS = {"monitoring": "cloudwatch"}
+
 # Limits AWS documents and enforces that botocore's models leave out, by service: a shape's (on
 # every member of that shape) or, as "Structure.Member", one member's. The local cloud refuses a
 # request past one as AWS does, in the same validation wording.
@@ -79,6 +82,12 @@ def _limited(shapes: dict[str, Any], limits: dict[str, dict[str, Any]]) -> dict[
         member_shape = {**members[member], "shape": target}
         shapes[structure] = {**shapes[structure], "members": {**members, member: member_shape}}
     return shapes
+
+
+def model_name(signing_name: str) -> str:
+    """The botocore model of the service a request signed for ``signing_name`` calls
+    (CloudWatch signs as ``monitoring``)."""
+    return MODELS.get(signing_name, signing_name)
 
 
 def operation(service: ServiceModel, name: str) -> OperationModel:
@@ -145,7 +154,7 @@ def _holds_sensitive(shape: Shape, seen: set[str]) -> bool:
     return any(_holds_sensitive(member, seen) for member in inner)
 
 
-def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[str]:
+def _violations(value: Any, shape: Shape, path: str, types: Types, as_text: bool) -> Iterator[str]:
     kind = shape.type_name
     if kind not in types:  # a free-form document: any JSON
         return
@@ -165,7 +174,7 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
     def where() -> str:
         """The start of a violation's message; made only for a violation (a container's value is
         dumped in it), without a value that is or holds a secret, which AWS does not echo."""
-        shown = "" if holds_sensitive(shape) else f" {_shown(value)}"
+        shown = "" if holds_sensitive(shape) else f" {_shown(value, as_text)}"
         return f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
 
     if kind in ("string", "list", "map", "blob"):
@@ -185,17 +194,17 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
         if pattern is not None and not pattern.fullmatch(value):
             yield f"{where()} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
-        yield from _structure_violations(value, shape, path, types)
+        yield from _structure_violations(value, shape, path, types, as_text)
     elif kind == "list":
         for i, item in enumerate(value, start=1):
-            yield from _violations(item, shape.member, f"{path}.{i}.member", types)
+            yield from _violations(item, shape.member, f"{path}.{i}.member", types, as_text)
     elif kind == "map":
         for key, item in value.items():
-            yield from _violations(item, shape.value, f"{path}.{key}", types)
+            yield from _violations(item, shape.value, f"{path}.{key}", types, as_text)
 
 
 def _structure_violations(
-    value: dict[str, Any], shape: Shape, path: str, types: Types
+    value: dict[str, Any], shape: Shape, path: str, types: Types, as_text: bool
 ) -> Iterator[str]:
     prefix = f"{path}." if path else ""
     for name in shape.required_members:
@@ -206,23 +215,28 @@ def _structure_violations(
             )
     for name, member in shape.members.items():
         if value.get(name) is not None:
-            yield from _violations(value[name], member, f"{prefix}{camel(name)}", types)
+            yield from _violations(value[name], member, f"{prefix}{camel(name)}", types, as_text)
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
+def _shown(value: Any, as_text: bool) -> str:
+    """A value as a violation's message shows it: quoted if it was sent as text (every value
+    of a query-protocol request is: ``Value '101' at 'maxRecords'``)."""
+    if isinstance(value, str) or (as_text and not isinstance(value, (dict, list))):
         return f"'{value}'"
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)[:200]
     return str(value)
 
 
-def validate(params: dict[str, Any], shape: Shape | None, types: Types = JSON_TYPES) -> None:
+def validate(
+    params: dict[str, Any], shape: Shape | None, types: Types = JSON_TYPES, *, as_text: bool = False
+) -> None:
     """Raise AWS's ValidationException (or SerializationException for wrong types); ``types``
-    are the Python types the protocol's decoder gives each shape type."""
+    are the Python types the protocol's decoder gives each shape type, ``as_text`` says the
+    protocol sent every value as text (the query protocol), which the messages then quote."""
     if shape is None:
         return
-    problems = list(_structure_violations(params, shape, "", types))
+    problems = list(_structure_violations(params, shape, "", types, as_text))
     if problems:
         raise ValidationException(detected(problems))
 
@@ -230,7 +244,7 @@ def validate(params: dict[str, Any], shape: Shape | None, types: Types = JSON_TY
 def member_violations(value: str, shape: Shape, path: str) -> list[str]:
     """What ``shape`` refuses of a member sent as text (a URI label, a header), worded as AWS
     words it; ``path`` is the member's name as the message gives it (``customAttributes``)."""
-    return list(_violations(value, shape, path, JSON_TYPES))
+    return list(_violations(value, shape, path, JSON_TYPES, False))
 
 
 def detected(problems: list[str]) -> str:

@@ -75,12 +75,26 @@ def cbor_error(err: AWSError) -> web.Response:
     )
 
 
+def with_query_code(response: web.Response, err: AWSError) -> web.Response:
+    """A JSON or CBOR refusal as a service with the awsQueryCompatible trait (CloudWatch)
+    answers it: with the error's query-protocol code and fault in ``x-amzn-query-error``
+    (``CODE;Sender``), which the SDKs report as the error's code
+    (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait)."""
+    response.headers["x-amzn-query-error"] = f"{err.code};{_fault(err)}"
+    return response
+
+
+def _fault(err: AWSError) -> str:
+    """Whose fault ``err`` is, as the query protocol says it: the caller's for a 4xx."""
+    return "Sender" if err.status < 500 else "Receiver"
+
+
 def query_error(err: AWSError, request_id: str, namespace: str = "") -> web.Response:
     """The query envelope: ``<ErrorResponse><Error><Type/><Code/><Message/></Error>
     <RequestId/></ErrorResponse>``, Type ``Sender`` for a 4xx and ``Receiver`` for a 5xx."""
     root = ElementTree.Element("ErrorResponse", xmlns=namespace)
     body = ElementTree.SubElement(root, "Error")
-    ElementTree.SubElement(body, "Type").text = "Sender" if err.status < 500 else "Receiver"
+    ElementTree.SubElement(body, "Type").text = _fault(err)
     ElementTree.SubElement(body, "Code").text = err.code
     ElementTree.SubElement(body, "Message").text = err.message
     ElementTree.SubElement(root, "RequestId").text = request_id

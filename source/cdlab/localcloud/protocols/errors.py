@@ -43,3 +43,12 @@ PayloadTooLarge = error("PayloadTooLarge", 413, code="ValidationError")
 
 # codebuild
 InvalidInputException = error("InvalidInputException")
+
+# a next-page token its listing did not give, as CloudWatch refuses it
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html) and
+# as Application Auto Scaling does
+# (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)
+InvalidNextToken = error("InvalidNextToken")
+CLOUDWATCH_INVALID_TOKEN = "The next token specified is invalid."
+InvalidNextTokenException = error("InvalidNextTokenException")
+AUTOSCALING_INVALID_TOKEN = "The next token supplied was invalid."

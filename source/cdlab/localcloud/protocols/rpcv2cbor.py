@@ -1,4 +1,5 @@
-"""Smithy RPC v2 CBOR, the protocol botocore speaks to CodePipeline and CodeBuild.
+"""Smithy RPC v2 CBOR, the protocol botocore's models list first for CodePipeline, CodeBuild and
+CloudWatch (boto3 1.44 still sends them awsJson; a client that picks CBOR is answered in CBOR).
 
 A request is ``POST /service/<TargetPrefix>/operation/<Operation>`` with the header
 ``smithy-protocol: rpc-v2-cbor`` and a CBOR map of the input's members (an empty body is no
@@ -55,10 +56,10 @@ def route(path: str, headers: Mapping[str, str]) -> tuple[str, str] | None:
 def botocore_speaks(signing_name: str, prefix: str) -> bool:
     """Whether botocore sends RPC v2 CBOR with target prefix ``prefix`` to the service signed
     for as ``signing_name`` (CloudWatch's ``GraniteServiceVersion20100801``, say)."""
-    session = botocore.session.get_session()
-    if signing_name not in session.get_available_services():
+    name = awsjson.model_name(signing_name)
+    if name not in botocore.session.get_session().get_available_services():
         return False
-    metadata = awsjson.service_model(signing_name).metadata
+    metadata = awsjson.service_model(name).metadata
     return metadata.get("targetPrefix") == prefix and PROTOCOL in str(metadata.get("protocols"))
 
 
