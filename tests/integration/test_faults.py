@@ -233,6 +233,15 @@ def test_an_endpoint_it_cannot_start_from_its_state_fails_and_can_be_deleted(
     sm.get_waiter("endpoint_deleted").wait(EndpointName="stale")
 
 
+def replacement_failure_logged(private: PrivateCloud) -> str:
+    """The cloud's log, once it says a replacement failed."""
+    return poll(
+        control.log_file(private.home).read_text,
+        until=lambda text: "could not replace instance" in text,
+        what="the failed replacement in the cloud's log",
+    )
+
+
 def test_an_instance_it_cannot_replace_is_logged_and_the_others_serve_on(
     private: PrivateCloud,
 ) -> None:
@@ -250,11 +259,7 @@ def test_an_instance_it_cannot_replace_is_logged_and_the_others_serve_on(
     killed, survivor = private.instance_pids("unfit")
     os.kill(killed, signal.SIGKILL)
 
-    text = poll(
-        control.log_file(private.home).read_text,
-        until=lambda text: "could not replace instance" in text,
-        what="the failed replacement in the cloud's log",
-    )
+    text = replacement_failure_logged(private)
     assert "of unfit/AllTraffic; the endpoint serves on without it" in text
     assert "TypeError: expected string" in text
     poll(
@@ -282,11 +287,7 @@ def test_a_replacement_that_cannot_start_is_tried_again_until_it_starts(
     killed, survivor = private.instance_pids("retried")
     os.kill(killed, signal.SIGKILL)
 
-    text = poll(
-        control.log_file(private.home).read_text,
-        until=lambda text: "could not replace instance" in text,
-        what="the failed replacement in the cloud's log",
-    )
+    text = replacement_failure_logged(private)
     assert "of retried/AllTraffic: " in text
     assert "trying again in" in text
     assert private.instance_pids("retried") == [survivor]

@@ -5,6 +5,7 @@ takes away; ``CDLAB_IAM=off`` turns the checks off."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,6 +98,18 @@ class Session:
 
     def client(self, service: str):
         return self.boto.client(service, config=NO_RETRIES)
+
+
+@contextlib.contextmanager
+def role_session(client, aws_env, name: str, policy: dict[str, Any] | None) -> Iterator[Session]:
+    """A session of a new role ``name`` allowed ``policy`` (None: nothing); the role is
+    dropped after."""
+    iam = client("iam")
+    arn = make_role(iam, name, policy)
+    try:
+        yield Session(client("sts"), arn, aws_env["AWS_DEFAULT_REGION"])
+    finally:
+        drop_role(iam, name)
 
 
 @pytest.fixture(scope="module")

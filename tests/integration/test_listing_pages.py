@@ -17,7 +17,7 @@ import pytest
 
 from tests import protocols
 from tests.aws_errors import refused
-from tests.integration.test_iam_enforcement import Session, drop_role, make_role, not_allowed
+from tests.integration.test_iam_enforcement import Session, not_allowed, role_session
 
 SUFFIX = uuid.uuid4().hex[:8]
 PREFIX = f"cdlab-pages-{SUFFIX}-"
@@ -123,10 +123,8 @@ def test_alarm_types_choose_the_kinds_of_alarm(speaking, alarms: list[str], prot
 
 @pytest.fixture(scope="module")
 def reader(client, aws_env) -> Iterator[Session]:
-    iam, name = client("iam"), f"cdlab-pages-reader-{SUFFIX}"
-    arn = make_role(iam, name, READER)
-    yield Session(client("sts"), arn, aws_env["AWS_DEFAULT_REGION"])
-    drop_role(iam, name)
+    with role_session(client, aws_env, f"cdlab-pages-reader-{SUFFIX}", READER) as session:
+        yield session
 
 
 def test_a_role_session_pages_as_its_policy_allows(
@@ -135,12 +133,8 @@ def test_a_role_session_pages_as_its_policy_allows(
     pages = reader.client("cloudwatch").get_paginator("describe_alarms")
     listed = [n for page in pages.paginate(AlarmNamePrefix=PREFIX) for n in alarm_names(page)]
     assert listed == alarms
-    iam, name = client("iam"), f"cdlab-pages-nobody-{SUFFIX}"
-    nobody = Session(client("sts"), make_role(iam, name, None), aws_env["AWS_DEFAULT_REGION"])
-    try:
+    with role_session(client, aws_env, f"cdlab-pages-nobody-{SUFFIX}", None) as nobody:
         code, message, status = refused(nobody.client("cloudwatch").describe_alarms)
-    finally:
-        drop_role(iam, name)
     assert (code, message, status) == (
         "AccessDeniedException",
         not_allowed(nobody.arn, "cloudwatch:DescribeAlarms"),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import cbor2
 import pytest
 
-from tests.integration.test_iam_enforcement import Session, drop_role, make_role, not_allowed
+from tests.integration.test_iam_enforcement import Session, not_allowed, role_session
 from tests.integration.test_principals import aws_cli
 from tests.protocols import speaking
 from tests.signing import signed_headers
@@ -34,10 +34,8 @@ VIEWER = {
 
 @pytest.fixture(scope="module")
 def viewer(client, aws_env) -> Iterator[Session]:
-    iam, name = client("iam"), f"cdlab-cbor-viewer-{SUFFIX}"
-    arn = make_role(iam, name, VIEWER)
-    yield Session(client("sts"), arn, aws_env["AWS_DEFAULT_REGION"])
-    drop_role(iam, name)
+    with role_session(client, aws_env, f"cdlab-cbor-viewer-{SUFFIX}", VIEWER) as session:
+        yield session
 
 
 def error_of(call, **kwargs) -> tuple[str, str, int]:
