@@ -71,6 +71,7 @@ from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.enforcer import Enforcer, bucket_policy_changed
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.iam.service_roles import ServiceRoles
+from cdlab.localcloud.moto import implemented
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest, web_response
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
@@ -246,8 +247,8 @@ class Gateway:
 
     async def moto_and_mirror(self, request: web.Request) -> web.Response:
         """Moto answers. An S3 write is mirrored to disk before it is acknowledged; a JSON
-        request botocore's model refuses is refused here; any other change is journaled before
-        moto makes it."""
+        request botocore's model refuses, and an operation moto does not implement, are refused
+        here; any other change is journaled before moto makes it."""
         moto_request = MotoRequest.of(request, await request.read())
         service = signing_service(request.headers)
         if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
@@ -258,6 +259,11 @@ class Gateway:
                 awsjson.check_json_target(service, target, moto_request.body)
             except AWSError as err:
                 return envelopes.json_error(err)
+        name = operation(moto_request)
+        if name is not None and service is not None:
+            missing = implemented.refusal(request, service, name)
+            if missing is not None:
+                return missing
         loop = asyncio.get_running_loop()
         journaled = changes_state(moto_request)
         if journaled:
@@ -270,7 +276,6 @@ class Gateway:
         else:
             response = await self.bridge.handle(request, moto_request)
         made = journaled and response.status < 300
-        name = operation(moto_request)
         if made and name in logarchive.DELETES:
             await loop.run_in_executor(None, self.logs.deleted, name, moto_request.body)
         if name == "RegisterScalableTarget" and response.status < 300:

@@ -1,0 +1,62 @@
+"""Whether moto implements an operation, asked before a request goes to moto.
+
+Moto serves a service through the response classes its ``moto.<service>.urls`` routes to, and
+answers an operation with the method named for it (``put_composite_alarm``); any other fails with
+NotImplementedError, which moto's server turns into a 500 "Server got itself in trouble" that the
+SDKs retry, then report as an internal error of the service. The gateway refuses such a request
+at once instead, in the request's protocol, naming the operation moto lacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+import botocore.session
+from aiohttp import web
+from moto.core.utils import camelcase_to_underscores
+
+from cdlab.localcloud.protocols import awsjson, envelopes
+from cdlab.localcloud.protocols.errors import UnknownOperationException
+from cdlab.localcloud.protocols.query import InvalidAction
+
+
+def refusal(request: web.Request, service: str, name: str) -> web.Response | None:
+    """The refusal of operation ``name`` of a request signed for ``service``, if moto does not
+    implement it, in the request's protocol (the query services' InvalidAction, the others'
+    UnknownOperationException); None if moto does."""
+    model_name = awsjson.model_name(service)
+    if model_name not in _botocore_services() or implemented(model_name, name):
+        return None
+    family = envelopes.family(request, service)
+    refused = InvalidAction if family == "query" else UnknownOperationException
+    service_id = awsjson.service_model(model_name).service_id
+    return envelopes.error_response(
+        refused(
+            f"The local cloud does not provide {service_id} {name}: moto, which serves "
+            f"{service_id} here, does not implement it."
+        ),
+        family,
+    )
+
+
+@functools.cache
+def implemented(service: str, operation: str) -> bool:
+    """Whether moto answers ``operation`` of ``service`` (botocore's model name: ``cloudwatch``,
+    ``application-autoscaling``); True where moto's routing cannot tell (moto answers then)."""
+    try:
+        urls = importlib.import_module(f"moto.{service.replace('-', '')}.urls")
+    except ImportError:
+        return True
+    handlers = getattr(urls, "url_paths", {}).values()
+    responses = {owner for h in handlers if isinstance(owner := getattr(h, "__self__", None), type)}
+    if not responses:
+        return True
+    method = camelcase_to_underscores(operation)
+    return any(callable(getattr(response, method, None)) for response in responses)
+
+
+@functools.cache
+def _botocore_services() -> frozenset[str]:
+    """The services botocore has a model of (read from its data once)."""
+    return frozenset(botocore.session.get_session().get_available_services())
