@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import importlib
 
-import botocore.session
 from aiohttp import web
 from moto.core.utils import camelcase_to_underscores
 
@@ -26,7 +25,7 @@ def refusal(request: web.Request, service: str, name: str) -> web.Response | Non
     implement it, in the request's protocol (the query services' InvalidAction, the others'
     UnknownOperationException); None if moto does."""
     model_name = awsjson.model_name(service)
-    if model_name not in _botocore_services() or implemented(model_name, name):
+    if model_name not in awsjson.botocore_services() or implemented(model_name, name):
         return None
     family = envelopes.family(request, service)
     refused = InvalidAction if family == "query" else UnknownOperationException
@@ -54,9 +53,3 @@ def implemented(service: str, operation: str) -> bool:
         return True
     method = camelcase_to_underscores(operation)
     return any(callable(getattr(response, method, None)) for response in responses)
-
-
-@functools.cache
-def _botocore_services() -> frozenset[str]:
-    """The services botocore has a model of (read from its data once)."""
-    return frozenset(botocore.session.get_session().get_available_services())

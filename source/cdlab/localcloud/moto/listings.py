@@ -230,10 +230,7 @@ def _respond(protocol: Protocol, operation: OperationModel, result: dict[str, An
     if protocol == "cbor":
         return CBOR_CODEC.response(result, operation.output_shape)
     if protocol == "query":
-        request_id = str(uuid.uuid4())
-        body = query.response_xml(operation, result, request_id)
-        headers = {"x-amzn-RequestId": request_id}
-        return web.Response(body=body, content_type=envelopes.QUERY_XML, headers=headers)
+        return query.xml_response(operation, result, str(uuid.uuid4()))
     body = awsjson.json_result(result, operation.output_shape)
     return web.Response(body=body, content_type=_json_type(operation.service_model))
 

@@ -84,6 +84,12 @@ def _limited(shapes: dict[str, Any], limits: dict[str, dict[str, Any]]) -> dict[
     return shapes
 
 
+@functools.cache
+def botocore_services() -> frozenset[str]:
+    """The services botocore has a model of (listing its data takes milliseconds: once)."""
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
 def model_name(signing_name: str) -> str:
     """The botocore model of the service a request signed for ``signing_name`` calls
     (CloudWatch signs as ``monitoring``)."""
@@ -312,8 +318,7 @@ def json_result(result: dict[str, Any], shape: Shape | None) -> bytes:
 def _json_service(signing_name: str, target_prefix: str) -> ServiceModel | None:
     """The JSON-protocol service a request signed for ``signing_name`` with an X-Amz-Target
     of ``target_prefix`` calls, if botocore names a service so."""
-    session = botocore.session.get_session()
-    if signing_name not in session.get_available_services():
+    if signing_name not in botocore_services():
         return None
     service = service_model(signing_name)
     json_protocol = service.protocol == "json" or "json" in service.metadata.get("protocols", [])

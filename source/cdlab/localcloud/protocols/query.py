@@ -232,6 +232,16 @@ def _fill(element: ElementTree.Element, value: Any, shape: Shape) -> None:
         element.text = str(value)
 
 
+def xml_response(
+    operation: OperationModel, result: dict[str, Any], request_id: str
+) -> web.Response:
+    """``result`` answered in the query protocol."""
+    payload = response_xml(operation, result, request_id)
+    return web.Response(
+        body=payload, content_type=QUERY_XML, headers={"x-amzn-RequestId": request_id}
+    )
+
+
 def response_xml(operation: OperationModel, result: dict[str, Any], request_id: str) -> bytes:
     namespace = operation.service_model.metadata.get("xmlNamespace", "")
     root = ElementTree.Element(f"{operation.name}Response", xmlns=namespace)
@@ -274,10 +284,7 @@ async def respond(
         result = handler(ctx, parse_request(pairs, operation))
         if inspect.isawaitable(result):
             result = await result
-        payload = response_xml(operation, result or {}, request_id)
-        return web.Response(
-            body=payload, content_type=QUERY_XML, headers={"x-amzn-RequestId": request_id}
-        )
+        return xml_response(operation, result or {}, request_id)
     except AWSError as err:
         return query_error(err, request_id, namespace)
     except Exception as e:

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import botocore.session
 import cbor2
 from botocore.model import Shape
 
@@ -57,7 +56,7 @@ def botocore_speaks(signing_name: str, prefix: str) -> bool:
     """Whether botocore sends RPC v2 CBOR with target prefix ``prefix`` to the service signed
     for as ``signing_name`` (CloudWatch's ``GraniteServiceVersion20100801``, say)."""
     name = awsjson.model_name(signing_name)
-    if name not in botocore.session.get_session().get_available_services():
+    if name not in awsjson.botocore_services():
         return False
     metadata = awsjson.service_model(name).metadata
     return metadata.get("targetPrefix") == prefix and PROTOCOL in str(metadata.get("protocols"))
