@@ -68,6 +68,8 @@ ROUND_TRIP = 0.2
 laptop to an AWS Region (TLS, SageMaker's overhead, the model) rather than the local cloud's few
 milliseconds."""
 MOST_THREADS = 32
+CATCH_UP = ROUND_TRIP
+"""Seconds a paced Traffic may fall behind its schedule and still send the requests it owes."""
 
 
 def threads_for(rate: float | None) -> int:
@@ -106,22 +108,39 @@ class Traffic:
         ``self.limit``: ``limit`` in real seconds."""
         self.endpoint, self.body, self.limit = endpoint, body, clock.real(limit)
         self.rate = rate
-        count = threads or threads_for(rate)
-        self.interval = count / rate if rate else 0.0
+        self.step = 1 / rate if rate else 0.0
+        self._due = 0.0  # when the next request is to be sent, shared by the threads
         self.answers: list[Answer] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
-            threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(count)
+            threading.Thread(target=self._run, daemon=True)
+            for _ in range(threads or threads_for(rate))
         ]
         self._runtime: Any = None  # made by start(), in the caller's thread
         self.started = 0.0
         self.stopped: float | None = None
 
-    def _run(self, k: int) -> None:
-        due = k * self.interval / len(self._threads)
-        while not self._stop.is_set() and time.monotonic() - self.started < self.limit:
-            sent = time.monotonic() - self.started
+    def _claim(self) -> float | None:
+        """The time to send the next request at, or None once the traffic ends.
+
+        One schedule for all the threads: whichever thread is free takes the next slot, so an
+        answer that comes late delays no request as long as another thread is idle. A slot more
+        than ``CATCH_UP`` seconds past (every thread was waiting) is skipped rather than sent in
+        a burst."""
+        with self._lock:
+            now = self.now()
+            if self._stop.is_set() or now >= self.limit:
+                return None
+            due = max(self._due, now - CATCH_UP)
+            self._due = due + self.step
+            return due
+
+    def _run(self) -> None:
+        while (due := self._claim()) is not None:
+            if self._stop.wait(max(0.0, due - self.now())):
+                return
+            sent = self.now()
             try:
                 answer = self._runtime.invoke_endpoint(
                     EndpointName=self.endpoint, ContentType="application/json", Body=self.body
@@ -132,9 +151,6 @@ class Traffic:
                 record = Answer(sent, "", None, f"{type(e).__name__}: {e}")
             with self._lock:
                 self.answers.append(record)
-            elapsed = time.monotonic() - self.started
-            due = max(due + self.interval, elapsed)  # a slot missed while waiting is skipped
-            self._stop.wait(due - elapsed)
 
     def start(self) -> Traffic:
         """Start the threads, sharing one client: a boto3 client is thread-safe, its creation
