@@ -60,7 +60,7 @@ def test_nested_constraints_carry_their_path() -> None:
                 {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 0}]},
         )  # fmt: skip
     assert (
-        "Value 0 at 'productionVariants.1.member.initialInstanceCount' failed to satisfy "
+        "Value '0' at 'productionVariants.1.member.initialInstanceCount' failed to satisfy "
         "constraint: Member must have value greater than or equal to 1" in info.value.message
     )
 
@@ -101,7 +101,7 @@ def test_a_container_over_its_limit_is_shown_unless_it_holds_a_sensitive_value()
     variants = [{"VariantName": f"v{i}", "ModelName": "m"} for i in range(11)]
     params = {"EndpointConfigName": "c", "ProductionVariants": variants}
     message = refusal(SAGEMAKER, "CreateEndpointConfig", params)
-    assert message.startswith('1 validation error detected: Value [{"VariantName": "v0", ')
+    assert message.startswith('1 validation error detected: Value \'[{"VariantName": "v0", ')
     assert message.endswith(
         "at 'productionVariants' failed to satisfy constraint: Member must have length less "
         "than or equal to 10"
@@ -111,7 +111,7 @@ def test_a_container_over_its_limit_is_shown_unless_it_holds_a_sensitive_value()
 def test_a_recursive_shape_is_looked_through_for_sensitive_values() -> None:
     """DynamoDB's AttributeValue holds lists and maps of itself (and nothing sensitive)."""
     assert refusal(awsjson.service_model("dynamodb"), "BatchWriteItem", {"RequestItems": {}}) == (
-        "1 validation error detected: Value {} at 'requestItems' failed to satisfy constraint: "
+        "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: "
         "Member must have length greater than or equal to 1"
     )
 

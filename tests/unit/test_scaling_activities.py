@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from cdlab.localcloud.autoscaling.autoscaler import ACTIVITY, Autoscaler
 from cdlab.localcloud.context import RequestContext
-from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.state.store import Store
 
 
@@ -41,20 +38,6 @@ def test_kept_activities_come_back_newest_first_and_an_interrupted_one_failed(
     ]  # fmt: skip
     assert story[0]["StatusMessage"] == "The local cloud stopped before the change was fulfilled."
     assert store.get(ACTIVITY, "cut")["StatusCode"] == "Failed"  # saved, not only in memory
-    store.close()
-
-
-@pytest.mark.parametrize(
-    ("max_results", "bound"),
-    [(0, "greater than or equal to 1"), (51, "less than or equal to 50")],
-)
-def test_max_results_out_of_range_is_refused(tmp_path: Path, max_results: int, bound: str) -> None:
-    store = Store(tmp_path / "state.db")
-    autoscaler = Autoscaler(metrics=None, capacity=None, store=store, moto=None)
-    with pytest.raises(ValidationException, match=f"at 'maxResults' .* must have value {bound}"):
-        autoscaler.describe_scaling_activities(
-            RequestContext.internal(), {"ServiceNamespace": "sagemaker", "MaxResults": max_results}
-        )
     store.close()
 
 

@@ -63,7 +63,7 @@ PREDEFINED = "SageMakerVariantInvocationsPerInstance"
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
-MAX_ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults: its default and its maximum
+ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
 ACTIVITY = "scaling-activity"
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
@@ -345,12 +345,7 @@ class Autoscaler:
     def describe_scaling_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DescribeScalingActivities, newest first, with its filters and paging: ``MaxResults``
         from 1 to 50, 50 unless given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
-        size = paging.page_size(
-            p.get("MaxResults"),
-            default=MAX_ACTIVITIES_PAGE,
-            largest=MAX_ACTIVITIES_PAGE,
-            member="MaxResults",
-        )
+        size = p.get("MaxResults", ACTIVITIES_PAGE)  # 1 to 50: awsjson.DOCUMENTED_LIMITS
         items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
         if p.get("ResourceId"):
             items = [a for a in items if a["ResourceId"] == p["ResourceId"]]

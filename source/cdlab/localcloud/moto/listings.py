@@ -77,7 +77,6 @@ class Listing:
     key: Callable[[Item], list[Any]]  # unique among the listing's items
     limit: str  # the member that sizes a page
     size: int  # unless the request gives one
-    largest: int
     refuse: paging.Refusal
     whole: dict[str, Any] = field(default_factory=dict)  # asked of moto, for every item
 
@@ -110,14 +109,14 @@ def _alarm_types(params: dict[str, Any]) -> tuple[str, ...]:
 ALARMS = Listing(
     "cloudwatch", "DescribeAlarms", ("MetricAlarms", "CompositeAlarms", "LogAlarms"),
     asked=_alarm_types, key=lambda alarm: [alarm["AlarmName"]],
-    limit="MaxRecords", size=50, largest=100,
+    limit="MaxRecords", size=50,
     refuse=lambda _: InvalidNextToken(CLOUDWATCH_INVALID_TOKEN),
 )  # fmt: skip
 SCALABLE_TARGETS = Listing(
     "application-autoscaling", "DescribeScalableTargets", ("ScalableTargets",),
     asked=lambda _: ("ScalableTargets",),
     key=lambda target: [target["ResourceId"], target["ScalableDimension"]],
-    limit="MaxResults", size=50, largest=50,
+    limit="MaxResults", size=50,
     refuse=lambda _: InvalidNextTokenException(AUTOSCALING_INVALID_TOKEN),
     whole={"MaxResults": EVERY},
 )  # fmt: skip
@@ -135,12 +134,7 @@ def paged(request: MotoRequest, ask: Ask) -> Answer | None:
     operation = listing.model.operation_model(listing.operation)
     try:
         params = _params(protocol, request, operation)
-        size = paging.page_size(
-            params.get(listing.limit),
-            default=listing.size,
-            largest=listing.largest,
-            member=listing.limit,
-        )
+        size = params.get(listing.limit, listing.size)  # its bounds are the model's
         whole = ask(_whole(request, listing, params))
         if whole[0] != 200:
             raise _moto_refusal(whole)

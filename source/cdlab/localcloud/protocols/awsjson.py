@@ -55,6 +55,13 @@ DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-create-stack.html
         "CreateStackInput.StackName": {"max": 128, "pattern": "[a-zA-Z][-a-zA-Z0-9]*"},
     },
+    "application-autoscaling": {
+        # "This value can be between 1 and 50. The default value is 50.",
+        # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalableTargets.html
+        # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html
+        "DescribeScalableTargetsRequest.MaxResults": {"min": 1, "max": 50},
+        "DescribeScalingActivitiesRequest.MaxResults": {"min": 1, "max": 50},
+    },
 }
 
 
@@ -160,7 +167,7 @@ def _holds_sensitive(shape: Shape, seen: set[str]) -> bool:
     return any(_holds_sensitive(member, seen) for member in inner)
 
 
-def _violations(value: Any, shape: Shape, path: str, types: Types, as_text: bool) -> Iterator[str]:
+def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[str]:
     kind = shape.type_name
     if kind not in types:  # a free-form document: any JSON
         return
@@ -180,7 +187,7 @@ def _violations(value: Any, shape: Shape, path: str, types: Types, as_text: bool
     def where() -> str:
         """The start of a violation's message; made only for a violation (a container's value is
         dumped in it), without a value that is or holds a secret, which AWS does not echo."""
-        shown = "" if holds_sensitive(shape) else f" {_shown(value, as_text)}"
+        shown = "" if holds_sensitive(shape) else f" {_shown(value)}"
         return f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
 
     if kind in ("string", "list", "map", "blob"):
@@ -200,17 +207,17 @@ def _violations(value: Any, shape: Shape, path: str, types: Types, as_text: bool
         if pattern is not None and not pattern.fullmatch(value):
             yield f"{where()} satisfy regular expression pattern: {meta['pattern']}"
     elif kind == "structure":
-        yield from _structure_violations(value, shape, path, types, as_text)
+        yield from _structure_violations(value, shape, path, types)
     elif kind == "list":
         for i, item in enumerate(value, start=1):
-            yield from _violations(item, shape.member, f"{path}.{i}.member", types, as_text)
+            yield from _violations(item, shape.member, f"{path}.{i}.member", types)
     elif kind == "map":
         for key, item in value.items():
-            yield from _violations(item, shape.value, f"{path}.{key}", types, as_text)
+            yield from _violations(item, shape.value, f"{path}.{key}", types)
 
 
 def _structure_violations(
-    value: dict[str, Any], shape: Shape, path: str, types: Types, as_text: bool
+    value: dict[str, Any], shape: Shape, path: str, types: Types
 ) -> Iterator[str]:
     prefix = f"{path}." if path else ""
     for name in shape.required_members:
@@ -221,28 +228,25 @@ def _structure_violations(
             )
     for name, member in shape.members.items():
         if value.get(name) is not None:
-            yield from _violations(value[name], member, f"{prefix}{camel(name)}", types, as_text)
+            yield from _violations(value[name], member, f"{prefix}{camel(name)}", types)
 
 
-def _shown(value: Any, as_text: bool) -> str:
-    """A value as a violation's message shows it: quoted if it was sent as text (every value
-    of a query-protocol request is: ``Value '101' at 'maxRecords'``)."""
-    if isinstance(value, str) or (as_text and not isinstance(value, (dict, list))):
+def _shown(value: Any) -> str:
+    """A value as a violation's message shows it: quoted, whatever its type (SSM, a JSON
+    service: ``Value '100' at 'maxResults'`` in https://github.com/flanksource/config-db/pull/35;
+    CloudWatch over the query protocol: ``Value '101' at 'maxRecords'``); a list or a map as
+    JSON, cut at 200 characters (AWS shows its own rendering of it, quoted as well)."""
+    if isinstance(value, str):
         return f"'{value}'"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)[:200]
-    return str(value)
+    return f"'{json.dumps(value, default=str)[:200]}'"
 
 
-def validate(
-    params: dict[str, Any], shape: Shape | None, types: Types = JSON_TYPES, *, as_text: bool = False
-) -> None:
+def validate(params: dict[str, Any], shape: Shape | None, types: Types = JSON_TYPES) -> None:
     """Raise AWS's ValidationException (or SerializationException for wrong types); ``types``
-    are the Python types the protocol's decoder gives each shape type, ``as_text`` says the
-    protocol sent every value as text (the query protocol), which the messages then quote."""
+    are the Python types the protocol's decoder gives each shape type."""
     if shape is None:
         return
-    problems = list(_structure_violations(params, shape, "", types, as_text))
+    problems = list(_structure_violations(params, shape, "", types))
     if problems:
         raise ValidationException(detected(problems))
 
@@ -250,7 +254,7 @@ def validate(
 def member_violations(value: str, shape: Shape, path: str) -> list[str]:
     """What ``shape`` refuses of a member sent as text (a URI label, a header), worded as AWS
     words it; ``path`` is the member's name as the message gives it (``customAttributes``)."""
-    return list(_violations(value, shape, path, JSON_TYPES, False))
+    return list(_violations(value, shape, path, JSON_TYPES))
 
 
 def detected(problems: list[str]) -> str:

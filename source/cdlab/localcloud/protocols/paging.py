@@ -16,9 +16,6 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from cdlab.localcloud.protocols.awsjson import camel
-from cdlab.localcloud.protocols.errors import ValidationException
-
 # before the cursor's JSON, so that botocore's paginator does not take the token for one of its
 # own (base64 of a JSON object) when it is given as a StartingToken
 MARK = "cdlab-page "
@@ -53,20 +50,6 @@ def page(
         return shown, None
     cursor = {"listing": listing, "descending": descending, "after": key(shown[-1])}
     return shown, base64.urlsafe_b64encode((MARK + json.dumps(cursor)).encode()).decode()
-
-
-def page_size(given: int | None, *, default: int, largest: int, member: str) -> int:
-    """A page's size: the request's ``member`` if given, else ``default``; a size outside 1 to
-    ``largest`` is refused with AWS's ValidationException (for a listing whose botocore model
-    does not bound it, as Application Auto Scaling's does not)."""
-    size = default if given is None else given
-    if 1 <= size <= largest:
-        return size
-    bound = "greater than or equal to 1" if size < 1 else f"less than or equal to {largest}"
-    raise ValidationException(
-        f"1 validation error detected: Value '{size}' at '{camel(member)}' failed to satisfy "
-        f"constraint: Member must have value {bound}"
-    )
 
 
 def is_descending(token: str, refuse: Refusal) -> bool:

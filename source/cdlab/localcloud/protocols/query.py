@@ -189,7 +189,7 @@ def parse_request(pairs: list[tuple[str, str]], operation: OperationModel) -> di
         return {}
     params = _parse(_Form(pairs), operation.input_shape, "")
     try:
-        awsjson.validate(params, operation.input_shape, as_text=True)
+        awsjson.validate(params, operation.input_shape)
     except (ValidationException, SerializationException) as e:
         raise ValidationError(e.message) from None
     return params
