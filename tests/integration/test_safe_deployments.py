@@ -153,7 +153,7 @@ def test_a_healthy_linear_deployment_shifts_traffic_in_steps(
             EndpointConfigName=new_config,
             DeploymentConfig=blue_green(
                 sized("LINEAR", "INSTANCE_COUNT", 1),
-                bake=60,
+                bake=120,  # 2 s a step at the scaled cloud's time: polls see each under load
             ),
         )
         seen.extend(watch_update(scaled, name))

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.model import ServiceModel
 
-from cdlab.localcloud.protocols import awsjson
+from cdlab.localcloud.protocols import awsjson, modelcheck
 from cdlab.localcloud.protocols.errors import (
     SerializationException,
     UnknownOperationException,
@@ -164,11 +164,24 @@ def test_a_null_member_counts_as_not_sent() -> None:
         awsjson.json_params(b'{"ModelName": null}', create_model)
 
 
+def _refused(signing_name: str, target: str, body: bytes) -> tuple[int, str, str] | None:
+    """A JSON request's refusal by its model: status, error type, message; None if none."""
+    headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
+    response = modelcheck.model_refusal(signing_name, "/", headers, body)
+    if response is None:
+        return None
+    assert isinstance(response.body, bytes)
+    answer = json.loads(response.body)
+    return response.status, answer["__type"], answer["message"]
+
+
 def test_json_requests_for_other_services_are_checked_when_botocore_knows_them() -> None:
-    with pytest.raises(SerializationException, match="'logGroupName' must be of type string"):
-        awsjson.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": 5}')
-    with pytest.raises(UnknownOperationException, match="NoSuchThing"):
-        awsjson.check_json_target("logs", "Logs_20140328.NoSuchThing", b"{}")
-    awsjson.check_json_target("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": "g"}')
-    awsjson.check_json_target("nosuchservice", "Whatever.Op", b"not even json")  # left to moto
-    awsjson.check_json_target("logs", "NotLogs.CreateLogGroup", b"not even json")
+    assert _refused("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": 5}') == (
+        400, "SerializationException", "Value 5 at 'logGroupName' must be of type string."
+    )  # fmt: skip
+    assert _refused("logs", "Logs_20140328.NoSuchThing", b"{}") == (
+        400, "UnknownOperationException", "The operation NoSuchThing is not a logs operation."
+    )  # fmt: skip
+    assert _refused("logs", "Logs_20140328.CreateLogGroup", b'{"logGroupName": "g"}') is None
+    assert _refused("nosuchservice", "Whatever.Op", b"not even json") is None  # left to moto
+    assert _refused("logs", "NotLogs.CreateLogGroup", b"not even json") is None

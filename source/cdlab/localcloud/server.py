@@ -24,11 +24,11 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk
   before it is acknowledged, and an object it creates may start pipelines through EventBridge
-  (:mod:`codepipeline.trigger`). For the other services, a JSON request is first checked
-  against its service's botocore model, a change is journaled before moto makes it, in the same
-  step on moto's thread (so a restart replays it, in the order things were made), and a
-  DeleteLogGroup or DeleteLogStream drops the kit's archive of those logs; an IAM change makes
-  the guard look its callers' keys up again.
+  (:mod:`codepipeline.trigger`). For the other services, a request is first checked against
+  its service's botocore model (:mod:`protocols.modelcheck`), a change is journaled before
+  moto makes it, in the same step on moto's thread (so a restart replays it, in the order
+  things were made), and a DeleteLogGroup or DeleteLogStream drops the kit's archive of those
+  logs; an IAM change makes the guard look its callers' keys up again.
 
 A request of an IAM user or a role session is then made only if IAM allows it
 (:mod:`protocols.enforcement`), unless the cloud was started with ``CDLAB_IAM=off``.
@@ -74,7 +74,7 @@ from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto import implemented
 from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest, web_response
 from cdlab.localcloud.moto.state import MotoState
-from cdlab.localcloud.protocols import auth, awsjson, enforcement, envelopes, rpcv2cbor
+from cdlab.localcloud.protocols import auth, enforcement, envelopes, modelcheck, rpcv2cbor
 from cdlab.localcloud.protocols.auth import CONTEXT
 from cdlab.localcloud.protocols.codecs import CBOR_CODEC, JSON_CODEC, serve
 from cdlab.localcloud.protocols.errors import (
@@ -253,12 +253,11 @@ class Gateway:
         service = signing_service(request.headers)
         if service == "s3" or "/s3/" in request.query.get("X-Amz-Credential", ""):
             return await self.moto_s3(request, moto_request)
-        target = request.headers.get("X-Amz-Target")
-        if target:
-            try:
-                awsjson.check_json_target(service, target, moto_request.body)
-            except AWSError as err:
-                return envelopes.json_error(err)
+        refused = modelcheck.model_refusal(
+            service, request.path, request.headers, moto_request.body
+        )
+        if refused is not None:
+            return refused
         name = operation(moto_request)
         if name is not None and service is not None:
             missing = implemented.refusal(request, service, name)

@@ -32,13 +32,12 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from botocore.model import OperationModel, ServiceModel
 
-from cdlab.localcloud.protocols import awsjson, envelopes, paging, query, rpcv2cbor
+from cdlab.localcloud.protocols import awsjson, modelcheck, paging, query, rpcv2cbor
 from cdlab.localcloud.protocols.codecs import CBOR_CODEC
 from cdlab.localcloud.protocols.errors import (
     AUTOSCALING_INVALID_TOKEN,
@@ -46,15 +45,13 @@ from cdlab.localcloud.protocols.errors import (
     AWSError,
     InvalidNextToken,
     InvalidNextTokenException,
-    ValidationError,
-    ValidationException,
     error,
 )
+from cdlab.localcloud.protocols.modelcheck import Protocol
 
 if TYPE_CHECKING:
     from cdlab.localcloud.moto.bridge import Answer, MotoRequest
 
-Protocol = Literal["json", "cbor", "query"]
 Ask = Callable[["MotoRequest"], "Answer"]
 Item = dict[str, Any]
 # the headers that say a request's protocol: replaced when moto is asked over awsJson
@@ -140,7 +137,7 @@ def paged(request: MotoRequest, ask: Ask) -> Answer | None:
             raise _moto_refusal(whole)
         result = listing.page(json.loads(whole[2]), params, size)
     except AWSError as err:
-        return _parts(_refuse(protocol, listing.model, err))
+        return _parts(modelcheck.refusal(protocol, listing.model, err))
     return _parts(_respond(protocol, operation, result))
 
 
@@ -148,36 +145,31 @@ def _called(request: MotoRequest) -> tuple[Listing, Protocol] | None:
     """The listing a request calls and the protocol it speaks; None for any other request."""
     target = request.header("X-Amz-Target")
     route = rpcv2cbor.route(request.raw_path.partition("?")[0], dict(request.headers))
+    asked = None
+    if not target and route is None:
+        signed = query.signing_service({"Authorization": request.header("Authorization")})
+        called = modelcheck.query_request(signed or "", request.raw_path, request.body)
+        asked = called[0] if called else None
     for listing in LISTINGS:
         called = (listing.model.metadata["targetPrefix"], listing.operation)
         if target == ".".join(called):
             return listing, "json"
         if route == called:
             return listing, "cbor"
-        if not target and route is None and _action(request, listing.model) == listing.operation:
+        if asked is not None and (asked.service_model.service_name, asked.name) == (
+            listing.service,
+            listing.operation,
+        ):
             return listing, "query"
     return None
-
-
-def _action(request: MotoRequest, model: ServiceModel) -> str | None:
-    """The Action of a query-protocol request signed for ``model``'s service; None for any
-    other request."""
-    signed = query.signing_service({"Authorization": request.header("Authorization")})
-    if signed != model.signing_name or "query" not in model.metadata.get("protocols", []):
-        return None
-    return dict(_pairs(request)).get("Action")
-
-
-def _pairs(request: MotoRequest) -> list[tuple[str, str]]:
-    """A query-protocol request's pairs: its query string's, then its form body's."""
-    pairs = parse_qsl(request.raw_path.partition("?")[2], keep_blank_values=True)
-    return pairs + parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def _params(protocol: Protocol, request: MotoRequest, operation: OperationModel) -> dict[str, Any]:
     """The request's members, checked against the operation's botocore model."""
     if protocol == "query":
-        return query.parse_request(_pairs(request), operation)
+        return query.parse_request(
+            modelcheck.query_pairs(request.raw_path, request.body), operation
+        )
     if protocol == "cbor":
         return rpcv2cbor.cbor_params(request.body, operation.input_shape)
     return awsjson.json_params(request.body, operation.input_shape)
@@ -189,7 +181,11 @@ def _whole(request: MotoRequest, listing: Listing, params: dict[str, Any]) -> Mo
     filters = {k: v for k, v in params.items() if k not in (listing.limit, "NextToken")}
     kept = tuple((k, v) for k, v in request.headers if k.lower() not in PROTOCOL_HEADERS)
     target = f"{listing.model.metadata['targetPrefix']}.{listing.operation}"
-    headers = (*kept, ("X-Amz-Target", target), ("Content-Type", _json_type(listing.model)))
+    headers = (
+        *kept,
+        ("X-Amz-Target", target),
+        ("Content-Type", modelcheck.json_type(listing.model)),
+    )
     body = json.dumps({**filters, **listing.whole}).encode()
     return dataclasses.replace(request, method="POST", raw_path="/", headers=headers, body=body)
 
@@ -215,10 +211,6 @@ def _parts(response: web.Response) -> Answer:
     return response.status, list(response.headers.items()), response.body
 
 
-def _json_type(model: ServiceModel) -> str:
-    return f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
-
-
 def _respond(protocol: Protocol, operation: OperationModel, result: dict[str, Any]) -> web.Response:
     """``result`` in the request's protocol."""
     if protocol == "cbor":
@@ -226,21 +218,4 @@ def _respond(protocol: Protocol, operation: OperationModel, result: dict[str, An
     if protocol == "query":
         return query.xml_response(operation, result, str(uuid.uuid4()))
     body = awsjson.json_result(result, operation.output_shape)
-    return web.Response(body=body, content_type=_json_type(operation.service_model))
-
-
-def _refuse(protocol: Protocol, model: ServiceModel, err: AWSError) -> web.Response:
-    """``err`` in the request's protocol; as JSON or CBOR, for a service with the
-    awsQueryCompatible trait, with its query code, a validation failure's being ValidationError
-    (as the query protocol's own parser refuses it)."""
-    if protocol == "query":
-        namespace = model.metadata.get("xmlNamespace", "")
-        return envelopes.query_error(err, str(uuid.uuid4()), namespace)
-    compatible = model.is_query_compatible
-    if compatible and isinstance(err, ValidationException):
-        err = ValidationError(err.message)
-    if protocol == "cbor":
-        response = envelopes.cbor_error(err)
-    else:
-        response = envelopes.json_error(err, _json_type(model))
-    return envelopes.with_query_code(response, err) if compatible else response
+    return web.Response(body=body, content_type=modelcheck.json_type(operation.service_model))

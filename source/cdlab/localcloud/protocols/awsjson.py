@@ -319,23 +319,15 @@ def json_result(result: dict[str, Any], shape: Shape | None) -> bytes:
 
 
 @functools.cache
-def _json_service(signing_name: str, target_prefix: str) -> ServiceModel | None:
+def json_service(signing_name: str, target_prefix: str) -> ServiceModel | None:
     """The JSON-protocol service a request signed for ``signing_name`` with an X-Amz-Target
-    of ``target_prefix`` calls, if botocore names a service so."""
-    if signing_name not in botocore_services():
+    of ``target_prefix`` calls, if botocore names a service so (CloudWatch signs as
+    ``monitoring``: :func:`model_name`)."""
+    name = model_name(signing_name)
+    if name not in botocore_services():
         return None
-    service = service_model(signing_name)
+    service = service_model(name)
     json_protocol = service.protocol == "json" or "json" in service.metadata.get("protocols", [])
     if not json_protocol or service.metadata.get("targetPrefix") != target_prefix:
         return None
     return service
-
-
-def check_json_target(signing_name: str | None, target: str, body: bytes) -> None:
-    """Refuse a JSON-protocol request (``X-Amz-Target: Prefix.Operation``) that its service's
-    botocore model refuses, with AWS's error, before a backend keeps any of it. A service
-    botocore cannot name from the signature is left to the backend."""
-    prefix, _, name = target.rpartition(".")
-    service = _json_service(signing_name or "", prefix)
-    if service is not None:
-        json_params(body, operation(service, name).input_shape)
