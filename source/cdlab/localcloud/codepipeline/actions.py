@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab.localcloud.cloudformation.stacks import STACK
 from cdlab.localcloud.codebuild.records import KIND as BUILD
+from cdlab.localcloud.codepipeline import overrides
 from cdlab.localcloud.codepipeline.cloud import RoleClients
 from cdlab.localcloud.state.store import Watch
 from cdlab.pipeline import artifacts, deploy
@@ -66,6 +67,7 @@ class Job:
     inputs: dict[str, dict[str, str]]  # input artifact name -> bucket, key, version
     work: Path  # a directory of its own, for downloads and its log
     watch: Callable[[str], Watch]  # the writes of a kind of the local cloud's documents
+    revision: dict[str, str] = field(default_factory=dict)  # a source's overrides, by type
 
 
 def _s3_failure(e: ClientError, bucket: str, key: str) -> ActionFailed:
@@ -84,9 +86,13 @@ def _s3_failure(e: ClientError, bucket: str, key: str) -> ActionFailed:
 
 
 def source(role: RoleClients, job: Job) -> Outcome:
-    """The object's current version into the artifact store; its version id is the revision."""
+    """The object's current version into the artifact store, or the version and object the
+    execution's overrides name (GetObject with a VersionId: ``s3:GetObjectVersion``); its
+    version id is the revision."""
     configuration = job.action["configuration"]
-    bucket, key = configuration["S3Bucket"], configuration["S3ObjectKey"]
+    bucket = configuration["S3Bucket"]
+    key = job.revision.get(overrides.KEY, configuration["S3ObjectKey"])
+    version = job.revision.get(overrides.VERSION)
     s3 = role.client("s3")
     try:
         versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
@@ -95,7 +101,7 @@ def source(role: RoleClients, job: Job) -> Outcome:
                 f"The source bucket {bucket} must have versioning enabled "
                 "(CodePipeline's S3 source reads object versions)."
             )
-        found = s3.get_object(Bucket=bucket, Key=key)
+        found = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
     except ClientError as e:
         raise _s3_failure(e, bucket, key) from None
     version = found["VersionId"]

@@ -162,6 +162,7 @@ class Engine:
             inputs,
             self.work / execution["id"] / f"{stage}-{action['name']}",
             self.executions.store.watch,
+            execution.get("overrides", {}).get(action["name"], {}),
         )
         role = action.get("roleArn") or pipeline["roleArn"]
         try:

@@ -27,6 +27,7 @@ from cdlab.localcloud.codepipeline.errors import (
     StageNotFoundException,
     StageNotRetryableException,
 )
+from cdlab.localcloud.codepipeline.overrides import Overrides, source_overrides
 from cdlab.localcloud.codepipeline.records import PIPELINES, Execution, Executions, new_execution
 from cdlab.localcloud.codepipeline.trigger import Trigger
 from cdlab.localcloud.context import RequestContext
@@ -158,14 +159,21 @@ class CodePipeline:
 
     # ---- executions ----------------------------------------------------------------------
 
-    def _start(self, pipeline: dict[str, Any], trigger: str, detail: str) -> str:
-        execution = new_execution(pipeline, trigger, detail)
+    def _start(
+        self,
+        pipeline: dict[str, Any],
+        trigger: str,
+        detail: str,
+        overrides: Overrides | None = None,
+    ) -> str:
+        execution = new_execution(pipeline, trigger, detail, overrides)
         self.engine.start(pipeline, execution)
         return execution["id"]
 
     def start_pipeline_execution(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, p["name"])
-        started = self._start(pipeline, "StartPipelineExecution", ctx.principal.arn)
+        overrides = source_overrides(pipeline, p.get("sourceRevisions", []))
+        started = self._start(pipeline, "StartPipelineExecution", ctx.principal.arn, overrides)
         return {"pipelineExecutionId": started}
 
     def start_by_rule(self, pipeline: str, rule_arn: str) -> str:

@@ -17,7 +17,13 @@ Execution = dict[str, Any]
 ActionRecord = dict[str, Any]
 
 
-def new_execution(pipeline: dict[str, Any], trigger_type: str, trigger_detail: str) -> Execution:
+def new_execution(
+    pipeline: dict[str, Any],
+    trigger_type: str,
+    trigger_detail: str,
+    overrides: dict[str, dict[str, str]] | None = None,
+) -> Execution:
+    """``overrides``: the source revisions it reads, by action (:mod:`.overrides`)."""
     now = time.time()
     return {
         "id": str(uuid.uuid4()),
@@ -32,6 +38,7 @@ def new_execution(pipeline: dict[str, Any], trigger_type: str, trigger_detail: s
         "sourceRevisions": [],
         "artifactRevisions": [],
         "waitingFor": None,  # the stage it waits to enter, if it waits at a transition
+        "overrides": overrides or {},
     }
 
 
