@@ -185,6 +185,35 @@ def test_a_structure_the_local_cloud_cannot_run_is_refused(client) -> None:
         codepipeline.create_pipeline(pipeline=codepipeline.get_pipeline(name=pipe.name)["pipeline"])
 
 
+def test_variables_the_local_cloud_does_not_resolve_are_refused(client) -> None:
+    """Rather than an action handed ``#{SourceVariables.VersionId}`` as text."""
+    codepipeline = client("codepipeline")
+    pipe = make_pipeline(client, unique("vars"))
+    declared = codepipeline.get_pipeline(name=pipe.name)["pipeline"]
+    source, approve = declared["stages"][0]["actions"][0], declared["stages"][1]["actions"][0]
+    changes = {
+        "Pipeline variables (Release) are not resolved by the local cloud": {
+            **declared, "variables": [{"name": "Release", "defaultValue": "1"}]},
+        "action Source in stage Source: its namespace SourceVariables declares variables": {
+            **declared, "stages": [{**declared["stages"][0], "actions": [
+                {**source, "namespace": "SourceVariables"}]}, declared["stages"][1]]},
+        "action Approve in stage Approval: its configuration (CustomData) refers to variables": {
+            **declared, "stages": [declared["stages"][0], {**declared["stages"][1], "actions": [
+                {**approve, "configuration": {"CustomData": "#{SourceVariables.VersionId}"}}]}]},
+    }  # fmt: skip
+    for why, changed in changes.items():
+        with pytest.raises(codepipeline.exceptions.InvalidStructureException) as info:
+            codepipeline.update_pipeline(pipeline=changed)
+        assert why in str(info.value)
+    with pytest.raises(codepipeline.exceptions.ValidationException) as info:
+        codepipeline.start_pipeline_execution(
+            name=pipe.name, variables=[{"name": "Release", "value": "2"}]
+        )
+    assert f"Pipeline '{pipe.name}' declares no variables" in str(info.value)
+    assert codepipeline.get_pipeline(name=pipe.name)["metadata"]["pipelineArn"] == pipe.arn
+    assert codepipeline.get_pipeline(name=pipe.name)["pipeline"]["version"] == 1
+
+
 @pytest.mark.slow  # three pipeline runs
 def test_a_second_upload_waits_before_approval_and_a_third_supersedes_it(client) -> None:
     codepipeline, pipe, stage = _started_and_waiting(client, "queue")

@@ -26,6 +26,7 @@ from cdlab.localcloud.codepipeline.errors import (
     PipelineVersionNotFoundException,
     StageNotFoundException,
     StageNotRetryableException,
+    ValidationException,
 )
 from cdlab.localcloud.codepipeline.overrides import Overrides, source_overrides
 from cdlab.localcloud.codepipeline.records import PIPELINES, Execution, Executions, new_execution
@@ -172,6 +173,11 @@ class CodePipeline:
 
     def start_pipeline_execution(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, p["name"])
+        if p.get("variables"):  # a pipeline that declares some is refused at its creation
+            raise ValidationException(
+                f"Pipeline '{pipeline['name']}' declares no variables, so none can be given "
+                f"({', '.join(v['name'] for v in p['variables'])})."
+            )
         overrides = source_overrides(pipeline, p.get("sourceRevisions", []))
         started = self._start(pipeline, "StartPipelineExecution", ctx.principal.arn, overrides)
         return {"pipelineExecutionId": started}

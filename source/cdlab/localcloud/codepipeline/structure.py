@@ -6,7 +6,10 @@ at least two stages; source actions in the first stage only, and only source act
 unique stage, action and output artifact names; every input artifact the output of an action
 that runs before it. The local cloud runs five action types (:data:`RUNS`), and of the
 CloudFormation action's modes those :mod:`cdlab.pipeline.deploy` runs; any other is refused here
-rather than failing at run time.
+rather than failing at run time. So are variables
+(https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html): a
+pipeline's own, an action's namespace, a ``#{...}`` reference in a configuration; the local cloud
+does not resolve them, and would hand an action the reference's text.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ RUNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Approval", "Manual"): (),
 }
 RUNS_TEXT = "Source/S3, Build/CodeBuild, Test/CodeBuild, Deploy/CloudFormation, Approval/Manual"
+VARIABLE = re.compile(r"#\{[^}]*\}")  # a variable's reference, #{Namespace.Name}
 EXECUTION_MODE = "SUPERSEDED"  # the one mode the local cloud runs (engine.py's Gates)
 
 
@@ -43,6 +47,12 @@ def check(pipeline: dict[str, Any]) -> None:
         raise ValidationException(
             f"Execution mode {mode} is not supported by the local cloud, which runs pipelines "
             f"in {EXECUTION_MODE} mode (the default)."
+        )
+    if pipeline.get("variables"):
+        names = ", ".join(v["name"] for v in pipeline["variables"])
+        raise InvalidStructureException(
+            f"Pipeline variables ({names}) are not resolved by the local cloud, which runs "
+            "pipelines without variables."
         )
     if pipeline.get("artifactStore", {}).get("type", "S3") != "S3":
         raise InvalidStructureException("The artifact store type must be S3.")
@@ -93,6 +103,17 @@ def _check_action(stage: str, action: dict[str, Any], first: bool, produced: set
             f"not one the local cloud runs; it runs AWS-owned version 1 actions: {RUNS_TEXT}."
         )
     configuration = action.get("configuration", {})
+    referring = sorted(k for k, v in configuration.items() if VARIABLE.search(str(v)))
+    if action.get("namespace") or referring:
+        what = (
+            f"its configuration ({', '.join(referring)}) refers to variables"
+            if referring
+            else f"its namespace {action['namespace']} declares variables"
+        )
+        raise InvalidStructureException(
+            f"{where}: {what}, which the local cloud does not resolve: it runs pipelines "
+            "without variables."
+        )
     missing = [key for key in required if key not in configuration]
     if missing:
         raise InvalidStructureException(
