@@ -214,6 +214,40 @@ def test_variables_the_local_cloud_does_not_resolve_are_refused(client) -> None:
     assert codepipeline.get_pipeline(name=pipe.name)["pipeline"]["version"] == 1
 
 
+def test_declarations_the_local_cloud_would_keep_without_running_are_refused(client) -> None:
+    """Stage conditions, triggers, cross-region artifact stores: refused, not stored unrun (and
+    a declaration without an artifact store refused, not failed on)."""
+    codepipeline = client("codepipeline")
+    pipe = make_pipeline(client, unique("unrun"))
+    declared = codepipeline.get_pipeline(name=pipe.name)["pipeline"]
+    store = declared["artifactStore"]
+    without_store = {k: v for k, v in declared.items() if k != "artifactStore"}
+    rollback = {**declared["stages"][1], "onFailure": {"result": "ROLLBACK"}}
+    trigger = {
+        "providerType": "CodeStarSourceConnection",
+        "gitConfiguration": {
+            "sourceActionName": "Source",
+            "push": [{"branches": {"includes": ["main"]}}],
+        },
+    }
+    changes = {
+        "Stage Approval: onFailure (conditions, automatic rollback or retry) are not run": {
+            **declared, "stages": [declared["stages"][0], rollback]},
+        "Pipeline triggers filter the git events of CodeStarSourceConnection sources": {
+            **declared, "triggers": [trigger]},
+        "declare artifactStore (the pipeline declares artifactStores)": {
+            **without_store, "artifactStores": {"us-east-1": store}},
+        "declare artifactStore (the pipeline declares artifactStore and artifactStores)": {
+            **declared, "artifactStores": {"us-east-1": store}},
+        "declare artifactStore (the pipeline declares neither)": without_store,
+    }  # fmt: skip
+    for why, changed in changes.items():
+        with pytest.raises(codepipeline.exceptions.InvalidStructureException) as info:
+            codepipeline.update_pipeline(pipeline=changed)
+        assert why in str(info.value)
+    assert codepipeline.get_pipeline(name=pipe.name)["pipeline"] == declared
+
+
 @pytest.mark.slow  # three pipeline runs
 def test_a_second_upload_waits_before_approval_and_a_third_supersedes_it(client) -> None:
     codepipeline, pipe, stage = _started_and_waiting(client, "queue")

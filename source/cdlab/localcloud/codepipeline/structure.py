@@ -6,10 +6,12 @@ at least two stages; source actions in the first stage only, and only source act
 unique stage, action and output artifact names; every input artifact the output of an action
 that runs before it. The local cloud runs five action types (:data:`RUNS`), and of the
 CloudFormation action's modes those :mod:`cdlab.pipeline.deploy` runs; any other is refused here
-rather than failing at run time. So are variables
-(https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html): a
-pipeline's own, an action's namespace, a ``#{...}`` reference in a configuration; the local cloud
-does not resolve them, and would hand an action the reference's text.
+rather than failing at run time. So is what the local cloud would store and not run:
+variables (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html),
+a pipeline's own, an action's namespace, a ``#{...}`` reference in a configuration (an action
+would be handed the reference's text); a stage's conditions, its automatic rollback or retry
+(https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html); triggers
+(which filter a connection source's git events); cross-region artifact stores.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def check(pipeline: dict[str, Any]) -> None:
             f"Pipeline variables ({names}) are not resolved by the local cloud, which runs "
             "pipelines without variables."
         )
+    _check_unrun(pipeline)
     if pipeline.get("artifactStore", {}).get("type", "S3") != "S3":
         raise InvalidStructureException("The artifact store type must be S3.")
     stages = pipeline["stages"]
@@ -66,6 +69,28 @@ def check(pipeline: dict[str, Any]) -> None:
     produced: set[str] = set()
     for index, stage in enumerate(stages):
         _check_stage(stage, index == 0, produced)
+
+
+def _check_unrun(pipeline: dict[str, Any]) -> None:
+    """Refuse the declarations the local cloud would keep without running them."""
+    stores = [key for key in ("artifactStore", "artifactStores") if key in pipeline]
+    if stores != ["artifactStore"]:
+        raise InvalidStructureException(
+            "The local cloud runs a pipeline in one region, with one artifact store: declare "
+            f"artifactStore (the pipeline declares {' and '.join(stores) or 'neither'})."
+        )
+    if pipeline.get("triggers"):
+        raise InvalidStructureException(
+            "Pipeline triggers filter the git events of CodeStarSourceConnection sources, which "
+            "the local cloud does not run."
+        )
+    for stage in pipeline["stages"]:
+        conditions = [key for key in ("beforeEntry", "onSuccess", "onFailure") if key in stage]
+        if conditions:
+            raise InvalidStructureException(
+                f"Stage {stage['name']}: {', '.join(conditions)} (conditions, automatic "
+                "rollback or retry) are not run by the local cloud."
+            )
 
 
 def _unique(names: list[str], what: str) -> None:
