@@ -422,6 +422,9 @@ def test_list_training_jobs_filters_sorts_and_pages(sm, create) -> None:
     tomorrow = time.time() + 86_400
     assert names(LastModifiedTimeAfter=tomorrow) == []
     assert names(LastModifiedTimeBefore=tomorrow) == ["lst-bad", "lst-good"]
+    assert names(WarmPoolStatusEquals="Available") == []  # no job keeps a warm pool here
+    plan = "arn:aws:sagemaker:us-east-1:123456789012:training-plan/none"
+    assert names(TrainingPlanArnEquals=plan) == []
     first = sm.list_training_jobs(NameContains="lst-", MaxResults=1)
     second = sm.list_training_jobs(NameContains="lst-", MaxResults=1, NextToken=first["NextToken"])
     assert [s["TrainingJobName"] for s in first["TrainingJobSummaries"]] == ["lst-bad"]

@@ -96,7 +96,15 @@ class Training:
         return self.records.get(p["TrainingJobName"])
 
     def list_training_jobs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        summaries = [{k: d[k] for k in SUMMARY_KEYS if k in d} for d in self.records.all()]
+        """With the filters every List shares, and those of training jobs alone: a job's warm
+        pool's status (the local cloud keeps none, so that filter matches no job) and its
+        training plan (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html)."""
+        docs = self.records.all()
+        if p.get("WarmPoolStatusEquals"):
+            docs = [d for d in docs if _warm_pool(d) == p["WarmPoolStatusEquals"]]
+        if p.get("TrainingPlanArnEquals"):
+            docs = [d for d in docs if _plan(d) == p["TrainingPlanArnEquals"]]
+        summaries = [{k: d[k] for k in SUMMARY_KEYS if k in d} for d in docs]
         return paginate(
             summaries, p, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus"
         )
@@ -181,3 +189,11 @@ async def _check_channel_has_objects(
             f"({ctx.region}), that objects exist under that S3 prefix, and that the "
             f'role "{role_arn}" has "s3:ListBucket" permissions on bucket "{bucket}".'
         )
+
+
+def _warm_pool(doc: dict[str, Any]) -> str | None:
+    return doc.get("WarmPoolStatus", {}).get("Status")
+
+
+def _plan(doc: dict[str, Any]) -> str | None:
+    return doc.get("ResourceConfig", {}).get("TrainingPlanArn")
