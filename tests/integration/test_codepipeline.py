@@ -96,6 +96,21 @@ def _started_and_waiting(client, prefix: str):
     return codepipeline, pipe, approval(codepipeline, pipe.name)
 
 
+def test_executions_can_be_listed_by_the_stage_they_succeeded_in(client) -> None:
+    codepipeline, pipe, stage = _started_and_waiting(client, "instage")
+    waiting = stage["latestExecution"]["pipelineExecutionId"]
+
+    def succeeded_in(name: str) -> list[str]:
+        found = codepipeline.list_pipeline_executions(
+            pipelineName=pipe.name, filter={"succeededInStage": {"stageName": name}}
+        )["pipelineExecutionSummaries"]
+        return [e["pipelineExecutionId"] for e in found]
+
+    assert succeeded_in("Source") == [waiting]  # not the first run, which failed there
+    assert succeeded_in("Approval") == []
+    assert len(executions(codepipeline, pipe.name)) == 2
+
+
 def test_a_rejection_fails_the_stage_and_a_retry_waits_again(client) -> None:
     codepipeline, pipe, stage = _started_and_waiting(client, "reject")
     token = stage["actionStates"][0]["latestExecution"]["token"]

@@ -204,10 +204,16 @@ class CodePipeline:
         return {"pipelineExecution": views.execution(found)}
 
     def list_pipeline_executions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """The pipeline's executions, newest first, ``maxResults`` (100 unless given) a page."""
-        self._pipeline(ctx, p["pipelineName"])
+        """The pipeline's executions, newest first, ``maxResults`` (100 unless given) a page;
+        with ``filter.succeededInStage``, those of the pipeline's current version in which that
+        stage succeeded (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineExecutionFilter.html)."""
+        pipeline = self._pipeline(ctx, p["pipelineName"])
+        listed = self.executions.of(p["pipelineName"])
+        stage = p.get("filter", {}).get("succeededInStage", {}).get("stageName")
+        if stage is not None:
+            listed = [e for e in listed if _succeeded_in(e, stage, pipeline["version"])]
         found, token = paging.page(
-            self.executions.of(p["pipelineName"]), lambda e: [e["start"], e["id"]],
+            listed, lambda e: [e["start"], e["id"]],
             p.get("nextToken"), listing=f"executions/{p['pipelineName']}",
             size=p.get("maxResults", 100), refuse=_invalid_token, descending=True,
         )  # fmt: skip
@@ -345,3 +351,8 @@ def _invalid_token(token: str) -> Exception:
         "The next token was specified in an invalid format. Make sure that the next token you "
         "provide is the token returned by a previous call."
     )
+
+
+def _succeeded_in(execution: Execution, stage: str, version: int) -> bool:
+    stages = [s for s in execution["stages"] if s["name"] == stage]
+    return execution["version"] == version and any(s["status"] == "Succeeded" for s in stages)
