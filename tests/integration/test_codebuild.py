@@ -211,12 +211,17 @@ def test_source_version_and_overrides(cb, s3, project, source):
             sourceVersion=source,
             environmentVariablesOverride=[{"name": "GREETING", "value": "override"}],
             artifactsOverride={"type": "NO_ARTIFACTS"},
+            imageOverride="aws/codebuild/standard:6.0",
+            computeTypeOverride="BUILD_GENERAL1_MEDIUM",
         )["build"]["id"],
     )
     assert build["buildStatus"] == "SUCCEEDED"
+    assert build["environment"]["image"] == "aws/codebuild/standard:6.0"
+    assert build["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
     assert build["sourceVersion"] == source and build["resolvedSourceVersion"] == source
     assert {"name": "GREETING", "value": "override"} in build["environment"]["environmentVariables"]
     latest = finished(cb, cb.start_build(projectName=name)["build"]["id"])
+    assert latest["environment"]["image"] == "aws/codebuild/standard:7.0"  # the project's
     assert latest["resolvedSourceVersion"] == newer
     assert latest["buildNumber"] == 2
     assert cb.list_builds_for_project(projectName=name)["ids"] == [latest["id"], build["id"]]

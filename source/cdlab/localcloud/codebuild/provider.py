@@ -32,6 +32,17 @@ from cdlab.localcloud.state.logarchive import LogArchive
 from cdlab.localcloud.state.store import Store
 
 PIPELINE_SESSION = "codepipeline-"
+# StartBuild's overrides of the project's environment: the build's environment shows them and
+# its CODEBUILD_BUILD_IMAGE is the image asked for (the commands run on the local machine
+# whatever the image) (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html)
+ENVIRONMENT_OVERRIDES = (
+    ("imageOverride", "image"),
+    ("computeTypeOverride", "computeType"),
+    ("environmentTypeOverride", "type"),
+    ("privilegedModeOverride", "privilegedMode"),
+    ("certificateOverride", "certificate"),
+    ("imagePullCredentialsTypeOverride", "imagePullCredentialsType"),
+)
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +144,7 @@ class CodeBuild:
         variables = {v["name"]: v for v in project["environment"]["environmentVariables"]}
         variables |= {v["name"]: v for v in p.get("environmentVariablesOverride", [])}
         environment = {**project["environment"], "environmentVariables": list(variables.values())}
+        environment |= {field: p[member] for member, field in ENVIRONMENT_OVERRIDES if member in p}
         projects.check_environment(environment)
         doc: dict[str, Any] = {
             "id": build_id,
