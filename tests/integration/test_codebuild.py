@@ -280,6 +280,19 @@ def test_project_checks(cb, client, project, role):
     assert "cdlab-test-twice" not in cb.list_projects()["projects"]
 
 
+def test_secondary_sources_and_artifacts_are_refused_not_kept_unbuilt(cb, project):
+    second = {"type": "S3", "location": f"{SOURCE_BUCKET}/app.zip", "sourceIdentifier": "two"}
+    with pytest.raises(cb.exceptions.InvalidInputException) as info:
+        project("cdlab-test-secondary", secondarySources=[second])
+    assert "secondarySources are not run by the local cloud" in str(info.value)
+    assert "cdlab-test-secondary" not in cb.list_projects()["projects"]
+    name = project("cdlab-test-primary-only")
+    with pytest.raises(cb.exceptions.InvalidInputException) as info:
+        cb.start_build(projectName=name, secondarySourcesOverride=[second])
+    assert "secondarySourcesOverride are not run by the local cloud" in str(info.value)
+    assert cb.list_builds_for_project(projectName=name)["ids"] == []
+
+
 @pytest.mark.slow  # a build of seconds, through the CLI
 def test_cli_start_and_batch_get(aws, project):
     name = project("cdlab-test-cli")

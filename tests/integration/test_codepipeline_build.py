@@ -70,6 +70,20 @@ def build_pipeline(client, name: str, buildspec: str = BUILDSPEC):
     return pipe
 
 
+def test_a_build_action_of_two_outputs_is_refused_not_half_run(client) -> None:
+    """Its second output would be a build's secondary artifact, which the local cloud does not
+    make: the action would hand on the first alone."""
+    name = f"twoout-{uuid.uuid4().hex[:8]}"
+    pipe = build_pipeline(client, name)
+    codepipeline = client("codepipeline")
+    declared = codepipeline.get_pipeline(name=name)["pipeline"]
+    declared["stages"][1]["actions"][0]["outputArtifacts"].append({"name": "Reports"})
+    with pytest.raises(codepipeline.exceptions.InvalidStructureException) as info:
+        codepipeline.update_pipeline(pipeline=declared)
+    assert "one input artifact and at most one output artifact" in str(info.value)
+    assert pipe.name == name and codepipeline.get_pipeline(name=name)["pipeline"]["version"] == 1
+
+
 def _location(artifact: dict) -> dict[str, str]:
     return {"Bucket": artifact["s3location"]["bucket"], "Key": artifact["s3location"]["key"]}
 

@@ -82,6 +82,17 @@ def check_artifacts(artifacts: dict[str, Any], source: dict[str, Any]) -> None:
         )
 
 
+def check_one_source(p: dict[str, Any], members: tuple[str, ...]) -> None:
+    """Refuse secondary sources and artifacts, which the local cloud would keep and not run
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/sample-multi-in-out.html)."""
+    given = [member for member in members if p.get(member)]
+    if given:
+        raise InvalidInputException(
+            f"Invalid input: {', '.join(given)} are not run by the local cloud, which builds "
+            "one source into one artifact"
+        )
+
+
 def check_environment(environment: dict[str, Any]) -> None:
     for variable in environment.get("environmentVariables", []):
         if variable.get("type", "PLAINTEXT") != "PLAINTEXT":
@@ -112,6 +123,7 @@ class Projects:
 
     async def check(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         """CodeBuild's checks of a project's members (create, or an update's result)."""
+        check_one_source(p, ("secondarySources", "secondaryArtifacts", "secondarySourceVersions"))
         check_source(p["source"])
         check_artifacts(p["artifacts"], p["source"])
         check_environment(p["environment"])

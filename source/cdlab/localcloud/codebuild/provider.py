@@ -35,6 +35,11 @@ PIPELINE_SESSION = "codepipeline-"
 # StartBuild's overrides of the project's environment: the build's environment shows them and
 # its CODEBUILD_BUILD_IMAGE is the image asked for (the commands run on the local machine
 # whatever the image) (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html)
+SECONDARY_OVERRIDES = (
+    "secondarySourcesOverride",
+    "secondarySourcesVersionOverride",
+    "secondaryArtifactsOverride",
+)
 ENVIRONMENT_OVERRIDES = (
     ("imageOverride", "image"),
     ("computeTypeOverride", "computeType"),
@@ -131,6 +136,7 @@ class CodeBuild:
         self, ctx: RequestContext, project: dict[str, Any], p: dict[str, Any]
     ) -> dict[str, Any]:
         """A new build's document: the project with the request's overrides."""
+        projects.check_one_source(p, SECONDARY_OVERRIDES)
         source = _source(project, p)
         artifacts = p.get("artifactsOverride") or project["artifacts"]
         if artifacts["type"] == "CODEPIPELINE":

@@ -154,8 +154,11 @@ def _check_action(stage: str, action: dict[str, Any], first: bool, produced: set
         raise InvalidStructureException(f"{where}: a source action has one output artifact")
     if category == "Approval" and (inputs or outputs):
         raise InvalidStructureException(f"{where}: an approval action has no artifacts")
-    if category in ("Build", "Test") and not inputs:
-        raise InvalidStructureException(f"{where}: a CodeBuild action needs an input artifact")
+    if category in ("Build", "Test") and (len(inputs) != 1 or len(outputs) > 1):
+        raise InvalidStructureException(
+            f"{where}: the local cloud runs a CodeBuild action with one input artifact and at "
+            "most one output artifact (more are a build's secondary sources and artifacts)"
+        )
     for name in inputs:
         if name not in produced:
             raise InvalidStructureException(
