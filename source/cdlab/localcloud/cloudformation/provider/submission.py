@@ -96,7 +96,6 @@ class Submission:
             "Capabilities": p.get("Capabilities", []),
             "NotificationARNs": p.get("NotificationARNs", []),
             "Tags": p.get("Tags", []),
-            "EnableTerminationProtection": False,
             **({"RoleARN": p["RoleARN"]} if p.get("RoleARN") else {}),
             "_Caller": dataclasses.asdict(ctx.principal),  # whom a stack without a role acts as
             "_OnFailure": p.get("OnFailure"),
