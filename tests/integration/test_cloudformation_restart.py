@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.aws_errors import refused
 from tests.integration.private_cloud import PrivateCloud
 from tests.integration.test_cloudformation import SCALING_YML
+from tests.integration.test_cloudformation_safeguards import WATCHED_YML
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -129,3 +131,23 @@ def test_an_endpoint_whose_model_acts_as_a_stack_role_comes_back_after_a_kill(
     )
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert private.score("as-role") == score
+
+
+def test_termination_protection_survives_a_kill(private: PrivateCloud) -> None:
+    private.up()
+    cfn = private.client("cloudformation")
+    cfn.create_stack(
+        StackName="guarded", TemplateBody=WATCHED_YML, EnableTerminationProtection=True
+    )
+    cfn.get_waiter("stack_create_complete").wait(StackName="guarded")
+
+    private.kill()
+    private.up()
+    cfn = private.client("cloudformation")
+    assert cfn.describe_stacks(StackName="guarded")["Stacks"][0]["EnableTerminationProtection"]
+    assert refused(cfn.delete_stack, StackName="guarded")[1] == (
+        "Stack [guarded] cannot be deleted while TerminationProtection is enabled"
+    )
+    cfn.update_termination_protection(StackName="guarded", EnableTerminationProtection=False)
+    cfn.delete_stack(StackName="guarded")
+    cfn.get_waiter("stack_delete_complete").wait(StackName="guarded")

@@ -83,6 +83,7 @@ def table(
             "CreateStack": cloudformation.create_stack,
             "UpdateStack": cloudformation.update_stack,
             "DeleteStack": cloudformation.delete_stack,
+            "UpdateTerminationProtection": cloudformation.update_termination_protection,
             "SetStackPolicy": cloudformation.set_stack_policy,
             "GetStackPolicy": cloudformation.get_stack_policy,
             "DescribeStacks": cloudformation.describe_stacks,

@@ -8,8 +8,9 @@ Modules, one job each:
 - ``resources/``: what each resource type does (``base``, ``sagemaker``, ``moto_backed``).
 - ``changes``: in place or replacement; a change set's Changes.
 - ``engine/``: the stack operations and rollbacks, in the background (``steps``, ``creating``,
-  ``updating``, ``rollback``, ``restart``).
-- ``policy``: stack policies; ``stacks``: stacks, events and change sets in the Store.
+  ``updating``, ``rollback``, ``triggers``, ``restart``).
+- ``policy``: stack policies; ``stacks``: stacks, their termination protection, events and change
+  sets in the Store.
 - ``provider/``: the API operations (``inputs``, ``submission``, ``stack_operations``,
   ``change_set_operations``, ``read_operations``).
 
@@ -25,6 +26,8 @@ Where the local cloud differs from CloudFormation, on purpose:
 - ExecuteChangeSet answers when the operation settles (at most 20 s), because ``aws
   cloudformation deploy`` waits 30 s between polls whatever the waiter model says.
 - A failed update always rolls back (DisableRollback is refused for updates).
+- Rollback triggers are metric alarms only (composite alarms do not exist locally), checked
+  between resources and through the monitoring time (``engine/triggers.py``).
 """
 
 from cdlab.localcloud.cloudformation.provider import CloudFormation

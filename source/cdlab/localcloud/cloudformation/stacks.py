@@ -2,7 +2,8 @@
 
 A stack document holds CloudFormation's public fields plus the kit's own (keys starting with
 ``_``): the template text, the parameter values, the resources with their physical ids and
-resolved properties, and, while an update runs, what the stack was before it.
+resolved properties, and, while an update runs, what the stack was before it. Its termination
+protection is a document of its own (:meth:`Stacks.protect`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cdlab.localcloud.protocols.errors import ValidationError, error
 from cdlab.localcloud.state.store import Store
 
 STACK, CHANGE_SET = "cloudformation-stack", "cloudformation-change-set"
+PROTECTION = "cloudformation-termination-protection"
 STACK_TYPE = "AWS::CloudFormation::Stack"
 DELETED = "DELETE_COMPLETE"
 
@@ -65,6 +67,20 @@ class Stacks:
 
     def save(self, doc: dict[str, Any]) -> None:
         self.store.put(STACK, doc["StackId"], doc)
+
+    # ---- termination protection ----------------------------------------------------------
+
+    def protected(self, stack_id: str) -> bool:
+        """Whether the stack's termination protection is on (off unless turned on)."""
+        found = self.store.get(PROTECTION, stack_id)
+        return bool(found and found["Enabled"])
+
+    def protect(self, stack_id: str, enabled: bool) -> None:
+        """Turn the stack's termination protection on or off. It is kept apart from the stack's
+        document because it can change in any status but a deletion's, and an operation in
+        progress holds that document and saves it again and again, which would undo the
+        change."""
+        self.store.put(PROTECTION, stack_id, {"StackId": stack_id, "Enabled": enabled})
 
     # ---- events --------------------------------------------------------------------------
 

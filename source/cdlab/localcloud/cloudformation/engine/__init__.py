@@ -11,8 +11,8 @@ stopped mid-operation resumes it at the next start, after the replay, by rolling
 finishing a delete or a cleanup), then puts back what the journal does not keep.
 
 Modules: ``steps`` (what every operation is made of), ``creating``, ``updating``, ``rollback``
-(delete, rollbacks and cleanup) and ``restart`` (what the journal does not bring back). The
-Engine here runs the operations.
+(delete, rollbacks and cleanup), ``triggers`` (the rollback triggers' alarms, watched) and
+``restart`` (what the journal does not bring back). The Engine here runs the operations.
 """
 
 from __future__ import annotations

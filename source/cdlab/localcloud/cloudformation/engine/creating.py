@@ -1,5 +1,6 @@
-"""CreateStack's operation: each resource created in dependency order; a failure rolls the stack
-back (or, with DisableRollback, leaves it CREATE_FAILED).
+"""CreateStack's operation: each resource created in dependency order, the rollback triggers
+watched (:mod:`triggers`); a failure rolls the stack back (or, with DisableRollback, leaves it
+CREATE_FAILED).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Any
 
 from cdlab.localcloud.cloudformation.engine.rollback import RollingBack
 from cdlab.localcloud.cloudformation.engine.steps import STOPPED, OperationFailed, new_entry
+from cdlab.localcloud.cloudformation.engine.triggers import RollbackTriggered, watch
 from cdlab.localcloud.protocols.errors import AWSError
 
 
@@ -18,16 +20,19 @@ class Creating(RollingBack):
         doc, evaluated = self._load(stack_id)
         self._stack_status(doc, "CREATE_IN_PROGRESS", "User Initiated")
         try:
+            await watch(self.moto, doc)
             for logical in evaluated.enabled:
                 entry = new_entry(logical, evaluated.resources[logical]["Type"])
                 doc["_Resources"][logical] = entry
                 await self._provision(doc, evaluated, entry, "CREATE")
+                await watch(self.moto, doc)
             doc["Outputs"] = self._outputs(doc, evaluated)
+            await watch(self.moto, doc, monitoring=True)
         except OperationFailed as e:
             await self._create_failed(doc, f"The following resource(s) failed to create: [{e}]. ")
             return
-        except AWSError as e:
-            await self._create_failed(doc, e.message)
+        except (AWSError, RollbackTriggered) as e:
+            await self._create_failed(doc, str(e))
             return
         self._stack_status(doc, "CREATE_COMPLETE")
 

@@ -133,7 +133,7 @@ class RollingBack(Steps):
             for logical, old in before.items()
         }
         doc["_Template"], doc["_Values"] = previous["Template"], previous["Values"]
-        for key in ("Outputs", "Description", "Parameters", "Tags"):
+        for key in ("Outputs", "Description", "Parameters", "Tags", "RollbackConfiguration"):
             if previous.get(key) is None:
                 doc.pop(key, None)
             else:
@@ -169,5 +169,6 @@ def snapshot(doc: dict[str, Any]) -> dict[str, Any]:
             "Description": doc.get("Description"),
             "Parameters": doc.get("Parameters", []),
             "Tags": doc.get("Tags", []),
+            "RollbackConfiguration": doc.get("RollbackConfiguration"),
         }
     )

@@ -1,5 +1,5 @@
 """UpdateStack's operation: resources are updated in place or replaced in dependency order, as
-the stack policy allows.
+the stack policy allows, the rollback triggers watched (:mod:`triggers`).
 
 A replacement creates the new resource first, and the old one is deleted only in the cleanup
 phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), so a failure part-way can roll back to resources that
@@ -19,6 +19,7 @@ from cdlab.localcloud.cloudformation.engine.steps import (
     failed_to,
     new_entry,
 )
+from cdlab.localcloud.cloudformation.engine.triggers import RollbackTriggered, watch
 from cdlab.localcloud.cloudformation.intrinsics import resolve
 from cdlab.localcloud.cloudformation.resources import HANDLERS
 from cdlab.localcloud.protocols.errors import AWSError
@@ -35,22 +36,21 @@ class Updating(RollingBack):
     async def _update(self, stack_id: str) -> None:
         doc, evaluated = self._load(stack_id)
         self._stack_status(doc, "UPDATE_IN_PROGRESS", "User Initiated")
-        try:
-            for logical in evaluated.enabled:
-                await self._update_resource(doc, evaluated, logical)
-            doc["Outputs"] = self._outputs(doc, evaluated)
-        except OperationFailed as e:
-            await self._update_failed(doc, failed_to("update", [str(e)]))
-            return
-        except AWSError as e:
-            await self._update_failed(doc, e.message)
-            return
         removed = [name for name in doc["_Resources"] if name not in evaluated.scope.resources]
         try:
+            await watch(self.moto, doc)
+            for logical in evaluated.enabled:
+                await self._update_resource(doc, evaluated, logical)
+                await watch(self.moto, doc)
+            doc["Outputs"] = self._outputs(doc, evaluated)
             for logical in removed:
                 self._allowed(doc, doc["_Resources"][logical], "Update:Delete")
+            await watch(self.moto, doc, monitoring=True)
         except OperationFailed as e:
             await self._update_failed(doc, failed_to("update", [str(e)]))
+            return
+        except (AWSError, RollbackTriggered) as e:
+            await self._update_failed(doc, str(e))
             return
         for logical in removed:
             doc["_Cleanup"].append({**doc["_Resources"].pop(logical), "_Removed": True})

@@ -85,6 +85,7 @@ class ChangeSetOperations(Submission):
             "NotificationARNs": p.get("NotificationARNs", []),
             "Capabilities": p.get("Capabilities", []),
             "Tags": p.get("Tags", []),
+            "RollbackConfiguration": update["RollbackConfiguration"],
             "Changes": changes,
             "IncludeNestedStacks": False,
             "_Type": kind,

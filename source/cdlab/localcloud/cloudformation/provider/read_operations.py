@@ -64,7 +64,12 @@ class ReadOperations:
             docs = [(n, d) for n, d in self.stacks.numbered() if d["StackStatus"] != DELETED]
         page, token = _page(docs, _number, p.get("NextToken"), "stacks", newest_first=True)
         stacks = [
-            {**public(d), "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}} for _, d in page
+            {
+                **public(d),
+                "EnableTerminationProtection": self.stacks.protected(d["StackId"]),
+                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
+            }
+            for _, d in page
         ]
         return {"Stacks": stacks, "NextToken": token}
 

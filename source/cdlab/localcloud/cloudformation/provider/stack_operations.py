@@ -1,4 +1,11 @@
-"""The stack operations: CreateStack, UpdateStack, DeleteStack, SetStackPolicy, GetStackPolicy."""
+"""The stack operations: CreateStack, UpdateStack, DeleteStack, UpdateTerminationProtection,
+SetStackPolicy, GetStackPolicy.
+
+Termination protection is AWS's: set at CreateStack or by UpdateTerminationProtection in any
+status but DELETE_IN_PROGRESS and DELETE_COMPLETE, it makes DeleteStack fail and leaves the stack
+as it was (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateTerminationProtection.html).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,12 @@ from cdlab.localcloud.cloudformation.stacks import DELETED
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationError
 
+DELETING = (DELETED, "DELETE_IN_PROGRESS")
+
 
 class StackOperations(Submission):
-    """CreateStack, UpdateStack, DeleteStack, SetStackPolicy, GetStackPolicy."""
+    """CreateStack, UpdateStack, DeleteStack, UpdateTerminationProtection, SetStackPolicy,
+    GetStackPolicy."""
 
     async def create_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         documents = await Documents.of(self.moto, p)
@@ -22,6 +32,8 @@ class StackOperations(Submission):
         update, _, _ = self._prepare(doc, p, None, documents)
         doc.update(update, _StackPolicy=requested_policy(p, documents))
         self.stacks.save(doc)
+        if p.get("EnableTerminationProtection"):
+            self.stacks.protect(doc["StackId"], True)
         self.engine.start(doc, "create")
         return {"StackId": doc["StackId"]}
 
@@ -41,8 +53,13 @@ class StackOperations(Submission):
 
     def delete_stack(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self.stacks.find(p["StackName"])
-        if doc is None or doc["StackStatus"] in (DELETED, "DELETE_IN_PROGRESS"):
+        if doc is None or doc["StackStatus"] in DELETING:
             return {}
+        if self.stacks.protected(doc["StackId"]):
+            raise ValidationError(
+                f"Stack [{doc['StackName']}] cannot be deleted while TerminationProtection is "
+                "enabled"
+            )
         retain = p.get("RetainResources") or []
         if retain and doc["StackStatus"] != "DELETE_FAILED":
             raise ValidationError(
@@ -51,6 +68,18 @@ class StackOperations(Submission):
             )
         self.engine.start(doc, "delete", retain=retain)
         return {}
+
+    def update_termination_protection(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        doc = self.stacks.get(p["StackName"])
+        if doc["StackStatus"] in DELETING:
+            raise ValidationError(
+                f"Stack [{doc['StackName']}] is in {doc['StackStatus']} state: termination "
+                "protection can be set in any status but DELETE_IN_PROGRESS and DELETE_COMPLETE."
+            )
+        self.stacks.protect(doc["StackId"], p["EnableTerminationProtection"])
+        return {"StackId": doc["StackId"]}
 
     async def set_stack_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         documents = await Documents.of(self.moto, p)

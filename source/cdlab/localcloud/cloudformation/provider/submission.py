@@ -1,5 +1,6 @@
-"""What the operations that submit a template share: a request's template and parameters checked
-and evaluated for a stack, a new stack's document, and the start of an update.
+"""What the operations that submit a template share: a request's template, parameters and
+rollback configuration checked and evaluated for a stack, a new stack's document, and the start of
+an update.
 
 A request is checked completely (template form, resource types, references, parameters and
 their constraints) before a stack is created or changed, so a template error is a ValidationError
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from typing import Any
 
@@ -25,6 +27,8 @@ from cdlab.localcloud.protocols.errors import ValidationError, error
 
 InsufficientCapabilitiesException = error("InsufficientCapabilitiesException")
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+ALARM_TRIGGER = "AWS::CloudWatch::Alarm"
+ALARM_ARN = re.compile(r"arn:aws[-a-z]*:cloudwatch:[-a-z0-9]+:[0-9]{12}:alarm:.+")
 
 
 def _masked(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[str, str]]:
@@ -49,6 +53,31 @@ def _check_capabilities(parsed: dict[str, Any], given: list[str]) -> None:
     if not needed or needed[0] in given or "CAPABILITY_NAMED_IAM" in given:
         return
     raise InsufficientCapabilitiesException(f"Requires capabilities : [{needed[0]}]")
+
+
+def _rollback_configuration(p: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The stack's RollbackConfiguration once the request is made: a request without one keeps
+    the stack's; one without RollbackTriggers keeps the stack's triggers, and an empty list
+    removes them (RollbackTriggers in
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_RollbackConfiguration.html).
+    A trigger is a metric alarm: moto, which keeps the alarms, has no composite alarms."""
+    given = p.get("RollbackConfiguration")
+    if given is None:
+        return previous or {}
+    triggers = given.get("RollbackTriggers", (previous or {}).get("RollbackTriggers", []))
+    for trigger in triggers:
+        if trigger["Type"] != ALARM_TRIGGER:
+            raise ValidationError(
+                f"The local cloud does not watch rollback triggers of type {trigger['Type']}; "
+                f"it watches {ALARM_TRIGGER} triggers."
+            )
+        if not ALARM_ARN.fullmatch(trigger["Arn"]):
+            raise ValidationError(
+                f"Rollback trigger {trigger['Arn']} is not the ARN of a CloudWatch alarm "
+                "(arn:aws:cloudwatch:<region>:<account>:alarm:<name>)."
+            )
+    monitoring = given.get("MonitoringTimeInMinutes", 0)
+    return {"RollbackTriggers": triggers, "MonitoringTimeInMinutes": monitoring}
 
 
 class Submission:
@@ -80,6 +109,7 @@ class Submission:
             "_Values": values,
             "Parameters": _masked(parsed.get("Parameters") or {}, values),
             "Description": parsed.get("Description"),
+            "RollbackConfiguration": _rollback_configuration(p, doc.get("RollbackConfiguration")),
         }
         return doc_update, values, evaluated
 
@@ -96,7 +126,6 @@ class Submission:
             "Capabilities": p.get("Capabilities", []),
             "NotificationARNs": p.get("NotificationARNs", []),
             "Tags": p.get("Tags", []),
-            "EnableTerminationProtection": False,
             **({"RoleARN": p["RoleARN"]} if p.get("RoleARN") else {}),
             "_Caller": dataclasses.asdict(ctx.principal),  # whom a stack without a role acts as
             "_OnFailure": p.get("OnFailure"),
