@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
@@ -33,6 +34,7 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 class ScaledCloud:
     cloud: control.Cloud
     env: dict[str, str]
+    latency: str
     names: Iterator[int] = field(default_factory=count)
 
     def client(self, service: str):
@@ -83,14 +85,20 @@ class ScaledCloud:
         )
         return name
 
-    def endpoint(self, prefix: str, model: FMModel, instances: int = 1) -> str:
+    def endpoint(self, prefix: str, model: FMModel, instances: int = 1, **create: Any) -> str:
+        """An endpoint InService, made with CreateEndpoint's other members ``create``."""
         name = f"{prefix}-{next(self.names)}"
         sm = self.client("sagemaker")
         sm.create_endpoint(
-            EndpointName=name, EndpointConfigName=self.config(prefix, model, instances)
+            EndpointName=name, EndpointConfigName=self.config(prefix, model, instances), **create
         )
         assert self.wait(name)["EndpointStatus"] == "InService"
         return name
+
+    def restart(self) -> None:
+        """Stop this cloud and start it again on its home and port, scaled as before."""
+        assert control.down(self.cloud.home)
+        self.cloud = _up(self.cloud.home, self.cloud.port, self.latency)
 
     def wait(self, name: str, timeout: float = 60.0) -> dict:
         """DescribeEndpoint once the endpoint is no longer being created or updated."""
@@ -145,14 +153,18 @@ def scaled_cloud(
     """Run a scaled cloud for as long as the generator is open (the body of a fixture), with the
     ``latency`` profile (``CDLAB_LATENCY``)."""
     home: Path = tmp_path_factory.mktemp("cdlab-scaled")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
-        patch.setenv("CDLAB_LATENCY", latency)
-        running = control.up(home, free_port())
+    running = _up(home, free_port(), latency)
     try:
         env = control.client_environment(home, running.port)
-        cloud = ScaledCloud(running, env)
+        cloud = ScaledCloud(running, env, latency)
         cloud.client("s3").create_bucket(Bucket=BUCKET)
         yield cloud
     finally:
         control.down(home)
+
+
+def _up(home: Path, port: int, latency: str) -> control.Cloud:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
+        patch.setenv("CDLAB_LATENCY", latency)
+        return control.up(home, port)

@@ -81,6 +81,17 @@ def watch_update(scaled: ScaledCloud, name: str, alarm: str | None = None) -> li
     return seen
 
 
+def steps_seen(seen: list[dict]) -> list[str]:
+    """The deployment steps (their StatusMessage) in what ``watch_update`` saw, each once."""
+    steps: list[str] = []
+    for d in seen:
+        for variant in d.get("PendingDeploymentSummary", {}).get("ProductionVariants", []):
+            message = variant["VariantStatus"][0].get("StatusMessage", "")
+            if message and (not steps or steps[-1] != message):
+                steps.append(message)
+    return steps
+
+
 def test_a_canary_that_fails_trips_the_alarm_and_rolls_back(
     scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,13 +170,7 @@ def test_a_healthy_linear_deployment_shifts_traffic_in_steps(
         seen.extend(watch_update(scaled, name))
 
     report = under_load(scaled, name, update)
-    steps = []
-    for d in seen:
-        for variant in d.get("PendingDeploymentSummary", {}).get("ProductionVariants", []):
-            message = variant["VariantStatus"][0].get("StatusMessage", "")
-            if message and (not steps or steps[-1] != message):
-                steps.append(message)
-    assert steps == [f"{p}% of the traffic is on the new fleet" for p in (33, 67, 100)]
+    assert steps_seen(seen) == [f"{p}% of the traffic is on the new fleet" for p in (33, 67, 100)]
     final = seen[-1]
     assert final["EndpointStatus"] == "InService" and final["EndpointConfigName"] == new_config
     assert "FailureReason" not in final

@@ -59,6 +59,29 @@ def test_sizes_out_of_limits_are_refused(deployment, fleet, message) -> None:
         update.validate(deployment, fleet, {})
 
 
+@pytest.mark.parametrize(
+    ("deployment", "message"),
+    [
+        (
+            policy("CANARY", "CAPACITY_PERCENT", 51),
+            "at most 50% of the variants' total instance count\\.$",
+        ),
+        (policy("LINEAR", "CAPACITY_PERCENT", 9), "between 10% and 50%"),
+        (policy("LINEAR"), "LinearStepSize must be specified"),
+        ({"RollingUpdatePolicy": {}}, "RollingUpdatePolicy"),
+    ],
+)
+def test_with_no_fleet_yet_what_does_not_depend_on_one_is_refused(deployment, message) -> None:
+    """CreateEndpoint's DeploymentConfig deploys no fleet yet (``count`` None)."""
+    with pytest.raises(ValidationException, match=message):
+        update.validate(deployment, None, {})
+
+
+def test_with_no_fleet_yet_sizes_in_instances_are_left_to_the_update() -> None:
+    update.validate(policy("CANARY", "INSTANCE_COUNT", 5), None, {})
+    update.validate(policy("LINEAR", "INSTANCE_COUNT", 5), None, {})
+
+
 def test_bake_time_and_deadline_follow_the_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDLAB_TIME_SCALE", "60")
     deployment = policy("CANARY", "INSTANCE_COUNT", 1)

@@ -25,7 +25,7 @@ from cdlab.localcloud.sagemaker.documents import (
     public,
 )
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
-from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names
+from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names, validate
 
 SCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -61,11 +61,26 @@ class Endpoints:
             )
         return snapshot
 
-    def create_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def create_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """CreateEndpoint; the rollback alarms its DeploymentConfig may name are read from moto
+        first, so the endpoint itself is made in one go."""
+        names = alarm_names(p.get("DeploymentConfig") or {})
+        alarms = await self.moto.run(self.moto.alarm_states, names)
+        return self._create_endpoint(ctx, p, alarms)
+
+    def _create_endpoint(
+        self, ctx: RequestContext, p: dict[str, Any], alarms: dict[str, str]
+    ) -> dict[str, Any]:
+        """The DeploymentConfig does not change how the endpoint is created: it is checked as an
+        update's would be and kept as the endpoint's LastDeploymentConfig, which an
+        UpdateEndpoint with RetainDeploymentConfig deploys with
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html)."""
         name = p["EndpointName"]
         self.docs.absent(ctx, ENDPOINT, name)
         config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(ctx, config_doc)
+        deployment = p.get("DeploymentConfig")
+        validate(deployment or {}, None, alarms)
         now = time.time()
         doc = {
             "EndpointName": name,
@@ -76,6 +91,8 @@ class Endpoints:
             "LastModifiedTime": now,
             "_Pending": snapshot,
         }
+        if deployment is not None:
+            doc["LastDeploymentConfig"] = deployment
         self.docs.store.put(ENDPOINT, name, doc)
         self.lifecycle.create(name)
         return {"EndpointArn": doc["EndpointArn"]}

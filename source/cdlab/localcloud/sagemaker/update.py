@@ -41,10 +41,12 @@ def _size(capacity: dict[str, Any], count: int) -> int:
     return max(1, math.ceil(count * float(capacity["Value"]) / 100))
 
 
-def _percent(capacity: dict[str, Any], count: int) -> float:
-    if capacity["Type"] == "INSTANCE_COUNT":
-        return 100.0 * int(capacity["Value"]) / count
-    return float(capacity["Value"])
+def _percent(capacity: dict[str, Any], count: int | None) -> float | None:
+    """A CapacitySize as a share of the new fleet; None for an INSTANCE_COUNT with no fleet
+    (``count`` None) to measure it against."""
+    if capacity["Type"] != "INSTANCE_COUNT":
+        return float(capacity["Value"])
+    return None if count is None else 100.0 * int(capacity["Value"]) / count
 
 
 def routing(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -54,10 +56,14 @@ def routing(deployment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate(deployment: dict[str, Any], count: int, alarms: Mapping[str, str]) -> None:
-    """SageMaker's limits, given the new variants' total instance count: CanarySize at most 50%,
-    LinearStepSize 10-50%; and the rollback alarms exist (``alarms``: the state of each existing
-    alarm, by name)."""
+def validate(deployment: dict[str, Any], count: int | None, alarms: Mapping[str, str]) -> None:
+    """What the local cloud refuses in a DeploymentConfig: RollingUpdatePolicy (it deploys
+    blue/green only), a rollback alarm that does not exist (``alarms``: the state of each
+    existing alarm, by name; one it cannot watch), and SageMaker's limits on the traffic steps.
+
+    ``count`` is the new variants' total instance count; None where the config deploys no fleet
+    yet (CreateEndpoint's, kept for a later update), which leaves a size given as INSTANCE_COUNT
+    to be checked by the update that deploys it."""
     if "RollingUpdatePolicy" in deployment:
         raise ValidationException(
             "The local cloud deploys with BlueGreenUpdatePolicy; RollingUpdatePolicy is not "
@@ -69,16 +75,22 @@ def validate(deployment: dict[str, Any], count: int, alarms: Mapping[str, str]) 
                 f"The CloudWatch alarm {name} in AutoRollbackConfiguration does not exist; "
                 "create it with put-metric-alarm first."
             )
-    traffic = routing(deployment)
+    _validate_sizes(routing(deployment), count)
+
+
+def _validate_sizes(traffic: dict[str, Any], count: int | None) -> None:
+    """SageMaker's limits on the new fleet's share per step: CanarySize at most 50%,
+    LinearStepSize 10-50%."""
     kind = traffic["Type"]
     if kind == "CANARY":
         size = traffic.get("CanarySize")
         if size is None:
             raise ValidationException("CanarySize must be specified for CANARY traffic routing.")
-        if _percent(size, count) > 50:
+        percent = _percent(size, count)
+        if percent is not None and percent > 50:
             raise ValidationException(
-                f"CanarySize {size['Value']} ({size['Type']}) must be at most 50% of the "
-                f"variants' total instance count ({count})."
+                f"CanarySize {size['Value']} ({size['Type']}) must be at most 50% of "
+                f"{_fleet(count)}."
             )
     elif kind == "LINEAR":
         size = traffic.get("LinearStepSize")
@@ -86,15 +98,21 @@ def validate(deployment: dict[str, Any], count: int, alarms: Mapping[str, str]) 
             raise ValidationException(
                 "LinearStepSize must be specified for LINEAR traffic routing."
             )
-        if not 10 <= _percent(size, count) <= 50:
+        percent = _percent(size, count)
+        if percent is not None and not 10 <= percent <= 50:
             raise ValidationException(
                 f"LinearStepSize {size['Value']} ({size['Type']}) must be between 10% and 50% "
-                f"of the variants' total instance count ({count})."
+                f"of {_fleet(count)}."
             )
     elif "CanarySize" in traffic or "LinearStepSize" in traffic:
         raise ValidationException(
             "CanarySize and LinearStepSize apply only to CANARY and LINEAR traffic routing."
         )
+
+
+def _fleet(count: int | None) -> str:
+    total = "the variants' total instance count"
+    return total if count is None else f"{total} ({count})"
 
 
 def traffic_steps(deployment: dict[str, Any], count: int) -> list[float]:

@@ -160,7 +160,7 @@ class Endpoint(_SageMakerNamed):
             ctx, "sagemaker", "CreateEndpoint", {**create, "EndpointName": name}
         )
         try:
-            ctx.sagemaker.endpoints.create_endpoint(ctx.request, params)
+            await ctx.sagemaker.endpoints.create_endpoint(ctx.request, params)
         except AWSError as e:
             raise handler_failure(e) from None
         resource = self.predict({"EndpointName": name})
