@@ -149,7 +149,8 @@ def fm_image(aws_env: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     """Create models, a config and an endpoint from ``{variant: (seed, weight, count)}``;
-    wait until InService and return the endpoint name (names are unique per call).
+    wait until InService and return the endpoint name (names are unique per call). Keyword
+    arguments go to CreateEndpointConfig (``DataCaptureConfig=...``).
 
     What it made is deleted at the end of the session (a test may have deleted an endpoint
     itself), endpoints first, so that their instances have stopped before the cloud does."""
@@ -162,6 +163,7 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
         prefix: str,
         variants: dict[str, tuple[int, float, int]],
         role: str = "arn:aws:iam::123456789012:role/me",
+        **config_params: object,
     ) -> str:
         n = next(counter)
         production_variants = []
@@ -183,13 +185,18 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
                 }
             )
         config = f"{prefix}-c{n}"
-        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=production_variants)
+        sm.create_endpoint_config(
+            EndpointConfigName=config, ProductionVariants=production_variants, **config_params
+        )
         configs.append(config)
         return config
 
-    def deploy_endpoint(prefix: str, variants: dict[str, tuple[int, float, int]]) -> str:
+    def deploy_endpoint(
+        prefix: str, variants: dict[str, tuple[int, float, int]], **config_params: object
+    ) -> str:
         name = f"{prefix}-{next(counter)}"
-        sm.create_endpoint(EndpointName=name, EndpointConfigName=make_config(prefix, variants))
+        config = make_config(prefix, variants, **config_params)
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
         endpoints.append(name)
         sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
         return name

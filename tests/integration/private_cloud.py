@@ -57,19 +57,27 @@ class PrivateCloud:
         count: int = 2,
         bucket: str = "models",
         role: str | None = None,
+        **config_params: object,
     ) -> None:
-        """Model (acting as ``role``, if given), config and endpoint ``name`` serving
-        ``small_model(seed)``; waits InService."""
+        """Model (acting as ``role``, if given), config (with ``config_params``) and endpoint
+        ``name`` serving ``small_model(seed)``; waits InService."""
         s3, sm = self.client("s3"), self.client("sagemaker")
         with contextlib.suppress(ClientError):
             s3.create_bucket(Bucket=bucket)
         key = f"{name}/model.tar.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=artifact_bytes(small_model(seed)))
-        self.config(name, f"s3://{bucket}/{key}", count, role)
+        self.config(name, f"s3://{bucket}/{key}", count, role, **config_params)
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
         sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
 
-    def config(self, name: str, model_url: str, count: int, role: str | None = None) -> None:
+    def config(
+        self,
+        name: str,
+        model_url: str,
+        count: int,
+        role: str | None = None,
+        **config_params: object,
+    ) -> None:
         sm = self.client("sagemaker")
         sm.create_model(
             ModelName=name,
@@ -80,6 +88,7 @@ class PrivateCloud:
             EndpointConfigName=name,
             ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
                                  "InitialInstanceCount": count, "InstanceType": "ml.m5.large"}],
+            **config_params,
         )  # fmt: skip
 
     def score(self, endpoint: str) -> float:

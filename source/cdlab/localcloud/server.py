@@ -85,7 +85,7 @@ from cdlab.localcloud.protocols.errors import (
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
 from cdlab.localcloud.protocols.signatures import Headers
-from cdlab.localcloud.sagemaker import invocations
+from cdlab.localcloud.sagemaker import datacapture, invocations
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
@@ -145,7 +145,7 @@ class Gateway:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         metrics = Metrics(self.moto)
-        self.router = Router(metrics=metrics)
+        self.router = Router(metrics, datacapture.DataCapture(S3Objects(self.moto, self.s3.sync)))
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker.assemble(

@@ -24,7 +24,8 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deletin
 Snapshot = list[dict[str, Any]]
 """What each variant of an endpoint serves: VariantName, ModelName, Image, ArtifactDigest,
 ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), InstanceType,
-Weight and Count (``_Deployed`` in service, ``_Pending`` being deployed)."""
+Weight, Count and its config's DataCaptureConfig (None without one; absent from snapshots made
+before the kit captured data) (``_Deployed`` in service, ``_Pending`` being deployed)."""
 
 
 def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:

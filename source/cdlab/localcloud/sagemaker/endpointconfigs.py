@@ -1,4 +1,7 @@
-"""CreateEndpointConfig, DescribeEndpointConfig, ListEndpointConfigs and DeleteEndpointConfig."""
+"""CreateEndpointConfig, DescribeEndpointConfig, ListEndpointConfigs and DeleteEndpointConfig.
+
+A config's DataCaptureConfig is kept as given; endpoints made from it capture what they serve
+(:mod:`.datacapture`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker import datacapture
 from cdlab.localcloud.sagemaker.documents import CONFIG, MODEL, Documents, arn, paginate, public
 
 
@@ -36,6 +40,9 @@ class EndpointConfigs:
                     "InstanceType."
                 )
             self.docs.get(ctx, MODEL, variant["ModelName"])
+        refused = datacapture.refusal(p.get("DataCaptureConfig"))
+        if refused is not None:
+            raise refused
         doc = {
             "EndpointConfigName": name,
             "EndpointConfigArn": arn(CONFIG, name, ctx),

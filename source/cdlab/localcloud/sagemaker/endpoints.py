@@ -13,6 +13,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
+from cdlab.localcloud.sagemaker import datacapture
 from cdlab.localcloud.sagemaker.documents import (
     CONFIG,
     ENDPOINT,
@@ -57,6 +58,7 @@ class Endpoints:
                     "InstanceType": variant["InstanceType"],
                     "Weight": float(variant["InitialVariantWeight"]),
                     "Count": int(variant["InitialInstanceCount"]),
+                    "DataCaptureConfig": config_doc.get("DataCaptureConfig"),
                 }
             )
         return snapshot
@@ -98,7 +100,8 @@ class Endpoints:
         return {"EndpointArn": doc["EndpointArn"]}
 
     def describe_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return public(self.docs.get(ctx, ENDPOINT, p["EndpointName"]))
+        doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])
+        return public(doc) | datacapture.described(doc)
 
     def list_endpoints(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cdlab.localcloud.sagemaker.datacapture import capture_settings
 from cdlab.localcloud.sagemaker.documents import Snapshot
 from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.sagemaker.router import EndpointRoute, VariantRoute
@@ -16,11 +17,17 @@ def all_instances(fleet: Fleet) -> list[Instance]:
 
 
 def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
-    """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights."""
+    """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights,
+    each variant capturing what it serves as the snapshot says."""
     return EndpointRoute(
         name,
         tuple(
-            VariantRoute(s["VariantName"], s["Weight"], tuple(fleet[s["VariantName"]]))
+            VariantRoute(
+                s["VariantName"],
+                s["Weight"],
+                tuple(fleet[s["VariantName"]]),
+                capture_settings(name, s),
+            )
             for s in snapshot
         ),
     )

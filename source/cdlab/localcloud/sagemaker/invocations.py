@@ -4,8 +4,10 @@ A request that passed the guard's checks is held to botocore's model of InvokeEn
 (:mod:`.invocation_checks`), then goes to the router (:mod:`.router`); the instance's answer
 becomes the runtime's: its body, its Content-Type and custom attributes, and the variant
 that served it; an instance's error status a ModelError (as SageMaker wraps a container's
-error: docs/aws-compatibility.md), and any refusal its JSON error envelope. Driven by callbacks,
-so that the fast path needs no task per request; aiohttp's handler awaits :func:`answer`.
+error: docs/aws-compatibility.md), and any refusal its JSON error envelope. Once answered, the
+invocation is captured if its variant captures data (:mod:`.datacapture`): one check when not.
+Driven by callbacks, so that the fast path needs no task per request; aiohttp's handler awaits
+:func:`answer`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cdlab.localcloud.sagemaker.router import (
     INVOKED_VARIANT,
     MAX_PAYLOAD_BYTES,
     Router,
+    VariantRoute,
 )
 from cdlab.localcloud.sagemaker.upstream import UpstreamResponse, completing
 
@@ -49,11 +52,15 @@ def invoke(
         reply(envelopes.json_error_parts(refused, envelopes.REST_JSON))
         return
 
-    def answered(result: tuple[str, UpstreamResponse] | BaseException) -> None:
+    def answered(result: tuple[VariantRoute, UpstreamResponse] | BaseException) -> None:
         try:
-            reply(_answer(name, result, context))
+            answer = _answer(name, result, context)
+            reply(answer)
         except Exception as e:
             reply(e)
+            return
+        if not isinstance(result, BaseException) and result[0].capture is not None:
+            router.capture.record(result[0].capture, body, headers, answer)
 
     router.send(name, body, headers, answered)
 
@@ -68,12 +75,12 @@ async def answer(
 
 
 def _answer(
-    name: str, result: tuple[str, UpstreamResponse] | BaseException, context: Context
+    name: str, result: tuple[VariantRoute, UpstreamResponse] | BaseException, context: Context
 ) -> Answer:
     try:
         if isinstance(result, BaseException):
             raise result
-        variant, response = result
+        variant, response = result[0].name, result[1]
         if response.status >= 300:
             message = response.body.decode("utf-8", "replace")
             side = "client" if response.status < 500 else "server"

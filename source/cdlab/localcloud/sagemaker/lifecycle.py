@@ -6,7 +6,8 @@ fleet each endpoint serves from, by lower-cased name; an update's new fleet join
 switch. Instances fetch their model as the model's ExecutionRoleArn: a role that may not read
 the ModelDataUrl fails the endpoint as SageMaker does ("Failed to download model data ...").
 Under ``CDLAB_LATENCY=aws`` starting a fleet, changing an instance count and deleting first take
-AWS's time (:mod:`cdlab.localcloud.latency`).
+AWS's time (:mod:`cdlab.localcloud.latency`). At shutdown, once the instances have stopped, the
+data capture still buffered is written (:mod:`.datacapture`).
 """
 
 from __future__ import annotations
@@ -337,3 +338,4 @@ class Lifecycle:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.launcher.stop_all()
+        await self.router.capture.close()

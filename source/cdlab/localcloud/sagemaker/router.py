@@ -9,7 +9,9 @@ instance ServiceUnavailable, and an instance that does not answer within the inv
 ModelError.
 
 Each endpoint's routing table is an immutable snapshot swapped in one assignment, so a request
-sees either the old fleet or the new one, never a half-switched endpoint.
+sees either the old fleet or the new one, never a half-switched endpoint. A variant's route
+carries its data capture settings (None if it captures nothing), and the router the buffer its
+captures go to (:mod:`.datacapture`), so that :mod:`.invocations` captures an answer in one check.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from itertools import accumulate
 from cdlab import config
 from cdlab.localcloud.cloudwatch.metrics import Metrics
 from cdlab.localcloud.protocols.errors import ModelError, ServiceUnavailable, ValidationError
+from cdlab.localcloud.sagemaker.datacapture import CaptureSettings, DataCapture
 from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.sagemaker.upstream import UpstreamClosed, UpstreamResponse
 
@@ -34,14 +37,13 @@ INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
 TARGET_VARIANT = "X-Amzn-SageMaker-Target-Variant"
 PASSED_HEADERS = ("Content-Type", "Accept", CUSTOM_ATTRIBUTES)
 
-Answered = Callable[[tuple[str, UpstreamResponse] | BaseException], None]
-
 
 @dataclass(frozen=True)
 class VariantRoute:
     name: str
     weight: float
     instances: tuple[Instance, ...]
+    capture: CaptureSettings | None = None
 
     def pick(self, exclude: set[Instance]) -> Instance | None:
         """The live instance with the fewest requests in flight (ties broken at random)."""
@@ -50,6 +52,9 @@ class VariantRoute:
             return live[0] if live else None
         fewest = min(i.inflight for i in live)
         return random.choice([i for i in live if i.inflight == fewest])
+
+
+Answered = Callable[[tuple[VariantRoute, UpstreamResponse] | BaseException], None]
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,13 @@ class EndpointRoute:
 
 
 class Router:
-    def __init__(self, metrics: Metrics, timeout_seconds: float | None = None) -> None:
+    def __init__(
+        self, metrics: Metrics, capture: DataCapture, timeout_seconds: float | None = None
+    ) -> None:
         self.routes: dict[str, EndpointRoute] = {}
         self.timeout = timeout_seconds or config.invocation_timeout()
         self.metrics = metrics
+        self.capture = capture
 
     def set_route(self, route: EndpointRoute) -> None:
         self.routes[route.name.lower()] = route
@@ -117,8 +125,8 @@ class Router:
         return counts
 
     def send(self, name: str, body: bytes, headers: Mapping[str, str], done: Answered) -> None:
-        """Send the request to one instance; ``done`` gets the variant and the instance's answer,
-        or the error (ValidationError, ServiceUnavailable, ModelError)."""
+        """Send the request to one instance; ``done`` gets the variant's route and the instance's
+        answer, or the error (ValidationError, ServiceUnavailable, ModelError)."""
         started = time.perf_counter()
         route = self.routes.get(name.lower())
         try:
@@ -192,7 +200,7 @@ class _Invocation:
             self.router.metrics.record(
                 self.route.name, self.variant.name, response.status, response.elapsed, total
             )
-            self.done((self.variant.name, response))
+            self.done((self.variant, response))
 
 
 def _swapped(route: EndpointRoute, old: Instance, new: Instance) -> EndpointRoute:
