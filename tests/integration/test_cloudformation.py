@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -73,12 +74,19 @@ def cfn(client) -> Iterator[object]:
     """A CloudFormation client; the stacks this module made are deleted when it is done."""
     cfn = client("cloudformation")
     yield cfn
+    delete_stacks(cfn, "cfn-")
+
+
+def delete_stacks(cfn: Any, prefix: str) -> None:
+    """Delete the live stacks whose names start with ``prefix`` (their termination protection
+    turned off first), and wait until they are gone."""
     live = [
-        s["StackName"]
+        s["StackId"]
         for s in cfn.list_stacks()["StackSummaries"]
-        if s["StackName"].startswith("cfn-") and s["StackStatus"] != "DELETE_COMPLETE"
+        if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE"
     ]
     for stack in live:
+        cfn.update_termination_protection(StackName=stack, EnableTerminationProtection=False)
         cfn.delete_stack(StackName=stack)
     for stack in live:
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.aws_errors import refused
-from tests.integration.test_cloudformation import outputs, status, story
+from tests.integration.test_cloudformation import delete_stacks, outputs, status, story
 from tests.polling import poll
 
 WATCHED_YML = """
@@ -36,19 +36,10 @@ MONITORING_MINUTES = 3  # long enough to act in; every test ends it early with a
 
 @pytest.fixture(scope="module")
 def cfn(client) -> Iterator[object]:
-    """A CloudFormation client; this module's stacks, unprotected, are deleted when it is done."""
+    """A CloudFormation client; this module's stacks are deleted when it is done."""
     cfn = client("cloudformation")
     yield cfn
-    live = [
-        s["StackId"]
-        for s in cfn.list_stacks()["StackSummaries"]
-        if s["StackName"].startswith("cfn-guard") and s["StackStatus"] != "DELETE_COMPLETE"
-    ]
-    for stack in live:
-        cfn.update_termination_protection(StackName=stack, EnableTerminationProtection=False)
-        cfn.delete_stack(StackName=stack)
-    for stack in live:
-        cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
+    delete_stacks(cfn, "cfn-guard")
 
 
 @pytest.fixture(scope="module")
