@@ -167,18 +167,27 @@ def canonical_request(
     path, query, default_host = _canonical_url(host, raw_path)
     values: dict[str, list[str]] = {}
     for name in signed_headers:
-        found = headers.getall(name, ())
+        found = headers.getall(name, ())  # a new list
         if not found:
             return None
         lname = name.lower()
         if lname not in NEVER_SIGNED:
-            values.setdefault(lname, []).extend(found)
+            if lname in values:
+                values[lname] += found
+            else:
+                values[lname] = found
     if "host" not in values:
         values["host"] = [default_host]
     names = sorted(values)
-    canonical_headers = "".join(
-        f"{name}:{','.join(' '.join(v.split()) for v in values[name])}\n" for name in names
-    )
+    lines = []  # a loop, not nested generators: this runs on every invocation
+    for name in names:
+        found = values[name]
+        if len(found) == 1:
+            value = " ".join(found[0].split())
+        else:
+            value = ",".join([" ".join(v.split()) for v in found])
+        lines.append(f"{name}:{value}\n")
+    canonical_headers = "".join(lines)
     declared = values.get(CONTENT_SHA256)
     payload = declared[0] if declared else _sha256_hex(body)
     return "\n".join((method.upper(), path, query, canonical_headers, ";".join(names), payload))

@@ -53,9 +53,6 @@ REQUEST_LINE = re.compile(rf"POST (/endpoints/{NAME}/invocations) HTTP/1\.1")
 TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 FIELD = rf"{TOKEN}:[\t\x20-\x7e]*"  # a token, a colon, visible ASCII
 FIELDS = re.compile(rf"{FIELD}(\r\n{FIELD})*")
-# once FIELDS holds: each field's name and its value without the spaces and tabs around it
-NAME_VALUE = re.compile(rf"({TOKEN}):[\t ]*([\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
-NOT_HERE = ("Transfer-Encoding", "Expect", "Upgrade")
 HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 8190  # aiohttp's own limit per line; a longer head goes to aiohttp
 PAUSE_BYTES = 1 << 20  # stop reading while one request is served and this much more waits
@@ -73,14 +70,19 @@ def parse_head(head: bytes) -> tuple[str, CIMultiDict[str], int] | None:
     target = REQUEST_LINE.fullmatch(request_line)
     if target is None or not FIELDS.fullmatch(fields):
         return None
-    headers: CIMultiDict[str] = CIMultiDict(NAME_VALUE.findall(fields))
+    # once FIELDS holds, each line is a token, a colon and the value: string methods split
+    # them (a third of a second regex's cost, on every invocation)
+    split = [field.partition(":") for field in fields.split("\r\n")]
+    headers = CIMultiDict([(name, value.strip(" \t")) for name, _, value in split])
     lengths = headers.getall("Content-Length", ())
     if (
         len(lengths) != 1
         or not lengths[0].isdigit()
         or int(lengths[0]) > MAX_PAYLOAD_BYTES
         or len(headers.getall("Host", ())) != 1
-        or any(name in headers for name in NOT_HERE)
+        or "Transfer-Encoding" in headers
+        or "Expect" in headers
+        or "Upgrade" in headers
         or headers.get("Connection", "").lower() == "close"
     ):
         return None
