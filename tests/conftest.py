@@ -150,7 +150,8 @@ def fm_image(aws_env: dict[str, str]) -> str:
 def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     """Create models, a config and an endpoint from ``{variant: (seed, weight, count)}``;
     wait until InService and return the endpoint name (names are unique per call). Keyword
-    arguments go to CreateEndpointConfig (``DataCaptureConfig=...``).
+    arguments go to CreateEndpointConfig (``DataCaptureConfig=...``), but ``variant_params``,
+    which go to each of its production variants (``{"RoutingConfig": ...}``).
 
     What it made is deleted at the end of the session (a test may have deleted an endpoint
     itself), endpoints first, so that their instances have stopped before the cloud does."""
@@ -163,6 +164,7 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
         prefix: str,
         variants: dict[str, tuple[int, float, int]],
         role: str = "arn:aws:iam::123456789012:role/me",
+        variant_params: dict[str, object] | None = None,
         **config_params: object,
     ) -> str:
         n = next(counter)
@@ -182,6 +184,7 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
                     "InitialInstanceCount": count,
                     "InstanceType": "ml.m5.large",
                     "InitialVariantWeight": weight,
+                    **(variant_params or {}),
                 }
             )
         config = f"{prefix}-c{n}"

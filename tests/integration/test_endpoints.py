@@ -17,6 +17,7 @@ from tests.conftest import children_with_pids, small_model
 
 ROW = np.eye(20, dtype=np.float32)[3]
 BODY = json.dumps({"instances": [{"features": ROW.tolist()}]})
+ONE_VARIANT = {"AllTraffic": (1, 1, 1)}
 
 
 def score(seed: int) -> float:
@@ -230,3 +231,49 @@ def test_an_instance_that_cannot_start_fails_the_endpoint_with_a_reason(
         sm.delete_endpoint(EndpointName=name)
         sm.delete_endpoint_config(EndpointConfigName=name)
         sm.delete_model(ModelName=name)
+
+
+def test_a_variants_routing_config_is_kept_and_served(sm, runtime, deploy) -> None:
+    routing = {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
+    name = deploy("lor", {"AllTraffic": (1, 1, 2)}, variant_params={"RoutingConfig": routing})
+    [variant] = sm.describe_endpoint(EndpointName=name)["ProductionVariants"]
+    assert variant["RoutingConfig"] == routing
+    assert [invoke(runtime, name) for _ in range(4)] == [("AllTraffic", score(1))] * 4
+    plain = deploy("random", {"AllTraffic": (1, 1, 1)})
+    [variant] = sm.describe_endpoint(EndpointName=plain)["ProductionVariants"]
+    assert "RoutingConfig" not in variant  # none was given: SageMaker's default, RANDOM
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        (
+            "ShadowProductionVariants",
+            [{"VariantName": "shadow", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+        ),
+        ("AsyncInferenceConfig", {"OutputConfig": {"S3OutputPath": "s3://bkt/async-out"}}),
+        (
+            "ExplainerConfig",
+            {
+                "ClarifyExplainerConfig": {
+                    "ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": "0"}}
+                }
+            },
+        ),
+    ],
+)
+def test_kinds_of_inference_the_local_cloud_does_not_run_are_refused(
+    sm, deploy, member: str, value: object
+) -> None:
+    config = sm.describe_endpoint_config(EndpointConfigName=deploy.config("notrun", ONE_VARIANT))
+    variants = config["ProductionVariants"]
+    if member == "ShadowProductionVariants":
+        value = [{**value[0], "ModelName": variants[0]["ModelName"]}]  # type: ignore[index]
+    code, message = error_of(
+        sm.create_endpoint_config,
+        EndpointConfigName=f"{config['EndpointConfigName']}-{member.lower()}",
+        ProductionVariants=variants,
+        **{member: value},
+    )
+    assert code == "ValidationException"
+    assert message.startswith(f"{member} is not available in the local cloud")

@@ -24,8 +24,9 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deletin
 Snapshot = list[dict[str, Any]]
 """What each variant of an endpoint serves: VariantName, ModelName, Image, ArtifactDigest,
 ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), InstanceType,
-Weight, Count and its config's DataCaptureConfig (None without one; absent from snapshots made
-before the kit captured data) (``_Deployed`` in service, ``_Pending`` being deployed)."""
+Weight, Count, its config's DataCaptureConfig and its RoutingConfig (each None without one;
+absent from snapshots made before the kit kept them) (``_Deployed`` in service, ``_Pending``
+being deployed)."""
 
 
 def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:
@@ -95,6 +96,7 @@ def variant_summaries(snapshot: Snapshot, resolved_at: float) -> list[dict[str, 
             "DesiredWeight": s["Weight"],
             "CurrentInstanceCount": s["Count"],
             "DesiredInstanceCount": s["Count"],
+            **({"RoutingConfig": s["RoutingConfig"]} if s.get("RoutingConfig") else {}),
         }
         for s in snapshot
     ]

@@ -1,7 +1,9 @@
 """CreateEndpointConfig, DescribeEndpointConfig, ListEndpointConfigs and DeleteEndpointConfig.
 
 A config's DataCaptureConfig is kept as given; endpoints made from it capture what they serve
-(:mod:`.datacapture`)."""
+(:mod:`.datacapture`). A variant's RoutingConfig decides how its requests spread over its
+instances (:mod:`.router`). Serverless variants, shadow variants, asynchronous inference and
+explainers are refused: the local cloud serves real-time variants only."""
 
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import datacapture
 from cdlab.localcloud.sagemaker.documents import CONFIG, MODEL, Documents, arn, paginate, public
+
+# kinds of inference the local cloud does not run: a config asking for one is refused, rather
+# than kept and never honoured (no shadow traffic, no InvokeEndpointAsync, no explanations)
+NOT_RUN = ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig")
 
 
 class EndpointConfigs:
@@ -40,6 +46,12 @@ class EndpointConfigs:
                     "InstanceType."
                 )
             self.docs.get(ctx, MODEL, variant["ModelName"])
+        for member in NOT_RUN:
+            if p.get(member):
+                raise ValidationException(
+                    f"{member} is not available in the local cloud, which serves real-time "
+                    "production variants only; leave it out."
+                )
         refused = datacapture.refusal(p.get("DataCaptureConfig"))
         if refused is not None:
             raise refused

@@ -59,6 +59,7 @@ class Endpoints:
                     "Weight": float(variant["InitialVariantWeight"]),
                     "Count": int(variant["InitialInstanceCount"]),
                     "DataCaptureConfig": config_doc.get("DataCaptureConfig"),
+                    "RoutingConfig": variant.get("RoutingConfig"),
                 }
             )
         return snapshot

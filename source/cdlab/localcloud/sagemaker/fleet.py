@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdlab.localcloud.sagemaker.datacapture import capture_settings
 from cdlab.localcloud.sagemaker.documents import Snapshot
 from cdlab.localcloud.sagemaker.instances import Instance
 from cdlab.localcloud.sagemaker.router import EndpointRoute, VariantRoute
 
+LEAST_OUTSTANDING = "LEAST_OUTSTANDING_REQUESTS"
 Fleet = dict[str, list[Instance]]
 """Variant name -> its running instances, for one endpoint."""
 
@@ -14,6 +17,12 @@ Fleet = dict[str, list[Instance]]
 def all_instances(fleet: Fleet) -> list[Instance]:
     """Every instance of the fleet, all variants together."""
     return [i for group in fleet.values() for i in group]
+
+
+def routing_strategy(variant: dict[str, Any]) -> str:
+    """How a variant routes among its instances: its RoutingConfig's strategy, else RANDOM,
+    SageMaker's default (a snapshot made before the kit kept RoutingConfig has none)."""
+    return (variant.get("RoutingConfig") or {}).get("RoutingStrategy", "RANDOM")
 
 
 def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
@@ -27,6 +36,7 @@ def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute
                 s["Weight"],
                 tuple(fleet[s["VariantName"]]),
                 capture_settings(name, s),
+                routing_strategy(s) == LEAST_OUTSTANDING,
             )
             for s in snapshot
         ),

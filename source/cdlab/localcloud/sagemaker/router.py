@@ -1,12 +1,13 @@
 """The runtime's hot path: InvokeEndpoint routed to a variant by weight, then to an instance.
 
 A request goes to the new fleet's share during a blue/green deployment, to the variant
-``X-Amzn-SageMaker-Target-Variant`` names (or one picked by weight), then to the live instance
-with the fewest requests in flight; if that instance goes away mid-request it is retried on
-another. Only Content-Type, Accept and the custom attributes are passed on. Each answer is
-counted in the endpoint metrics. A missing endpoint or variant is a ValidationError, no live
-instance ServiceUnavailable, and an instance that does not answer within the invocation timeout a
-ModelError.
+``X-Amzn-SageMaker-Target-Variant`` names (or one picked by weight), then to a live instance
+of it: one at random, SageMaker's default, or the one with the fewest requests in flight when
+the variant's ``RoutingConfig`` asks for ``LEAST_OUTSTANDING_REQUESTS``; if that instance goes
+away mid-request it is retried on another. Only Content-Type, Accept and the custom
+attributes are passed on. Each answer is counted in the endpoint metrics. A missing endpoint or
+variant is a ValidationError, no live instance ServiceUnavailable, and an instance that does not
+answer within the invocation timeout a ModelError.
 
 Each endpoint's routing table is an immutable snapshot swapped in one assignment, so a request
 sees either the old fleet or the new one, never a half-switched endpoint. A variant's route
@@ -44,14 +45,18 @@ class VariantRoute:
     weight: float
     instances: tuple[Instance, ...]
     capture: CaptureSettings | None = None
+    least_outstanding: bool = False  # RoutingStrategy LEAST_OUTSTANDING_REQUESTS, else RANDOM
 
     def pick(self, exclude: set[Instance]) -> Instance | None:
-        """The live instance with the fewest requests in flight (ties broken at random)."""
+        """A live instance at random (SageMaker's default routing) or, routing by least
+        outstanding requests, the one with the fewest requests in flight (ties at random)."""
         live = [i for i in self.instances if i.alive and i not in exclude]
         if len(live) < 2:
             return live[0] if live else None
-        fewest = min(i.inflight for i in live)
-        return random.choice([i for i in live if i.inflight == fewest])
+        if self.least_outstanding:
+            fewest = min(i.inflight for i in live)
+            live = [i for i in live if i.inflight == fewest]
+        return random.choice(live)
 
 
 Answered = Callable[[tuple[VariantRoute, UpstreamResponse] | BaseException], None]
