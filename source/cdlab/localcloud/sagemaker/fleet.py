@@ -16,9 +16,10 @@ def all_instances(fleet: Fleet) -> list[Instance]:
     return [i for group in fleet.values() for i in group]
 
 
-def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
+def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet, region: str) -> EndpointRoute:
     """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights,
-    each variant capturing what it serves as the snapshot says."""
+    each variant capturing what it serves as the snapshot says (as its model's role, in the
+    endpoint's ``region``)."""
     return EndpointRoute(
         name,
         tuple(
@@ -26,7 +27,7 @@ def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute
                 s["VariantName"],
                 s["Weight"],
                 tuple(fleet[s["VariantName"]]),
-                capture_settings(name, s),
+                capture_settings(name, s, region),
             )
             for s in snapshot
         ),
