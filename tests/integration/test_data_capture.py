@@ -8,6 +8,7 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -17,12 +18,18 @@ from botocore.exceptions import ClientError
 from cdlab.localcloud import control
 from tests.integration.test_bad_input import raw_post
 from tests.polling import poll
+from tests.roles import SAGEMAKER, allowing, drop_role, make_role, trusting
 
 BUCKET = "cdlab-test-capture"
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 HOUR = r"\d{4}/\d{2}/\d{2}/\d{2}"
 ONE_MODEL = {"AllTraffic": (1, 1, 1)}
 CSV = b"0,0,1" + b",0" * 17
+WRITE_CAPTURES = {
+    "Effect": "Allow",
+    "Action": "s3:PutObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/role/*",
+}
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +261,88 @@ def test_an_https_destination_is_refused(sm, deploy) -> None:
     )
 
 
+def cloud_log_line(cloud, text: str) -> str:
+    """The line of the cloud's log that says ``text``, once it is written."""
+    log = poll(
+        lambda: control.log_file(cloud.home).read_text(errors="replace"),
+        until=lambda log: text in log,
+        what=f"{text!r} in the cloud's log",
+    )
+    return next(line for line in log.splitlines() if text in line)
+
+
+@pytest.fixture(scope="module")
+def capture_roles(client, bucket: str) -> Iterator[dict[str, str]]:
+    """SageMaker execution roles that may read the suite's models, by name: ``reader`` and
+    ``later`` may not write captures (``later`` is given the permission by its test),
+    ``writer`` may write them under ``s3://BUCKET/role/``."""
+    iam = client("iam")
+    read_models = allowing(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    )
+    writes = {**read_models, "Statement": [*read_models["Statement"], WRITE_CAPTURES]}
+    policies = {"reader": read_models, "later": read_models, "writer": writes}
+    yield {
+        name: make_role(iam, f"capture-{name}", trusting(SAGEMAKER), policy)
+        for name, policy in policies.items()
+    }
+    for name in policies:
+        drop_role(iam, f"capture-{name}")
+
+
+def invoke(runtime, endpoint: str, row: int) -> None:
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Body=json_body(row)
+    )
+    assert json.loads(answer["Body"].read())["predictions"]
+
+
+def refused_capture(cloud, endpoint: str, role: str) -> None:
+    """Wait for the cloud's log to say that a capture of ``endpoint``'s was not written under
+    ``s3://BUCKET/role/``, with IAM's reason: ``role`` may not put it."""
+    line = cloud_log_line(
+        cloud, f"data capture: 1 records not written to s3://{BUCKET}/role/{endpoint}/AllTraffic/"
+    )
+    session = f"arn:aws:sts::123456789012:assumed-role/{role}/SageMaker"
+    assert f"User: {session} is not authorized to perform: s3:PutObject on resource: " in line
+    assert line.endswith("because no identity-based policy allows the s3:PutObject action")
+
+
+def test_captures_are_written_as_the_models_role(
+    runtime, s3, deploy, capture_bucket, capture_roles, cloud
+) -> None:
+    """A model role without s3:PutObject on the destination gets no capture written, logged
+    with IAM's reason, and its endpoint serves as usual; one with it gets its captures."""
+    config = capture_config("role", "Input", "Output")
+    denied = deploy("capdenied", ONE_MODEL, role=capture_roles["reader"], DataCaptureConfig=config)
+    allowed = deploy("capwriter", ONE_MODEL, role=capture_roles["writer"], DataCaptureConfig=config)
+    invoke(runtime, denied, 3)
+    invoke(runtime, allowed, 3)
+    [record] = [r for lines in wait_for_records(s3, f"role/{allowed}/", 1).values() for r in lines]
+    assert record["captureData"]["endpointInput"]["data"] == base64.b64encode(json_body(3)).decode()
+    refused_capture(cloud, denied, "capture-reader")
+    assert captures(s3, f"role/{denied}/") == {}
+
+
+def test_a_role_given_the_permission_gets_the_next_captures(
+    client, runtime, s3, deploy, capture_bucket, capture_roles, cloud
+) -> None:
+    """The role's permission is decided anew when IAM changes: a capture refused before the role
+    may write is lost, the next one written."""
+    config = capture_config("role", "Input", "Output")
+    name = deploy("caplater", ONE_MODEL, role=capture_roles["later"], DataCaptureConfig=config)
+    invoke(runtime, name, 4)
+    refused_capture(cloud, name, "capture-later")
+    client("iam").put_role_policy(
+        RoleName="capture-later",
+        PolicyName="captures",
+        PolicyDocument=json.dumps(allowing(WRITE_CAPTURES)),
+    )
+    invoke(runtime, name, 5)
+    [record] = [r for lines in wait_for_records(s3, f"role/{name}/", 1).values() for r in lines]
+    assert record["captureData"]["endpointInput"]["data"] == base64.b64encode(json_body(5)).decode()
+
+
 @pytest.mark.slow
 def test_captures_made_just_before_a_stop_are_kept(private) -> None:
     """What is still buffered when the cloud stops is written, to S3 and its disk copy."""
@@ -267,3 +356,17 @@ def test_captures_made_just_before_a_stop_are_kept(private) -> None:
     [record] = [r for lines in captures(s3, "stop/kept/AllTraffic/").values() for r in lines]
     output = record["captureData"]["endpointOutput"]  # no CaptureContentTypeHeader: base64
     assert json.loads(base64.b64decode(output["data"]))["predictions"]
+
+
+@pytest.mark.slow
+def test_cdlab_iam_off_writes_captures_whatever_the_role(private) -> None:
+    """With IAM enforcement off, a model role that may do nothing still gets its captures."""
+    private.patch.setenv("CDLAB_IAM", "off")
+    private.up()
+    s3 = private.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    role = make_role(private.client("iam"), "capture-nothing", trusting(SAGEMAKER), None)
+    config = capture_config("off-iam", "Input")
+    private.deploy("unchecked", count=1, role=role, DataCaptureConfig=config)
+    private.score("unchecked")
+    assert wait_for_records(s3, "off-iam/unchecked/AllTraffic/", 1)

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.sagemaker.artifacts import S3Objects
 from cdlab.localcloud.sagemaker.datacapture import DataCapture, capture_settings, described
@@ -34,7 +35,7 @@ def variant(**config: object) -> dict:
     ],
 )
 def test_keys_start_with_the_destination_endpoint_and_variant(destination, prefix) -> None:
-    settings = capture_settings("ep", variant(DestinationS3Uri=destination))
+    settings = capture_settings("ep", variant(DestinationS3Uri=destination), "us-east-1")
     assert settings is not None and (settings.bucket, settings.prefix) == ("cap-bucket", prefix)
     assert settings.inputs and settings.outputs
 
@@ -49,7 +50,7 @@ def test_keys_start_with_the_destination_endpoint_and_variant(destination, prefi
     ],
 )
 def test_a_variant_that_captures_nothing_has_no_settings(snapshot) -> None:
-    assert capture_settings("ep", snapshot) is None
+    assert capture_settings("ep", snapshot, "us-east-1") is None
 
 
 def test_describe_endpoint_shows_the_configuration_in_service_or_being_created() -> None:
@@ -71,13 +72,15 @@ def test_describe_endpoint_shows_the_configuration_in_service_or_being_created()
 def test_a_body_that_is_not_utf8_is_captured_in_base64_whatever_its_type(moto: MotoState) -> None:
     moto.s3_create_bucket("cap-bucket", "us-east-1")
     settings = capture_settings(
-        "ep", variant(CaptureContentTypeHeader={"JsonContentTypes": ["Application/JSON"]})
+        "ep",
+        variant(CaptureContentTypeHeader={"JsonContentTypes": ["Application/JSON"]}),
+        "us-east-1",
     )
     assert settings is not None
     answer = (200, {"Content-Type": "application/json"}, b'{"ok": 1}')
 
     async def capture() -> None:
-        capture = DataCapture(S3Objects(moto, lambda bucket: None))
+        capture = DataCapture(S3Objects(moto, lambda bucket: None), ServiceRoles(None))
         capture.record(settings, b"\xff\xfe", {"Content-Type": "application/json"}, answer)
         await capture.close()
 

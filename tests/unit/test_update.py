@@ -120,7 +120,7 @@ class FakeFleets:
 
     def serve(self, name: str, snapshot: list, fleet: dict) -> None:
         self.in_service = fleet
-        self.routes.append(endpoint_route(name, snapshot, fleet))
+        self.routes.append(endpoint_route(name, snapshot, fleet, "us-east-1"))
 
 
 def variant(count: int, digest: str) -> dict:

@@ -145,7 +145,8 @@ class Gateway:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         metrics = Metrics(self.moto)
-        self.router = Router(metrics, datacapture.DataCapture(S3Objects(self.moto, self.s3.sync)))
+        capture = datacapture.DataCapture(S3Objects(self.moto, self.s3.sync), self.service_roles)
+        self.router = Router(metrics, capture)
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
         self.sagemaker = SageMaker.assemble(

@@ -12,10 +12,22 @@ When: SageMaker delivers capture files after a couple of minutes; the local clou
 ``FLUSH_SECONDS`` after its first record (the cadence at which instance logs reach CloudWatch
 Logs), sooner if ``MAX_BUFFERED_BYTES`` of payloads wait, and at the cloud's stop, so that a test
 or a notebook sees its captures within about a second without the cloud writing a file per
-invocation. Records still buffered when the cloud is killed (SIGKILL) are lost. A batch that
-cannot be written (its bucket missing) is logged and dropped: capture never fails or delays the
-invocation, as SageMaker captures asynchronously.
-"""
+invocation. Records still buffered when the cloud is killed (SIGKILL) are lost. A file that
+cannot be written (its bucket missing, its role refused) is logged in the cloud's log and
+dropped: capture never fails or delays the invocation, as SageMaker captures asynchronously
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-faqs.html).
+
+Who: SageMaker acts on your behalf as the execution role passed to CreateModel
+(https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html), so each file is put as
+a SageMaker session of its variant's model's ExecutionRoleArn (:class:`.role_s3.RoleObjects`,
+decided by the enforcer every request is, not at all under ``CDLAB_IAM=off``): a role without
+s3:PutObject on the file's key gets nothing written, logged with IAM's reason (a model without
+a role is not checked). AWS documents neither the permission nor where such a failure shows:
+both are the kit's reading. The writing thread asks for the decision once per file, never per
+invocation, and it is made anew after any IAM change (the enforcer keeps none across one).
+``KmsKeyId`` is not honoured: captures are written unencrypted and the role's permission to use
+the key is not checked, the local cloud having no KMS (docs/aws-compatibility.md, "Data
+capture")."""
 
 from __future__ import annotations
 
@@ -30,8 +42,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker.artifacts import ArtifactError, S3Objects, split_s3_url
+from cdlab.localcloud.sagemaker.role_s3 import RoleObjects
 
 log = logging.getLogger("cdlab.sagemaker")
 
@@ -51,12 +65,16 @@ class CaptureSettings:
     outputs: bool
     csv_types: frozenset[str]
     json_types: frozenset[str]
+    role: str | None  # the model's ExecutionRoleArn, which writes the captures
+    region: str  # the endpoint's
 
 
-def capture_settings(endpoint: str, variant: Mapping[str, Any]) -> CaptureSettings | None:
-    """The settings of a variant's snapshot; None if it captures nothing (no DataCaptureConfig,
-    EnableCapture false, a sampling percentage of 0, or a destination :func:`refusal` refuses,
-    in a config kept before the local cloud refused it)."""
+def capture_settings(
+    endpoint: str, variant: Mapping[str, Any], region: str
+) -> CaptureSettings | None:
+    """The settings of a variant's snapshot, for an endpoint in ``region``; None if it captures
+    nothing (no DataCaptureConfig, EnableCapture false, a sampling percentage of 0, or a
+    destination :func:`refusal` refuses, in a config kept before the local cloud refused it)."""
     config = variant.get("DataCaptureConfig")
     if (
         not config
@@ -77,6 +95,8 @@ def capture_settings(endpoint: str, variant: Mapping[str, Any]) -> CaptureSettin
         outputs=bool(modes & {"Output", "InputAndOutput"}),
         csv_types=frozenset(t.lower() for t in headers.get("CsvContentTypes", ())),
         json_types=frozenset(t.lower() for t in headers.get("JsonContentTypes", ())),
+        role=variant.get("ExecutionRoleArn"),
+        region=region,
     )
 
 
@@ -125,10 +145,12 @@ class _Captured(NamedTuple):
 
 
 class DataCapture:
-    """The local cloud's buffer of captured invocations, written to S3 in batches."""
+    """The local cloud's buffer of captured invocations, written to S3 in batches, each file
+    as its variant's model role."""
 
-    def __init__(self, s3: S3Objects) -> None:
+    def __init__(self, s3: S3Objects, roles: ServiceRoles) -> None:
         self.s3 = s3
+        self.roles = roles
         self.buffer: list[_Captured] = []
         self.buffered_bytes = 0
         self.timer: asyncio.TimerHandle | None = None
@@ -180,25 +202,28 @@ class DataCapture:
         await asyncio.gather(*self.writing)
 
     async def _write(self, batch: list[_Captured]) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.to_thread(self._write_files, batch)
+            await asyncio.to_thread(self._write_files, batch, loop)
         except Exception:
             log.exception("data capture: %d captured invocations not written", len(batch))
 
-    def _write_files(self, batch: list[_Captured]) -> None:
-        """One JSON Lines file per destination and hour of the batch, named for its first
-        record's minute, second and millisecond, as SageMaker names them (blocking)."""
-        files: dict[tuple[str, str], list[_Captured]] = {}
+    def _write_files(self, batch: list[_Captured], loop: asyncio.AbstractEventLoop) -> None:
+        """One JSON Lines file per variant's settings and hour of the batch, named for its first
+        record's minute, second and millisecond, as SageMaker names them, written as the
+        settings' role, whose permission ``loop`` decides (blocking). A file the role may not
+        write (:class:`.role_s3.AccessDenied`, an OSError) is logged and dropped."""
+        files: dict[tuple[CaptureSettings, str], list[_Captured]] = {}
         for captured in batch:
             hour = time.strftime("%Y/%m/%d/%H", time.gmtime(captured.at))
-            folder = (captured.settings.bucket, f"{captured.settings.prefix}{hour}/")
-            files.setdefault(folder, []).append(captured)
-        for (bucket, folder), records in files.items():
+            files.setdefault((captured.settings, hour), []).append(captured)
+        for (settings, hour), records in files.items():
             first = records[0].at
             name = f"{time.strftime('%M-%S', time.gmtime(first))}-{int(first * 1000) % 1000:03d}"
-            url = f"s3://{bucket}/{folder}{name}-{uuid.uuid4()}.jsonl"
+            url = f"s3://{settings.bucket}/{settings.prefix}{hour}/{name}-{uuid.uuid4()}.jsonl"
+            decide = self.roles.blocking(settings.role, SAGEMAKER_SESSION, settings.region, loop)
             try:
-                self.s3.write(url, "".join(_line(r) for r in records).encode())
+                RoleObjects(self.s3, decide).write(url, "".join(_line(r) for r in records).encode())
             except (ArtifactError, OSError) as e:
                 log.warning("data capture: %d records not written to %s: %s", len(records), url, e)
 

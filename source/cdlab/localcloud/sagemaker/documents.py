@@ -35,6 +35,11 @@ def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:
     return (ctx or RequestContext.internal()).arn("sagemaker", f"{kind}/{name.lower()}")
 
 
+def endpoint_region(doc: dict[str, Any]) -> str:
+    """The region an endpoint document's endpoint is in, from its ARN."""
+    return doc["EndpointArn"].split(":")[3]
+
+
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored document without the kit's own bookkeeping (keys starting with ``_``)."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}

@@ -25,9 +25,10 @@ def routing_strategy(variant: dict[str, Any]) -> str:
     return (variant.get("RoutingConfig") or {}).get("RoutingStrategy", "RANDOM")
 
 
-def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute:
+def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet, region: str) -> EndpointRoute:
     """The route sending endpoint ``name``'s traffic to ``fleet`` by the snapshot's weights,
-    each variant capturing what it serves as the snapshot says."""
+    each variant capturing what it serves as the snapshot says (as its model's role, in the
+    endpoint's ``region``)."""
     return EndpointRoute(
         name,
         tuple(
@@ -35,7 +36,7 @@ def endpoint_route(name: str, snapshot: Snapshot, fleet: Fleet) -> EndpointRoute
                 s["VariantName"],
                 s["Weight"],
                 tuple(fleet[s["VariantName"]]),
-                capture_settings(name, s),
+                capture_settings(name, s, region),
                 routing_strategy(s) == LEAST_OUTSTANDING,
             )
             for s in snapshot

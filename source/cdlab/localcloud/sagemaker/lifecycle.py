@@ -22,7 +22,13 @@ from typing import Any
 from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
 from cdlab.localcloud.sagemaker.artifacts import split_s3_url
-from cdlab.localcloud.sagemaker.documents import ENDPOINT, Documents, Snapshot, variant_summaries
+from cdlab.localcloud.sagemaker.documents import (
+    ENDPOINT,
+    Documents,
+    Snapshot,
+    endpoint_region,
+    variant_summaries,
+)
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
 from cdlab.localcloud.sagemaker.images import UnknownImage
 from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed, InstanceLauncher
@@ -130,7 +136,7 @@ class Lifecycle:
         """Each variant's model role may read its model data (an older snapshot, made before
         snapshots named them, is not checked)."""
         doc = self.docs.endpoint(name)
-        region = doc["EndpointArn"].split(":")[3] if doc else None
+        region = endpoint_region(doc) if doc else None
         for s in snapshot:
             url = s.get("ModelDataUrl")
             if not url or region is None:
@@ -147,8 +153,10 @@ class Lifecycle:
         self.router.set_route(route)
 
     def serve(self, name: str, snapshot: Snapshot, fleet: Fleet) -> None:
+        doc = self.docs.endpoint(name)
+        assert doc is not None
         self.in_service[name.lower()] = fleet
-        self.router.set_route(endpoint_route(name, snapshot, fleet))
+        self.router.set_route(endpoint_route(name, snapshot, fleet, endpoint_region(doc)))
 
     # ---- lifecycle steps -----------------------------------------------------------------
 

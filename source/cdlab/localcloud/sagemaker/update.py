@@ -23,7 +23,12 @@ from typing import Any, Protocol
 from cdlab import config
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker.documents import Documents, Snapshot, variant_summaries
+from cdlab.localcloud.sagemaker.documents import (
+    Documents,
+    Snapshot,
+    endpoint_region,
+    variant_summaries,
+)
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
 from cdlab.localcloud.sagemaker.images import UnknownImage
 from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed
@@ -257,7 +262,7 @@ class EndpointUpdate:
             self._roll_back(doc, str(e))
             return
         blue = self.fleets.current(self.name)
-        green_route = endpoint_route(self.name, snapshot, green)
+        green_route = endpoint_route(self.name, snapshot, green, endpoint_region(doc))
         new_instances = all_instances(green)
         try:
             reason = await self._shift_traffic(doc, green_route, until)
@@ -276,7 +281,8 @@ class EndpointUpdate:
     def _blue_route(self, doc: dict[str, Any]) -> EndpointRoute:
         """The route to the fleet in service, as it is now: an instance of it that died during
         the deployment has been replaced (Lifecycle._replace_instance)."""
-        return endpoint_route(self.name, doc["_Deployed"], self.fleets.current(self.name))
+        fleet = self.fleets.current(self.name)
+        return endpoint_route(self.name, doc["_Deployed"], fleet, endpoint_region(doc))
 
     async def _shift_traffic(
         self, doc: dict[str, Any], green_route: EndpointRoute, until: float
