@@ -4,7 +4,9 @@ CodeBuild creates the project's log group if it is missing and one log stream pe
 after the build's id) before the build runs, with the project's service role; a role that may not
 do so fails the build at once
 (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html). The log
-file's lines are put into the stream when the build ends.
+file's lines are put into the stream when the build ends. A build whose LogsConfig has its
+CloudWatch Logs DISABLED writes none, so its role needs no CloudWatch Logs permission
+(https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CloudWatchLogsConfig.html).
 """
 
 from __future__ import annotations
@@ -17,9 +19,38 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cdlab.localcloud.context import RequestContext
 from cdlab.pipeline.definition import PipelineError
 
 BATCH = 1000  # lines per PutLogEvents, well under its 10,000 events and 1 MB
+
+
+def location(
+    ctx: RequestContext, project: str, config: dict[str, Any], build_id: str
+) -> dict[str, Any]:
+    """Where a build logs, as BatchGetBuilds shows it (LogsLocation), from its LogsConfig: the
+    group ``groupName``, else ``/aws/codebuild/PROJECT``; the stream named after the build's
+    uuid, under ``streamName`` (a prefix) if given. With CloudWatch Logs DISABLED there is no
+    group, stream nor link, only the configuration
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_LogsLocation.html)."""
+    cloudwatch = config["cloudWatchLogs"]
+    if cloudwatch.get("status") == "DISABLED":
+        return {"cloudWatchLogs": cloudwatch, "s3Logs": config["s3Logs"]}
+    group = cloudwatch.get("groupName") or f"/aws/codebuild/{project}"
+    stream = build_id.partition(":")[2]
+    if cloudwatch.get("streamName"):
+        stream = f"{cloudwatch['streamName']}/{stream}"
+    return {
+        "groupName": group,
+        "streamName": stream,
+        "deepLink": (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+            f"#logEvent:group={group};stream={stream}"
+        ),
+        "cloudWatchLogsArn": ctx.arn("logs", f"log-group:{group}:log-stream:{stream}"),
+        "cloudWatchLogs": {**cloudwatch, "groupName": group},
+        "s3Logs": config["s3Logs"],
+    }
 
 
 @dataclass(frozen=True)

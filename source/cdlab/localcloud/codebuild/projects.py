@@ -45,10 +45,21 @@ def as_times(value: Any) -> Any:
     return value
 
 
-def log_group(project: dict[str, Any]) -> str:
-    """The project's CloudWatch Logs group: its LogsConfig's, else ``/aws/codebuild/NAME``."""
-    cloudwatch = project.get("logsConfig", {}).get("cloudWatchLogs", {})
-    return cloudwatch.get("groupName") or f"/aws/codebuild/{project['name']}"
+def logs_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """A LogsConfig with CodeBuild's defaults: CloudWatch Logs ENABLED, S3 logs DISABLED
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_LogsConfig.html). S3 logs
+    are refused: the local cloud writes a build's log to CloudWatch Logs only."""
+    config = config or {}
+    s3_logs = config.get("s3Logs") or {"status": "DISABLED", "encryptionDisabled": False}
+    if s3_logs.get("status") == "ENABLED":
+        raise InvalidInputException(
+            "Invalid input: logsConfig s3Logs with status ENABLED is not supported by the local "
+            "cloud, which writes build logs to CloudWatch Logs only; set s3Logs status DISABLED"
+        )
+    return {
+        "cloudWatchLogs": config.get("cloudWatchLogs") or {"status": "ENABLED"},
+        "s3Logs": s3_logs,
+    }
 
 
 def check_source(source: dict[str, Any]) -> None:
@@ -127,6 +138,7 @@ class Projects:
         check_source(p["source"])
         check_artifacts(p["artifacts"], p["source"])
         check_environment(p["environment"])
+        logs_config(p.get("logsConfig"))
         call = Call("codebuild", "CreateProject", {"serviceRole": p["serviceRole"]})
         untrusted = await self.roles.untrusted_role(call, ctx.account)
         if untrusted is not None:
@@ -136,7 +148,6 @@ class Projects:
         """The project as BatchGetProjects shows it, from CreateProject's or UpdateProject's
         members."""
         name = p["name"]
-        logs = p.get("logsConfig") or {}
         return {
             "name": name,
             "arn": ctx.arn("codebuild", f"project/{name}"),
@@ -157,10 +168,7 @@ class Projects:
             "created": created,
             "lastModified": time.time(),
             "badge": {"badgeEnabled": False},
-            "logsConfig": {
-                "cloudWatchLogs": logs.get("cloudWatchLogs", {"status": "ENABLED"}),
-                "s3Logs": logs.get("s3Logs", {"status": "DISABLED", "encryptionDisabled": False}),
-            },
+            "logsConfig": logs_config(p.get("logsConfig")),
             "projectVisibility": "PRIVATE",
         }
 

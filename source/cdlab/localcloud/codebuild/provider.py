@@ -14,14 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cdlab.localcloud.codebuild import listing, projects
+from cdlab.localcloud.codebuild import buildlogs, listing, projects
 from cdlab.localcloud.codebuild.projects import (
     InvalidInputException,
     Projects,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     as_times,
-    log_group,
 )
 from cdlab.localcloud.codebuild.records import Builds
 from cdlab.localcloud.codebuild.supervisor import Supervisor
@@ -175,7 +174,7 @@ class CodeBuild:
             "cache": {"type": "NO_CACHE"},
             "environment": environment,
             "serviceRole": p.get("serviceRoleOverride") or project["serviceRole"],
-            "logs": _logs(ctx, project, p.get("logsConfigOverride"), build_id),
+            "logs": buildlogs.location(ctx, project["name"], _logs_config(project, p), build_id),
             "timeoutInMinutes": p.get("timeoutInMinutesOverride") or project["timeoutInMinutes"],
             "queuedTimeoutInMinutes": project["queuedTimeoutInMinutes"],
             "buildComplete": False,
@@ -241,27 +240,10 @@ class CodeBuild:
         await self.supervisor.shutdown()
 
 
-def _logs(
-    ctx: RequestContext, project: dict[str, Any], override: dict[str, Any] | None, build_id: str
-) -> dict[str, Any]:
-    """Where a build logs: the project's group (or the override's), a stream named after the
-    build's id (under the configured stream name, if any)."""
-    config = override or project["logsConfig"]
-    group = log_group({"name": project["name"], "logsConfig": config})
-    prefix = config.get("cloudWatchLogs", {}).get("streamName")
-    stream = build_id.partition(":")[2]
-    stream = f"{prefix}/{stream}" if prefix else stream
-    return {
-        "groupName": group,
-        "streamName": stream,
-        "deepLink": (
-            f"https://console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
-            f"#logEvent:group={group};stream={stream}"
-        ),
-        "cloudWatchLogsArn": ctx.arn("logs", f"log-group:{group}:log-stream:{stream}"),
-        "cloudWatchLogs": {"status": "ENABLED", "groupName": group},
-        "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
-    }
+def _logs_config(project: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    """The build's LogsConfig: StartBuild's ``logsConfigOverride`` in place of the project's."""
+    override = p.get("logsConfigOverride")
+    return projects.logs_config(override) if override else project["logsConfig"]
 
 
 def _source(project: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:

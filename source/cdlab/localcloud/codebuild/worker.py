@@ -1,7 +1,8 @@
 """One build, on a worker thread, as CodeBuild runs it: as the project's service role.
 
 PROVISIONING assumes the service role naming ``codebuild.amazonaws.com`` (with the kit's key,
-through the local cloud's STS, which decides the trust) and creates the log stream as that role;
+through the local cloud's STS, which decides the trust) and creates the log stream as that role
+(none when the build's CloudWatch Logs are DISABLED: its output then goes nowhere);
 DOWNLOAD_SOURCE gets the source zip (the version asked for, else the current one) from S3 and
 unzips it; the buildspec's phases run (:mod:`buildspec`), their output lines going to CloudWatch
 Logs as they come; UPLOAD_ARTIFACTS zips the buildspec's ``artifacts.files`` to the artifacts'
@@ -113,6 +114,19 @@ class LineWriter:
         self.flush()
 
 
+class Unlogged:
+    """The output of a build whose CloudWatch Logs are DISABLED: kept nowhere, as on AWS."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is kept, so nothing waits to be written."""
+
+    def close(self) -> None:
+        """Nothing was opened."""
+
+
 class BuildRun:
     """Runs the stored build ``build_id`` (call it on a worker thread)."""
 
@@ -158,9 +172,10 @@ class BuildRun:
             )  # fmt: skip
             env |= {
                 "CODEBUILD_BUILD_IMAGE": doc["environment"]["image"],
-                "CODEBUILD_LOG_PATH": doc["logs"]["streamName"],
                 "CODEBUILD_START_TIME": str(int(doc["startTime"] * 1000)),
             }
+            if "streamName" in doc["logs"]:
+                env["CODEBUILD_LOG_PATH"] = doc["logs"]["streamName"]
             if doc["source"]["type"] == "S3":
                 env["CODEBUILD_SOURCE_REPO_URL"] = f"s3://{doc['source']['location']}"
             failure = self._phases(build_id, spec, src, env, writer, guard)
@@ -185,8 +200,11 @@ class BuildRun:
             raise PhaseFailed("ACCESS_DENIED", str(e)) from None
         return credentials.session(self.cloud.region), credentials.environment()
 
-    def _log(self, doc: dict[str, Any], session: boto3.Session) -> LineWriter:
-        """The build's log stream, created as the role (a refusal fails the build)."""
+    def _log(self, doc: dict[str, Any], session: boto3.Session) -> LineWriter | Unlogged:
+        """The build's log stream, created as the role (a refusal fails the build); none, and
+        no permission asked of the role, when the build's CloudWatch Logs are DISABLED."""
+        if doc["logs"]["cloudWatchLogs"].get("status") == "DISABLED":
+            return Unlogged()
         group, stream = doc["logs"]["groupName"], doc["logs"]["streamName"]
         client = session.client("logs", endpoint_url=self.cloud.url)
         try:
@@ -237,7 +255,7 @@ class BuildRun:
         spec: Spec,
         src: Path,
         env: dict[str, str],
-        writer: LineWriter,
+        writer: buildspec.Log,
         guard: Guard,
     ) -> Failure | None:
         """The buildspec's phases, each recorded as it begins and ends."""
