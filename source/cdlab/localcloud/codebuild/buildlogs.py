@@ -3,26 +3,22 @@
 CodeBuild creates the project's log group if it is missing and one log stream per build (named
 after the build's id) before the build runs, with the project's service role; a role that may not
 do so fails the build at once
-(https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html). The log
-file's lines are put into the stream when the build ends. A build whose LogsConfig has its
-CloudWatch Logs DISABLED writes none, so its role needs no CloudWatch Logs permission
-(https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CloudWatchLogsConfig.html).
+(https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html). The
+buildspec's output goes into the stream as it comes (``worker.LineWriter``). A build whose
+LogsConfig has its CloudWatch Logs DISABLED writes none, so its role needs no CloudWatch Logs
+permission (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CloudWatchLogsConfig.html).
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cdlab.localcloud.context import RequestContext
 from cdlab.pipeline.definition import PipelineError
-
-BATCH = 1000  # lines per PutLogEvents, well under its 10,000 events and 1 MB
 
 
 def location(
@@ -77,19 +73,5 @@ class BuildLog:
             with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                 logs.create_log_group(logGroupName=self.group)
             logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
-        except ClientError as e:
-            raise self._refused(e) from None
-
-    def ship(self, path: Path) -> None:
-        """Put the log file's lines into the stream."""
-        lines = path.read_text(errors="replace").splitlines() or ["(no output)"]
-        now = int(time.time() * 1000)
-        try:
-            for start in range(0, len(lines), BATCH):
-                batch = lines[start : start + BATCH]
-                events = [{"timestamp": now, "message": line or " "} for line in batch]
-                self.logs.put_log_events(
-                    logGroupName=self.group, logStreamName=self.stream, logEvents=events
-                )
         except ClientError as e:
             raise self._refused(e) from None
