@@ -85,8 +85,11 @@ def test_paced_traffic_keeps_its_rate_when_some_answers_are_slower_than_a_slot(
 
 
 def _assert_rate_kept() -> None:
+    """Over 4 s: the first requests wait for the client's set-up (credentials, endpoint rules,
+    connections), which a busy machine can stretch past the schedule's catch-up; the longer
+    the run, the smaller that one-off share (a 2 s run fell short once on a busy machine)."""
     with notebook.Traffic("slow", b"{}", rate=RATE) as traffic:
-        time.sleep(2.0)
+        time.sleep(4.0)
         ran = traffic.now()
     answers = traffic.frame()
     assert answers["error"].isna().all(), answers["error"].value_counts()
