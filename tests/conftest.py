@@ -91,6 +91,16 @@ def s3(client):
 
 
 @pytest.fixture(scope="session")
+def cb(client):
+    return client("codebuild")
+
+
+@pytest.fixture(scope="session")
+def logs(client):
+    return client("logs")
+
+
+@pytest.fixture(scope="session")
 def aws(aws_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the AWS CLI against the local cloud: ``aws("sagemaker", "list-endpoints")``."""
     env = {**os.environ, **aws_env}

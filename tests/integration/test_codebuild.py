@@ -56,16 +56,6 @@ def source_zip(files: dict[str, str]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def cb(client):
-    return client("codebuild")
-
-
-@pytest.fixture(scope="module")
-def logs(client):
-    return client("logs")
-
-
-@pytest.fixture(scope="module")
 def source(s3) -> str:
     """A versioned source bucket holding ``app.zip``; its current version id."""
     for name in (SOURCE_BUCKET, ARTIFACT_BUCKET):

@@ -26,16 +26,6 @@ GROUP = "/cdlab/test/custom-build-logs"
 
 
 @pytest.fixture(scope="module")
-def cb(client):
-    return client("codebuild")
-
-
-@pytest.fixture(scope="module")
-def logs(client):
-    return client("logs")
-
-
-@pytest.fixture(scope="module")
 def no_logs_role(client) -> str:
     """A CodeBuild service role allowed nothing at all."""
     return make_role(client("iam"), "cdlab-test-codebuild-silent", trusting(CODEBUILD), None)

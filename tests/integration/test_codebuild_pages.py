@@ -28,11 +28,6 @@ ENVIRONMENT = {
 BUILDSPEC = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo never runs\n"
 
 
-@pytest.fixture(scope="module")
-def cb(client):
-    return client("codebuild")
-
-
 def create(cb, name: str) -> None:
     cb.create_project(
         name=name,
