@@ -1,5 +1,6 @@
 """Automatic scaling at ``CDLAB_TIME_SCALE=60``: target tracking on invocations per instance
-takes a variant out under load and back in when the load stops, with real instances."""
+takes a variant out under load and back in when the load stops, with real instances; a triggered
+alarm that cannot scale is a not scaled activity, listed only when asked for."""
 
 from __future__ import annotations
 
@@ -239,3 +240,106 @@ def test_an_update_resets_a_scaled_variant_unless_retained_and_keeps_its_instanc
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "registered for automatic scaling" in refused.value.response["Error"]["Message"]
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+
+
+def pressure_policy(autoscaling, resource: dict, name: str) -> tuple[str, str]:
+    """A target tracking policy ``name`` on a metric nobody puts, so its alarms keep the state
+    SetAlarmState gives them; its high and low alarms."""
+    autoscaling.put_scaling_policy(
+        PolicyName=name,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 10,
+            "CustomizedMetricSpecification": {
+                "MetricName": name, "Namespace": "CDLab/Tests", "Statistic": "Average"
+            },
+        },
+        **resource,
+    )  # fmt: skip
+    return policy_alarms(autoscaling, resource, name)
+
+
+def policy_alarms(autoscaling, resource: dict, name: str) -> tuple[str, str]:
+    """Policy ``name``'s high and low alarms, once it has them (after a restart, the first
+    evaluation makes them again)."""
+    [policy] = poll(
+        lambda: [
+            p
+            for p in autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+            if p["PolicyName"] == name
+        ],
+        until=lambda found: len(found) == 1 and len(found[0]["Alarms"]) == 2,
+        what=f"policy {name}'s two alarms",
+    )
+    high, low = [a["AlarmName"] for a in policy["Alarms"]]
+    return high, low
+
+
+def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_asked(
+    scaled: ScaledCloud,
+) -> None:
+    """At MaxCapacity (= MinCapacity) a high alarm in ALARM records AlreadyAtMaxCapacity and a
+    low one AlreadyAtMinCapacity, once per policy and reason, kept across a restart; listed
+    only with IncludeNotScaledActivities."""
+    name = scaled.endpoint("notscaled", small_model(3, feature_dim=FEATURES))
+    autoscaling = scaled.client("application-autoscaling")
+    resource = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=1)
+    pressure_high, _ = pressure_policy(autoscaling, resource, "pressure")
+    _, quiet_low = pressure_policy(autoscaling, resource, "quiet")
+
+    def listed(**include: bool) -> list[dict]:
+        return autoscaling.describe_scaling_activities(
+            ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"], **include
+        )["ScalingActivities"]
+
+    def codes() -> list[str]:
+        return [r["Code"] for a in listed(IncludeNotScaledActivities=True)
+                for r in a.get("NotScaledReasons", [])]  # fmt: skip
+
+    def set_alarm(alarm: str) -> None:
+        scaled.client("cloudwatch").set_alarm_state(
+            AlarmName=alarm, StateValue="ALARM", StateReason="a test triggers the policy"
+        )
+
+    without = listed()
+    set_alarm(pressure_high)
+    [not_scaled] = poll(
+        lambda: listed(IncludeNotScaledActivities=True),
+        what="a not scaled activity for the high alarm at MaxCapacity",
+    )
+    assert not_scaled["StatusCode"] == "Failed"
+    assert not_scaled["Description"] == "Attempting to scale due to alarm triggered"
+    assert not_scaled["Cause"] == (
+        f"monitor alarm {pressure_high} in state ALARM triggered policy pressure"
+    )
+    assert not_scaled["NotScaledReasons"] == [{"Code": "AlreadyAtMaxCapacity", "MaxCapacity": 1}]
+    assert listed() == without == []
+    assert listed(IncludeNotScaledActivities=False) == without
+
+    # The high alarm stays in ALARM; the pass that records the low alarm's reason evaluates it
+    # again, and it is not recorded twice.
+    set_alarm(quiet_low)
+    poll(codes, until=lambda found: "AlreadyAtMinCapacity" in found, what="AlreadyAtMinCapacity")
+    assert sorted(codes()) == ["AlreadyAtMaxCapacity", "AlreadyAtMinCapacity"]
+
+    # Kept across a restart, and still once per policy and reason: the policy's alarms are made
+    # again and triggered again, and a new policy's reason shows that a pass evaluated them.
+    before = listed(IncludeNotScaledActivities=True)
+    scaled.restart()
+    autoscaling = scaled.client("application-autoscaling")
+    assert listed(IncludeNotScaledActivities=True) == before
+    assert listed() == []
+    set_alarm(policy_alarms(autoscaling, resource, "pressure")[0])
+    set_alarm(pressure_policy(autoscaling, resource, "spare")[0])
+    poll(
+        lambda: [a["Cause"] for a in listed(IncludeNotScaledActivities=True)],
+        until=lambda causes: any(c.endswith("policy spare") for c in causes),
+        what="the new policy's not scaled activity after the restart",
+    )
+    assert sorted(codes()) == ["AlreadyAtMaxCapacity"] * 2 + ["AlreadyAtMinCapacity"]
+    assert listed() == []

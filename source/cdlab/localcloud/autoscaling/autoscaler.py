@@ -18,8 +18,11 @@ pass ``CDLAB_TIME_SCALE`` times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
-activity, served by ``describe_scaling_activities`` since moto has none. Activities are kept
-in the state store, so the story survives a restart; one a restart cut short ends Failed.
+activity, served by ``describe_scaling_activities`` since moto has none. A triggered alarm that
+changes nothing (the target at its bound, or already at the capacity computed) is recorded as a
+not scaled activity (:mod:`notscaled`), listed only with IncludeNotScaledActivities, as on AWS.
+Activities are kept in the state store, so the story survives a restart; one a restart cut short
+ends Failed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdlab import config
+from cdlab.localcloud.autoscaling import notscaled
 from cdlab.localcloud.cloudwatch.metrics import (
     MINUTE,
     SAGEMAKER,
@@ -75,6 +79,12 @@ class _TargetState:
     last_activity: float = -math.inf
     busy: bool = False
 
+    def cooling(self, side: str, cooldown: float, now: float) -> bool:
+        """Whether ``side`` still waits ``cooldown`` real seconds: a scale-out since the last
+        scale-out, a scale-in since the last activity."""
+        since = self.last_scale_out if side == OUT else self.last_activity
+        return now < since + cooldown
+
 
 @dataclass(frozen=True)
 class Vote:
@@ -86,18 +96,21 @@ class Vote:
     alarm: str = ""
     metric: str = ""
     value: float = 0.0
+    asked: str = HOLD  # a HOLD's triggered alarm's side, if it has a not scaled reason
+    not_scaled: dict[str, Any] | None = None  # why that alarm changes nothing: a NotScaledReason
 
     def cooldown(self, votes: list[Vote]) -> float:
         """Seconds to wait since the last change: this policy's ScaleOutCooldown for a scale-out;
         for a scale-in, which all policies agreed on, the longest of their ScaleInCooldowns."""
         if self.side == OUT:
-            return float(
-                self.policy.configuration.get("ScaleOutCooldown", DEFAULT_COOLDOWN_SECONDS)
-            )
-        return max(
-            float(v.policy.configuration.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS))
-            for v in votes
-        )
+            return _cooldown(self.policy, OUT)
+        return max(_cooldown(v.policy, IN) for v in votes)
+
+
+def _cooldown(policy: ScalingPolicy, side: str) -> float:
+    """A policy's cooldown in seconds for ``side``, its ScaleOutCooldown or ScaleInCooldown."""
+    key = "ScaleOutCooldown" if side == OUT else "ScaleInCooldown"
+    return float(policy.configuration.get(key, DEFAULT_COOLDOWN_SECONDS))
 
 
 def decide(votes: list[Vote], suspended: tuple[str, ...] = ()) -> Vote | None:
@@ -145,6 +158,7 @@ class Autoscaler:
                 )
                 activity["EndTime"] = time.time()
                 self._save(activity)
+        self.recorded = notscaled.Recorded(self.activities)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def _save(self, activity: dict[str, Any]) -> None:
@@ -220,26 +234,34 @@ class Autoscaler:
 
     async def _vote(self, policy: ScalingPolicy, current: int, target: ScalableTarget) -> Vote:
         """What one policy asks for now: out or in when its high or low alarm is in ALARM and
-        its metric's newest datapoint calls for more or fewer instances, else hold."""
+        its metric's newest datapoint calls for more or fewer instances, else hold; a hold on
+        a triggered alarm says why (a NotScaledReason): the bound on that side, which needs no
+        datapoint, or a capacity computed that is the current one."""
         conf = policy.configuration
         goal = float(conf.get("TargetValue", 0))
-        if goal <= 0:
+        made = await self._alarms(policy) if goal > 0 else None
+        if made is None:
             return Vote(policy, HOLD, current)
+        states = await self.moto.run(self.moto.alarm_states, made)
+        sides = zip((OUT, IN), made, strict=True)
+        triggered = [(side, alarm) for side, alarm in sides if states.get(alarm) == "ALARM"]
+        if not triggered:
+            return Vote(policy, HOLD, current)
+        [(side, alarm), *_] = triggered  # both only if a client set them so: out comes first
+        blocked = notscaled.bound_reason(side == OUT, current, target)
+        if blocked is not None:
+            return Vote(policy, HOLD, current, alarm, asked=side, not_scaled=blocked)
         key, statistic, label = _policy_metric(conf, target.resource_id)
-        made = await self._alarms(policy)
         [point] = self.metrics.windows(key, 1, period_seconds())
-        if made is None or point is None:
+        if point is None:
             return Vote(policy, HOLD, current)
-        high_alarm, low_alarm = made
-        alarm_states = await self.moto.run(self.moto.alarm_states, made)
         latest = point.statistic(statistic)
         desired = math.ceil(current * latest / goal)
         desired = max(target.min_capacity, min(target.max_capacity, desired))
-        if alarm_states.get(high_alarm) == "ALARM" and desired > current:
-            return Vote(policy, OUT, desired, high_alarm, label, latest)
-        if alarm_states.get(low_alarm) == "ALARM" and desired < current:
-            return Vote(policy, IN, desired, low_alarm, label, latest)
-        return Vote(policy, HOLD, current)
+        if desired > current if side == OUT else desired < current:
+            return Vote(policy, side, desired, alarm, label, latest)
+        reason = notscaled.desired_reason(current)
+        return Vote(policy, HOLD, current, alarm, label, latest, side, reason)
 
     async def _track(self, target: ScalableTarget, policies: list[ScalingPolicy]) -> None:
         state = self.states.setdefault(target.resource_id, _TargetState())
@@ -252,19 +274,14 @@ class Autoscaler:
         votes = [await self._vote(policy, current, target) for policy in policies]
         chosen = decide(votes, target.suspended)
         if chosen is None:
+            self._not_scaled(target, votes, state)
             return
         now = time.monotonic()
-        cooldown = chosen.cooldown(votes) / config.time_scale()
-        if chosen.side == OUT:
-            if now < state.last_scale_out + cooldown:
-                return
-            state.last_scale_out = now
-        elif now < state.last_activity + cooldown:
+        if state.cooling(chosen.side, chosen.cooldown(votes) / config.time_scale(), now):
             return
-        cause = (
-            f"monitor alarm {chosen.alarm} in state ALARM triggered policy "
-            f"{chosen.policy.policy_name}"
-        )
+        if chosen.side == OUT:
+            state.last_scale_out = now
+        cause = notscaled.alarm_cause(chosen.alarm, chosen.policy.policy_name)
         state.last_activity = now
         state.busy = True
         log.info(
@@ -277,6 +294,33 @@ class Autoscaler:
             chosen.desired,
         )
         self._start_activity(target, endpoint, variant, current, chosen.desired, cause, state)
+
+    def _not_scaled(self, target: ScalableTarget, votes: list[Vote], state: _TargetState) -> None:
+        """Record the not scaled activity of each triggered alarm that changes nothing, unless
+        its side is suspended, disabled (DisableScaleIn) or cooling down, or the policy already
+        has one for that reason since the target last scaled."""
+        now = time.monotonic()
+        for vote in votes:
+            reason, side, policy = vote.not_scaled, vote.asked, vote.policy
+            if reason is None or SUSPENDED[side] in target.suspended:
+                continue
+            if side == IN and policy.configuration.get("DisableScaleIn"):
+                continue
+            if state.cooling(side, _cooldown(policy, side) / config.time_scale(), now):
+                continue
+            if self.recorded.first(target.resource_id, policy.policy_name, reason["Code"]):
+                cause = notscaled.alarm_cause(vote.alarm, policy.policy_name)
+                log.info("%s: %s; not scaled: %s", target.resource_id, cause, reason)
+                self._record(notscaled.activity(target.resource_id, DIMENSION, cause, reason))
+
+    def _record(self, activity: dict[str, Any]) -> None:
+        """Keep a new activity, newest first, dropping the oldest beyond MAX_ACTIVITIES."""
+        self.activities.insert(0, activity)
+        self._save(activity)
+        for dropped in self.activities[MAX_ACTIVITIES:]:
+            with contextlib.suppress(AWSError):  # if kept, a start reads only the newest anyway
+                self.store.delete(ACTIVITY, dropped["ActivityId"])
+        del self.activities[MAX_ACTIVITIES:]
 
     def _start_activity(
         self,
@@ -298,12 +342,8 @@ class Autoscaler:
             "StartTime": time.time(),
             "StatusCode": "InProgress",
         }
-        self.activities.insert(0, activity)
-        self._save(activity)
-        for dropped in self.activities[MAX_ACTIVITIES:]:
-            with contextlib.suppress(AWSError):  # if kept, a start reads only the newest anyway
-                self.store.delete(ACTIVITY, dropped["ActivityId"])
-        del self.activities[MAX_ACTIVITIES:]
+        self._record(activity)
+        self.recorded.scaled(target.resource_id)
         task = asyncio.create_task(self._apply(activity, endpoint, variant, desired, state))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -344,9 +384,12 @@ class Autoscaler:
 
     def describe_scaling_activities(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DescribeScalingActivities, newest first, with its filters and paging: ``MaxResults``
-        from 1 to 50, 50 unless given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
+        from 1 to 50, 50 unless given; not scaled activities only with IncludeNotScaledActivities
+        (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html)."""
         size = p.get("MaxResults", ACTIVITIES_PAGE)  # 1 to 50: awsjson.DOCUMENTED_LIMITS
         items = [a for a in self.activities if a["ServiceNamespace"] == p.get("ServiceNamespace")]
+        if not p.get("IncludeNotScaledActivities"):
+            items = [a for a in items if "NotScaledReasons" not in a]
         if p.get("ResourceId"):
             items = [a for a in items if a["ResourceId"] == p["ResourceId"]]
         if p.get("ScalableDimension"):
