@@ -5,6 +5,7 @@ resource, and the stack's outputs.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -168,12 +169,17 @@ class Steps:
                     entry["Attributes"] = resource.attributes
                     self._status(doc, entry, f"{phase}_IN_PROGRESS", "Resource creation Initiated")
 
-            await latency.pause(latency.current().stack_resource)
             resource = await handler.create(self._context(doc, logical), props, started)
             started(resource)
             return resource
 
-        await self._call(doc, entry, f"{phase}_FAILED", create())
+        await latency.pause(latency.current().stack_resource)
+        creating = asyncio.ensure_future(create())
+        try:
+            await self._call(doc, entry, f"{phase}_FAILED", asyncio.shield(creating))
+        except asyncio.CancelledError:
+            await abandon(creating, entry)
+            raise
         self._status(doc, entry, f"{phase}_COMPLETE")
 
     # ---- outputs -------------------------------------------------------------------------
@@ -214,6 +220,18 @@ def acting_principal(doc: dict[str, Any]) -> Principal | None:
         return role_session(doc["RoleARN"], CLOUDFORMATION_SESSION)
     caller = doc.get("_Caller")
     return Principal(**caller) if caller else None
+
+
+async def abandon(creating: asyncio.Future[Resource], entry: dict[str, Any]) -> None:
+    """Stop a resource's creation when its operation is cancelled (the stack's timeout, the
+    local cloud stopping): a handler that waits for its started resource to stabilize (an
+    endpoint's InService) is cancelled; one still making its calls is let finish them, so that
+    the resource is recorded and the rollback deletes it rather than leaving it unknown."""
+    if entry.get("PhysicalResourceId") is not None:
+        creating.cancel()
+    await asyncio.wait([creating])
+    if not creating.cancelled():
+        creating.exception()  # the resource's outcome no longer matters; retrieved, not logged
 
 
 def new_entry(logical: str, resource_type: str) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class Submission:
             "NotificationARNs": p.get("NotificationARNs", []),
             "Tags": p.get("Tags", []),
             **({"RoleARN": p["RoleARN"]} if p.get("RoleARN") else {}),
+            **({"TimeoutInMinutes": p["TimeoutInMinutes"]} if "TimeoutInMinutes" in p else {}),
             "_Caller": dataclasses.asdict(ctx.principal),  # whom a stack without a role acts as
             "_OnFailure": p.get("OnFailure"),
             "_Resources": {},
