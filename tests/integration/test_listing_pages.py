@@ -1,10 +1,12 @@
-"""DescribeAlarms and DescribeScalableTargets page as AWS pages them, though moto answers each in
-one page (:mod:`cdlab.localcloud.moto.listings`). DescribeAlarms over every protocol the local
-cloud speaks for CloudWatch (awsJson, which boto3 sends; the query protocol of older clients;
-RPC v2 CBOR), each from a botocore client of that protocol (:mod:`tests.protocols`): a page holds
-50 alarms unless MaxRecords says otherwise, the pages list every alarm once in name order, an
-out-of-range MaxRecords and a token the listing did not give are refused in AWS's words, and
-AlarmTypes chooses the kinds of alarm; a role session is held to its policy as before."""
+"""DescribeAlarms, DescribeScalableTargets and DescribeScalingPolicies page (and filter) as AWS
+does, though moto answers each in one page (:mod:`cdlab.localcloud.moto.listings`).
+DescribeAlarms over every protocol the local cloud speaks for CloudWatch (awsJson, which boto3
+sends; the query protocol of older clients; RPC v2 CBOR), each from a botocore client of that
+protocol (:mod:`tests.protocols`): a page holds 50 alarms unless MaxRecords says otherwise, the
+pages list every alarm once in name order, an out-of-range MaxRecords and a token the listing did
+not give are refused in AWS's words, and AlarmTypes chooses the kinds of alarm; a role session is
+held to its policy as before. Scaling policies: 10 a page, filtered by name, resource and
+dimension."""
 
 from __future__ import annotations
 
@@ -175,6 +177,69 @@ def test_autoscaling_max_results_out_of_range_is_refused(client, operation: str)
     """1 to 50: the operations' API reference pages (botocore's model leaves the bounds out)."""
     listing = getattr(client("application-autoscaling"), operation)
     for results, bound in ((51, "less than or equal to 50"), (0, "greater than or equal to 1")):
+        assert refused(listing, ServiceNamespace="sagemaker", MaxResults=results) == (
+            "ValidationException",
+            f"1 validation error detected: Value '{results}' at 'maxResults' failed to satisfy "
+            f"constraint: Member must have value {bound}",
+            400,
+        )
+
+
+@pytest.fixture(scope="module")
+def policies(client, targets: list[str]) -> Iterator[list[str]]:
+    """12 target tracking policies on the first target, put in no order; their names, in order."""
+    autoscaling = client("application-autoscaling")
+    names = [f"{PREFIX}policy-{i:02d}" for i in range(12)]
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": targets[0]}
+    for name in random.Random(SUFFIX).sample(names, len(names)):
+        autoscaling.put_scaling_policy(
+            PolicyName=name, **target, ScalableDimension=DIMENSION,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 100.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                },
+            },
+        )  # fmt: skip
+    yield names
+    for name in names:
+        autoscaling.delete_scaling_policy(PolicyName=name, **target, ScalableDimension=DIMENSION)
+
+
+def test_scaling_policy_pages_hold_10_and_list_every_policy_once(
+    client, targets: list[str], policies: list[str]
+) -> None:
+    pages = list(
+        client("application-autoscaling")
+        .get_paginator("describe_scaling_policies")
+        .paginate(ServiceNamespace="sagemaker", ResourceId=targets[0])
+    )
+    assert [len(page["ScalingPolicies"]) for page in pages] == [10, 2]
+    assert [p["PolicyName"] for page in pages for p in page["ScalingPolicies"]] == policies
+
+
+def test_scaling_policies_are_those_the_filters_name(
+    client, targets: list[str], policies: list[str]
+) -> None:
+    def named(**filters: Any) -> list[str]:
+        answer = client("application-autoscaling").describe_scaling_policies(
+            ServiceNamespace="sagemaker", **filters
+        )
+        return [p["PolicyName"] for p in answer["ScalingPolicies"]]
+
+    assert named(PolicyNames=[policies[7], policies[2], "no-such-policy"]) == [
+        policies[2],
+        policies[7],
+    ]
+    assert named(ResourceId=targets[1]) == []
+    assert named(ResourceId=targets[0], ScalableDimension=DIMENSION, MaxResults=3) == policies[:3]
+
+
+def test_scaling_policies_max_results_out_of_range_is_refused(client) -> None:
+    """1 to 10: DescribeScalingPolicies' API reference page."""
+    listing = client("application-autoscaling").describe_scaling_policies
+    for results, bound in ((11, "less than or equal to 10"), (0, "greater than or equal to 1")):
         assert refused(listing, ServiceNamespace="sagemaker", MaxResults=results) == (
             "ValidationException",
             f"1 validation error detected: Value '{results}' at 'maxResults' failed to satisfy "

@@ -5,8 +5,9 @@ Modules, one job each: ``thread`` (moto's one thread, which every use of moto ru
 ``bridge`` (moto's wire API, called in-process), ``logfilter`` (FilterLogEvents'
 ``logStreamNamePrefix``, which moto ignores, and ``interleaved``, as the bridge serves it),
 ``s3notification`` (a bucket's EventBridge setting, which moto leaves out of
-GetBucketNotificationConfiguration), ``listings`` (DescribeAlarms and DescribeScalableTargets,
-which moto does not page as AWS does, paged over moto's whole answer), ``state`` (the kit's own
+GetBucketNotificationConfiguration), ``listings`` (DescribeAlarms, DescribeScalableTargets and
+DescribeScalingPolicies, which moto does not page or filter as AWS does, paged over moto's whole
+answer), ``state`` (the kit's own
 reads and writes of moto's backends; the only module that imports them, and hands them over on
 moto's thread), ``records`` (the plain records ``state`` returns), ``metricdata`` (the scan of
 clients' metric datapoints that ``state`` runs on the backend it hands over) and

@@ -7,8 +7,9 @@ A request can be given a seed for moto's random identifiers (the uuid in a scali
 ARN, a role's id), so that replaying it after a restart makes the same ones. A FilterLogEvents
 is narrowed first to the streams its ``logStreamNamePrefix`` names, and asks for interleaved
 events, as AWS answers it (:mod:`logfilter`); a bucket's notification configuration is answered
-with its EventBridge setting (:mod:`s3notification`); DescribeAlarms and DescribeScalableTargets
-are answered a page at a time, as AWS pages them, from moto's whole listing (:mod:`listings`).
+with its EventBridge setting (:mod:`s3notification`); DescribeAlarms, DescribeScalableTargets and
+DescribeScalingPolicies are answered a page at a time, as AWS pages and filters them, from moto's
+whole listing (:mod:`listings`).
 """
 
 from __future__ import annotations

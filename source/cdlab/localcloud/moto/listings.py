@@ -14,6 +14,12 @@
   (InvalidNextTokenException)
   (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalableTargets.html).
   The pages go in the order of the targets' resource ids.
+- Application Auto Scaling's DescribeScalingPolicies. Moto ignores ``PolicyNames`` and matches
+  ``ResourceId`` and ``ScalableDimension`` as substrings of the ones asked. AWS answers the
+  policies of those names, resource and dimension, at most ``MaxResults`` a page (1 to 10, 10
+  unless given)
+  (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingPolicies.html).
+  The pages go in the order of the policies' resource ids, dimensions and names.
 
 The bridge asks moto for the whole listing with the request's filters, over awsJson and signed
 as the request was (moto reads the region and the caller from the signature), and keeps the page
@@ -76,6 +82,7 @@ class Listing:
     size: int  # unless the request gives one
     refuse: paging.Refusal
     whole: dict[str, Any] = field(default_factory=dict)  # asked of moto, for every item
+    kept: Callable[[Item, dict[str, Any]], bool] = lambda _item, _params: True  # moto's misses
 
     @property
     def model(self) -> ServiceModel:
@@ -85,7 +92,12 @@ class Listing:
         """The page of moto's whole ``answer`` that ``params`` ask for, and the next page's
         token while items remain; the lists not asked for are empty."""
         asked = self.asked(params)
-        items = [(kind, item) for kind in asked for item in answer.get(kind) or []]
+        items = [
+            (kind, item)
+            for kind in asked
+            for item in answer.get(kind) or []
+            if self.kept(item, params)
+        ]
         shown, token = paging.page(
             items, lambda pair: self.key(pair[1]), params.get("NextToken"),
             listing=self.operation, size=size, refuse=self.refuse,
@@ -117,7 +129,28 @@ SCALABLE_TARGETS = Listing(
     refuse=lambda _: InvalidNextTokenException(AUTOSCALING_INVALID_TOKEN),
     whole={"MaxResults": EVERY},
 )  # fmt: skip
-LISTINGS = (ALARMS, SCALABLE_TARGETS)
+
+
+def _policy_asked(policy: Item, params: dict[str, Any]) -> bool:
+    """Whether a scaling policy moto answered is one the request's filters name: moto ignores
+    PolicyNames and matches the resource and dimension as substrings."""
+    return (
+        policy["PolicyName"] in params.get("PolicyNames", [policy["PolicyName"]])
+        and policy["ResourceId"] == params.get("ResourceId", policy["ResourceId"])
+        and policy["ScalableDimension"]
+        == params.get("ScalableDimension", policy["ScalableDimension"])
+    )
+
+
+SCALING_POLICIES = Listing(
+    "application-autoscaling", "DescribeScalingPolicies", ("ScalingPolicies",),
+    asked=lambda _: ("ScalingPolicies",),
+    key=lambda policy: [policy["ResourceId"], policy["ScalableDimension"], policy["PolicyName"]],
+    limit="MaxResults", size=10,
+    refuse=lambda _: InvalidNextTokenException(AUTOSCALING_INVALID_TOKEN),
+    whole={"MaxResults": EVERY}, kept=_policy_asked,
+)  # fmt: skip
+LISTINGS = (ALARMS, SCALABLE_TARGETS, SCALING_POLICIES)
 
 
 def paged(request: MotoRequest, ask: Ask) -> Answer | None:

@@ -61,6 +61,9 @@ DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
         # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingActivities.html
         "DescribeScalableTargetsRequest.MaxResults": {"min": 1, "max": 50},
         "DescribeScalingActivitiesRequest.MaxResults": {"min": 1, "max": 50},
+        # "This value can be between 1 and 10. The default value is 10."
+        # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingPolicies.html
+        "DescribeScalingPoliciesRequest.MaxResults": {"min": 1, "max": 10},
     },
 }
 
