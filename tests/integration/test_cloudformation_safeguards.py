@@ -1,6 +1,6 @@
 """What keeps a stack safe, honoured rather than only accepted: termination protection (DeleteStack
-refused while it is on) and rollback triggers (an operation rolled back when an alarm it watches
-goes into ALARM)."""
+refused while it is on), rollback triggers (an operation rolled back when an alarm it watches
+goes into ALARM) and OnFailure DELETE (a failed create deleted, not rolled back)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.aws_errors import refused
-from tests.integration.test_cloudformation import delete_stacks, outputs, status, story
+from tests.integration.test_cloudformation import delete_stacks, gone, outputs, status, story
 from tests.polling import poll
 
 WATCHED_YML = """
@@ -29,6 +29,26 @@ Resources:
 Outputs:
   Alarm: {Value: !Ref Watched}
 """
+REFUSED_YML = """
+Resources:
+  Watched:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: CdLab/Safeguards
+      MetricName: Unwritten
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanThreshold
+  Refused:
+    Type: AWS::Events::Rule
+    DependsOn: Watched
+    Properties:
+      Name: cfn-guard-refused-rule
+      EventPattern: {source: [aws.s3]}
+      Targets: [{Id: refused, Arn: not-an-arn}]
+"""  # the alarm is made, then the rule fails: EventBridge refuses its target
 ALARM = "AWS::CloudWatch::Alarm"
 ACCOUNT_ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
 MONITORING_MINUTES = 3  # long enough to act in; every test ends it early with an alarm
@@ -222,3 +242,49 @@ def test_a_trigger_the_local_cloud_cannot_watch_is_refused(
     )  # fmt: skip
     assert (code, text, http) == ("ValidationError", message, 400)
     assert refused(cfn.describe_stacks, StackName=stack)[0] == "ValidationError"
+
+
+# ---- OnFailure DELETE ----------------------------------------------------------------------------
+
+
+def test_a_failed_create_with_on_failure_delete_is_deleted_not_rolled_back(
+    cfn, client, cloudwatch
+) -> None:
+    """With OnFailure DELETE the stack goes from CREATE_IN_PROGRESS straight to
+    DELETE_IN_PROGRESS ("... Delete requested by user."), as AWS's stack events show, with no
+    ROLLBACK_* status, and ends DELETE_COMPLETE: gone by name, still described by its id."""
+    stack = "cfn-guard-onfailure"
+    stack_id = cfn.create_stack(StackName=stack, TemplateBody=REFUSED_YML, OnFailure="DELETE")[
+        "StackId"
+    ]
+    assert settled(cfn, stack_id) == "DELETE_COMPLETE"
+    events = story(cfn, stack_id)
+    assert [e for e in events if e[0] == stack] == [
+        (stack, "CREATE_IN_PROGRESS", "User Initiated"),
+        (
+            stack, "DELETE_IN_PROGRESS",
+            "The following resource(s) failed to create: [Refused]. Delete requested by user.",
+        ),
+        (stack, "DELETE_COMPLETE", ""),
+    ]  # fmt: skip
+    resources = [e[:2] for e in events if e[0] != stack]
+    assert ("Watched", "CREATE_COMPLETE") in resources and ("Refused", "CREATE_FAILED") in resources
+    assert resources[-4:] == [
+        ("Refused", "DELETE_IN_PROGRESS"), ("Refused", "DELETE_COMPLETE"),
+        ("Watched", "DELETE_IN_PROGRESS"), ("Watched", "DELETE_COMPLETE"),
+    ]  # fmt: skip
+
+    assert refused(cfn.describe_stacks, StackName=stack) == (
+        "ValidationError",
+        f"Stack with id {stack} does not exist",
+        400,
+    )
+    [described] = cfn.describe_stacks(StackName=stack_id)["Stacks"]
+    assert described["StackStatus"] == "DELETE_COMPLETE"
+    alarm = next(
+        e["PhysicalResourceId"]
+        for e in cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        if e["LogicalResourceId"] == "Watched" and e["ResourceStatus"] == "CREATE_COMPLETE"
+    )
+    assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
+    assert gone(client("events").describe_rule, Name="cfn-guard-refused-rule")

@@ -2,6 +2,14 @@
 watched (:mod:`triggers`), all within the stack's TimeoutInMinutes if it has one; a failure rolls
 the stack back (or, with DisableRollback, leaves it CREATE_FAILED).
 
+With OnFailure DELETE a failed create is not rolled back: the stack goes straight to
+DELETE_IN_PROGRESS, its reason ending "Delete requested by user." instead of "Rollback requested
+by user.", and is deleted as DeleteStack deletes it (DELETE_COMPLETE, or DELETE_FAILED). AWS's
+reference names only the choice (OnFailure in
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html); the
+sequence and the wording are those of the stack events users report (docker-archive/ecs-plugin#177
+and #217, serverless/serverless#13181 on GitHub).
+
 The timeout is CreateStack's: "the amount of time that can pass before the stack status becomes
 CREATE_FAILED" (TimeoutInMinutes in
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html), counted
@@ -82,6 +90,9 @@ class Creating(RollingBack):
     async def _create_failed(self, doc: dict[str, Any], reason: str) -> None:
         if doc.get("DisableRollback"):
             self._stack_status(doc, "CREATE_FAILED", reason)
+            return
+        if doc.get("_OnFailure") == "DELETE":
+            await self._delete(doc["StackId"], f"{reason.rstrip()} Delete requested by user.")
             return
         self._stack_status(
             doc, "ROLLBACK_IN_PROGRESS", f"{reason.rstrip()} Rollback requested by user."

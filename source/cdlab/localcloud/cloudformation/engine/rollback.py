@@ -1,5 +1,6 @@
-"""The operations that take resources away or put the previous ones back: DeleteStack, the
-rollback of a failed create, an update's cleanup and the rollback of a failed update.
+"""The operations that take resources away or put the previous ones back: DeleteStack (also run
+for a failed create with OnFailure DELETE), the rollback of a failed create, an update's cleanup
+and the rollback of a failed update.
 
 An update's rollback reverts the in-place changes, then deletes whatever the update created
 (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS); its cleanup deletes what the update replaced or
@@ -53,9 +54,13 @@ class RollingBack(Steps):
                 self.stacks.save(doc)
         return failed
 
-    async def _delete(self, stack_id: str, retain: list[str] | None = None) -> None:
+    async def _delete(
+        self, stack_id: str, reason: str = "User Initiated", retain: list[str] | None = None
+    ) -> None:
+        """DeleteStack's operation, or the delete a failed create asks for with OnFailure DELETE
+        (``reason`` then says why the create failed)."""
         doc = self.stacks.get(stack_id)
-        self._stack_status(doc, "DELETE_IN_PROGRESS", "User Initiated")
+        self._stack_status(doc, "DELETE_IN_PROGRESS", reason)
         failed = await self._delete_resources(
             doc, list(doc["_Resources"].values()), set(retain or ())
         )
@@ -77,8 +82,6 @@ class RollingBack(Steps):
             self._stack_status(doc, "ROLLBACK_FAILED", failed_to("delete", failed))
             return
         self._stack_status(doc, "ROLLBACK_COMPLETE")
-        if doc.get("_OnFailure") == "DELETE":
-            await self._delete(stack_id)
 
     async def _cleanup(self, stack_id: str) -> None:
         """Delete what the update replaced or removed; the update stands whatever happens."""
