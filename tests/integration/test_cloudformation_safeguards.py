@@ -288,3 +288,58 @@ def test_a_failed_create_with_on_failure_delete_is_deleted_not_rolled_back(
     )
     assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
     assert gone(client("events").describe_rule, Name="cfn-guard-refused-rule")
+
+
+@pytest.mark.parametrize(
+    ("on_stack_failure", "ends", "reason_end"),
+    [
+        ("DELETE", "DELETE_COMPLETE", "Delete requested by user."),
+        ("DO_NOTHING", "CREATE_FAILED", ""),
+    ],
+)
+def test_a_change_sets_on_stack_failure_decides_what_a_failed_create_does(
+    cfn, on_stack_failure: str, ends: str, reason_end: str
+) -> None:
+    """CreateChangeSet's OnStackFailure is a CREATE change set's OnFailure: DELETE deletes the
+    stack whose create failed, DO_NOTHING leaves it CREATE_FAILED; DescribeChangeSet shows it."""
+    stack = f"cfn-guard-osf-{on_stack_failure.lower().replace('_', '-')}"
+    made = cfn.create_change_set(
+        StackName=stack, ChangeSetName="first", ChangeSetType="CREATE",
+        TemplateBody=REFUSED_YML, OnStackFailure=on_stack_failure,
+    )  # fmt: skip
+    poll(
+        lambda: cfn.describe_change_set(ChangeSetName=made["Id"]),
+        until=lambda described: described["Status"] == "CREATE_COMPLETE",
+        what=f"change set of {stack} to be made",
+    )
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["OnStackFailure"] == on_stack_failure
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    assert settled(cfn, made["StackId"]) == ends
+    [described] = cfn.describe_stacks(StackName=made["StackId"])["Stacks"]
+    failed = [e for e in story(cfn, made["StackId"]) if e[0] == stack and e[1] != "DELETE_COMPLETE"]
+    assert failed[-1][2].startswith("The following resource(s) failed to create: [Refused].")
+    assert failed[-1][2].endswith(reason_end)
+    assert not any(e[1].startswith("ROLLBACK") for e in failed)
+    if ends == "CREATE_FAILED":
+        cfn.delete_stack(StackName=made["StackId"])
+        assert settled(cfn, made["StackId"]) == "DELETE_COMPLETE"
+    assert described["StackStatus"] == ends
+
+
+def test_disable_rollback_is_refused_for_a_change_set_made_with_on_stack_failure(cfn) -> None:
+    made = cfn.create_change_set(
+        StackName="cfn-guard-osf-both", ChangeSetName="first", ChangeSetType="CREATE",
+        TemplateBody=REFUSED_YML, OnStackFailure="ROLLBACK",
+    )  # fmt: skip
+    poll(
+        lambda: cfn.describe_change_set(ChangeSetName=made["Id"]),
+        until=lambda described: described["Status"] == "CREATE_COMPLETE",
+        what="the change set to be made",
+    )
+    code, message, status_code = refused(
+        cfn.execute_change_set, ChangeSetName=made["Id"], DisableRollback=True
+    )
+    assert (code, status_code) == ("ValidationError", 400)
+    assert "OnStackFailure" in message
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "AVAILABLE"
+    cfn.delete_stack(StackName=made["StackId"])

@@ -88,6 +88,11 @@ class ChangeSetOperations(Submission):
             "RollbackConfiguration": update["RollbackConfiguration"],
             "Changes": changes,
             "IncludeNestedStacks": False,
+            **(
+                {"OnStackFailure": p["OnStackFailure"]}
+                if kind == "CREATE" and "OnStackFailure" in p
+                else {}
+            ),
             "_Type": kind,
             "_Update": update,
             "_Template": update["_Template"],
@@ -133,7 +138,7 @@ class ChangeSetOperations(Submission):
             if doc["StackStatus"] != "REVIEW_IN_PROGRESS":
                 raise InvalidChangeSetStatus(f"Stack [{doc['StackName']}] already exists.")
             doc.update(update, **change_set["_Request"], StackStatus="CREATE_IN_PROGRESS")
-            doc["DisableRollback"] = bool(p.get("DisableRollback"))
+            doc.update(_on_failure(change_set.get("OnStackFailure"), p.get("DisableRollback")))
             doc["ChangeSetId"] = change_set["ChangeSetId"]
             self.stacks.save(doc)
             task = self.engine.start(doc, "create")
@@ -158,3 +163,22 @@ class ChangeSetOperations(Submission):
             failed = status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
             found["ExecutionStatus"] = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
             self.stacks.save_change_set(found)
+
+
+def _on_failure(on_stack_failure: str | None, disable_rollback: bool | None) -> dict[str, Any]:
+    """What a failed create of a change set's stack does, as the stack document keeps it: the
+    change set's OnStackFailure (DO_NOTHING leaves it CREATE_FAILED, ROLLBACK rolls it back,
+    DELETE deletes it), which ExecuteChangeSet's DisableRollback must then not be given with,
+    else that DisableRollback
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html)."""
+    if on_stack_failure is None:
+        return {"DisableRollback": bool(disable_rollback), "_OnFailure": None}
+    if disable_rollback is not None:
+        raise ValidationError(
+            "DisableRollback cannot be specified when the change set was created with "
+            "OnStackFailure; OnStackFailure decides what a failed create does."
+        )
+    return {
+        "DisableRollback": on_stack_failure == "DO_NOTHING",
+        "_OnFailure": "DELETE" if on_stack_failure == "DELETE" else None,
+    }
