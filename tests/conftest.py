@@ -161,7 +161,8 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     """Create models, a config and an endpoint from ``{variant: (seed, weight, count)}``;
     wait until InService and return the endpoint name (names are unique per call). Keyword
     arguments go to CreateEndpointConfig (``DataCaptureConfig=...``), but ``variant_params``,
-    which go to each of its production variants (``{"RoutingConfig": ...}``).
+    which go to each of its production variants (``{"RoutingConfig": ...}``), and ``container``,
+    to each model's PrimaryContainer (``{"Environment": ...}``).
 
     What it made is deleted at the end of the session (a test may have deleted an endpoint
     itself), endpoints first, so that their instances have stopped before the cloud does."""
@@ -175,6 +176,7 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
         variants: dict[str, tuple[int, float, int]],
         role: str = "arn:aws:iam::123456789012:role/me",
         variant_params: dict[str, object] | None = None,
+        container: dict[str, object] | None = None,
         **config_params: object,
     ) -> str:
         n = next(counter)
@@ -183,7 +185,11 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
             model = f"{prefix}-m{n}-{variant}"
             sm.create_model(
                 ModelName=model,
-                PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(seed)},
+                PrimaryContainer={
+                    "Image": fm_image,
+                    "ModelDataUrl": upload_model(seed),
+                    **(container or {}),
+                },
                 ExecutionRoleArn=role,
             )
             models.append(model)

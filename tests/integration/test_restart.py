@@ -12,8 +12,10 @@ import pytest
 from cdlab.fm.model import artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
-from tests.conftest import free_port, small_model
+from cdlab.localcloud.state.store import Store
+from tests.conftest import free_port, instance_pids, small_model
 from tests.integration.private_cloud import PrivateCloud, Traffic
+from tests.integration.test_container_environment import environ
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -31,41 +33,22 @@ def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
     control.up(home, port)
     try:
         sm, runtime, s3 = clients(home, port, monkeypatch)
-        s3.create_bucket(Bucket="restart")
-        s3.put_object(Bucket="restart", Key="m.tar.gz", Body=artifact_bytes(small_model(7)))
-        sm.create_model(
-            ModelName="kept",
-            PrimaryContainer={
-                "Image": fm_image_uri("us-east-1"),
-                "ModelDataUrl": "s3://restart/m.tar.gz",
-            },
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName="kept",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "kept",
-                    "InitialInstanceCount": 2,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-        )
-        sm.create_endpoint(EndpointName="kept", EndpointConfigName="kept")
-        sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
+        create_kept_endpoint(sm, s3)
         body = json.dumps({"instances": [{"features": [1.0] + [0.0] * 19}]})
         before = runtime.invoke_endpoint(
             EndpointName="kept", Body=body, ContentType="application/json"
         )["Body"].read()
 
         assert control.down(home)
-        control.up(home, port)
+        cloud = control.up(home, port)
         sm, runtime, _ = clients(home, port, monkeypatch)
         sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
         after = runtime.invoke_endpoint(
             EndpointName="kept", Body=body, ContentType="application/json"
         )["Body"].read()
         assert after == before
+        pids = instance_pids(cloud.pid, "kept")
+        assert [environ(pid).get("CDLAB_TEST_MARKER") for pid in pids] == ["kept", "kept"]
         assert sm.describe_model(ModelName="kept")["ModelName"] == "kept"
         assert (
             sm.describe_endpoint_config(EndpointConfigName="kept")["ProductionVariants"][0][
@@ -75,8 +58,58 @@ def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
         )
         [variant] = sm.describe_endpoint(EndpointName="kept")["ProductionVariants"]
         assert variant["CurrentInstanceCount"] == 2
+
+        assert control.down(home)
+        forget_snapshot_environment(home, "kept")  # as a kit that kept none saved it
+        control.up(home, port)
+        sm, runtime, _ = clients(home, port, monkeypatch)
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
+        again = runtime.invoke_endpoint(
+            EndpointName="kept", Body=body, ContentType="application/json"
+        )["Body"].read()
+        assert again == before
     finally:
         control.down(home)
+
+
+def create_kept_endpoint(sm, s3) -> None:
+    """Endpoint ``kept``: two instances of a model whose container has an Environment."""
+    s3.create_bucket(Bucket="restart")
+    s3.put_object(Bucket="restart", Key="m.tar.gz", Body=artifact_bytes(small_model(7)))
+    sm.create_model(
+        ModelName="kept",
+        PrimaryContainer={
+            "Image": fm_image_uri("us-east-1"),
+            "ModelDataUrl": "s3://restart/m.tar.gz",
+            "Environment": {"CDLAB_TEST_MARKER": "kept"},
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="kept",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "kept",
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="kept", EndpointConfigName="kept")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
+
+
+def forget_snapshot_environment(home, endpoint: str) -> None:
+    """Remove the Environment from the stored snapshot of a stopped cloud's ``endpoint``."""
+    store = Store(home / "state.db")
+    try:
+        doc = store.get("endpoint", endpoint)
+        assert doc is not None
+        for variant in doc["_Deployed"]:
+            del variant["Environment"]
+        store.put("endpoint", endpoint, doc)
+    finally:
+        store.close()
 
 
 POLICY = {

@@ -1,8 +1,8 @@
 """The JSON protocols, driven by botocore's own service models.
 
 A request is checked against the operation's input shape (required members, types, lengths,
-ranges, enums, patterns) and answered with AWS's validation wording, so the local cloud needs no
-hand-written schema: botocore ships the schema.
+ranges, enums, patterns, a map's keys as well as its values) and answered with AWS's validation
+wording, so the local cloud needs no hand-written schema: botocore ships the schema.
 """
 
 from __future__ import annotations
@@ -185,38 +185,53 @@ def _violations(value: Any, shape: Shape, path: str, types: Types) -> Iterator[s
         expected = {"structure": "object", "map": "object", "list": "array"}.get(kind, kind)
         shown = "" if holds_sensitive(shape) else f" {json.dumps(value, default=str)}"
         raise SerializationException(f"Value{shown} at '{path}' must be of type {expected}.")
-    meta = shape.metadata
 
     def where() -> str:
         """The start of a violation's message; made only for a violation (a container's value is
         dumped in it), without a value that is or holds a secret, which AWS does not echo."""
         shown = "" if holds_sensitive(shape) else f" {_shown(value)}"
-        return f"Value{shown} at '{path}' failed to satisfy constraint: Member must"
+        return f"Value{shown} at '{path}' failed to satisfy constraint:"
 
-    if kind in ("string", "list", "map", "blob"):
-        if "min" in meta and len(value) < meta["min"]:
-            yield f"{where()} have length greater than or equal to {meta['min']}"
-        if "max" in meta and len(value) > meta["max"]:
-            yield f"{where()} have length less than or equal to {meta['max']}"
-    elif kind in ("integer", "long", "float", "double"):
-        if "min" in meta and value < meta["min"]:
-            yield f"{where()} have value greater than or equal to {meta['min']}"
-        if "max" in meta and value > meta["max"]:
-            yield f"{where()} have value less than or equal to {meta['max']}"
-    if kind == "string":
-        if shape.enum and value not in shape.enum:
-            yield f"{where()} satisfy enum value set: [{', '.join(shape.enum)}]"
-        pattern = compiled(meta["pattern"]) if "pattern" in meta else None
-        if pattern is not None and not pattern.fullmatch(value):
-            yield f"{where()} satisfy regular expression pattern: {meta['pattern']}"
-    elif kind == "structure":
+    for broken in _constraints(value, shape):
+        yield f"{where()} Member must {broken}"
+    if kind == "structure":
         yield from _structure_violations(value, shape, path, types)
     elif kind == "list":
         for i, item in enumerate(value, start=1):
             yield from _violations(item, shape.member, f"{path}.{i}.member", types)
     elif kind == "map":
+        keys = [key for key in value if isinstance(key, str)]
+        broken_keys = dict.fromkeys(b for key in keys for b in _constraints(key, shape.key))
+        if broken_keys:
+            listed = ", ".join(f"Member must {b}" for b in broken_keys)
+            yield f"{where()} Map keys must satisfy constraint: [{listed}]"
         for key, item in value.items():
             yield from _violations(item, shape.value, f"{path}.{key}", types)
+
+
+def _constraints(value: Any, shape: Shape) -> Iterator[str]:
+    """The constraints of ``shape`` itself (length, range, enum, pattern) that ``value`` breaks,
+    each as AWS words it after "Member must". A map's keys are held to its key shape's too: AWS
+    lists those its keys break in one violation of the map ("Map keys must satisfy constraint:
+    [Member must ...]", as Lambda refused an environment variable named ``a`` in
+    https://github.com/trek10inc/serverless-secrets/issues/39)."""
+    kind, meta = shape.type_name, shape.metadata
+    if kind in ("string", "list", "map", "blob"):
+        if "min" in meta and len(value) < meta["min"]:
+            yield f"have length greater than or equal to {meta['min']}"
+        if "max" in meta and len(value) > meta["max"]:
+            yield f"have length less than or equal to {meta['max']}"
+    elif kind in ("integer", "long", "float", "double"):
+        if "min" in meta and value < meta["min"]:
+            yield f"have value greater than or equal to {meta['min']}"
+        if "max" in meta and value > meta["max"]:
+            yield f"have value less than or equal to {meta['max']}"
+    if kind == "string":
+        if shape.enum and value not in shape.enum:
+            yield f"satisfy enum value set: [{', '.join(shape.enum)}]"
+        pattern = compiled(meta["pattern"]) if "pattern" in meta else None
+        if pattern is not None and not pattern.fullmatch(value):
+            yield f"satisfy regular expression pattern: {meta['pattern']}"
 
 
 def _structure_violations(

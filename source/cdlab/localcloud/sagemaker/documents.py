@@ -23,10 +23,10 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deletin
 
 Snapshot = list[dict[str, Any]]
 """What each variant of an endpoint serves: VariantName, ModelName, Image, ArtifactDigest,
-ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), InstanceType,
-Weight, Count, its config's DataCaptureConfig and its RoutingConfig (each None without one;
-absent from snapshots made before the kit kept them) (``_Deployed`` in service, ``_Pending``
-being deployed)."""
+ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), the model
+container's Environment (its instances' variables), InstanceType, Weight, Count, its config's
+DataCaptureConfig and its RoutingConfig (each None without one; these three absent from snapshots
+made before the kit kept them) (``_Deployed`` in service, ``_Pending`` being deployed)."""
 
 
 def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:

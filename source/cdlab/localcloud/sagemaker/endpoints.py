@@ -54,6 +54,7 @@ class Endpoints:
                     "Image": model["PrimaryContainer"]["Image"],
                     "ArtifactDigest": model["_ArtifactDigest"],
                     "ModelDataUrl": model["PrimaryContainer"].get("ModelDataUrl"),
+                    "Environment": model["PrimaryContainer"].get("Environment", {}),
                     "ExecutionRoleArn": model.get("ExecutionRoleArn"),
                     "InstanceType": variant["InstanceType"],
                     "Weight": float(variant["InitialVariantWeight"]),

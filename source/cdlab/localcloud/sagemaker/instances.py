@@ -20,14 +20,14 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
 from cdlab import config
-from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker import artifacts, containerenv, images
 from cdlab.localcloud.sagemaker.upstream import Upstream
 
 log = logging.getLogger("cdlab.sagemaker")
@@ -91,12 +91,27 @@ class InstanceLauncher:
         self.running: set[Instance] = set()
 
     async def start(
-        self, endpoint: str, variant: str, image: str, digest: str, count: int
+        self,
+        endpoint: str,
+        variant: str,
+        image: str,
+        digest: str,
+        count: int,
+        environment: Mapping[str, str] | None = None,
     ) -> list[Instance]:
-        """Start ``count`` healthy instances, all or none."""
+        """Start ``count`` healthy instances, all or none, each with the model container's
+        ``environment`` in its own (:mod:`.containerenv`)."""
         module = images.inference_module(image)
+        if kept := containerenv.not_applied(environment):
+            log.warning(
+                "instances of %s/%s keep the local cloud's %s, not the model's",
+                endpoint,
+                variant,
+                ", ".join(kept),
+            )
+        env = containerenv.process_environment(environment)
         tasks = [
-            asyncio.create_task(self._start_one(endpoint, variant, module, digest))
+            asyncio.create_task(self._start_one(endpoint, variant, module, digest, env))
             for _ in range(count)
         ]
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -107,13 +122,15 @@ class InstanceLauncher:
             raise failures[0]
         return started
 
-    async def _start_one(self, endpoint: str, variant: str, module: str, digest: str) -> Instance:
+    async def _start_one(
+        self, endpoint: str, variant: str, module: str, digest: str, env: dict[str, str]
+    ) -> Instance:
         instance_id = "i-" + secrets.token_hex(8)
         directory = self.root / endpoint / variant / instance_id
         log_path = self.logs / endpoint / variant / f"{instance_id}.log"
         try:
             process, port = await self._spawn(
-                endpoint, variant, instance_id, module, digest, directory, log_path
+                endpoint, variant, instance_id, module, digest, directory, log_path, env
             )
         except Exception as e:  # the step that started it fails, rolls back, or retries
             shutil.rmtree(directory, ignore_errors=True)
@@ -143,8 +160,10 @@ class InstanceLauncher:
         digest: str,
         directory: Path,
         log_path: Path,
+        env: dict[str, str],
     ) -> tuple[asyncio.subprocess.Process, int]:
-        """The instance's model unpacked, its listening socket, and its process started."""
+        """The instance's model unpacked, its listening socket, and its process started with
+        ``env`` as its environment."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.get_running_loop().run_in_executor(
             None, artifacts.unpack, self.artifacts.path(digest), directory / "model"
@@ -172,6 +191,7 @@ class InstanceLauncher:
                 "--parent-pid",
                 str(os.getpid()),
                 pass_fds=(listener.fileno(),),
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,

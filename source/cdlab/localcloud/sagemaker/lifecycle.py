@@ -114,7 +114,12 @@ class Lifecycle:
         tasks = [
             asyncio.create_task(
                 self.launcher.start(
-                    name, s["VariantName"], s["Image"], s["ArtifactDigest"], s["Count"]
+                    name,
+                    s["VariantName"],
+                    s["Image"],
+                    s["ArtifactDigest"],
+                    s["Count"],
+                    s.get("Environment"),
                 )
             )
             for s in snapshot
@@ -199,7 +204,12 @@ class Lifecycle:
                     await latency.pause(latency.current().capacity_change)
                 if s["Count"] > count:
                     added[s["VariantName"]] = await self.launcher.start(
-                        name, s["VariantName"], s["Image"], s["ArtifactDigest"], s["Count"] - count
+                        name,
+                        s["VariantName"],
+                        s["Image"],
+                        s["ArtifactDigest"],
+                        s["Count"] - count,
+                        s.get("Environment"),
                     )
         except Exception as e:
             await self.stop([i for group in added.values() for i in group], drain_seconds=0)
@@ -293,7 +303,12 @@ class Lifecycle:
         snapshot = {s["VariantName"]: s for s in doc["_Deployed"]}[instance.variant]
         try:
             [replacement] = await self.launcher.start(
-                name, instance.variant, snapshot["Image"], snapshot["ArtifactDigest"], 1
+                name,
+                instance.variant,
+                snapshot["Image"],
+                snapshot["ArtifactDigest"],
+                1,
+                snapshot.get("Environment"),
             )
         except (InstanceFailed, UnknownImage) as e:
             log.error(

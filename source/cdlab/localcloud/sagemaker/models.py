@@ -1,7 +1,8 @@
 """CreateModel, DescribeModel, ListModels and DeleteModel.
 
 A model with a ModelDataUrl keeps its artifact in the local cloud's artifact store (by digest) at
-creation, so an endpoint serves what the model named then, whatever S3 holds later.
+creation, so an endpoint serves what the model named then, whatever S3 holds later. Its
+container's Environment is set in its instances' processes (:mod:`.containerenv`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker import artifacts, containerenv, images
 from cdlab.localcloud.sagemaker.documents import MODEL, Documents, arn, paginate, public
 
 
@@ -41,6 +42,7 @@ class Models:
         container = containers[0]
         if not container.get("Image"):
             raise ValidationException("The container must specify an Image.")
+        containerenv.check_settable(container.get("Environment"), "Environment")
         refused = images.model_region_refusal(container["Image"], ctx.region)
         if refused is not None:
             raise ValidationException(refused)

@@ -15,7 +15,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
-from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker import artifacts, containerenv, images
 from cdlab.localcloud.sagemaker.documents import arn, paginate
 from cdlab.localcloud.sagemaker.role_s3 import AccessDenied
 from cdlab.localcloud.sagemaker.training import records, staging
@@ -69,6 +69,7 @@ class Training:
             artifacts.split_s3_url(p["OutputDataConfig"]["S3OutputPath"], key_required=False)
         except artifacts.ArtifactError as e:
             raise ValidationException(f"OutputDataConfig.S3OutputPath: {e}") from None
+        containerenv.check_settable(p.get("Environment"), "Environment")
         channels = p.get("InputDataConfig") or []
         _check_channels(channels)
         s3 = self.supervisor.as_role(p["RoleArn"], ctx.region)

@@ -1,7 +1,9 @@
 """The trainer process of each training job: started, read, stopped, and accounted for.
 
 A job runs as a task: Downloading (staging), Training (the image's trainer with the job dir as
-its ``/opt/ml``, its output pumped into the log stream and the metrics), Uploading, then the end.
+its ``/opt/ml``, the job's Environment in its environment
+(:mod:`cdlab.localcloud.sagemaker.containerenv`), its output pumped into the log stream and the
+metrics), Uploading, then the end.
 Under ``CDLAB_LATENCY=aws`` Starting, Downloading and Uploading also take AWS's time
 (:mod:`cdlab.localcloud.latency`).
 A trainer that exits non-zero fails the job with its ``output/failure`` file as FailureReason.
@@ -27,7 +29,7 @@ from typing import Any
 
 from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles
-from cdlab.localcloud.sagemaker import artifacts, images
+from cdlab.localcloud.sagemaker import artifacts, containerenv, images
 from cdlab.localcloud.sagemaker.role_s3 import RoleObjects
 from cdlab.localcloud.sagemaker.training import staging
 from cdlab.localcloud.sagemaker.training.logs import FinalMetrics, LogStream
@@ -167,7 +169,8 @@ class Supervisor:
         deadline = start + doc["StoppingCondition"].get(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
         )
-        returncode = await self._train(name, module, job_dir, run, stream, metrics, deadline)
+        env = containerenv.process_environment(doc.get("Environment"))
+        returncode = await self._train(name, module, job_dir, run, stream, metrics, deadline, env)
         if returncode != 0 and run.stop is None:
             raise JobFailed(failure_reason(job_dir, returncode, stream.last_line))
         return metrics, returncode
@@ -208,8 +211,10 @@ class Supervisor:
         stream: LogStream,
         metrics: FinalMetrics,
         deadline: float,
+        env: dict[str, str],
     ) -> int:
-        """Run the trainer until it exits, is stopped, or runs past ``deadline``."""
+        """Run the trainer, with ``env`` as its environment (the job's Environment in it), until
+        it exits, is stopped, or runs past ``deadline``."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -223,6 +228,7 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            env=env,
         )
         assert process.stdout is not None
         reading = asyncio.create_task(pump(process.stdout, stream, metrics))

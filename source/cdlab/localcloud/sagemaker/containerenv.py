@@ -1,0 +1,47 @@
+"""The environment a container's process starts with: the local cloud's own, with the variables
+the request named over it.
+
+On SageMaker, a model container's Environment (CreateModel's ContainerDefinition) and a training
+job's Environment are set as environment variables in the Docker container
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html). The local
+cloud's container is a Python process of the kit's own, started with the local cloud's
+environment and its arguments on the command line: a requested variable replaces the local
+cloud's of the same name, except those in ``KEPT``, which decide which interpreter, Python
+modules and shared libraries the process starts with, and stay the local cloud's (a value meant
+for a Docker image's file system would stop the process from starting). The kit sets no
+``SAGEMAKER_*`` variable of its own: those a request names reach the process as given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from cdlab.localcloud.protocols.errors import ValidationException
+
+KEPT = frozenset({"PATH", "PYTHONHOME", "PYTHONPATH", "LD_LIBRARY_PATH", "LD_PRELOAD"})
+
+
+def process_environment(requested: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of a container's process: the local cloud's, with ``requested`` (a
+    model's or a job's Environment) over it, but for the variables in ``KEPT``."""
+    applied = {k: v for k, v in (requested or {}).items() if k not in KEPT}
+    return {**os.environ, **applied}
+
+
+def not_applied(requested: Mapping[str, str] | None) -> list[str]:
+    """The names in ``requested`` that the process does not get (``KEPT``), sorted."""
+    return sorted(KEPT.intersection(requested or {}))
+
+
+def check_settable(requested: Mapping[str, str] | None, member: str) -> None:
+    """Refuse an Environment (request member ``member``) whose value holds a NUL character:
+    botocore's model allows any character in a value, but no process environment can hold that
+    one, so the local cloud refuses it when the request comes rather than fail later."""
+    held = sorted(k for k, v in (requested or {}).items() if "\0" in v)
+    if held:
+        raise ValidationException(
+            f"{member}: the value of {', '.join(held)} holds a NUL character, which the local "
+            "cloud cannot set in a process's environment."
+        )
