@@ -12,10 +12,7 @@ from tests.aws_errors import refused
 from tests.integration.test_cloudformation import delete_stacks, gone, outputs, status, story
 from tests.polling import poll
 
-WATCHED_YML = """
-Parameters:
-  Threshold: {Type: Number, Default: 1}
-Resources:
+WATCHED_ALARM = """
   Watched:
     Type: AWS::CloudWatch::Alarm
     Properties:
@@ -25,29 +22,25 @@ Resources:
       Period: 60
       EvaluationPeriods: 1
       Threshold: !Ref Threshold
-      ComparisonOperator: GreaterThanThreshold
+      ComparisonOperator: GreaterThanThreshold"""
+WATCHED_YML = f"""
+Parameters:
+  Threshold: {{Type: Number, Default: 1}}
+Resources:{WATCHED_ALARM}
 Outputs:
-  Alarm: {Value: !Ref Watched}
+  Alarm: {{Value: !Ref Watched}}
 """
-REFUSED_YML = """
-Resources:
-  Watched:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      Namespace: CdLab/Safeguards
-      MetricName: Unwritten
-      Statistic: Sum
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanThreshold
+REFUSED_YML = f"""
+Parameters:
+  Threshold: {{Type: Number, Default: 1}}
+Resources:{WATCHED_ALARM}
   Refused:
     Type: AWS::Events::Rule
     DependsOn: Watched
     Properties:
       Name: cfn-guard-refused-rule
-      EventPattern: {source: [aws.s3]}
-      Targets: [{Id: refused, Arn: not-an-arn}]
+      EventPattern: {{source: [aws.s3]}}
+      Targets: [{{Id: refused, Arn: not-an-arn}}]
 """  # the alarm is made, then the rule fails: EventBridge refuses its target
 ALARM = "AWS::CloudWatch::Alarm"
 ACCOUNT_ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
