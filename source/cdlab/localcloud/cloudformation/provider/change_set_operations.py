@@ -88,11 +88,7 @@ class ChangeSetOperations(Submission):
             "RollbackConfiguration": update["RollbackConfiguration"],
             "Changes": changes,
             "IncludeNestedStacks": False,
-            **(
-                {"OnStackFailure": p["OnStackFailure"]}
-                if kind == "CREATE" and "OnStackFailure" in p
-                else {}
-            ),
+            "OnStackFailure": p.get("OnStackFailure") if kind == "CREATE" else None,
             "_Type": kind,
             "_Update": update,
             "_Template": update["_Template"],
