@@ -343,3 +343,58 @@ def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_
     )
     assert sorted(codes()) == ["AlreadyAtMaxCapacity"] * 2 + ["AlreadyAtMinCapacity"]
     assert listed() == []
+
+
+def test_a_customized_metric_a_client_puts_scales_the_variant_out(scaled: ScaledCloud) -> None:
+    """A target tracking policy on a metric only a client puts (PutMetricData): its high alarm
+    goes into ALARM on those datapoints and the autoscaler reads the same ones to size the
+    variant, as AWS does for a CustomizedMetricSpecification."""
+    name = scaled.endpoint("custom", small_model(4, feature_dim=FEATURES))
+    autoscaling = scaled.client("application-autoscaling")
+    resource = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=3)
+    dimensions = [{"Name": "EndpointName", "Value": name}]
+    autoscaling.put_scaling_policy(
+        PolicyName="backlog",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 10,
+            "CustomizedMetricSpecification": {
+                "Namespace": "CDLab/Tests", "MetricName": "Backlog", "Dimensions": dimensions,
+                "Statistic": "Average", "Unit": "Count",
+            },
+        },
+        **resource,
+    )  # fmt: skip
+    high, _ = policy_alarms(autoscaling, resource, "backlog")
+    cloudwatch = scaled.client("cloudwatch")
+
+    def put_backlog_and_count() -> int:
+        """Put a backlog far above the target (every period the alarm looks at gets one, for
+        as long as the poll lasts); the variant's instances."""
+        cloudwatch.put_metric_data(
+            Namespace="CDLab/Tests",
+            MetricData=[
+                {"MetricName": "Backlog", "Dimensions": dimensions, "Value": 100, "Unit": "Count"}
+            ],
+        )
+        return instance_count(scaled, name)
+
+    poll(
+        put_backlog_and_count,
+        until=lambda count: count > 1,
+        timeout=60,
+        interval=0.2,
+        what=f"{name} to scale out on the backlog a client puts",
+    )
+    [activity, *_] = autoscaling.describe_scaling_activities(
+        ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
+    )["ScalingActivities"]
+    assert activity["Cause"].startswith(
+        f"monitor alarm {high} in state ALARM triggered policy backlog"
+    ), activity
+    assert activity["Description"] == "Setting desired instance count to 3.", activity

@@ -80,3 +80,24 @@ def test_an_alarm_on_a_series_nobody_wrote_keeps_its_state(moto_client, evaluate
     put(cloudwatch, "MatchRate", 0.9)  # another series
     evaluate()
     assert state(cloudwatch, "never") == "ALARM"
+
+
+def test_an_alarm_with_a_unit_reads_only_the_datapoints_put_in_it(moto_client, evaluate) -> None:
+    """As GetMetricStatistics with a Unit: data put in another unit (or in none) is not read."""
+    cloudwatch = moto_client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="backlog", Namespace="CDLab/Notebooks", MetricName="Backlog",
+        Dimensions=DIMENSIONS, Statistic="Average", Unit="Count", Period=60,
+        EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    before = state(cloudwatch, "backlog")  # moto's first state
+    high = {"MetricName": "Backlog", "Dimensions": DIMENSIONS, "Value": 100.0}
+    cloudwatch.put_metric_data(Namespace="CDLab/Notebooks", MetricData=[high])  # no unit
+    cloudwatch.put_metric_data(
+        Namespace="CDLab/Notebooks", MetricData=[{**high, "Unit": "Percent"}]
+    )
+    evaluate()
+    assert state(cloudwatch, "backlog") == before != "ALARM"
+    cloudwatch.put_metric_data(Namespace="CDLab/Notebooks", MetricData=[{**high, "Unit": "Count"}])
+    evaluate()
+    assert state(cloudwatch, "backlog") == "ALARM"

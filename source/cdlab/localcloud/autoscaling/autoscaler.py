@@ -8,13 +8,14 @@ TargetTrackingScaling policy, makes the two CloudWatch alarms target tracking ma
 target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of it), which :mod:`alarms` evaluates with
 every other alarm, and acts on their state. A policy put through the gateway has them at once,
 and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). The
-desired capacity is ``ceil(current * metric / target)`` (the newest datapoint), clamped to
-[MinCapacity, MaxCapacity]. A scale-out waits ScaleOutCooldown after the previous scale-out; a
-scale-in waits ScaleInCooldown after any scaling activity (scale-in is the cautious side) and
-never happens with DisableScaleIn, nor while the target's SuspendedState suspends that side
-(AWS's advice around an UpdateEndpoint). Several policies on one target combine as on AWS
-(:func:`decide`): out if any asks, in only if all that may scale in ask. Minutes and cooldowns
-pass ``CDLAB_TIME_SCALE`` times faster.
+desired capacity is ``ceil(current * metric / target)`` (the newest period's datapoint), clamped
+to [MinCapacity, MaxCapacity]; the metric is the predefined one or a customized one, which may be
+a series a client puts with PutMetricData (:mod:`tracked`). A scale-out waits ScaleOutCooldown
+after the previous scale-out; a scale-in waits ScaleInCooldown after any scaling activity
+(scale-in is the cautious side) and never happens with DisableScaleIn, nor while the target's
+SuspendedState suspends that side (AWS's advice around an UpdateEndpoint). Several policies on
+one target combine as on AWS (:func:`decide`): out if any asks, in only if all that may scale in
+ask. Minutes and cooldowns pass ``CDLAB_TIME_SCALE`` times faster.
 
 Each change goes through the SageMaker provider as UpdateEndpointWeightsAndCapacities would
 (instances start before they take traffic; removed ones drain) and is recorded as a scaling
@@ -38,15 +39,8 @@ from typing import Any
 
 from cdlab import config
 from cdlab.localcloud.autoscaling import notscaled
-from cdlab.localcloud.cloudwatch.metrics import (
-    MINUTE,
-    SAGEMAKER,
-    Metrics,
-    SeriesKey,
-    period_seconds,
-    series_key,
-    variant_dimensions,
-)
+from cdlab.localcloud.autoscaling.tracked import alarm_specs, policy_metric
+from cdlab.localcloud.cloudwatch.metrics import Metrics, period_seconds
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.records import ScalableTarget, ScalingPolicy
 from cdlab.localcloud.moto.state import MotoState
@@ -64,7 +58,6 @@ log = logging.getLogger("cdlab.autoscaler")
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 PREDEFINED = "SageMakerVariantInvocationsPerInstance"
-HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
 ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
@@ -129,18 +122,6 @@ def decide(votes: list[Vote], suspended: tuple[str, ...] = ()) -> Vote | None:
     return None if SUSPENDED[chosen.side] in suspended else chosen
 
 
-def _policy_metric(policy: dict[str, Any], resource_id: str) -> tuple[SeriesKey, str, str]:
-    """The series key, statistic and a label of what a target tracking policy tracks."""
-    spec = policy.get("CustomizedMetricSpecification")
-    if spec:
-        dims = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
-        key = series_key(spec["Namespace"], spec["MetricName"], dims)
-        return key, spec.get("Statistic", "Average"), spec["MetricName"]
-    _, endpoint, _, variant = resource_id.split("/", 3)
-    key = series_key(SAGEMAKER, "InvocationsPerInstance", variant_dimensions(endpoint, variant))
-    return key, "Sum", "InvocationsPerInstance"
-
-
 class Autoscaler:
     def __init__(self, metrics: Metrics, capacity: Capacity, store: Store, moto: MotoState) -> None:
         self.metrics = metrics
@@ -203,29 +184,7 @@ class Autoscaler:
         goal = float(policy.configuration.get("TargetValue", 0))
         if goal <= 0:
             return None
-        key, statistic, _ = _policy_metric(policy.configuration, policy.resource_id)
-        namespace, metric, dims = key
-        specs = [
-            {
-                "name": f"TargetTracking-{policy.resource_id}-{side}-{uuid.uuid4()}",
-                "namespace": namespace,
-                "metric_name": metric,
-                "comparison_operator": comparison,
-                "evaluation_periods": periods,
-                "period": int(MINUTE),
-                "threshold": threshold,
-                "statistic": statistic,
-                "description": (
-                    f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.policy_arn}."
-                ),
-                "dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)],
-                "alarm_actions": [policy.policy_arn],
-            }
-            for side, comparison, periods, threshold in (
-                ("AlarmHigh", "GreaterThanThreshold", HIGH_PERIODS, goal),
-                ("AlarmLow", "LessThanThreshold", LOW_PERIODS, LOW_FRACTION * goal),
-            )
-        ]
+        specs = alarm_specs(policy, goal)
         names = await self.moto.run(self.moto.put_policy_alarms, policy.policy_arn, specs)
         if names is None:
             return None
@@ -251,17 +210,17 @@ class Autoscaler:
         blocked = notscaled.bound_reason(side == OUT, current, target)
         if blocked is not None:
             return Vote(policy, HOLD, current, alarm, asked=side, not_scaled=blocked)
-        key, statistic, label = _policy_metric(conf, target.resource_id)
-        [point] = self.metrics.windows(key, 1, period_seconds())
+        metric = policy_metric(conf, target.resource_id)
+        [point], _ = await self.metrics.series_windows(metric.key, 1, period_seconds(), metric.unit)
         if point is None:
             return Vote(policy, HOLD, current)
-        latest = point.statistic(statistic)
+        latest = point.statistic(metric.statistic)
         desired = math.ceil(current * latest / goal)
         desired = max(target.min_capacity, min(target.max_capacity, desired))
         if desired > current if side == OUT else desired < current:
-            return Vote(policy, side, desired, alarm, label, latest)
+            return Vote(policy, side, desired, alarm, metric.label, latest)
         reason = notscaled.desired_reason(current)
-        return Vote(policy, HOLD, current, alarm, label, latest, side, reason)
+        return Vote(policy, HOLD, current, alarm, metric.label, latest, side, reason)
 
     async def _track(self, target: ScalableTarget, policies: list[ScalingPolicy]) -> None:
         state = self.states.setdefault(target.resource_id, _TargetState())

@@ -2,12 +2,14 @@
 
 Moto stores alarms (PutMetricAlarm, DescribeAlarms) but never evaluates them. After each metrics
 flush this evaluates every single-metric alarm whose series the local cloud emits, or a client put
-with PutMetricData (a notebook's own quality metric, say): the last EvaluationPeriods periods of
-Period seconds (scaled like every CloudWatch period), ALARM when at least DatapointsToAlarm of them
-breach, OK when none of those with data does, and missing data treated as TreatMissingData says
-(default ``missing``: the state stays). The alarms are read from moto and the new states set with
-moto's own ``set_alarm_state`` (so DescribeAlarms and its history show them) on moto's thread,
-through its owner; the evaluation runs on the event loop, which owns the datapoints.
+with PutMetricData (a notebook's own quality metric, say; only datapoints in the alarm's Unit, if
+it has one), read as target tracking reads them (``Metrics.series_windows``): the last
+EvaluationPeriods periods of Period seconds (scaled like every CloudWatch period), ALARM when at
+least DatapointsToAlarm of them breach, OK when none of those with data does, and missing data
+treated as TreatMissingData says (default ``missing``: the state stays). The alarms are read
+from moto and the new states set with moto's own ``set_alarm_state`` (so DescribeAlarms and its
+history show them) on moto's thread, through its owner; the evaluation runs on the event loop,
+which owns the datapoints.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class AlarmEvaluator:
     def __init__(self, metrics: Metrics, moto: MotoState) -> None:
         self.metrics = metrics
         self.moto = moto
-        self.client_series: set[SeriesKey] = set()  # series a client has put datapoints on
+        self.written: set[SeriesKey] = set()  # series that have had datapoints since the start
 
     async def evaluate(self) -> None:
         for alarm in await self.moto.run(self.moto.metric_alarms):
@@ -60,28 +62,19 @@ class AlarmEvaluator:
 
     async def _points(self, alarm: MetricAlarm) -> list[Datapoint | None] | None:
         """The alarm's evaluation windows, newest first: on a series the local cloud emits, from
-        its history; else on what clients put (PutMetricData); None for a series nobody wrote
-        since the local cloud started (its state stays, as on a metric that does not exist)."""
+        its history; else on what clients put (PutMetricData) in the alarm's Unit, if it has
+        one; None for a series nobody wrote since the local cloud started (its state stays, as
+        on a metric that does not exist)."""
         window = alarm.period / MINUTE * period_seconds()
-        periods = alarm.evaluation_periods
         key = series_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
-        if key in self.metrics.history:
-            return self.metrics.windows(key, periods, window)
-        if self.metrics.last_flush is None:
-            return None
-        since = self.metrics.last_flush - periods * window - 1.0
-        put = await self.moto.run(
-            self.moto.client_datapoints,
-            alarm.namespace,
-            alarm.metric_name,
-            alarm.dimensions,
-            since,
+        points, found = await self.metrics.series_windows(
+            key, alarm.evaluation_periods, window, alarm.unit
         )
-        if put:
-            self.client_series.add(key)
-        elif key not in self.client_series:
+        if found:
+            self.written.add(key)
+        elif key not in self.written:
             return None
-        return self.metrics.windows_of((Datapoint(*p) for p in put), periods, window)
+        return points
 
     def _evaluate(
         self, alarm: MetricAlarm, points: list[Datapoint | None]

@@ -222,6 +222,25 @@ class Metrics:
         the last flush; each the combined datapoints inside it, or None where there are none."""
         return self.windows_of(reversed(self.history.get(key, ())), count, window_seconds)
 
+    async def series_windows(
+        self, key: SeriesKey, count: int, window_seconds: float, unit: str | None = None
+    ) -> tuple[list[Datapoint | None], bool]:
+        """``windows`` of any series, for alarms and target tracking alike: one the local cloud
+        emits from its history (whatever ``unit``), any other from the datapoints clients put
+        with PutMetricData (only those of ``unit``, if given), read from moto on its thread;
+        and whether there were datapoints to read (False for a client series with none in
+        reach, or before the first flush)."""
+        if key in self.history:
+            return self.windows(key, count, window_seconds), True
+        if self.last_flush is None:
+            return [None] * count, False
+        namespace, metric, dims = key
+        since = self.last_flush - count * window_seconds - 1.0
+        put = await self.moto.run(
+            self.moto.client_datapoints, namespace, metric, dict(dims), since, unit
+        )
+        return self.windows_of((Datapoint(*p) for p in put), count, window_seconds), bool(put)
+
     def windows_of(
         self, newest_first: Iterable[Datapoint], count: int, window_seconds: float
     ) -> list[Datapoint | None]:

@@ -18,10 +18,15 @@ def client_datapoints(
     metric: str,
     dimensions: Mapping[str, str],
     since: float,
+    unit: str | None = None,
 ) -> list[Point]:
     """The datapoints on one series (exactly these dimensions) from epoch second ``since`` on,
-    newest first. Moto keeps them in arrival order, so the scan stops at the first datapoint of
-    any series older than ``since`` by more than ``LATE_SECONDS``."""
+    newest first; with ``unit``, only those put in it, as CloudWatch returns only the data put
+    in the unit asked for
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html;
+    one put without a Unit counts as ``None``, CloudWatch's name for no unit).
+    Moto keeps them in arrival order, so the scan stops at the first datapoint of any series
+    older than ``since`` by more than ``LATE_SECONDS``."""
     wanted = sorted(dimensions.items())
     found: list[Point] = []
     for datum in reversed(cloudwatch.metric_data):
@@ -32,6 +37,8 @@ def client_datapoints(
         if at < since or datum.namespace != namespace or datum.name != metric:
             continue
         if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
+            continue
+        if unit is not None and (datum.unit or "None") != unit:
             continue
         if isinstance(datum, MetricAggregatedDatum):
             found.append((at, datum.sample_count, datum.sum, datum.min, datum.max))

@@ -44,6 +44,7 @@ class MetricAlarm:
     threshold: float
     treat_missing_data: str | None
     state: str
+    unit: str | None = None
 
 
 @dataclass(frozen=True)

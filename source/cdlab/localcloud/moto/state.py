@@ -273,10 +273,16 @@ class MotoState(MotoThread):
 
     @on_moto_thread
     def client_datapoints(
-        self, namespace: str, metric: str, dimensions: Mapping[str, str], since: float
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, str],
+        since: float,
+        unit: str | None = None,
     ) -> list[metricdata.Point]:
-        """What clients put (PutMetricData) on one series since epoch second ``since``."""
-        args = (namespace, metric, dimensions, since)
+        """What clients put (PutMetricData) on one series since epoch second ``since``, only
+        in ``unit`` if given."""
+        args = (namespace, metric, dimensions, since, unit)
         return metricdata.client_datapoints(self.cloudwatch_backend(), *args)
 
     @on_moto_thread
@@ -296,6 +302,7 @@ class MotoState(MotoThread):
                 threshold=float(a.threshold),
                 treat_missing_data=a.treat_missing_data,
                 state=a.state_value,
+                unit=a.unit,
             )
             for a in self.cloudwatch_backend().alarms.values()
             if not (a.metric_data_queries or a.rule or not a.statistic)

@@ -1,0 +1,86 @@
+"""What a target tracking policy tracks, and the two alarms target tracking makes on it.
+
+The predefined ``SageMakerVariantInvocationsPerInstance`` is the variant's InvocationsPerInstance
+(Sum per minute), a series the local cloud emits. A ``CustomizedMetricSpecification`` names any
+series by Namespace, MetricName, Dimensions, Statistic and Unit: one the local cloud emits (a
+variant's CPUUtilization, say) or one a client puts with PutMetricData (a queue's backlog). The
+policy's alarms and its desired capacity both read it through ``Metrics.series_windows``, so a
+client's datapoints scale a variant as on AWS
+(https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html,
+https://docs.aws.amazon.com/autoscaling/application/APIReference/API_CustomizedMetricSpecification.html).
+The metric math form (``Metrics``) is not read: such a policy fails here, on its missing
+Namespace, as it did before the customized metrics were read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cdlab.localcloud.cloudwatch.metrics import (
+    MINUTE,
+    SAGEMAKER,
+    SeriesKey,
+    series_key,
+    variant_dimensions,
+)
+from cdlab.localcloud.moto.records import ScalingPolicy
+
+HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
+
+
+@dataclass(frozen=True)
+class TrackedMetric:
+    """A policy's metric: its series, the statistic tracked and the Unit asked for, if any."""
+
+    key: SeriesKey
+    statistic: str
+    unit: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The metric's name, as the autoscaler's log names it."""
+        return self.key[1]
+
+
+def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMetric:
+    """The metric a target tracking policy's configuration tracks for its variant."""
+    spec = configuration.get("CustomizedMetricSpecification")
+    if spec:
+        dims = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
+        key = series_key(spec["Namespace"], spec["MetricName"], dims)
+        return TrackedMetric(key, spec.get("Statistic", "Average"), spec.get("Unit"))
+    _, endpoint, _, variant = resource_id.split("/", 3)
+    key = series_key(SAGEMAKER, "InvocationsPerInstance", variant_dimensions(endpoint, variant))
+    return TrackedMetric(key, "Sum")
+
+
+def alarm_specs(policy: ScalingPolicy, goal: float) -> list[dict[str, Any]]:
+    """PutMetricAlarm's parameters (moto's names) of the policy's high alarm (the last
+    HIGH_PERIODS one-minute datapoints above ``goal``) and low alarm (the last LOW_PERIODS
+    below LOW_FRACTION of it), named and described as target tracking names them."""
+    metric = policy_metric(policy.configuration, policy.resource_id)
+    namespace, name, dims = metric.key
+    return [
+        {
+            "name": f"TargetTracking-{policy.resource_id}-{side}-{uuid.uuid4()}",
+            "namespace": namespace,
+            "metric_name": name,
+            "comparison_operator": comparison,
+            "evaluation_periods": periods,
+            "period": int(MINUTE),
+            "threshold": threshold,
+            "statistic": metric.statistic,
+            "unit": metric.unit,
+            "description": (
+                f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy.policy_arn}."
+            ),
+            "dimensions": [{"Name": n, "Value": v} for n, v in sorted(dims)],
+            "alarm_actions": [policy.policy_arn],
+        }
+        for side, comparison, periods, threshold in (
+            ("AlarmHigh", "GreaterThanThreshold", HIGH_PERIODS, goal),
+            ("AlarmLow", "LessThanThreshold", LOW_PERIODS, LOW_FRACTION * goal),
+        )
+    ]
