@@ -4,12 +4,14 @@ alarm that cannot scale is a not scaled activity, listed only when asked for."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cdlab import load
 from tests.conftest import small_model
@@ -398,3 +400,50 @@ def test_a_customized_metric_a_client_puts_scales_the_variant_out(scaled: Scaled
         f"monitor alarm {high} in state ALARM triggered policy backlog"
     ), activity
     assert activity["Description"] == "Setting desired instance count to 3.", activity
+
+
+def test_a_metric_stat_query_is_tracked_and_metric_math_is_kept_without_alarms(
+    scaled: ScaledCloud,
+) -> None:
+    """The math form of a CustomizedMetricSpecification: one MetricStat query is the series it
+    names (the policy's alarms watch it); an Expression, which the local cloud does not
+    evaluate, is kept without alarms rather than failing PutScalingPolicy."""
+    autoscaling = scaled.client("application-autoscaling")
+    resource = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/math-form/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    stat = {
+        "Metric": {"Namespace": "CDLab/Tests", "MetricName": "Queue", "Dimensions": []},
+        "Stat": "Maximum",
+    }
+
+    def put(name: str, queries: list[dict[str, object]]) -> list[dict[str, str]]:
+        return autoscaling.put_scaling_policy(
+            PolicyName=name, PolicyType="TargetTrackingScaling", **resource,
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 5, "CustomizedMetricSpecification": {"Metrics": queries},
+            },
+        )["Alarms"]  # fmt: skip
+
+    try:
+        alarms = put("one-stat", [{"Id": "m1", "MetricStat": stat, "ReturnData": True}])
+        described = scaled.client("cloudwatch").describe_alarms(
+            AlarmNames=[a["AlarmName"] for a in alarms]
+        )["MetricAlarms"]
+        assert (
+            sorted((a["Namespace"], a["MetricName"], a["Statistic"]) for a in described)
+            == [("CDLab/Tests", "Queue", "Maximum")] * 2
+        )
+        math = [
+            {"Id": "m1", "MetricStat": stat, "ReturnData": False},
+            {"Id": "e1", "Expression": "m1 * 2", "ReturnData": True},
+        ]
+        assert put("math", math) == []
+    finally:
+        for name in ("one-stat", "math"):
+            with contextlib.suppress(ClientError):
+                autoscaling.delete_scaling_policy(PolicyName=name, **resource)
+        autoscaling.deregister_scalable_target(**resource)

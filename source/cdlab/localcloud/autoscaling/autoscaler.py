@@ -171,13 +171,21 @@ class Autoscaler:
         policy = next((p for p in policies if p.policy_arn == policy_arn), None)
         tracked = {t.resource_id for t in targets if t.service_namespace == "sagemaker"}
         if policy is not None and policy.resource_id in tracked:
-            await self._alarms(policy)
+            made = await self._alarms(policy)
+            if made is None and policy_metric(policy.configuration, policy.resource_id) is None:
+                log.warning(
+                    "%s: policy %s tracks metric math, which the local cloud does not evaluate: "
+                    "it makes no alarms for it, and the policy never scales",
+                    policy.resource_id,
+                    policy.policy_name,
+                )
         return await self.moto.run(self.moto.policy_alarms, policy_arn)
 
     async def _alarms(self, policy: ScalingPolicy) -> tuple[str, str] | None:
         """The policy's high and low alarms, made in CloudWatch as target tracking makes them
         (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest;
-        None if the policy was deleted since it was read, or tracks no positive target."""
+        None if the policy was deleted since it was read, tracks no positive target or metric
+        math."""
         made = self.alarms.get(policy.policy_arn)
         if made is not None:
             return made
@@ -185,6 +193,8 @@ class Autoscaler:
         if goal <= 0:
             return None
         specs = alarm_specs(policy, goal)
+        if not specs:
+            return None
         names = await self.moto.run(self.moto.put_policy_alarms, policy.policy_arn, specs)
         if names is None:
             return None
@@ -211,6 +221,7 @@ class Autoscaler:
         if blocked is not None:
             return Vote(policy, HOLD, current, alarm, asked=side, not_scaled=blocked)
         metric = policy_metric(conf, target.resource_id)
+        assert metric is not None  # its alarms were made: it tracks no metric math
         [point], _ = await self.metrics.series_windows(metric.key, 1, period_seconds(), metric.unit)
         if point is None:
             return Vote(policy, HOLD, current)

@@ -8,8 +8,10 @@ policy's alarms and its desired capacity both read it through ``Metrics.series_w
 client's datapoints scale a variant as on AWS
 (https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html,
 https://docs.aws.amazon.com/autoscaling/application/APIReference/API_CustomizedMetricSpecification.html).
-The metric math form (``Metrics``) is not read: such a policy fails here, on its missing
-Namespace, as it did before the customized metrics were read.
+The metric math form (``Metrics``) is read when it is one query that returns a ``MetricStat``,
+the same series said otherwise; a policy with an ``Expression`` (metric math) is kept but tracks
+nothing: the local cloud does not evaluate metric math, so it makes no alarms for it and the
+policy never scales (logged when the policy is put).
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class TrackedMetric:
         return self.key[1]
 
 
-def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMetric:
-    """The metric a target tracking policy's configuration tracks for its variant."""
+def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMetric | None:
+    """The metric a target tracking policy's configuration tracks for its variant; None for
+    metric math, which the local cloud does not evaluate."""
     spec = configuration.get("CustomizedMetricSpecification")
+    if spec and "Metrics" in spec:
+        return _metric_stat(spec["Metrics"])
     if spec:
         dims = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
         key = series_key(spec["Namespace"], spec["MetricName"], dims)
@@ -56,11 +61,26 @@ def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMet
     return TrackedMetric(key, "Sum")
 
 
+def _metric_stat(queries: list[dict[str, Any]]) -> TrackedMetric | None:
+    """The series of a math-form specification that is a single MetricStat query; None for
+    any other (an Expression, several queries)."""
+    if len(queries) != 1 or "MetricStat" not in queries[0]:
+        return None
+    stat = queries[0]["MetricStat"]
+    metric = stat["Metric"]
+    dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+    key = series_key(metric["Namespace"], metric["MetricName"], dims)
+    return TrackedMetric(key, stat["Stat"], stat.get("Unit"))
+
+
 def alarm_specs(policy: ScalingPolicy, goal: float) -> list[dict[str, Any]]:
     """PutMetricAlarm's parameters (moto's names) of the policy's high alarm (the last
     HIGH_PERIODS one-minute datapoints above ``goal``) and low alarm (the last LOW_PERIODS
-    below LOW_FRACTION of it), named and described as target tracking names them."""
+    below LOW_FRACTION of it), named and described as target tracking names them; none for a
+    policy on metric math."""
     metric = policy_metric(policy.configuration, policy.resource_id)
+    if metric is None:
+        return []
     namespace, name, dims = metric.key
     return [
         {
