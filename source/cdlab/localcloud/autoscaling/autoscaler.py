@@ -57,7 +57,6 @@ from cdlab.localcloud.state.store import Store
 log = logging.getLogger("cdlab.autoscaler")
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-PREDEFINED = "SageMakerVariantInvocationsPerInstance"
 DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMaker variants
 MAX_ACTIVITIES = 1000
 ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
