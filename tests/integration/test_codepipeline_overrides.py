@@ -15,6 +15,8 @@ import pytest
 from tests.aws_errors import refused
 from tests.integration.codepipelines import SOURCE_KEY, approval, make_pipeline, settled
 
+pytestmark = pytest.mark.slow  # each test runs a pipeline execution: 1.3-2 s
+
 VERSION = "S3_OBJECT_VERSION_ID"
 
 

@@ -176,6 +176,7 @@ def test_the_inference_id_is_kept_with_its_record(served) -> None:
     assert set(ids.values()) == {None}
 
 
+@pytest.mark.slow  # an endpoint of its own and a flush to wait for: 2-3 s
 def test_input_only_capture_writes_no_output(runtime, s3, deploy, capture_bucket) -> None:
     config = capture_config(
         "inputs", "Input", CaptureContentTypeHeader={"CsvContentTypes": ["text/csv"]}
@@ -194,6 +195,7 @@ def test_input_only_capture_writes_no_output(runtime, s3, deploy, capture_bucket
     }
 
 
+@pytest.mark.slow  # an endpoint of its own and a flush to wait for: 2-3 s
 def test_capture_off_writes_nothing(sm, runtime, s3, deploy, capture_bucket) -> None:
     """An endpoint whose config disables capture writes nothing: once a capturing endpoint's
     later invocation is written, any record of the earlier ones would have been too."""
@@ -308,6 +310,7 @@ def refused_capture(cloud, endpoint: str, role: str) -> None:
     assert line.endswith("because no identity-based policy allows the s3:PutObject action")
 
 
+@pytest.mark.slow  # an endpoint of its own and a flush to wait for: 2-3 s
 def test_captures_are_written_as_the_models_role(
     runtime, s3, deploy, capture_bucket, capture_roles, cloud
 ) -> None:
@@ -324,6 +327,7 @@ def test_captures_are_written_as_the_models_role(
     assert captures(s3, f"role/{denied}/") == {}
 
 
+@pytest.mark.slow  # an endpoint of its own and a flush to wait for: 2-3 s
 def test_a_role_given_the_permission_gets_the_next_captures(
     client, runtime, s3, deploy, capture_bucket, capture_roles, cloud
 ) -> None:

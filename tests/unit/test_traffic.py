@@ -73,10 +73,12 @@ def _endpoint(monkeypatch: pytest.MonkeyPatch, delays: Iterable[float]) -> Itera
         thread.join()
 
 
+@pytest.mark.slow  # 4 s of paced traffic
 def test_paced_traffic_keeps_its_rate_when_each_answer_is_slow(slow_endpoint: None) -> None:
     _assert_rate_kept()
 
 
+@pytest.mark.slow  # 4 s of paced traffic
 def test_paced_traffic_keeps_its_rate_when_some_answers_are_slower_than_a_slot(
     tail_endpoint: None,
 ) -> None:
