@@ -112,15 +112,21 @@ class ScaledCloud:
         )
 
 
-def track_invocations(autoscaling, endpoint: str, max_capacity: int, target: float) -> dict:
-    """Let automatic scaling keep the endpoint's AllTraffic variant (1 to ``max_capacity``
-    instances) at ``target`` invocations per instance per minute, with the notebooks' cooldowns
-    (60 s out, 120 s in); the scalable target's resource."""
-    resource = {
+def variant_target(endpoint: str) -> dict[str, str]:
+    """The scalable target of an endpoint's AllTraffic variant, as Application Auto Scaling
+    names it."""
+    return {
         "ServiceNamespace": "sagemaker",
         "ResourceId": f"endpoint/{endpoint}/variant/AllTraffic",
         "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
     }
+
+
+def track_invocations(autoscaling, endpoint: str, max_capacity: int, target: float) -> dict:
+    """Let automatic scaling keep the endpoint's AllTraffic variant (1 to ``max_capacity``
+    instances) at ``target`` invocations per instance per minute, with the notebooks' cooldowns
+    (60 s out, 120 s in); the scalable target's resource."""
+    resource = variant_target(endpoint)
     autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=max_capacity)
     autoscaling.put_scaling_policy(
         PolicyName="invocations",

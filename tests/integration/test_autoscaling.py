@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 from cdlab import load
 from tests.conftest import small_model
-from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud, track_invocations
+from tests.integration.scaled import (
+    FEATURES,
+    ScaledCloud,
+    scaled_cloud,
+    track_invocations,
+    variant_target,
+)
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -285,11 +291,7 @@ def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_
     only with IncludeNotScaledActivities."""
     name = scaled.endpoint("notscaled", small_model(3, feature_dim=FEATURES))
     autoscaling = scaled.client("application-autoscaling")
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
+    resource = variant_target(name)
     autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=1)
     pressure_high, _ = pressure_policy(autoscaling, resource, "pressure")
     _, quiet_low = pressure_policy(autoscaling, resource, "quiet")
@@ -353,11 +355,7 @@ def test_a_customized_metric_a_client_puts_scales_the_variant_out(scaled: Scaled
     variant, as AWS does for a CustomizedMetricSpecification."""
     name = scaled.endpoint("custom", small_model(4, feature_dim=FEATURES))
     autoscaling = scaled.client("application-autoscaling")
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{name}/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
+    resource = variant_target(name)
     autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=3)
     dimensions = [{"Name": "EndpointName", "Value": name}]
     autoscaling.put_scaling_policy(
@@ -409,11 +407,7 @@ def test_a_metric_stat_query_is_tracked_and_metric_math_is_kept_without_alarms(
     names (the policy's alarms watch it); an Expression, which the local cloud does not
     evaluate, is kept without alarms rather than failing PutScalingPolicy."""
     autoscaling = scaled.client("application-autoscaling")
-    resource = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": "endpoint/math-form/variant/AllTraffic",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-    }
+    resource = variant_target("math-form")
     autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
     stat = {
         "Metric": {"Namespace": "CDLab/Tests", "MetricName": "Queue", "Dimensions": []},

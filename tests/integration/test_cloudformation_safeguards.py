@@ -283,6 +283,15 @@ def test_a_failed_create_with_on_failure_delete_is_deleted_not_rolled_back(
     assert gone(client("events").describe_rule, Name="cfn-guard-refused-rule")
 
 
+def change_set_made(cfn, change_set: str) -> None:
+    """Wait until the change set is made (CREATE_COMPLETE), ready to execute."""
+    poll(
+        lambda: cfn.describe_change_set(ChangeSetName=change_set),
+        until=lambda described: described["Status"] == "CREATE_COMPLETE",
+        what=f"change set {change_set} to be made",
+    )
+
+
 @pytest.mark.parametrize(
     ("on_stack_failure", "ends", "reason_end"),
     [
@@ -300,11 +309,7 @@ def test_a_change_sets_on_stack_failure_decides_what_a_failed_create_does(
         StackName=stack, ChangeSetName="first", ChangeSetType="CREATE",
         TemplateBody=REFUSED_YML, OnStackFailure=on_stack_failure,
     )  # fmt: skip
-    poll(
-        lambda: cfn.describe_change_set(ChangeSetName=made["Id"]),
-        until=lambda described: described["Status"] == "CREATE_COMPLETE",
-        what=f"change set of {stack} to be made",
-    )
+    change_set_made(cfn, made["Id"])
     assert cfn.describe_change_set(ChangeSetName=made["Id"])["OnStackFailure"] == on_stack_failure
     cfn.execute_change_set(ChangeSetName=made["Id"])
     assert settled(cfn, made["StackId"]) == ends
@@ -324,11 +329,7 @@ def test_disable_rollback_is_refused_for_a_change_set_made_with_on_stack_failure
         StackName="cfn-guard-osf-both", ChangeSetName="first", ChangeSetType="CREATE",
         TemplateBody=REFUSED_YML, OnStackFailure="ROLLBACK",
     )  # fmt: skip
-    poll(
-        lambda: cfn.describe_change_set(ChangeSetName=made["Id"]),
-        until=lambda described: described["Status"] == "CREATE_COMPLETE",
-        what="the change set to be made",
-    )
+    change_set_made(cfn, made["Id"])
     code, message, status_code = refused(
         cfn.execute_change_set, ChangeSetName=made["Id"], DisableRollback=True
     )
