@@ -3,8 +3,10 @@ train: read back from ``/proc/PID/environ`` of the real processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,11 +111,13 @@ def test_environment_a_process_cannot_have_is_refused(
     )
 
 
-@pytest.mark.slow
-def test_a_training_process_gets_its_jobs_environment(sm, s3, bucket, fm_image, cloud) -> None:
-    s3.put_object(Bucket=bucket, Key="env-training/part-0.rec", Body=recordio(*dataset(800, 1)))
-    requested = MARKER | {"PYTHONPATH": "/nowhere"}
-    name = "env-training"
+@contextlib.contextmanager
+def training(
+    sm, s3, bucket: str, fm_image: str, name: str, environment: dict[str, str]
+) -> Iterator[list[int]]:
+    """A long training job ``name`` with ``environment`` as its Environment: yields its training
+    processes' ids once it trains, and stops it after."""
+    s3.put_object(Bucket=bucket, Key=f"{name}/part-0.rec", Body=recordio(*dataset(800, 1)))
     sm.create_training_job(
         TrainingJobName=name,
         RoleArn=ROLE,
@@ -123,22 +127,43 @@ def test_a_training_process_gets_its_jobs_environment(sm, s3, bucket, fm_image, 
             {
                 "ChannelName": "train",
                 "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{bucket}/env-training/",
-                    }
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{name}/"}
                 },
             }
         ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/env-training-output/"},
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{name}-output/"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
-        Environment=requested,
+        Environment=environment,
     )
     try:
-        pids = poll(lambda: training_processes(name), what=f"{name}'s training process")
-        assert_environment_set(pids, cloud.pid)
-        assert sm.describe_training_job(TrainingJobName=name)["Environment"] == requested
+        yield poll(lambda: training_processes(name), what=f"{name}'s training process")
     finally:
         sm.stop_training_job(TrainingJobName=name)
         assert finished(sm, name)["TrainingJobStatus"] == "Stopped"
+
+
+@pytest.mark.slow
+def test_a_training_process_gets_its_jobs_environment(sm, s3, bucket, fm_image, cloud) -> None:
+    requested = MARKER | {"PYTHONPATH": "/nowhere"}
+    name = "env-training"
+    with training(sm, s3, bucket, fm_image, name, requested) as pids:
+        assert_environment_set(pids, cloud.pid)
+        assert sm.describe_training_job(TrainingJobName=name)["Environment"] == requested
+
+
+@pytest.mark.slow
+def test_a_training_process_gets_its_jobs_name_and_arn_whatever_its_environment(
+    sm, s3, bucket, fm_image
+) -> None:
+    requested = {"TRAINING_JOB_NAME": "another-job", "TRAINING_JOB_ARN": "arn:aws:nothing"}
+    name = "env-job-name"
+    with training(sm, s3, bucket, fm_image, name, requested) as pids:
+        described = sm.describe_training_job(TrainingJobName=name)
+        expected = {
+            "TRAINING_JOB_NAME": described["TrainingJobName"],
+            "TRAINING_JOB_ARN": described["TrainingJobArn"],
+        }
+        for pid in pids:
+            assert {k: environ(pid).get(k) for k in expected} == expected
+        assert described["Environment"] == requested

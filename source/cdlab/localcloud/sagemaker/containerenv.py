@@ -11,6 +11,12 @@ cloud's of the same name, except those in ``KEPT``, which decide which interpret
 modules and shared libraries the process starts with, and stay the local cloud's (a value meant
 for a Docker image's file system would stop the process from starting). The kit sets no
 ``SAGEMAKER_*`` variable of its own: those a request names reach the process as given.
+
+A training container also gets the variables SageMaker itself sets in it, ``TRAINING_JOB_NAME``
+and ``TRAINING_JOB_ARN``, besides the job's Environment
+(https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html).
+They name the job being run, so a variable of the same name in the Environment does not replace
+them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,17 @@ def process_environment(requested: Mapping[str, str] | None) -> dict[str, str]:
     model's or a job's Environment) over it, but for the variables in ``KEPT``."""
     applied = {k: v for k, v in (requested or {}).items() if k not in KEPT}
     return {**os.environ, **applied}
+
+
+def training_environment(
+    requested: Mapping[str, str] | None, job_name: str, job_arn: str
+) -> dict[str, str]:
+    """The environment of a training job's process: ``process_environment`` of its Environment
+    (``requested``), with the variables SageMaker sets in a training container over it."""
+    return process_environment(requested) | {
+        "TRAINING_JOB_NAME": job_name,
+        "TRAINING_JOB_ARN": job_arn,
+    }
 
 
 def not_applied(requested: Mapping[str, str] | None) -> list[str]:

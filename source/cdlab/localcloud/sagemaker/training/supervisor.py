@@ -1,7 +1,7 @@
 """The trainer process of each training job: started, read, stopped, and accounted for.
 
 A job runs as a task: Downloading (staging), Training (the image's trainer with the job dir as
-its ``/opt/ml``, the job's Environment in its environment
+its ``/opt/ml``, the job's Environment and the job's name and ARN in its environment
 (:mod:`cdlab.localcloud.sagemaker.containerenv`), its output pumped into the log stream and the
 metrics), Uploading, then the end.
 Under ``CDLAB_LATENCY=aws`` Starting, Downloading and Uploading also take AWS's time
@@ -169,7 +169,9 @@ class Supervisor:
         deadline = start + doc["StoppingCondition"].get(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
         )
-        env = containerenv.process_environment(doc.get("Environment"))
+        env = containerenv.training_environment(
+            doc.get("Environment"), doc["TrainingJobName"], doc["TrainingJobArn"]
+        )
         returncode = await self._train(name, module, job_dir, run, stream, metrics, deadline, env)
         if returncode != 0 and run.stop is None:
             raise JobFailed(failure_reason(job_dir, returncode, stream.last_line))
