@@ -57,18 +57,22 @@ class PrivateCloud:
         count: int = 2,
         bucket: str = "models",
         role: str | None = None,
+        variant_params: dict[str, object] | None = None,
+        wait: bool = True,
         **config_params: object,
     ) -> None:
-        """Model (acting as ``role``, if given), config (with ``config_params``) and endpoint
-        ``name`` serving ``small_model(seed)``; waits InService."""
+        """Model (acting as ``role``, if given), config (with ``config_params``, and
+        ``variant_params`` in its variant) and endpoint ``name`` serving ``small_model(seed)``;
+        waits InService unless not to ``wait``."""
         s3, sm = self.client("s3"), self.client("sagemaker")
         with contextlib.suppress(ClientError):
             s3.create_bucket(Bucket=bucket)
         key = f"{name}/model.tar.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=artifact_bytes(small_model(seed)))
-        self.config(name, f"s3://{bucket}/{key}", count, role, **config_params)
+        self.config(name, f"s3://{bucket}/{key}", count, role, variant_params, **config_params)
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+        if wait:
+            sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
 
     def config(
         self,
@@ -76,6 +80,7 @@ class PrivateCloud:
         model_url: str,
         count: int,
         role: str | None = None,
+        variant_params: dict[str, object] | None = None,
         **config_params: object,
     ) -> None:
         sm = self.client("sagemaker")
@@ -87,7 +92,8 @@ class PrivateCloud:
         sm.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
-                                 "InitialInstanceCount": count, "InstanceType": "ml.m5.large"}],
+                                 "InitialInstanceCount": count, "InstanceType": "ml.m5.large",
+                                 **(variant_params or {})}],
             **config_params,
         )  # fmt: skip
 

@@ -20,13 +20,15 @@ from cdlab.localcloud.state.store import Store
 MODEL, CONFIG, ENDPOINT = "model", "endpoint-config", "endpoint"
 KIND_LABEL = {MODEL: "model", CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+STARTUP_TIMEOUT = "ContainerStartupHealthCheckTimeoutInSeconds"  # a variant's, in its snapshot
 
 Snapshot = list[dict[str, Any]]
 """What each variant of an endpoint serves: VariantName, ModelName, Image, ArtifactDigest,
 ModelDataUrl and ExecutionRoleArn (which its instances fetch the model with), the model
 container's Environment (its instances' variables), InstanceType, Weight, Count, its config's
-DataCaptureConfig and its RoutingConfig (each None without one; these three absent from snapshots
-made before the kit kept them) (``_Deployed`` in service, ``_Pending`` being deployed)."""
+DataCaptureConfig, its RoutingConfig and its ContainerStartupHealthCheckTimeoutInSeconds (each
+None without one; these four absent from snapshots made before the kit kept them) (``_Deployed``
+in service, ``_Pending`` being deployed)."""
 
 
 def arn(kind: str, name: str, ctx: RequestContext | None = None) -> str:

@@ -19,6 +19,7 @@ from cdlab.localcloud.sagemaker.documents import (
     ENDPOINT,
     IN_PROGRESS,
     MODEL,
+    STARTUP_TIMEOUT,
     Documents,
     Snapshot,
     arn,
@@ -61,6 +62,7 @@ class Endpoints:
                     "Count": int(variant["InitialInstanceCount"]),
                     "DataCaptureConfig": config_doc.get("DataCaptureConfig"),
                     "RoutingConfig": variant.get("RoutingConfig"),
+                    STARTUP_TIMEOUT: variant.get(STARTUP_TIMEOUT),
                 }
             )
         return snapshot

@@ -2,10 +2,12 @@
 
 The launcher binds each instance's loopback socket itself and hands the file descriptor to the
 child, so there is no race for a port; it then waits for ``GET /ping`` before the instance may take
-traffic. An instance that exits before it passes the ping turns its last log line into a
-FailureReason; one that exits later is reported to ``on_unexpected_exit`` (the endpoint's
-lifecycle replaces it). A stopped instance first finishes its requests in flight, then gets
-SIGTERM, and SIGKILL if it lingers.
+traffic, for as long as the variant's ContainerStartupHealthCheckTimeoutInSeconds allows. That
+time is real seconds, not scaled by ``CDLAB_TIME_SCALE``: starting is work, which the time scale
+does not compress (docs/aws-compatibility.md, "SageMaker control plane"). An instance that exits
+before it passes the ping turns its last log line into a FailureReason; one that exits later is
+reported to ``on_unexpected_exit`` (the endpoint's lifecycle replaces it). A stopped instance
+first finishes its requests in flight, then gets SIGTERM, and SIGKILL if it lingers.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cdlab.localcloud.sagemaker.upstream import Upstream
 log = logging.getLogger("cdlab.sagemaker")
 
 PING_INTERVAL = 0.05
+DEFAULT_STARTUP_TIMEOUT = 60.0  # the local cloud's own, for a variant that gives none
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -80,7 +83,7 @@ class InstanceLauncher:
         artifact_store: artifacts.ArtifactStore,
         session: aiohttp.ClientSession,
         on_unexpected_exit: ExitCallback | None = None,
-        startup_timeout: float = 60.0,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     ) -> None:
         self.root = home / "instances"
         self.logs = home / "logs" / "endpoints"
@@ -98,9 +101,11 @@ class InstanceLauncher:
         digest: str,
         count: int,
         environment: Mapping[str, str] | None = None,
+        startup_timeout: float | None = None,
     ) -> list[Instance]:
         """Start ``count`` healthy instances, all or none, each with the model container's
-        ``environment`` in its own (:mod:`.containerenv`)."""
+        ``environment`` in its own (:mod:`.containerenv`), each given ``startup_timeout``
+        seconds (the launcher's own without one) to pass the ping health check."""
         module = images.inference_module(image)
         if kept := containerenv.not_applied(environment):
             log.warning(
@@ -110,8 +115,9 @@ class InstanceLauncher:
                 ", ".join(kept),
             )
         env = containerenv.process_environment(environment)
+        timeout = self.startup_timeout if startup_timeout is None else startup_timeout
         tasks = [
-            asyncio.create_task(self._start_one(endpoint, variant, module, digest, env))
+            asyncio.create_task(self._start_one(endpoint, variant, module, digest, env, timeout))
             for _ in range(count)
         ]
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -123,7 +129,13 @@ class InstanceLauncher:
         return started
 
     async def _start_one(
-        self, endpoint: str, variant: str, module: str, digest: str, env: dict[str, str]
+        self,
+        endpoint: str,
+        variant: str,
+        module: str,
+        digest: str,
+        env: dict[str, str],
+        startup_timeout: float,
     ) -> Instance:
         instance_id = "i-" + secrets.token_hex(8)
         directory = self.root / endpoint / variant / instance_id
@@ -145,7 +157,7 @@ class InstanceLauncher:
         self.running.add(instance)
         instance.watcher = asyncio.create_task(self._watch(instance))
         try:
-            await self._wait_healthy(instance)
+            await self._wait_healthy(instance, startup_timeout)
         except BaseException:
             await self._stop_one(instance, drain_seconds=0)
             raise
@@ -198,8 +210,8 @@ class InstanceLauncher:
             )
         return process, port
 
-    async def _wait_healthy(self, instance: Instance) -> None:
-        deadline = time.monotonic() + self.startup_timeout
+    async def _wait_healthy(self, instance: Instance, startup_timeout: float) -> None:
+        deadline = time.monotonic() + startup_timeout
         timeout = aiohttp.ClientTimeout(total=2)
         while time.monotonic() < deadline:
             if instance.process.returncode is not None:
@@ -215,7 +227,7 @@ class InstanceLauncher:
             await asyncio.sleep(PING_INTERVAL)
         raise InstanceFailed(
             f"Instance {instance.instance_id} of variant {instance.variant} did not pass the ping "
-            f"health check within {self.startup_timeout:.0f} seconds."
+            f"health check within {startup_timeout:.0f} seconds."
         )
 
     async def _watch(self, instance: Instance) -> None:

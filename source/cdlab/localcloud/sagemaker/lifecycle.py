@@ -24,6 +24,7 @@ from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, 
 from cdlab.localcloud.sagemaker.artifacts import split_s3_url
 from cdlab.localcloud.sagemaker.documents import (
     ENDPOINT,
+    STARTUP_TIMEOUT,
     Documents,
     Snapshot,
     endpoint_region,
@@ -111,19 +112,7 @@ class Lifecycle:
         """Start every variant's instances, all or none (after the profile's provisioning time)."""
         await self._check_model_access(name, snapshot)
         await latency.pause(latency.current().endpoint_instances)
-        tasks = [
-            asyncio.create_task(
-                self.launcher.start(
-                    name,
-                    s["VariantName"],
-                    s["Image"],
-                    s["ArtifactDigest"],
-                    s["Count"],
-                    s.get("Environment"),
-                )
-            )
-            for s in snapshot
-        ]
+        tasks = [asyncio.create_task(self._launch(name, s, s["Count"])) for s in snapshot]
         try:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
@@ -136,6 +125,21 @@ class Lifecycle:
             await self.stop([i for group in started for i in group], drain_seconds=0)
             raise failures[0]
         return {s["VariantName"]: group for s, group in zip(snapshot, started, strict=True)}
+
+    async def _launch(self, name: str, variant: dict[str, Any], count: int) -> list[Instance]:
+        """Start ``count`` instances of a snapshot's ``variant``, each given its
+        ContainerStartupHealthCheckTimeoutInSeconds (the launcher's own in a variant without one,
+        or in a snapshot made before the kit kept it) to pass the ping health check."""
+        timeout = variant.get(STARTUP_TIMEOUT)
+        return await self.launcher.start(
+            name,
+            variant["VariantName"],
+            variant["Image"],
+            variant["ArtifactDigest"],
+            count,
+            variant.get("Environment"),
+            None if timeout is None else float(timeout),
+        )
 
     async def _check_model_access(self, name: str, snapshot: Snapshot) -> None:
         """Each variant's model role may read its model data (an older snapshot, made before
@@ -203,14 +207,7 @@ class Lifecycle:
                 if s["Count"] != count:
                     await latency.pause(latency.current().capacity_change)
                 if s["Count"] > count:
-                    added[s["VariantName"]] = await self.launcher.start(
-                        name,
-                        s["VariantName"],
-                        s["Image"],
-                        s["ArtifactDigest"],
-                        s["Count"] - count,
-                        s.get("Environment"),
-                    )
+                    added[s["VariantName"]] = await self._launch(name, s, s["Count"] - count)
         except Exception as e:
             await self.stop([i for group in added.values() for i in group], drain_seconds=0)
             if not isinstance(e, InstanceFailed | UnknownImage):
@@ -302,14 +299,7 @@ class Lifecycle:
         assert doc is not None
         snapshot = {s["VariantName"]: s for s in doc["_Deployed"]}[instance.variant]
         try:
-            [replacement] = await self.launcher.start(
-                name,
-                instance.variant,
-                snapshot["Image"],
-                snapshot["ArtifactDigest"],
-                1,
-                snapshot.get("Environment"),
-            )
+            [replacement] = await self._launch(name, snapshot, 1)
         except (InstanceFailed, UnknownImage) as e:
             log.error(
                 "could not replace instance %s of %s/%s: %s; trying again in %g s",
