@@ -15,11 +15,11 @@ from cdlab.localcloud.moto.state import MotoState
 DIMENSIONS = [{"Name": "EndpointName", "Value": "shop"}]
 
 
-def alarm_on(cloudwatch, name: str, metric: str) -> None:
+def alarm_on(cloudwatch, name: str, metric: str, treat: str = "notBreaching") -> None:
     cloudwatch.put_metric_alarm(
         AlarmName=name, Namespace="CDLab/Notebooks", MetricName=metric, Dimensions=DIMENSIONS,
         Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=0.8,
-        ComparisonOperator="LessThanThreshold", TreatMissingData="notBreaching",
+        ComparisonOperator="LessThanThreshold", TreatMissingData=treat,
     )  # fmt: skip
 
 
@@ -101,3 +101,20 @@ def test_an_alarm_with_a_unit_reads_only_the_datapoints_put_in_it(moto_client, e
     cloudwatch.put_metric_data(Namespace="CDLab/Notebooks", MetricData=[{**high, "Unit": "Count"}])
     evaluate()
     assert state(cloudwatch, "backlog") == "ALARM"
+
+
+def test_every_period_missing_is_insufficient_data_unless_missing_data_is_ignored(
+    moto_client, evaluate
+) -> None:
+    cloudwatch = moto_client("cloudwatch")
+    alarm_on(cloudwatch, "missing", "Gaps", treat="missing")
+    alarm_on(cloudwatch, "ignored", "Gaps", treat="ignore")
+    put(cloudwatch, "Gaps", 0.5)  # breaching: under the threshold of 0.8
+    evaluate()
+    assert state(cloudwatch, "missing") == state(cloudwatch, "ignored") == "ALARM"
+    time.sleep(1.1)  # the next minute, with nothing put
+    evaluate()
+    alarm = cloudwatch.describe_alarms(AlarmNames=["missing"])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+    assert alarm["StateReason"] == "Insufficient Data: 1 datapoint was unknown."
+    assert state(cloudwatch, "ignored") == "ALARM"

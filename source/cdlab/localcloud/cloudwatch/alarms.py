@@ -5,8 +5,13 @@ flush this evaluates every single-metric alarm whose series the local cloud emit
 with PutMetricData (a notebook's own quality metric, say; only datapoints in the alarm's Unit, if
 it has one), read as target tracking reads them (``Metrics.series_windows``): the last
 EvaluationPeriods periods of Period seconds (scaled like every CloudWatch period), ALARM when at
-least DatapointsToAlarm of them breach, OK when none of those with data does, and missing data
-treated as TreatMissingData says (default ``missing``: the state stays). The alarms are read
+least DatapointsToAlarm of them breach, OK when fewer do, and missing data treated as
+TreatMissingData says: ``breaching`` and ``notBreaching`` count a missing period as such,
+``missing`` (the default) and ``ignore`` leave it out, and when every period is missing the first
+makes the alarm INSUFFICIENT_DATA (``Insufficient Data: 3 datapoints were unknown.``) and the
+second keeps its state
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
+A new alarm starts in INSUFFICIENT_DATA (:mod:`..moto.alarmstates`). The alarms are read
 from moto and the new states set with moto's own ``set_alarm_state`` (so DescribeAlarms and its
 history show them) on moto's thread, through its owner; the evaluation runs on the event loop,
 which owns the datapoints.
@@ -92,8 +97,10 @@ class AlarmEvaluator:
         needed = alarm.datapoints_to_alarm or periods
         if breaching_count >= needed:
             new = "ALARM"
-        elif missing == periods and treat == "missing":
+        elif missing == periods and treat == "ignore":
             return None
+        elif missing == periods and treat == "missing":
+            new = "INSUFFICIENT_DATA"
         else:
             new = "OK"
         if new == alarm.state:
@@ -110,6 +117,17 @@ class AlarmEvaluator:
         threshold: float,
     ) -> tuple[str, dict[str, Any]]:
         shown = breaching if new == "ALARM" else [p for p in points if p is not None]
+        data = {
+            "version": "1.0",
+            "statistic": alarm.statistic,
+            "period": alarm.period,
+            "recentDatapoints": [p.statistic(alarm.statistic) for p in shown],
+            "threshold": threshold,
+        }
+        if new == "INSUFFICIENT_DATA":
+            unknown = len(points)
+            were = "datapoint was" if unknown == 1 else "datapoints were"
+            return f"Insufficient Data: {unknown} {were} unknown.", data
         values = ", ".join(
             f"{p.statistic(alarm.statistic):g} "
             f"({datetime.fromtimestamp(p.timestamp, UTC):%d/%m/%y %H:%M:%S})"
@@ -121,11 +139,4 @@ class AlarmEvaluator:
             f"Threshold Crossed: {len(shown)} datapoint(s) [{values}] "
             f"{'was' if new == 'ALARM' else 'were'} {negation}{verb} the threshold ({threshold:g})."
         )
-        data = {
-            "version": "1.0",
-            "statistic": alarm.statistic,
-            "period": alarm.period,
-            "recentDatapoints": [p.statistic(alarm.statistic) for p in shown],
-            "threshold": threshold,
-        }
         return reason, data

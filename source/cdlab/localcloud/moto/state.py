@@ -28,7 +28,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
-from cdlab.localcloud.moto import metricdata
+from cdlab.localcloud.moto import alarmstates, metricdata
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
     RoleSession,
@@ -54,6 +54,7 @@ class MotoState(MotoThread):
         super().__init__()
         self.account = account
         self.region = region
+        alarmstates.install()
 
     def s3_backend(self) -> S3Backend:
         return s3_backends[self.account]["aws"]
