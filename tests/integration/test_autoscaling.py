@@ -250,14 +250,15 @@ def test_an_update_resets_a_scaled_variant_unless_retained_and_keeps_its_instanc
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
 
 
-def pressure_policy(autoscaling, resource: dict, name: str) -> tuple[str, str]:
-    """A target tracking policy ``name`` on a metric nobody puts, so its alarms keep the state
-    SetAlarmState gives them; its high and low alarms."""
+def pressure_policy(autoscaling, resource: dict, name: str, target: float = 10) -> tuple[str, str]:
+    """A target tracking policy ``name`` (put, or replaced) tracking ``target`` on a metric
+    nobody puts, so its alarms keep the state SetAlarmState gives them; its high and low
+    alarms."""
     autoscaling.put_scaling_policy(
         PolicyName=name,
         PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 10,
+            "TargetValue": target,
             "CustomizedMetricSpecification": {
                 "MetricName": name, "Namespace": "CDLab/Tests", "Statistic": "Average"
             },
@@ -268,8 +269,7 @@ def pressure_policy(autoscaling, resource: dict, name: str) -> tuple[str, str]:
 
 
 def policy_alarms(autoscaling, resource: dict, name: str) -> tuple[str, str]:
-    """Policy ``name``'s high and low alarms, once it has them (after a restart, the first
-    evaluation makes them again)."""
+    """Policy ``name``'s high and low alarms, once it has them."""
     [policy] = poll(
         lambda: [
             p
@@ -331,8 +331,8 @@ def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_
     poll(codes, until=lambda found: "AlreadyAtMinCapacity" in found, what="AlreadyAtMinCapacity")
     assert sorted(codes()) == ["AlreadyAtMaxCapacity", "AlreadyAtMinCapacity"]
 
-    # Kept across a restart, and still once per policy and reason: the policy's alarms are made
-    # again and triggered again, and a new policy's reason shows that a pass evaluated them.
+    # Kept across a restart, and still once per policy and reason: the policy's alarms come back
+    # and are triggered again, and a new policy's reason shows that a pass evaluated them.
     before = listed(IncludeNotScaledActivities=True)
     scaled.restart()
     autoscaling = scaled.client("application-autoscaling")
@@ -347,6 +347,75 @@ def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_
     )
     assert sorted(codes()) == ["AlreadyAtMaxCapacity"] * 2 + ["AlreadyAtMinCapacity"]
     assert listed() == []
+
+
+def test_a_policys_alarms_keep_their_names_and_state_across_a_restart(
+    scaled: ScaledCloud,
+) -> None:
+    """A target tracking policy's alarms stay as they were made until the policy changes, as on
+    AWS: after a restart DescribeScalingPolicies and DescribeAlarms list the same two alarms,
+    the autoscaler acts on them (no new pair is made), and a client's SetAlarmState holds; a
+    policy replaced before or after the restart has only its new pair, the old one deleted."""
+    name = scaled.endpoint("keptalarms", small_model(5, feature_dim=FEATURES))
+    autoscaling = scaled.client("application-autoscaling")
+    resource = variant_target(name)
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=1)
+    kept_high, kept_low = pressure_policy(autoscaling, resource, "kept")
+    pressure_policy(autoscaling, resource, "replaced")
+    replaced = pressure_policy(autoscaling, resource, "replaced", target=20)  # a new pair
+    cloudwatch = scaled.client("cloudwatch")
+    cloudwatch.set_alarm_state(
+        AlarmName=kept_high, StateValue="ALARM", StateReason="a test triggers the policy"
+    )
+
+    def tracking_alarms() -> dict[str, str]:
+        """The endpoint's target tracking alarms in CloudWatch, and their states."""
+        prefix = f"TargetTracking-{resource['ResourceId']}-"
+        found = cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+        return {a["AlarmName"]: a["StateValue"] for a in found}
+
+    def policies_alarms() -> dict[str, tuple[str, ...]]:
+        """Each of the endpoint's policies' alarms, as DescribeScalingPolicies lists them."""
+        described = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+        return {p["PolicyName"]: tuple(a["AlarmName"] for a in p["Alarms"]) for p in described}
+
+    scaled.restart()
+    autoscaling = scaled.client("application-autoscaling")
+    cloudwatch = scaled.client("cloudwatch")
+    assert policies_alarms() == {"kept": (kept_high, kept_low), "replaced": replaced}
+    assert tracking_alarms()[kept_high] == "ALARM"
+
+    # The autoscaler acts on the same alarms: the low one (the high one quiet again) triggers a
+    # not scaled activity naming it, and once it has, CloudWatch holds the policies' alarms and
+    # no others.
+    for alarm, state in ((kept_high, "OK"), (kept_low, "ALARM")):
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="a test")
+    poll(
+        lambda: [
+            a["Cause"]
+            for a in autoscaling.describe_scaling_activities(
+                ServiceNamespace="sagemaker",
+                ResourceId=resource["ResourceId"],
+                IncludeNotScaledActivities=True,
+            )["ScalingActivities"]
+        ],
+        until=lambda causes: (
+            f"monitor alarm {kept_low} in state ALARM triggered policy kept" in causes
+        ),
+        what="a not scaled activity on the kept low alarm after the restart",
+    )
+    assert policies_alarms() == {"kept": (kept_high, kept_low), "replaced": replaced}
+    assert set(tracking_alarms()) == {kept_high, kept_low, *replaced}
+
+    # Replaced after the restart: its old pair is deleted, a new one made.
+    renewed = pressure_policy(autoscaling, resource, "kept", target=30)
+    assert not {kept_high, kept_low} & set(renewed)
+    poll(
+        tracking_alarms,
+        until=lambda found: set(found) == {*renewed, *replaced},
+        what="the replaced policy's old alarms to be deleted",
+    )
+    assert policies_alarms() == {"kept": renewed, "replaced": replaced}
 
 
 def test_a_customized_metric_a_client_puts_scales_the_variant_out(scaled: ScaledCloud) -> None:

@@ -7,7 +7,9 @@ TargetTrackingScaling policy, makes the two CloudWatch alarms target tracking ma
 (``TargetTracking-<resource>-AlarmHigh-<uuid>``: the last 3 one-minute datapoints above the
 target; ``...-AlarmLow-<uuid>``: the last 15 below 90% of it), which :mod:`alarms` evaluates with
 every other alarm, and acts on their state. A policy put through the gateway has them at once,
-and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). The
+and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_alarms`). They
+are the policy's in moto and journaled, so after a restart it has the same ones; a replaced or
+deleted policy's are deleted (:mod:`cdlab.localcloud.moto.policyalarms`). The
 desired capacity is ``ceil(current * metric / target)`` (the newest period's datapoint), clamped
 to [MinCapacity, MaxCapacity]; the metric is the predefined one or a customized one, which may be
 a series a client puts with PutMetricData (:mod:`tracked`). A scale-out waits ScaleOutCooldown
@@ -34,8 +36,9 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cdlab import config
 from cdlab.localcloud.autoscaling import notscaled
@@ -52,6 +55,7 @@ from cdlab.localcloud.protocols.errors import (
     ValidationException,
 )
 from cdlab.localcloud.sagemaker.capacity import Capacity
+from cdlab.localcloud.state.journal import Journal
 from cdlab.localcloud.state.store import Store
 
 log = logging.getLogger("cdlab.autoscaler")
@@ -63,6 +67,7 @@ ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
 ACTIVITY = "scaling-activity"
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -127,8 +132,8 @@ class Autoscaler:
         self.capacity = capacity
         self.store = store
         self.moto = moto
+        self.journal = Journal(store)  # the policies' alarms, kept across a restart
         self.states: dict[str, _TargetState] = {}
-        self.alarms: dict[str, tuple[str, str]] = {}  # policy ARN -> its high and low alarms
         self.activities: list[dict[str, Any]] = self.store.all(ACTIVITY)[::-1][:MAX_ACTIVITIES]
         for activity in self.activities:
             if activity["StatusCode"] == "InProgress":
@@ -156,9 +161,15 @@ class Autoscaler:
             mine = [p for p in policies if p.resource_id == target.resource_id]
             if mine:
                 await self._track(target, mine)
-        current = {p.policy_arn for p in policies}
-        for arn in [arn for arn in self.alarms if arn not in current]:  # replaced or deleted
-            await self.moto.run(self.moto.delete_alarms, list(self.alarms.pop(arn)))
+        stale = await self.moto.run(self.moto.stale_policy_alarms)
+        if stale:  # a replaced or deleted policy's, which target tracking deletes with it
+            await self._journaled(MotoState.delete_alarms, stale)
+
+    async def _journaled(self, change: Callable[..., T], *args: Any) -> T:
+        """``change(self.moto, *args)``, a replayable change to moto's state, journaled then
+        made on moto's thread, so that a restart brings it back; raises the store's
+        StateNotSaved, nothing made, if it cannot be journaled."""
+        return await self.moto.run(self.journal.call, self.moto, change, args, {})
 
     async def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
         """The alarms of a policy just put, as PutScalingPolicy answers them (AlarmName,
@@ -181,24 +192,31 @@ class Autoscaler:
         return await self.moto.run(self.moto.policy_alarms, policy_arn)
 
     async def _alarms(self, policy: ScalingPolicy) -> tuple[str, str] | None:
-        """The policy's high and low alarms, made in CloudWatch as target tracking makes them
-        (so DescribeAlarms and DescribeScalingPolicies show them) and evaluated with the rest;
-        None if the policy was deleted since it was read, tracks no positive target or metric
-        math."""
-        made = self.alarms.get(policy.policy_arn)
-        if made is not None:
-            return made
+        """The policy's high and low alarms: those it has, else made now in CloudWatch as target
+        tracking makes them (so DescribeAlarms and DescribeScalingPolicies show them) and
+        evaluated with the rest. Journaled, so a restart brings back the same ones and they stay
+        the policy's until it is replaced or deleted, as on AWS (:mod:`policyalarms`). None if
+        the policy was deleted since it was read, tracks no positive target or metric math, or
+        its alarms cannot be journaled now (a full state dir: the next pass tries again)."""
+        if policy.alarms:
+            high, low = policy.alarms
+            return high, low
         goal = float(policy.configuration.get("TargetValue", 0))
         if goal <= 0:
             return None
         specs = alarm_specs(policy, goal)
         if not specs:
             return None
-        names = await self.moto.run(self.moto.put_policy_alarms, policy.policy_arn, specs)
+        try:
+            names = await self._journaled(MotoState.put_policy_alarms, policy.policy_arn, specs)
+        except AWSError as e:
+            name = policy.policy_name
+            log.error("%s: alarms of policy %s not made: %s", policy.resource_id, name, e.message)
+            return None
         if names is None:
             return None
-        self.alarms[policy.policy_arn] = (names[0], names[1])
-        return self.alarms[policy.policy_arn]
+        high, low = names
+        return high, low
 
     async def _vote(self, policy: ScalingPolicy, current: int, target: ScalableTarget) -> Vote:
         """What one policy asks for now: out or in when its high or low alarm is in ALARM and

@@ -10,6 +10,8 @@ DescribeScalingPolicies, which moto does not page or filter as AWS does, paged o
 answer), ``state`` (the kit's own
 reads and writes of moto's backends; the only module that imports them, and hands them over on
 moto's thread), ``records`` (the plain records ``state`` returns), ``metricdata`` (the scan of
-clients' metric datapoints that ``state`` runs on the backend it hands over) and
-``statistics`` (GetMetricStatistics in-process, for the local console).
+clients' metric datapoints that ``state`` runs on the backend it hands over), ``policyalarms``
+(a target tracking policy's alarms, put and found stale on the backends ``state`` hands over),
+``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
+``OK``) and ``statistics`` (GetMetricStatistics in-process, for the local console).
 """

@@ -58,12 +58,14 @@ class ScalableTarget:
 
 @dataclass(frozen=True)
 class ScalingPolicy:
-    """A target tracking policy and its TargetTrackingScalingPolicyConfiguration."""
+    """A target tracking policy, its TargetTrackingScalingPolicyConfiguration and the names of
+    its alarms (its high and low ones once target tracking made them)."""
 
     policy_arn: str
     policy_name: str
     resource_id: str
     configuration: dict[str, Any]
+    alarms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

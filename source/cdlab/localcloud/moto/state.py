@@ -7,7 +7,8 @@ sessions STS issued (to accept requests they sign). Each is a method of :class:`
 that runs on moto's thread (see :mod:`thread`): blocking from a worker thread, awaited from the
 event loop as ``await moto.run(moto.s3_get, bucket, key)``. What a method returns is plain data
 or a copy, never one of moto's objects, so nothing of moto's is read on another thread later.
-The changes a stack's resources make here are :func:`replayable`: the journal keeps them.
+The changes a stack's resources make here, and the alarms the autoscaler puts for a target
+tracking policy, are :func:`replayable`: the journal keeps them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
-from cdlab.localcloud.moto import alarmstates, metricdata
+from cdlab.localcloud.moto import alarmstates, metricdata, policyalarms
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
     RoleSession,
@@ -355,39 +356,35 @@ class MotoState(MotoThread):
                 p.policy_name,
                 p.resource_id,
                 copy.deepcopy(p.target_tracking_scaling_policy_configuration or {}),
+                tuple(alarm.name for alarm in p.alarms),
             )
             for p in backend.policies.values()
             if p.scalable_dimension == dimension and p.policy_type == "TargetTrackingScaling"
         ]
         return targets, policies
 
+    @replayable
     @on_moto_thread
     def put_policy_alarms(self, policy_arn: str, alarms: list[dict[str, Any]]) -> list[str] | None:
         """Put ``alarms`` (PutMetricAlarm parameters, as :meth:`put_metric_alarm` takes them) as
-        the scaling policy's own, so DescribeScalingPolicies lists them; their names, or None
-        (and nothing put) if the policy is gone."""
-        policy = next(
-            (p for p in self.autoscaling_backend().policies.values() if p.policy_arn == policy_arn),
-            None,
+        the scaling policy's own, so DescribeScalingPolicies lists them, unless it has its alarms
+        already; their names, or None (and nothing put) if the policy is gone."""
+        return policyalarms.put(
+            self.autoscaling_backend(), self.cloudwatch_backend(), policy_arn, alarms
         )
-        if policy is None:
-            return None
-        names = []
-        for params in alarms:
-            alarm = self.cloudwatch_backend().put_metric_alarm(**params)
-            policy.alarms.append(alarm)
-            names.append(alarm.name)
-        return names
+
+    @on_moto_thread
+    def stale_policy_alarms(self) -> list[str]:
+        """The alarms target tracking made that no scaling policy has now (see
+        :func:`policyalarms.stale`)."""
+        return policyalarms.stale(self.autoscaling_backend(), self.cloudwatch_backend())
 
     @on_moto_thread
     def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
         """A scaling policy's alarms as PutScalingPolicy and DescribeScalingPolicies list them."""
-        return [
-            {"AlarmName": alarm.name, "AlarmARN": alarm.alarm_arn}
-            for p in self.autoscaling_backend().policies.values()
-            if p.policy_arn == policy_arn
-            for alarm in p.alarms
-        ]
+        policy = policyalarms.find(self.autoscaling_backend(), policy_arn)
+        alarms = [] if policy is None else policy.alarms
+        return [{"AlarmName": alarm.name, "AlarmARN": alarm.alarm_arn} for alarm in alarms]
 
     @replayable
     @on_moto_thread

@@ -11,10 +11,11 @@ Deletes are replayed too, so what comes back is what there was.
 
 The kit's own changes to what moto keeps in memory (a stack's roles, Glue databases, rules,
 scalable targets, scaling policies and alarms, made in moto's backends by the CloudFormation
-engine) are journaled too, as calls (:mod:`cdlab.localcloud.moto.replayable`), in the same
-sequence: so the journal alone is the order things happened in, and a client's change to what a
-stack made (a table in its database, a policy on its role) is replayed after the stack made it
-and before the stack's next update, as it was made.
+engine; a target tracking policy's alarms, made and deleted by the autoscaler) are journaled
+too, as calls (:mod:`cdlab.localcloud.moto.replayable`), in the same sequence: so the journal
+alone is the order things happened in, and a client's change to what a stack made (a table in
+its database, a policy on its role) is replayed after the stack made it and before the stack's
+next update, as it was made.
 
 Not journaled: S3 (mirrored to disk on its own, see :mod:`s3mirror`), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
