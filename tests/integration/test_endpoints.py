@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -171,7 +173,11 @@ def test_failed_new_fleet_rolls_back_to_the_old_config(
     described = sm.describe_endpoint(EndpointName=name)
     assert described["EndpointConfigName"] == old_config
     assert "rolled back" in described["FailureReason"]
-    assert "not a readable tar.gz" in described["FailureReason"]
+    assert (
+        'Failed to extract model data archive for container "container_1" from URL '
+        f'"s3://{bucket}/broken/model.tar.gz". Please ensure that the object located at the URL '
+        "is a valid tar.gz archive. model artifact is not a readable tar.gz archive"
+    ) in described["FailureReason"]
     assert invoke(runtime, name) == ("AllTraffic", score(1))
 
 
@@ -197,6 +203,42 @@ def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> Non
     assert described["EndpointStatus"] == "Failed"
     assert "123.dkr.ecr.amazonaws.com/algo" in described["FailureReason"]
     sm.delete_endpoint(EndpointName="unknown-image")
+
+
+def test_a_container_that_exits_before_its_ping_fails_as_sagemaker_words_it(
+    sm, s3, bucket, fm_image
+) -> None:
+    """A readable archive without a model in it: the container starts, exits, and never passes
+    its ping; the reason is SageMaker's sentence, then the instance's exit and last log line."""
+    name = "no-model-inside"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        readme = b"not a model"
+        member = tarfile.TarInfo("README.txt")
+        member.size = len(readme)
+        tar.addfile(member, io.BytesIO(readme))
+    s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=archive.getvalue())
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": fm_image, "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name,
+             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    with pytest.raises(Exception, match="Failed"):
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    assert reason.startswith(
+        "The primary container for production variant AllTraffic did not pass the ping health "
+        "check. Please check CloudWatch logs for this endpoint. Instance i-"
+    )
+    assert "exited with code" in reason
+    sm.delete_endpoint(EndpointName=name)
 
 
 def test_an_instance_that_cannot_start_fails_the_endpoint_with_a_reason(

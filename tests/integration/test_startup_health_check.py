@@ -129,6 +129,10 @@ def assert_each_timeout_decides(cloud: PrivateCloud) -> None:
     assert status(cloud, "long-wait")["EndpointStatus"] == "Creating"
     assert status(cloud, "scaling")["EndpointStatus"] == "Updating"
     within = "did not pass the ping health check within {} seconds."
+    assert default["FailureReason"].startswith(
+        "The primary container for production variant AllTraffic did not pass the ping health "
+        "check. Please check CloudWatch logs for this endpoint. Instance i-"
+    )
     assert default["FailureReason"].endswith(within.format(60))
     within_longer = within.format(LONGER)
     longer = poll(

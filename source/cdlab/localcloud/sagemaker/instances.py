@@ -43,6 +43,16 @@ class InstanceFailed(RuntimeError):
     """An instance could not start or never became healthy; the message is the reason."""
 
 
+def ping_failed(variant: str, detail: str) -> InstanceFailed:
+    """An instance of ``variant`` that never passed the ping health check: SageMaker's
+    FailureReason for it, as users report it (docs/aws-compatibility.md), then the local cloud's
+    ``detail`` (which instance, and how it failed)."""
+    return InstanceFailed(
+        f"The primary container for production variant {variant} did not pass the ping health "
+        f"check. Please check CloudWatch logs for this endpoint. {detail}"
+    )
+
+
 @dataclass(eq=False)
 class Instance:
     instance_id: str
@@ -147,7 +157,7 @@ class InstanceLauncher:
         except Exception as e:  # the step that started it fails, rolls back, or retries
             shutil.rmtree(directory, ignore_errors=True)
             if isinstance(e, artifacts.ArtifactError):
-                raise InstanceFailed(str(e)) from e
+                raise  # the endpoint's lifecycle words it, with the model data's URL
             log.exception("instance %s of %s/%s could not start", instance_id, endpoint, variant)
             raise InstanceFailed(
                 f"Instance {instance_id} of variant {variant} could not start: {e}. The local "
@@ -215,19 +225,21 @@ class InstanceLauncher:
         timeout = aiohttp.ClientTimeout(total=2)
         while time.monotonic() < deadline:
             if instance.process.returncode is not None:
-                raise InstanceFailed(
-                    f"Instance {instance.instance_id} of variant {instance.variant} exited with "
-                    f"code {instance.process.returncode} before passing the ping health check: "
-                    f"{self.last_log_line(instance)}"
+                raise ping_failed(
+                    instance.variant,
+                    f"Instance {instance.instance_id} exited with code "
+                    f"{instance.process.returncode} before passing it: "
+                    f"{self.last_log_line(instance)}",
                 )
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
                 async with self.session.get(f"{instance.url}/ping", timeout=timeout) as r:
                     if r.status == 200:
                         return
             await asyncio.sleep(PING_INTERVAL)
-        raise InstanceFailed(
+        raise ping_failed(
+            instance.variant,
             f"Instance {instance.instance_id} of variant {instance.variant} did not pass the ping "
-            f"health check within {startup_timeout:.0f} seconds."
+            f"health check within {startup_timeout:.0f} seconds.",
         )
 
     async def _watch(self, instance: Instance) -> None:

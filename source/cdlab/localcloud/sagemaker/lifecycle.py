@@ -21,7 +21,7 @@ from typing import Any
 
 from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
-from cdlab.localcloud.sagemaker.artifacts import split_s3_url
+from cdlab.localcloud.sagemaker.artifacts import ArtifactError, split_s3_url
 from cdlab.localcloud.sagemaker.documents import (
     ENDPOINT,
     STARTUP_TIMEOUT,
@@ -43,6 +43,10 @@ DOWNLOAD_FAILED = (
     'Failed to download model data for container "container_1" from URL: "{url}". Please '
     "ensure that there is an object located at the URL and that the role passed to "
     "CreateModel has permissions to download the object."
+)
+EXTRACT_FAILED = (
+    'Failed to extract model data archive for container "container_1" from URL "{url}". Please '
+    "ensure that the object located at the URL is a valid tar.gz archive."
 )
 
 
@@ -129,17 +133,23 @@ class Lifecycle:
     async def _launch(self, name: str, variant: dict[str, Any], count: int) -> list[Instance]:
         """Start ``count`` instances of a snapshot's ``variant``, each given its
         ContainerStartupHealthCheckTimeoutInSeconds (the launcher's own in a variant without one,
-        or in a snapshot made before the kit kept it) to pass the ping health check."""
+        or in a snapshot made before the kit kept it) to pass the ping health check. A model
+        archive that cannot be unpacked fails them as SageMaker words it, then the kit's why."""
         timeout = variant.get(STARTUP_TIMEOUT)
-        return await self.launcher.start(
-            name,
-            variant["VariantName"],
-            variant["Image"],
-            variant["ArtifactDigest"],
-            count,
-            variant.get("Environment"),
-            None if timeout is None else float(timeout),
-        )
+        try:
+            return await self.launcher.start(
+                name,
+                variant["VariantName"],
+                variant["Image"],
+                variant["ArtifactDigest"],
+                count,
+                variant.get("Environment"),
+                None if timeout is None else float(timeout),
+            )
+        except ArtifactError as e:
+            url = variant.get("ModelDataUrl")  # absent from snapshots made before it was kept
+            reason = f"{EXTRACT_FAILED.format(url=url)} {e}" if url else str(e)
+            raise InstanceFailed(reason) from e
 
     async def _check_model_access(self, name: str, snapshot: Snapshot) -> None:
         """Each variant's model role may read its model data (an older snapshot, made before
