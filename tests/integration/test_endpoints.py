@@ -181,27 +181,30 @@ def test_failed_new_fleet_rolls_back_to_the_old_config(
     assert invoke(runtime, name) == ("AllTraffic", score(1))
 
 
-def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> None:
+def failure_reason(sm, name: str, image: str, model_data_url: str) -> str:
+    """The FailureReason of endpoint ``name``, created with one instance of a model of ``image``
+    and ``model_data_url`` and expected to fail."""
     sm.create_model(
-        ModelName="unknown-image",
-        PrimaryContainer={
-            "Image": "123.dkr.ecr.amazonaws.com/algo",
-            "ModelDataUrl": upload_model(1),
-        },
+        ModelName=name, PrimaryContainer={"Image": image, "ModelDataUrl": model_data_url}
     )
     sm.create_endpoint_config(
-        EndpointConfigName="unknown-image",
+        EndpointConfigName=name,
         ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": "unknown-image",
+            {"VariantName": "AllTraffic", "ModelName": name,
              "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
         ],
     )  # fmt: skip
-    sm.create_endpoint(EndpointName="unknown-image", EndpointConfigName="unknown-image")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     with pytest.raises(Exception, match="Failed"):
-        sm.get_waiter("endpoint_in_service").wait(EndpointName="unknown-image")
-    described = sm.describe_endpoint(EndpointName="unknown-image")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    described = sm.describe_endpoint(EndpointName=name)
     assert described["EndpointStatus"] == "Failed"
-    assert "123.dkr.ecr.amazonaws.com/algo" in described["FailureReason"]
+    return described["FailureReason"]
+
+
+def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> None:
+    image = "123.dkr.ecr.amazonaws.com/algo"
+    assert image in failure_reason(sm, "unknown-image", image, upload_model(1))
     sm.delete_endpoint(EndpointName="unknown-image")
 
 
@@ -218,21 +221,7 @@ def test_a_container_that_exits_before_its_ping_fails_as_sagemaker_words_it(
         member.size = len(readme)
         tar.addfile(member, io.BytesIO(readme))
     s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=archive.getvalue())
-    sm.create_model(
-        ModelName=name,
-        PrimaryContainer={"Image": fm_image, "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": name,
-             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
-        ],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    with pytest.raises(Exception, match="Failed"):
-        sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
-    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    reason = failure_reason(sm, name, fm_image, f"s3://{bucket}/{name}/model.tar.gz")
     assert reason.startswith(
         "The primary container for production variant AllTraffic did not pass the ping health "
         "check. Please check CloudWatch logs for this endpoint. Instance i-"
@@ -250,22 +239,8 @@ def test_an_instance_that_cannot_start_fails_the_endpoint_with_a_reason(
     logs = cloud.home / "logs" / "endpoints"
     logs.mkdir(parents=True, exist_ok=True)
     (logs / name).write_text("a file where the endpoint's log directory goes")
-    sm.create_model(
-        ModelName=name,
-        PrimaryContainer={"Image": fm_image, "ModelDataUrl": upload_model(1)},
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": name,
-             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
-        ],
-    )  # fmt: skip
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     try:
-        with pytest.raises(Exception, match="Failed"):
-            sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
-        reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+        reason = failure_reason(sm, name, fm_image, upload_model(1))
         assert "of variant AllTraffic could not start" in reason
         assert "Not a directory" in reason
     finally:  # the shared cloud serves the other tests: nothing of this one stays
