@@ -144,6 +144,39 @@ def track_invocations(autoscaling, endpoint: str, max_capacity: int, target: flo
     return resource
 
 
+def pressure_policy(autoscaling, resource: dict, name: str, target: float = 10) -> tuple[str, str]:
+    """A target tracking policy ``name`` (put, or replaced) tracking ``target`` on a metric
+    nobody puts, so its alarms keep the state SetAlarmState gives them; its high and low
+    alarms."""
+    autoscaling.put_scaling_policy(
+        PolicyName=name,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "CustomizedMetricSpecification": {
+                "MetricName": name, "Namespace": "CDLab/Tests", "Statistic": "Average"
+            },
+        },
+        **resource,
+    )  # fmt: skip
+    return policy_alarms(autoscaling, resource, name)
+
+
+def policy_alarms(autoscaling, resource: dict, name: str) -> tuple[str, str]:
+    """Policy ``name``'s high and low alarms, once it has them."""
+    [policy] = poll(
+        lambda: [
+            p
+            for p in autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+            if p["PolicyName"] == name
+        ],
+        until=lambda found: len(found) == 1 and len(found[0]["Alarms"]) == 2,
+        what=f"policy {name}'s two alarms",
+    )
+    high, low = [a["AlarmName"] for a in policy["Alarms"]]
+    return high, low
+
+
 def faulty_model(seed: int, broken_features: list[int]) -> FMModel:
     """``small_model(seed)`` whose weights for ``broken_features`` are NaN: the container then
     answers 500 for every row that sets one of them, and correctly for the others."""

@@ -18,6 +18,8 @@ from tests.conftest import small_model
 from tests.integration.scaled import (
     FEATURES,
     ScaledCloud,
+    policy_alarms,
+    pressure_policy,
     scaled_cloud,
     track_invocations,
     variant_target,
@@ -248,39 +250,6 @@ def test_an_update_resets_a_scaled_variant_unless_retained_and_keeps_its_instanc
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "registered for automatic scaling" in refused.value.response["Error"]["Message"]
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
-
-
-def pressure_policy(autoscaling, resource: dict, name: str, target: float = 10) -> tuple[str, str]:
-    """A target tracking policy ``name`` (put, or replaced) tracking ``target`` on a metric
-    nobody puts, so its alarms keep the state SetAlarmState gives them; its high and low
-    alarms."""
-    autoscaling.put_scaling_policy(
-        PolicyName=name,
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": target,
-            "CustomizedMetricSpecification": {
-                "MetricName": name, "Namespace": "CDLab/Tests", "Statistic": "Average"
-            },
-        },
-        **resource,
-    )  # fmt: skip
-    return policy_alarms(autoscaling, resource, name)
-
-
-def policy_alarms(autoscaling, resource: dict, name: str) -> tuple[str, str]:
-    """Policy ``name``'s high and low alarms, once it has them."""
-    [policy] = poll(
-        lambda: [
-            p
-            for p in autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
-            if p["PolicyName"] == name
-        ],
-        until=lambda found: len(found) == 1 and len(found[0]["Alarms"]) == 2,
-        what=f"policy {name}'s two alarms",
-    )
-    high, low = [a["AlarmName"] for a in policy["Alarms"]]
-    return high, low
 
 
 def test_a_triggered_alarm_at_a_bound_is_a_not_scaled_activity_listed_only_when_asked(

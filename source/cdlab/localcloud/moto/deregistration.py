@@ -1,0 +1,62 @@
+"""DeregisterScalableTarget deletes what the target had, as Application Auto Scaling does.
+
+On AWS, deregistering a scalable target deletes its scaling policies and scheduled actions
+(https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DeregisterScalableTarget.html,
+https://docs.aws.amazon.com/autoscaling/application/userguide/delete-scheduled-action.html), and
+deleting a target tracking policy deletes the alarms made for it
+(https://docs.aws.amazon.com/autoscaling/application/userguide/delete-target-tracking-policy.html).
+Moto deletes only the target: its policies stay listed, their alarms in CloudWatch, and its
+scheduled actions stay too.
+
+Every way the kit deregisters a target ends in moto's
+``ApplicationAutoscalingBackend.deregister_scalable_target``: DeregisterScalableTarget through
+moto's server app, its replay from the journal at a restart, and CloudFormation deleting an
+``AWS::ApplicationAutoScaling::ScalableTarget`` (``MotoState.deregister_scalable_target``, also
+journaled). :func:`install` wraps it, once per process, so each deletes the same things, and a
+replay deletes what the policies were given since (their alarms) as the first run did.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+
+def install() -> None:
+    """Wrap moto's DeregisterScalableTarget so that it deletes the target's policies (their
+    alarms with them) and scheduled actions."""
+    # imported here, as MotoState does: it pulls in moto's EC2 and ECS
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+    deregister = ApplicationAutoscalingBackend.deregister_scalable_target
+    if getattr(deregister, "deletes_what_the_target_had", False):
+        return
+
+    @functools.wraps(deregister)
+    def deregister_scalable_target(
+        backend: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str
+    ) -> None:
+        deregister(backend, namespace, r_id, dimension)  # refuses a target it does not have
+        delete_owned(backend, namespace, r_id, dimension)
+
+    deregister_scalable_target.deletes_what_the_target_had = True  # type: ignore[attr-defined]
+    ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target  # type: ignore[method-assign]
+
+
+def delete_owned(
+    backend: ApplicationAutoscalingBackend, namespace: str, resource_id: str, dimension: str
+) -> None:
+    """Delete the scaling policies and scheduled actions of one target, as DeleteScalingPolicy
+    and DeleteScheduledAction do (a policy's alarms go with it)."""
+    target = (namespace, resource_id, dimension)
+    for policy in list(backend.policies.values()):
+        if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == target:
+            backend.delete_scaling_policy(policy.policy_name, *target)
+    for action in list(backend.scheduled_actions):
+        if (action.service_namespace, action.resource_id, action.scalable_dimension) == target:
+            backend.delete_scheduled_action(
+                namespace, action.scheduled_action_name, resource_id, dimension
+            )
