@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from cdlab.localcloud import control
 from tests.conftest import instance_pids
 from tests.integration.test_training_jobs import LONG, ROLE, finished, training_processes
 from tests.polling import poll
@@ -53,6 +54,8 @@ def test_every_instance_of_an_endpoint_gets_its_models_environment(sm, deploy, c
     assert described["PrimaryContainer"]["Environment"] == requested
     [first] = instance_pids(cloud.pid, name)
     assert_environment_set([first], cloud.pid)
+    warning = f"instances of {name}/AllTraffic keep the local cloud's PATH, PYTHONPATH, not the"
+    assert warning in control.log_file(cloud.home).read_text()
 
     sm.update_endpoint_weights_and_capacities(
         EndpointName=name,
@@ -150,6 +153,8 @@ def test_a_training_process_gets_its_jobs_environment(sm, s3, bucket, fm_image, 
     with training(sm, s3, bucket, fm_image, name, requested) as pids:
         assert_environment_set(pids, cloud.pid)
         assert sm.describe_training_job(TrainingJobName=name)["Environment"] == requested
+    warning = f"training job {name} keeps the local cloud's PYTHONPATH, not its Environment's"
+    assert warning in control.log_file(cloud.home).read_text()
 
 
 @pytest.mark.slow

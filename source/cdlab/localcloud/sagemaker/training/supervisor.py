@@ -169,6 +169,12 @@ class Supervisor:
         deadline = start + doc["StoppingCondition"].get(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
         )
+        if kept := containerenv.not_applied(doc.get("Environment")):
+            log.warning(
+                "training job %s keeps the local cloud's %s, not its Environment's",
+                name,
+                ", ".join(kept),
+            )
         env = containerenv.training_environment(
             doc.get("Environment"), doc["TrainingJobName"], doc["TrainingJobArn"]
         )
