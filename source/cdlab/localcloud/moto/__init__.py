@@ -13,5 +13,7 @@ moto's thread), ``records`` (the plain records ``state`` returns), ``metricdata`
 clients' metric datapoints that ``state`` runs on the backend it hands over), ``policyalarms``
 (a target tracking policy's alarms, put and found stale on the backends ``state`` hands over),
 ``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
-``OK``) and ``statistics`` (GetMetricStatistics in-process, for the local console).
+``OK``), ``deregistration`` (a deregistered scalable target's policies and scheduled actions,
+which moto keeps), ``wrapping`` (how those two wrap moto's backend methods, once) and
+``statistics`` (GetMetricStatistics in-process, for the local console).
 """

@@ -11,15 +11,17 @@ before a deployment, or a target tracking alarm, is not ``OK`` before anything w
 
 Every way the kit puts an alarm (PutMetricAlarm through moto's server app, CloudFormation's
 ``AWS::CloudWatch::Alarm``, a target tracking policy's alarms) ends in moto's
-``CloudWatchBackend.put_metric_alarm``: :func:`install` wraps it, once per process.
+``CloudWatchBackend.put_metric_alarm``: :func:`install` wraps it (:mod:`wrapping`).
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Any
 
 from moto.cloudwatch.models import Alarm, CloudWatchBackend
+
+from cdlab.localcloud.moto.wrapping import wrap_once
 
 INITIAL_STATE = "INSUFFICIENT_DATA"
 KEPT = ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp")
@@ -27,11 +29,10 @@ KEPT = ("state_value", "state_reason", "state_reason_data", "state_updated_times
 
 def install() -> None:
     """Wrap moto's PutMetricAlarm so that alarms start and stay as CloudWatch has them."""
-    put = CloudWatchBackend.put_metric_alarm
-    if getattr(put, "sets_cloudwatch_states", False):
-        return
+    wrap_once(CloudWatchBackend, "put_metric_alarm", _setting_states)
 
-    @functools.wraps(put)
+
+def _setting_states(put: Callable[..., Alarm]) -> Callable[..., Alarm]:
     def put_metric_alarm(backend: CloudWatchBackend, *args: Any, **kwargs: Any) -> Alarm:
         name = kwargs["name"] if "name" in kwargs else args[0]
         before = backend.alarms.get(name)
@@ -43,5 +44,4 @@ def install() -> None:
                 setattr(alarm, attribute, getattr(before, attribute))
         return alarm
 
-    put_metric_alarm.sets_cloudwatch_states = True  # type: ignore[attr-defined]
-    CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
+    return put_metric_alarm

@@ -12,14 +12,16 @@ Every way the kit deregisters a target ends in moto's
 ``ApplicationAutoscalingBackend.deregister_scalable_target``: DeregisterScalableTarget through
 moto's server app, its replay from the journal at a restart, and CloudFormation deleting an
 ``AWS::ApplicationAutoScaling::ScalableTarget`` (``MotoState.deregister_scalable_target``, also
-journaled). :func:`install` wraps it, once per process, so each deletes the same things, and a
+journaled). :func:`install` wraps it (:mod:`wrapping`), so each deletes the same things, and a
 replay deletes what the policies were given since (their alarms) as the first run did.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from cdlab.localcloud.moto.wrapping import wrap_once
 
 if TYPE_CHECKING:
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
@@ -31,19 +33,17 @@ def install() -> None:
     # imported here, as MotoState does: it pulls in moto's EC2 and ECS
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 
-    deregister = ApplicationAutoscalingBackend.deregister_scalable_target
-    if getattr(deregister, "deletes_what_the_target_had", False):
-        return
+    wrap_once(ApplicationAutoscalingBackend, "deregister_scalable_target", _deleting_owned)
 
-    @functools.wraps(deregister)
+
+def _deleting_owned(deregister: Callable[..., None]) -> Callable[..., None]:
     def deregister_scalable_target(
         backend: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str
     ) -> None:
         deregister(backend, namespace, r_id, dimension)  # refuses a target it does not have
         delete_owned(backend, namespace, r_id, dimension)
 
-    deregister_scalable_target.deletes_what_the_target_had = True  # type: ignore[attr-defined]
-    ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target  # type: ignore[method-assign]
+    return deregister_scalable_target
 
 
 def delete_owned(
