@@ -219,3 +219,29 @@ def test_what_moto_holds_and_the_scaling_story_survive_a_crash(tmp_path, monkeyp
 def activities(cloud: PrivateCloud) -> list[dict]:
     scaling = cloud.client("application-autoscaling")
     return scaling.describe_scaling_activities(ServiceNamespace="sagemaker")["ScalingActivities"]
+
+
+def test_the_state_an_alarm_was_evaluated_to_comes_back_after_a_crash(private) -> None:
+    """On a metric a client puts, whose datapoints a restart does not keep: the alarm comes back
+    in the state the evaluation set, not in a new alarm's INSUFFICIENT_DATA."""
+    private.patch.setenv("CDLAB_TIME_SCALE", "60")
+    private.up()
+    cloudwatch = private.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="quality", Namespace="CDLab/Tests", MetricName="MatchRate",
+        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=0.8,
+        ComparisonOperator="LessThanThreshold",
+    )  # fmt: skip
+    cloudwatch.put_metric_data(
+        Namespace="CDLab/Tests", MetricData=[{"MetricName": "MatchRate", "Value": 0.5}]
+    )
+    evaluated = poll(
+        lambda: cloudwatch.describe_alarms(AlarmNames=["quality"])["MetricAlarms"][0],
+        until=lambda alarm: alarm["StateValue"] == "ALARM",
+        timeout=30,
+        what="the alarm to be evaluated to ALARM",
+    )
+    private.kill()
+    private.up()
+    [after] = private.client("cloudwatch").describe_alarms(AlarmNames=["quality"])["MetricAlarms"]
+    assert (after["StateValue"], after["StateReason"]) == ("ALARM", evaluated["StateReason"])

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from cdlab.localcloud.cloudwatch.alarms import AlarmEvaluator
 from cdlab.localcloud.cloudwatch.metrics import Metrics
+from cdlab.localcloud.moto.bridge import MotoBridge
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.state.journal import KIND, Journal
+from cdlab.localcloud.state.store import Store
 
 DIMENSIONS = [{"Name": "EndpointName", "Value": "shop"}]
 
@@ -33,11 +37,16 @@ def state(cloudwatch, name: str) -> str:
 
 
 @pytest.fixture
-def evaluate(monkeypatch: pytest.MonkeyPatch, moto: MotoState):
+def journal(tmp_path: Path) -> Journal:
+    return Journal(Store(tmp_path / "state.db"))
+
+
+@pytest.fixture
+def evaluate(monkeypatch: pytest.MonkeyPatch, moto: MotoState, journal: Journal):
     """One evaluation as after a flush that ends now (a CloudWatch minute is a second at 60)."""
     monkeypatch.setenv("CDLAB_TIME_SCALE", "60")
     metrics = Metrics(moto)
-    evaluator = AlarmEvaluator(metrics, moto)
+    evaluator = AlarmEvaluator(metrics, moto, journal)
 
     def run() -> None:
         metrics.last_flush = time.time() + 0.01
@@ -118,3 +127,32 @@ def test_every_period_missing_is_insufficient_data_unless_missing_data_is_ignore
     assert alarm["StateValue"] == "INSUFFICIENT_DATA"
     assert alarm["StateReason"] == "Insufficient Data: 1 datapoint was unknown."
     assert state(cloudwatch, "ignored") == "ALARM"
+
+
+def test_the_states_it_sets_come_back_from_the_journal_the_latest_only(
+    moto: MotoState, moto_client, evaluate, journal: Journal
+) -> None:
+    """As after a restart: the alarm is made again from the journal, then put back in the
+    state the evaluator last set, which took the place of the one before it."""
+    cloudwatch = moto_client("cloudwatch")
+    alarm = {
+        "name": "kept-across", "namespace": "CDLab/Notebooks", "metric_name": "Kept",
+        "dimensions": DIMENSIONS, "statistic": "Average", "period": 60, "evaluation_periods": 1,
+        "threshold": 0.8, "comparison_operator": "LessThanThreshold", "description": "",
+        "alarm_actions": [], "treat_missing_data": "notBreaching",
+    }  # fmt: skip
+    moto.call(journal.call, moto, MotoState.put_metric_alarm, (), alarm)
+    put(cloudwatch, "Kept", 0.5)
+    evaluate()
+    assert state(cloudwatch, "kept-across") == "ALARM"
+    time.sleep(1.1)  # the next minute
+    put(cloudwatch, "Kept", 0.9)
+    evaluate()
+    before = cloudwatch.describe_alarms(AlarmNames=["kept-across"])["MetricAlarms"][0]
+    assert before["StateValue"] == "OK"
+    assert len(journal.store.all(KIND)) == 2  # the alarm, and its latest state
+
+    moto.call(moto.delete_alarms, ["kept-across"])  # what a restart loses
+    assert journal.replay(MotoBridge(moto)) == 2
+    after = cloudwatch.describe_alarms(AlarmNames=["kept-across"])["MetricAlarms"][0]
+    assert (after["StateValue"], after["StateReason"]) == ("OK", before["StateReason"])

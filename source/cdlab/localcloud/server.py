@@ -153,7 +153,10 @@ class Gateway:
             self.store, artifact_store, launcher, self.router, self.moto, self.service_roles
         )
         self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store, self.moto)
-        listeners = [AlarmEvaluator(metrics, self.moto).evaluate, self.autoscaler.evaluate]
+        listeners = [
+            AlarmEvaluator(metrics, self.moto, self.journal).evaluate,
+            self.autoscaler.evaluate,
+        ]
         self.telemetry = asyncio.create_task(
             Telemetry(metrics, self.router, launcher, listeners, self.logs).run()
         )

@@ -11,7 +11,9 @@ TreatMissingData says: ``breaching`` and ``notBreaching`` count a missing period
 makes the alarm INSUFFICIENT_DATA (``Insufficient Data: 3 datapoints were unknown.``) and the
 second keeps its state
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
-A new alarm starts in INSUFFICIENT_DATA (:mod:`..moto.alarmstates`). The alarms are read
+A new alarm starts in INSUFFICIENT_DATA (:mod:`..moto.alarmstates`). The states set here are
+journaled, the latest of each alarm only, so a restart brings every alarm back in its state. The
+alarms are read
 from moto and the new states set with moto's own ``set_alarm_state`` (so DescribeAlarms and its
 history show them) on moto's thread, through its owner; the evaluation runs on the event loop,
 which owns the datapoints.
@@ -19,7 +21,9 @@ which owns the datapoints.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,6 +39,10 @@ from cdlab.localcloud.cloudwatch.metrics import (
 )
 from cdlab.localcloud.moto.records import MetricAlarm
 from cdlab.localcloud.moto.state import MotoState
+from cdlab.localcloud.protocols.errors import AWSError
+from cdlab.localcloud.state.journal import Journal
+
+log = logging.getLogger("cdlab.alarms")
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": operator.gt,
@@ -51,9 +59,10 @@ WORDS = {
 
 
 class AlarmEvaluator:
-    def __init__(self, metrics: Metrics, moto: MotoState) -> None:
+    def __init__(self, metrics: Metrics, moto: MotoState, journal: Journal) -> None:
         self.metrics = metrics
         self.moto = moto
+        self.journal = journal  # the states it sets, so that a restart brings them back
         self.written: set[SeriesKey] = set()  # series that have had datapoints since the start
 
     async def evaluate(self) -> None:
@@ -63,7 +72,19 @@ class AlarmEvaluator:
             points = await self._points(alarm)
             change = None if points is None else self._evaluate(alarm, points)
             if change is not None:
-                await self.moto.run(self.moto.set_alarm_state, alarm.name, *change)
+                await self._set_state(alarm.name, change)
+
+    async def _set_state(self, name: str, change: tuple[str, str, str]) -> None:
+        """Set the alarm's new state, journaled in place of the last one this set it to, so a
+        restart brings the alarm back in it, as CloudWatch keeps it; set all the same, and
+        logged, if the state dir cannot keep it."""
+        replacing = "alarm-state-" + hashlib.sha256(name.encode()).hexdigest()
+        call = (self.moto, MotoState.set_alarm_state, (name, *change), {}, replacing)
+        try:
+            await self.moto.run(self.journal.call, *call)
+        except AWSError as e:
+            log.warning("alarm %s: its state is not kept across a restart: %s", name, e.message)
+            await self.moto.run(self.moto.set_alarm_state, name, *change)
 
     async def _points(self, alarm: MetricAlarm) -> list[Datapoint | None] | None:
         """The alarm's evaluation windows, newest first: on a series the local cloud emits, from

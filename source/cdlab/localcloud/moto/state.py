@@ -317,6 +317,7 @@ class MotoState(MotoThread):
         alarms = self.cloudwatch_backend().alarms
         return {name: alarms[name].state_value for name in names if name in alarms}
 
+    @replayable
     @on_moto_thread
     def set_alarm_state(self, name: str, reason: str, reason_data: str, state: str) -> None:
         """SetAlarmState; an alarm deleted since it was read stays deleted."""

@@ -11,7 +11,8 @@ Deletes are replayed too, so what comes back is what there was.
 
 The kit's own changes to what moto keeps in memory (a stack's roles, Glue databases, rules,
 scalable targets, scaling policies and alarms, made in moto's backends by the CloudFormation
-engine; a target tracking policy's alarms, made and deleted by the autoscaler) are journaled
+engine; a target tracking policy's alarms, made and deleted by the autoscaler; the states the
+alarm evaluation sets, each alarm's latest in place of the one before) are journaled
 too, as calls (:mod:`cdlab.localcloud.moto.replayable`), in the same sequence: so the journal
 alone is the order things happened in, and a client's change to what a stack made (a table in
 its database, a policy on its role) is replayed after the stack made it and before the stack's
@@ -111,20 +112,26 @@ class Journal:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        replacing: str | None = None,
     ) -> Any:
         """On moto's thread: journal the kit's own change ``fn(moto, *args, **kwargs)`` (a
         :func:`replayable` one making one change, whole or not at all), then make it; its
-        result. One that fails is taken out again, as a refused request is."""
+        result. One that fails is taken out again, as a refused request is. With ``replacing``,
+        a key of the caller's, the change takes the place of the last one journaled under it,
+        last in the journal: for a change only the latest of which matters (an alarm's state)."""
         if REPLAYABLE.get(name_of(fn)) is not fn:
             raise TypeError(f"{name_of(fn)} is not a replayable change")
         entry = uuid.uuid4()
+        key = entry.hex if replacing is None else replacing
         doc = {"call": name_of(fn), "args": list(args), "kwargs": kwargs, "seed": entry.int}
-        self.store.put(KIND, entry.hex, doc)
+        if replacing is not None:
+            self.forget(key)
+        self.store.put(KIND, key, doc)
         try:
             with seeded(entry.int):
                 return fn(moto, *args, **kwargs)
         except Exception:
-            self.forget(entry.hex)
+            self.forget(key)
             raise
 
     def replay(self, moto: MotoBridge) -> int:
