@@ -36,9 +36,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from cdlab import config
 from cdlab.localcloud.autoscaling import notscaled
@@ -67,7 +66,6 @@ ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
 ACTIVITY = "scaling-activity"
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
-T = TypeVar("T")
 
 
 @dataclass
@@ -163,13 +161,7 @@ class Autoscaler:
                 await self._track(target, mine)
         stale = await self.moto.run(self.moto.stale_policy_alarms)
         if stale:  # a replaced or deleted policy's, which target tracking deletes with it
-            await self._journaled(MotoState.delete_alarms, stale)
-
-    async def _journaled(self, change: Callable[..., T], *args: Any) -> T:
-        """``change(self.moto, *args)``, a replayable change to moto's state, journaled then
-        made on moto's thread, so that a restart brings it back; raises the store's
-        StateNotSaved, nothing made, if it cannot be journaled."""
-        return await self.moto.run(self.journal.call, self.moto, change, args, {})
+            await self.journal.change(self.moto, MotoState.delete_alarms, stale)
 
     async def policy_alarms(self, policy_arn: str) -> list[dict[str, str]]:
         """The alarms of a policy just put, as PutScalingPolicy answers them (AlarmName,
@@ -208,7 +200,9 @@ class Autoscaler:
         if not specs:
             return None
         try:
-            names = await self._journaled(MotoState.put_policy_alarms, policy.policy_arn, specs)
+            names = await self.journal.change(
+                self.moto, MotoState.put_policy_alarms, policy.policy_arn, specs
+            )
         except AWSError as e:
             name = policy.policy_name
             log.error("%s: alarms of policy %s not made: %s", policy.resource_id, name, e.message)

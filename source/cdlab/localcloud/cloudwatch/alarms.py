@@ -79,9 +79,10 @@ class AlarmEvaluator:
         restart brings the alarm back in it, as CloudWatch keeps it; set all the same, and
         logged, if the state dir cannot keep it."""
         replacing = "alarm-state-" + hashlib.sha256(name.encode()).hexdigest()
-        call = (self.moto, MotoState.set_alarm_state, (name, *change), {}, replacing)
         try:
-            await self.moto.run(self.journal.call, *call)
+            await self.journal.change(
+                self.moto, MotoState.set_alarm_state, name, *change, replacing=replacing
+            )
         except AWSError as e:
             log.warning("alarm %s: its state is not kept across a restart: %s", name, e.message)
             await self.moto.run(self.moto.set_alarm_state, name, *change)

@@ -134,6 +134,17 @@ class Journal:
             self.forget(key)
             raise
 
+    async def change(
+        self,
+        moto: MotoState,
+        fn: Callable[..., Any],
+        *args: Any,
+        replacing: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """From the event loop: :meth:`call` on moto's thread, awaited; its result."""
+        return await moto.run(self.call, moto, fn, args, kwargs, replacing)
+
     def replay(self, moto: MotoBridge) -> int:
         """Make every journaled request and call again, in order; returns how many succeeded.
 

@@ -32,7 +32,7 @@ async def journaled(ctx: Context, fn: Callable[..., Any], *args: Any, **kwargs: 
     """``fn(ctx.moto, *args, **kwargs)``, a :func:`replayable` change, journaled then made on
     moto's thread; its result. A failure (the journal's too) is the handler's."""
     try:
-        return await ctx.moto.run(ctx.journal.call, ctx.moto, fn, args, kwargs)
+        return await ctx.journal.change(ctx.moto, fn, *args, **kwargs)
     except Exception as e:
         raise handler_failure(e) from None
 
