@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
+import botocore.session
 import numpy as np
 import pytest
 
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
 from cdlab.localcloud.sagemaker.images import fm_image_uri
+from cdlab.service_models import shared_loader
 from tests.roles import make_execution_roles
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
@@ -31,6 +33,17 @@ def instance_pids(cloud_pid: int, endpoint: str) -> list[int]:
         for pid, cmdline in children_with_pids(cloud_pid)
         if endpoint.encode() in cmdline and b"cdlab.fm.serve_container" in cmdline
     ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_service_models() -> Iterator[None]:
+    """Every botocore session of a test process shares the service models parsed for its data
+    path (``cdlab.service_models``). Each test gets a fresh default session and most make clients
+    of their own; a fresh session would parse endpoints.json and each model again, which was
+    half the CPU of the fast tier's test processes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,9 @@ def speaking(service: str, protocol: str, root: Path, **config: Any) -> Any:
     speaks ``protocol`` (``smithy-rpc-v2-cbor``, ``query``, ``json``) with botocore's own
     serializer and parser; its model is written under ``root``."""
     doc = botocore.session.get_session().get_component("data_loader")
-    model = doc.load_service_model(service, "service-2")
-    model["metadata"] = {**model["metadata"], "protocol": protocol, "protocols": [protocol]}
+    published = doc.load_service_model(service, "service-2")  # the loader's, shared: not changed
+    metadata = {**published["metadata"], "protocol": protocol, "protocols": [protocol]}
+    model = {**published, "metadata": metadata}
     folder = root / service / model["metadata"]["apiVersion"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "service-2.json").write_text(json.dumps(model))

@@ -11,9 +11,8 @@ hold, naming the service it plays (``X-Cdlab-Service-Principal``), so that the l
 evaluates the role's trust policy for that service, as AWS does for the real one; a refusal
 becomes the service's own words.
 
-Every session made here shares one botocore data loader (:func:`session`): a fresh session
-would parse endpoints.json and each service's model again, a tenth of a second a client, and
-the local services make several clients per action and per build.
+Every session made here shares the process's botocore data loader (:func:`session`,
+:mod:`cdlab.service_models`): the local services make several clients per action and per build.
 """
 
 from __future__ import annotations
@@ -27,12 +26,12 @@ import boto3
 import botocore.session
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
-from botocore.loaders import Loader
 
 from cdlab import config
 from cdlab.localcloud import control
 from cdlab.localcloud.protocols.enforcement import SERVICE_PRINCIPAL_HEADER
 from cdlab.pipeline.definition import PipelineError
+from cdlab.service_models import shared_loader
 
 CODEBUILD = "codebuild.amazonaws.com"
 CODEPIPELINE = "codepipeline.amazonaws.com"
@@ -65,22 +64,13 @@ class Credentials:
         return session(self.access_key_id, self.secret_access_key, self.session_token, region)
 
 
-@functools.cache
-def _loader() -> Loader:
-    """This process's botocore data loader; it keeps what it parsed."""
-    return botocore.session.Session().get_component("data_loader")
-
-
 def session(
     key_id: str, secret: str, token: str | None = None, region: str | None = None
 ) -> boto3.Session:
-    """A session with this key whose clients share the process's parsed service models. The
-    shared loader goes in after boto3 set the session up (boto3 adds its own data directory to
-    the loader it finds then: to a fresh one, not every time to the shared one)."""
+    """A session with this key whose clients share the process's parsed service models."""
     core = botocore.session.Session()
-    made = boto3.Session(key_id, secret, token, region, botocore_session=core)
-    core.register_component("data_loader", _loader())
-    return made
+    core.register_component("data_loader", shared_loader(core.get_config_variable("data_path")))
+    return boto3.Session(key_id, secret, token, region, botocore_session=core)
 
 
 def _services_session(home: Path | None = None) -> boto3.Session:

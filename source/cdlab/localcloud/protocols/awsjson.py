@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import botocore.loaders
 import botocore.session
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel, Shape
 
@@ -69,9 +71,17 @@ DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 @functools.cache
+def _published_models() -> botocore.loaders.Loader:
+    """A data loader no client shares: a botocore client changes the models its loader hands it
+    (an S3 client strips ``/{Bucket}`` from an operation's path when it first calls it), and the
+    local cloud reads each model as published."""
+    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+
+
+@functools.cache
 def service_model(name: str) -> ServiceModel:
     """botocore's model of service ``name``, with the :data:`DOCUMENTED_LIMITS` it lacks."""
-    data = botocore.session.get_session().get_service_data(name)
+    data = _published_models().load_service_model(name, "service-2")
     limits = DOCUMENTED_LIMITS.get(name)
     if limits:
         data = {**data, "shapes": _limited(data["shapes"], limits)}
