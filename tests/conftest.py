@@ -59,7 +59,7 @@ def fresh_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[control.Cloud]:
     """One local cloud for the session, in its own state dir, always stopped at the end."""
     home = tmp_path_factory.mktemp("cdlab-home")
-    running = control.up(home, free_port())
+    running = control.up(home, free_port(), with_parent=True)
     try:
         yield running
     finally:

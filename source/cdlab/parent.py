@@ -1,7 +1,9 @@
-"""Child processes of the local cloud (instances, training jobs) die with it: never orphans."""
+"""Child processes of the local cloud (instances, training jobs) die with it, and a cloud started
+for one process (a test session) stops when that process exits: never orphans."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -28,3 +30,15 @@ def die_with_parent(parent_pid: int | None) -> None:
     if parent_pid is not None and os.getppid() != parent_pid:
         print(f"parent process {parent_pid} is gone; exiting", file=sys.stderr, flush=True)
         sys.exit(EXIT_PARENT_GONE)
+
+
+async def stop_when_parent_gone(
+    parent_pid: int, stop: asyncio.Event, interval: float = 0.5
+) -> None:
+    """Set ``stop`` once ``parent_pid`` is no longer this process's parent (it exited, and this
+    process was handed to init). Polled, not PR_SET_PDEATHSIG: the kernel signals when the
+    parent's *thread* ends, and a cloud must outlive the thread that started it."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    log.info("parent process %d is gone; stopping", parent_pid)
+    stop.set()

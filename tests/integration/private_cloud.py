@@ -33,7 +33,7 @@ class PrivateCloud:
     pid: int = 0
 
     def up(self) -> None:
-        self.pid = control.up(self.home, self.port).pid
+        self.pid = control.up(self.home, self.port, with_parent=True).pid
         for key, value in control.client_environment(self.home, self.port).items():
             self.patch.setenv(key, value)
 

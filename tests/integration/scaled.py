@@ -206,4 +206,4 @@ def _up(home: Path, port: int, latency: str) -> control.Cloud:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
         patch.setenv("CDLAB_LATENCY", latency)
-        return control.up(home, port)
+        return control.up(home, port, with_parent=True)

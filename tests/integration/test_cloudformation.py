@@ -611,7 +611,7 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
     tmp_path, monkeypatch, fm_image
 ) -> None:
     home, port = tmp_path / "home", free_port()
-    control.up(home, port)
+    control.up(home, port, with_parent=True)
     try:
         for key, value in control.client_environment(home, port).items():
             monkeypatch.setenv(key, value)
@@ -639,7 +639,7 @@ def test_stacks_survive_a_restart_and_an_interrupted_create_rolls_back(
         )
         control.down(home)  # while the endpoint is still being created
 
-        control.up(home, port)
+        control.up(home, port, with_parent=True)
         cfn = boto3.Session().client("cloudformation")
         assert status(cfn, "kept") == "CREATE_COMPLETE"
         assert story(cfn, "kept") == before

@@ -30,7 +30,7 @@ def clients(home, port, monkeypatch):
 
 def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
     home, port = tmp_path / "home", free_port()
-    control.up(home, port)
+    control.up(home, port, with_parent=True)
     try:
         sm, runtime, s3 = clients(home, port, monkeypatch)
         create_kept_endpoint(sm, s3)
@@ -40,7 +40,7 @@ def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
         )["Body"].read()
 
         assert control.down(home)
-        cloud = control.up(home, port)
+        cloud = control.up(home, port, with_parent=True)
         sm, runtime, _ = clients(home, port, monkeypatch)
         sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
         after = runtime.invoke_endpoint(
@@ -61,7 +61,7 @@ def test_endpoints_come_back_after_down_and_up(tmp_path, monkeypatch) -> None:
 
         assert control.down(home)
         forget_snapshot_environment(home, "kept")  # as a kit that kept none saved it
-        control.up(home, port)
+        control.up(home, port, with_parent=True)
         sm, runtime, _ = clients(home, port, monkeypatch)
         sm.get_waiter("endpoint_in_service").wait(EndpointName="kept")
         again = runtime.invoke_endpoint(

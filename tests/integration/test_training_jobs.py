@@ -463,7 +463,7 @@ def test_invalid_requests_get_sagemakers_errors(sm, create, completed: dict, buc
 @pytest.mark.slow
 def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monkeypatch) -> None:
     home, port = tmp_path / "home", free_port()
-    control.up(home, port)
+    control.up(home, port, with_parent=True)
     try:
         for key, value in control.client_environment(home, port).items():
             monkeypatch.setenv(key, value)
@@ -500,7 +500,7 @@ def test_a_job_in_progress_when_the_cloud_stops_comes_back_failed(tmp_path, monk
         )
         assert control.down(home)
         assert training_processes("interrupted") == []
-        control.up(home, port)
+        control.up(home, port, with_parent=True)
         described = (
             boto3.Session().client("sagemaker").describe_training_job(TrainingJobName="interrupted")
         )

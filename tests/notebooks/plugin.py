@@ -70,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["CDLAB_TARGET"] = "local"
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     if os.environ.get("NOTEBOOKS_AS", "participant") != "admin":
-        os.environ.update(participant_environment(control.up(home, port)))
+        os.environ.update(participant_environment(control.up(home, port, with_parent=True)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

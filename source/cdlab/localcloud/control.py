@@ -199,8 +199,10 @@ def running(home: Path) -> Cloud | None:
     return Cloud(home, info["port"], info["pid"])
 
 
-def up(home: Path, port: int, timeout: float = 30.0) -> Cloud:
-    """Start the local cloud in the background (or return the one already running)."""
+def up(home: Path, port: int, timeout: float = 30.0, *, with_parent: bool = False) -> Cloud:
+    """Start the local cloud in the background (or return the one already running). It runs
+    until stopped, or, ``with_parent``, until this process exits (a test session's cloud must
+    not outlive a session that is killed before its fixtures can stop it)."""
     current = running(home)
     if current is not None:
         return current
@@ -214,7 +216,8 @@ def up(home: Path, port: int, timeout: float = 30.0) -> Cloud:
         log_file(home).parent.mkdir(parents=True, exist_ok=True)
         with open(log_file(home), "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", SERVER_MODULE, "--home", str(home), "--port", str(port)],
+                [sys.executable, "-m", SERVER_MODULE, "--home", str(home), "--port", str(port)]
+                + (["--parent-pid", str(os.getpid())] if with_parent else []),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
