@@ -172,3 +172,34 @@ def test_a_training_process_gets_its_jobs_name_and_arn_whatever_its_environment(
         for pid in pids:
             assert {k: environ(pid).get(k) for k in expected} == expected
         assert described["Environment"] == requested
+
+
+def test_a_models_environment_over_32_kb_combined_is_refused(sm, fm_image, upload_model) -> None:
+    """Each key and value may hold 1024 bytes, all of them together no more than 32 KB
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html)."""
+    container = {"Image": fm_image, "ModelDataUrl": upload_model(1)}
+    full = {f"K{i:02d}": "v" * 1021 for i in range(32)}  # 32 * (3 + 1021) = 32768 bytes
+    over = full | {"K00": "v" * 1022}
+    wide = {f"K{i:02d}": "é" * 1000 for i in range(17)}  # 17,051 characters, 34,051 bytes
+    sm.create_model(
+        ModelName="env-32kb",
+        PrimaryContainer=container | {"Environment": full},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
+    )
+    try:
+        assert sm.describe_model(ModelName="env-32kb")["PrimaryContainer"]["Environment"] == full
+        for name, environment, size in (("env-over", over, 32769), ("env-wide", wide, 34051)):
+            code, message = error_of(
+                sm.create_model,
+                ModelName=name,
+                PrimaryContainer=container | {"Environment": environment},
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/me",
+            )
+            assert (code, message) == (
+                "ValidationException",
+                "The maximum length of all keys and values in the Environment maps of a model's "
+                f"containers, combined, is 32 KB (32768 bytes); this model's is {size} bytes.",
+            )
+            assert error_of(sm.describe_model, ModelName=name)[0] == "ValidationException"
+    finally:
+        sm.delete_model(ModelName="env-32kb")

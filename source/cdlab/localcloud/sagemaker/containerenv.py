@@ -23,10 +23,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from cdlab.localcloud.protocols.errors import ValidationException
 
 KEPT = frozenset({"PATH", "PYTHONHOME", "PYTHONPATH", "LD_LIBRARY_PATH", "LD_PRELOAD"})
+# "The maximum length of all keys and values in the map, combined, is 32 KB", and of all the maps
+# of a CreateModel's containers (ContainerDefinition, above); botocore's model has only the 1024
+# of each key and value
+MODEL_ENVIRONMENT_BYTES = 32 * 1024
 
 
 def process_environment(requested: Mapping[str, str] | None) -> dict[str, str]:
@@ -61,4 +66,20 @@ def check_settable(requested: Mapping[str, str] | None, member: str) -> None:
         raise ValidationException(
             f"{member}: the value of {', '.join(held)} holds a NUL character, which the local "
             "cloud cannot set in a process's environment."
+        )
+
+
+def check_model_size(containers: list[Mapping[str, Any]]) -> None:
+    """Refuse a model whose containers' Environment maps hold more than 32 KB of keys and
+    values, combined, as SageMaker does; ``containers`` as CreateModel gives them."""
+    size = sum(
+        len(key.encode()) + len(value.encode())
+        for container in containers
+        for key, value in (container.get("Environment") or {}).items()
+    )
+    if size > MODEL_ENVIRONMENT_BYTES:
+        raise ValidationException(
+            "The maximum length of all keys and values in the Environment maps of a model's "
+            f"containers, combined, is 32 KB ({MODEL_ENVIRONMENT_BYTES} bytes); this model's "
+            f"is {size} bytes."
         )

@@ -35,6 +35,7 @@ class Models:
         )
         if not containers:
             raise ValidationException("Either PrimaryContainer or Containers must be specified.")
+        containerenv.check_model_size(containers)
         if len(containers) > 1:
             raise ValidationException(
                 "The local cloud serves single-container models; give one PrimaryContainer."
