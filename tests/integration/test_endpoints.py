@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import children_with_pids, small_model
+from tests.polling import poll
 
 ROW = np.eye(20, dtype=np.float32)[3]
 BODY = json.dumps({"instances": [{"features": ROW.tolist()}]})
@@ -181,6 +182,14 @@ def test_failed_new_fleet_rolls_back_to_the_old_config(
     assert invoke(runtime, name) == ("AllTraffic", score(1))
 
 
+def shipped(logs, group: str) -> list[str]:
+    """The messages of log group ``group`` (none while it does not exist)."""
+    try:
+        return [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+
+
 def failure_reason(sm, name: str, image: str, model_data_url: str) -> str:
     """The FailureReason of endpoint ``name``, created with one instance of a model of ``image``
     and ``model_data_url`` and expected to fail."""
@@ -209,10 +218,12 @@ def test_unknown_image_fails_the_endpoint_with_a_reason(sm, upload_model) -> Non
 
 
 def test_a_container_that_exits_before_its_ping_fails_as_sagemaker_words_it(
-    sm, s3, bucket, fm_image
+    sm, s3, logs, bucket, fm_image
 ) -> None:
     """A readable archive without a model in it: the container starts, exits, and never passes
-    its ping; the reason is SageMaker's sentence, then the instance's exit and last log line."""
+    its ping; the reason is SageMaker's sentence, then the instance's exit and last log line,
+    and that line is in CloudWatch Logs, where the sentence sends the reader, however short the
+    instance's life."""
     name = "no-model-inside"
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
@@ -227,6 +238,11 @@ def test_a_container_that_exits_before_its_ping_fails_as_sagemaker_words_it(
         "check. Please check CloudWatch logs for this endpoint. Instance i-"
     )
     assert "exited with code" in reason
+    poll(
+        lambda: shipped(logs, f"/aws/sagemaker/Endpoints/{name}"),
+        until=lambda messages: any(message in reason for message in messages),
+        what="the instance's last log line in CloudWatch Logs",
+    )
     sm.delete_endpoint(EndpointName=name)
 
 

@@ -66,7 +66,8 @@ class Telemetry:
             await asyncio.sleep(max(0.0, min(started + period, now + tick) - now))
             due = time.time() >= started + period
             try:
-                usage = await asyncio.to_thread(self._collect, list(self.launcher.running), due)
+                instances = [*self.launcher.running, *self.launcher.take_ended()]
+                usage = await asyncio.to_thread(self._collect, instances, due)
                 if not due:
                     continue
                 await self.metrics.flush(started, self.router.instance_counts(), usage)

@@ -85,7 +85,8 @@ ExitCallback = Callable[[Instance], Awaitable[None]]
 
 class InstanceLauncher:
     """Starts, watches and stops instance processes under ``<home>/instances``; ``running`` holds
-    every instance started and not yet exited, of every endpoint."""
+    every instance started and not yet exited, of every endpoint, and :meth:`take_ended` those
+    that exited since it was last called (their logs' last lines are still to ship)."""
 
     def __init__(
         self,
@@ -102,6 +103,7 @@ class InstanceLauncher:
         self.on_unexpected_exit = on_unexpected_exit
         self.startup_timeout = startup_timeout
         self.running: set[Instance] = set()
+        self.ended: list[Instance] = []
 
     async def start(
         self,
@@ -242,12 +244,17 @@ class InstanceLauncher:
             f"health check within {startup_timeout:.0f} seconds.",
         )
 
+    def take_ended(self) -> list[Instance]:
+        taken, self.ended = self.ended, []
+        return taken
+
     async def _watch(self, instance: Instance) -> None:
         """Wait for the process to exit; an exit nobody asked for goes to ``on_unexpected_exit``,
         whose failure is logged here rather than lost with this task."""
         await instance.process.wait()
         instance.exited.set()
         self.running.discard(instance)
+        self.ended.append(instance)
         if instance.stopping or self.on_unexpected_exit is None:
             return
         try:
