@@ -156,3 +156,4 @@ def test_the_states_it_sets_come_back_from_the_journal_the_latest_only(
     assert journal.replay(MotoBridge(moto)) == 2
     after = cloudwatch.describe_alarms(AlarmNames=["kept-across"])["MetricAlarms"][0]
     assert (after["StateValue"], after["StateReason"]) == ("OK", before["StateReason"])
+    assert after["StateUpdatedTimestamp"] == before["StateUpdatedTimestamp"]  # not the replay's

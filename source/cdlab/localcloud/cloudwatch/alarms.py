@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import operator
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -76,16 +77,17 @@ class AlarmEvaluator:
 
     async def _set_state(self, name: str, change: tuple[str, str, str]) -> None:
         """Set the alarm's new state, journaled in place of the last one this set it to, so a
-        restart brings the alarm back in it, as CloudWatch keeps it; set all the same, and
-        logged, if the state dir cannot keep it."""
+        restart brings the alarm back in it, as CloudWatch keeps it (its time too); set all the
+        same, and logged, if the state dir cannot keep it."""
         replacing = "alarm-state-" + hashlib.sha256(name.encode()).hexdigest()
+        args = (name, *change, time.time())
         try:
             await self.journal.change(
-                self.moto, MotoState.set_alarm_state, name, *change, replacing=replacing
+                self.moto, MotoState.set_alarm_state, *args, replacing=replacing
             )
         except AWSError as e:
             log.warning("alarm %s: its state is not kept across a restart: %s", name, e.message)
-            await self.moto.run(self.moto.set_alarm_state, name, *change)
+            await self.moto.run(self.moto.set_alarm_state, *args)
 
     async def _points(self, alarm: MetricAlarm) -> list[Datapoint | None] | None:
         """The alarm's evaluation windows, newest first: on a series the local cloud emits, from

@@ -319,11 +319,17 @@ class MotoState(MotoThread):
 
     @replayable
     @on_moto_thread
-    def set_alarm_state(self, name: str, reason: str, reason_data: str, state: str) -> None:
-        """SetAlarmState; an alarm deleted since it was read stays deleted."""
+    def set_alarm_state(
+        self, name: str, reason: str, reason_data: str, state: str, at: float | None = None
+    ) -> None:
+        """SetAlarmState; an alarm deleted since it was read stays deleted. ``at`` (epoch
+        seconds), when given, is the StateUpdatedTimestamp: a replay keeps the change's time."""
         cloudwatch = self.cloudwatch_backend()
         if name in cloudwatch.alarms:
             cloudwatch.set_alarm_state(name, reason, reason_data, state)
+            if at is not None:  # moto's timestamps are naive UTC
+                updated = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
+                cloudwatch.alarms[name].state_updated_timestamp = updated
 
     @replayable
     @on_moto_thread
