@@ -22,7 +22,7 @@ from cdlab.localcloud.moto.bridge import MotoBridge, MotoRequest
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.server import Gateway
 from cdlab.localcloud.state.journal import KIND, Journal, changes_state, operation
-from cdlab.localcloud.state.store import Store
+from cdlab.localcloud.state.store import StateNotSaved, Store
 
 FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 
@@ -184,3 +184,21 @@ def test_what_the_journal_does_not_bring_back_is_put_back_from_the_stack(
 ) -> None:
     assert lost({**entry, "ResourceStatus": "UPDATE_COMPLETE"}) is put_back
     assert lost({**entry, "ResourceStatus": "DELETE_COMPLETE"}) is False
+
+
+def test_a_change_that_cannot_take_the_last_ones_place_leaves_it(tmp_path: Path) -> None:
+    """A change journaled ``replacing`` the last one under its key, which the state dir cannot
+    keep, is refused before it is made, and that last one stays for a restart to bring back."""
+    store = Store(tmp_path / "state.db")
+    journal = Journal(store)
+    moto = MotoState("111111111112", "us-east-1")  # an account of its own: backends are global
+    try:
+        change = functools.partial(moto.call, journal.call, moto, MotoState.set_alarm_state)
+        change(("gone", "kept", "{}", "OK"), {}, "alarm-state")
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")  # a full disk, as SQLite sees one
+        with pytest.raises(StateNotSaved, match="database or disk is full"):
+            change(("gone", "x" * 100_000, "{}", "ALARM"), {}, "alarm-state")
+        assert [doc["args"][1] for doc in store.all(KIND)] == ["kept"]
+    finally:
+        moto.shutdown()

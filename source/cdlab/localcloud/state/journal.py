@@ -118,15 +118,14 @@ class Journal:
         :func:`replayable` one making one change, whole or not at all), then make it; its
         result. One that fails is taken out again, as a refused request is. With ``replacing``,
         a key of the caller's, the change takes the place of the last one journaled under it,
-        last in the journal: for a change only the latest of which matters (an alarm's state)."""
+        last in the journal: for a change only the latest of which matters (an alarm's state);
+        one that cannot be journaled leaves that last one in place."""
         if REPLAYABLE.get(name_of(fn)) is not fn:
             raise TypeError(f"{name_of(fn)} is not a replayable change")
         entry = uuid.uuid4()
         key = entry.hex if replacing is None else replacing
         doc = {"call": name_of(fn), "args": list(args), "kwargs": kwargs, "seed": entry.int}
-        if replacing is not None:
-            self.forget(key)
-        self.store.put(KIND, key, doc)
+        self.store.put(KIND, key, doc, last=replacing is not None)
         try:
             with seeded(entry.int):
                 return fn(moto, *args, **kwargs)

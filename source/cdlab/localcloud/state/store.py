@@ -59,13 +59,17 @@ class Store:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, kind: str, name: str, doc: dict[str, Any]) -> None:
+    def put(self, kind: str, name: str, doc: dict[str, Any], last: bool = False) -> None:
+        """Save ``doc``; one already saved under the name keeps its creation number, unless
+        ``last``: then it is numbered as a new one (in the same statement: a write that fails
+        leaves the one before as it was)."""
         text = json.dumps(doc)
         self._write(
             kind,
             "INSERT INTO docs (kind, key, doc, seq) VALUES (?, ?, ?,"
             " (SELECT COALESCE(MAX(seq), 0) + 1 FROM docs))"
-            " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
+            " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc"
+            + (", seq = excluded.seq" if last else ""),
             (kind, name.lower(), text),
         )
 
