@@ -10,6 +10,7 @@ ACCOUNT = "123456789012"
 SAGEMAKER = "sagemaker.amazonaws.com"
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 S3_EVERYWHERE = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+WATCH_ALARMS = {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "*"}
 EXECUTION_ROLES = ("me", "cdlab-training", "cdlab-sagemaker")
 """The SageMaker execution roles the suite's requests name (they may use any bucket)."""
 
@@ -56,6 +57,7 @@ def drop_role(iam: Any, name: str) -> None:
 
 
 def make_execution_roles(iam: Any) -> None:
-    """The suite's SageMaker execution roles: trusting SageMaker, using any bucket."""
+    """The suite's SageMaker execution roles: trusting SageMaker, using any bucket, watching any
+    alarm (a deployment's auto-rollback alarms)."""
     for name in EXECUTION_ROLES:
-        make_role(iam, name, trusting(SAGEMAKER), allowing(S3_EVERYWHERE))
+        make_role(iam, name, trusting(SAGEMAKER), allowing(S3_EVERYWHERE, WATCH_ALARMS))

@@ -6,7 +6,12 @@ acts as the role: a training job reads its channels and writes its model with it
 instances read the model with it ("How to use SageMaker AI execution roles",
 https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). The local cloud does the
 same, so ``target.ready("local")`` makes this role in its account: it trusts SageMaker and may
-read and write the notebooks' S3 objects. On AWS, pass your own execution role instead.
+read and write the notebooks' S3 objects, write its endpoints' logs and metrics, and read the
+``cdlab-*`` alarms, which SageMaker watches as the role during a deployment with auto-rollback
+alarms ("Auto-Rollback Configuration and Monitoring",
+https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html); the
+logs and metrics statements are those of the CreateModel execution role in "How to use SageMaker
+AI execution roles". On AWS, pass your own execution role instead, with the same permissions.
 """
 
 from __future__ import annotations
@@ -33,7 +38,33 @@ POLICY = {
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
             "Resource": "*",
-        }
+        },
+        {
+            "Sid": "EndpointLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*",
+        },
+        {
+            "Sid": "EndpointMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}
+            },
+        },
+        {
+            "Sid": "RollbackAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": "arn:aws:cloudwatch:*:*:alarm:cdlab-*",
+        },
     ],
 }
 

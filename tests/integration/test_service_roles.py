@@ -27,6 +27,7 @@ from tests.polling import poll
 from tests.roles import (
     ACCOUNT,
     CLOUDFORMATION,
+    S3_EVERYWHERE,
     SAGEMAKER,
     allowing,
     drop_role,
@@ -56,6 +57,7 @@ NAMES = {
     "list-only": (trusting(SAGEMAKER), LIST_ONLY),
     "read-only": (trusting(SAGEMAKER), READ_ONLY),
     "no-s3": (trusting(SAGEMAKER), None),
+    "s3-only": (trusting(SAGEMAKER), allowing(S3_EVERYWHERE)),
     "trusted-by-name": (OWN_ACCOUNT, None),
     "cfn-weak": (trusting(CLOUDFORMATION), None),
     "stacks-only": (
@@ -314,6 +316,51 @@ def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_
     finally:
         sm.delete_endpoint(EndpointName=endpoint)
         sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
+
+
+def test_an_update_whose_model_role_cannot_watch_its_rollback_alarm_is_rolled_back(
+    sm, client, deploy, roles
+) -> None:
+    """SageMaker watches a deployment's auto-rollback alarms as the execution role, which must
+    be allowed cloudwatch:DescribeAlarms on them
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html);
+    the local cloud rolls back an update whose new model's role is not, before it starts the
+    new fleet, so the rollback it could not watch for does not go unnoticed."""
+    endpoint = deploy("roles-watch", {"AllTraffic": (1, 1, 1)})
+    old_config = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    alarm = f"cdlab-roles-watch-{SUFFIX}"
+    cloudwatch = client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}], Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    try:
+        config = deploy.config("roles-watch", {"AllTraffic": (2, 1, 1)}, role=roles["s3-only"])
+        routing = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+        sm.update_endpoint(
+            EndpointName=endpoint,
+            EndpointConfigName=config,
+            DeploymentConfig={
+                "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing},
+                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+            },
+        )
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=endpoint)
+        described = sm.describe_endpoint(EndpointName=endpoint)
+        assert described["EndpointConfigName"] == old_config
+        reason = described["FailureReason"]
+        assert reason.startswith(
+            "The update failed and the endpoint was rolled back: the execution role "
+            f"{roles['s3-only']} cannot watch the auto-rollback alarms: User: "
+        )
+        assert reason.endswith(
+            "is not authorized to perform: cloudwatch:DescribeAlarms on resource: "
+            f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm} because no identity-based "
+            "policy allows the cloudwatch:DescribeAlarms action"
+        )
+    finally:
+        cloudwatch.delete_alarms(AlarmNames=[alarm])
 
 
 def model_parameters(model_data: str, role: str | None = None) -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from cdlab.localcloud import latency
 from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
+from cdlab.localcloud.iam.wire import Call
 from cdlab.localcloud.sagemaker.artifacts import ArtifactError, split_s3_url
 from cdlab.localcloud.sagemaker.documents import (
     ENDPOINT,
@@ -164,6 +165,24 @@ class Lifecycle:
             role = s.get("ExecutionRoleArn")
             if await self.roles.denial(role, SAGEMAKER_SESSION, call, region) is not None:
                 raise InstanceFailed(DOWNLOAD_FAILED.format(url=url))
+
+    async def unwatchable(self, name: str, snapshot: Snapshot, alarms: list[str]) -> str | None:
+        """Why a variant's execution role may not read the rollback ``alarms``, or None: SageMaker
+        watches them as the role ("Ensure that your IAM execution role has permission to perform
+        the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html)."""
+        doc = self.docs.endpoint(name)
+        if not alarms or doc is None:
+            return None
+        call = Call("cloudwatch", "DescribeAlarms", {"AlarmNames": alarms})
+        for role in sorted({s["ExecutionRoleArn"] for s in snapshot if s.get("ExecutionRoleArn")}):
+            denial = await self.roles.denial(role, SAGEMAKER_SESSION, call, endpoint_region(doc))
+            if denial is not None:
+                return (
+                    f"the execution role {role} cannot watch the auto-rollback alarms: "
+                    f"{denial.message()}"
+                )
+        return None
 
     async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None:
         await self.launcher.stop(instances, drain_seconds)

@@ -187,6 +187,10 @@ class Fleets(Protocol):
         """Every variant's instances, started healthy, all or none."""
         ...
 
+    async def unwatchable(self, name: str, snapshot: Snapshot, alarms: list[str]) -> str | None:
+        """Why the new variants' execution roles may not read the rollback alarms, or None."""
+        ...
+
     async def stop(self, instances: list[Instance], drain_seconds: float = 60.0) -> None: ...
 
     def route(self, route: EndpointRoute) -> None:
@@ -256,6 +260,10 @@ class EndpointUpdate:
         assert doc is not None
         snapshot = doc["_Pending"]
         until = deadline(self.policy)
+        refused = await self.fleets.unwatchable(self.name, snapshot, alarm_names(self.policy))
+        if refused is not None:
+            self._roll_back(doc, refused)
+            return
         try:
             green = await self.fleets.start(self.name, snapshot)
         except (InstanceFailed, UnknownImage) as e:
