@@ -16,10 +16,12 @@ AI execution roles". On AWS, pass your own execution role instead, with the same
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 NAME = "cdlab-notebooks"
+POLICY_NAME = "notebook-data"
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -70,18 +72,21 @@ POLICY = {
 
 
 def ensure(iam: Any) -> str:
-    """Make the notebooks' execution role with ``iam`` (a boto3 IAM client) unless it exists
-    (as it was made, or as a participant changed it); its ARN."""
+    """Make the notebooks' execution role with ``iam`` (a boto3 IAM client) unless it exists, and
+    give it the kit's policy (``notebook-data``) unless it holds it already: a role an earlier
+    kit made gets what the notebooks need now; policies of other names on it stay. Its ARN."""
     try:
-        return iam.get_role(RoleName=NAME)["Role"]["Arn"]
+        arn = iam.get_role(RoleName=NAME)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        pass
-    arn = iam.create_role(
-        RoleName=NAME,
-        AssumeRolePolicyDocument=json.dumps(TRUST),
-        Description="SageMaker execution role of the CD Lab notebooks (local target).",
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=NAME, PolicyName="notebook-data", PolicyDocument=json.dumps(POLICY)
-    )
+        arn = iam.create_role(
+            RoleName=NAME,
+            AssumeRolePolicyDocument=json.dumps(TRUST),
+            Description="SageMaker execution role of the CD Lab notebooks (local target).",
+        )["Role"]["Arn"]
+    else:
+        with contextlib.suppress(iam.exceptions.NoSuchEntityException):
+            held = iam.get_role_policy(RoleName=NAME, PolicyName=POLICY_NAME)["PolicyDocument"]
+            if held == POLICY:
+                return arn
+    iam.put_role_policy(RoleName=NAME, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(POLICY))
     return arn
