@@ -14,6 +14,7 @@ clients' metric datapoints that ``state`` runs on the backend it hands over), ``
 (a target tracking policy's alarms, put and found stale on the backends ``state`` hands over),
 ``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
 ``OK``), ``deregistration`` (a deregistered scalable target's policies and scheduled actions,
-which moto keeps), ``wrapping`` (how those two wrap moto's backend methods, once) and
+which moto keeps), ``policysizes`` (IAM's quotas on a policy document's size, which moto does
+not check), ``wrapping`` (how those three wrap moto's backend methods, once) and
 ``statistics`` (GetMetricStatistics in-process, for the local console).
 """

@@ -29,7 +29,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
-from cdlab.localcloud.moto import alarmstates, deregistration, metricdata, policyalarms
+from cdlab.localcloud.moto import alarmstates, deregistration, metricdata, policyalarms, policysizes
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
     RoleSession,
@@ -57,6 +57,7 @@ class MotoState(MotoThread):
         self.region = region
         alarmstates.install()
         deregistration.install()
+        policysizes.install()
 
     def s3_backend(self) -> S3Backend:
         return s3_backends[self.account]["aws"]
