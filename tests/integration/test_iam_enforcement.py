@@ -270,3 +270,33 @@ def test_cdlab_iam_off_turns_the_checks_off(private: PrivateCloud) -> None:
     arn = make_role(iam, name, None)
     session = Session(private.client("sts"), arn, "us-east-1")
     assert "Endpoints" in session.client("sagemaker").list_endpoints()
+
+
+def test_a_missing_key_is_403_to_a_caller_that_may_not_list_its_bucket(
+    client, scientist, aws_env
+) -> None:
+    """S3 answers a key that does not exist with 404 only to a caller allowed s3:ListBucket on
+    the bucket, and with 403 to any other
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): code that reads a 404
+    as "not there yet" meets a 403 on AWS when its role may only get objects."""
+    objects = f"arn:aws:s3:::{ALLOWED_BUCKET}/*"
+    get_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}],
+    }
+    with role_session(client, aws_env, f"cdlab-iam-get-only-{SUFFIX}", get_only) as reader:
+        s3 = reader.client("s3")
+        assert s3.get_object(Bucket=ALLOWED_BUCKET, Key="k")["Body"].read() == b"data"
+        assert refusal(s3.get_object, Bucket=ALLOWED_BUCKET, Key="missing") == (
+            "AccessDenied",
+            403,
+            "Access Denied",
+        )
+        assert refusal(s3.head_object, Bucket=ALLOWED_BUCKET, Key="missing") == (
+            "403",
+            403,
+            "Forbidden",
+        )
+    s3 = scientist.client("s3")  # s3:* on the bucket, s3:ListBucket among it
+    assert refusal(s3.get_object, Bucket=ALLOWED_BUCKET, Key="missing")[:2] == ("NoSuchKey", 404)
+    assert refusal(s3.head_object, Bucket=ALLOWED_BUCKET, Key="missing")[:2] == ("404", 404)

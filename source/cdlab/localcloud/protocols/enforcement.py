@@ -4,6 +4,9 @@ administrator (the kit's key) passes unevaluated, but for the checks AWS makes o
 an AssumeRole the role's trust policy must allow, and a role handed to a service that must exist
 and trust that service.
 
+A key that does not exist is a 403 ``AccessDenied``, not a 404, to an S3 caller that may not list
+its bucket, as S3 answers (:data:`READS_OF_A_KEY`).
+
 A refusal is each protocol family's: ``AccessDeniedException`` with HTTP 400 for the JSON
 services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html),
 ``AccessDenied`` with 403 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
@@ -25,7 +28,7 @@ from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.enforcer import Enforcer
 from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
 from cdlab.localcloud.iam.service_roles import untrusted_role_error
-from cdlab.localcloud.iam.wire import signed_service, wire_call
+from cdlab.localcloud.iam.wire import Call, signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
 from cdlab.localcloud.protocols.envelopes import error_response, family
 from cdlab.localcloud.protocols.errors import error
@@ -36,6 +39,11 @@ ACCESS_DENIED = {
     "query": error("AccessDenied", 403),
     "s3": error("AccessDenied", 403),
 }
+# S3 answers a key that does not exist with 404 only to a caller that may list the bucket, and
+# with 403 to any other: "If you don't have the s3:ListBucket permission, Amazon S3 returns an
+# HTTP status code 403" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html)
+READS_OF_A_KEY = {"GetObject", "HeadObject"}
 # the services whose calls the account's administrator is checked on: AssumeRole, passed roles
 ADMINISTRATOR_CHECKED = {"sts"} | {prefix for prefix, _ in PASS_ROLE}
 # The header with which the local services' key (the kit's key, as the pipeline runner playing
@@ -84,6 +92,11 @@ def middleware(enforcer: Enforcer) -> Middleware:
         untrusted = await enforcer.untrusted_role(call, ctx.account)
         if untrusted is not None and call is not None:
             return error_response(untrusted_role_error(call.service, *untrusted), protocol_family)
-        return await handler(request)
+        response = await handler(request)
+        if response.status == 404 and call is not None and call.operation in READS_OF_A_KEY:
+            listing = Call("s3", "ListObjectsV2", {"Bucket": call.params.get("Bucket", "")})
+            if await enforcer.denial(principal, listing, ctx.region, ctx.account) is not None:
+                return error_response(ACCESS_DENIED["s3"]("Access Denied"), protocol_family)
+        return response
 
     return enforce
