@@ -98,14 +98,20 @@ def test_bake_time_and_deadline_follow_the_time_scale(monkeypatch: pytest.Monkey
 class FakeFleets:
     """Records what an update asks of the lifecycle; its instances are plain strings."""
 
-    def __init__(self, start_error: str | None = None) -> None:
+    def __init__(self, start_error: str | None = None, unwatched: str | None = None) -> None:
         self.start_error = start_error
+        self.unwatched = unwatched  # why the new roles may not watch the alarms, if they may not
+        self.watched: list[list[str]] = []
         self.in_service = {"A": ["blue-1", "blue-2"]}
         self.routes: list[EndpointRoute] = []
         self.stopped: list[list[str]] = []
 
     def current(self, name: str) -> dict:
         return self.in_service
+
+    async def unwatchable(self, name: str, snapshot: list, alarms: list[str]) -> str | None:
+        self.watched.append(alarms)
+        return self.unwatched
 
     async def start(self, name: str, snapshot: list) -> dict:
         if self.start_error is not None:
@@ -194,6 +200,26 @@ def test_a_new_fleet_that_fails_to_start_leaves_the_old_one_serving(
         "The update failed and the endpoint was rolled back: exited with code 1"
     )
     assert "_Pending" not in doc and "PendingDeploymentSummary" not in doc
+
+
+def test_alarms_the_new_roles_may_not_watch_roll_the_update_back_before_it_starts(
+    tmp_path, moto: MotoState, moto_client
+) -> None:
+    moto_client("cloudwatch").put_metric_alarm(
+        AlarmName="unwatched", Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    deployment = policy("LINEAR", "INSTANCE_COUNT", 1)
+    deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": "unwatched"}]}
+    fleets = FakeFleets(start_error="never started", unwatched="the role may not watch them")
+    doc = run_update(tmp_path, fleets, moto, deployment)
+    assert fleets.watched == [["unwatched"]]
+    assert fleets.routes == [] and fleets.stopped == []
+    assert doc["EndpointStatus"] == "InService" and doc["EndpointConfigName"] == "old"
+    assert doc["FailureReason"] == (
+        "The update failed and the endpoint was rolled back: the role may not watch them"
+    )
 
 
 def test_an_alarm_during_the_bake_sends_the_traffic_back_and_stops_the_new_fleet(
