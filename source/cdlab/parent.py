@@ -39,6 +39,6 @@ async def stop_when_parent_gone(
     process was handed to init). Polled, not PR_SET_PDEATHSIG: the kernel signals when the
     parent's *thread* ends, and a cloud must outlive the thread that started it."""
     while os.getppid() == parent_pid:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(interval)
     log.info("parent process %d is gone; stopping", parent_pid)
     stop.set()

@@ -48,14 +48,12 @@ def policies(path: Path, region: str, account: str) -> list[tuple[str, dict[str,
     values = template.parameter_values(parsed.get("Parameters") or {}, [], None)
     stack_id = f"arn:aws:cloudformation:{region}:{account}:stack/cdlab-participant/local"
     scope = template.evaluate(parsed, values, "cdlab-participant", stack_id).scope
-    resolved = [
+    made = (
         intrinsics.resolve(resource["Properties"], scope)
         for resource in parsed["Resources"].values()
         if resource["Type"] == MANAGED_POLICY
-    ]
-    return [
-        (properties["ManagedPolicyName"], properties["PolicyDocument"]) for properties in resolved
-    ]
+    )
+    return [(policy["ManagedPolicyName"], policy["PolicyDocument"]) for policy in made]
 
 
 def create(iam: Any, path: Path, region: str, account: str) -> Participant:

@@ -426,9 +426,11 @@ async def _serve(app: web.Application, port: int, parent_pid: int | None) -> Non
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watcher = parent_pid and asyncio.create_task(stop_when_parent_gone(parent_pid, stop))
+    watcher = (
+        None if parent_pid is None else asyncio.create_task(stop_when_parent_gone(parent_pid, stop))
+    )
     await stop.wait()
-    if watcher:
+    if watcher is not None:
         watcher.cancel()
     log.info("local cloud stopping")
     server.close()

@@ -27,8 +27,8 @@ from aiohttp import web
 from cdlab.localcloud.context import Principal
 from cdlab.localcloud.iam.enforcer import Enforcer
 from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
-from cdlab.localcloud.iam.service_roles import untrusted_role_error
-from cdlab.localcloud.iam.wire import Call, signed_service, wire_call
+from cdlab.localcloud.iam.service_roles import s3_call, untrusted_role_error
+from cdlab.localcloud.iam.wire import signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
 from cdlab.localcloud.protocols.envelopes import error_response, family
 from cdlab.localcloud.protocols.errors import error
@@ -94,7 +94,7 @@ def middleware(enforcer: Enforcer) -> Middleware:
             return error_response(untrusted_role_error(call.service, *untrusted), protocol_family)
         response = await handler(request)
         if response.status == 404 and call is not None and call.operation in READS_OF_A_KEY:
-            listing = Call("s3", "ListObjectsV2", {"Bucket": call.params.get("Bucket", "")})
+            listing = s3_call("ListObjectsV2", call.params.get("Bucket", ""))
             if await enforcer.denial(principal, listing, ctx.region, ctx.account) is not None:
                 return error_response(ACCESS_DENIED["s3"]("Access Denied"), protocol_family)
         return response
