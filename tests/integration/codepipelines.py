@@ -103,8 +103,10 @@ def make_parts(
     name: str,
     pipeline_actions: tuple[str, ...] = ("s3:*",),
     events_actions: tuple[str, ...] = (START,),
+    source_made: bool = False,
 ) -> Pipeline:
-    """What pipeline ``name`` needs around it: its buckets, roles and rule."""
+    """What pipeline ``name`` needs around it: its buckets, roles and rule (the source bucket
+    only unless ``source_made`` elsewhere, versioned and sending to EventBridge)."""
     s3, iam, events = client("s3"), client("iam"), client("events")
     pipe = Pipeline(
         name,
@@ -129,15 +131,16 @@ def make_parts(
             ),
         ),
     )
-    for bucket in (pipe.source_bucket, pipe.artifact_bucket):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(
-        Bucket=pipe.source_bucket, VersioningConfiguration={"Status": "Enabled"}
-    )
-    s3.put_bucket_notification_configuration(
-        Bucket=pipe.source_bucket,
-        NotificationConfiguration={"EventBridgeConfiguration": {}},
-    )
+    s3.create_bucket(Bucket=pipe.artifact_bucket)
+    if not source_made:
+        s3.create_bucket(Bucket=pipe.source_bucket)
+        s3.put_bucket_versioning(
+            Bucket=pipe.source_bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        s3.put_bucket_notification_configuration(
+            Bucket=pipe.source_bucket,
+            NotificationConfiguration={"EventBridgeConfiguration": {}},
+        )
     pattern = {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],

@@ -19,8 +19,9 @@ import boto3
 import pandas as pd
 
 from cdlab.notebook.workspace import repository, workdir
-from cdlab.pipeline import approval, execution, stack
+from cdlab.pipeline import approval, execution, source_events, stack
 from cdlab.pipeline.execution import Approval, Followed
+from cdlab.pipeline.source_events import SourceObject
 
 SUCCEEDED, WAITING = "Succeeded", execution.WAITING
 
@@ -97,11 +98,13 @@ def follow(repo: Path, name: str, approve: bool = False, resume: str = "") -> Pi
     pipeline = outputs["PipelineName"]
     found = resume
     if not found:
-        newest = boto3.client("s3").head_object(
-            Bucket=outputs["SourceBucket"], Key=outputs["SourceObjectKey"]
+        uploaded = SourceObject(name, outputs["SourceBucket"], outputs["SourceObjectKey"])
+        newest = boto3.client("s3").head_object(Bucket=uploaded.bucket, Key=uploaded.key)
+        at = newest["LastModified"].timestamp()
+        found, version = source_events.started(
+            pipeline, uploaded, newest["VersionId"], at, sys.stdout
         )
-        found = execution.started_by(pipeline, newest["VersionId"])
-        print(f"execution {found} started by source version {newest['VersionId']}")
+        print(f"execution {found} started by source version {version}")
     directory = workdir() / "lab3-logs" / found
     directory.mkdir(parents=True, exist_ok=True)
     follower = execution.Follower(Followed(pipeline, found), directory, sys.stdout)

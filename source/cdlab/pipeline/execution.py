@@ -77,19 +77,29 @@ class Followed:
 
 def started_by(pipeline: str, version: str, timeout: float = START_SECONDS) -> str:
     """The execution whose source revision is the S3 object version ``version``."""
-    codepipeline, deadline = boto3.client("codepipeline"), time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    found = started_within(pipeline, version, timeout)
+    if found is not None:
+        return found
+    raise PipelineError(
+        f"no execution of pipeline {pipeline} started from source version {version} within "
+        f"{timeout:.0f} s: is the source bucket's EventBridge rule there (the pipeline stack)?"
+    )
+
+
+def started_within(pipeline: str, version: str, seconds: float) -> str | None:
+    """The execution whose source revision is the S3 object version ``version``, if one starts
+    within ``seconds``; else None."""
+    codepipeline, deadline = boto3.client("codepipeline"), time.monotonic() + seconds
+    while True:
         pages = codepipeline.get_paginator("list_pipeline_executions").paginate(
             pipelineName=pipeline, PaginationConfig={"MaxItems": 50}
         )
         for summary in (s for page in pages for s in page["pipelineExecutionSummaries"]):
             if version in [r.get("revisionId") for r in summary.get("sourceRevisions", [])]:
                 return str(summary["pipelineExecutionId"])
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(FIRST_POLL * 2)
-    raise PipelineError(
-        f"no execution of pipeline {pipeline} started from source version {version} within "
-        f"{timeout:.0f} s: is the source bucket's EventBridge rule there (the pipeline stack)?"
-    )
 
 
 def first_run_over(pipeline: str, timeout: float = START_SECONDS) -> list[dict[str, Any]]:

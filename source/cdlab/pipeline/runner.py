@@ -26,10 +26,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config, target
-from cdlab.pipeline import approval, execution, progress, source, stack, summary
+from cdlab.pipeline import approval, execution, progress, source, source_events, stack, summary
 from cdlab.pipeline.definition import DEFAULT_STACK, PipelineError
 from cdlab.pipeline.execution import Approval, Followed
 from cdlab.pipeline.source import Revision
+from cdlab.pipeline.source_events import SourceObject
 
 EXIT_FAILED, EXIT_APPROVAL_PENDING = 1, 3
 RUN_FILE = "execution.json"  # the run's execution, commit and subject, for ``approve``
@@ -135,8 +136,10 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     try:
         outputs = _deploy_stack(repo, options.stack, out)
         pipeline = outputs["PipelineName"]
+        uploaded_at = time.time()
         version = _upload(repo, revision, outputs, out)
-        found = execution.started_by(pipeline, version)
+        uploaded = SourceObject(options.stack, outputs["SourceBucket"], outputs["SourceObjectKey"])
+        found, _ = source_events.started(pipeline, uploaded, version, uploaded_at, out)
         out.write(f"      EventBridge started execution {found} of pipeline {pipeline}\n")
         record = {"execution": found, "commit": revision.commit, "subject": revision.subject}
         (directory / RUN_FILE).write_text(json.dumps(record))

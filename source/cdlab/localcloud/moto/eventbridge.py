@@ -13,6 +13,7 @@ from typing import Any
 
 from moto.s3.exceptions import MissingBucket
 
+from cdlab.localcloud.moto import s3events
 from cdlab.localcloud.moto.state import MotoState
 
 
@@ -43,14 +44,13 @@ def bucket_exists(moto: MotoState, name: str) -> bool:
 
 
 def created_object(moto: MotoState, bucket: str, key: str) -> CreatedObject | None:
-    """The object's latest version, if ``bucket`` sends events to EventBridge; else None. On
-    moto's thread."""
+    """The object's latest version, if S3 sends ``bucket``'s events to EventBridge by now
+    (:mod:`s3events`); else None. On moto's thread."""
     try:
         found = moto.s3_backend().get_bucket(bucket)
     except MissingBucket:
         return None
-    notifications = found.notification_configuration
-    if notifications is None or notifications.event_bridge is None:
+    if not s3events.in_effect(found):
         return None
     fake = found.keys.get(key)
     if fake is None:

@@ -29,7 +29,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
-from cdlab.localcloud.moto import alarmstates, deregistration, metricdata, policyalarms, policysizes
+from cdlab.localcloud.moto import corrections, metricdata, policyalarms, s3events
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
     RoleSession,
@@ -55,9 +55,7 @@ class MotoState(MotoThread):
         super().__init__()
         self.account = account
         self.region = region
-        alarmstates.install()
-        deregistration.install()
-        policysizes.install()
+        corrections.install()
 
     def s3_backend(self) -> S3Backend:
         return s3_backends[self.account]["aws"]
@@ -232,10 +230,9 @@ class MotoState(MotoThread):
     def bucket_sends_to_eventbridge(self, bucket: str) -> bool:
         """Whether the bucket's notification configuration sends its events to EventBridge."""
         try:
-            found = self.s3_backend().get_bucket(bucket).notification_configuration
+            return s3events.sends(self.s3_backend().get_bucket(bucket))
         except MissingBucket:
             return False
-        return found is not None and found.event_bridge is not None
 
     # ---- CloudWatch Logs -----------------------------------------------------------------
 

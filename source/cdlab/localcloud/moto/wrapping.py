@@ -1,23 +1,24 @@
 """Moto's backend methods wrapped where moto differs from AWS, once per process.
 
 Moto's backends are module-level objects every request reaches, so where moto answers
-differently from AWS (:mod:`alarmstates`, :mod:`deregistration`) the kit wraps the backend
-class's method rather than every caller: each way into moto (its server app, a journal's replay,
-the kit's own calls) gets the same behaviour. ``MotoState`` installs the wrappers when made;
-making another one wraps nothing twice.
+differently from AWS (:mod:`corrections` lists where) the kit wraps the backend class's method,
+or the module's function, rather than every caller: each way into moto (its server app, a
+journal's replay, the kit's own calls) gets the same behaviour. ``MotoState`` installs the
+wrappers when made; making another one wraps nothing twice.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 MARK = "cdlab_wrapped"  # on a method this module put in place
 
 
 def wrap_once(
-    owner: type, name: str, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]
+    owner: type | ModuleType, name: str, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]
 ) -> None:
     """Replace ``owner.name`` with ``wrapper(original)``, unless it already is a wrapper."""
     original = getattr(owner, name)

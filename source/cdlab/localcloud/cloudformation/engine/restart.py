@@ -52,9 +52,9 @@ class PuttingBack(Steps):
         for doc, entry in found:
             logical, kind = entry["LogicalResourceId"], entry["ResourceType"]
             try:
-                await HANDLERS[kind].reapply(
-                    self._context(doc, logical), self._current(entry), entry["Properties"]
-                )
+                ctx = self._context(doc, logical)
+                ctx.put_back_from = entry["Timestamp"]
+                await HANDLERS[kind].reapply(ctx, self._current(entry), entry["Properties"])
             except Exception as e:
                 log.error(
                     "could not put back %s %s of stack %s after the restart: %s",

@@ -51,7 +51,8 @@ class Context:
     ``services`` serves the calls of the types the kit provides itself (CodeBuild, CodePipeline)
     through their own API handlers, ``journal`` keeps the changes made in moto's backends;
     ``s3_sync`` saves a bucket's disk copy after the handler changed the bucket (None: nothing
-    to save)."""
+    to save); ``put_back_from`` is, for a resource put back after a restart, when its stack last
+    changed it (epoch seconds)."""
 
     stack_name: str
     logical_id: str
@@ -62,6 +63,7 @@ class Context:
     services: Services
     journal: Journal
     s3_sync: Callable[[str], Awaitable[None]] | None = None
+    put_back_from: float | None = None
 
 
 Started = Callable[[Resource], None]

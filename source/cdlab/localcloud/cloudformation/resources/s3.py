@@ -6,7 +6,8 @@ Each part is the S3 API call CloudFormation makes for it (CreateBucket, PutBucke
 authorized as the stack's principal, then made in moto's backend in moto's own format (the
 EventBridge setting lands in the bucket's notification configuration, where moto's S3 and the
 pipeline's trigger read it). The disk mirror keeps buckets and objects, not their
-configuration, so the bucket is an IN_MEMORY type: ``reapply`` puts the configuration back.
+configuration, so the bucket is an IN_MEMORY type: ``reapply`` puts the configuration back,
+with the time the stack turned EventBridge on (S3 sends events some minutes after that).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cdlab.localcloud.cloudformation.resources.base import (
     handler_failure,
 )
 from cdlab.localcloud.cloudformation.resources.moto_calls import on_moto, refuse_others
+from cdlab.localcloud.moto import s3events
 from cdlab.localcloud.moto.state import MotoState
 
 NOT_EMPTY = "The bucket you tried to delete is not empty"
@@ -144,6 +146,14 @@ def _configure(moto: MotoState, name: str, region: str, calls: list[tuple[str, A
             s3.put_bucket_lifecycle(name, _moto_lifecycle(p["LifecycleConfiguration"]["Rules"]))
 
 
+def _sending_since(moto: MotoState, name: str, at: float) -> None:
+    """On moto's thread: a bucket put back that sends to EventBridge began to when its stack
+    made it so (:mod:`cdlab.localcloud.moto.s3events`), not at the restart."""
+    bucket = moto.s3_backend().get_bucket(name)
+    if s3events.sends(bucket):
+        s3events.began_sending(bucket, at)
+
+
 def _unconfigure(moto: MotoState, name: str, removed: list[str]) -> None:
     """On moto's thread: take away the configuration parts ``removed`` names."""
     s3 = moto.s3_backend()
@@ -203,6 +213,8 @@ class Bucket(Handler):
         calls = _calls(name, props)
         typed = [(op, await authorized_params(ctx, "s3", op, p)) for op, p in calls]
         await on_moto(ctx, _configure, ctx.moto, name, ctx.request.region, typed)
+        if ctx.put_back_from is not None:
+            await on_moto(ctx, _sending_since, ctx.moto, name, ctx.put_back_from)
         if ctx.s3_sync is not None:
             await ctx.s3_sync(name)
 

@@ -1,0 +1,11 @@
+"""Where moto's behaviour differs from AWS's, corrected by wrapping moto's own methods
+(:mod:`wrapping`): each module here installs its wrappers; ``MotoState`` installs them all."""
+
+from __future__ import annotations
+
+from cdlab.localcloud.moto import alarmstates, deregistration, policysizes, s3events
+
+
+def install() -> None:
+    for correction in (alarmstates, deregistration, policysizes, s3events):
+        correction.install()
