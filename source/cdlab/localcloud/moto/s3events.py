@@ -1,6 +1,7 @@
-"""When S3 starts sending a bucket's events to EventBridge: some time after it is enabled.
+"""Which of S3's events moto sends, and from when, as S3 sends them.
 
-AWS: "After you enable EventBridge, it takes around five minutes for the changes to take effect"
+From when: S3 starts sending a bucket's events to EventBridge some time after it is turned on:
+"After you enable EventBridge, it takes around five minutes for the changes to take effect"
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-event-notifications-eventbridge.html).
 A bucket keeps the time it began sending (as an attribute of moto's bucket, so it goes with the
 bucket), set when its notification configuration turns EventBridge on, by the API or by a
@@ -8,6 +9,12 @@ stack; a stack's bucket put back after a restart gets the time its stack last ch
 object written before the setting is in effect (``latency``'s ``eventbridge_enabling``: none in
 the fast profile) sends no event, to moto's own targets (a log group, a queue ...) or to the
 kit's pipelines (:mod:`cdlab.localcloud.codepipeline.trigger`).
+
+Which: moto sends an "Object Tags Added" event after every PutObject and CopyObject, tags or
+none, where S3 maps PutObjectTagging to it
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-mapping-troubleshooting.html). Here
+putting no tags on an object that has none sends nothing; tags given keep moto's event (whether
+S3 sends one for tags given with an upload, the guide does not say).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ SINCE = "cdlab_eventbridge_since"  # on moto's FakeBucket: when it began sending
 def install() -> None:
     wrap_once(S3Backend, "put_bucket_notification_configuration", _noting_when_enabled)
     wrap_once(notifications, "_send_event_bridge_message", _once_in_effect)
+    wrap_once(S3Backend, "put_object_tagging", _no_event_for_no_tags)
 
 
 def sends(bucket: Any) -> bool:
@@ -58,6 +66,15 @@ def _noting_when_enabled(original: Callable[..., None]) -> Callable[..., None]:
         original(self, bucket_name, notification_config)
         if sends(bucket) and not before:
             began_sending(bucket, time.time())
+
+    return put
+
+
+def _no_event_for_no_tags(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put(self: S3Backend, key: Any, tags: dict[str, str] | None) -> Any:
+        if not tags and not self.tagger.list_tags_for_resource(key.arn)["Tags"]:
+            return key  # nothing to put and nothing to take away: no change, no event
+        return original(self, key, tags)
 
     return put
 
