@@ -77,7 +77,7 @@ def test_an_upload_before_the_setting_takes_effect_is_copied_once_it_has(
 
     out = io.StringIO()
     source = SourceObject("early", bucket, SOURCE_KEY)
-    found, version = source_events.started(pipe.name, source, early, time.time() - 1, out)
+    found, version = source_events.started(pipe.name, source, early, out)
 
     assert version != early and "copying the archive onto itself" in out.getvalue()
     assert execution.started_within(pipe.name, early, 0) is None  # the early one started none

@@ -100,10 +100,7 @@ def follow(repo: Path, name: str, approve: bool = False, resume: str = "") -> Pi
     if not found:
         uploaded = SourceObject(name, outputs["SourceBucket"], outputs["SourceObjectKey"])
         newest = boto3.client("s3").head_object(Bucket=uploaded.bucket, Key=uploaded.key)
-        at = newest["LastModified"].timestamp()
-        found, version = source_events.started(
-            pipeline, uploaded, newest["VersionId"], at, sys.stdout
-        )
+        found, version = source_events.started(pipeline, uploaded, newest["VersionId"], sys.stdout)
         print(f"execution {found} started by source version {version}")
     directory = workdir() / "lab3-logs" / found
     directory.mkdir(parents=True, exist_ok=True)

@@ -136,10 +136,9 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     try:
         outputs = _deploy_stack(repo, options.stack, out)
         pipeline = outputs["PipelineName"]
-        uploaded_at = time.time()
         version = _upload(repo, revision, outputs, out)
         uploaded = SourceObject(options.stack, outputs["SourceBucket"], outputs["SourceObjectKey"])
-        found, _ = source_events.started(pipeline, uploaded, version, uploaded_at, out)
+        found, _ = source_events.started(pipeline, uploaded, version, out)
         out.write(f"      EventBridge started execution {found} of pipeline {pipeline}\n")
         record = {"execution": found, "commit": revision.commit, "subject": revision.subject}
         (directory / RUN_FILE).write_text(json.dumps(record))

@@ -43,11 +43,15 @@ def sending_from(stack: str) -> float:
     return detail["LastUpdatedTimestamp"].timestamp() + SETTLING / cloud_clock.time_scale()
 
 
-def started(
-    pipeline: str, source: SourceObject, version: str, uploaded_at: float, out: TextIO
-) -> tuple[str, str]:
-    """The execution the upload of ``version`` (at ``uploaded_at``, epoch seconds) started, and
-    the version it runs: ``version``, or the copy made once the bucket's events surely flow."""
+def started(pipeline: str, source: SourceObject, version: str, out: TextIO) -> tuple[str, str]:
+    """The execution the upload of ``version`` started, and the version it runs: ``version``,
+    or the copy made once the bucket's events surely flow. The upload's time is S3's
+    (LastModified), so that it and CloudFormation's are read on AWS's clock, not this one's."""
+    uploaded_at = (
+        boto3.client("s3")
+        .head_object(Bucket=source.bucket, Key=source.key, VersionId=version)["LastModified"]
+        .timestamp()
+    )
     sending = sending_from(source.stack)
     if uploaded_at >= sending:
         return execution.started_by(pipeline, version), version
