@@ -6,12 +6,14 @@ acts as the role: a training job reads its channels and writes its model with it
 instances read the model with it ("How to use SageMaker AI execution roles",
 https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). The local cloud does the
 same, so ``target.ready("local")`` makes this role in its account: it trusts SageMaker and may
-read and write the notebooks' S3 objects, write its endpoints' logs and metrics, and read the
-``cdlab-*`` alarms, which SageMaker watches as the role during a deployment with auto-rollback
-alarms ("Auto-Rollback Configuration and Monitoring",
+read and write the notebooks' S3 objects, write its endpoints' logs and metrics, pull images,
+and read the ``cdlab-*`` alarms, which SageMaker watches as the role during a deployment with
+auto-rollback alarms ("Auto-Rollback Configuration and Monitoring",
 https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html); the
-logs and metrics statements are those of the CreateModel execution role in "How to use SageMaker
-AI execution roles". On AWS, pass your own execution role instead, with the same permissions.
+logs, metrics and ECR statements are those of the CreateTrainingJob and CreateModel execution
+roles in "How to use SageMaker AI execution roles" (whether SageMaker checks the ECR ones for its
+own algorithms' images, AWS does not say: the role has them, as AWS's policies do). On AWS,
+pass your own execution role instead, with the same permissions.
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ POLICY = {
             "Condition": {
                 "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}
             },
+        },
+        {
+            "Sid": "ImagePull",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+            ],
+            "Resource": "*",
         },
         {
             "Sid": "RollbackAlarms",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cdlab import execution_role
 from cdlab.localcloud.cloudformation import template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -279,13 +280,26 @@ def test_no_role_is_granted_a_wildcard_action(pipeline):
                 assert "*" not in action, f"{name}: {action}"
 
 
-def test_the_sagemaker_role_pulls_no_image_itself(pipeline):
-    """SageMaker pulls a built-in algorithm's image with its own credentials, so the execution
-    role needs no ECR permission (least privilege):
-    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AlgorithmSpecification.html"""
+def test_the_sagemaker_role_may_pull_images_and_nothing_more_of_ecr(pipeline):
+    """The ECR actions of the CreateTrainingJob and CreateModel execution-role policies in
+    https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html (whether SageMaker
+    checks them for its own algorithms' images, AWS does not say), and the notebooks' role the
+    same; no action that writes to a repository."""
+    pull = {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+    }
     statements = _statements(pipeline["Resources"]["SagemakerRole"])
-    ecr = [a for st in statements for a in _as_list(st["Action"]) if a.startswith("ecr:")]
-    assert ecr == []
+    ecr = {a for st in statements for a in _as_list(st["Action"]) if a.startswith("ecr:")}
+    notebooks = {
+        a
+        for st in execution_role.POLICY["Statement"]
+        for a in _as_list(st["Action"])
+        if a.startswith("ecr:")
+    }
+    assert ecr == notebooks == pull
 
 
 def _as_list(value) -> list:
