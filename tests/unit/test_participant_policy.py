@@ -115,6 +115,20 @@ def test_the_notebooks_role_is_passed_to_sagemaker_only(compiled) -> None:
     assert not pass_to("ec2.amazonaws.com")
 
 
+def test_a_role_with_a_path_is_passed_when_the_stack_names_the_path() -> None:
+    """A role's ARN holds its path (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html):
+    the SageMaker console's execution roles are under /service-role/."""
+    name = "AmazonSageMaker-ExecutionRole-20261207T000000"
+    role = f"arn:aws:iam::{ACCOUNT}:role/service-role/{name}"
+    given = {"NotebooksRoleName": name, "NotebooksRolePath": "/service-role/"}
+    documents = participant.policies(TEMPLATE, REGION, ACCOUNT, given)
+    context = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    request = Request(USER, "iam:PassRole", (role,), context)
+    assert evaluate([compile_policy(d) for _, d in documents], request).allowed
+    defaults = [compile_policy(d) for _, d in participant.policies(TEMPLATE, REGION, ACCOUNT)]
+    assert not evaluate(defaults, request).allowed
+
+
 def test_only_autoscalings_service_linked_role_may_be_created(compiled) -> None:
     def create(service: str, role: str) -> bool:
         context = {"iam:AWSServiceName": service}

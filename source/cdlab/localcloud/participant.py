@@ -11,6 +11,7 @@ kit's own key stays the account's administrator.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,15 @@ class Participant:
         }
 
 
-def policies(path: Path, region: str, account: str) -> list[tuple[str, dict[str, Any]]]:
+def policies(
+    path: Path, region: str, account: str, parameters: Mapping[str, str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """Each managed policy's name and document, in the template's order, resolved as
-    CloudFormation would resolve the template ``path`` with its parameters' defaults, in
-    ``region`` of ``account``."""
+    CloudFormation would resolve the template ``path`` with ``parameters`` (the defaults for the
+    rest), in ``region`` of ``account``."""
     parsed = template.load(path.read_text())
-    values = template.parameter_values(parsed.get("Parameters") or {}, [], None)
+    given = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
+    values = template.parameter_values(parsed.get("Parameters") or {}, given, None)
     stack_id = f"arn:aws:cloudformation:{region}:{account}:stack/cdlab-participant/local"
     scope = template.evaluate(parsed, values, "cdlab-participant", stack_id).scope
     made = (
