@@ -13,8 +13,8 @@ The local cloud's ``CDLAB_LATENCY=aws`` profile drops the events of those minute
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TextIO
 
 import boto3
@@ -45,17 +45,16 @@ def sending_from(stack: str) -> float:
 
 def started(pipeline: str, source: SourceObject, version: str, out: TextIO) -> tuple[str, str]:
     """The execution the upload of ``version`` started, and the version it runs: ``version``,
-    or the copy made once the bucket's events surely flow. The upload's time is S3's
-    (LastModified), so that it and CloudFormation's are read on AWS's clock, not this one's."""
-    uploaded_at = (
-        boto3.client("s3")
-        .head_object(Bucket=source.bucket, Key=source.key, VersionId=version)["LastModified"]
-        .timestamp()
-    )
+    or the copy made once the bucket's events surely flow. Every time is AWS's: the upload's
+    is S3's LastModified, now is the Date of S3's answer, so that they and CloudFormation's are
+    read on one clock, not this machine's."""
+    head = boto3.client("s3").head_object(Bucket=source.bucket, Key=source.key, VersionId=version)
+    uploaded_at = head["LastModified"].timestamp()
+    now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"]).timestamp()
     sending = sending_from(source.stack)
     if uploaded_at >= sending:
         return execution.started_by(pipeline, version), version
-    waited = max(sending - time.time(), DELIVERY / cloud_clock.time_scale())
+    waited = max(sending - now, DELIVERY / cloud_clock.time_scale())
     found = execution.started_within(pipeline, version, waited)
     if found is not None:
         return found, version
