@@ -38,7 +38,7 @@ test-fast: lint  ## the inner loop, under 90 s on 2 cores: lint, the unit and in
 test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from a venv built once with pip (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m sdkv2 tests/integration
 
-test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's stage roles removed in turn, a new execution of the pipeline, whose stage must fail with AccessDenied naming it (.ci/run runs it after test)
+test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's roles (the stages' and SagemakerRole) removed in turn, a new execution of the pipeline, whose stage must fail with AccessDenied naming it (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m iam_mutations tests/integration/test_pipeline_roles.py
 
 test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min)

@@ -1,13 +1,16 @@
 """Each stage of the pipeline acts as its pipeline.yml role in the local cloud's CodePipeline and
-CodeBuild, and every statement of those roles is needed: without it, the stage that uses it fails
-with AccessDenied naming its action.
+CodeBuild, and the training job and the endpoints' models act as SagemakerRole, their execution
+role, in its SageMaker. Every statement of those roles is needed: without it, the stage that uses
+it fails with AccessDenied naming its action, or the statement is listed in NOT_EXERCISED with the
+reason the local cloud never asks for it.
 
 After one full run (``cdlab pipeline run --approve``), each mutation removes one statement from
 its role (PutRolePolicy, as an edit of pipeline.yml would), starts a new execution
 (StartPipelineExecution, on the same source version), follows it through the CodePipeline API
 until it ends, checks that the expected stage failed and that its error details or its build's
-log name the refused action, and puts the role's policy back. A statement in no table fails the
-suite.
+log name the refused action and the role (or, where SageMaker words the failure without them,
+read as SageMaker words it: IN_SAGEMAKERS_WORDS), and puts the role's policy back. A statement
+in no table fails the suite.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ STACK = "cdlab"
 WORDLESS = {
     "s3:ListBucket": "An error occurred (403) when calling the HeadBucket operation: Forbidden"
 }
-STAGE_ROLES = ("CodeBuildRole", "TestCodeBuildRole", "CodePipelineRole", "CloudFormationRole")
+PIPELINE_ROLES = (
+    "CodeBuildRole",
+    "TestCodeBuildRole",
+    "CodePipelineRole",
+    "CloudFormationRole",
+    "SagemakerRole",
+)
 
 # (role, Sid) -> the stage whose one action fails without the statement
 EXERCISED = {
@@ -66,16 +75,41 @@ EXERCISED = {
     ("CodePipelineRole", "SourceBucket"): "Source",
     ("CodePipelineRole", "ArtifactBucket"): "Source",
     ("TestCodeBuildRole", "ArtifactBucket"): "TestQA",
+    # the execution role, as SageMaker uses it. The training job (train.py, in Build) lists its
+    # channels as the role (CreateTrainingJob refuses a channel the role cannot list) and reads
+    # them: both fail Build, before any endpoint fetches its model with the same statement.
+    ("SagemakerRole", "DataBucketListing"): "Build",
+    ("SagemakerRole", "DataBucketObjects"): "Build",
+    # read as the role by a blue/green UpdateEndpoint with AutoRollbackConfiguration: the prod
+    # endpoint of the run before is updated (a CreateEndpoint does not check it)
+    ("SagemakerRole", "RollbackAlarm"): "DeployProd",
 }
-NOT_EXERCISED: dict[tuple[str, str], str] = {}
+# (role, Sid) -> why the local cloud never asks for the statement
+NOT_EXERCISED = {
+    ("SagemakerRole", "Logs"): "the local SageMaker writes the training and endpoint logs itself, "
+    "not as the execution role: no logs: call is evaluated",
+    ("SagemakerRole", "Metrics"): "the local SageMaker publishes its metrics itself, not as the "
+    "execution role: no cloudwatch:PutMetricData is evaluated",
+    ("SagemakerRole", "ImagePull"): "the local SageMaker runs the built-in algorithm from its own "
+    "code: no ECR call is made, as the execution role or otherwise",
+}
+# (role, Sid) of EXERCISED -> how its stage's failure reads when SageMaker words it: a training
+# job that may not read its channel fails quoting S3's refusal, which names neither the action
+# nor the role (AWS's S3 adds them only to the 403's own message)
+IN_SAGEMAKERS_WORDS = {
+    ("SagemakerRole", "DataBucketObjects"): (
+        "Data download failed:Unable to download object s3://",
+        "(AccessDenied: Access Denied)",
+    ),
+}
 DEPLOYED = {"DeployQA": f"{STACK}-deploy-qa", "DeployProd": f"{STACK}-deploy-prod"}
 
 
-def stage_role_statements() -> dict[tuple[str, str], dict[str, Any]]:
-    """(role, Sid) -> statement, for every statement of the stage roles in pipeline.yml."""
+def pipeline_role_statements() -> dict[tuple[str, str], dict[str, Any]]:
+    """(role, Sid) -> statement, for every statement of the roles in pipeline.yml."""
     resources = template.load((REPO / "cloudformation" / "pipeline.yml").read_text())["Resources"]
     statements = {}
-    for role in STAGE_ROLES:
+    for role in PIPELINE_ROLES:
         for policy in resources[role]["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
                 statements[(role, statement.get("Sid", "(no Sid)"))] = statement
@@ -162,9 +196,10 @@ def without_statement(stages: Stages, role: str, sid: str) -> Iterator[None]:
         iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(whole))
 
 
-def test_every_statement_of_a_stage_role_is_exercised_or_its_reason_is_given() -> None:
-    statements = stage_role_statements()
+def test_every_statement_of_a_pipeline_role_is_exercised_or_its_reason_is_given() -> None:
+    statements = pipeline_role_statements()
     assert not set(EXERCISED) & set(NOT_EXERCISED)
+    assert set(IN_SAGEMAKERS_WORDS) <= set(EXERCISED)
     assert sorted(statements) == sorted({**EXERCISED, **NOT_EXERCISED})
 
 
@@ -183,7 +218,10 @@ def test_without_a_statement_its_stage_fails_with_access_denied_naming_its_actio
     if fresh_stack:  # the stack rolled back: made again for the statements tested after this one
         assert stages.again(fresh_stack) == ("", "")
     assert failed == stage, failure
-    missing = actions(stage_role_statements()[(role, sid)])
+    if (role, sid) in IN_SAGEMAKERS_WORDS:
+        assert all(words in failure for words in IN_SAGEMAKERS_WORDS[(role, sid)]), failure
+        return
+    missing = actions(pipeline_role_statements()[(role, sid)])
     assert any(refused(failure, stages.role_name(role), action) for action in missing), failure
 
 
@@ -210,8 +248,13 @@ def test_a_qa_stack_whose_creation_failed_is_replaced_by_the_next_run(stages: St
 
 def refused(failure: str, role_name: str, action: str) -> bool:
     """Whether ``failure`` is the role's session refused ``action``, in AWS's words; a HEAD
-    request's refusal has no body, so it names its operation and status only."""
+    request's refusal has no body, so it names its operation and status only. SageMaker's
+    CreateTrainingJob, refused the listing of a channel by the job's role, names the role's ARN
+    and the permission it needs ('... the role "arn:...:role/NAME" has "s3:ListBucket"
+    permissions on bucket ...')."""
     if action in WORDLESS and WORDLESS[action] in failure:
+        return True
+    if f':role/{role_name}" has "{action}" permissions' in failure:
         return True
     return (
         f":assumed-role/{role_name}/" in failure
