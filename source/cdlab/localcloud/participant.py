@@ -1,10 +1,10 @@
 """A workshop participant in the local cloud: an IAM user holding only the participant's policies
 (``cloudformation/participant.yml``), as an instructor sets one up on AWS.
 
-The local CloudFormation creates the endpoint stacks' resource types only, so the template's
-policy documents are resolved here (its parameters' defaults, the account and region of the
-local cloud) and created through the IAM API, with the user and an access key. Clients that
-sign with that key are evaluated against the policies, as the participant's are on AWS; the
+The local CloudFormation has no ``AWS::IAM::ManagedPolicy`` or ``AWS::IAM::Group``, so the
+template's policy documents are resolved here (its parameters' defaults, the account and region
+of the local cloud) and created through the IAM API, with the user and an access key. Clients
+that sign with that key are evaluated against the policies, as the participant's are on AWS; the
 kit's own key stays the account's administrator.
 """
 

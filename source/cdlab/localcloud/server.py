@@ -13,7 +13,8 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
 - ``X-Amz-Target: AnyScaleFrontendService.DescribeScalingActivities``: the scaling activities
   the local autoscaler recorded (moto keeps none);
 - CodePipeline and CodeBuild, over Smithy RPC v2 CBOR (``POST /service/<TargetPrefix>/operation/
-  <Operation>``, which boto3 and the AWS CLI send) or awsJson 1.1 (``X-Amz-Target``): the kit's
+  <Operation>``, which clients that prefer CBOR send) or awsJson 1.1 (``X-Amz-Target``, which
+  boto3 and the AWS CLI send: botocore prefers it to CBOR): the kit's
   own providers, each request checked against botocore's model (another service's RPC v2 CBOR
   request, CloudWatch's, goes to moto);
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one

@@ -5,7 +5,8 @@ Modules, one job each:
 - ``template``: reading a template, its parameter values, its evaluation for one stack;
   ``validation``: checking its form; ``graph``: what its values refer to, the creation order;
   ``intrinsics``: Ref, Fn::Sub, Fn::GetAtt ...
-- ``resources/``: what each resource type does (``base``, ``sagemaker``, ``moto_backed``).
+- ``resources/``: what each resource type does (``base``, ``sagemaker``, ``moto_backed`` and
+  ``moto_calls``, ``s3``, ``iam``, ``glue``, ``events``, ``codebuild``, ``codepipeline``).
 - ``changes``: in place or replacement; a change set's Changes.
 - ``engine/``: the stack operations and rollbacks, in the background (``steps``, ``creating``,
   ``updating``, ``rollback``, ``triggers``, ``restart``).

@@ -15,6 +15,10 @@ clients' metric datapoints that ``state`` runs on the backend it hands over), ``
 ``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
 ``OK``), ``deregistration`` (a deregistered scalable target's policies and scheduled actions,
 which moto keeps), ``policysizes`` (IAM's quotas on a policy document's size, which moto does
-not check), ``wrapping`` (how those three wrap moto's backend methods, once) and
-``statistics`` (GetMetricStatistics in-process, for the local console).
+not check), ``s3events`` (which of S3's events moto sends to EventBridge, and from when),
+``corrections`` (installs those four corrections), ``wrapping`` (how a correction wraps moto's
+methods, once), ``eventbridge`` (what S3's EventBridge notifications read of moto's state),
+``implemented`` (whether moto implements an operation), ``replayable`` (the kit's own changes
+to moto's backends that the journal replays) and ``statistics`` (GetMetricStatistics
+in-process, for the local console).
 """

@@ -8,8 +8,8 @@ for a managed policy, "Maximum policy size of 10240 bytes exceeded for role NAME
 one, as IAM's users quote its answers (the quotas page gives the limits, not the words).
 
 Every way the kit makes a policy ends in moto's ``IAMBackend`` (the IAM API through moto's
-server app, its replay from the journal, CloudFormation's ``AWS::IAM::ManagedPolicy`` and a
-role's ``Policies``), so :func:`install` wraps its methods (:mod:`wrapping`).
+server app, its replay from the journal, and a stack role's ``Policies``), so :func:`install`
+wraps its methods (:mod:`wrapping`).
 """
 
 from __future__ import annotations
