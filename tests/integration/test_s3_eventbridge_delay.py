@@ -105,3 +105,23 @@ def test_a_restart_keeps_when_the_stack_turned_eventbridge_on(private: PrivateCl
     private.up()
 
     assert put(private, bucket) in seen_versions(private, group)  # not five minutes again
+
+
+def test_a_restart_keeps_when_the_api_turned_eventbridge_on(private: PrivateCloud) -> None:
+    """The disk mirror keeps a bucket's notification configuration and when it turned
+    EventBridge on, for a bucket no stack puts back."""
+    up_taking_awss_time(private)
+    group = watch_uploads(private.client, "byhand")
+    s3, bucket = private.client("s3"), "byhand-source"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    assert put(private, bucket) not in seen_versions(private, group)
+    time.sleep(AWS.eventbridge_enabling / float(TIME_SCALE) + 0.5)
+
+    private.kill()
+    private.up()
+
+    assert put(private, bucket) in seen_versions(private, group)  # not five minutes again

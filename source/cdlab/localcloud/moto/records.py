@@ -3,7 +3,7 @@ frozen records, never one of moto's own objects."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,20 +12,28 @@ Signature = tuple[int, str, int]  # id of moto's key object, last modified, size
 
 @dataclass(frozen=True)
 class S3Object:
-    """The latest version of an object; ``data`` is None if the caller knew this version."""
+    """One version of an object (an unversioned bucket's objects have one, ``"null"``), or a
+    delete marker (``deleted``: no bytes or metadata); ``data`` is None if the caller knew this
+    version already (its ``signature``) or it is a delete marker."""
 
     key: str
     signature: Signature
     metadata: dict[str, str]
     modified: datetime
     data: bytes | None
+    version_id: str = "null"
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
 class S3Bucket:
+    """A bucket: every version of each object, each key's oldest first, and its settings (plain
+    JSON, see :mod:`cdlab.localcloud.moto.s3settings`)."""
+
     name: str
     region: str
     objects: list[S3Object]
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ From when: S3 starts sending a bucket's events to EventBridge some time after it
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-event-notifications-eventbridge.html).
 A bucket keeps the time it began sending (as an attribute of moto's bucket, so it goes with the
 bucket), set when its notification configuration turns EventBridge on, by the API or by a
-stack; a stack's bucket put back after a restart gets the time its stack last changed it. An
+stack; the disk mirror keeps it with the bucket's other settings (:mod:`s3settings`), and a
+stack's bucket an older kit mirrored without them, put back after a restart, gets the time its
+stack last changed it. An
 object written before the setting is in effect (``latency``'s ``eventbridge_enabling``: none in
 the fast profile) sends no event, to moto's own targets (a log group, a queue ...) or to the
 kit's pipelines (:mod:`cdlab.localcloud.codepipeline.trigger`).

@@ -26,10 +26,17 @@ from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import LogsBackend, logs_backends
 from moto.s3.exceptions import MissingBucket
-from moto.s3.models import FakeKey, S3Backend, s3_backends
+from moto.s3.models import S3Backend, s3_backends
 from moto.sts.models import STSBackend, sts_backends
 
-from cdlab.localcloud.moto import corrections, metricdata, policyalarms, s3events
+from cdlab.localcloud.moto import (
+    corrections,
+    metricdata,
+    policyalarms,
+    s3events,
+    s3settings,
+    s3versions,
+)
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
     RoleSession,
@@ -116,39 +123,31 @@ class MotoState(MotoThread):
         return True
 
     @on_moto_thread
-    def s3_bucket(self, name: str, known: Mapping[str, Signature]) -> S3Bucket | None:
-        """A bucket and the latest version of each object (a deleted one is left out), or None
-        if there is no such bucket. An object whose signature is in ``known`` comes without
-        its bytes."""
+    def s3_bucket(self, name: str, known: Mapping[tuple[str, str], Signature]) -> S3Bucket | None:
+        """A bucket, its settings and every version of each object (:mod:`s3versions`,
+        :mod:`s3settings`), or None if there is no such bucket. A version whose signature is in
+        ``known`` (by key and version id) comes without its bytes."""
+        s3 = self.s3_backend()
         try:
-            bucket = self.s3_backend().get_bucket(name)
+            bucket = s3.get_bucket(name)
         except MissingBucket:
             return None
-        objects = []
-        for key, versions in dict.items(bucket.keys):  # the lists of versions, not the latest
-            latest = versions[-1] if versions else None
-            if not isinstance(latest, FakeKey):
-                continue  # a delete marker: the object is gone
-            signature = _signature(latest)
-            data = None if known.get(key) == signature else latest.value
-            objects.append(
-                S3Object(key, signature, dict(latest.metadata), latest.last_modified, data)
-            )
-        return S3Bucket(name, bucket.region_name, objects)
+        objects = s3versions.versions(bucket, known)
+        return S3Bucket(name, bucket.region_name, objects, s3settings.read(s3, bucket))
 
     @on_moto_thread
-    def s3_create_bucket(self, name: str, region: str) -> None:
-        self.s3_backend().create_bucket(name, region)
+    def s3_create_bucket(
+        self, name: str, region: str, settings: Mapping[str, Any] | None = None
+    ) -> None:
+        """Make bucket ``name``, with ``settings`` as :meth:`s3_bucket` gave them, if given."""
+        s3 = self.s3_backend()
+        s3settings.put_back(s3, s3.create_bucket(name, region), settings or {})
 
     @on_moto_thread
-    def s3_restore(
-        self, bucket: str, key: str, data: bytes, metadata: Mapping[str, str], modified: datetime
-    ) -> Signature:
-        """Put an object back as it was (metadata, last-modified time); its new signature."""
-        fake = self.s3_backend().put_object(bucket, key, data, disable_notification=True)
-        fake.set_metadata(dict(metadata))
-        fake.last_modified = modified
-        return _signature(fake)
+    def s3_restore(self, bucket: str, key: str, versions: Sequence[S3Object]) -> list[Signature]:
+        """Put an object's versions (:meth:`s3_bucket`'s, with their bytes) back as they were;
+        their new signatures."""
+        return s3versions.put_back(self.s3_backend(), bucket, key, versions)
 
     # ---- IAM and STS ---------------------------------------------------------------------
 
@@ -436,7 +435,3 @@ class MotoState(MotoThread):
         self, name: str, namespace: str, resource_id: str, dimension: str
     ) -> None:
         self.autoscaling_backend().delete_scaling_policy(name, namespace, resource_id, dimension)
-
-
-def _signature(fake: FakeKey) -> Signature:
-    return (id(fake), fake.last_modified.isoformat(), fake.contentsize)

@@ -18,7 +18,8 @@ alone is the order things happened in, and a client's change to what a stack mad
 its database, a policy on its role) is replayed after the stack made it and before the stack's
 next update, as it was made.
 
-Not journaled: S3 (mirrored to disk on its own, see :mod:`s3mirror`), reads (operations
+Not journaled: S3 (mirrored to disk on its own, objects' versions and buckets' settings, see
+:mod:`s3mirror`; :mod:`cdlab.localcloud.moto.s3settings` says why not here), reads (operations
 named ``Describe*``, ``List*``, ``Get*`` ...) and the high-volume data calls (``PutMetricData``,
 ``PutLogEvents``): metric datapoints, and log events a client puts itself, are not kept across a
 restart (the kit's own training and instance logs are, see :mod:`logarchive`).

@@ -1,5 +1,6 @@
 """Putting back, at each start, what moto held in memory for the stacks and the journal does not
-bring back: a bucket's configuration (S3 is not journaled), and the resources of a stack recorded
+bring back: a bucket's configuration (S3 is not journaled, and the disk mirror keeps only part
+of it, none for a bucket an older kit mirrored), and the resources of a stack recorded
 by an older kit, which did not journal its handlers' changes in moto (they are journaled from
 their put-back on). Every other in-memory resource (roles, databases, rules, scalable targets,
 scaling policies, alarms) comes back with the journal's replay, in the order things happened

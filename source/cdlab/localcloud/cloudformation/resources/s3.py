@@ -5,9 +5,13 @@ default encryption, public access block and lifecycle rules
 Each part is the S3 API call CloudFormation makes for it (CreateBucket, PutBucketVersioning ...),
 authorized as the stack's principal, then made in moto's backend in moto's own format (the
 EventBridge setting lands in the bucket's notification configuration, where moto's S3 and the
-pipeline's trigger read it). The disk mirror keeps buckets and objects, not their
-configuration, so the bucket is an IN_MEMORY type: ``reapply`` puts the configuration back,
-with the time the stack turned EventBridge on (S3 sends events some minutes after that).
+pipeline's trigger read it), and the bucket synced to the disk mirror. The mirror keeps a
+bucket's objects and settings (:mod:`cdlab.localcloud.moto.s3settings`), but a bucket an older
+kit mirrored comes back without its settings and the mirror leaves lifecycle rules out, so the
+bucket is an IN_MEMORY type: ``reapply`` puts the stack's configuration back over what the
+mirror brought (a part set by hand through the S3 API comes back as the stack sets it), and, if
+the mirror did not bring it, the time the stack turned EventBridge on (S3 sends events some
+minutes after that).
 """
 
 from __future__ import annotations
@@ -123,11 +127,22 @@ def _moto_lifecycle(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [text(rule) for rule in rules]
 
 
-def _configure(moto: MotoState, name: str, region: str, calls: list[tuple[str, Any]]) -> None:
-    """On moto's thread: make bucket ``name`` (unless it exists) and apply ``calls``."""
+def _configure(
+    moto: MotoState,
+    name: str,
+    region: str,
+    calls: list[tuple[str, Any]],
+    put_back_from: float | None = None,
+) -> None:
+    """On moto's thread: make bucket ``name`` (unless it exists) and apply ``calls``. A bucket
+    put back after a restart (``put_back_from``: when its stack last changed it) that sends to
+    EventBridge began to then (:mod:`cdlab.localcloud.moto.s3events`), not at the restart,
+    unless the disk mirror brought its notification configuration back with the time itself."""
     s3 = moto.s3_backend()
     if name not in s3.buckets:
         s3.create_bucket(name, region)
+    bucket = s3.get_bucket(name)
+    kept = s3events.sends(bucket) and put_back_from is not None
     for operation, p in calls:
         if operation == "PutBucketVersioning":
             s3.put_bucket_versioning(name, p["VersioningConfiguration"]["Status"])
@@ -144,14 +159,8 @@ def _configure(moto: MotoState, name: str, region: str, calls: list[tuple[str, A
             s3.put_public_access_block(name, config)
         else:
             s3.put_bucket_lifecycle(name, _moto_lifecycle(p["LifecycleConfiguration"]["Rules"]))
-
-
-def _sending_since(moto: MotoState, name: str, at: float) -> None:
-    """On moto's thread: a bucket put back that sends to EventBridge began to when its stack
-    made it so (:mod:`cdlab.localcloud.moto.s3events`), not at the restart."""
-    bucket = moto.s3_backend().get_bucket(name)
-    if s3events.sends(bucket):
-        s3events.began_sending(bucket, at)
+    if put_back_from is not None and not kept and s3events.sends(bucket):
+        s3events.began_sending(bucket, put_back_from)
 
 
 def _unconfigure(moto: MotoState, name: str, removed: list[str]) -> None:
@@ -212,9 +221,8 @@ class Bucket(Handler):
         refuse_others(ctx, props, ("BucketName", *CONFIGURED))
         calls = _calls(name, props)
         typed = [(op, await authorized_params(ctx, "s3", op, p)) for op, p in calls]
-        await on_moto(ctx, _configure, ctx.moto, name, ctx.request.region, typed)
-        if ctx.put_back_from is not None:
-            await on_moto(ctx, _sending_since, ctx.moto, name, ctx.put_back_from)
+        region, since = ctx.request.region, ctx.put_back_from
+        await on_moto(ctx, _configure, ctx.moto, name, region, typed, since)
         if ctx.s3_sync is not None:
             await ctx.s3_sync(name)
 
@@ -223,7 +231,10 @@ class Bucket(Handler):
     ) -> Resource:
         removed = [part for part in CONFIGURED if part in old and part not in new]
         await self._apply(ctx, current.physical_id, new)
-        await on_moto(ctx, _unconfigure, ctx.moto, current.physical_id, removed)
+        if removed:
+            await on_moto(ctx, _unconfigure, ctx.moto, current.physical_id, removed)
+            if ctx.s3_sync is not None:
+                await ctx.s3_sync(current.physical_id)
         return current
 
     async def reapply(self, ctx: Context, current: Resource, props: dict[str, Any]) -> None:
