@@ -14,9 +14,13 @@ clients' metric datapoints that ``state`` runs on the backend it hands over), ``
 (a target tracking policy's alarms, put and found stale on the backends ``state`` hands over),
 ``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
 ``OK``), ``deregistration`` (a deregistered scalable target's policies and scheduled actions,
-which moto keeps), ``policysizes`` (IAM's quotas on a policy document's size, which moto does
-not check), ``s3events`` (which of S3's events moto sends to EventBridge, and from when),
-``corrections`` (installs those four corrections), ``wrapping`` (how a correction wraps moto's
+which moto keeps), ``scalingrules`` (what Application Auto Scaling refuses and moto accepted: a
+policy or scheduled action on a target not registered, a new target without its capacities, a
+malformed resource id, a new policy without its configuration, deleting what does not exist),
+``scalingerrors`` (the codes and words those two refuse with), ``policysizes`` (IAM's quotas on a
+policy document's size, which moto does not check), ``s3events`` (which of S3's events moto
+sends to EventBridge, and from when), ``corrections`` (installs those five corrections),
+``wrapping`` (how a correction wraps moto's
 methods, once), ``eventbridge`` (what S3's EventBridge notifications read of moto's state),
 ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's own changes
 to moto's backends that the journal replays) and ``statistics`` (GetMetricStatistics

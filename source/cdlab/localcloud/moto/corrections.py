@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from cdlab.localcloud.moto import alarmstates, deregistration, policysizes, s3events
+from cdlab.localcloud.moto import alarmstates, deregistration, policysizes, s3events, scalingrules
 
 
 def install() -> None:
-    for correction in (alarmstates, deregistration, policysizes, s3events):
+    for correction in (alarmstates, deregistration, policysizes, s3events, scalingrules):
         correction.install()

@@ -12,8 +12,11 @@ Every way the kit deregisters a target ends in moto's
 ``ApplicationAutoscalingBackend.deregister_scalable_target``: DeregisterScalableTarget through
 moto's server app, its replay from the journal at a restart, and CloudFormation deleting an
 ``AWS::ApplicationAutoScaling::ScalableTarget`` (``MotoState.deregister_scalable_target``, also
-journaled). :func:`install` wraps it (:mod:`wrapping`), so each deletes the same things, and a
-replay deletes what the policies were given since (their alarms) as the first run did.
+journaled), and DeleteEndpoint deregistering the endpoint's variants
+(:mod:`cdlab.localcloud.sagemaker.scaledvariants`). :func:`install` wraps it (:mod:`wrapping`),
+so each deletes the same things, and a replay deletes what the policies were given since (their
+alarms) as the first run did. A target that is not registered is refused with AWS's
+``ObjectNotFoundException`` (:mod:`scalingerrors`), where moto answered a ValidationException.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cdlab.localcloud.moto.scalingerrors import registered, target_not_found
 from cdlab.localcloud.moto.wrapping import wrap_once
 
 if TYPE_CHECKING:
@@ -28,8 +32,8 @@ if TYPE_CHECKING:
 
 
 def install() -> None:
-    """Wrap moto's DeregisterScalableTarget so that it deletes the target's policies (their
-    alarms with them) and scheduled actions."""
+    """Wrap moto's DeregisterScalableTarget so that it refuses a target not registered and
+    deletes a registered one's policies (their alarms with them) and scheduled actions."""
     # imported here, as MotoState does: it pulls in moto's EC2 and ECS
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 
@@ -40,7 +44,9 @@ def _deleting_owned(deregister: Callable[..., None]) -> Callable[..., None]:
     def deregister_scalable_target(
         backend: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str
     ) -> None:
-        deregister(backend, namespace, r_id, dimension)  # refuses a target it does not have
+        if not registered(backend, namespace, r_id, dimension):
+            raise target_not_found(namespace, r_id, dimension)
+        deregister(backend, namespace, r_id, dimension)
         delete_owned(backend, namespace, r_id, dimension)
 
     return deregister_scalable_target

@@ -3,6 +3,7 @@ UpdateEndpointWeightsAndCapacities and DeleteEndpoint.
 
 Each checks the request, records the endpoint's new status and what it is to serve, and leaves
 the work to the endpoint's lifecycle (an update to its own EndpointUpdate), in the background.
+DeleteEndpoint first deregisters the variants' scalable targets (:mod:`.scaledvariants`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker import datacapture
+from cdlab.localcloud.sagemaker import datacapture, scaledvariants
 from cdlab.localcloud.sagemaker.documents import (
     CONFIG,
     ENDPOINT,
@@ -28,6 +29,7 @@ from cdlab.localcloud.sagemaker.documents import (
 )
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
 from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names, validate
+from cdlab.localcloud.state.journal import Journal
 
 SCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -37,6 +39,7 @@ class Endpoints:
         self.docs = docs
         self.lifecycle = lifecycle
         self.moto = moto
+        self.journal = Journal(docs.store)  # the variants' deregistrations, kept across a restart
 
     def _snapshot(self, ctx: RequestContext, config_doc: dict[str, Any]) -> Snapshot:
         """What each variant of a config serves, resolved now (models may be deleted later)."""
@@ -190,8 +193,14 @@ class Endpoints:
         self.lifecycle.resize(doc["EndpointName"])
         return {"EndpointArn": doc["EndpointArn"]}
 
-    def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """DeleteEndpoint; the variants' scalable targets are deregistered first, as the
+        caller (one it may not deregister refuses the deletion)."""
         doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])
+        roles = self.lifecycle.roles
+        name = doc["EndpointName"]
+        await scaledvariants.deregister_variants(ctx, name, self.moto, self.journal, roles)
+        doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])  # as it is now
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
         self.lifecycle.delete(doc["EndpointName"])
         return {}

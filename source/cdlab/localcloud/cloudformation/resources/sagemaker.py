@@ -75,7 +75,11 @@ class _SageMakerNamed(Handler):
         assert self.name_property is not None
         _, delete = self.operations(ctx.sagemaker)
         try:
-            delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
+            deleted = delete(
+                ctx.request, {self.name_property: current.attributes[self.name_property]}
+            )
+            if inspect.isawaitable(deleted):  # DeleteEndpoint deregisters its variants first
+                await deleted
         except AWSError as e:
             if "Could not find" not in e.message:
                 raise handler_failure(e) from None

@@ -1,0 +1,225 @@
+"""Application Auto Scaling refuses what AWS refuses, in AWS's codes: a policy or scheduled action
+on a target not registered, a new target without its capacities or with the maximum below the
+minimum, a variant's resource id that is not one, a new policy without its type's configuration,
+and the deletion of what does not exist; DeleteEndpoint deregisters the endpoint's variants, and
+is refused to a caller that may not deregister them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.aws_errors import refused
+from tests.integration.test_iam_enforcement import not_allowed, role_session
+
+SUFFIX = uuid.uuid4().hex[:8]
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+TRACKING = {
+    "TargetValue": 100.0,
+    "PredefinedMetricSpecification": {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    },
+}
+
+
+def target(endpoint: str) -> dict[str, str]:
+    """The scalable target of this module's endpoint ``endpoint``'s AllTraffic variant."""
+    return {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint}/variant/AllTraffic",
+        "ScalableDimension": DIMENSION,
+    }
+
+
+def named(resource: dict[str, str]) -> str:
+    return (
+        f"service namespace: sagemaker, resource ID: {resource['ResourceId']}, "
+        f"scalable dimension: {DIMENSION}"
+    )
+
+
+@pytest.fixture
+def autoscaling(client):
+    return client("application-autoscaling")
+
+
+def registered(autoscaling, resource: dict[str, str]) -> list[tuple[int, int]]:
+    """The (MinCapacity, MaxCapacity) of the target, if registered."""
+    found = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[resource["ResourceId"]]
+    )["ScalableTargets"]
+    return [(t["MinCapacity"], t["MaxCapacity"]) for t in found]
+
+
+def test_a_policy_or_scheduled_action_needs_a_registered_target(autoscaling) -> None:
+    resource = target(f"cdlab-unregistered-{SUFFIX}")
+    not_registered = f"No scalable target registered for {named(resource)}"
+    assert refused(
+        autoscaling.put_scaling_policy,
+        PolicyName="p",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration=TRACKING,
+        **resource,
+    ) == ("ObjectNotFoundException", not_registered, 400)
+    assert refused(
+        autoscaling.put_scheduled_action,
+        ScheduledActionName="nightly",
+        Schedule="cron(0 2 * * ? *)",
+        ScalableTargetAction={"MinCapacity": 1, "MaxCapacity": 1},
+        **resource,
+    ) == ("ObjectNotFoundException", not_registered, 400)
+    assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+    assert autoscaling.describe_scheduled_actions(**resource)["ScheduledActions"] == []
+
+
+def test_a_new_target_needs_its_capacities_the_maximum_not_below_the_minimum(autoscaling) -> None:
+    resource = target(f"cdlab-capacities-{SUFFIX}")
+    required = "MinCapacity and MaxCapacity are required to register a new scalable target"
+    below = "Maximum capacity cannot be less than minimum capacity"
+    for capacities in ({}, {"MinCapacity": 1}, {"MaxCapacity": 2}):
+        assert refused(autoscaling.register_scalable_target, **resource, **capacities) == (
+            "ValidationException",
+            required,
+            400,
+        )
+    assert refused(
+        autoscaling.register_scalable_target, **resource, MinCapacity=3, MaxCapacity=2
+    ) == ("ValidationException", below, 400)
+    assert registered(autoscaling, resource) == []
+
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    try:
+        suspended = {"DynamicScalingInSuspended": True}
+        autoscaling.register_scalable_target(**resource, SuspendedState=suspended)  # an update
+        assert registered(autoscaling, resource) == [(1, 2)]
+        assert refused(autoscaling.register_scalable_target, **resource, MinCapacity=3) == (
+            "ValidationException",
+            below,
+            400,
+        )
+        assert registered(autoscaling, resource) == [(1, 2)]
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+@pytest.mark.parametrize("resource_id", ["endpoint/x", "endpoint/x/variant", "variant/x/y/z"])
+def test_a_variant_resource_id_that_is_not_one_is_refused_at_once(
+    autoscaling, resource_id: str
+) -> None:
+    """Moto failed on ``endpoint/x`` (an IndexError, HTTP 500, which the SDK retried)."""
+    resource = {**target("x"), "ResourceId": resource_id}
+    code, message, status = refused(
+        autoscaling.register_scalable_target, **resource, MinCapacity=1, MaxCapacity=2
+    )
+    assert (code, message, status) == (
+        "ValidationException",
+        "Unsupported service namespace, resource type or scalable dimension",
+        400,
+    )
+
+
+def test_a_new_policy_needs_its_types_configuration(autoscaling) -> None:
+    resource = target(f"cdlab-configuration-{SUFFIX}")
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    required = "{} is required if you are creating a policy and the policy type is {}"
+    try:
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            **resource,
+        ) == (
+            "ValidationException",
+            required.format("TargetTrackingScalingPolicyConfiguration", "TargetTrackingScaling"),
+            400,
+        )
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="StepScaling",
+            TargetTrackingScalingPolicyConfiguration=TRACKING,
+            **resource,
+        ) == (
+            "ValidationException",
+            required.format("StepScalingPolicyConfiguration", "StepScaling"),
+            400,
+        )
+        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+def test_deleting_what_does_not_exist_is_object_not_found(autoscaling) -> None:
+    resource = target(f"cdlab-nothing-{SUFFIX}")
+    assert refused(autoscaling.deregister_scalable_target, **resource) == (
+        "ObjectNotFoundException",
+        f"No scalable target found for {named(resource)}",
+        400,
+    )
+    assert refused(autoscaling.delete_scaling_policy, PolicyName="p", **resource) == (
+        "ObjectNotFoundException",
+        f"No scaling policy found for {named(resource)}, policy name: p",
+        400,
+    )
+    assert refused(autoscaling.delete_scheduled_action, ScheduledActionName="n", **resource) == (
+        "ObjectNotFoundException",
+        f"No scheduled action found for {named(resource)}, scheduled action name: n",
+        400,
+    )
+
+
+def test_delete_endpoint_deregisters_its_variants_scalable_targets(autoscaling, sm, deploy) -> None:
+    endpoint = deploy("cdlab-dereg", {"AllTraffic": (1, 1, 1)})
+    resource, other = target(endpoint), target(f"{endpoint}-other")
+    for scaled in (resource, other):
+        autoscaling.register_scalable_target(**scaled, MinCapacity=1, MaxCapacity=2)
+    autoscaling.put_scaling_policy(
+        PolicyName="p",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration=TRACKING,
+        **resource,
+    )
+    try:
+        sm.delete_endpoint(EndpointName=endpoint)
+        assert registered(autoscaling, resource) == []
+        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+        assert refused(autoscaling.deregister_scalable_target, **resource) == (
+            "ObjectNotFoundException",
+            f"No scalable target found for {named(resource)}",
+            400,
+        )
+        assert registered(autoscaling, other) == [(1, 2)]  # another endpoint's
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
+    finally:
+        autoscaling.deregister_scalable_target(**other)
+
+
+def test_delete_endpoint_needs_permission_to_deregister_its_variants(
+    client, aws_env, autoscaling, sm, deploy
+) -> None:
+    """A caller IAM does not allow DeregisterScalableTarget may not delete a scaled endpoint;
+    nothing is deleted. One it allows deletes both."""
+    endpoint = deploy("cdlab-deregperm", {"AllTraffic": (1, 1, 1)})
+    resource = target(endpoint)
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    sagemaker_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}],
+    }
+    action = "application-autoscaling:DeregisterScalableTarget"
+    with role_session(client, aws_env, f"cdlab-smonly-{SUFFIX}", sagemaker_only) as session:
+        assert refused(session.client("sagemaker").delete_endpoint, EndpointName=endpoint) == (
+            "AccessDeniedException",
+            not_allowed(session.arn, action),
+            400,
+        )
+    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    assert registered(autoscaling, resource) == [(1, 2)]
+
+    both = {"Version": "2012-10-17", "Statement": [{**sagemaker_only["Statement"][0]}]}
+    both["Statement"].append({"Effect": "Allow", "Action": action, "Resource": "*"})
+    with role_session(client, aws_env, f"cdlab-smdereg-{SUFFIX}", both) as session:
+        session.client("sagemaker").delete_endpoint(EndpointName=endpoint)
+    assert registered(autoscaling, resource) == []
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
