@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from cdlab.localcloud.moto import alarmstates, deregistration, policysizes, s3events
+from cdlab.localcloud.moto import alarmstates, deregistration, metricrules, policysizes, s3events
 
 
 def install() -> None:
-    for correction in (alarmstates, deregistration, policysizes, s3events):
+    for correction in (alarmstates, deregistration, policysizes, s3events, metricrules):
         correction.install()
