@@ -10,7 +10,9 @@ DescribeScalingPolicies, which moto does not page or filter as AWS does, paged o
 answer), ``state`` (the kit's own
 reads and writes of moto's backends; the only module that imports them, and hands them over on
 moto's thread), ``records`` (the plain records ``state`` returns), ``metricdata`` (the scan of
-clients' metric datapoints that ``state`` runs on the backend it hands over), ``policyalarms``
+clients' metric datapoints that ``state`` runs on the backend it hands over), ``evaluable``
+(the alarms the evaluation reads, from the backend ``state`` hands over, those it cannot
+evaluate left out and logged), ``policyalarms``
 (a target tracking policy's alarms, put and found stale on the backends ``state`` hands over),
 ``alarmstates`` (a new alarm's first state and an updated one's kept state, which moto makes
 ``OK``), ``deregistration`` (a deregistered scalable target's policies and scheduled actions,
@@ -19,10 +21,12 @@ policy or scheduled action on a target not registered, a new target without its 
 malformed resource id, a new policy without its configuration, deleting what does not exist),
 ``scalingerrors`` (the codes and words those two refuse with), ``policysizes`` (IAM's quotas on a
 policy document's size, which moto does not check), ``s3events`` (which of S3's events moto
-sends to EventBridge, and from when), ``corrections`` (installs those five corrections),
-``wrapping`` (how a correction wraps moto's
-methods, once), ``eventbridge`` (what S3's EventBridge notifications read of moto's state),
-``implemented`` (whether moto implements an operation), ``replayable`` (the kit's own changes
-to moto's backends that the journal replays) and ``statistics`` (GetMetricStatistics
-in-process, for the local console).
+sends to EventBridge, and from when), ``metricrules`` (what CloudWatch refuses in PutMetricAlarm
+and PutMetricData beyond botocore's model, which moto keeps), ``corrections`` (installs those
+six corrections), ``wrapping`` (how a correction wraps moto's methods, each once),
+``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
+and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
+moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's
+own changes to moto's backends that the journal replays) and ``statistics``
+(GetMetricStatistics in-process, for the local console).
 """

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
-from cdlab.localcloud.moto import alarmstates, deregistration, policysizes, s3events, scalingrules
+from cdlab.localcloud.moto import (
+    alarmstates,
+    deregistration,
+    metricrules,
+    policysizes,
+    s3events,
+    scalingrules,
+)
+
+CORRECTIONS = (alarmstates, deregistration, policysizes, s3events, scalingrules, metricrules)
 
 
 def install() -> None:
-    for correction in (alarmstates, deregistration, policysizes, s3events, scalingrules):
+    for correction in CORRECTIONS:
         correction.install()

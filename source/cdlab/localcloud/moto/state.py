@@ -31,6 +31,7 @@ from moto.sts.models import STSBackend, sts_backends
 
 from cdlab.localcloud.moto import (
     corrections,
+    evaluable,
     metricdata,
     policyalarms,
     s3events,
@@ -62,6 +63,7 @@ class MotoState(MotoThread):
         super().__init__()
         self.account = account
         self.region = region
+        self.unevaluable: set[str] = set()  # the alarms metric_alarms logged it leaves out
         corrections.install()
 
     def s3_backend(self) -> S3Backend:
@@ -287,26 +289,9 @@ class MotoState(MotoThread):
 
     @on_moto_thread
     def metric_alarms(self) -> list[MetricAlarm]:
-        """The alarms on one metric's statistic (not metric math, composite or percentiles)."""
-        return [
-            MetricAlarm(
-                name=a.name,
-                namespace=a.namespace,
-                metric_name=a.metric_name,
-                dimensions={d.name: d.value for d in a.dimensions},
-                statistic=a.statistic,
-                comparison_operator=a.comparison_operator,
-                period=int(a.period),
-                evaluation_periods=int(a.evaluation_periods),
-                datapoints_to_alarm=int(a.datapoints_to_alarm) if a.datapoints_to_alarm else None,
-                threshold=float(a.threshold),
-                treat_missing_data=a.treat_missing_data,
-                state=a.state_value,
-                unit=a.unit,
-            )
-            for a in self.cloudwatch_backend().alarms.values()
-            if not (a.metric_data_queries or a.rule or not a.statistic)
-        ]
+        """The alarms on one metric's statistic (not metric math, composite or percentiles)
+        that can be evaluated (see :mod:`evaluable`)."""
+        return evaluable.metric_alarms(self.cloudwatch_backend(), self.unevaluable)
 
     @on_moto_thread
     def alarm_states(self, names: Iterable[str]) -> dict[str, str]:
