@@ -21,9 +21,11 @@ policy or scheduled action on a target not registered, a new target without its 
 malformed resource id, a new policy without its configuration, deleting what does not exist),
 ``scalingerrors`` (the codes and words those two refuse with), ``policysizes`` (IAM's quotas on a
 policy document's size, which moto does not check), ``s3events`` (which of S3's events moto
-sends to EventBridge, and from when), ``metricrules`` (what CloudWatch refuses in PutMetricAlarm
-and PutMetricData beyond botocore's model, which moto keeps), ``corrections`` (installs those
-six corrections), ``wrapping`` (how a correction wraps moto's methods, each once),
+sends to EventBridge, and from when), ``s3suspended`` (PutObject and DeleteObject in a bucket
+whose versioning is suspended, which in moto drop the key's other versions), ``metricrules``
+(what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
+keeps), ``corrections`` (installs those seven corrections), ``wrapping`` (how a correction
+wraps moto's methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's

@@ -9,10 +9,19 @@ from cdlab.localcloud.moto import (
     metricrules,
     policysizes,
     s3events,
+    s3suspended,
     scalingrules,
 )
 
-CORRECTIONS = (alarmstates, deregistration, policysizes, s3events, scalingrules, metricrules)
+CORRECTIONS = (
+    alarmstates,
+    deregistration,
+    policysizes,
+    s3events,
+    s3suspended,
+    scalingrules,
+    metricrules,
+)
 
 
 def install() -> None:
