@@ -16,7 +16,7 @@ at all. The wording of a target not registered is AWS's as its users quote it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 
@@ -43,13 +43,20 @@ def validation(message: str) -> JsonRESTError:
     return AWSValidationException(message)
 
 
+def found_target(
+    backend: ApplicationAutoscalingBackend, namespace: str, resource_id: str, dimension: str
+) -> Any:
+    """Moto's registered scalable target, or None (moto keys its targets by dimension and
+    resource id; the namespace is checked too)."""
+    found = backend.targets.get(dimension, {}).get(resource_id)
+    return found if found is not None and found.service_namespace == namespace else None
+
+
 def registered(
     backend: ApplicationAutoscalingBackend, namespace: str, resource_id: str, dimension: str
 ) -> bool:
-    """Whether the scalable target is registered (moto keys its targets by dimension and
-    resource id; the namespace is checked too)."""
-    target = backend.targets.get(dimension, {}).get(resource_id)
-    return target is not None and target.service_namespace == namespace
+    """Whether the scalable target is registered."""
+    return found_target(backend, namespace, resource_id, dimension) is not None
 
 
 def _naming(namespace: str, resource_id: str, dimension: str) -> str:

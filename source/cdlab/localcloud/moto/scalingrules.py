@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from cdlab.localcloud.moto.scalingerrors import (
     UNSUPPORTED,
     action_not_found,
+    found_target,
     policy_not_found,
     registered,
     target_not_registered,
@@ -82,7 +83,8 @@ def _checked_registration(register: Callable[..., Any]) -> Callable[..., Any]:
             dimension == SAGEMAKER_VARIANT and not _variant_id(r_id)
         ):
             raise validation(UNSUPPORTED)
-        _check_capacities(backend, r_id, dimension, min_capacity, max_capacity)
+        existing = found_target(backend, namespace, r_id, dimension)
+        _check_capacities(existing, min_capacity, max_capacity)
         try:
             return register(
                 backend, namespace, r_id, dimension, min_capacity, max_capacity, role_arn,
@@ -101,16 +103,9 @@ def _variant_id(resource_id: str) -> bool:
     return len(parts) == 4 and parts[0] == "endpoint" and parts[2] == "variant" and all(parts)
 
 
-def _check_capacities(
-    backend: ApplicationAutoscalingBackend,
-    resource_id: str,
-    dimension: str,
-    min_capacity: int | None,
-    max_capacity: int | None,
-) -> None:
-    """A new target needs both capacities; the ones a target ends with (those given, else
-    those it has) may not have the maximum below the minimum."""
-    existing = backend.targets.get(dimension, {}).get(resource_id)
+def _check_capacities(existing: Any, min_capacity: int | None, max_capacity: int | None) -> None:
+    """A new target (``existing`` None) needs both capacities; the ones a target ends with
+    (those given, else those it has) may not have the maximum below the minimum."""
     if existing is None and (min_capacity is None or max_capacity is None):
         raise validation(CAPACITIES_REQUIRED)
     low = min_capacity if min_capacity is not None else getattr(existing, "min_capacity", None)

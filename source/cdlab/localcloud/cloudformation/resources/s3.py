@@ -142,7 +142,7 @@ def _configure(
     if name not in s3.buckets:
         s3.create_bucket(name, region)
     bucket = s3.get_bucket(name)
-    kept = s3events.sends(bucket) and put_back_from is not None
+    sent_before = s3events.sends(bucket)  # the mirror brought it back, with its own time
     for operation, p in calls:
         if operation == "PutBucketVersioning":
             s3.put_bucket_versioning(name, p["VersioningConfiguration"]["Status"])
@@ -159,7 +159,7 @@ def _configure(
             s3.put_public_access_block(name, config)
         else:
             s3.put_bucket_lifecycle(name, _moto_lifecycle(p["LifecycleConfiguration"]["Rules"]))
-    if put_back_from is not None and not kept and s3events.sends(bucket):
+    if put_back_from is not None and not sent_before and s3events.sends(bucket):
         s3events.began_sending(bucket, put_back_from)
 
 
