@@ -1,4 +1,4 @@
-"""Every endpoint a notebook creates has its configuration read back first.
+"""Every endpoint a notebook, the lab or the README creates has its configuration read back first.
 
 CreateEndpoint looks the endpoint configuration up with an eventually consistent read, so one
 created a moment before may not be found yet ("this causes a validation error"), and AWS
@@ -17,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("labs/*.ipynb")])
+DOCS = [ROOT / "README.md", *sorted(ROOT.glob("labs/*.md")), *sorted(ROOT.glob("docs/*.md"))]
+FENCED = re.compile(r"^```[a-z]*\n(.*?)^```", re.M | re.S)
 CREATING = {f"0{n}" for n in range(3, 9)}  # the notebooks that create an endpoint (03 to 08)
 REFERENCE = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html"
 # a call, boto3's or the AWS CLI's, with its arguments (up to its parenthesis, or its line's end)
@@ -28,13 +30,19 @@ DESCRIBE = re.compile(
 NAME = re.compile(r"EndpointConfigName=([^,)\s]+)|--endpoint-config-name\s+\{?([^\s}]+)\}?")
 
 
-def calls(path: Path, call: re.Pattern[str]) -> list[tuple[int, str]]:
-    """Where, in the notebook's code cells read in order, ``call`` is made, and the expression
-    it names the endpoint configuration with."""
+def code(path: Path) -> str:
+    """The notebook's code cells, or the Markdown file's fenced blocks, in order."""
+    if path.suffix == ".md":
+        return "\n".join(FENCED.findall(path.read_text()))
     cells = nbformat.read(path, as_version=4).cells
-    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    return "\n".join(c.source for c in cells if c.cell_type == "code")
+
+
+def calls(path: Path, call: re.Pattern[str]) -> list[tuple[int, str]]:
+    """Where, in the file's code read in order, ``call`` is made, and the expression it names
+    the endpoint configuration with."""
     found = []
-    for match in call.finditer(code):
+    for match in call.finditer(code(path)):
         name = NAME.search(match.group(1) or match.group(2) or "")
         found.append((match.start(), (name.group(1) or name.group(2)) if name else ""))
     return found
@@ -46,7 +54,13 @@ def test_the_notebooks_that_create_endpoints_are_found() -> None:
     assert all(name for path in NOTEBOOKS for _, name in calls(path, CREATE))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS])
+def test_the_readme_creates_an_endpoint() -> None:
+    assert calls(ROOT / "README.md", CREATE)
+
+
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + DOCS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS + DOCS]
+)
 def test_each_create_endpoint_reads_its_configuration_first(path: Path) -> None:
     described = calls(path, DESCRIBE)
     unread = [
