@@ -3,7 +3,8 @@ UpdateEndpointWeightsAndCapacities and DeleteEndpoint.
 
 Each checks the request, records the endpoint's new status and what it is to serve, and leaves
 the work to the endpoint's lifecycle (an update to its own EndpointUpdate), in the background.
-DeleteEndpoint first deregisters the variants' scalable targets (:mod:`.scaledvariants`).
+DeleteEndpoint deregisters the variants' scalable targets (:mod:`.scaledvariants`), once the
+endpoint is saved Deleting, so a crash never leaves one without the other.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Endpoints:
         self.lifecycle = lifecycle
         self.moto = moto
         self.journal = Journal(docs.store)  # the variants' deregistrations, kept across a restart
+        lifecycle.on_delete = self._deregister_left
 
     def _snapshot(self, ctx: RequestContext, config_doc: dict[str, Any]) -> Snapshot:
         """What each variant of a config serves, resolved now (models may be deleted later)."""
@@ -194,16 +196,29 @@ class Endpoints:
         return {"EndpointArn": doc["EndpointArn"]}
 
     async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """DeleteEndpoint; the variants' scalable targets are deregistered first, as the
-        caller (one it may not deregister refuses the deletion)."""
-        doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])
-        roles = self.lifecycle.roles
-        name = doc["EndpointName"]
-        await scaledvariants.deregister_variants(ctx, name, self.moto, self.journal, roles)
-        doc = self.docs.get(ctx, ENDPOINT, p["EndpointName"])  # as it is now
+        """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it
+        may not deregister refuses the deletion before anything changes. The endpoint is saved
+        Deleting before any target is deregistered: a crash in between leaves it Deleting, and
+        the restart's deletion deregisters what is left (:meth:`_deregister_left`); the other
+        way round, it came back InService without its targets."""
+        name = self.docs.get(ctx, ENDPOINT, p["EndpointName"])["EndpointName"]
+        targets = await scaledvariants.variant_targets(self.moto, name)
+        await scaledvariants.refuse_denied(ctx, targets, self.lifecycle.roles)
+        doc = self.docs.get(ctx, ENDPOINT, name)  # as it is now
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
-        self.lifecycle.delete(doc["EndpointName"])
+        try:
+            await scaledvariants.deregister(self.moto, self.journal, targets)
+        finally:  # Deleting: the deletion goes on, deregistering what this did not
+            self.lifecycle.delete(name)
         return {}
+
+    async def _deregister_left(self, name: str) -> None:
+        """The lifecycle's last step of a deletion, before it forgets the endpoint: deregister
+        the variants' targets still registered (all of them when a restart finds the endpoint
+        Deleting: the crash came before DeleteEndpoint deregistered them), so no target
+        outlives its endpoint."""
+        targets = await scaledvariants.variant_targets(self.moto, name)
+        await scaledvariants.deregister(self.moto, self.journal, targets)
 
 
 def _refuse_new_instance_type(doc: dict[str, Any], snapshot: Snapshot, scaled: set[str]) -> None:

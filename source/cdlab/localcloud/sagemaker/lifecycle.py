@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from cdlab.localcloud import latency
@@ -62,6 +62,7 @@ class Lifecycle:
         self.in_service: dict[str, Fleet] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.replacing: set[asyncio.Task[Any]] = set()  # replacements waiting to try again
+        self.on_delete: Callable[[str], Awaitable[None]] | None = None  # see _delete
         launcher.on_unexpected_exit = self._replace_instance
 
     def spawn(self, name: str, step: Coroutine[Any, Any, None]) -> None:
@@ -275,12 +276,18 @@ class Lifecycle:
         self.spawn(name, self._delete(name, previous))
 
     async def _delete(self, name: str, previous: asyncio.Task[None] | None) -> None:
+        """The deletion of an endpoint saved Deleting, by DeleteEndpoint or before a restart.
+        ``on_delete`` (the variants' scalable targets, :class:`Endpoints`) is done before the
+        endpoint is forgotten, so a crash before leaves it Deleting, and the restart's deletion
+        does it; one that fails leaves it Deleting too (``_settled`` logs why)."""
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
         await latency.pause(latency.current().endpoint_deleting)
         fleet = self.in_service.pop(name.lower(), {})
         await self.stop(all_instances(fleet), drain_seconds=DELETE_DRAIN_SECONDS)
+        if self.on_delete is not None:
+            await self.on_delete(name)
         self.docs.store.delete(ENDPOINT, name)
         self.docs.forget_unused_artifacts()
         log.info("endpoint %s deleted", name)

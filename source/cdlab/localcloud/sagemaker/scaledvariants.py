@@ -14,6 +14,12 @@ so a restart does not bring them back. A caller IAM enforcement does not allow
 ``application-autoscaling:DeregisterScalableTarget`` is refused the deletion, nothing changed,
 with ``AccessDeniedException`` in IAM's usual words (the guide says the permission is needed, not
 how SageMaker words its refusal).
+
+The refusal is decided before anything changes; the endpoint is then saved Deleting before any
+target is deregistered, and its deletion deregisters what is left before it forgets the endpoint
+(:meth:`Endpoints.delete_endpoint`). So a crash at any point leaves either the endpoint as it was,
+targets and all, or an endpoint Deleting, which the restart deletes, its targets with it: never
+an endpoint back InService without its targets, nor targets outliving their endpoint.
 """
 
 from __future__ import annotations
@@ -45,12 +51,10 @@ async def variant_targets(moto: MotoState, endpoint: str) -> list[Target]:
     ]
 
 
-async def deregister_variants(
-    ctx: RequestContext, endpoint: str, moto: MotoState, journal: Journal, roles: ServiceRoles
-) -> None:
-    """Deregister the endpoint's variants' scalable targets, as the caller; refuse the caller
-    IAM does not allow to deregister one (``AccessDeniedException``), before any is."""
-    targets = await variant_targets(moto, endpoint)
+async def refuse_denied(ctx: RequestContext, targets: list[Target], roles: ServiceRoles) -> None:
+    """Refuse the caller IAM does not allow to deregister one of ``targets``
+    (``AccessDeniedException``): decided before anything changes, so a refused DeleteEndpoint
+    changes nothing."""
     for namespace, resource_id, dimension in targets:
         members = {
             "ServiceNamespace": namespace,
@@ -61,6 +65,11 @@ async def deregister_variants(
         denial = await roles.denial_as(ctx.principal, call, ctx.region)
         if denial is not None:
             raise AccessDeniedException(denial.message())
+
+
+async def deregister(moto: MotoState, journal: Journal, targets: list[Target]) -> None:
+    """Deregister ``targets``, each journaled, so a restart does not bring it back; one
+    deregistered meanwhile (by a client, or by the deletion's own pass) is skipped."""
     for target in targets:
-        with contextlib.suppress(ObjectNotFoundException):  # deregistered meanwhile
+        with contextlib.suppress(ObjectNotFoundException):
             await journal.change(moto, MotoState.deregister_scalable_target, *target)
