@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 from moto.applicationautoscaling.exceptions import AWSValidationException
 
+from cdlab.localcloud.autoscaling.tracked import caveat, policy_metric
 from cdlab.localcloud.moto.metrictypes import (
     BY_NAMESPACE,
     SAGEMAKER,
@@ -16,6 +17,7 @@ from cdlab.localcloud.moto.metrictypes import (
 )
 
 VARIANT = "sagemaker:variant:DesiredInstanceCount"
+RESOURCE = "endpoint/e/variant/v"
 
 
 def tracking(metric_type: str) -> dict:
@@ -67,3 +69,28 @@ def test_what_is_taken_or_names_no_predefined_type_passes() -> None:
     check_metric_type(VARIANT, customized)
     check_metric_type(VARIANT, {"StepAdjustments": [{"ScalingAdjustment": 1}]})
     check_metric_type(VARIANT, None)
+
+
+def test_each_variant_type_tracks_the_metric_it_names() -> None:
+    dims = frozenset({("EndpointName", "e"), ("VariantName", "v")})
+    invocations = policy_metric(tracking("SageMakerVariantInvocationsPerInstance"), RESOURCE)
+    assert invocations is not None
+    assert (invocations.key, invocations.statistic) == (
+        ("AWS/SageMaker", "InvocationsPerInstance", dims),
+        "Sum",
+    )
+    assert caveat(tracking("SageMakerVariantInvocationsPerInstance"), RESOURCE) is None
+    concurrent = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+    metric = policy_metric(tracking(concurrent), RESOURCE)
+    assert metric is not None
+    assert metric.key == ("AWS/SageMaker", "ConcurrentRequestsPerModel", dims)
+    assert caveat(tracking(concurrent), RESOURCE) == (
+        "tracks ConcurrentRequestsPerModel, which the local cloud does not emit: its alarms see "
+        "no data, and the policy never scales"
+    )
+    for nothing in (tracking("ECSServiceAverageCPUUtilization"), {"TargetValue": 1.0}):
+        assert policy_metric(nothing, RESOURCE) is None  # it was tracked as invocations
+        assert caveat(nothing, RESOURCE) == (
+            "names no metric the local cloud tracks: it makes no alarms for it, and the policy "
+            "never scales"
+        )
