@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cdlab import load
+from cdlab.localcloud import control
 from tests.conftest import small_model
 from tests.integration.scaled import (
     FEATURES,
@@ -479,3 +480,61 @@ def test_a_metric_stat_query_is_tracked_and_metric_math_is_kept_without_alarms(
             with contextlib.suppress(ClientError):
                 autoscaling.delete_scaling_policy(PolicyName=name, **resource)
         autoscaling.deregister_scalable_target(**resource)
+
+
+def test_a_concurrent_requests_policy_tracks_that_metric_which_is_not_emitted_here(
+    scaled: ScaledCloud,
+) -> None:
+    """SageMakerVariantConcurrentRequestsPerModelHighResolution tracks the variant's
+    ConcurrentRequestsPerModel, which the local cloud does not emit: its alarms see no data, and
+    invocations far over its target leave the variant as it is (it was scaled on them); the
+    cloud's log says why, once."""
+    name = scaled.endpoint("concurrent", small_model(5, feature_dim=FEATURES))
+    autoscaling = scaled.client("application-autoscaling")
+    resource = variant_target(name)
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    alarms = autoscaling.put_scaling_policy(
+        PolicyName="concurrency",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 1.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+            },
+            "ScaleOutCooldown": 0,
+        },
+        **resource,
+    )["Alarms"]
+    cloudwatch = scaled.client("cloudwatch")
+    names = [a["AlarmName"] for a in alarms]
+    dimensions = [
+        {"Name": "EndpointName", "Value": name},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    assert [
+        (a["Namespace"], a["MetricName"], a["Dimensions"])
+        for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    ] == [("AWS/SageMaker", "ConcurrentRequestsPerModel", dimensions)] * 2
+
+    # about 5 invocations per instance per (scaled) minute for 6 minutes: 5 times the target
+    runtime = scaled.client("sagemaker-runtime")
+    [body] = load.sample_bodies(FEATURES, count=1)
+    until = time.monotonic() + 6
+    while time.monotonic() < until:
+        runtime.invoke_endpoint(EndpointName=name, ContentType="application/json", Body=body)
+        time.sleep(0.2)
+    time.sleep(2)  # two more evaluations
+    assert instance_count(scaled, name) == 1
+    assert (
+        autoscaling.describe_scaling_activities(
+            ServiceNamespace="sagemaker", ResourceId=resource["ResourceId"]
+        )["ScalingActivities"]
+        == []
+    )
+    states = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    assert {a["StateValue"] for a in states} == {"INSUFFICIENT_DATA"}
+    log = control.log_file(scaled.cloud.home).read_text(errors="replace")
+    said = (
+        "policy concurrency tracks ConcurrentRequestsPerModel, which the local cloud does not emit"
+    )
+    assert log.count(said) == 1, said

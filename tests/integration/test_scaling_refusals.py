@@ -1,8 +1,9 @@
 """Application Auto Scaling refuses what AWS refuses, in AWS's codes: a policy or scheduled action
 on a target not registered, a new target without its capacities or with the maximum below the
 minimum, a variant's resource id that is not one, a new policy without its type's configuration,
-and the deletion of what does not exist; DeleteEndpoint deregisters the endpoint's variants, and
-is refused to a caller that may not deregister them."""
+a predefined metric type the target's dimension does not take, and the deletion of what does not
+exist; DeleteEndpoint deregisters the endpoint's variants, and is refused to a caller that may
+not deregister them."""
 
 from __future__ import annotations
 
@@ -146,6 +147,84 @@ def test_a_new_policy_needs_its_types_configuration(autoscaling) -> None:
             400,
         )
         assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+VARIANT_TYPES = (
+    "SageMakerVariantInvocationsPerInstance, "
+    "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+)
+
+
+def tracking(metric_type: str) -> dict:
+    return {
+        "TargetValue": 5.0,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": metric_type},
+    }
+
+
+@pytest.mark.parametrize(
+    "metric_type",
+    [
+        "ECSServiceAverageCPUUtilization",  # another service's
+        "ALBRequestCountPerTarget",  # Spot Fleets' and ECS services' only
+        "SageMakerVariantProvisionedConcurrencyUtilization",  # a serverless variant's
+        "SageMakerInferenceComponentInvocationsPerCopy",  # an inference component's
+        "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution",
+    ],
+)
+def test_a_predefined_metric_type_a_variant_on_instances_does_not_take_is_refused(
+    autoscaling, metric_type: str
+) -> None:
+    """Moto kept such a policy, and the autoscaler scaled the variant on its invocations."""
+    resource = target(f"cdlab-metrictype-{SUFFIX}")
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    only = f"Scalable dimension {DIMENSION} only supports the following predefined metric types: "
+    try:
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=tracking(metric_type),
+            **resource,
+        ) == ("ValidationException", only + VARIANT_TYPES, 400)
+        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+
+        # nor may a policy it has be changed to one
+        autoscaling.put_scaling_policy(
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=TRACKING,
+            **resource,
+        )
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=tracking(metric_type),
+            **resource,
+        ) == ("ValidationException", only + VARIANT_TYPES, 400)
+        [policy] = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+        kept = policy["TargetTrackingScalingPolicyConfiguration"]
+        assert kept["PredefinedMetricSpecification"] == TRACKING["PredefinedMetricSpecification"]
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+def test_a_variants_two_predefined_metric_types_are_taken(autoscaling) -> None:
+    resource = target(f"cdlab-metrictypes-{SUFFIX}")
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    try:
+        for metric_type in VARIANT_TYPES.split(", "):
+            autoscaling.put_scaling_policy(
+                PolicyName=metric_type,
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration=tracking(metric_type),
+                **resource,
+            )
+        policies = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+        assert sorted(p["PolicyName"] for p in policies) == sorted(VARIANT_TYPES.split(", "))
     finally:
         autoscaling.deregister_scalable_target(**resource)
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from cdlab import config
 from cdlab.localcloud.autoscaling import notscaled
-from cdlab.localcloud.autoscaling.tracked import alarm_specs, policy_metric
+from cdlab.localcloud.autoscaling.tracked import alarm_specs, caveat, policy_metric
 from cdlab.localcloud.cloudwatch.metrics import Metrics, period_seconds
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.records import ScalableTarget, ScalingPolicy
@@ -173,14 +173,10 @@ class Autoscaler:
         policy = next((p for p in policies if p.policy_arn == policy_arn), None)
         tracked = {t.resource_id for t in targets if t.service_namespace == "sagemaker"}
         if policy is not None and policy.resource_id in tracked:
-            made = await self._alarms(policy)
-            if made is None and policy_metric(policy.configuration, policy.resource_id) is None:
-                log.warning(
-                    "%s: policy %s tracks metric math, which the local cloud does not evaluate: "
-                    "it makes no alarms for it, and the policy never scales",
-                    policy.resource_id,
-                    policy.policy_name,
-                )
+            await self._alarms(policy)
+            note = caveat(policy.configuration, policy.resource_id)
+            if note is not None:
+                log.warning("%s: policy %s %s", policy.resource_id, policy.policy_name, note)
         return await self.moto.run(self.moto.policy_alarms, policy_arn)
 
     async def _alarms(self, policy: ScalingPolicy) -> tuple[str, str] | None:
@@ -232,7 +228,7 @@ class Autoscaler:
         if blocked is not None:
             return Vote(policy, HOLD, current, alarm, asked=side, not_scaled=blocked)
         metric = policy_metric(conf, target.resource_id)
-        assert metric is not None  # its alarms were made: it tracks no metric math
+        assert metric is not None  # its alarms were made: it tracks a metric
         [point], _ = await self.metrics.series_windows(metric.key, 1, period_seconds(), metric.unit)
         if point is None:
             return Vote(policy, HOLD, current)

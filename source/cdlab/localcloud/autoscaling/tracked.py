@@ -1,7 +1,22 @@
 """What a target tracking policy tracks, and the two alarms target tracking makes on it.
 
-The predefined ``SageMakerVariantInvocationsPerInstance`` is the variant's InvocationsPerInstance
-(Sum per minute), a series the local cloud emits. A ``CustomizedMetricSpecification`` names any
+A predefined metric type tracks the metric it names for the policy's variant, in ``AWS/SageMaker``
+with dimensions EndpointName and VariantName: ``SageMakerVariantInvocationsPerInstance`` the
+variant's InvocationsPerInstance (Sum per minute), a series the local cloud emits;
+``SageMakerVariantConcurrentRequestsPerModelHighResolution`` its ConcurrentRequestsPerModel, "the
+number of concurrent requests being received by a model container", which SageMaker emits
+every 10 seconds
+(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-code-define.html).
+The local cloud does not emit that one (its metrics are per minute), so the policy's alarms see
+no data and it never scales, as "a target tracking scaling policy does not perform scaling when
+the specified metric has insufficient data" (Application Auto Scaling for an ECS service,
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-autoscaling-targettracking.html);
+logged when the policy is put. Its statistic here (Maximum), namespace and dimensions (those of
+the variant's other invocation metrics) are the kit's: the pages read do not give them. The
+other types are refused when put (:mod:`cdlab.localcloud.moto.metrictypes`); one that is not
+known here tracks nothing.
+
+A ``CustomizedMetricSpecification`` names any
 series by Namespace, MetricName, Dimensions, Statistic and Unit: one the local cloud emits (a
 variant's CPUUtilization, say) or one a client puts with PutMetricData (a queue's backlog). The
 policy's alarms and its desired capacity both read it through ``Metrics.series_windows``, so a
@@ -11,7 +26,8 @@ https://docs.aws.amazon.com/autoscaling/application/APIReference/API_CustomizedM
 The metric math form (``Metrics``) is read when it is one query that returns a ``MetricStat``,
 the same series said otherwise; a policy with an ``Expression`` (metric math) is kept but tracks
 nothing: the local cloud does not evaluate metric math, so it makes no alarms for it and the
-policy never scales (logged when the policy is put).
+policy never scales (logged when the policy is put). A configuration that names no metric at
+all tracks nothing either.
 """
 
 from __future__ import annotations
@@ -30,6 +46,14 @@ from cdlab.localcloud.cloudwatch.metrics import (
 from cdlab.localcloud.moto.records import ScalingPolicy
 
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
+VARIANT_METRICS = {  # a variant's predefined metric types: the metric each tracks, its statistic
+    "SageMakerVariantInvocationsPerInstance": ("InvocationsPerInstance", "Sum"),
+    "SageMakerVariantConcurrentRequestsPerModelHighResolution": (
+        "ConcurrentRequestsPerModel",
+        "Maximum",
+    ),
+}
+NOT_EMITTED = frozenset({"ConcurrentRequestsPerModel"})  # of those, in AWS/SageMaker
 
 
 @dataclass(frozen=True)
@@ -48,7 +72,7 @@ class TrackedMetric:
 
 def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMetric | None:
     """The metric a target tracking policy's configuration tracks for its variant; None for
-    metric math, which the local cloud does not evaluate."""
+    metric math, which the local cloud does not evaluate, or for no metric it knows."""
     spec = configuration.get("CustomizedMetricSpecification")
     if spec and "Metrics" in spec:
         return _metric_stat(spec["Metrics"])
@@ -56,9 +80,35 @@ def policy_metric(configuration: dict[str, Any], resource_id: str) -> TrackedMet
         dims = {d["Name"]: d["Value"] for d in spec.get("Dimensions", [])}
         key = series_key(spec["Namespace"], spec["MetricName"], dims)
         return TrackedMetric(key, spec.get("Statistic", "Average"), spec.get("Unit"))
+    predefined = configuration.get("PredefinedMetricSpecification") or {}
+    named = VARIANT_METRICS.get(predefined.get("PredefinedMetricType", ""))
+    if named is None:
+        return None
+    name, statistic = named
     _, endpoint, _, variant = resource_id.split("/", 3)
-    key = series_key(SAGEMAKER, "InvocationsPerInstance", variant_dimensions(endpoint, variant))
-    return TrackedMetric(key, "Sum")
+    return TrackedMetric(
+        series_key(SAGEMAKER, name, variant_dimensions(endpoint, variant)), statistic
+    )
+
+
+def caveat(configuration: dict[str, Any], resource_id: str) -> str | None:
+    """What the autoscaler logs when the policy is put, if it tracks what never scales it here:
+    metric math, no metric, or a metric the local cloud does not emit."""
+    metric = policy_metric(configuration, resource_id)
+    if metric is None:
+        spec = configuration.get("CustomizedMetricSpecification")
+        what = (
+            "tracks metric math, which the local cloud does not evaluate"
+            if spec and "Metrics" in spec
+            else "names no metric the local cloud tracks"
+        )
+        return f"{what}: it makes no alarms for it, and the policy never scales"
+    if metric.key[0] == SAGEMAKER and metric.label in NOT_EMITTED:
+        return (
+            f"tracks {metric.label}, which the local cloud does not emit: its alarms see no data, "
+            "and the policy never scales"
+        )
+    return None
 
 
 def _metric_stat(queries: list[dict[str, Any]]) -> TrackedMetric | None:

@@ -20,6 +20,12 @@ What moto accepted and AWS refuses (https://docs.aws.amazon.com/autoscaling/appl
   StepScaling, API_PutScalingPolicy.html): ``ValidationException``. Moto hands the backend one
   configuration, whichever was given; a target tracking one is told by its TargetValue, a
   member botocore's model requires of it.
+- PutScalingPolicy naming a ``PredefinedMetricType`` the target's scalable dimension does not
+  take (an ECS or serverless type on a variant on instances): ``ValidationException``, "Scalable
+  dimension ... only supports the following predefined metric types: ..." (:mod:`metrictypes`,
+  which says where the words and the lists come from); moto kept it, and the autoscaler scaled
+  the variant on its invocations whatever the type named. Checked on any configuration given,
+  a new policy's or an update's, before the target is looked up (the order is the kit's).
 - DeleteScalingPolicy and DeleteScheduledAction of one the target does not have:
   ``ObjectNotFoundException`` (moto answered a ValidationException, and ``{}``).
 
@@ -34,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cdlab.localcloud.moto.metrictypes import check_metric_type
 from cdlab.localcloud.moto.scalingerrors import (
     UNSUPPORTED,
     action_not_found,
@@ -127,6 +134,7 @@ def _checked_policy(put: Callable[..., Any]) -> Callable[..., Any]:
         target = (service_namespace, resource_id, scalable_dimension)
         if not _has_policy(backend, policy_name, *target):
             _check_configuration(policy_type, policy_body)
+        check_metric_type(scalable_dimension, policy_body)
         if not registered(backend, *target):
             raise target_not_registered(*target)
         return put(backend, policy_name, *target, policy_body, policy_type)
