@@ -1,6 +1,7 @@
 """What SageMaker refuses of an endpoint's update that the local cloud once let through: an
 UpdateEndpoint that would remove a variant registered for automatic scaling (AWS: deregister it
-first)."""
+first), and an UpdateEndpointWeightsAndCapacities to 0 instances (AWS: only an endpoint that
+hosts inference components scales to zero, and the local cloud hosts none)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,24 @@ def test_update_endpoint_may_not_remove_a_variant_registered_for_scaling(
         for resource in (scaled, ahead):
             with contextlib.suppress(autoscaling.exceptions.ObjectNotFoundException):
                 autoscaling.deregister_scalable_target(**resource)
+
+
+def test_desired_instance_count_0_is_refused_and_changes_nothing(sm, deploy) -> None:
+    endpoint = deploy("cdlab-zero", {"AllTraffic": (1, 1, 1)})
+    arn = sm.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+    zero = [{"VariantName": "AllTraffic", "DesiredInstanceCount": 0}]
+    assert refused(
+        sm.update_endpoint_weights_and_capacities,
+        EndpointName=endpoint,
+        DesiredWeightsAndCapacities=zero,
+    ) == (
+        "ValidationException",
+        f'Cannot update endpoint "{arn}": DesiredInstanceCount 0 for variant(s) AllTraffic. '
+        "Only an endpoint that hosts inference components can scale to zero instances; give "
+        "each variant at least 1.",
+        400,
+    )
+    described = sm.describe_endpoint(EndpointName=endpoint)
+    assert described["EndpointStatus"] == "InService"
+    [variant] = described["ProductionVariants"]
+    assert variant["CurrentInstanceCount"] == variant["DesiredInstanceCount"] == 1

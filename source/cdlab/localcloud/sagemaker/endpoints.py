@@ -173,6 +173,7 @@ class Endpoints:
                 f'The variant(s) "[{", ".join(missing)}]" is/are not present in the endpoint '
                 f'"{doc["EndpointArn"]}". Its variants are: {", ".join(current)}.'
             )
+        _refuse_zero_instances(doc, p["DesiredWeightsAndCapacities"])
         snapshot = [dict(s) for s in doc["_Deployed"]]
         by_name = {s["VariantName"]: s for s in snapshot}
         for desired in p["DesiredWeightsAndCapacities"]:
@@ -243,6 +244,24 @@ def _refuse_removing_scaled(doc: dict[str, Any], snapshot: Snapshot, scaled: set
             f'Cannot update endpoint "{doc["EndpointArn"]}": variant(s) {", ".join(removed)} '
             "would be removed while registered for automatic scaling. Deregister the scalable "
             "target (DeregisterScalableTarget) first, then update the endpoint."
+        )
+
+
+def _refuse_zero_instances(doc: dict[str, Any], desired: list[dict[str, Any]]) -> None:
+    """A DesiredInstanceCount of 0 is refused: "An endpoint can scale to and from zero instances
+    only if it hosts inference components"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html),
+    and the local cloud hosts none, so every endpoint it has runs its variants on instances.
+    botocore's model lets 0 through (DesiredWeightAndCapacity's DesiredInstanceCount, a
+    TaskCount, has min 0), so the shape check does not refuse it; before this the endpoint came
+    back InService with no instance. AWS does not document its words for this refusal: these
+    are the kit's."""
+    zero = [d["VariantName"] for d in desired if d.get("DesiredInstanceCount") == 0]
+    if zero:
+        raise ValidationException(
+            f'Cannot update endpoint "{doc["EndpointArn"]}": DesiredInstanceCount 0 for '
+            f"variant(s) {', '.join(zero)}. Only an endpoint that hosts inference components "
+            "can scale to zero instances; give each variant at least 1."
         )
 
 
