@@ -53,6 +53,11 @@ def test_update_endpoint_may_not_remove_a_variant_registered_for_scaling(
             "(DeregisterScalableTarget) first, then update the endpoint.",
             400,
         )
+        # The endpoint's name in another case names the same endpoint, and the same targets.
+        upper = refused(
+            sm.update_endpoint, EndpointName=endpoint.upper(), EndpointConfigName=renamed
+        )
+        assert upper[0] == "ValidationException" and "would be removed" in upper[1]
         assert variants(sm, endpoint) == ["AllTraffic"]
         assert sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == config
         assert registered(autoscaling, scaled) == [(1, 2)]

@@ -133,8 +133,9 @@ class Endpoints:
         names = alarm_names(p.get("DeploymentConfig") or {})
         names += alarm_names(stored.get("LastDeploymentConfig") or {})
         alarms = await self.moto.run(self.moto.alarm_states, names)
-        targets = await scaledvariants.variant_targets(self.moto, p["EndpointName"])
-        prefix = f"endpoint/{p['EndpointName']}/variant/"
+        name = stored.get("EndpointName", p["EndpointName"])  # as created (found in any case)
+        targets = await scaledvariants.variant_targets(self.moto, name)
+        prefix = f"endpoint/{name}/variant/"
         scaled = {resource_id.removeprefix(prefix) for _, resource_id, _ in targets}
         return self._update_endpoint(ctx, p, alarms, scaled)
 
