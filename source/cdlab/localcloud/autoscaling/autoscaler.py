@@ -11,8 +11,9 @@ and PutScalingPolicy's answer lists them, as on AWS (:meth:`Autoscaler.policy_al
 are the policy's in moto and journaled, so after a restart it has the same ones; a replaced or
 deleted policy's are deleted (:mod:`cdlab.localcloud.moto.policyalarms`). The
 desired capacity is ``ceil(current * metric / target)`` (the newest period's datapoint), clamped
-to [MinCapacity, MaxCapacity]; the metric is the predefined one or a customized one, which may be
-a series a client puts with PutMetricData (:mod:`tracked`). A scale-out waits ScaleOutCooldown
+to [MinCapacity, MaxCapacity] and never below one instance (:data:`FEWEST_INSTANCES`); the
+metric is the predefined one or a customized one, which may be a series a client puts with
+PutMetricData (:mod:`tracked`). A scale-out waits ScaleOutCooldown
 after the previous scale-out; a scale-in waits ScaleInCooldown after any scaling activity
 (scale-in is the cautious side) and never happens with DisableScaleIn, nor while the target's
 SuspendedState suspends that side (AWS's advice around an UpdateEndpoint). Several policies on
@@ -64,6 +65,16 @@ DEFAULT_COOLDOWN_SECONDS = 300  # Application Auto Scaling's default for SageMak
 MAX_ACTIVITIES = 1000
 ACTIVITIES_PAGE = 50  # DescribeScalingActivities' MaxResults unless given
 ACTIVITY = "scaling-activity"
+# A variant's MinCapacity may be 0 (RegisterScalableTarget lists "SageMaker endpoint variants"
+# among the resources whose minimum may be 0), but "An endpoint can scale to and from zero
+# instances only if it hosts inference components"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html),
+# which the local cloud does not host, and the guide says of a variant's --min-capacity "This
+# value must be set to at least 1"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-policy.html).
+# So scale-in stops at one instance; AWS does not say what it does with a variant's target at
+# MinCapacity 0 (a triggered low alarm at one instance is AlreadyAtDesiredCapacity: the kit's).
+FEWEST_INSTANCES = 1
 OUT, IN, HOLD = "out", "in", "hold"
 SUSPENDED = {OUT: "DynamicScalingOutSuspended", IN: "DynamicScalingInSuspended"}
 
@@ -234,7 +245,7 @@ class Autoscaler:
             return Vote(policy, HOLD, current)
         latest = point.statistic(metric.statistic)
         desired = math.ceil(current * latest / goal)
-        desired = max(target.min_capacity, min(target.max_capacity, desired))
+        desired = max(FEWEST_INSTANCES, target.min_capacity, min(target.max_capacity, desired))
         if desired > current if side == OUT else desired < current:
             return Vote(policy, side, desired, alarm, metric.label, latest)
         reason = notscaled.desired_reason(current)

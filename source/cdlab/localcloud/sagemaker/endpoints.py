@@ -32,8 +32,6 @@ from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
 from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names, validate
 from cdlab.localcloud.state.journal import Journal
 
-SCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-
 
 class Endpoints:
     def __init__(self, docs: Documents, lifecycle: Lifecycle, moto: MotoState) -> None:
@@ -130,18 +128,17 @@ class Endpoints:
 
     async def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """UpdateEndpoint; the rollback alarms it may name (given, or retained from the last
-        deployment) are read from moto first, so the update itself happens in one go."""
+        deployment) and the variants registered for automatic scaling (which it may not remove
+        or give a new instance type) are read from moto first, so the update itself happens in
+        one go."""
         stored = self.docs.endpoint(p["EndpointName"]) or {}
         names = alarm_names(p.get("DeploymentConfig") or {})
         names += alarm_names(stored.get("LastDeploymentConfig") or {})
         alarms = await self.moto.run(self.moto.alarm_states, names)
-        targets, _ = await self.moto.run(self.moto.target_tracking, SCALED_DIMENSION)
-        prefix = f"endpoint/{p['EndpointName']}/variant/"
-        scaled = {
-            t.resource_id.removeprefix(prefix)
-            for t in targets
-            if t.service_namespace == "sagemaker" and t.resource_id.startswith(prefix)
-        }
+        name = stored.get("EndpointName", p["EndpointName"])  # as created (found in any case)
+        targets = await scaledvariants.variant_targets(self.moto, name)
+        prefix = f"endpoint/{name}/variant/"
+        scaled = {resource_id.removeprefix(prefix) for _, resource_id, _ in targets}
         return self._update_endpoint(ctx, p, alarms, scaled)
 
     def _update_endpoint(
@@ -151,6 +148,7 @@ class Endpoints:
         config_doc = self.docs.get(ctx, CONFIG, p["EndpointConfigName"])
         snapshot = self._snapshot(ctx, config_doc)
         _refuse_new_instance_type(doc, snapshot, scaled)
+        _refuse_removing_scaled(doc, snapshot, scaled)
         if p.get("RetainAllVariantProperties"):
             _retain_variant_properties(p, doc["_Deployed"], snapshot)
         deployment = p.get("DeploymentConfig")
@@ -178,6 +176,7 @@ class Endpoints:
                 f'The variant(s) "[{", ".join(missing)}]" is/are not present in the endpoint '
                 f'"{doc["EndpointArn"]}". Its variants are: {", ".join(current)}.'
             )
+        _refuse_zero_instances(doc, p["DesiredWeightsAndCapacities"])
         snapshot = [dict(s) for s in doc["_Deployed"]]
         by_name = {s["VariantName"]: s for s in snapshot}
         for desired in p["DesiredWeightsAndCapacities"]:
@@ -237,6 +236,48 @@ def _refuse_new_instance_type(doc: dict[str, Any], snapshot: Snapshot, scaled: s
             f"{', '.join(changed)} would change while registered for automatic scaling. "
             "Deregister the scalable target (DeregisterScalableTarget), update the endpoint, "
             "then register it again."
+        )
+
+
+def _refuse_removing_scaled(doc: dict[str, Any], snapshot: Snapshot, scaled: set[str]) -> None:
+    """As on AWS, an update may not remove a variant registered for automatic scaling: the
+    guide's steps (deregister the target, update, register again) "are required only if you are
+    updating an endpoint with the following changes: ... Removing a production variant that has
+    auto scaling configured", and otherwise "If you are trying to update the endpoint by calling
+    the UpdateEndpoint API, the call fails"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). Without it
+    the target (``endpoint/<endpoint>/variant/<variant>``) outlived its variant. AWS does not
+    document its words for this refusal: these are the kit's. A target registered for a variant
+    the endpoint does not have yet is no bar."""
+    kept = {s["VariantName"] for s in snapshot}
+    removed = [
+        s["VariantName"]
+        for s in doc["_Deployed"]
+        if s["VariantName"] in scaled and s["VariantName"] not in kept
+    ]
+    if removed:
+        raise ValidationException(
+            f'Cannot update endpoint "{doc["EndpointArn"]}": variant(s) {", ".join(removed)} '
+            "would be removed while registered for automatic scaling. Deregister the scalable "
+            "target (DeregisterScalableTarget) first, then update the endpoint."
+        )
+
+
+def _refuse_zero_instances(doc: dict[str, Any], desired: list[dict[str, Any]]) -> None:
+    """A DesiredInstanceCount of 0 is refused: "An endpoint can scale to and from zero instances
+    only if it hosts inference components"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html),
+    and the local cloud hosts none, so every endpoint it has runs its variants on instances.
+    botocore's model lets 0 through (DesiredWeightAndCapacity's DesiredInstanceCount, a
+    TaskCount, has min 0), so the shape check does not refuse it; before this the endpoint came
+    back InService with no instance. AWS does not document its words for this refusal: these
+    are the kit's."""
+    zero = [d["VariantName"] for d in desired if d.get("DesiredInstanceCount") == 0]
+    if zero:
+        raise ValidationException(
+            f'Cannot update endpoint "{doc["EndpointArn"]}": DesiredInstanceCount 0 for '
+            f"variant(s) {', '.join(zero)}. Only an endpoint that hosts inference components "
+            "can scale to zero instances; give each variant at least 1."
         )
 
 
