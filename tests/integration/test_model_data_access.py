@@ -5,7 +5,11 @@ https://repost.aws/knowledge-center/sagemaker-s3-accessdenied-training) or that 
 region's bucket ("The model artifacts must be in an S3 bucket that is in the same region as the
 model or endpoint you are creating",
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html), in
-SageMaker's words (quoted in https://github.com/philschmid/llm-sagemaker-sample/issues/2)."""
+SageMaker's words (quoted in https://github.com/philschmid/llm-sagemaker-sample/issues/2);
+CreateTrainingJob refuses a channel in another region's bucket ("Your input bucket must be in the
+same AWS region as your training job",
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html) as it refuses a
+channel with no objects."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from tests.aws_errors import refused
 from tests.conftest import small_model
 from tests.integration.private_cloud import PrivateCloud
 from tests.roles import SAGEMAKER, allowing, drop_role, make_role, role_arn, trusting
+from tests.unit.test_train_container import HYPERPARAMETERS
 
 SUFFIX = uuid.uuid4().hex[:8]
 HOME = f"cdlab-access-{SUFFIX}"  # in us-east-1, the local cloud's region
@@ -153,6 +158,39 @@ def test_create_model_refuses_model_data_in_another_regions_bucket(sm, roles) ->
         assert described["PrimaryContainer"]["ModelDataUrl"] == there
     finally:
         eu.delete_model(ModelName=model)
+
+
+def training_request(job: str, channel: str) -> dict[str, Any]:
+    source = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": channel}}
+    return {
+        "TrainingJobName": job,
+        "RoleArn": EXECUTION_ROLE,
+        "AlgorithmSpecification": {
+            "TrainingImage": fm_image_uri("us-east-1"),
+            "TrainingInputMode": "File",
+        },
+        "HyperParameters": HYPERPARAMETERS,
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": source}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{HOME}/out/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+
+
+def test_create_training_job_refuses_a_channel_in_another_regions_bucket(sm, roles) -> None:
+    """As a channel with no objects: the refusal asks to ensure that the bucket exists in the
+    selected region; the role may read every bucket."""
+    job = name("job-elsewhere")
+    channel = f"s3://{ELSEWHERE}/train/"
+    assert refused(sm.create_training_job, **training_request(job, channel)) == (
+        "ValidationException",
+        f'No S3 objects found under S3 URL "{channel}" given in input data source. Please '
+        "ensure that the bucket exists in the selected region (us-east-1), that objects exist "
+        f'under that S3 prefix, and that the role "{EXECUTION_ROLE}" has "s3:ListBucket" '
+        f'permissions on bucket "{ELSEWHERE}".',
+        400,
+    )
+    assert refused(sm.describe_training_job, TrainingJobName=job)[0] == "ValidationException"
 
 
 @pytest.mark.slow  # a local cloud of its own
