@@ -27,6 +27,18 @@ OTHER_BUCKET = f"cdlab-iam-other-{SUFFIX}"
 EXECUTION_ROLE = f"cdlab-iam-exec-{SUFFIX}"
 OTHER_ROLE = f"cdlab-iam-other-exec-{SUFFIX}"
 SAGEMAKER_TRUST = trusting(SAGEMAKER)
+MODEL_DATA = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{ALLOWED_BUCKET}/*",
+        }
+    ],
+}
+"""EXECUTION_ROLE's policy: CreateModel needs the role to get the model data
+(https://repost.aws/knowledge-center/sagemaker-s3-accessdenied-training)."""
 SCIENTIST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -125,6 +137,9 @@ def roles(client) -> Iterator[dict[str, str]]:
     }
     for name in (EXECUTION_ROLE, OTHER_ROLE):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    iam.put_role_policy(
+        RoleName=EXECUTION_ROLE, PolicyName="p", PolicyDocument=json.dumps(MODEL_DATA)
+    )
     for bucket in (ALLOWED_BUCKET, OTHER_BUCKET):
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="k", Body=b"data")

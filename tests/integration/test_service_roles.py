@@ -58,6 +58,7 @@ NAMES = {
     "read-only": (trusting(SAGEMAKER), READ_ONLY),
     "no-s3": (trusting(SAGEMAKER), None),
     "s3-only": (trusting(SAGEMAKER), allowing(S3_EVERYWHERE)),
+    "s3-revoked": (trusting(SAGEMAKER), allowing(S3_EVERYWHERE)),  # its policy is taken away
     "trusted-by-name": (OWN_ACCOUNT, None),
     "cfn-weak": (trusting(CLOUDFORMATION), None),
     "stacks-only": (
@@ -289,10 +290,14 @@ def test_a_training_job_writes_its_model_as_its_role(sm, roles) -> None:
 
 
 def test_an_endpoint_whose_model_role_cannot_read_the_artifact_fails_and_others_serve(
-    sm, runtime, deploy, roles
+    client, sm, runtime, deploy, roles
 ) -> None:
+    """CreateModel refuses a role that may not read the model data
+    (:mod:`tests.integration.test_model_data_access`); one whose policy is taken away after
+    fails the endpoint, as the instances read the data as the role."""
     serving = deploy("roles-serving", {"AllTraffic": (1, 1, 1)})
-    config = deploy.config("roles-no-s3", {"AllTraffic": (32, 1, 1)}, role=roles["no-s3"])
+    config = deploy.config("roles-no-s3", {"AllTraffic": (32, 1, 1)}, role=roles["s3-revoked"])
+    make_role(client("iam"), name("s3-revoked"), trusting(SAGEMAKER), None)
     endpoint = f"roles-no-s3-{SUFFIX}"
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
     try:

@@ -116,6 +116,14 @@ class MotoState(MotoThread):
         return [k.name for k in keys]
 
     @on_moto_thread
+    def s3_bucket_region(self, bucket: str) -> str | None:
+        """The region bucket ``bucket`` is in; None if it does not exist."""
+        try:
+            return str(self.s3_backend().get_bucket(bucket).region_name)
+        except MissingBucket:
+            return None
+
+    @on_moto_thread
     def s3_put(self, bucket: str, key: str, data: bytes) -> bool:
         """Put ``data`` at ``key``; False, and nothing put, if the bucket does not exist."""
         try:

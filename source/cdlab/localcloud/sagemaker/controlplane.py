@@ -41,7 +41,7 @@ class SageMaker:
         lifecycle = Lifecycle(docs, launcher, router, roles)
         endpoints = Endpoints(docs, lifecycle, moto)
         return cls(
-            Models(docs, artifact_store, moto),
+            Models(docs, artifact_store, moto, roles),
             EndpointConfigs(docs),
             endpoints,
             lifecycle,

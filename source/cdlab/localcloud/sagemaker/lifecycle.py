@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from cdlab.localcloud import latency
-from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
+from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles
 from cdlab.localcloud.iam.wire import Call
-from cdlab.localcloud.sagemaker.artifacts import ArtifactError, split_s3_url
+from cdlab.localcloud.sagemaker.artifacts import ArtifactError
 from cdlab.localcloud.sagemaker.documents import (
     ENDPOINT,
     STARTUP_TIMEOUT,
@@ -34,6 +34,7 @@ from cdlab.localcloud.sagemaker.documents import (
 from cdlab.localcloud.sagemaker.fleet import Fleet, all_instances, endpoint_route
 from cdlab.localcloud.sagemaker.images import UnknownImage
 from cdlab.localcloud.sagemaker.instances import Instance, InstanceFailed, InstanceLauncher
+from cdlab.localcloud.sagemaker.role_s3 import read_denial
 from cdlab.localcloud.sagemaker.router import EndpointRoute, Router
 
 log = logging.getLogger("cdlab.sagemaker")
@@ -155,16 +156,15 @@ class Lifecycle:
 
     async def _check_model_access(self, name: str, snapshot: Snapshot) -> None:
         """Each variant's model role may read its model data (an older snapshot, made before
-        snapshots named them, is not checked)."""
+        snapshots named them, is not checked): CreateModel checked it, but the role's policies
+        or the bucket's may have changed since."""
         doc = self.docs.endpoint(name)
         region = endpoint_region(doc) if doc else None
         for s in snapshot:
             url = s.get("ModelDataUrl")
             if not url or region is None:
                 continue
-            call = s3_call("GetObject", *split_s3_url(url))
-            role = s.get("ExecutionRoleArn")
-            if await self.roles.denial(role, SAGEMAKER_SESSION, call, region) is not None:
+            if await read_denial(self.roles, s.get("ExecutionRoleArn"), url, region) is not None:
                 raise InstanceFailed(DOWNLOAD_FAILED.format(url=url))
 
     async def unwatchable(self, name: str, snapshot: Snapshot, alarms: list[str]) -> str | None:

@@ -1,18 +1,30 @@
 """S3 as a SageMaker role session sees it: the local cloud's objects, read and written only as
 far as the role's policies (and the buckets' policies) allow. A training job stages its channels
-and uploads its model through one (:mod:`training`)."""
+and uploads its model through one (:mod:`training`); CreateModel and an endpoint's instances
+ask :func:`read_denial` whether the model's role may read its model data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from cdlab.localcloud.iam.enforcer import Denial
-from cdlab.localcloud.iam.service_roles import s3_call
+from cdlab.localcloud.iam.service_roles import SAGEMAKER_SESSION, ServiceRoles, s3_call
 from cdlab.localcloud.iam.wire import Call
 from cdlab.localcloud.sagemaker.artifacts import S3Objects, split_s3_url
 
 ACCESS_DENIED = "AccessDenied: Access Denied"
 """How SageMaker's failure reasons quote S3's refusal (``(AccessDenied: Access Denied)``)."""
+
+
+async def read_denial(
+    roles: ServiceRoles, role_arn: str | None, url: str, region: str
+) -> Denial | None:
+    """Why a SageMaker session of ``role_arn`` may not read the object at ``url`` in ``region``
+    (s3:GetObject, "the only Amazon S3 action that the CreateModel API requires",
+    https://repost.aws/knowledge-center/sagemaker-s3-accessdenied-training); None if it may, if
+    IAM enforcement is off or if no role is given (:meth:`ServiceRoles.denial`)."""
+    call = s3_call("GetObject", *split_s3_url(url))
+    return await roles.denial(role_arn, SAGEMAKER_SESSION, call, region)
 
 
 class AccessDenied(PermissionError):

@@ -9,6 +9,7 @@ The local cloud trains the built-in algorithm images (:mod:`images`) from S3 cha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -175,15 +176,19 @@ def _check_channels(channels: list[dict[str, Any]]) -> None:
 async def _check_channel_has_objects(
     ctx: RequestContext, s3: artifacts.S3Objects, channel: dict[str, Any], role_arn: str
 ) -> None:
-    """SageMaker's refusal of a channel that names no S3 object the job's role can list."""
+    """SageMaker's refusal of a channel that names no S3 object the job's role can list, or
+    whose bucket is in another region than the job's ("Your input bucket must be in the same AWS
+    region as your training job",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html): the
+    refusal asks to "ensure that the bucket exists in the selected region"."""
     source = channel["DataSource"]["S3DataSource"]
+    bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
     loop = asyncio.get_running_loop()
-    try:
-        found = await loop.run_in_executor(None, staging.channel_objects, s3, source)
-    except AccessDenied:
-        found = []
+    found: list[tuple[str, str]] = []
+    if await s3.moto.run(s3.moto.s3_bucket_region, bucket) in (None, ctx.region):
+        with contextlib.suppress(AccessDenied):
+            found = await loop.run_in_executor(None, staging.channel_objects, s3, source)
     if not found:
-        bucket, _ = artifacts.split_s3_url(source["S3Uri"], key_required=False)
         raise ValidationException(
             f'No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data '
             f"source. Please ensure that the bucket exists in the selected region "
