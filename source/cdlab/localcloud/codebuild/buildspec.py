@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cdlab import config
-from cdlab.localcloud.codebuild import pipshim
+from cdlab.localcloud.codebuild import pipshim, specfile
 from cdlab.localcloud.codebuild.pipshim import package_dirs
 
 PHASES = ("install", "pre_build", "build", "post_build")
@@ -183,11 +183,14 @@ def _line(log: Log, text: str) -> None:
 
 
 def _runtime(log: Log, versions: dict[str, object]) -> None:
-    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    """The install phase's runtimes, as the local image has them (:func:`specfile.select`:
+    the kit's Python, by its version, ``3.x`` or ``latest``)."""
     for runtime, version in versions.items():
-        if runtime == "python" and str(version) != here:
-            raise BuildspecError(f"the buildspec asks for python {version}; the kit runs {here}")
-        _line(log, f"Runtime version selected: {runtime} {version} ({sys.executable})")
+        try:
+            selected = specfile.select(runtime, str(version))
+        except specfile.YamlFileError as e:
+            raise BuildspecError(str(e)) from None
+        _line(log, f"Runtime version selected: {runtime} {selected} ({sys.executable})")
 
 
 def _command(command: str, src: Path, env: dict[str, str], log: Log, guard: Guard) -> int:

@@ -3,11 +3,14 @@
 PROVISIONING assumes the service role naming ``codebuild.amazonaws.com`` (with the kit's key,
 through the local cloud's STS, which decides the trust) and creates the log stream as that role
 (none when the build's CloudWatch Logs are DISABLED: its output then goes nowhere);
-DOWNLOAD_SOURCE gets the source zip (the version asked for, else the current one) from S3 and
-unzips it; the buildspec's phases run (:mod:`buildspec`), their output lines going to CloudWatch
-Logs as they come; UPLOAD_ARTIFACTS zips the buildspec's ``artifacts.files`` to the artifacts'
-S3 location. Every AWS call is the role session's, through the local cloud's own URL, so IAM
-decides as it would on AWS; a refusal fails the phase with the service's words in its context.
+DOWNLOAD_SOURCE gets the source zip (the version asked for, else the current one) from S3,
+unzips it and checks the whole buildspec (:mod:`specfile`: one CodeBuild cannot use fails the
+phase with ``YAML_FILE_ERROR`` before any command runs); the buildspec's phases run
+(:mod:`buildspec`), their output lines going to CloudWatch Logs as they come; UPLOAD_ARTIFACTS
+zips the buildspec's ``artifacts.files`` to the artifacts' S3 location (files that match
+nothing fail it). Every AWS call is the role session's, through the local cloud's own URL, so
+IAM decides as it would on AWS; a refusal fails the phase with the service's words in its
+context, logged as CodeBuild logs it.
 """
 
 from __future__ import annotations
@@ -23,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdlab import config
 from cdlab.localcloud import control
-from cdlab.localcloud.codebuild import buildspec
+from cdlab.localcloud.codebuild import buildspec, specfile
 from cdlab.localcloud.codebuild.buildlogs import BuildLog
 from cdlab.localcloud.codebuild.buildspec import BuildspecError, Failure, Guard
 from cdlab.localcloud.codebuild.records import Builds, context
@@ -164,7 +166,7 @@ class BuildRun:
             src = work / "src"
             version = self._download(doc, session, src)
             self._stopped(guard)
-            spec = Spec(doc["projectName"], _buildspec(doc, src), _variables(doc))
+            spec = Spec(doc["projectName"], _buildspec(doc, src, writer), _variables(doc))
             env = buildspec.environment(
                 spec, build_id, src, buildspec.write_shims(work / "bin"), version, version,
                 doc["buildNumber"], {**self.cloud.environment(), **credentials},
@@ -186,6 +188,11 @@ class BuildRun:
             self._upload(doc, session, spec, src)
             self.builds.enter(build_id, "FINALIZING")
             return "FAILED" if failure is not None else "SUCCEEDED"
+        except PhaseFailed as e:
+            if e.status_code:  # a stop's phase has logged its end
+                current = self.builds.find(build_id) or {"currentPhase": ""}
+                _log_failure(writer, current["currentPhase"], e)
+            raise
         finally:
             writer.close()
 
@@ -283,6 +290,7 @@ class BuildRun:
             files = buildspec.artifact_files(spec, src)
         except BuildspecError as e:
             raise PhaseFailed("CLIENT_ERROR", str(e)) from None
+        _check_artifacts(spec.buildspec.get("artifacts"), files)
         bucket, key = artifact_key(doc)
         s3 = session.client("s3", endpoint_url=self.cloud.url)
         try:
@@ -300,6 +308,16 @@ class BuildRun:
             raise PhaseFailed("", guard.reason())
 
 
+def _log_failure(log: buildspec.Log, phase: str, failure: PhaseFailed) -> None:
+    """The lines CodeBuild logs as a phase fails with a context: "Phase complete:
+    UPLOAD_ARTIFACTS State: FAILED", "Phase context status code: CLIENT_ERROR Message: no
+    matching artifact paths found"
+    (https://github.com/aws-samples/amazon-ecs-fargate-cdk-cicd/issues/13)."""
+    message = str(failure).removeprefix(f"{failure.status_code}: ")
+    buildspec._line(log, f"Phase complete: {phase} State: FAILED")
+    buildspec._line(log, f"Phase context status code: {failure.status_code} Message: {message}")
+
+
 def artifact_key(doc: dict[str, Any]) -> tuple[str, str]:
     """The bucket and key of a build's S3 artifacts: location, path, (build id,) name
     (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectArtifacts.html)."""
@@ -311,6 +329,23 @@ def artifact_key(doc: dict[str, Any]) -> tuple[str, str]:
     return target["location"], "/".join(p.strip("/") for p in parts if p)
 
 
+def _check_artifacts(artifacts: dict[str, Any] | None, files: list[tuple[Path, str]]) -> None:
+    """CodeBuild's refusals of an ``artifacts`` section that gives nothing to upload: no
+    ``files`` ("no definition for primary artifacts in buildspec",
+    https://github.com/aws/aws-codebuild-docker-images/issues/128), or files that match
+    nothing ("no matching artifact paths found",
+    https://github.com/aws-samples/amazon-ecs-fargate-cdk-cicd/issues/13,
+    https://github.com/aws/copilot-cli/issues/5788). A buildspec without ``artifacts`` uploads
+    an empty zip: what CodeBuild does then is not confirmed (a check in
+    https://github.com/aws/aws-cdk/pull/845 saw the build succeed with no output artifact)."""
+    if artifacts is None:
+        return
+    if "files" not in artifacts:
+        raise PhaseFailed("CLIENT_ERROR", "no definition for primary artifacts in buildspec")
+    if not files:
+        raise PhaseFailed("CLIENT_ERROR", "no matching artifact paths found")
+
+
 def _zip(files: list[tuple[Path, str]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -319,21 +354,24 @@ def _zip(files: list[tuple[Path, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _buildspec(doc: dict[str, Any], src: Path) -> dict[str, Any]:
-    """The build's buildspec: inline YAML, else a file of the source (buildspec.yml by default)."""
+def _buildspec(doc: dict[str, Any], src: Path, log: buildspec.Log) -> dict[str, Any]:
+    """The build's buildspec: inline YAML, else a file of the source (buildspec.yml by default),
+    checked whole before any command runs (:mod:`specfile`); what CodeBuild logs of it goes to
+    ``log``."""
     text = doc["source"].get("buildspec") or "buildspec.yml"
     if "\n" not in text.strip() and ":" not in text:
         path = src / text
         if not path.is_file():
             raise PhaseFailed("YAML_FILE_ERROR", f"YAML_FILE_ERROR: stat {path.name}: no such file")
         text = path.read_text()
+    notes: list[str] = []
     try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return specfile.check(text, _variables(doc), notes)
+    except specfile.YamlFileError as e:
         raise PhaseFailed("YAML_FILE_ERROR", f"YAML_FILE_ERROR: {e}") from None
-    if not isinstance(spec, dict):
-        raise PhaseFailed("YAML_FILE_ERROR", "YAML_FILE_ERROR: the buildspec is not a mapping")
-    return spec
+    finally:
+        for note in notes:
+            buildspec._line(log, note)  # the log's own line format
 
 
 def _variables(doc: dict[str, Any]) -> dict[str, str]:
