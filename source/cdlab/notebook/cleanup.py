@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pandas as pd
-from botocore.exceptions import WaiterError
+from botocore.exceptions import ClientError, WaiterError
 
+from cdlab.notebook import clock
 from cdlab.notebook.workspace import PREFIX
 
 ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/"
 RUNNING = ("InProgress", "Stopping")
+DELETE_REFUSED = "cannot be deleted while in status"
+STACK_WAIT = clock.deployment(30 * clock.MINUTE)
+"""Cloud seconds ``clean`` waits for a stack's update to end before it can delete the stack: an
+update of a deploy stack (cloudformation/endpoint.yml) whose blue/green bake is as long as its
+BakeTimeInSeconds allows, 30 minutes."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +106,16 @@ def log_groups(prefix: str = PREFIX) -> list[str]:
 
 def clean(prefix: str) -> pd.DataFrame:
     """Delete everything ``leftovers(prefix)`` finds and wait until it is gone; returns what was
-    deleted. Safe to call when nothing is left."""
+    deleted. Safe to call when nothing is left. A stack in the middle of an update (a pipeline's
+    deploy stack baking its blue/green update) is deleted once the update ends
+    (:func:`_delete_stack`)."""
     sm, cfn = boto3.client("sagemaker"), boto3.client("cloudformation")
     autoscaling, cloudwatch = boto3.client("application-autoscaling"), boto3.client("cloudwatch")
     found = leftovers(prefix)
     stacks = [item.name for item in found if item.kind == "stack"]
+    deadline = time.monotonic() + clock.real(STACK_WAIT)
     for stack in stacks:
-        cfn.delete_stack(StackName=stack)
+        _delete_stack(cfn, stack, deadline)
     for stack in stacks:
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
     rest = leftovers(prefix)
@@ -132,6 +142,36 @@ def clean(prefix: str) -> pd.DataFrame:
     _delete_training_jobs(sm, [item.name for item in rest if item.kind == "training-job"])
     deleted = found + [item for item in rest if item not in found]
     return pd.DataFrame(deleted, columns=["kind", "name"])
+
+
+def _delete_stack(cfn: Any, stack: str, deadline: float) -> None:
+    """Delete the stack, waiting until ``deadline`` (a ``time.monotonic()``) for an update to end
+    first: AWS refuses DeleteStack while a stack is UPDATE_IN_PROGRESS, or in the update's
+    cleanup or rollback, with "Stack [<id>] cannot be deleted while in status <status>"
+    (https://github.com/aws-solutions-library-samples/guidance-for-clickstream-analytics-on-aws/issues/573,
+    https://github.com/serverless/serverless/issues/6089), and so does the local cloud. Asked
+    again at :func:`clock.polls` intervals, with a line each time the status changes."""
+    intervals, seen = clock.polls(), None
+    while True:
+        try:
+            cfn.delete_stack(StackName=stack)
+            return
+        except ClientError as e:
+            message = e.response["Error"]["Message"]
+            if DELETE_REFUSED not in message:
+                raise
+        status = message.rsplit(" ", 1)[-1]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"stack {stack} is still {status}: {message}")
+        if status != seen:
+            minutes = (deadline - time.monotonic()) * clock.scale() / clock.MINUTE
+            print(
+                f"stack {stack} is {status}: waiting for its operation to end before deleting it "
+                f"(up to {minutes:.0f} more minutes)",
+                flush=True,
+            )
+            seen = status
+        time.sleep(min(next(intervals), max(0.0, deadline - time.monotonic())))
 
 
 def _delete_training_jobs(sm: Any, names: list[str]) -> None:

@@ -54,7 +54,7 @@ class ChangeSetOperations(Submission):
             current: dict[str, Any] = {}
             old_template, old_values = None, {}
         else:
-            doc = self._updatable(p["StackName"])
+            doc = self._updatable(p["StackName"], review_is_missing=True)
             current = doc["_Resources"]
             old_template, old_values = template.load(doc["_Template"]), doc["_Values"]
         update, values, evaluated = self._prepare(doc, p, doc.get("_Values"), documents)

@@ -41,8 +41,25 @@ class Documents:
         return found
 
 
-def template_body(p: dict[str, Any], documents: Documents) -> str:
-    """TemplateBody, or the object TemplateURL names in the local cloud's S3."""
+def template_body(p: dict[str, Any], documents: Documents, *, single: bool = True) -> str:
+    """TemplateBody, or the object TemplateURL names in the local cloud's S3.
+
+    CreateStack, UpdateStack and CreateChangeSet take one or the other: "You must specify either
+    the TemplateBody or the TemplateURL parameter, but not both" (CreateStack,
+    https://docs.rs/aws-sdk-cloudformation/0.28.0/aws_sdk_cloudformation/operation/create_stack/struct.CreateStackInput.html;
+    UpdateStack and CreateChangeSet say so too,
+    https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudformation/aws.sdk.kotlin.services.cloudformation.model/-update-stack-request/-builder/template-body.html,
+    https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudformation/aws.sdk.kotlin.services.cloudformation.model/-create-change-set-request/template-body.html),
+    and AWS refuses both with "You cannot specify both Template URL and Template Body."
+    (https://github.com/hashicorp/terraform/issues/4534). ValidateTemplate and
+    GetTemplateSummary (``single=False``) use TemplateBody when both are given: "If both are
+    passed, only TemplateBody is used" (ValidateTemplate,
+    https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudformation/aws.sdk.kotlin.services.cloudformation.model/-validate-template-request/template-body.html;
+    GetTemplateSummary takes only one, but how AWS words the refusal is not confirmed).
+    Neither is refused with "Either Template URL or Template Body must be specified."
+    (https://github.com/aws/aws-sdk-js/issues/864)."""
+    if single and p.get("TemplateBody") and p.get("TemplateURL"):
+        raise ValidationError("You cannot specify both Template URL and Template Body.")
     if p.get("TemplateBody"):
         return p["TemplateBody"]
     if not p.get("TemplateURL"):

@@ -186,7 +186,7 @@ class ReadOperations:
 
     async def validate_template(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         documents = await Documents.of(self.moto, p)
-        parsed = checked(template_body(p, documents), provided_only=False)
+        parsed = checked(template_body(p, documents, single=False), provided_only=False)
         capabilities, reason = template.capabilities(parsed)
         return {
             "Parameters": template.parameter_declarations(parsed, detailed=False),
@@ -208,7 +208,7 @@ class ReadOperations:
         if p.get("StackName"):
             parsed = template.load(self._template_of(p["StackName"]))
         else:
-            parsed = checked(template_body(p, documents), provided_only=False)
+            parsed = checked(template_body(p, documents, single=False), provided_only=False)
         capabilities, reason = template.capabilities(parsed)
         return {
             "Parameters": template.parameter_declarations(parsed, detailed=True),

@@ -5,6 +5,10 @@ Termination protection is AWS's: set at CreateStack or by UpdateTerminationProte
 status but DELETE_IN_PROGRESS and DELETE_COMPLETE, it makes DeleteStack fail and leaves the stack
 as it was (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html,
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateTerminationProtection.html).
+
+DeleteStack is refused, as on AWS, while an update runs: in UPDATE_IN_PROGRESS, its cleanup, its
+rollback and the rollback's cleanup (see BUSY_UPDATING). It is accepted while a create runs (the
+delete follows it) and while a delete runs (nothing more to do).
 """
 
 from __future__ import annotations
@@ -20,6 +24,23 @@ from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import ValidationError
 
 DELETING = (DELETED, "DELETE_IN_PROGRESS")
+BUSY_UPDATING = (
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+)
+"""The statuses in which AWS refuses DeleteStack with "Stack [<stack id>] cannot be deleted while in
+status <status>" (a ValidationError), each seen from AWS:
+UPDATE_IN_PROGRESS (https://github.com/aws-solutions-library-samples/guidance-for-clickstream-analytics-on-aws/issues/573),
+UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (https://github.com/aws-amplify/amplify-backend/pull/2366),
+UPDATE_ROLLBACK_IN_PROGRESS (https://github.com/serverless/serverless/issues/6089),
+UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS
+(https://github.com/vs-yuri-tsai/aws-lights-out-plan/blob/main/docs/deployment-guide.md).
+DeleteStack is accepted in CREATE_IN_PROGRESS (a delete submitted during a create,
+https://github.com/cloudtools/stacker/issues/422) and REVIEW_IN_PROGRESS
+(https://github.com/go-to-k/delstack/pull/646); whether AWS refuses it in ROLLBACK_IN_PROGRESS is
+not confirmed, so the local cloud accepts it there and deletes the stack once the rollback ends."""
 
 
 class StackOperations(Submission):
@@ -59,6 +80,10 @@ class StackOperations(Submission):
             raise ValidationError(
                 f"Stack [{doc['StackName']}] cannot be deleted while TerminationProtection is "
                 "enabled"
+            )
+        if doc["StackStatus"] in BUSY_UPDATING:
+            raise ValidationError(
+                f"Stack [{doc['StackId']}] cannot be deleted while in status {doc['StackStatus']}"
             )
         retain = p.get("RetainResources") or []
         if retain and doc["StackStatus"] != "DELETE_FAILED":

@@ -55,6 +55,18 @@ def _check_capabilities(parsed: dict[str, Any], given: list[str]) -> None:
     raise InsufficientCapabilitiesException(f"Requires capabilities : [{needed[0]}]")
 
 
+def _check_tags(tags: list[dict[str, str]] | None) -> None:
+    """Refuse a stack tag whose key has the prefix AWS keeps for its own tags ("Tags owned by AWS
+    have the reserved prefix: aws:",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Tag.html), as
+    CreateStack refuses it
+    (https://github.com/aws-quickstart/quickstart-amazon-eks/issues/42). Other letter cases
+    (``AWS:``) are accepted: whether AWS refuses them on a stack is not confirmed."""
+    for tag in tags or []:
+        if tag["Key"].startswith("aws:"):
+            raise ValidationError("aws: prefixed tag key names are not allowed for external use.")
+
+
 def _rollback_configuration(p: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """The stack's RollbackConfiguration once the request is made: a request without one keeps
     the stack's; one without RollbackTriggers keeps the stack's triggers, and an empty list
@@ -94,9 +106,17 @@ class Submission:
         previous: dict[str, str] | None,
         documents: Documents,
     ) -> tuple[dict[str, Any], dict[str, str], template.Evaluated]:
-        """The checked template, parameter values and evaluation a request would give ``doc``."""
+        """The checked template, parameter values and evaluation a request would give ``doc``:
+        the request's own checks (tags, template members) before the template's. UpdateStack
+        and CreateChangeSet take a template or UsePreviousTemplate, not both
+        (https://github.com/boto/boto/pull/2843)."""
+        _check_tags(p.get("Tags"))
         if p.get("UsePreviousTemplate") and "_Template" not in doc:
             raise ValidationError("UsePreviousTemplate can be used only for an existing stack.")
+        if p.get("UsePreviousTemplate") and (p.get("TemplateBody") or p.get("TemplateURL")):
+            raise ValidationError(
+                "You cannot specify both usePreviousTemplate and Template Body/Template URL"
+            )
         body = doc["_Template"] if p.get("UsePreviousTemplate") else template_body(p, documents)
         parsed = checked(body)
         _check_capabilities(parsed, p.get("Capabilities") or [])
@@ -134,8 +154,15 @@ class Submission:
             "_Cleanup": [],
         }
 
-    def _updatable(self, name: str) -> dict[str, Any]:
-        doc = self.stacks.get(name)
+    def _updatable(self, name: str, *, review_is_missing: bool = False) -> dict[str, Any]:
+        """The stack ``name`` if it can be updated. One that does not exist is refused as
+        UpdateStack refuses it, "Stack [<name>] does not exist"
+        (https://github.com/SWO-GS/auto-tag/issues/98), and so is, with ``review_is_missing``
+        (CreateChangeSet of type UPDATE), a stack in REVIEW_IN_PROGRESS, which AWS does not count
+        as created (https://github.com/boto/boto3/issues/2327)."""
+        doc = self.stacks.find(name)
+        if doc is None or (review_is_missing and doc["StackStatus"] == "REVIEW_IN_PROGRESS"):
+            raise ValidationError(f"Stack [{name}] does not exist")
         if doc["StackStatus"] not in UPDATABLE:
             raise ValidationError(
                 f"Stack:{doc['StackId']} is in {doc['StackStatus']} state and can not be updated."
