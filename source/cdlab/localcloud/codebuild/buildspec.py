@@ -1,19 +1,21 @@
-"""A buildspec run as CodeBuild runs it: the phases as ``bash -c`` processes, command by command.
+"""A buildspec run as CodeBuild runs it: the phases' commands in the build's shell.
 
 As CodeBuild does it: the phases run in the order install, pre_build, build, post_build; a
-failing command ends its phase; a failure in install or pre_build skips the rest, a failure in
-build still runs post_build (with ``CODEBUILD_BUILD_SUCCEEDING=0``), and either fails the build
-(https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.phases).
-The log reads like CodeBuild's (``[Container] ... Running command ...``). Each command is a
-``bash -c`` of its own, in a process group of its own (so StopBuild and the timeout end all of
-it): CodeBuild 0.2 keeps one shell, so there a variable one command exports reaches the next;
-the lab's buildspecs do not rely on that.
+failing command ends its phase's ``commands``, then its ``finally`` commands run, and a failure
+in either fails the phase. A failure in install or pre_build skips the rest, a failure in build
+still runs post_build (with ``CODEBUILD_BUILD_SUCCEEDING=0``), and either fails the build
+(https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.phases);
+a phase's ``on-failure`` ABORT ends the build at its failure, CONTINUE goes on to the next
+phase. The log reads like CodeBuild's (``[Container] ... Running command ...``). The commands
+run in one shell for the whole build (buildspec 0.2) or one for each command (0.1), the
+buildspec's ``env: shell`` (``/bin/sh`` by default): see :mod:`shell`.
 
-The environment is CodeBuild's variables, the project's EnvironmentVariables and the local
-cloud's client variables on top (so the local target wins over the project's
-``CDLAB_TARGET=aws``, as an environment-variable override of the build would). A bin directory
-first on PATH makes ``python3``/``python`` the kit's interpreter and ``pip3``/``pip`` the
-``pipshim``; the source's packages come first on PYTHONPATH.
+The environment is CodeBuild's variables, the buildspec's ``env: variables`` over the machine's,
+then the build's own (``CODEBUILD_...``, ``AWS_REGION``), the project's EnvironmentVariables
+(StartBuild's overrides among them) and the local cloud's client variables on top (so the local
+target wins over the project's ``CDLAB_TARGET=aws``, as an environment-variable override of the
+build would). A bin directory first on PATH makes ``python3``/``python`` the kit's interpreter
+and ``pip3``/``pip`` the ``pipshim``; the source's packages come first on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from cdlab import config
 from cdlab.localcloud.codebuild import pipshim, specfile
 from cdlab.localcloud.codebuild.pipshim import package_dirs
+from cdlab.localcloud.codebuild.shell import DEFAULT_SHELL, SHELLS, Shell
 
 PHASES = ("install", "pre_build", "build", "post_build")
+ON_FAILURE = ("ABORT", "CONTINUE")
 
 
 class BuildspecError(RuntimeError):
@@ -64,6 +68,8 @@ class Failure:
     phase: str
     command: str
     exit_code: int
+    # the build went no further than this failure's phase (so no artifacts are uploaded)
+    aborted: bool = field(default=False, compare=False)
 
     def message(self) -> str:
         """The phase context CodeBuild reports."""
@@ -73,7 +79,7 @@ class Failure:
 
 
 class Guard:
-    """The build's running command, so that another thread can stop its process group."""
+    """The build's running shell, so that another thread can stop its process group."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
@@ -155,10 +161,14 @@ def environment(
     cloud: dict[str, str],
     initiator: str = "codepipeline/local",
 ) -> dict[str, str]:
-    """The build's variables; ``cloud`` (the local cloud's, the role session's) on top."""
+    """The build's variables; ``cloud`` (the local cloud's, the role session's) on top. A value
+    set in several places is StartBuild's, else the project's, else the buildspec's
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html, env/variables);
+    the buildspec's replace the machine's, PATH too (the kit's bin directory stays first)."""
     region = config.region()
-    return {
+    merged = {
         **os.environ,
+        **variables(project.buildspec),
         "CODEBUILD_BUILD_ID": build,
         "CODEBUILD_BUILD_ARN": build_arn(build, region),
         "CODEBUILD_BUILD_NUMBER": str(build_number),
@@ -171,9 +181,28 @@ def environment(
         "AWS_DEFAULT_REGION": region,
         **project.environment,
         **cloud,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    return {
+        **merged,
+        "PATH": f"{bin_dir}{os.pathsep}{merged.get('PATH', '')}",
         "PYTHONPATH": os.pathsep.join(str(p) for p in package_dirs(src)),
     }
+
+
+def variables(spec: dict[str, Any]) -> dict[str, str]:
+    """The buildspec's ``env: variables``, "a mapping of key/value scalars", as strings (YAML's
+    true and false as written, not Python's True and False)."""
+    env = spec.get("env")
+    found = env.get("variables") if isinstance(env, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(name): _scalar(value) for name, value in found.items()}
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def _line(log: Log, text: str) -> None:
@@ -193,40 +222,79 @@ def _runtime(log: Log, versions: dict[str, object]) -> None:
         _line(log, f"Runtime version selected: {runtime} {selected} ({sys.executable})")
 
 
-def _command(command: str, src: Path, env: dict[str, str], log: Log, guard: Guard) -> int:
-    """Run one command in its own process group, its output into ``log`` line by line."""
-    process = subprocess.Popen(
-        ["bash", "-c", command], cwd=src, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    guard.started(process)
-    assert process.stdout is not None
-    for raw in process.stdout:
-        log.write(raw.decode("utf-8", "replace"))
-    log.flush()
-    return process.wait()
+@dataclass(frozen=True)
+class Settings:
+    """How the buildspec's commands run: the shell program, one shell for all the commands
+    (version 0.2) or one for each (0.1), and each phase's ``on-failure``."""
+
+    shell: str
+    shared: bool
+    on_failure: dict[str, str]
+
+
+def settings(project: Project) -> Settings:
+    """The buildspec's ``version``, ``env: shell`` and phases' ``on-failure``
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html): ``shell`` is
+    ``bash`` or ``/bin/sh`` on Linux, ``on-failure`` ABORT or CONTINUE. Its RETRY forms and
+    Windows' shells do not run locally, and are refused rather than run otherwise."""
+    spec = project.buildspec
+    env = spec.get("env")
+    shell = str(env.get("shell", DEFAULT_SHELL)) if isinstance(env, dict) else DEFAULT_SHELL
+    if shell not in SHELLS:
+        raise BuildspecError(
+            f"project {project.name}: env/shell {shell} does not run in the local CodeBuild, "
+            f"which runs {' and '.join(SHELLS)}"
+        )
+    phases = spec.get("phases") or {}
+    on_failure = {}
+    for name, phase in phases.items():
+        given = phase.get("on-failure") if isinstance(phase, dict) else None
+        if given is None:
+            continue
+        if str(given) not in ON_FAILURE:
+            raise BuildspecError(
+                f"project {project.name}: on-failure {given} of phase {name} does not run in the "
+                f"local CodeBuild, which runs {' and '.join(ON_FAILURE)} (not RETRY)"
+            )
+        on_failure[name] = str(given)
+    return Settings(SHELLS[shell], str(spec.get("version")) != "0.1", on_failure)
+
+
+def _commands(log: Log, name: str, commands: Any, shell: Shell, guard: Guard) -> Failure | None:
+    """Run ``commands`` one at a time until one fails; the failure, if one did."""
+    for command in commands or []:
+        command = str(command)
+        _line(log, f"Running command {command}")
+        code = shell.run(command)
+        if guard.stopped is not None:
+            return Failure(name, command, code)
+        if code != 0:
+            _line(log, f"Command did not exit successfully {command} exit status {code}")
+            return Failure(name, command, code)
+    return None
 
 
 def _phase(
-    log: Log, name: str, phase: dict[str, Any], src: Path, env: dict[str, str], guard: Guard
+    log: Log, name: str, phase: dict[str, Any], shell: Shell, guard: Guard
 ) -> Failure | None:
+    """The phase's ``commands``, then its ``finally`` commands even if one of those failed
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html, finally);
+    the first failure of either fails the phase."""
     _line(log, f"Entering phase {name.upper()}")
     _runtime(log, phase.get("runtime-versions", {}))
-    for command in phase.get("commands", []) or []:
-        _line(log, f"Running command {command}")
-        code = _command(command, src, env, log, guard)
-        if guard.stopped is not None:
-            _line(log, f"Phase complete: {name.upper()} State: {guard.stopped}")
-            return Failure(name, command, code)
-        if code != 0:
-            failure = Failure(name, command, code)
-            _line(log, f"Command did not exit successfully {command} exit status {code}")
-            _line(log, f"Phase complete: {name.upper()} State: FAILED")
-            _line(
-                log,
-                f"Phase context status code: COMMAND_EXECUTION_ERROR Message: {failure.message()}",
-            )
-            return failure
+    failure = _commands(log, name, phase.get("commands"), shell, guard)
+    if guard.stopped is None and phase.get("finally"):
+        late = _commands(log, name, phase.get("finally"), shell, guard)
+        failure = failure or late
+    if guard.stopped is not None:
+        _line(log, f"Phase complete: {name.upper()} State: {guard.stopped}")
+        return failure
+    if failure is not None:
+        _line(log, f"Phase complete: {name.upper()} State: FAILED")
+        _line(
+            log, f"Phase context status code: COMMAND_EXECUTION_ERROR Message: {failure.message()}"
+        )
+        return failure
     _line(log, f"Phase complete: {name.upper()} State: SUCCEEDED")
     return None
 
@@ -239,30 +307,53 @@ def run(
     guard: Guard | None = None,
     hook: PhaseHook | None = None,
 ) -> Failure | None:
-    """Run the project's buildspec in ``src``; the first failure, or None when it succeeded.
-    ``hook`` hears each phase begin and end, ``guard`` may stop the build from another thread."""
+    """Run the project's buildspec in ``src``; the first failure (``aborted`` if the build went
+    no further), or None when it succeeded. ``hook`` hears each phase begin and end, ``guard``
+    may stop the build from another thread."""
     guard = guard or Guard()
     phases = project.buildspec.get("phases", {}) or {}
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         raise BuildspecError(f"project {project.name}: unknown buildspec phases {unknown}")
-    failure = None
+    how = settings(project)
+    shell = Shell(how.shell, src, env, log, guard, how.shared)
+    try:
+        return _run_phases(phases, how, shell, log, guard, hook)
+    finally:
+        shell.close()
+
+
+def _run_phases(
+    phases: dict[str, Any],
+    how: Settings,
+    shell: Shell,
+    log: Log,
+    guard: Guard,
+    hook: PhaseHook | None,
+) -> Failure | None:
+    failure, aborted = None, False
     for name in PHASES:
-        if failure is not None and (failure.phase != "build" or name != "post_build"):
+        if aborted or guard.stopped is not None:
             break
-        if guard.stopped is not None:
-            break
-        if failure is not None:
-            env = {**env, "CODEBUILD_BUILD_SUCCEEDING": "0"}
         if hook is not None:
             hook(name, None, False)
-        result = (
-            _phase(log, name, phases.get(name) or {}, src, env, guard) if name in phases else None
-        )
+        result = _phase(log, name, phases.get(name) or {}, shell, guard) if name in phases else None
         if hook is not None:
             hook(name, result, True)
-        failure = failure or result
-    return failure
+        if result is not None:
+            if failure is None:
+                shell.export("CODEBUILD_BUILD_SUCCEEDING", "0")
+            failure = failure or result
+            aborted = _aborts(name, how.on_failure.get(name))
+    return replace(failure, aborted=True) if failure is not None and aborted else failure
+
+
+def _aborts(phase: str, on_failure: str | None) -> bool:
+    """Whether a failure of ``phase`` ends the build: ABORT does, CONTINUE does not; by default
+    a failed install or pre_build does, a failed build goes on to post_build."""
+    if on_failure is not None:
+        return on_failure == "ABORT"
+    return phase in ("install", "pre_build")
 
 
 def artifact_files(project: Project, src: Path) -> list[tuple[Path, str]]:

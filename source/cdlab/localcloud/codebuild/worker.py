@@ -182,7 +182,7 @@ class BuildRun:
                 env["CODEBUILD_SOURCE_REPO_URL"] = f"s3://{doc['source']['location']}"
             failure = self._phases(build_id, spec, src, env, writer, guard)
             self._stopped(guard)
-            if failure is not None and failure.phase in ("install", "pre_build"):
+            if failure is not None and failure.aborted:  # nothing to upload
                 return "FAILED"
             self.builds.enter(build_id, "UPLOAD_ARTIFACTS")
             self._upload(doc, session, spec, src)

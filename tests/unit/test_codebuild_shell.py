@@ -1,0 +1,84 @@
+"""The local CodeBuild's shell, without a cloud: what a command leaves running in the background
+neither holds the build up nor outlives it (or a StopBuild), and a command the shell cannot even
+parse fails that command only, the build's directory and variables still there after it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+
+from cdlab.localcloud.codebuild.buildspec import Guard, run
+from cdlab.localcloud.codebuild.worker import Spec
+from tests.polling import poll
+
+ENV = {"PATH": "/usr/bin:/bin"}
+
+
+class _Sink:
+    """A build log kept in memory."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # not ours: the shell's child, reaped by no one here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return True
+
+
+def test_a_background_process_neither_holds_up_the_build_nor_outlives_it(tmp_path: Path):
+    """A server started in the background (``dockerd &``) lets the next command run; it is
+    ended with the build."""
+    commands = ["sleep 30 & echo $! > background.pid", "echo next ran"]
+    spec = Spec("p", {"version": 0.2, "phases": {"build": {"commands": commands}}}, {})
+    log = _Sink()
+    started = time.monotonic()
+    assert run(spec, tmp_path, ENV, log) is None
+    assert time.monotonic() - started < 10 and "next ran" in log.text
+    pid = int((tmp_path / "background.pid").read_text())
+    poll(lambda: not _alive(pid), what=f"background process {pid} to end with the build")
+
+
+def test_stop_build_ends_the_shell_and_what_it_left_running(tmp_path: Path):
+    commands = ["sleep 300 & echo $! > background.pid", "sleep 300", "echo never"]
+    spec = Spec("p", {"version": 0.2, "phases": {"build": {"commands": commands}}}, {})
+    guard, log = Guard(), _Sink()
+    stopper = threading.Timer(1.0, guard.stop, ("STOPPED",))
+    stopper.start()
+    failure = run(spec, tmp_path, ENV, log, guard)
+    stopper.join()
+    assert failure is not None and failure.command == "sleep 300" and guard.stopped == "STOPPED"
+    assert "Phase complete: BUILD State: STOPPED" in log.text and "never" not in log.text
+    pid = int((tmp_path / "background.pid").read_text())
+    poll(lambda: not _alive(pid), what=f"background process {pid} to end with the build")
+
+
+def test_a_command_the_shell_cannot_parse_fails_only_that_command(tmp_path: Path):
+    phases = {
+        "install": {
+            "on-failure": "CONTINUE",
+            "commands": ["mkdir -p sub && cd sub; X=kept", "if then fi"],
+        },
+        "build": {"commands": ['echo "in=$(basename "$PWD") x=$X"']},
+    }
+    log = _Sink()
+    failure = run(Spec("p", {"version": 0.2, "phases": phases}, {}), tmp_path, ENV, log)
+    assert "in=sub x=kept" in log.text
+    assert failure is not None and failure.command == "if then fi" and failure.exit_code == 2
