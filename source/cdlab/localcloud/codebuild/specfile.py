@@ -31,6 +31,8 @@ The messages, and where they come from:
   (https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html); a ``$NAME``
   in a version is the build's variable. The INSTALL phase alone has ``runtime-versions``
   (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.phases.install.runtime-versions).
+- A shell or an ``on-failure`` CodeBuild takes and the local one does not run (Windows' shells,
+  the RETRY forms) is refused, in the kit's words, rather than run otherwise.
 - Everything else is the kit's wording, in the shape of CodeBuild's: a missing or unknown
   ``version`` ("Required mapping", 0.1 or 0.2), a missing ``phases`` ("Required sequence"), a
   member of the wrong kind ("Expected phases/build to be of map type: found string instead at
@@ -57,7 +59,10 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cdlab.localcloud.codebuild.shell import DEFAULT_SHELL, SHELLS
+
 VERSIONS = ("0.1", "0.2")
+ON_FAILURE = ("ABORT", "CONTINUE")  # the values that run locally
 PHASES = ("install", "pre_build", "build", "post_build")
 NULL = "tag:yaml.org,2002:null"
 
@@ -162,7 +167,27 @@ def check(text: str, variables: Mapping[str, str], notes: list[str]) -> dict[str
         if not phase.get("commands"):
             notes.append(f"No commands found for phase name: {name}")
     _select_runtimes(spec, variables, notes)
+    _runnable(spec)
     return spec
+
+
+def _runnable(spec: dict[str, Any]) -> None:
+    """Refuse what CodeBuild takes and the local CodeBuild does not run, rather than run it
+    otherwise: a shell other than Linux's two (Windows' ``powershell.exe``, ``cmd.exe``) and
+    ``on-failure``'s RETRY forms (the kit's words)."""
+    shell = spec.get("env", {}).get("shell", DEFAULT_SHELL)
+    if shell not in SHELLS:
+        raise YamlFileError(
+            f"env/shell {shell} does not run in the local CodeBuild, which runs "
+            f"{' and '.join(SHELLS)}"
+        )
+    for name, phase in spec["phases"].items():
+        given = phase.get("on-failure")
+        if given is not None and given not in ON_FAILURE:
+            raise YamlFileError(
+                f"on-failure {given} of phase {name} does not run in the local CodeBuild, "
+                f"which runs {' and '.join(ON_FAILURE)} (not RETRY)"
+            )
 
 
 def _version(spec: dict[str, Any], root: Node) -> None:

@@ -314,8 +314,8 @@ def _log_failure(log: buildspec.Log, phase: str, failure: PhaseFailed) -> None:
     matching artifact paths found"
     (https://github.com/aws-samples/amazon-ecs-fargate-cdk-cicd/issues/13)."""
     message = str(failure).removeprefix(f"{failure.status_code}: ")
-    buildspec._line(log, f"Phase complete: {phase} State: FAILED")
-    buildspec._line(log, f"Phase context status code: {failure.status_code} Message: {message}")
+    buildspec.line(log, f"Phase complete: {phase} State: FAILED")
+    buildspec.line(log, f"Phase context status code: {failure.status_code} Message: {message}")
 
 
 def artifact_key(doc: dict[str, Any]) -> tuple[str, str]:
@@ -371,7 +371,7 @@ def _buildspec(doc: dict[str, Any], src: Path, log: buildspec.Log) -> dict[str, 
         raise PhaseFailed("YAML_FILE_ERROR", f"YAML_FILE_ERROR: {e}") from None
     finally:
         for note in notes:
-            buildspec._line(log, note)  # the log's own line format
+            buildspec.line(log, note)  # the log's own line format
 
 
 def _variables(doc: dict[str, Any]) -> dict[str, str]:
