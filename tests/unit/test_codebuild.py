@@ -4,6 +4,7 @@ through, a build's timeout and Python runtime, and a restart's end of a build cu
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -59,28 +60,14 @@ def test_artifact_files_honour_base_directory_and_discard_paths(tmp_path: Path):
     assert sorted(name for _, name in artifact_files(flat, tmp_path)) == ["a.txt", "b.txt"]
 
 
-class _Sink:
-    """A build log kept in memory."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
 def test_a_stopped_guard_runs_no_further_phase(tmp_path: Path):
     seen: list[tuple[str, bool]] = []
     guard = Guard()
     guard.stop("STOPPED")
     spec = Spec("p", {"phases": {"build": {"commands": ["echo never"]}}}, {})
-    log = _Sink()
+    log = io.StringIO()
     failure = run(spec, tmp_path, {}, log, guard, lambda n, f, ended: seen.append((n, ended)))
-    assert failure is None and seen == [] and "never" not in log.text
+    assert failure is None and seen == [] and "never" not in log.getvalue()
 
 
 def test_a_build_past_its_timeout_is_stopped_and_timed_out(tmp_path: Path):
@@ -90,9 +77,9 @@ def test_a_build_past_its_timeout_is_stopped_and_timed_out(tmp_path: Path):
     spec = Spec("p", {"phases": {"build": {"commands": ["sleep 30", "echo never"]}}}, {})
 
     def build(build_id: str, guard: Guard) -> None:
-        log = _Sink()
+        log = io.StringIO()
         ended["failure"] = run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log, guard)
-        ended["status"], ended["why"], ended["log"] = guard.stopped, guard.reason(), log.text
+        ended["status"], ended["why"], ended["log"] = guard.stopped, guard.reason(), log.getvalue()
 
     supervisor = Supervisor(build)  # type: ignore[arg-type]
     supervisor.start("p:1", 0.005)
@@ -112,14 +99,14 @@ def test_a_python_runtime_other_than_the_kits_is_refused(tmp_path: Path):
     for version, refused in ((here, False), ("2.7", True)):
         install = {"runtime-versions": {"python": version}, "commands": ["echo installed"]}
         spec = Spec("p", {"phases": {"install": install}}, {})
-        log = _Sink()
+        log = io.StringIO()
         if refused:
             with pytest.raises(BuildspecError, match=rf"named '2\.7' of python.*versions: {here}$"):
                 run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log)
-            assert "installed" not in log.text
+            assert "installed" not in log.getvalue()
         else:
             assert run(spec, tmp_path, {"PATH": "/usr/bin:/bin"}, log) is None
-            assert "installed" in log.text
+            assert "installed" in log.getvalue()
 
 
 def _new_build(builds: Builds, build_id: str) -> None:

@@ -5,6 +5,7 @@ parse fails that command only, the build's directory and variables still there a
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import threading
 import time
@@ -15,20 +16,6 @@ from cdlab.localcloud.codebuild.worker import Spec
 from tests.polling import poll
 
 ENV = {"PATH": "/usr/bin:/bin"}
-
-
-class _Sink:
-    """A build log kept in memory."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def _alive(pid: int) -> bool:
@@ -48,10 +35,10 @@ def test_a_background_process_neither_holds_up_the_build_nor_outlives_it(tmp_pat
     ended with the build."""
     commands = ["sleep 30 & echo $! > background.pid", "echo next ran"]
     spec = Spec("p", {"version": 0.2, "phases": {"build": {"commands": commands}}}, {})
-    log = _Sink()
+    log = io.StringIO()
     started = time.monotonic()
     assert run(spec, tmp_path, ENV, log) is None
-    assert time.monotonic() - started < 10 and "next ran" in log.text
+    assert time.monotonic() - started < 10 and "next ran" in log.getvalue()
     pid = int((tmp_path / "background.pid").read_text())
     poll(lambda: not _alive(pid), what=f"background process {pid} to end with the build")
 
@@ -59,13 +46,15 @@ def test_a_background_process_neither_holds_up_the_build_nor_outlives_it(tmp_pat
 def test_stop_build_ends_the_shell_and_what_it_left_running(tmp_path: Path):
     commands = ["sleep 300 & echo $! > background.pid", "sleep 300", "echo never"]
     spec = Spec("p", {"version": 0.2, "phases": {"build": {"commands": commands}}}, {})
-    guard, log = Guard(), _Sink()
+    guard, log = Guard(), io.StringIO()
     stopper = threading.Timer(1.0, guard.stop, ("STOPPED",))
     stopper.start()
     failure = run(spec, tmp_path, ENV, log, guard)
     stopper.join()
     assert failure is not None and failure.command == "sleep 300" and guard.stopped == "STOPPED"
-    assert "Phase complete: BUILD State: STOPPED" in log.text and "never" not in log.text
+    assert (
+        "Phase complete: BUILD State: STOPPED" in log.getvalue() and "never" not in log.getvalue()
+    )
     pid = int((tmp_path / "background.pid").read_text())
     poll(lambda: not _alive(pid), what=f"background process {pid} to end with the build")
 
@@ -78,7 +67,7 @@ def test_a_command_the_shell_cannot_parse_fails_only_that_command(tmp_path: Path
         },
         "build": {"commands": ['echo "in=$(basename "$PWD") x=$X"']},
     }
-    log = _Sink()
+    log = io.StringIO()
     failure = run(Spec("p", {"version": 0.2, "phases": phases}, {}), tmp_path, ENV, log)
-    assert "in=sub x=kept" in log.text
+    assert "in=sub x=kept" in log.getvalue()
     assert failure is not None and failure.command == "if then fi" and failure.exit_code == 2
