@@ -28,8 +28,9 @@ moto does not check),
 (PutObject and DeleteObject in a bucket whose versioning is suspended, which in moto drop the
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
-keeps), ``corrections`` (installs those seven corrections), ``wrapping`` (how a correction
-wraps moto's methods, each once),
+keeps, a client's datapoints in a namespace reserved for AWS's services included),
+``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
+methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's
