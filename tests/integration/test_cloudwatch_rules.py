@@ -1,6 +1,7 @@
-"""What CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, refused
-by the local cloud too, over each protocol a botocore client speaks to CloudWatch, whichever way
-the alarm comes (a client, a stack, a journal an older kit wrote)
+"""What CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model (a
+client's datapoints in a namespace reserved for AWS included), refused by the local cloud too,
+over each protocol a botocore client speaks to CloudWatch, whichever way the alarm comes (a
+client, a stack, a journal an older kit wrote)
 (:mod:`cdlab.localcloud.moto.metricrules`). Moto kept an alarm without Period or Threshold, and
 then the local evaluation failed on it every period, for every alarm, and nothing autoscaled."""
 
@@ -179,6 +180,23 @@ def test_put_metric_data_is_refused_where_cloudwatch_refuses_it(speaking, protoc
     cloudwatch.put_metric_data(Namespace="CDLab/Rules", MetricData=edge)  # within: kept
     listed = cloudwatch.list_metrics(Namespace="CDLab/Rules", MetricName=metric)["Metrics"]
     assert {m["MetricName"] for m in listed} == {metric}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_put_metric_data_into_an_aws_namespace_is_refused(speaking, protocol: str) -> None:
+    """Namespaces that begin with AWS/ are AWS's services' own
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html);
+    CloudWatch refuses a client's datapoints in one with InvalidParameterValue, in the words
+    boto/boto3#1847 quotes. Moto kept them, beside the metrics the local cloud emits there."""
+    cloudwatch = speaking(protocol)
+    metric = f"cdlab-rules-{uuid.uuid4().hex[:8]}"
+    for namespace in ("AWS/SageMaker", "AWS/CDLab"):
+        assert refused(
+            cloudwatch.put_metric_data,
+            Namespace=namespace,
+            MetricData=[{"MetricName": metric, "Value": 1.0}],
+        ) == ("InvalidParameterValue", "The value AWS/ for parameter Namespace is invalid.", 400)
+    assert cloudwatch.list_metrics(MetricName=metric)["Metrics"] == []
 
 
 STACK_ALARM = """

@@ -1,9 +1,10 @@
 """Application Auto Scaling refuses what AWS refuses, in AWS's codes: a policy or scheduled action
 on a target not registered, a new target without its capacities or with the maximum below the
 minimum, a variant's resource id that is not one, a new policy without its type's configuration,
-a predefined metric type the target's dimension does not take, and the deletion of what does not
-exist; DeleteEndpoint deregisters the endpoint's variants, and is refused to a caller that may
-not deregister them."""
+a predefined metric type the target's dimension does not take, a target tracking configuration
+that names no metric, a resource label on a type that takes none, and the deletion of what does
+not exist; DeleteEndpoint deregisters the endpoint's variants, and is refused to a caller that
+may not deregister them."""
 
 from __future__ import annotations
 
@@ -225,6 +226,73 @@ def test_a_variants_two_predefined_metric_types_are_taken(autoscaling) -> None:
             )
         policies = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
         assert sorted(p["PolicyName"] for p in policies) == sorted(VARIANT_TYPES.split(", "))
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+def test_a_target_tracking_configuration_naming_no_metric_is_refused(autoscaling) -> None:
+    """Moto kept such a policy, new or updated, which tracked nothing (no alarms, no scaling)."""
+    resource = target(f"cdlab-nometric-{SUFFIX}")
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    no_metric = (
+        "TargetTrackingScalingPolicyConfiguration must specify either "
+        "PredefinedMetricSpecification or CustomizedMetricSpecification"
+    )
+    try:
+        for configuration in ({"TargetValue": 5.0}, {"TargetValue": 5.0, "DisableScaleIn": True}):
+            assert refused(
+                autoscaling.put_scaling_policy,
+                PolicyName="p",
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration=configuration,
+                **resource,
+            ) == ("ValidationException", no_metric, 400)
+        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+
+        # nor may a policy it has be changed to one
+        autoscaling.put_scaling_policy(
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=TRACKING,
+            **resource,
+        )
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={"TargetValue": 5.0},
+            **resource,
+        ) == ("ValidationException", no_metric, 400)
+        [policy] = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+        kept = policy["TargetTrackingScalingPolicyConfiguration"]
+        assert kept["PredefinedMetricSpecification"] == TRACKING["PredefinedMetricSpecification"]
+    finally:
+        autoscaling.deregister_scalable_target(**resource)
+
+
+def test_a_resource_label_on_a_type_other_than_alb_request_count_is_refused(autoscaling) -> None:
+    """The API reference's rule, in its words (AWS's answer is not quoted anywhere found):
+    https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PredefinedMetricSpecification.html.
+    Moto kept the label on a variant's invocations."""
+    resource = target(f"cdlab-label-{SUFFIX}")
+    autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
+    labelled = tracking("SageMakerVariantInvocationsPerInstance")
+    labelled["PredefinedMetricSpecification"]["ResourceLabel"] = (
+        "app/my-alb/778d41231b141a0f/targetgroup/my-alb-target-group/943f017f100becff"
+    )
+    try:
+        assert refused(
+            autoscaling.put_scaling_policy,
+            PolicyName="p",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=labelled,
+            **resource,
+        ) == (
+            "ValidationException",
+            "You can't specify a resource label unless the metric type is ALBRequestCountPerTarget",
+            400,
+        )
+        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
     finally:
         autoscaling.deregister_scalable_target(**resource)
 

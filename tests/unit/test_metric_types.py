@@ -1,6 +1,7 @@
 """The predefined metric types each scalable dimension takes (``metrictypes``): every type the
 API has is placed, and a target tracking configuration naming one its dimension does not take
-is refused in AWS's words."""
+is refused in AWS's words; so is one that names no metric, or a resource label on a type that
+takes none."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from moto.applicationautoscaling.exceptions import AWSValidationException
 from cdlab.localcloud.autoscaling.tracked import caveat, policy_metric
 from cdlab.localcloud.moto.metrictypes import (
     BY_NAMESPACE,
+    LABEL_NOT_TAKEN,
+    NO_METRIC,
     SAGEMAKER,
     check_metric_type,
+    check_resource_label,
+    check_tracked_metric,
     supported,
 )
 
@@ -69,6 +74,41 @@ def test_what_is_taken_or_names_no_predefined_type_passes() -> None:
     check_metric_type(VARIANT, customized)
     check_metric_type(VARIANT, {"StepAdjustments": [{"ScalingAdjustment": 1}]})
     check_metric_type(VARIANT, None)
+
+
+def test_a_target_tracking_configuration_naming_no_metric_is_refused() -> None:
+    for nothing in (
+        {"TargetValue": 1.0},
+        {"TargetValue": 1.0, "ScaleInCooldown": 60, "DisableScaleIn": True},
+    ):
+        with pytest.raises(AWSValidationException) as refused:
+            check_tracked_metric(nothing)
+        assert refused.value.message == NO_METRIC
+    check_tracked_metric(tracking("SageMakerVariantInvocationsPerInstance"))
+    check_tracked_metric({"TargetValue": 1.0, "CustomizedMetricSpecification": {"Metrics": []}})
+    check_tracked_metric({"StepAdjustments": [{"ScalingAdjustment": 1}]})  # a step scaling one
+    check_tracked_metric(None)  # an update that leaves the configuration out
+
+
+def test_a_resource_label_is_taken_by_alb_request_count_per_target_only() -> None:
+    label = "app/my-alb/778d41231b141a0f/targetgroup/my-alb-target-group/943f017f100becff"
+    for metric_type in (
+        "SageMakerVariantInvocationsPerInstance",
+        "ECSServiceAverageCPUUtilization",
+    ):
+        labelled = tracking(metric_type)
+        labelled["PredefinedMetricSpecification"]["ResourceLabel"] = label
+        with pytest.raises(AWSValidationException) as refused:
+            check_resource_label(labelled)
+        assert refused.value.message == (
+            "You can't specify a resource label unless the metric type is ALBRequestCountPerTarget"
+        )
+        assert refused.value.message == LABEL_NOT_TAKEN
+    alb = tracking("ALBRequestCountPerTarget")
+    alb["PredefinedMetricSpecification"]["ResourceLabel"] = label
+    check_resource_label(alb)
+    check_resource_label(tracking("SageMakerVariantInvocationsPerInstance"))  # no label
+    check_resource_label(None)
 
 
 def test_each_variant_type_tracks_the_metric_it_names() -> None:

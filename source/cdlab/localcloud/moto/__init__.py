@@ -19,15 +19,18 @@ evaluate left out and logged), ``policyalarms``
 which moto keeps), ``scalingrules`` (what Application Auto Scaling refuses and moto accepted: a
 policy or scheduled action on a target not registered, a new target without its capacities, a
 malformed resource id, a new policy without its configuration, a predefined metric type its
-target does not take, deleting what does not exist), ``metrictypes`` (which predefined metric
-types each scalable dimension takes), ``scalingerrors`` (the codes and words those refuse
-with), ``policysizes`` (IAM's quotas on a policy document's size, which moto does not check),
+target does not take, a target tracking configuration naming no metric, a resource label on a
+type that takes none, deleting what does not exist), ``metrictypes`` (which metric a target
+tracking configuration may name for each scalable dimension), ``scalingerrors`` (the codes and
+words those refuse with), ``policysizes`` (IAM's quotas on a policy document's size, which
+moto does not check),
 ``s3events`` (which of S3's events moto sends to EventBridge, and from when), ``s3suspended``
 (PutObject and DeleteObject in a bucket whose versioning is suspended, which in moto drop the
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
-keeps), ``corrections`` (installs those seven corrections), ``wrapping`` (how a correction
-wraps moto's methods, each once),
+keeps, a client's datapoints in a namespace reserved for AWS's services included),
+``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
+methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's

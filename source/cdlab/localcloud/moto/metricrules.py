@@ -42,6 +42,19 @@ Every alarm and datapoint the kit keeps ends in moto's ``CloudWatchBackend`` (th
 moto's server app, a journal's replay, CloudFormation's ``AWS::CloudWatch::Alarm``, a target
 tracking policy's alarms, the kit's own metrics), so :func:`install` wraps its two methods
 (:mod:`wrapping`): an old journal's alarm without Period is refused at its replay, and logged.
+
+A client's PutMetricData into a namespace that begins with ``AWS/``: "You cannot specify a
+namespace that begins with "AWS/". Namespaces that begin with "AWS/" are reserved for use by
+Amazon Web Services products"
+(https://docs.aws.amazon.com/sdk-for-java/latest/developer-guide/examples-cloudwatch-publish-custom-metrics.html;
+the API reference: "you should not specify a namespace that begins with AWS/",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+CloudWatch refuses it with ``InvalidParameterValue``, "The value AWS/ for parameter Namespace is
+invalid." (boto/boto3#1847 quotes the answer; Eucalyptus's CloudWatch test suite,
+eucalyptus/eutester's cloudwatchbasics.py, expects the same words for ``AWS/AnyName``). The kit's
+own metrics are in ``AWS/SageMaker`` and reach the backend's method directly
+(``MotoState.put_metric_data``), so this rule wraps moto's response to the API instead, which only
+a client's request reaches (PutMetricData is not journaled, so no replay does either).
 """
 
 from __future__ import annotations
@@ -52,6 +65,7 @@ from typing import Any
 
 from moto.cloudwatch.exceptions import InvalidParameterValue, ValidationError
 from moto.cloudwatch.models import Alarm, CloudWatchBackend
+from moto.cloudwatch.responses import CloudWatchResponse
 
 from cdlab.localcloud.moto.wrapping import wrap_once
 
@@ -70,12 +84,16 @@ DAY, WEEK, HOUR = 86_400, 604_800, 3_600
 STORAGE_RESOLUTIONS = (1, 60)
 LIMIT = 2.0**360  # a value's magnitude at most
 STATISTIC_VALUES = ("SampleCount", "Sum", "Minimum", "Maximum")
+RESERVED = "AWS/"  # the namespaces of AWS's own services
+RESERVED_NAMESPACE = f"The value {RESERVED} for parameter Namespace is invalid."
 
 
 def install() -> None:
-    """Wrap moto's PutMetricAlarm and PutMetricData so that they refuse what CloudWatch does."""
+    """Wrap moto's PutMetricAlarm and PutMetricData so that they refuse what CloudWatch does
+    (PutMetricData's namespace as a client gives it, the rest wherever it comes from)."""
     wrap_once(CloudWatchBackend, "put_metric_alarm", _checking_alarms)
     wrap_once(CloudWatchBackend, "put_metric_data", _checking_data)
+    wrap_once(CloudWatchResponse, "put_metric_data", _refusing_reserved_namespaces)
 
 
 def alarm_refusal(params: Mapping[str, Any]) -> str | None:
@@ -186,5 +204,15 @@ def _checking_data(put: Callable[..., None]) -> Callable[..., None]:
             if refused is not None:
                 raise InvalidParameterValue(refused)
         put(backend, namespace, metric_data)
+
+    return put_metric_data
+
+
+def _refusing_reserved_namespaces(put: Callable[..., Any]) -> Callable[..., Any]:
+    def put_metric_data(response: CloudWatchResponse) -> Any:
+        namespace = response._get_param("Namespace")
+        if isinstance(namespace, str) and namespace.startswith(RESERVED):
+            raise InvalidParameterValue(RESERVED_NAMESPACE)
+        return put(response)
 
     return put_metric_data

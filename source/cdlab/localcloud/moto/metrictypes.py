@@ -1,5 +1,7 @@
-"""Which predefined metric types a target tracking policy may name for a scalable dimension, and
-PutScalingPolicy's refusal of one it may not, which moto does not make.
+"""Which metric a target tracking configuration may name for a scalable dimension, and
+PutScalingPolicy's refusals of one it may not, which moto does not make: a predefined metric type
+the dimension does not take, a configuration that names no metric at all, and a resource label
+on a type that takes none.
 
 Botocore's model lets any of the API's types through (``PredefinedMetricType``, "Valid Values:
 DynamoDBReadCapacityUtilization | ... | SageMakerVariantInvocationsPerInstance | ...",
@@ -41,6 +43,19 @@ The types each dimension takes, as the kit reads the documentation:
 
 The table is checked against botocore's enum by a unit test, so a type botocore adds is placed
 here before it can be named.
+
+A target tracking configuration names its metric by a ``PredefinedMetricSpecification`` or a
+``CustomizedMetricSpecification`` ("You can specify either a predefined metric or a customized
+metric", https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html);
+botocore's model requires neither, and moto kept a policy with neither, which tracked nothing.
+AWS's own CDK refuses one before it is sent ("Exactly one of 'customMetric' or 'predefinedMetric'
+must be specified", its TargetTrackingScalingPolicy,
+https://github.com/aws/aws-cdk/blob/18bda1e18e5557300bb100a2c17c2ff398e05648/packages/aws-cdk-lib/aws-applicationautoscaling/lib/target-tracking-scaling-policy.ts).
+How Application Auto Scaling words its refusal is not quoted anywhere found: :data:`NO_METRIC`
+and the code ``ValidationException`` are the kit's. And a ``ResourceLabel``: "You can't specify a
+resource label unless the metric type is ``ALBRequestCountPerTarget``"
+(https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PredefinedMetricSpecification.html);
+:data:`LABEL_NOT_TAKEN` is that sentence of the reference, not a quoted answer.
 """
 
 from __future__ import annotations
@@ -51,6 +66,12 @@ from cdlab.localcloud.moto.scalingerrors import validation
 
 ONLY_THESE = "Scalable dimension {dimension} only supports the following predefined metric types: "
 NONE_AT_ALL = "Scalable dimension {dimension} does not support predefined metric types"
+NO_METRIC = (
+    "TargetTrackingScalingPolicyConfiguration must specify either PredefinedMetricSpecification "
+    "or CustomizedMetricSpecification"
+)
+LABELLED_TYPE = "ALBRequestCountPerTarget"  # the one type that takes a ResourceLabel
+LABEL_NOT_TAKEN = f"You can't specify a resource label unless the metric type is {LABELLED_TYPE}"
 
 BY_NAMESPACE: dict[str, tuple[str, ...]] = {  # each in botocore's order of the enum
     "dynamodb": ("DynamoDBReadCapacityUtilization", "DynamoDBWriteCapacityUtilization"),
@@ -121,3 +142,24 @@ def check_metric_type(dimension: str, configuration: dict[str, Any] | None) -> N
     if not types:
         raise validation(NONE_AT_ALL.format(dimension=dimension))
     raise validation(ONLY_THESE.format(dimension=dimension) + ", ".join(types))
+
+
+def check_tracked_metric(configuration: dict[str, Any] | None) -> None:
+    """Refuse (``ValidationException``) a target tracking configuration (one with a
+    ``TargetValue``, as moto hands it over) that names neither a predefined nor a customized
+    metric; a step scaling one passes."""
+    if not isinstance(configuration, dict) or "TargetValue" not in configuration:
+        return
+    named = ("PredefinedMetricSpecification", "CustomizedMetricSpecification")
+    if all(configuration.get(member) is None for member in named):
+        raise validation(NO_METRIC)
+
+
+def check_resource_label(configuration: dict[str, Any] | None) -> None:
+    """Refuse (``ValidationException``) a ``PredefinedMetricSpecification`` with a
+    ``ResourceLabel`` whose type is not ``ALBRequestCountPerTarget``."""
+    spec = configuration.get("PredefinedMetricSpecification") if configuration else None
+    if not isinstance(spec, dict) or spec.get("ResourceLabel") is None:
+        return
+    if spec.get("PredefinedMetricType") != LABELLED_TYPE:
+        raise validation(LABEL_NOT_TAKEN)

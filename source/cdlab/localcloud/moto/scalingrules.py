@@ -26,6 +26,12 @@ What moto accepted and AWS refuses (https://docs.aws.amazon.com/autoscaling/appl
   which says where the words and the lists come from); moto kept it, and the autoscaler scaled
   the variant on its invocations whatever the type named. Checked on any configuration given,
   a new policy's or an update's, before the target is looked up (the order is the kit's).
+- PutScalingPolicy with a target tracking configuration that names no metric (neither
+  ``PredefinedMetricSpecification`` nor ``CustomizedMetricSpecification``), or a
+  ``ResourceLabel`` on a predefined type other than ``ALBRequestCountPerTarget``:
+  ``ValidationException`` (:mod:`metrictypes` says where the rules and the words come from);
+  moto kept such a policy, which tracked nothing. Checked as the type is, first the metric, then
+  its type, then the label.
 - DeleteScalingPolicy and DeleteScheduledAction of one the target does not have:
   ``ObjectNotFoundException`` (moto answered a ValidationException, and ``{}``).
 
@@ -40,7 +46,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cdlab.localcloud.moto.metrictypes import check_metric_type
+from cdlab.localcloud.moto.metrictypes import (
+    check_metric_type,
+    check_resource_label,
+    check_tracked_metric,
+)
 from cdlab.localcloud.moto.scalingerrors import (
     UNSUPPORTED,
     action_not_found,
@@ -134,7 +144,9 @@ def _checked_policy(put: Callable[..., Any]) -> Callable[..., Any]:
         target = (service_namespace, resource_id, scalable_dimension)
         if not _has_policy(backend, policy_name, *target):
             _check_configuration(policy_type, policy_body)
+        check_tracked_metric(policy_body)
         check_metric_type(scalable_dimension, policy_body)
+        check_resource_label(policy_body)
         if not registered(backend, *target):
             raise target_not_registered(*target)
         return put(backend, policy_name, *target, policy_body, policy_type)
