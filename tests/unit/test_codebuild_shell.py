@@ -1,17 +1,20 @@
 """The local CodeBuild's shell, without a cloud: what a command leaves running in the background
 neither holds the build up nor outlives it (or a StopBuild), and a command the shell cannot even
-parse fails that command only, the build's directory and variables still there after it."""
+parse fails that command only, the build's directory and variables still there after it; and the
+process that leads the shell's group (:mod:`reaper`) changes nothing the shell sees."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import signal
 import threading
 import time
 from pathlib import Path
 
 from cdlab.localcloud.codebuild.buildspec import Guard, run
+from cdlab.localcloud.codebuild.shell import Shell
 from cdlab.localcloud.codebuild.worker import Spec
 from tests.polling import poll
 
@@ -71,3 +74,30 @@ def test_a_command_the_shell_cannot_parse_fails_only_that_command(tmp_path: Path
     failure = run(Spec("p", {"version": 0.2, "phases": phases}, {}), tmp_path, ENV, log)
     assert "in=sub x=kept" in log.getvalue()
     assert failure is not None and failure.command == "if then fi" and failure.exit_code == 2
+
+
+class _Watcher:
+    stopped = None
+
+    def started(self, process: object) -> None:
+        pass
+
+
+def test_the_reaper_leading_the_shell_changes_nothing_it_sees(tmp_path: Path):
+    """Under :mod:`reaper` the shell gets the environment as given (no ``LC_CTYPE`` from
+    Python's C-locale coercion), no ignored signals, and its statuses, a signal's included."""
+    log = _Sink()
+    shell = Shell("/bin/sh", tmp_path, {**ENV, "GIVEN": "1"}, log, _Watcher())
+    try:
+        assert shell.run("env | sort") == 0
+        assert shell.run("grep SigIgn /proc/$$/status") == 0
+        assert shell.run("exit 3") == 3
+        assert shell.run("kill 0") == -signal.SIGTERM  # the whole group: the shell takes it
+        assert shell.run("echo after") == 0
+    finally:
+        shell.close()
+    lines = log.text.splitlines()
+    assert lines[: lines.index("SigIgn:\t0000000000000000")] == [
+        "GIVEN=1", "PATH=/usr/bin:/bin", f"PWD={tmp_path}"
+    ]  # fmt: skip
+    assert lines[-1] == "after"

@@ -10,7 +10,8 @@ The default shell is ``sh``; ``env: shell: bash`` asks for bash
 Command Language (sh) command").
 
 Here one long-lived shell process, in a process group of its own (so StopBuild and the timeout
-end all of it), reads the path of a file holding the next command on its standard input,
+end all of it) that dies with the local cloud, even a SIGKILLed one (:mod:`reaper` leads the group
+and starts the shell), reads the path of a file holding the next command on its standard input,
 sources the file (its standard input /dev/null) and writes the command's exit status on a pipe
 of its own; the command's output (stdout and stderr) streams into the log as it comes. A command
 that ends the shell itself (``exit 3``, a syntax error under dash, ``exec``) ends only that
@@ -33,6 +34,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from cdlab.localcloud.codebuild import reaper
 
 # the buildspec's env/shell on Linux and the program that runs it
 SHELLS = {"bash": "bash", "/bin/sh": "/bin/sh"}
@@ -143,8 +146,9 @@ class Shell:
         if saved.exists() and self.shared:
             saved.replace(restore)
         saved.unlink(missing_ok=True)
+        argv = [self.program, "-c", DRIVER, self.program, str(self.dir)]
         process = subprocess.Popen(
-            [self.program, "-c", DRIVER, self.program, str(self.dir)], cwd=self.cwd,
+            reaper.command(argv), cwd=self.cwd,
             env={**self.env, **self.overrides}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
