@@ -86,7 +86,7 @@ class _Watcher:
 def test_the_reaper_leading_the_shell_changes_nothing_it_sees(tmp_path: Path):
     """Under :mod:`reaper` the shell gets the environment as given (no ``LC_CTYPE`` from
     Python's C-locale coercion), no ignored signals, and its statuses, a signal's included."""
-    log = _Sink()
+    log = io.StringIO()
     shell = Shell("/bin/sh", tmp_path, {**ENV, "GIVEN": "1"}, log, _Watcher())
     try:
         assert shell.run("env | sort") == 0
@@ -96,7 +96,7 @@ def test_the_reaper_leading_the_shell_changes_nothing_it_sees(tmp_path: Path):
         assert shell.run("echo after") == 0
     finally:
         shell.close()
-    lines = log.text.splitlines()
+    lines = log.getvalue().splitlines()
     assert lines[: lines.index("SigIgn:\t0000000000000000")] == [
         "GIVEN=1", "PATH=/usr/bin:/bin", f"PWD={tmp_path}"
     ]  # fmt: skip
