@@ -14,6 +14,7 @@ import pytest
 
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.state.logarchive import LogArchive
+from cdlab.logevents import stream_events
 from tests.polling import poll
 
 DAY_MS = 86_400_000
@@ -40,8 +41,9 @@ def archive(tmp_path: Path, moto: MotoState) -> Callable[..., LogArchive]:
 
 
 def in_moto(logs: Any, group: str, stream: str) -> list[tuple[int, str]]:
-    found = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
-    return [(e["timestamp"], e["message"]) for e in found["events"]]
+    """Every event of the stream, page after page (its three weeks' pause is a page of its own:
+    :mod:`cdlab.localcloud.moto.logpages`)."""
+    return [(e["timestamp"], e["message"]) for e in stream_events(logs, group, stream)]
 
 
 def streams(logs: Any, group: str) -> set[str]:

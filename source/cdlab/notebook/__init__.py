@@ -7,7 +7,8 @@ is how ``clean`` finds the leftovers of an earlier run, and how the cleanup note
 
 Notebooks call them as ``notebook.X`` after ``from cdlab import notebook``; each lives in a module
 of its own job: ``workspace`` (names and places), ``models`` (channels and models on demand),
-``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``plots``,
+``traffic`` (requests to an endpoint), ``metrics`` (a variant's CloudWatch series), ``logs`` (a
+log stream's lines, every page of them), ``plots``,
 ``watching`` (an endpoint as it changes), ``clock`` (waits and timeouts in the target's time,
 sized for AWS), ``canary`` (a match-rate probe whose metric an alarm watches), ``cleanup``,
 ``billing`` (what could still cost money), ``lab_pipeline`` (Lab 3's commits and the pipeline's
@@ -33,6 +34,7 @@ from cdlab.notebook.lab_pipeline import (
     lab_checkout,
     stack_outputs,
 )
+from cdlab.notebook.logs import log_lines
 from cdlab.notebook.metrics import INSTANCES, variant_metric
 from cdlab.notebook.models import (
     GLUE_DATABASE,
@@ -94,6 +96,7 @@ __all__ = [
     "label_models",
     "leftovers",
     "log_groups",
+    "log_lines",
     "plot_learning_curve",
     "plot_match_rate",
     "plot_over_time",

@@ -3,6 +3,7 @@ Logs (the group and stream CodeBuild reports in BatchGetBuilds), a CloudFormatio
 events, and for every action what CodePipeline says of it (ListActionExecutions).
 
 https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details.html
+https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from cdlab.logevents import stream_events
 
 MATCH_RATE = re.compile(r"Match Rate: ([0-9.]+) \(threshold ([0-9.]+)\)")
 TAIL_LINES = 15
@@ -30,25 +33,15 @@ def build_log(codebuild: Any, logs: Any, build_id: str) -> tuple[str, tuple[str,
 
 
 def _events(logs: Any, group: str, stream: str) -> list[str] | None:
-    """Every message of the stream, oldest first; None when it does not exist."""
-    lines: list[str] = []
-    token = None
-    while True:
-        try:
-            page = logs.get_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                startFromHead=True,
-                **({"nextToken": token} if token else {}),
-            )
-        except ClientError as e:
-            if e.response["Error"]["Code"] == "ResourceNotFoundException":
-                return None
-            raise
-        lines += [event["message"].rstrip("\n") for event in page["events"]]
-        if not page["events"] or page.get("nextForwardToken") == token:
-            return lines
-        token = page.get("nextForwardToken")
+    """Every message of the stream, oldest first, page after page to the token that comes back
+    unchanged (:mod:`cdlab.logevents`: on AWS a page may be empty before the end); None when
+    it does not exist."""
+    try:
+        return [event["message"].rstrip("\n") for event in stream_events(logs, group, stream)]
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def _failed_phases(build: dict[str, Any]) -> list[str]:

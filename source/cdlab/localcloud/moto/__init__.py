@@ -29,7 +29,9 @@ moto does not check),
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
-``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
+``logpages`` (GetLogEvents' pages: at most 1 MB or 10,000
+events and an empty page at a long pause, where moto's have no size cap and none is empty),
+``corrections`` (installs those eight corrections), ``wrapping`` (how a correction wraps moto's
 methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cdlab.localcloud.moto import (
     alarmstates,
     deregistration,
+    logpages,
     metricrules,
     policysizes,
     s3events,
@@ -16,6 +17,7 @@ from cdlab.localcloud.moto import (
 CORRECTIONS = (
     alarmstates,
     deregistration,
+    logpages,
     policysizes,
     s3events,
     s3suspended,
