@@ -29,7 +29,10 @@ moto does not check),
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
-``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
+``eventrules`` (what EventBridge refuses in a rule's pattern and targets, which moto
+accepted, and TestEventPattern, a stub in moto), ``eventpatterns`` (the patterns Event Ruler
+refuses, in its words),
+``corrections`` (installs those eight corrections), ``wrapping`` (how a correction wraps moto's
 methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
