@@ -31,8 +31,9 @@ key's other versions), ``metricrules``
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
 ``eventrules`` (what EventBridge refuses in a rule's pattern and targets, which moto
 accepted, and TestEventPattern, a stub in moto), ``eventpatterns`` (the patterns Event Ruler
-refuses, in its words),
-``corrections`` (installs those eight corrections), ``wrapping`` (how a correction wraps moto's
+refuses, in its words), ``logpatterns`` (FilterLogEvents' ``filterPattern`` terms as CloudWatch
+Logs evaluates them, and the syntax the local cloud does not evaluate refused),
+``corrections`` (installs those nine corrections), ``wrapping`` (how a correction wraps moto's
 methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of

@@ -7,6 +7,7 @@ from cdlab.localcloud.moto import (
     alarmstates,
     deregistration,
     eventrules,
+    logpatterns,
     metricrules,
     policysizes,
     s3events,
@@ -23,6 +24,7 @@ CORRECTIONS = (
     scalingrules,
     metricrules,
     eventrules,
+    logpatterns,
 )
 
 
