@@ -100,6 +100,32 @@ def test_filter_pattern_and_stream_names_narrow_the_lines(aws, group: Group) -> 
     assert [line.split(" ")[1] for line in streams.splitlines()] == ["app-2", "other"]
 
 
+def test_filter_pattern_operators_any_of_and_none_of(aws, group: Group) -> None:
+    either = aws("logs", "tail", group.name, "--filter-pattern", "?Running ?Match").stdout
+    assert either.splitlines() == [
+        f"{group.stamp(119_500)} app-2 Match Rate: 0.91",
+        f"{group.stamp(119_000)} app-1 Running train.py",
+    ]
+    without = aws("logs", "tail", group.name, "--filter-pattern", '-Running -"Rate:"').stdout
+    assert [line.split(" ", 2)[2] for line in without.splitlines()] == [
+        "starting build",
+        '{"status": "ok"}',
+    ]
+
+
+def test_a_filter_pattern_not_evaluated_locally_is_refused(aws, group: Group) -> None:
+    failed = aws("logs", "tail", group.name, "--filter-pattern", '{ $.status = "ok" }', check=False)
+    assert failed.returncode == 255 and failed.stdout == ""
+    assert failed.stderr.strip().startswith(
+        "An error occurred (InvalidParameterException) when calling the FilterLogEvents "
+        "operation: The local cloud does not evaluate JSON patterns ({ ... }) in a filter pattern"
+    )
+    malformed = aws("logs", "tail", group.name, "--filter-pattern", "{ $.status = ", check=False)
+    assert malformed.stderr.strip().endswith(
+        "operation: If a filter pattern starts with '{' it must end with '}'"
+    )
+
+
 def test_stream_name_prefix_narrows_the_lines(aws, group: Group) -> None:
     shown = aws("logs", "tail", group.name, "--log-stream-name-prefix", "app-").stdout
     assert shown.splitlines() == [

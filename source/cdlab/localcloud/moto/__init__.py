@@ -31,7 +31,11 @@ key's other versions), ``metricrules``
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
 ``logpages`` (GetLogEvents' pages: at most 1 MB or 10,000
 events and an empty page at a long pause, where moto's have no size cap and none is empty),
-``corrections`` (installs those eight corrections), ``wrapping`` (how a correction wraps moto's
+``eventrules`` (what EventBridge refuses in a rule's pattern and targets, which moto
+accepted, and TestEventPattern, a stub in moto), ``eventpatterns`` (the patterns Event Ruler
+refuses, in its words), ``logpatterns`` (FilterLogEvents' ``filterPattern`` terms as CloudWatch
+Logs evaluates them, and the syntax the local cloud does not evaluate refused),
+``corrections`` (installs those ten corrections), ``wrapping`` (how a correction wraps moto's
 methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of

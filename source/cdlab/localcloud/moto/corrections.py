@@ -6,7 +6,9 @@ from __future__ import annotations
 from cdlab.localcloud.moto import (
     alarmstates,
     deregistration,
+    eventrules,
     logpages,
+    logpatterns,
     metricrules,
     policysizes,
     s3events,
@@ -23,6 +25,8 @@ CORRECTIONS = (
     s3suspended,
     scalingrules,
     metricrules,
+    eventrules,
+    logpatterns,
 )
 
 

@@ -5,12 +5,20 @@ answers an operation with the method named for it (``put_composite_alarm``); any
 NotImplementedError, which moto's server turns into a 500 "Server got itself in trouble" that the
 SDKs retry, then report as an internal error of the service. The gateway refuses such a request
 at once instead, in the request's protocol, naming the operation moto lacks.
+
+A method whose body is only ``pass`` (or a docstring, or ``...``) is a stub, not an answer: moto
+answered EventBridge's TestEventPattern so, with ``{}`` and no ``Result``, until the kit gave it
+one (:mod:`eventrules`). Such an operation is refused as one moto lacks.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import inspect
+import textwrap
+from typing import Any
 
 from aiohttp import web
 from moto.core.utils import camelcase_to_underscores
@@ -52,4 +60,21 @@ def implemented(service: str, operation: str) -> bool:
     if not responses:
         return True
     method = camelcase_to_underscores(operation)
-    return any(callable(getattr(response, method, None)) for response in responses)
+    return any(_answers(getattr(response, method, None)) for response in responses)
+
+
+def _answers(method: Any) -> bool:
+    """Whether ``method`` is there and not a stub (a body of only ``pass``, a docstring or
+    ``...``); True where its source cannot be read."""
+    if not callable(method):
+        return False
+    code = getattr(method, "__code__", None)  # a wrapper's own, not what it wraps
+    try:
+        [definition] = ast.parse(textwrap.dedent(inspect.getsource(code))).body
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return True
+    body = getattr(definition, "body", None) or [None]
+    return not all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    )

@@ -10,6 +10,10 @@ matching streams' names, which moto honours (its pages and ``nextToken`` too: ea
 request names the same streams). A prefix no stream has gives no events; an unknown group is
 left to moto, which refuses it as AWS does (ResourceNotFoundException).
 
+A ``filterPattern`` CloudWatch Logs refuses, or the local cloud does not evaluate, is refused
+here too (:mod:`logpatterns`, which moto's search of a stream evaluates the others with), so
+that a pattern is refused whether or not the group has streams to search.
+
 The same page says ``interleaved`` has been ignored since June 17, 2019, and assumed true: the
 answer always interleaves the streams' events, in time order. Moto interleaves only when asked,
 so every FilterLogEvents reaches it asking.
@@ -21,6 +25,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
+from cdlab.localcloud.moto import logpatterns
 from cdlab.localcloud.protocols.envelopes import JSON_11, json_error_parts
 from cdlab.localcloud.protocols.errors import error
 
@@ -36,8 +41,9 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 def narrowed(moto: MotoState, request: MotoRequest) -> MotoRequest | Answer:
     """``request`` as moto should see it, or the answer it gets without moto: a FilterLogEvents
     asks for interleaved events and, with ``logStreamNamePrefix``, names the matching streams
-    instead (none match: no events), or is refused if it also names ``logStreamNames``; any
-    other request is left as it is."""
+    instead (none match: no events), or is refused if it also names ``logStreamNames`` or has a
+    ``filterPattern`` the local cloud refuses (:mod:`logpatterns`); any other request is left
+    as it is."""
     if request.header("X-Amz-Target") != TARGET:
         return request
     params = _params(request.body)
@@ -45,11 +51,10 @@ def narrowed(moto: MotoState, request: MotoRequest) -> MotoRequest | Answer:
         return request  # not a JSON object: moto's own error
     prefix = params.get("logStreamNamePrefix")
     if isinstance(prefix, str) and "logStreamNames" in params:
-        err = InvalidParameterException(
-            "logStreamNames and logStreamNamePrefix cannot both be specified."
-        )
-        status, headers, body = json_error_parts(err)
-        return status, list(headers.items()), body
+        return _refused("logStreamNames and logStreamNamePrefix cannot both be specified.")
+    refused = logpatterns.refusal(params.get("filterPattern"))
+    if refused is not None:  # before any stream is looked for: refused with none to search
+        return _refused(refused)
     group = params.get("logGroupName")
     if isinstance(prefix, str) and isinstance(group, str):
         names = moto.log_stream_names(group, prefix)
@@ -61,6 +66,11 @@ def narrowed(moto: MotoState, request: MotoRequest) -> MotoRequest | Answer:
             params["logStreamNames"] = names
     params["interleaved"] = True
     return dataclasses.replace(request, body=json.dumps(params).encode())
+
+
+def _refused(message: str) -> Answer:
+    status, headers, body = json_error_parts(InvalidParameterException(message))
+    return status, list(headers.items()), body
 
 
 def _params(body: bytes) -> dict[str, Any]:
