@@ -29,8 +29,10 @@ moto does not check),
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
-``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
-methods, each once),
+``stsrules`` (what STS refuses in AssumeRole and moto accepts: a DurationSeconds over the role's
+MaxSessionDuration or, chained, over an hour, an inline session policy over 2,048 characters; and
+the PolicyArns moto drops, kept with the session), ``corrections`` (installs those eight
+corrections), ``wrapping`` (how a correction wraps moto's methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's

@@ -11,6 +11,7 @@ from cdlab.localcloud.moto import (
     s3events,
     s3suspended,
     scalingrules,
+    stsrules,
 )
 
 CORRECTIONS = (
@@ -21,6 +22,7 @@ CORRECTIONS = (
     s3suspended,
     scalingrules,
     metricrules,
+    stsrules,
 )
 
 
