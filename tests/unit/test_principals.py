@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from cdlab import config
 from cdlab.localcloud import control
-from cdlab.localcloud.context import Principal
+from cdlab.localcloud.context import Principal, SessionPolicy
 from cdlab.localcloud.iam.principals import AccessKey, Principals
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols import auth
@@ -143,6 +143,30 @@ def test_a_role_sessions_key_is_the_assumed_role_with_its_token_and_expiry(
         credentials["SessionToken"],
         credentials["Expiration"].timestamp(),
     )
+
+
+def test_a_role_sessions_key_carries_the_session_policies_it_was_assumed_with(
+    moto: MotoState, moto_client: Callable[[str], Any]
+) -> None:
+    iam, sts = moto_client("iam"), moto_client("sts")
+    name = f"unit-{uuid.uuid4().hex[:8]}"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    inline = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+    )
+    managed = f"arn:aws:iam::{ACCOUNT}:policy/listing"
+    credentials = sts.assume_role(
+        RoleArn=arn, RoleSessionName="limited", Policy=inline, PolicyArns=[{"arn": managed}]
+    )["Credentials"]
+    found = asyncio.run(Principals(moto).resolve(credentials["AccessKeyId"]))
+    assert found is not None
+    assert found.principal.session_policy == SessionPolicy(inline, (managed,))
+    _, plain = role_session(iam, sts)
+    unlimited = asyncio.run(Principals(moto).resolve(plain["AccessKeyId"]))
+    assert unlimited is not None and unlimited.principal.session_policy is None
 
 
 def test_an_unknown_key_is_not_kept_so_a_new_session_is_found_at_once(

@@ -22,13 +22,24 @@ PrincipalKind = Literal["root", "user", "assumed-role"]
 
 
 @dataclass(frozen=True)
+class SessionPolicy:
+    """The session policies a role session was assumed with: the inline one (``Policy``, JSON
+    text) and the managed ones' ARNs (``PolicyArns``)
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session)."""
+
+    document: str | None = None
+    arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who signed the request: the ARN AWS would name in a refusal, the access key used, and
     what IAM enforcement needs of the caller: its kind; the IAM entity whose identity-based
     policies apply (the user, or the role a session assumed; None for the account's root,
-    which no identity-based policy limits); and an IAM user's name, the value of
+    which no identity-based policy limits); an IAM user's name, the value of
     ``${aws:username}``, a key AWS sets for IAM users only, not for the root or roles
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-username).
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-username);
+    and a role session's session policies (None: it has none).
     """
 
     arn: str
@@ -36,10 +47,20 @@ class Principal:
     kind: PrincipalKind = "root"
     entity_arn: str | None = None
     username: str | None = None
+    session_policy: SessionPolicy | None = None
 
     @classmethod
     def administrator(cls, account: str, access_key_id: str) -> Principal:
         return cls(f"arn:aws:iam::{account}:root", access_key_id, "root")
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Principal:
+        """The principal ``dataclasses.asdict`` made ``doc`` of (kept as JSON: a stack's
+        caller)."""
+        policy = doc.get("session_policy")
+        if policy is not None:
+            policy = SessionPolicy(policy.get("document"), tuple(policy.get("arns") or ()))
+        return cls(**{**doc, "session_policy": policy})
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,13 @@ authorization it needs, iam:PassRole included (:mod:`.requests`). Each is evalua
 (:mod:`.policy`) against the caller's identity-based policies: an IAM user's inline and attached
 managed policies and its groups' (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups.html),
 an assumed role's inline and attached managed policies
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html); for S3, also against the
-bucket's policy (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html).
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html), limited by the session
+policies the session was assumed with, if any (its ``Policy`` and ``PolicyArns``,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session: "The
+resulting session's permissions are the intersection of the role's identity-based policy and the
+session policies"; a resource-based policy naming the session's own ARN is not limited by them,
+one naming its role is); for S3, also against the bucket's policy
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html).
 A call the local cloud cannot name is denied, as IAM denies what no policy allows
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
 sts:GetCallerIdentity needs no permission and is always allowed
@@ -20,10 +25,12 @@ that is the one check the account's administrator (the kit's key, evaluated as t
 root) is put to: it may do everything else. A role passed to a service must exist and trust that
 service (:meth:`Enforcer.untrusted_role`), as the service finds when it assumes the role.
 
-Compiled policies are kept per IAM entity, per role trust policy and per bucket, and each
-decision per (principal, action, resources, condition context), so a caller repeating a call
-(InvokeEndpoint, the hot path) costs a dictionary lookup; :meth:`Enforcer.forget` drops the
-entities' and the trust policies and every decision after any IAM change,
+Compiled policies are kept per IAM entity, per role trust policy, per session policy and per
+bucket, and each decision per (principal, its session policy if it has one, action, resources,
+condition context), so a caller repeating a call (InvokeEndpoint, the hot path) costs a
+dictionary lookup, and a session without session policies no more than before;
+:meth:`Enforcer.forget` drops the entities', the trust and the session policies (a managed one
+may have changed) and every decision after any IAM change,
 :meth:`Enforcer.forget_bucket` a bucket's policy and every decision after its policy changes or
 it is deleted.
 """
@@ -35,7 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdlab.localcloud.context import Principal
+from cdlab.localcloud.context import Principal, SessionPolicy
 from cdlab.localcloud.iam.policy import (
     CompiledPolicy,
     Decision,
@@ -140,6 +147,7 @@ class Enforcer:
         self._identity: dict[str, list[CompiledPolicy]] = {}
         self._buckets: dict[str, CompiledPolicy | None] = {}
         self._trust: dict[str, CompiledPolicy | None] = {}  # None: no such role
+        self._sessions: dict[SessionPolicy, list[CompiledPolicy]] = {}
         self._decisions: dict[tuple[Any, ...], Evaluation] = {}
         self._generation = 0  # how many times IAM changed: a fetch older than a change is stale
 
@@ -148,6 +156,7 @@ class Enforcer:
         changed."""
         self._identity.clear()
         self._trust.clear()
+        self._sessions.clear()
         self._decisions.clear()
         self._generation += 1
 
@@ -225,14 +234,25 @@ class Enforcer:
         """The decision on one check, evaluated once until IAM or a bucket policy changes."""
         key = (principal.arn, principal.entity_arn, check.action, check.resources)
         key += _frozen(check.context)
+        if principal.session_policy is not None:
+            key = (principal.session_policy, *key)
         known = self._decisions.get(key)
         if known is not None:
             return known
         generation = self._generation
         identity = await self._identity_policies(principal.entity_arn)
         resource_policy, required = await self._resource_policy(check)
+        session = None
+        if principal.session_policy is not None:
+            session = await self._session_policies(principal.session_policy)
         request = Request(principal.arn, check.action, check.resources, check.context)
-        outcome = evaluate(identity, request, resource_policy, resource_policy_required=required)
+        outcome = evaluate(
+            identity,
+            request,
+            resource_policy,
+            resource_policy_required=required,
+            session_policies=session,
+        )
         if generation == self._generation:
             if len(self._decisions) >= MAX_DECISIONS:
                 self._decisions.clear()
@@ -250,6 +270,22 @@ class Enforcer:
         compiled = _compiled(documents or [], PolicyType.IDENTITY, entity_arn)
         if generation == self._generation:
             self._identity[entity_arn] = compiled
+        return compiled
+
+    async def _session_policies(self, policy: SessionPolicy) -> list[CompiledPolicy]:
+        """A session's session policies, compiled: the inline one and each managed one's default
+        version (one that does not exist, or is malformed, allows nothing)."""
+        known = self._sessions.get(policy)
+        if known is not None:
+            return known
+        generation = self._generation
+        documents = [policy.document] if policy.document is not None else []
+        for arn in policy.arns:
+            managed = await self.moto.run(self.moto.managed_policy, arn)
+            documents += [managed] if managed is not None else []
+        compiled = _compiled(documents, PolicyType.SESSION, "a session")
+        if generation == self._generation:
+            self._sessions[policy] = compiled
         return compiled
 
     async def _bucket_policy(self, bucket: str) -> CompiledPolicy | None:

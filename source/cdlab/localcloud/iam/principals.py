@@ -8,9 +8,10 @@ STS APIs fill:
   ``arn:aws:iam::ACCOUNT:user/NAME``, whose own policies apply; an inactive key is no key
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html);
 - the temporary key of an AssumeRole session (its id starts ``ASIA``) makes the session the
-  caller, ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``, whose role's policies apply. The
-  request must carry the session token in ``X-Amz-Security-Token`` (a header, or the query of a
-  presigned URL), and the session ends at its expiration
+  caller, ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``, whose role's policies apply,
+  limited by the session policies it was assumed with (:class:`SessionPolicy`, evaluated by
+  :mod:`.enforcer`). The request must carry the session token in ``X-Amz-Security-Token`` (a
+  header, or the query of a presigned URL), and the session ends at its expiration
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_use-resources.html,
   https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
 
@@ -28,7 +29,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Literal
 
-from cdlab.localcloud.context import Principal
+from cdlab.localcloud.context import Principal, SessionPolicy
 from cdlab.localcloud.moto.state import MotoState
 
 Refusal = Literal["key", "token", "token-expired"]
@@ -90,7 +91,12 @@ class Principals:
         """On moto's thread: the role session or IAM user that has ``key_id``."""
         session = self.moto.role_session(key_id)
         if session is not None:
-            principal = Principal(session.arn, key_id, "assumed-role", session.role_arn)
+            policy = None
+            if session.policy is not None or session.policy_arns:
+                policy = SessionPolicy(session.policy, session.policy_arns)
+            principal = Principal(
+                session.arn, key_id, "assumed-role", session.role_arn, session_policy=policy
+            )
             return AccessKey(
                 principal,
                 session.secret_access_key,

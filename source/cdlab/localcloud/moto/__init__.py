@@ -35,8 +35,10 @@ events and an empty page at a long pause, where moto's have no size cap and none
 accepted, and TestEventPattern, a stub in moto), ``eventpatterns`` (the patterns Event Ruler
 refuses, in its words), ``logpatterns`` (FilterLogEvents' ``filterPattern`` terms as CloudWatch
 Logs evaluates them, and the syntax the local cloud does not evaluate refused),
-``corrections`` (installs those ten corrections), ``wrapping`` (how a correction wraps moto's
-methods, each once),
+``stsrules`` (what STS refuses in AssumeRole and moto accepts: a DurationSeconds over the role's
+MaxSessionDuration or, chained, over an hour, an inline session policy over 2,048 characters; and
+the PolicyArns moto drops, kept with the session), ``corrections`` (installs all of those
+corrections), ``wrapping`` (how a correction wraps moto's methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's

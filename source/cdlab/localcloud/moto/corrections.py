@@ -14,6 +14,7 @@ from cdlab.localcloud.moto import (
     s3events,
     s3suspended,
     scalingrules,
+    stsrules,
 )
 
 CORRECTIONS = (
@@ -27,6 +28,7 @@ CORRECTIONS = (
     metricrules,
     eventrules,
     logpatterns,
+    stsrules,
 )
 
 

@@ -90,7 +90,9 @@ class UserAccessKey:
 @dataclass(frozen=True)
 class RoleSession:
     """The temporary credentials of an AssumeRole: the assumed-role ARN names the role and the
-    session (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role."""
+    session (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``), ``role_arn`` the role; its
+    session policies: the inline one (``Policy``, JSON text) and the managed ones' ARNs
+    (``PolicyArns``)."""
 
     access_key_id: str
     secret_access_key: str
@@ -98,3 +100,5 @@ class RoleSession:
     expiration: datetime  # UTC
     arn: str
     role_arn: str
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()

@@ -37,6 +37,7 @@ from cdlab.localcloud.moto import (
     s3events,
     s3settings,
     s3versions,
+    stsrules,
 )
 from cdlab.localcloud.moto.records import (
     MetricAlarm,
@@ -186,6 +187,8 @@ class MotoState(MotoThread):
             session.expiration.replace(tzinfo=UTC),  # moto keeps naive UTC times
             session.arn,
             session.role_arn,
+            session.policy or None,
+            getattr(session, stsrules.POLICY_ARNS, ()),
         )
 
     @on_moto_thread
@@ -219,6 +222,16 @@ class MotoState(MotoThread):
                 default = next(v for v in policy.versions if v.is_default)
                 documents.append(default.document)
         return documents
+
+    @on_moto_thread
+    def managed_policy(self, policy_arn: str) -> str | None:
+        """The document (JSON text) of the managed policy's default version; None if there is no
+        such policy."""
+        policy = self.iam_backend().managed_policies.get(policy_arn)
+        if policy is None:
+            return None
+        default = next((v for v in policy.versions if v.is_default), None)
+        return policy.document if default is None else default.document
 
     @on_moto_thread
     def role_trust_policy(self, role_arn: str) -> str | None:

@@ -67,6 +67,12 @@ DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
         # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingPolicies.html
         "DescribeScalingPoliciesRequest.MaxResults": {"min": 1, "max": 10},
     },
+    "sts": {
+        # PolicyArns of AssumeRole (and of AssumeRoleWithSAML, AssumeRoleWithWebIdentity,
+        # GetFederationToken): "You can provide up to 10 managed policy ARNs.",
+        # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+        "policyDescriptorListType": {"max": 10},
+    },
 }
 
 

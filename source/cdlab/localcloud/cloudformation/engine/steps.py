@@ -219,7 +219,7 @@ def acting_principal(doc: dict[str, Any]) -> Principal | None:
     if str(doc.get("RoleARN", "")).count(":") >= 5:  # a malformed one passes only with IAM off
         return role_session(doc["RoleARN"], CLOUDFORMATION_SESSION)
     caller = doc.get("_Caller")
-    return Principal(**caller) if caller else None
+    return Principal.from_doc(caller) if caller else None
 
 
 async def abandon(creating: asyncio.Future[Resource], entry: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ Supported: ``Action``/``NotAction`` (case-insensitive), ``Resource``/``NotResour
 sensitive), ``*`` and ``?`` wildcards, ``Principal``/``NotPrincipal`` of resource-based policies,
 policy variables with defaults and the ``${*}``, ``${?}``, ``${$}`` escapes, and every condition
 operator of the documentation except ``BinaryEquals``, with ``...IfExists`` and the
-``ForAnyValue:``/``ForAllValues:`` set operators. Not modelled: permissions boundaries, session
-policies, SCPs, cross-account access.
+``ForAnyValue:``/``ForAllValues:`` set operators, and a role session's session policies
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session). Not
+modelled: permissions boundaries, SCPs, cross-account access.
 
 Why this is written by hand. moto's own enforcement (moto/iam/access_control.py, moto 5.2) sees
 a resource ARN for S3 only ("*" elsewhere), matches actions case-sensitively through an unescaped

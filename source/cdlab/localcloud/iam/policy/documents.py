@@ -31,21 +31,27 @@ _ROLE = re.compile(r"arn:[^:]+:iam::(\d{12}):role/(?:.*/)?([^/]+)")
 
 
 class PolicyType(enum.Enum):
-    """The two kinds of policy, named as AWS's access-denied messages name them
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html)."""
+    """The kinds of policy, named as AWS's access-denied messages name them
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html). A
+    session policy has an identity-based policy's grammar
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session)."""
 
     IDENTITY = "identity-based"
     RESOURCE = "resource-based"
+    SESSION = "session"
 
 
 class Grant(enum.IntEnum):
     """How a statement applies to a caller: not at all, through the caller's account (which a
-    resource-based Allow delegates to the account's identity-based policies), or to the caller
-    itself (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html)."""
+    resource-based Allow delegates to the account's identity-based policies), to the role whose
+    session the caller is (which a session policy limits), or to the caller itself: its ARN, or
+    anyone (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session)."""
 
     NONE = 0
     ACCOUNT = 1
-    DIRECT = 2
+    ROLE = 2
+    DIRECT = 3
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,10 @@ class _Principals:
         return cls(False, frozenset(exact), frozenset(roles), frozenset(accounts))
 
     def grant(self, caller: Caller) -> Grant:
-        if self.anyone or caller.arn in self.exact or (caller.account, caller.role) in self.roles:
+        if self.anyone or caller.arn in self.exact:
             return Grant.DIRECT
+        if (caller.account, caller.role) in self.roles:
+            return Grant.ROLE
         return Grant.ACCOUNT if caller.account in self.accounts else Grant.NONE
 
 
@@ -119,7 +127,7 @@ class _Statement:
             raise PolicyError(f"statement {number} has unknown elements {sorted(unknown)}")
         if (effect := raw.get("Effect")) not in ("Allow", "Deny"):
             raise PolicyError(f"statement {number}: Effect is Allow or Deny, not {effect!r}")
-        identity = kind is PolicyType.IDENTITY
+        identity = kind is not PolicyType.RESOURCE
         action = _element(raw, "Action", True, number)
         resource = _element(raw, "Resource", identity, number)
         principal = _element(raw, "Principal", not identity, number)

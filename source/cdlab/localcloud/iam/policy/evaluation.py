@@ -1,5 +1,7 @@
 """The decision on a request: explicit deny, then allow, else implicit deny, for each of its
-resources (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+resources (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+within what a role session's session policies allow
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session)."""
 
 from __future__ import annotations
 
@@ -51,24 +53,31 @@ def _decide(
     request: Request,
     resource: str,
     resource_policy_required: bool,
+    session: Sequence[CompiledPolicy] | None,
 ) -> Evaluation:
     if any(p.denies(request, resource) for p in identity):
         return Evaluation(Decision.EXPLICIT_DENY, PolicyType.IDENTITY, resource)
+    if session is not None and any(p.denies(request, resource) for p in session):
+        return Evaluation(Decision.EXPLICIT_DENY, PolicyType.SESSION, resource)
     granted = Grant.NONE
     if resource_policy is not None:
         if resource_policy.denies(request, resource):
             return Evaluation(Decision.EXPLICIT_DENY, PolicyType.RESOURCE, resource)
         granted = resource_policy.allows(request, resource)
+    if granted is Grant.DIRECT:  # the caller by name: no session policy limits it
+        return Evaluation(Decision.ALLOW)
     # The root user has full access unless a policy denies it.
     by_identity = request.caller.root or any(p.allows(request, resource) for p in identity)
-    if resource_policy_required:
-        if granted is Grant.DIRECT or (granted is Grant.ACCOUNT and by_identity):
-            return Evaluation(Decision.ALLOW)
-        if granted is Grant.NONE:
-            return Evaluation(Decision.IMPLICIT_DENY, PolicyType.RESOURCE, resource)
-    elif by_identity or granted is Grant.DIRECT:
+    allowed = granted is Grant.ROLE or (
+        by_identity and (granted is Grant.ACCOUNT or not resource_policy_required)
+    )
+    if not allowed:
+        by_resource = resource_policy_required and granted is Grant.NONE
+        kind = PolicyType.RESOURCE if by_resource else PolicyType.IDENTITY
+        return Evaluation(Decision.IMPLICIT_DENY, kind, resource)
+    if session is None or any(p.allows(request, resource) for p in session):
         return Evaluation(Decision.ALLOW)
-    return Evaluation(Decision.IMPLICIT_DENY, PolicyType.IDENTITY, resource)
+    return Evaluation(Decision.IMPLICIT_DENY, PolicyType.SESSION, resource)
 
 
 def evaluate(
@@ -77,6 +86,7 @@ def evaluate(
     resource_policy: PolicyLike | None = None,
     *,
     resource_policy_required: bool = False,
+    session_policies: Iterable[PolicyLike] | None = None,
 ) -> Evaluation:
     """AWS's decision on ``request`` within one account
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
@@ -86,11 +96,22 @@ def evaluate(
     delegates to the identity-based policies. With ``resource_policy_required`` (role trust
     policies, KMS key policies) the resource-based policy must allow: the caller by name, or its
     account together with an identity-based allow. Each of the request's resources must be
-    allowed; an explicit deny on any is reported before an implicit one."""
+    allowed; an explicit deny on any is reported before an implicit one.
+
+    ``session_policies`` (None: the caller is no session assumed with any) limit the rest: "The
+    permissions for a session are the intersection of the identity-based policies for the IAM
+    entity ... and the session policies", and a resource-based policy naming the session's role
+    is limited by them, one naming the session's own ARN (or anyone) is not ("The resource-based
+    policy permissions are not limited by the session policy"), as
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
+    reads; an allow then needs an allow in a session policy too."""
     identity = [_compiled(p, PolicyType.IDENTITY) for p in identity_policies]
     resource = None if resource_policy is None else _compiled(resource_policy, PolicyType.RESOURCE)
+    session = None
+    if session_policies is not None:
+        session = [_compiled(p, PolicyType.SESSION) for p in session_policies]
     outcomes = [
-        _decide(identity, resource, request, arn, resource_policy_required)
+        _decide(identity, resource, request, arn, resource_policy_required, session)
         for arn in request.resources
     ]
     for decision in (Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY):

@@ -1,0 +1,125 @@
+"""What STS refuses in AssumeRole and moto accepts, and the session policies moto does not keep.
+
+DurationSeconds (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): it
+"can range from 900 seconds (15 minutes) up to the maximum session duration set for the role
+... If you specify a value higher than this setting ..., the operation fails"; and "if you
+assume a role using role chaining and provide a DurationSeconds parameter value greater than one
+hour, the operation fails" (role chaining: a role session assuming a role,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining).
+STS refuses both with ``ValidationError``, HTTP 400: "The requested DurationSeconds exceeds the
+MaxSessionDuration set for this role." (kreuzwerker/awsu#27, aws-azure-login/aws-azure-login#93
+quote it) and "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed
+by role chaining." (https://repost.aws/knowledge-center/iam-role-chaining-limit; GitLab's
+gitlab-runner issue 38370 quotes the whole answer). Which of the two a chained request over both
+limits gets is not documented; here the chaining one, the lower ceiling. The botocore model holds
+DurationSeconds to 900 .. 43,200 before moto sees it (:mod:`..protocols.modelcheck`).
+
+Policy: "The plaintext that you use for both inline and managed session policies can't exceed
+2,048 characters" (the same page). AssumeRole's model no longer bounds the member
+(``unrestrictedSessionPolicyDocumentType``; AssumeRoleWithSAML's and AssumeRoleWithWebIdentity's
+still say 2,048), and STS answers a policy too big for the session token with
+``PackedPolicyTooLarge``, HTTP 400, "Packed policy consumes N% of allotted space, please use
+smaller policy." (https://repost.aws/knowledge-center/iam-role-aws-sts-error; apache/polaris#3243
+quotes "Packed policy consumes 118% of allotted space" for an AssumeRole policy past the 2,048
+characters). AWS's packed size is of its own compressed form, which cannot be computed here: the
+local cloud refuses an inline policy of more than 2,048 characters, whitespace not counted (as IAM
+counts a policy's size, :mod:`policysizes`), with N its share of the 2,048, rounded up.
+PolicyArns ("You can provide up to 10 managed policy ARNs") is held to 10 by the model the
+local cloud validates against (``DOCUMENTED_LIMITS`` in :mod:`..protocols.awsjson`).
+
+Moto keeps the inline session policy (``AssumedRole.policy``) and drops PolicyArns; the wrapper
+keeps them on the session it makes (:data:`POLICY_ARNS`), so that IAM enforcement evaluates both
+(:mod:`..iam.enforcer`). Every AssumeRole reaches moto's response method (a client's, the
+pipeline runner's, a journal's replay, in which an AssumeRole now refused is refused and logged),
+so :func:`install` wraps it (:mod:`wrapping`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.iam.models import iam_backends
+from moto.sts.exceptions import STSClientError, STSValidationError
+from moto.sts.models import AssumedRole
+from moto.sts.responses import TokenResponse
+
+from cdlab.localcloud.moto.policysizes import size
+from cdlab.localcloud.moto.wrapping import wrap_once
+
+POLICY_CHARACTERS = 2048
+CHAINED_SECONDS = 3600
+DEFAULT_MAX_SESSION = 3600  # a role's MaxSessionDuration when it sets none
+POLICY_ARNS = "cdlab_policy_arns"  # the attribute of moto's AssumedRole holding PolicyArns
+CHAINED = (
+    "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role "
+    "chaining."
+)
+OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+
+
+class PackedPolicyTooLarge(STSClientError):
+    """STS's ``PackedPolicyTooLarge``, HTTP 400."""
+
+    code = "PackedPolicyTooLarge"
+
+
+def install() -> None:
+    wrap_once(TokenResponse, "assume_role", _checked)
+
+
+def packed_share(policy: str) -> int:
+    """The percentage of the 2,048 characters an inline session policy takes (rounded up)."""
+    return math.ceil(size(policy) * 100 / POLICY_CHARACTERS)
+
+
+def _max_session(response: TokenResponse, role_arn: str) -> int | None:
+    """The role's MaxSessionDuration in seconds; None if there is no such role in the
+    account."""
+    iam = iam_backends[response.current_account][response.partition]
+    role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+    if role is None:
+        return None
+    return int(role.max_session_duration or DEFAULT_MAX_SESSION)
+
+
+def refusal(response: TokenResponse) -> ServiceException | None:
+    """Why STS refuses the AssumeRole ``response`` answers; None if it does not."""
+    policy = response._get_param("Policy")
+    if policy and (share := packed_share(policy)) > 100:
+        return PackedPolicyTooLarge(
+            f"Packed policy consumes {share}% of allotted space, please use smaller policy."
+        )
+    duration = response._get_int_param("DurationSeconds")
+    if duration is None:
+        return None
+    chained = response.backend.get_assumed_role_from_access_key(response.get_access_key())
+    if chained is not None and duration > CHAINED_SECONDS:
+        return STSValidationError(CHAINED)
+    ceiling = _max_session(response, response._get_param("RoleArn") or "")
+    if ceiling is not None and duration > ceiling:
+        return STSValidationError(OVER_MAX)
+    return None
+
+
+def policy_arns(response: TokenResponse) -> tuple[str, ...]:
+    """The managed session policies' ARNs (``PolicyArns.member.N.arn``)."""
+    members = response._get_param("PolicyArns") or []
+    arns = (m.get("arn") or m.get("Arn") for m in members if isinstance(m, dict))
+    return tuple(arn for arn in arns if arn)
+
+
+def _checked(assume_role: Callable[[TokenResponse], Any]) -> Callable[[TokenResponse], Any]:
+    def checked(response: TokenResponse) -> Any:
+        refused = refusal(response)
+        if refused is not None:
+            raise refused
+        answer = assume_role(response)
+        session = getattr(answer, "result", {}).get("Credentials")
+        if isinstance(session, AssumedRole):
+            setattr(session, POLICY_ARNS, policy_arns(response))
+        return answer
+
+    return checked
