@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _serve(app: web.Application, port: int, parent_pid: int | None) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
     await runner.setup()
     assert runner.server is not None
     loop = asyncio.get_running_loop()

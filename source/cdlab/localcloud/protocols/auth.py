@@ -8,7 +8,8 @@ session's temporary credentials (:mod:`cdlab.localcloud.iam.principals`). A sess
 must carry its session token, and an expired session is refused. The signature is recomputed
 (:mod:`.signatures`) over the canonical request (botocore's own, or for header-signed requests
 to services other than S3 the same string made directly), so a client that merely knows the key
-id is refused too.
+id is refused too. A body the client compressed (``Content-Encoding: gzip``) is checked as sent
+and then served decoded (:mod:`.compression`).
 A Host other than the loopback names is refused first: a web page that rebinds its DNS name to
 127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does.
 """
@@ -31,8 +32,14 @@ from multidict import CIMultiDict
 from cdlab import config
 from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.principals import Principals
+from cdlab.localcloud.protocols import compression
 from cdlab.localcloud.protocols.envelopes import Family, error_response, family
-from cdlab.localcloud.protocols.errors import AWSError, PayloadTooLarge, error
+from cdlab.localcloud.protocols.errors import (
+    AWSError,
+    PayloadTooLarge,
+    RequestEntityTooLarge,
+    error,
+)
 from cdlab.localcloud.protocols.signatures import (
     CONTENT_SHA256,
     Signed,
@@ -48,7 +55,6 @@ CONTEXT = web.RequestKey("cdlab.context", RequestContext)  # the request's conte
 HEALTH_PATH = "/_cdlab/health"
 MAX_SIGNED_BODY_BYTES = 32 * 1024**2
 MissingContentLength = error("MissingContentLength", 411)
-RequestEntityTooLarge = error("RequestEntityTooLarge", 413)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SECURITY_TOKEN = "X-Amz-Security-Token"
 AUTHORIZATION = re.compile(
@@ -141,6 +147,19 @@ def host_allowed(request: web.Request) -> bool:
     return request.headers.get("Host", "").lower() in _loopback_hosts(port)
 
 
+def _host_refused(request: web.Request, protocol_family: Family) -> web.Response:
+    host = request.headers.get("Host", "")
+    return error_response(
+        refusal(
+            "host",
+            protocol_family,
+            f"The local cloud answers only requests addressed to 127.0.0.1, localhost or [::1] "
+            f"on its own port, not to Host {host!r} (a guard against DNS rebinding).",
+        ),
+        protocol_family,
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _loopback_hosts(port: int | None) -> frozenset[str]:
     return frozenset(f"{name}:{port}" for name in LOOPBACK_NAMES)
@@ -216,6 +235,16 @@ def _needs_body(request: web.Request, claims: Signed) -> bool:
     return not claims.presigned and CONTENT_SHA256 not in claims.signed_headers
 
 
+def _unbounded(request: web.Request) -> AWSError | None:
+    """The refusal of a body the guard may not read: of no Content-Length, or over the limit
+    (InvokeEndpoint's 6 MB, any other signed body's 32 MiB); None for one it may."""
+    if request.content_length is None:
+        return MissingContentLength("You must provide the Content-Length HTTP header.")
+    endpoint = request.path.startswith("/endpoints/")
+    limit = MAX_PAYLOAD_BYTES if endpoint else MAX_SIGNED_BODY_BYTES
+    return _too_large(request) if request.content_length > limit else None
+
+
 def _too_large(request: web.Request) -> AWSError:
     if request.path.startswith("/endpoints/"):
         return PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
@@ -256,17 +285,7 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
         claims = parse(request)
         protocol_family = family(request, claims.service if claims else None)
         if not host_allowed(request):
-            host = request.headers.get("Host", "")
-            return error_response(
-                refusal(
-                    "host",
-                    protocol_family,
-                    f"The local cloud answers only requests addressed to 127.0.0.1, localhost "
-                    f"or [::1] on its own port, not to Host {host!r} (a guard against DNS "
-                    "rebinding).",
-                ),
-                protocol_family,
-            )
+            return _host_refused(request, protocol_family)
         if request.path == HEALTH_PATH and request.method == "GET":
             return await handler(request)
         if claims is None:
@@ -283,21 +302,23 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
             principal, signing_secret = known.principal, known.secret
         if expired(claims):
             return error_response(refusal("expired", protocol_family), protocol_family)
+        encoded = compression.applies(request, claims.service)
         body = b""
         if _needs_body(request, claims) and request.body_exists:
-            limit = (
-                MAX_PAYLOAD_BYTES
-                if request.path.startswith("/endpoints/")
-                else MAX_SIGNED_BODY_BYTES
-            )
-            if request.content_length is None:
-                err = MissingContentLength("You must provide the Content-Length HTTP header.")
-                return error_response(err, protocol_family)
-            if request.content_length > limit:
-                return error_response(_too_large(request), protocol_family)
-            body = await request.read()
+            unbounded = _unbounded(request)
+            if unbounded is not None:
+                return error_response(unbounded, protocol_family)
+            # a body to decode is read off the stream: aiohttp clones only an unread request
+            body = await (request.content.read() if encoded else request.read())
         if not signature_valid(request, claims, body, claims.key_id, signing_secret):
             return error_response(refusal("signature", protocol_family), protocol_family)
+        if encoded:  # checked as sent, served decoded
+            try:
+                request = compression.inflated(
+                    request, body, protocol_family, MAX_SIGNED_BODY_BYTES
+                )
+            except AWSError as err:
+                return error_response(err, protocol_family)
         request[CONTEXT] = RequestContext(
             config.ACCOUNT_ID,
             claims.region or config.region(),  # SigV2 scopes no region

@@ -32,6 +32,7 @@ SerializationException = error("SerializationException")
 UnknownOperationException = error("UnknownOperationException")
 ResourceInUse = error("ResourceInUse")
 InternalFailure = error("InternalFailure", 500)
+RequestEntityTooLarge = error("RequestEntityTooLarge", 413)  # a signed body over the guard's limit
 
 # the query services' validation error, and sagemaker-runtime's
 ValidationError = error("ValidationError")
