@@ -29,7 +29,11 @@ moto does not check),
 key's other versions), ``metricrules``
 (what CloudWatch refuses in PutMetricAlarm and PutMetricData beyond botocore's model, which moto
 keeps, a client's datapoints in a namespace reserved for AWS's services included),
-``corrections`` (installs those seven corrections), ``wrapping`` (how a correction wraps moto's
+``metricreads`` (GetMetricStatistics, GetMetricData and ListMetrics as CloudWatch answers them:
+the metric of exactly the dimensions asked, each metric listed once, StartTime rounded, at most
+1,440 datapoints, the query rules moto did not apply) with ``metricstats`` (CloudWatch's
+statistics by name, and percentiles, which moto does not compute),
+``corrections`` (installs those eight corrections), ``wrapping`` (how a correction wraps moto's
 methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cdlab.localcloud.moto import (
     alarmstates,
     deregistration,
+    metricreads,
     metricrules,
     policysizes,
     s3events,
@@ -21,6 +22,7 @@ CORRECTIONS = (
     s3suspended,
     scalingrules,
     metricrules,
+    metricreads,
 )
 
 
