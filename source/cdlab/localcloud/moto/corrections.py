@@ -9,6 +9,7 @@ from cdlab.localcloud.moto import (
     eventrules,
     logpages,
     logpatterns,
+    metricreads,
     metricrules,
     policysizes,
     s3events,
@@ -29,6 +30,7 @@ CORRECTIONS = (
     eventrules,
     logpatterns,
     stsrules,
+    metricreads,
 )
 
 

@@ -1,5 +1,6 @@
-"""GetMetricStatistics in-process: moto's own backend call, on moto's thread, for readers that
-want CloudWatch's figures without the wire (the local console's charts). Like :mod:`state`, it
+"""GetMetricStatistics in-process: moto's own backend call (as :mod:`metricreads` corrects it),
+on moto's thread, for readers that want CloudWatch's figures without the wire (the local
+console's charts). Like :mod:`state`, it
 returns plain data only, never one of moto's objects."""
 
 from __future__ import annotations

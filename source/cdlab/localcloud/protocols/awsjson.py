@@ -73,6 +73,11 @@ DOCUMENTED_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
         # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
         "policyDescriptorListType": {"max": 10},
     },
+    "cloudwatch": {
+        # "A single GetMetricData call can include as many as 500 MetricDataQuery structures",
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+        "GetMetricDataInput.MetricDataQueries": {"max": 500},
+    },
 }
 
 
