@@ -56,6 +56,11 @@ if TYPE_CHECKING:
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 
 
+def account_iam(account: str, partition: str) -> IAMBackend:
+    """An account's IAM, for a correction running on moto's thread (:mod:`.stsrules`)."""
+    return iam_backends[account][partition]
+
+
 class MotoState(MotoThread):
     """Moto's backends for one account: S3 (global) and the regional ones of ``region``; the
     ``*_backend`` accessors are for code running on moto's thread (:meth:`run`) only."""

@@ -41,7 +41,6 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.core.exceptions import ServiceException
-from moto.iam.models import iam_backends
 from moto.sts.exceptions import STSClientError, STSValidationError
 from moto.sts.models import AssumedRole
 from moto.sts.responses import TokenResponse
@@ -78,7 +77,9 @@ def packed_share(policy: str) -> int:
 def _max_session(response: TokenResponse, role_arn: str) -> int | None:
     """The role's MaxSessionDuration in seconds; None if there is no such role in the
     account."""
-    iam = iam_backends[response.current_account][response.partition]
+    from cdlab.localcloud.moto.state import account_iam  # state installs this module
+
+    iam = account_iam(response.current_account, response.partition)
     role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
     if role is None:
         return None
