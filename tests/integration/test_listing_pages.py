@@ -137,7 +137,7 @@ def test_a_role_session_pages_as_its_policy_allows(
     with role_session(client, aws_env, f"cdlab-pages-nobody-{SUFFIX}", None) as nobody:
         code, message, status = refused(nobody.client("cloudwatch").describe_alarms)
     assert (code, message, status) == (
-        "AccessDeniedException",
+        "AccessDenied",  # CloudWatch's x-amzn-query-error code, which boto3 reports
         not_allowed(nobody.arn, "cloudwatch:DescribeAlarms"),
         400,
     )

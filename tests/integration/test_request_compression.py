@@ -244,7 +244,7 @@ def test_iam_evaluates_the_inflated_body(client) -> None:
         code, _, status = refused(
             cloudwatch.put_metric_data, Namespace="CDLab/Elsewhere", MetricData=data
         )
-        assert (code, status) == ("AccessDeniedException", 400)
+        assert (code, status) == ("AccessDenied", 400)  # CloudWatch's x-amzn-query-error code
         assert [encoding for encoding, _ in sent] == ["gzip", "gzip"]
     finally:
         iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from botocore.parsers import create_parser
 
-from cdlab.localcloud.protocols import envelopes
+from cdlab.localcloud.protocols import auth, envelopes
 from cdlab.localcloud.protocols.errors import (
     InternalFailure,
     ModelError,
@@ -19,6 +19,7 @@ from cdlab.localcloud.protocols.errors import (
     ValidationError,
     ValidationException,
     error,
+    in_family,
 )
 
 
@@ -101,8 +102,74 @@ def test_the_s3_envelope() -> None:
     [("json", "application/x-amz-json-1.1"), ("query", "text/xml"), ("s3", "application/xml")],
 )
 def test_error_response_picks_the_familys_envelope(family: str, content_type: str) -> None:
-    response = envelopes.error_response(InternalFailure("not saved"), family)
+    response = envelopes.error_response(InternalFailure("not saved"), family, service="sts")
     assert (response.status, response.content_type) == (500, content_type)
+
+
+DENIED = {
+    "json": error("AccessDeniedException", 400),
+    "query": error("AccessDenied", 403),
+    "s3": error("AccessDenied", 403),
+}
+
+
+@pytest.mark.parametrize(("family", "protocol"), [("json", "json"), ("cbor", "smithy-rpc-v2-cbor")])
+def test_a_query_compatible_service_names_the_query_code_in_its_json_and_cbor_errors(
+    family: str, protocol: str
+) -> None:
+    """CloudWatch's JSON and CBOR errors carry ``x-amzn-query-error: Code;Sender``, and botocore
+    reports that code, keeping the body's as QueryErrorCode."""
+    err = in_family(DENIED, family, "User: u is not authorized to perform: cloudwatch:ListMetrics")
+    response = envelopes.error_response(err, family, service="monitoring")
+    assert response.headers["x-amzn-query-error"] == "AccessDenied;Sender"
+    answer = parsed(protocol, response)["Error"]
+    assert (answer["Code"], answer["QueryErrorCode"], answer["Type"]) == (
+        "AccessDenied",
+        "AccessDeniedException",
+        "Sender",
+    )
+    failed = envelopes.error_response(InternalFailure("not saved"), family, service="monitoring")
+    assert failed.headers["x-amzn-query-error"] == "InternalFailure;Receiver"
+
+
+@pytest.mark.parametrize(
+    ("family", "service"),
+    [("json", "sagemaker"), ("json", None), ("json", "execute-api"), ("query", "monitoring"),
+     ("s3", "s3")],
+)  # fmt: skip
+def test_no_other_error_names_a_query_code(family: str, service: str | None) -> None:
+    err = in_family(DENIED, family, "denied")
+    response = envelopes.error_response(err, family, service=service)
+    assert "x-amzn-query-error" not in response.headers
+
+
+def test_the_query_compatible_services_are_those_botocore_marks_so() -> None:
+    assert envelopes.query_compatible("monitoring") and envelopes.query_compatible("cloudwatch")
+    assert envelopes.query_compatible("sqs")
+    assert not any(
+        envelopes.query_compatible(s)
+        for s in ("sagemaker", "logs", "codebuild", "codepipeline", "application-autoscaling",
+                  "events", "glue", "iam", "sts", "cloudformation", "s3")
+    )  # fmt: skip
+
+
+def test_an_error_of_a_family_carries_the_query_familys_code() -> None:
+    cbor = in_family(DENIED, "cbor", "denied")  # RPC v2 CBOR answers with JSON's codes
+    assert (cbor.code, cbor.status, cbor.query_code) == (
+        "AccessDeniedException",
+        400,
+        "AccessDenied",
+    )
+    assert in_family({"json": ValidationException}, "query", "x").query_code is None
+    for kind, query_code in [("missing", "MissingAuthenticationToken"),
+                             ("key", "InvalidClientTokenId"), ("token", "InvalidClientTokenId"),
+                             ("token-expired", "ExpiredToken"),
+                             ("signature", "SignatureDoesNotMatch"), ("expired", "AccessDenied"),
+                             ("host", "AccessDenied")]:  # fmt: skip
+        refused = auth.refusal(kind, "json", "m")
+        assert refused.query_code == query_code
+        response = envelopes.error_response(refused, "json", service="monitoring")
+        assert response.headers["x-amzn-query-error"] == f"{query_code};Sender"
 
 
 @pytest.mark.parametrize(

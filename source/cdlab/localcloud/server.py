@@ -240,13 +240,12 @@ class Gateway:
                 return await serve(codec, ctx, body, service, operation_name, handler, provides)
         service = signing_service(request.headers)
         if cbor is not None and not rpcv2cbor.botocore_speaks(service or "", prefix):
-            return envelopes.cbor_error(
-                UnknownOperationException(
-                    f"The local cloud serves no RPC v2 CBOR service {prefix} (signed for "
-                    f"{service}); it serves those botocore speaks it to (CodePipeline, CodeBuild, "
-                    "CloudWatch)."
-                )
+            unknown = UnknownOperationException(
+                f"The local cloud serves no RPC v2 CBOR service {prefix} (signed for "
+                f"{service}); it serves those botocore speaks it to (CodePipeline, CodeBuild, "
+                "CloudWatch)."
             )
+            return envelopes.error_response(unknown, "cbor", service=service)
         if service == "cloudformation":
             return await respond(request, ctx, self.operations[service], service)
         return await self.moto_and_mirror(request)
@@ -276,7 +275,8 @@ class Gateway:
                 answer = await self.moto.run(self.journal.make, self.bridge, moto_request)
             except AWSError as err:
                 log.error("%s request not journaled: %s", service, err.message)
-                return envelopes.error_response(err, envelopes.family(request, service))
+                family = envelopes.family(request, service)
+                return envelopes.error_response(err, family, service=service)
             response = web_response(request, answer)
         else:
             response = await self.bridge.handle(request, moto_request)

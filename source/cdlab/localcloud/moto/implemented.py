@@ -44,6 +44,7 @@ def refusal(request: web.Request, service: str, name: str) -> web.Response | Non
             f"{service_id} here, does not implement it."
         ),
         family,
+        service=service,
     )
 
 

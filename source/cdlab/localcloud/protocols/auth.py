@@ -11,7 +11,10 @@ to services other than S3 the same string made directly), so a client that merel
 id is refused too. A body the client compressed (``Content-Encoding: gzip``) is checked as sent
 and then served decoded (:mod:`.compression`).
 A Host other than the loopback names is refused first: a web page that rebinds its DNS name to
-127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does.
+127.0.0.1 still sends its own name as Host. Refusals use each protocol's own error, as AWS does;
+a service with the awsQueryCompatible trait (CloudWatch) also names the query protocol's code in
+``x-amzn-query-error`` (``SignatureDoesNotMatch;Sender`` beside JSON's
+``InvalidSignatureException``), which the SDKs report (:func:`.envelopes.with_query_code`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from cdlab.localcloud.protocols.errors import (
     PayloadTooLarge,
     RequestEntityTooLarge,
     error,
+    in_family,
 )
 from cdlab.localcloud.protocols.signatures import (
     CONTENT_SHA256,
@@ -132,12 +136,14 @@ FAMILY_MESSAGES = {
 
 
 def refusal(kind: str, protocol_family: Family, message: str | None = None) -> AWSError:
-    """The refusal of ``kind``; an RPC v2 CBOR service answers with its JSON codes."""
+    """The refusal of ``kind``; an RPC v2 CBOR service answers with its JSON codes. It carries
+    the query family's code too, which a service with the awsQueryCompatible trait names in
+    its JSON and CBOR refusals (:func:`.errors.in_family`)."""
     codes = "json" if protocol_family == "cbor" else protocol_family
     if message is None:
         by_family = FAMILY_MESSAGES.get(kind)
         message = by_family[codes] if by_family else MESSAGES[kind]
-    return REFUSALS[kind][codes](message)
+    return in_family(REFUSALS[kind], protocol_family, message)
 
 
 def host_allowed(request: web.Request) -> bool:
@@ -147,7 +153,9 @@ def host_allowed(request: web.Request) -> bool:
     return request.headers.get("Host", "").lower() in _loopback_hosts(port)
 
 
-def _host_refused(request: web.Request, protocol_family: Family) -> web.Response:
+def _host_refused(
+    request: web.Request, protocol_family: Family, service: str | None
+) -> web.Response:
     host = request.headers.get("Host", "")
     return error_response(
         refusal(
@@ -157,6 +165,7 @@ def _host_refused(request: web.Request, protocol_family: Family) -> web.Response
             f"on its own port, not to Host {host!r} (a guard against DNS rebinding).",
         ),
         protocol_family,
+        service=service,
     )
 
 
@@ -283,42 +292,45 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         claims = parse(request)
-        protocol_family = family(request, claims.service if claims else None)
+        service = claims.service if claims else None
+        protocol_family = family(request, service)
+        # every refusal below, in the family's envelope and as the signed-for service answers
+        refuse = functools.partial(error_response, protocol_family=protocol_family, service=service)
         if not host_allowed(request):
-            return _host_refused(request, protocol_family)
+            return _host_refused(request, protocol_family, service)
         if request.path == HEALTH_PATH and request.method == "GET":
             return await handler(request)
         if claims is None:
-            return error_response(refusal("missing", protocol_family), protocol_family)
+            return refuse(refusal("missing", protocol_family))
         if hmac.compare_digest(claims.key_id, key_id):
             principal, signing_secret = administrator, secret
         else:
             known = await principals.resolve(claims.key_id)
             if known is None:
-                return error_response(refusal("key", protocol_family), protocol_family)
+                return refuse(refusal("key", protocol_family))
             refused = known.refusal(session_token(request), time.time())
             if refused is not None:
-                return error_response(refusal(refused, protocol_family), protocol_family)
+                return refuse(refusal(refused, protocol_family))
             principal, signing_secret = known.principal, known.secret
         if expired(claims):
-            return error_response(refusal("expired", protocol_family), protocol_family)
+            return refuse(refusal("expired", protocol_family))
         encoded = compression.applies(request, claims.service)
         body = b""
         if _needs_body(request, claims) and request.body_exists:
             unbounded = _unbounded(request)
             if unbounded is not None:
-                return error_response(unbounded, protocol_family)
+                return refuse(unbounded)
             # a body to decode is read off the stream: aiohttp clones only an unread request
             body = await (request.content.read() if encoded else request.read())
         if not signature_valid(request, claims, body, claims.key_id, signing_secret):
-            return error_response(refusal("signature", protocol_family), protocol_family)
+            return refuse(refusal("signature", protocol_family))
         if encoded:  # checked as sent, served decoded
             try:
                 request = compression.inflated(
                     request, body, protocol_family, MAX_SIGNED_BODY_BYTES
                 )
             except AWSError as err:
-                return error_response(err, protocol_family)
+                return refuse(err)
         request[CONTEXT] = RequestContext(
             config.ACCOUNT_ID,
             claims.region or config.region(),  # SigV2 scopes no region

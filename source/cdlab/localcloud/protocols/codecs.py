@@ -67,7 +67,15 @@ async def serve(
             result = await result
         return codec.response(result, op.output_shape)
     except AWSError as err:
-        return codec.error(err)
+        return _refusal(codec, err, service_name)
     except Exception as e:
         log.exception("%s %s failed", service_name, operation_name)
-        return codec.error(InternalFailure(f"The local cloud failed on {operation_name}: {e}"))
+        failed = InternalFailure(f"The local cloud failed on {operation_name}: {e}")
+        return _refusal(codec, failed, service_name)
+
+
+def _refusal(codec: Codec, err: AWSError, service_name: str) -> web.Response:
+    """``err`` in the codec's envelope, as ``service_name`` answers it (with
+    ``x-amzn-query-error`` if it has the awsQueryCompatible trait: none the kit serves itself
+    has it today)."""
+    return envelopes.with_query_code(codec.error(err), err, service_name)

@@ -12,7 +12,11 @@ services (SageMaker's common errors, https://docs.aws.amazon.com/sagemaker/lates
 ``AccessDenied`` with 403 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)
 and for the query services: IAM, STS and CloudFormation answer ``AccessDenied``, 403, as the
 access-denied examples of https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
-show. A passed role the service cannot assume is the service's own validation error
+show. A service with the awsQueryCompatible trait (CloudWatch) answers its JSON and CBOR
+refusals with the query protocol's code as well, ``x-amzn-query-error: AccessDenied;Sender``, so
+boto3 reports ``AccessDenied`` as it did over the query protocol; SQS, measured on AWS, answers
+so (R1 of https://github.com/mariotoffia/floci/blob/5405928453502e154b60c50a6f8e23de9f96a8a7/docs/design/resource-policy-enforcement.md).
+A passed role the service cannot assume is the service's own validation error
 (:func:`cdlab.localcloud.iam.service_roles.untrusted_role_error`). The kit's key may assume a
 role as a named service (:data:`SERVICE_PRINCIPAL_HEADER`): the pipeline runner plays CodeBuild
 and CodePipeline, whose roles trust only those services.
@@ -21,6 +25,7 @@ and CodePipeline, whose roles trust only those services.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from aiohttp import web
 
@@ -31,7 +36,7 @@ from cdlab.localcloud.iam.service_roles import s3_call, untrusted_role_error
 from cdlab.localcloud.iam.wire import signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
 from cdlab.localcloud.protocols.envelopes import error_response, family
-from cdlab.localcloud.protocols.errors import error
+from cdlab.localcloud.protocols.errors import error, in_family
 
 ACCESS_DENIED = {
     "json": error("AccessDeniedException", 400),
@@ -84,19 +89,21 @@ def middleware(enforcer: Enforcer) -> Middleware:
         body = await request.read() if _needs_body(request, service) else b""
         call = wire_call(request.method, request.raw_path, request.headers, body)
         protocol_family = family(request, service)
+        # a refusal in the family's envelope, as the signed-for service answers it
+        refuse = functools.partial(error_response, protocol_family=protocol_family, service=service)
         principal = acting_principal(request, ctx.principal)
         denial = await enforcer.denial(principal, call, ctx.region, ctx.account)
         if denial is not None:
-            err = ACCESS_DENIED[protocol_family](denial.message(quote_resource=service == "s3"))
-            return error_response(err, protocol_family)
+            message = denial.message(quote_resource=service == "s3")
+            return refuse(in_family(ACCESS_DENIED, protocol_family, message))
         untrusted = await enforcer.untrusted_role(call, ctx.account)
         if untrusted is not None and call is not None:
-            return error_response(untrusted_role_error(call.service, *untrusted), protocol_family)
+            return refuse(untrusted_role_error(call.service, *untrusted))
         response = await handler(request)
         if response.status == 404 and call is not None and call.operation in READS_OF_A_KEY:
             listing = s3_call("ListObjectsV2", call.params.get("Bucket", ""))
             if await enforcer.denial(principal, listing, ctx.region, ctx.account) is not None:
-                return error_response(ACCESS_DENIED["s3"]("Access Denied"), protocol_family)
+                return refuse(ACCESS_DENIED["s3"]("Access Denied"))
         return response
 
     return enforce

@@ -4,10 +4,21 @@ Four families (docs/aws-compatibility.md, "Error shapes"): JSON (awsJson 1.0/1.1
 runtime's rest-json), CBOR (Smithy RPC v2 CBOR: JSON's error codes in a CBOR map), query
 (form-encoded requests, XML answers) and S3 (rest-xml). Every error the gateway answers, a
 refusal of the auth guard included, goes through one of these.
+
+A service with the awsQueryCompatible trait in its botocore model (CloudWatch, SQS) answers
+every JSON and CBOR error with the query protocol's code and fault in the header
+``x-amzn-query-error: Code;Sender`` (``Receiver`` for a 5xx), and the SDKs report that code
+(https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait;
+SQS's example, ``x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender``:
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html).
+:func:`with_query_code` adds it, the one place that does; :func:`error_response` (the auth
+guard, IAM's check, the gateway), :mod:`.modelcheck`'s refusals and :mod:`.codecs` (the kit's own
+operations) go through it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Literal
@@ -16,7 +27,7 @@ from xml.etree import ElementTree
 import cbor2
 from aiohttp import web
 
-from cdlab.localcloud.protocols import rpcv2cbor
+from cdlab.localcloud.protocols import awsjson, rpcv2cbor
 from cdlab.localcloud.protocols.errors import AWSError
 
 Family = Literal["json", "cbor", "query", "s3"]
@@ -75,12 +86,28 @@ def cbor_error(err: AWSError) -> web.Response:
     )
 
 
-def with_query_code(response: web.Response, err: AWSError) -> web.Response:
-    """A JSON or CBOR refusal as a service with the awsQueryCompatible trait (CloudWatch)
-    answers it: with the error's query-protocol code and fault in ``x-amzn-query-error``
-    (``CODE;Sender``), which the SDKs report as the error's code
-    (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait)."""
-    response.headers["x-amzn-query-error"] = f"{err.code};{_fault(err)}"
+@functools.cache
+def query_compatible(service: str | None) -> bool:
+    """Whether the botocore model of ``service`` (the name a request is signed for,
+    ``monitoring``, or a model's own, ``cloudwatch``) has the awsQueryCompatible trait; False
+    for an unsigned request (None) or a service botocore does not model."""
+    if not service:
+        return False
+    name = awsjson.model_name(service)
+    return name in awsjson.botocore_services() and awsjson.service_model(name).is_query_compatible
+
+
+def with_query_code(response: web.Response, err: AWSError, service: str | None) -> web.Response:
+    """A JSON or CBOR error ``response`` as ``service`` answers it: with ``err``'s
+    query-protocol code (its ``query_code``, else its code) and fault in
+    ``x-amzn-query-error: Code;Sender`` when the service has the awsQueryCompatible trait
+    (:func:`query_compatible`). botocore reads that header's code as the error's code, keeping
+    the body's as ``QueryErrorCode`` (``_do_query_compatible_error_parse`` in botocore's
+    ``parsers.py``); an IAM denial is ``AccessDenied;Sender`` with the body's
+    ``AccessDeniedException``, as the AWS SDK for Go's awsQueryCompatible test expects
+    (https://github.com/aws/aws-sdk-go/blob/main/private/model/api/codegentest/service/awsquerycompatible/awsquerycompatible_test.go)."""
+    if query_compatible(service):
+        response.headers["x-amzn-query-error"] = f"{err.query_code or err.code};{_fault(err)}"
     return response
 
 
@@ -110,16 +137,18 @@ def s3_error(err: AWSError) -> web.Response:
     return _xml(err.status, root, S3_XML, request_id)
 
 
-def error_response(err: AWSError, protocol_family: Family) -> web.Response:
+def error_response(err: AWSError, protocol_family: Family, *, service: str | None) -> web.Response:
     """``err`` in the envelope of ``protocol_family``, for a path that serves every family (the
-    auth guard, the journal); a query error there has no service namespace."""
-    if protocol_family == "json":
-        return json_error(err)
-    if protocol_family == "cbor":
-        return cbor_error(err)
+    auth guard, IAM's check, the journal), as ``service`` (the name the request is signed for;
+    None when unsigned) answers it: a JSON or CBOR error of a service with the
+    awsQueryCompatible trait with ``x-amzn-query-error`` (:func:`with_query_code`). A query
+    error here has no service namespace."""
     if protocol_family == "query":
         return query_error(err, str(uuid.uuid4()))
-    return s3_error(err)
+    if protocol_family == "s3":
+        return s3_error(err)
+    response = cbor_error(err) if protocol_family == "cbor" else json_error(err)
+    return with_query_code(response, err, service)
 
 
 def _xml(

@@ -6,14 +6,20 @@ family's (:mod:`envelopes`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
 class AWSError(Exception):
-    """An error answered to the client in the service's error envelope."""
+    """An error answered to the client in the service's error envelope. ``query_code`` is the
+    code the query protocol names the same error by, where it differs from ``code`` (JSON's
+    ``AccessDeniedException`` is the query protocol's ``AccessDenied``): a service with the
+    awsQueryCompatible trait names it in its JSON and CBOR errors' ``x-amzn-query-error``
+    header (:func:`cdlab.localcloud.protocols.envelopes.with_query_code`)."""
 
     code = "InternalFailure"
     status = 400
+    query_code: str | None = None
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
@@ -25,6 +31,19 @@ def error(name: str, status: int = 400, *, code: str | None = None) -> type[AWSE
     """An AWSError subclass called ``name`` that answers with AWS's ``code`` (``name`` unless
     they differ: AWS reuses one code for several errors): the error types are data, not code."""
     return type(name, (AWSError,), {"code": code or name, "status": status})
+
+
+def in_family(row: Mapping[str, type[AWSError]], family: str, message: str) -> AWSError:
+    """The error of ``row`` (one error's class in each protocol family: ``json``, ``cbor``,
+    ``query``, ``s3``) for ``family``, with ``message``: the JSON family's where the row names
+    none of ``family``'s own (RPC v2 CBOR answers with JSON's codes). It carries the query
+    family's code as its :attr:`AWSError.query_code`, the code a service with the
+    awsQueryCompatible trait names in ``x-amzn-query-error``
+    (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait)."""
+    err = row.get(family, row["json"])(message)
+    if "query" in row:
+        err.query_code = row["query"].code
+    return err
 
 
 ValidationException = error("ValidationException")

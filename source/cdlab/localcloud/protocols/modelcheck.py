@@ -36,14 +36,13 @@ def refusal(protocol: Protocol, model: ServiceModel, err: AWSError) -> web.Respo
     if protocol == "query":
         namespace = model.metadata.get("xmlNamespace", "")
         return envelopes.query_error(err, str(uuid.uuid4()), namespace)
-    compatible = model.is_query_compatible
-    if compatible and isinstance(err, ValidationException):
+    if model.is_query_compatible and isinstance(err, ValidationException):
         err = ValidationError(err.message)
     if protocol == "cbor":
         response = envelopes.cbor_error(err)
     else:
         response = envelopes.json_error(err, json_type(model))
-    return envelopes.with_query_code(response, err) if compatible else response
+    return envelopes.with_query_code(response, err, model.service_name)
 
 
 def query_pairs(raw_path: str, body: bytes) -> list[tuple[str, str]]:
