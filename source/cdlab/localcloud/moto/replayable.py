@@ -13,6 +13,7 @@ role session's expiration is counted (:mod:`sessioncredentials`).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -22,7 +23,9 @@ from moto.moto_api._internal import mock_random
 F = TypeVar("F", bound=Callable[..., Any])
 
 REPLAYABLE: dict[str, Callable[..., Any]] = {}
-_JOURNALED_AT: list[float | None] = [None]  # the time of the change being made, on moto's thread
+_JOURNALED_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "journaled_at", default=None
+)  # the time of the change being made, on moto's thread
 
 
 def name_of(fn: Callable[..., Any]) -> str:
@@ -40,8 +43,7 @@ def seeded(seed: int | None, at: float | None = None) -> Iterator[None]:
     """On moto's thread: the identifiers moto draws inside come from ``seed`` (None: no
     change), unpredictable again after; and :func:`journaled_at` is ``at`` (seconds since the
     epoch) inside."""
-    before = _JOURNALED_AT[0]
-    _JOURNALED_AT[0] = at
+    token = _JOURNALED_AT.set(at)
     if seed is not None:
         mock_random.seed(seed)
     try:
@@ -49,12 +51,12 @@ def seeded(seed: int | None, at: float | None = None) -> Iterator[None]:
     finally:
         if seed is not None:
             mock_random.seed()
-        _JOURNALED_AT[0] = before
+        _JOURNALED_AT.reset(token)
 
 
 def journaled_at() -> datetime | None:
     """On moto's thread: when the journaled change being made (or replayed) was journaled, in
     naive UTC as moto keeps times; None outside one, or for one journaled without its time (by
     an older kit)."""
-    at = _JOURNALED_AT[0]
+    at = _JOURNALED_AT.get()
     return None if at is None else datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
