@@ -37,12 +37,13 @@ refuses, in its words), ``logpatterns`` (FilterLogEvents' ``filterPattern`` term
 Logs evaluates them, and the syntax the local cloud does not evaluate refused),
 ``stsrules`` (what STS refuses in AssumeRole and moto accepts: a DurationSeconds over the role's
 MaxSessionDuration or, chained, over an hour, an inline session policy over 2,048 characters; and
-the PolicyArns moto drops, kept with the session), ``metricreads`` (GetMetricStatistics,
-GetMetricData and ListMetrics as CloudWatch answers them: the metric of exactly the dimensions
-asked, each metric listed once, StartTime rounded, at most 1,440 datapoints, the query rules moto
-did not apply) with ``metricstats`` (CloudWatch's statistics by name, and percentiles, which moto
-does not compute), ``corrections`` (installs all of those corrections), ``wrapping`` (how a
-correction wraps moto's methods, each once),
+the PolicyArns moto drops, kept with the session), ``sessioncredentials`` (a role session's key,
+secret, token and expiration, the same at every replay of its AssumeRole), ``metricreads``
+(GetMetricStatistics, GetMetricData and ListMetrics as CloudWatch answers them: the metric of
+exactly the dimensions asked, each metric listed once, StartTime rounded, at most 1,440 datapoints,
+the query rules moto did not apply) with ``metricstats`` (CloudWatch's statistics by name, and
+percentiles, which moto does not compute), ``corrections`` (installs all of those corrections),
+``wrapping`` (how a correction wraps moto's methods, each once),
 ``s3versions`` and ``s3settings`` (a bucket's object versions and its settings, read out of moto
 and put back for the disk mirror), ``eventbridge`` (what S3's EventBridge notifications read of
 moto's state), ``implemented`` (whether moto implements an operation), ``replayable`` (the kit's

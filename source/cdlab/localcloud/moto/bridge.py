@@ -97,20 +97,23 @@ class MotoBridge:
                 environ[f"HTTP_{key}"] = f"{existing},{value}" if existing else value
         return environ
 
-    def call(self, request: MotoRequest, seed: int | None = None) -> Answer:
+    def call(
+        self, request: MotoRequest, seed: int | None = None, at: float | None = None
+    ) -> Answer:
         """Moto's answer to ``request``: status, headers and body (blocking, see
         :meth:`MotoThread.call`). With ``seed``, the identifiers moto draws while answering come
-        from it."""
-        return self.moto.call(self._answer, request, seed)
+        from it; with ``at``, the time the request was journaled, a session it makes expires
+        counted from then (:func:`replayable.seeded`)."""
+        return self.moto.call(self._answer, request, seed, at)
 
-    def _answer(self, request: MotoRequest, seed: int | None) -> Answer:
+    def _answer(self, request: MotoRequest, seed: int | None, at: float | None) -> Answer:
         paged = listings.paged(request, lambda whole: self._call(self._environ(whole)))
         if paged is not None:
             return paged
         narrowed = logfilter.narrowed(self.moto, request)
         if not isinstance(narrowed, MotoRequest):
             return narrowed
-        with seeded(seed):
+        with seeded(seed, at):
             return s3notification.completed(
                 self.moto, narrowed, self._call(self._environ(narrowed))
             )
@@ -135,7 +138,7 @@ class MotoBridge:
         return started["status"], started["headers"], body
 
     async def handle(self, request: web.Request, moto_request: MotoRequest) -> web.Response:
-        return web_response(request, await self.moto.run(self._answer, moto_request, None))
+        return web_response(request, await self.moto.run(self._answer, moto_request, None, None))
 
 
 def web_response(request: web.Request, answer: Answer) -> web.Response:

@@ -15,6 +15,7 @@ from cdlab.localcloud.moto import (
     s3events,
     s3suspended,
     scalingrules,
+    sessioncredentials,
     stsrules,
 )
 
@@ -30,6 +31,7 @@ CORRECTIONS = (
     eventrules,
     logpatterns,
     stsrules,
+    sessioncredentials,
     metricreads,
 )
 

@@ -6,7 +6,9 @@ in memory. Every request whose operation changes state is appended to the journa
 ``state.db``) before moto sees it, and taken out again if moto refuses it; so a request that
 cannot be journaled (a full disk) is refused and changes nothing. At start the journal is
 replayed through moto, in order, before the gateway serves, each request with the seed it first
-ran with, so moto's generated identifiers (a policy's ARN, a role's id) come back the same.
+ran with, so moto's generated identifiers (a policy's ARN, a role's id) come back the same, and
+the time it was journaled: a role session (AssumeRole) comes back with the credentials a client
+was given, key, secret and session token, expiring when they did (:mod:`..moto.sessioncredentials`).
 Deletes are replayed too, so what comes back is what there was.
 
 The kit's own changes to what moto keeps in memory (a stack's roles, Glue databases, rules,
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -78,13 +81,13 @@ class Journal:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def record(self, request: MotoRequest) -> tuple[str, int]:
-        """Append ``request``; returns its key and the seed moto is to draw its identifiers
-        from, now and at every replay. Raises the store's StateNotSaved if it cannot be
-        written."""
-        entry = uuid.uuid4()
-        self.store.put(KIND, entry.hex, {**request.to_doc(), "seed": entry.int})
-        return entry.hex, entry.int
+    def record(self, request: MotoRequest) -> tuple[str, int, float]:
+        """Append ``request``; returns its key, the seed moto is to draw its identifiers from
+        and the time (seconds since the epoch) it is made at, now and at every replay. Raises
+        the store's StateNotSaved if it cannot be written."""
+        entry, at = uuid.uuid4(), time.time()
+        self.store.put(KIND, entry.hex, {**request.to_doc(), "seed": entry.int, "at": at})
+        return entry.hex, entry.int, at
 
     def make(self, moto: MotoBridge, request: MotoRequest) -> Answer:
         """On moto's thread: journal ``request``, then have moto make it; moto's answer. One moto
@@ -93,9 +96,9 @@ class Journal:
         among them: journaled first and made later, two changes to one resource could replay
         in the other order. Raises the store's StateNotSaved, moto untouched, if it cannot be
         written."""
-        key, seed = self.record(request)
+        key, seed, at = self.record(request)
         try:
-            answer = moto.call(request, seed)
+            answer = moto.call(request, seed, at)
         except Exception:
             self.forget(key)
             raise
@@ -163,7 +166,7 @@ class Journal:
 def _replay_request(moto: MotoBridge, doc: dict[str, Any]) -> bool:
     request = MotoRequest.from_doc(doc)
     try:
-        status, _, body = moto.call(request, doc.get("seed"))
+        status, _, body = moto.call(request, doc.get("seed"), doc.get("at"))
     except Exception:
         log.exception("replaying %s failed", operation(request) or request.raw_path)
         return False
