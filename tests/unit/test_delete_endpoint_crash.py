@@ -1,7 +1,10 @@
 """DeleteEndpoint of an endpoint whose variants are registered for automatic scaling, killed
 before each of the writes it (and the deletion it starts) makes, then restarted: the restart
 brings back either the endpoint as it was, targets and policies all, or neither; never the
-endpoint without its targets, nor targets without their endpoint.
+endpoint without its targets, nor targets without their endpoint. Also with a lifecycle step in
+flight (a resize, the restart's re-creation) that would finish during DeleteEndpoint's
+deregistration: it is cancelled as the endpoint is saved Deleting, so it never puts it back
+InService.
 
 No cloud: the state store and the journal are driven directly, a crash being the store refusing
 every write from the n-th on (as SIGKILL: each write the store acknowledged is on disk, nothing
@@ -52,6 +55,12 @@ class CrashingStore(Store):
     crash_at: int | None = None
     kept = 0  # writes made since armed
     crashed = False
+    statuses: list[str] | None = None  # the endpoint's status in each of its saves since armed
+
+    def put(self, kind: str, name: str, doc: dict[str, Any], last: bool = False) -> None:
+        super().put(kind, name, doc, last)
+        if kind == ENDPOINT and self.statuses is not None:
+            self.statuses.append(doc["EndpointStatus"])
 
     def _write(self, kind: str, sql: str, args: tuple[str, ...]) -> None:
         if self.crash_at is not None:
@@ -63,13 +72,17 @@ class CrashingStore(Store):
 
 
 class FakeLauncher:
-    """Instances that are plain names; nothing runs."""
+    """Instances that are plain names; nothing runs. With a ``gate``, they start once it
+    opens."""
 
     on_unexpected_exit = None
+    gate: asyncio.Event | None = None
 
     async def start(
         self, endpoint: str, variant: str, image: str, digest: str, count: int, *_: Any
     ) -> list[str]:
+        if self.gate is not None:
+            await self.gate.wait()
         return [f"{endpoint}-{variant}-{n}" for n in range(count)]
 
     async def stop(self, instances: list[str], drain_seconds: float) -> None:
@@ -94,6 +107,22 @@ class DenyingRoles(ServiceRoles):
         return Denial(principal.arn, f"{call.service}:{call.operation}")
 
 
+class OpeningJournal(Journal):
+    """The endpoints' journal with a step in flight: its first change (DeleteEndpoint's first
+    deregistration) opens the launcher's gate and lets the step run to its end (or to its
+    cancellation) before it goes on."""
+
+    def __init__(self, store: Store, gate: asyncio.Event, step: asyncio.Task[None]) -> None:
+        super().__init__(store)
+        self.gate, self.step = gate, step
+
+    async def change(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.gate.is_set():
+            self.gate.set()
+            await asyncio.gather(self.step, return_exceptions=True)
+        return await super().change(*args, **kwargs)
+
+
 @dataclass
 class Cloud:
     """What a start of the local cloud makes of its state file, the endpoint's side of it."""
@@ -115,6 +144,20 @@ class Cloud:
         docs = Documents(store, ArtifactStore(home / "artifacts"))
         lifecycle = Lifecycle(docs, FakeLauncher(), FakeRouter(), roles or ServiceRoles(None))
         return cls(store, moto, lifecycle, Endpoints(docs, lifecycle, moto), journal)
+
+    def start_step(self, status: str) -> None:
+        """A lifecycle step under way: a resize adding an instance to A (``Updating``) or the
+        restart's re-creation (``SystemUpdating``), its instances starting once DeleteEndpoint
+        deregisters its first target."""
+        doc = self.lifecycle.docs.endpoint(NAME)
+        assert doc is not None
+        pending = [snapshot(v) | {"Count": 2 if v == "A" else 1} for v in VARIANTS]
+        self.lifecycle.docs.save_endpoint(doc, EndpointStatus=status, _Pending=pending)
+        gate = self.lifecycle.launcher.gate = asyncio.Event()
+        (self.lifecycle.resize if status == "Updating" else self.lifecycle.create)(NAME)
+        step = self.lifecycle.task(NAME)
+        assert step is not None
+        self.endpoints.journal = OpeningJournal(self.store, gate, step)
 
     def stop(self) -> None:
         self.moto.shutdown()
@@ -201,31 +244,49 @@ async def scale(cloud: Cloud) -> None:
     cloud.lifecycle.in_service[NAME] = {v: [f"{NAME}-{v}-0"] for v in VARIANTS}
 
 
-def run_until_crash(home: Path, crash_at: int) -> tuple[Held, bool]:
-    """Scale, delete killed before write ``crash_at``, restart; what the restart holds once its
-    resumed steps are done, and whether the kill came before the deletion's last write."""
+@dataclass
+class Run:
+    held: Held  # what the restart holds once its resumed steps are done
+    crashed: bool  # whether the kill came before the deletion's last write
+    returned: str | None  # the endpoint's status as DeleteEndpoint returned (None: it crashed)
+    statuses: list[str]  # the endpoint's status in each of its saves from DeleteEndpoint's on
+
+
+def run_until_crash(home: Path, crash_at: int, in_flight: str | None = None) -> Run:
+    """Scale, start a step (``in_flight``: the endpoint's status for it), delete killed before
+    write ``crash_at``, restart."""
     cloud = Cloud.start(home)
     try:
         asyncio.run(scale(cloud))
         assert cloud.held() == ("InService", KEPT)
-        asyncio.run(_delete(cloud, crash_at))
+        returned = asyncio.run(_delete(cloud, crash_at, in_flight))
     finally:
         cloud.stop()
     restarted = Cloud.start(home)
     try:
         asyncio.run(_resume(restarted))
-        return restarted.held(), cloud.store.crashed
+        statuses = cloud.store.statuses or []
+        return Run(restarted.held(), cloud.store.crashed, returned, statuses)
     finally:
         restarted.stop()
 
 
-async def _delete(cloud: Cloud, crash_at: int) -> None:
+async def _delete(cloud: Cloud, crash_at: int, in_flight: str | None) -> str | None:
     """DeleteEndpoint and the deletion's step, the process killed before write ``crash_at``
-    (in the request, or in the step, whose task it ends)."""
-    cloud.store.crash_at = crash_at
+    (in the request, or in the step, whose task it ends); the endpoint's status as
+    DeleteEndpoint returned."""
+    if in_flight is not None:
+        cloud.start_step(in_flight)
+        await asyncio.sleep(0)  # the step waits for its instances
+    cloud.store.crash_at, cloud.store.statuses = crash_at, []
+    returned = None
     with contextlib.suppress(Crash):
         await cloud.endpoints.delete_endpoint(RequestContext.internal(), {"EndpointName": NAME})
+        returned = (cloud.store.get(ENDPOINT, NAME) or {}).get("EndpointStatus")
+    if cloud.lifecycle.launcher.gate is not None:
+        cloud.lifecycle.launcher.gate.set()  # killed before it opened: the step goes on, unsaved
     await cloud.settled()
+    return returned
 
 
 async def _resume(cloud: Cloud) -> None:
@@ -233,20 +294,25 @@ async def _resume(cloud: Cloud) -> None:
     await cloud.settled()
 
 
+@pytest.mark.parametrize("in_flight", [None, "Updating", "SystemUpdating"])
 def test_a_crash_anywhere_in_a_delete_endpoint_leaves_the_endpoint_and_its_targets_together(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_flight: str | None
 ) -> None:
     """Killed before its 0th, 1st, ... write, until one run makes all its writes: each restart
-    holds the endpoint InService with both variants' targets and policies, or none of them."""
+    holds the endpoint InService with both variants' targets and policies (a step in flight
+    done again by the restart), or none of them. The run not killed saves the endpoint Deleting
+    and nothing else: a step in flight never puts it back InService, and DeleteEndpoint
+    returns with it Deleting."""
     monkeypatch.delenv("CDLAB_LATENCY", raising=False)
-    held, crashed = [], True
-    while crashed:
-        assert len(held) < 20, "the deletion keeps writing"
-        found, crashed = run_until_crash(tmp_path / f"crash-{len(held)}", len(held))
-        held.append(found)
+    runs = [run_until_crash(tmp_path / "crash-0", 0, in_flight)]
+    while runs[-1].crashed:
+        assert len(runs) < 20, "the deletion keeps writing"
+        runs.append(run_until_crash(tmp_path / f"crash-{len(runs)}", len(runs), in_flight))
+    held = [r.held for r in runs]
     as_it_was, deleted = ("InService", KEPT), (None, {})
     assert [h for h in held if h not in (as_it_was, deleted)] == []
     assert held[0] == as_it_was and held[-1] == deleted
+    assert (runs[-1].returned, runs[-1].statuses) == ("Deleting", ["Deleting"])
 
 
 def test_a_refused_delete_endpoint_writes_nothing(tmp_path: Path) -> None:

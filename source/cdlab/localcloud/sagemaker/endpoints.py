@@ -199,16 +199,21 @@ class Endpoints:
         may not deregister refuses the deletion before anything changes. The endpoint is saved
         Deleting before any target is deregistered: a crash in between leaves it Deleting, and
         the restart's deletion deregisters what is left (:meth:`_deregister_left`); the other
-        way round, it came back InService without its targets."""
+        way round, it came back InService without its targets. Its step under way is cancelled
+        in the same go as that save, with no await between (:meth:`Lifecycle.begin_delete`): a
+        step finishing during the deregistration would save it InService over Deleting, and a
+        crash then brought it back without the targets already deregistered. From that save on
+        the endpoint stays Deleting until its deletion forgets it."""
         name = self.docs.get(ctx, ENDPOINT, p["EndpointName"])["EndpointName"]
         targets = await scaledvariants.variant_targets(self.moto, name)
         await scaledvariants.refuse_denied(ctx, targets, self.lifecycle.roles)
         doc = self.docs.get(ctx, ENDPOINT, name)  # as it is now
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
+        cancelled = self.lifecycle.begin_delete(name)
         try:
             await scaledvariants.deregister(self.moto, self.journal, targets)
         finally:  # Deleting: the deletion goes on, deregistering what this did not
-            self.lifecycle.delete(name)
+            self.lifecycle.delete(name, cancelled)
         return {}
 
     async def _deregister_left(self, name: str) -> None:

@@ -266,14 +266,21 @@ class Lifecycle:
             _Pending=None,
         )
 
-    def delete(self, name: str) -> None:
-        """Stop routing to the endpoint at once, cancel its step under way, then stop its
-        instances and forget it."""
+    def begin_delete(self, name: str) -> asyncio.Task[None] | None:
+        """Called as the endpoint is saved Deleting, before anything awaits: stop routing to it
+        and cancel its step under way (a create, a resize, an update), so that no step saves it
+        again (a cancelled step saves nothing): none puts a Deleting endpoint back InService.
+        Returns the cancelled step, for :meth:`delete`."""
         self.router.drop_route(name)
         previous = self.tasks.pop(name.lower(), None)
         if previous is not None:
             previous.cancel()
-        self.spawn(name, self._delete(name, previous))
+        return previous
+
+    def delete(self, name: str, cancelled: asyncio.Task[None] | None) -> None:
+        """Once its step under way is ``cancelled`` (:meth:`begin_delete`), stop the endpoint's
+        instances and forget it."""
+        self.spawn(name, self._delete(name, cancelled))
 
     async def _delete(self, name: str, previous: asyncio.Task[None] | None) -> None:
         """The deletion of an endpoint saved Deleting, by DeleteEndpoint or before a restart.
@@ -361,7 +368,7 @@ class Lifecycle:
         for doc in self.docs.store.all(ENDPOINT):
             name, status = doc["EndpointName"], doc["EndpointStatus"]
             if status == "Deleting":
-                self.spawn(name, self._delete(name, None))
+                self.delete(name, None)
             elif status == "Creating":
                 self.create(name)
             elif doc.get("_Deployed") and status != "Failed":

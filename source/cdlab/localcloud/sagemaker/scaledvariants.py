@@ -16,10 +16,13 @@ with ``AccessDeniedException`` in IAM's usual words (the guide says the permissi
 how SageMaker words its refusal).
 
 The refusal is decided before anything changes; the endpoint is then saved Deleting before any
-target is deregistered, and its deletion deregisters what is left before it forgets the endpoint
-(:meth:`Endpoints.delete_endpoint`). So a crash at any point leaves either the endpoint as it was,
-targets and all, or an endpoint Deleting, which the restart deletes, its targets with it: never
-an endpoint back InService without its targets, nor targets outliving their endpoint.
+target is deregistered, its lifecycle step under way cancelled in the same go (no await between:
+a step left running could finish during the deregistration and save it InService over
+Deleting), and its deletion deregisters what is left before it forgets the endpoint
+(:meth:`Endpoints.delete_endpoint`). So once saved Deleting the endpoint stays Deleting until it
+is forgotten, and a crash at any point leaves either the endpoint as it was, targets and all, or
+an endpoint Deleting, which the restart deletes, its targets with it: never an endpoint back
+InService without its targets, nor targets outliving their endpoint.
 """
 
 from __future__ import annotations
