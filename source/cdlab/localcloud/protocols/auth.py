@@ -314,9 +314,10 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
             principal, signing_secret = known.principal, known.secret
         if expired(claims):
             return refuse(refusal("expired", protocol_family))
-        encoded = compression.applies(request, claims.service)
+        # a request without a body has nothing to inflate: it passes as sent
+        encoded = compression.applies(request, claims.service) and request.body_exists
         body = b""
-        if _needs_body(request, claims) and request.body_exists:
+        if (encoded or _needs_body(request, claims)) and request.body_exists:
             unbounded = _unbounded(request)
             if unbounded is not None:
                 return refuse(unbounded)
