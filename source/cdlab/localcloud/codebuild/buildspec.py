@@ -40,8 +40,8 @@ from cdlab import config
 from cdlab.localcloud.codebuild import pipshim, specfile
 from cdlab.localcloud.codebuild.pipshim import package_dirs
 from cdlab.localcloud.codebuild.shell import DEFAULT_SHELL, SHELLS, Shell
-
-PHASES = ("install", "pre_build", "build", "post_build")
+from cdlab.localcloud.codebuild.shell import Output as Log  # the build's log
+from cdlab.localcloud.codebuild.specfile import PHASES
 
 
 class BuildspecError(RuntimeError):
@@ -54,12 +54,6 @@ class Project(Protocol):
     name: str
     buildspec: dict[str, Any]
     environment: dict[str, str]
-
-
-class Log(Protocol):
-    def write(self, text: str, /) -> int: ...
-
-    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True)
