@@ -46,7 +46,9 @@ from cdlab.localcloud.cloudwatch.metrics import (
 from cdlab.localcloud.moto.records import ScalingPolicy
 
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
-VARIANT_METRICS = {  # a variant's predefined metric types: the metric each tracks, its statistic
+# a variant's predefined metric types (metrictypes.SAGEMAKER's, a unit test holds): the metric
+# each tracks, its statistic
+VARIANT_METRICS = {
     "SageMakerVariantInvocationsPerInstance": ("InvocationsPerInstance", "Sum"),
     "SageMakerVariantConcurrentRequestsPerModelHighResolution": (
         "ConcurrentRequestsPerModel",
