@@ -129,7 +129,8 @@ def alarm_specs(policy: ScalingPolicy, goal: float) -> list[dict[str, Any]]:
     """PutMetricAlarm's parameters (moto's names) of the policy's high alarm (the last
     HIGH_PERIODS one-minute datapoints above ``goal``) and low alarm (the last LOW_PERIODS
     below LOW_FRACTION of it), named and described as target tracking names them; none for a
-    policy on metric math."""
+    policy that tracks nothing here (:func:`policy_metric` None: metric math, no metric, or a
+    predefined type not known here)."""
     metric = policy_metric(policy.configuration, policy.resource_id)
     if metric is None:
         return []
