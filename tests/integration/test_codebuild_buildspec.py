@@ -178,12 +178,11 @@ def test_unknown_keys_are_logged_and_the_build_goes_on_without_them(cb, s3, logs
 
 
 def test_a_buildspec_with_the_members_aws_documents_runs(cb, logs, project):
-    """env, finally, on-failure, reports, cache and proxy are CodeBuild's: none is refused or
-    warned about (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html)."""
+    """env, finally, on-failure, reports, cache and proxy are CodeBuild's: none that runs
+    locally is refused or warned about (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html)."""
     spec = (
         "version: 0.2\n"
-        "env:\n  shell: bash\n  variables:\n    STAGE: test\n  exported-variables:\n    - STAGE\n"
-        "  git-credential-helper: no\n"
+        "env:\n  shell: bash\n  variables:\n    STAGE: test\n  git-credential-helper: no\n"
         "proxy:\n  upload-artifacts: no\n  logs: no\n"
         "phases:\n  pre_build:\n  build:\n    on-failure: ABORT\n    commands:\n"
         "      - 'echo Status: ok'\n      - mkdir -p out && cp input.txt out/\n"

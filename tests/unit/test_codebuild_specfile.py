@@ -21,18 +21,11 @@ PIPELINE = Path(__file__).resolve().parents[2] / "cloudformation" / "pipeline.ym
 
 
 EVERY_MEMBER = """version: 0.2
-run-as: root
 env:
   shell: bash
   variables:
     COUNT: 010
     EMPTY:
-  parameter-store:
-    TOKEN: /cdlab/token
-  secrets-manager:
-    SECRET: "name:key"
-  exported-variables:
-    - COUNT
   git-credential-helper: no
 proxy:
   upload-artifacts: no
@@ -41,7 +34,6 @@ batch:
   fast-fail: false
 phases:
   install:
-    run-as: root
     on-failure: ABORT
     runtime-versions:
       python: 3.x
@@ -66,12 +58,6 @@ artifacts:
   name: out-$(date +%Y)
   discard-paths: yes
   base-directory: .
-  exclude-paths: ['*.tmp']
-  enable-symlinks: no
-  s3-prefix: p
-  secondary-artifacts:
-    two:
-      files: [b]
 cache:
   paths: ['/root/.cache/pip/**/*']
 """
@@ -129,8 +115,9 @@ def test_a_buildspec_codebuild_cannot_use_is_refused_in_its_words(text: str, mes
     assert message in refused(text)
 
 
-def test_every_member_aws_documents_is_accepted_and_read_as_written():
-    """Each member the reference gives; scalars as written, a null member left out."""
+def test_every_member_the_local_codebuild_runs_is_accepted_and_read_as_written():
+    """Each member the reference gives that runs locally; scalars as written, a null member
+    left out."""
     text = EVERY_MEMBER
     spec, notes = checked(text)
     assert spec["env"]["variables"] == {"COUNT": "010", "EMPTY": ""}  # as written
@@ -146,6 +133,36 @@ def test_every_member_aws_documents_is_accepted_and_read_as_written():
         "No commands found for phase name: pre_build",
         "Selecting 'python' runtime version '3.x' based on manual selections...",
     ]
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        ("run-as: root\n", "run-as does not run in the local CodeBuild"),
+        ("env:\n  parameter-store:\n    T: /t\n",
+         "env/parameter-store does not run in the local CodeBuild"),
+        ("env:\n  secrets-manager:\n    S: 'n:k'\n",
+         "env/secrets-manager does not run in the local CodeBuild"),
+        ("env:\n  exported-variables: [A]\n",
+         "env/exported-variables does not run in the local CodeBuild"),
+        ("env:\n  git-credential-helper: yes\n",
+         "env/git-credential-helper does not run in the local CodeBuild"),
+        ("artifacts:\n  files: [a]\n  exclude-paths: ['*.tmp']\n",
+         "artifacts ['exclude-paths'] do not run locally"),
+        ("artifacts:\n  files: [a]\n  enable-symlinks: yes\n  s3-prefix: p\n",
+         "artifacts ['enable-symlinks', 's3-prefix'] do not run locally"),
+        ("artifacts:\n  files: [a]\n  secondary-artifacts:\n    two:\n      files: [b]\n",
+         "artifacts ['secondary-artifacts'] do not run locally"),
+    ],
+)  # fmt: skip
+def test_members_the_local_codebuild_would_leave_out_are_refused_before_any_command(
+    member: str, message: str
+):
+    """Refused in DOWNLOAD_SOURCE, not ignored, nor refused at UPLOAD_ARTIFACTS after the
+    build ran; a phase's run-as too."""
+    assert message in refused("version: 0.2\n" + member + "phases:\n  build:\n    commands: [a]\n")
+    phase = "version: 0.2\nphases:\n  build:\n    run-as: root\n    commands: [a]\n"
+    assert "run-as of phase build does not run in the local CodeBuild" in refused(phase)
 
 
 def test_unknown_keys_are_logged_as_codebuild_logs_them_and_left_out():

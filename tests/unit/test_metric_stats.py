@@ -79,3 +79,17 @@ def test_start_time_is_rounded_down_by_the_period_and_its_age(
     start = now - age + 1234.5
     rounded = rounded_start(start, period, now)
     assert rounded <= start < rounded + step and rounded % step == 0
+
+
+@pytest.mark.parametrize(("scale", "age", "step"), [(10, 3600, 6), (10, 20 * DAY / 10, 30)])
+def test_start_time_is_rounded_to_the_clouds_minute(
+    monkeypatch: pytest.MonkeyPatch, scale: int, age: float, step: float
+) -> None:
+    """At CDLAB_TIME_SCALE 10 a CloudWatch minute is 6 real seconds: a Period of 60 rounds
+    StartTime down to 6 seconds, not to 60 (which would reach up to 9 of the cloud's minutes
+    early); 5 of them once the start is 15 of the cloud's days old."""
+    monkeypatch.setenv("CDLAB_TIME_SCALE", str(scale))
+    now = 1_750_000_000.0
+    start = now - age + 7.5
+    rounded = rounded_start(start, 60, now)
+    assert rounded <= start < rounded + step and rounded % step == 0

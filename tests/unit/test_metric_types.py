@@ -9,7 +9,7 @@ import botocore.session
 import pytest
 from moto.applicationautoscaling.exceptions import AWSValidationException
 
-from cdlab.localcloud.autoscaling.tracked import caveat, policy_metric
+from cdlab.localcloud.autoscaling.tracked import VARIANT_METRICS, caveat, policy_metric
 from cdlab.localcloud.moto.metrictypes import (
     BY_NAMESPACE,
     LABEL_NOT_TAKEN,
@@ -134,3 +134,9 @@ def test_each_variant_type_tracks_the_metric_it_names() -> None:
             "names no metric the local cloud tracks: it makes no alarms for it, and the policy "
             "never scales"
         )
+
+
+def test_the_autoscaler_tracks_each_type_a_variant_takes_and_no_other() -> None:
+    """``tracked.VARIANT_METRICS`` (the metric each type tracks) and ``metrictypes`` (the types
+    PutScalingPolicy takes for a variant) list the same types."""
+    assert set(VARIANT_METRICS) == set(SAGEMAKER[VARIANT])

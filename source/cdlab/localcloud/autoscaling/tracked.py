@@ -46,7 +46,9 @@ from cdlab.localcloud.cloudwatch.metrics import (
 from cdlab.localcloud.moto.records import ScalingPolicy
 
 HIGH_PERIODS, LOW_PERIODS, LOW_FRACTION = 3, 15, 0.9
-VARIANT_METRICS = {  # a variant's predefined metric types: the metric each tracks, its statistic
+# a variant's predefined metric types (metrictypes.SAGEMAKER's, a unit test holds): the metric
+# each tracks, its statistic
+VARIANT_METRICS = {
     "SageMakerVariantInvocationsPerInstance": ("InvocationsPerInstance", "Sum"),
     "SageMakerVariantConcurrentRequestsPerModelHighResolution": (
         "ConcurrentRequestsPerModel",
@@ -127,7 +129,8 @@ def alarm_specs(policy: ScalingPolicy, goal: float) -> list[dict[str, Any]]:
     """PutMetricAlarm's parameters (moto's names) of the policy's high alarm (the last
     HIGH_PERIODS one-minute datapoints above ``goal``) and low alarm (the last LOW_PERIODS
     below LOW_FRACTION of it), named and described as target tracking names them; none for a
-    policy on metric math."""
+    policy that tracks nothing here (:func:`policy_metric` None: metric math, no metric, or a
+    predefined type not known here)."""
     metric = policy_metric(policy.configuration, policy.resource_id)
     if metric is None:
         return []

@@ -82,6 +82,8 @@ POLL_SECONDS = 0.05  # how often to look whether a shell that closed its status 
 
 
 class Output(Protocol):
+    """Where the commands' output goes: the build's log (``buildspec.Log``)."""
+
     def write(self, text: str, /) -> int: ...
 
     def flush(self) -> None: ...

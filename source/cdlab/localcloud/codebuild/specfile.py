@@ -32,7 +32,10 @@ The messages, and where they come from:
   in a version is the build's variable. The INSTALL phase alone has ``runtime-versions``
   (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.phases.install.runtime-versions).
 - A shell or an ``on-failure`` CodeBuild takes and the local one does not run (Windows' shells,
-  the RETRY forms) is refused, in the kit's words, rather than run otherwise.
+  the RETRY forms) is refused, in the kit's words, rather than run otherwise; so are the members
+  the local CodeBuild would leave out (``run-as``, ``env``'s ``parameter-store``,
+  ``secrets-manager``, ``exported-variables``, ``git-credential-helper: yes``, the artifacts'
+  ``exclude-paths``, ``enable-symlinks``, ``s3-prefix`` and ``secondary-artifacts``).
 - Everything else is the kit's wording, in the shape of CodeBuild's: a missing or unknown
   ``version`` ("Required mapping", 0.1 or 0.2), a missing ``phases`` ("Required sequence"), a
   member of the wrong kind ("Expected phases/build to be of map type: found string instead at
@@ -86,6 +89,7 @@ ARTIFACT = {
     "files": STRINGS, "name": STRING, "discard-paths": STRING, "base-directory": STRING,
     "exclude-paths": STRINGS, "enable-symlinks": STRING, "s3-prefix": STRING,
 }  # fmt: skip
+ARTIFACT_RUN = ("files", "name", "discard-paths", "base-directory")  # the members applied
 PHASE = {"run-as": STRING, "on-failure": STRING, "commands": COMMANDS, "finally": COMMANDS}
 TOP = {
     "version": STRING,
@@ -173,9 +177,29 @@ def check(text: str, variables: Mapping[str, str], notes: list[str]) -> dict[str
 
 def _runnable(spec: dict[str, Any]) -> None:
     """Refuse what CodeBuild takes and the local CodeBuild does not run, rather than run it
-    otherwise: a shell other than Linux's two (Windows' ``powershell.exe``, ``cmd.exe``) and
-    ``on-failure``'s RETRY forms (the kit's words)."""
-    shell = spec.get("env", {}).get("shell", DEFAULT_SHELL)
+    otherwise or leave it out: a shell other than Linux's two (Windows' ``powershell.exe``,
+    ``cmd.exe``), ``on-failure``'s RETRY forms, ``run-as``, ``env``'s ``parameter-store``,
+    ``secrets-manager`` and ``exported-variables``, ``git-credential-helper: yes`` (the kit's
+    words), and the artifact members :func:`buildspec.artifact_files` does not apply (its
+    words)."""
+    env = spec.get("env", {})
+    if "run-as" in spec:
+        raise YamlFileError(_not_here("run-as", "runs the commands as the kit's own user"))
+    for key in ("parameter-store", "secrets-manager", "exported-variables"):
+        if key in env:
+            raise YamlFileError(_not_here(f"env/{key}", "has no such variables"))
+    if env.get("git-credential-helper", "no") != "no":
+        raise YamlFileError(_not_here("env/git-credential-helper", "has no Git credentials"))
+    for name, phase in spec["phases"].items():
+        if "run-as" in phase:
+            raise YamlFileError(
+                _not_here(f"run-as of phase {name}", "runs the commands as the kit's own user")
+            )
+    artifacts = spec.get("artifacts", {})
+    extra = sorted(set(artifacts) - set(ARTIFACT_RUN))
+    if extra:
+        raise YamlFileError(f"artifacts {extra} do not run locally")
+    shell = env.get("shell", DEFAULT_SHELL)
     if shell not in SHELLS:
         raise YamlFileError(
             f"env/shell {shell} does not run in the local CodeBuild, which runs "
@@ -188,6 +212,10 @@ def _runnable(spec: dict[str, Any]) -> None:
                 f"on-failure {given} of phase {name} does not run in the local CodeBuild, "
                 f"which runs {' and '.join(ON_FAILURE)} (not RETRY)"
             )
+
+
+def _not_here(what: str, why: str) -> str:
+    return f"{what} does not run in the local CodeBuild, which {why}"
 
 
 def _version(spec: dict[str, Any], root: Node) -> None:

@@ -286,10 +286,7 @@ class BuildRun:
         target = doc["_artifacts"]
         if target["type"] != "S3":
             return
-        try:
-            files = buildspec.artifact_files(spec, src)
-        except BuildspecError as e:
-            raise PhaseFailed("CLIENT_ERROR", str(e)) from None
+        files = buildspec.artifact_files(spec, src)
         _check_artifacts(spec.buildspec.get("artifacts"), files)
         bucket, key = artifact_key(doc)
         s3 = session.client("s3", endpoint_url=self.cloud.url)

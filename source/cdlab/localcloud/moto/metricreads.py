@@ -116,12 +116,18 @@ def install() -> None:
 
 def rounded_start(start: float, period: int, now: float) -> float:
     """StartTime (epoch seconds) as CloudWatch rounds it down, by the Period and its age
-    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html)."""
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html):
+    to the cloud's minute, 5 or 60 of them, the age in the cloud's time (a minute of
+    ``period_seconds()`` real seconds at CDLAB_TIME_SCALE, 60 at scale 1)."""
     if period in SUB_MINUTE_PERIODS:
-        step = period
+        step = float(period)
     else:
-        age = now - start
-        step = 60 if age < 15 * DAY else 300 if age < 63 * DAY else 3600
+        # here, not at the top: cloudwatch.metrics imports moto.state, which imports this module
+        from cdlab.localcloud.cloudwatch.metrics import MINUTE, period_seconds
+
+        minute = period_seconds()
+        age = (now - start) / minute * MINUTE  # in the cloud's seconds
+        step = minute * (1 if age < 15 * DAY else 5 if age < 63 * DAY else 60)
     return math.floor(start / step) * step
 
 

@@ -36,7 +36,7 @@ from cdlab import config
 from cdlab.localcloud.context import Principal, RequestContext
 from cdlab.localcloud.iam.principals import Principals
 from cdlab.localcloud.protocols import compression
-from cdlab.localcloud.protocols.envelopes import Family, error_response, family
+from cdlab.localcloud.protocols.envelopes import Family, error_response, family, is_invocation
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     PayloadTooLarge,
@@ -239,7 +239,7 @@ def _needs_body(request: web.Request, claims: Signed) -> bool:
     """Whether the body must be read (and bounded) here: when the signature covers the body
     itself rather than a declared hash (S3 declares its payload hash in a signed header, so
     large uploads are not read twice), and always for InvokeEndpoint."""
-    if claims.service != "s3" or request.path.startswith("/endpoints/"):
+    if claims.service != "s3" or is_invocation(request.path):
         return True
     return not claims.presigned and CONTENT_SHA256 not in claims.signed_headers
 
@@ -249,13 +249,13 @@ def _unbounded(request: web.Request) -> AWSError | None:
     (InvokeEndpoint's 6 MB, any other signed body's 32 MiB); None for one it may."""
     if request.content_length is None:
         return MissingContentLength("You must provide the Content-Length HTTP header.")
-    endpoint = request.path.startswith("/endpoints/")
+    endpoint = is_invocation(request.path)
     limit = MAX_PAYLOAD_BYTES if endpoint else MAX_SIGNED_BODY_BYTES
     return _too_large(request) if request.content_length > limit else None
 
 
 def _too_large(request: web.Request) -> AWSError:
-    if request.path.startswith("/endpoints/"):
+    if is_invocation(request.path):
         return PayloadTooLarge(f"HTTP content length exceeded {MAX_PAYLOAD_BYTES} bytes.")
     return RequestEntityTooLarge(f"Request bodies are limited to {MAX_SIGNED_BODY_BYTES} bytes.")
 
@@ -314,9 +314,10 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
             principal, signing_secret = known.principal, known.secret
         if expired(claims):
             return refuse(refusal("expired", protocol_family))
-        encoded = compression.applies(request, claims.service)
+        # a request without a body has nothing to inflate: it passes as sent
+        encoded = compression.applies(request, claims.service) and request.body_exists
         body = b""
-        if _needs_body(request, claims) and request.body_exists:
+        if (encoded or _needs_body(request, claims)) and request.body_exists:
             unbounded = _unbounded(request)
             if unbounded is not None:
                 return refuse(unbounded)

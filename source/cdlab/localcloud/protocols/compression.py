@@ -44,7 +44,7 @@ import zlib
 from aiohttp import web
 from multidict import CIMultiDict
 
-from cdlab.localcloud.protocols.envelopes import Family
+from cdlab.localcloud.protocols.envelopes import Family, is_invocation
 from cdlab.localcloud.protocols.errors import (
     AWSError,
     RequestEntityTooLarge,
@@ -63,9 +63,7 @@ def applies(request: web.Request, service: str) -> bool:
     """Whether ``request`` (signed for ``service``) says its body is encoded and is one whose
     body the gateway decodes: any but S3's and InvokeEndpoint's."""
     return (
-        CONTENT_ENCODING in request.headers
-        and service != "s3"
-        and not request.path.startswith("/endpoints/")
+        CONTENT_ENCODING in request.headers and service != "s3" and not is_invocation(request.path)
     )
 
 

@@ -35,7 +35,7 @@ from cdlab.localcloud.iam.requests import PASS_ROLE, iam_prefix
 from cdlab.localcloud.iam.service_roles import s3_call, untrusted_role_error
 from cdlab.localcloud.iam.wire import signed_service, wire_call
 from cdlab.localcloud.protocols.auth import CONTEXT, Handler, Middleware
-from cdlab.localcloud.protocols.envelopes import error_response, family
+from cdlab.localcloud.protocols.envelopes import error_response, family, is_invocation
 from cdlab.localcloud.protocols.errors import error, in_family
 
 ACCESS_DENIED = {
@@ -80,7 +80,7 @@ def middleware(enforcer: Enforcer) -> Middleware:
     @web.middleware
     async def enforce(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx = request.get(CONTEXT)
-        if ctx is None or (request.path.startswith("/endpoints/") and ctx.principal.kind == "root"):
+        if ctx is None or (is_invocation(request.path) and ctx.principal.kind == "root"):
             return await handler(request)
         query = {key: request.query.getall(key) for key in request.query}
         service = signed_service({k.lower(): v for k, v in request.headers.items()}, query)

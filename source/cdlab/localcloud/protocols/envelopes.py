@@ -38,11 +38,20 @@ QUERY_XML = "text/xml"
 S3_XML = "application/xml"
 
 
+INVOCATIONS = "/endpoints/"  # the SageMaker runtime's paths: /endpoints/{name}/invocations
+
+
+def is_invocation(path: str) -> bool:
+    """Whether ``path`` is an InvokeEndpoint request's (the runtime's fast path in
+    ``sagemaker/runtime.py`` matches its own request line)."""
+    return path.startswith(INVOCATIONS)
+
+
 def family(request: web.Request, service: str | None) -> Family:
     """The protocol family of a request signed for ``service`` (None when unsigned)."""
     if rpcv2cbor.is_cbor(request.headers):
         return "cbor"
-    if "X-Amz-Target" in request.headers or request.path.startswith("/endpoints/"):
+    if "X-Amz-Target" in request.headers or is_invocation(request.path):
         return "json"
     if service == "s3":
         return "s3"
