@@ -152,6 +152,59 @@ def test_more_than_10_managed_session_policies_are_refused(sts) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "not json",
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "*"}]}),
+        json.dumps(["a", "list"]),
+    ],
+)
+def test_an_inline_session_policy_that_is_not_a_policy_is_refused(sts, policy) -> None:
+    code, status, message = refusal(
+        sts.assume_role, RoleArn=role_arn(ROLE), RoleSessionName="bad", Policy=policy
+    )
+    assert (code, status) == ("MalformedPolicyDocument", 400)
+    assert message.startswith("The session policy is not a policy the local cloud can evaluate")
+
+
+def test_a_managed_session_policy_that_does_not_exist_is_refused(sts) -> None:
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/cdlab-sts-missing-{SUFFIX}"
+    assert refusal(
+        sts.assume_role,
+        RoleArn=role_arn(ROLE),
+        RoleSessionName="missing",
+        PolicyArns=[{"arn": f"arn:aws:iam::{ACCOUNT}:policy/{LISTING}"}, {"arn": missing}],
+    ) == (
+        "MalformedPolicyDocument",
+        400,
+        f"The managed session policy {missing} does not exist in the role's account (\"The "
+        'policies must exist in the same account as the role").',
+    )
+    unknown = "arn:aws:iam::aws:policy/CdlabNoSuchAwsManagedPolicy"
+    code, status, message = refusal(
+        sts.assume_role,
+        RoleArn=role_arn(ROLE),
+        RoleSessionName="aws",
+        PolicyArns=[{"arn": unknown}],
+    )
+    assert (code, status) == ("MalformedPolicyDocument", 400)
+    assert message.startswith(f"The local cloud does not hold the AWS managed policy {unknown}")
+
+
+def test_an_aws_managed_session_policy_limits_the_session_as_on_aws(sts, aws_env) -> None:
+    answer = sts.assume_role(
+        RoleArn=role_arn(ROLE),
+        RoleSessionName="readonly",
+        PolicyArns=[{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+    )
+    session = signed_by(answer, aws_env["AWS_DEFAULT_REGION"])
+    assert any(b["Name"] == BUCKET for b in session.client("s3").list_buckets()["Buckets"])
+    s3 = session.client("s3", config=NO_RETRIES)
+    code, status, _ = refusal(s3.put_object, Bucket=BUCKET, Key="w", Body=b"no")
+    assert (code, status) == ("AccessDenied", 403)
+
+
 @pytest.mark.parametrize("kind", ["inline", "managed"])
 def test_a_session_may_only_do_what_its_session_policy_allows_too(sts, aws_env, kind) -> None:
     given: dict[str, Any] = {"Policy": json.dumps(LIST_BUCKETS)}
