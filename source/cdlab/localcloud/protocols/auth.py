@@ -314,8 +314,7 @@ def middleware(key_id: str, secret: str, principals: Principals) -> Middleware:
             principal, signing_secret = known.principal, known.secret
         if expired(claims):
             return refuse(refusal("expired", protocol_family))
-        # a request without a body has nothing to inflate: it passes as sent
-        encoded = compression.applies(request, claims.service) and request.body_exists
+        encoded = compression.applies(request, claims.service)  # read, whatever _needs_body says
         body = b""
         if (encoded or _needs_body(request, claims)) and request.body_exists:
             unbounded = _unbounded(request)
