@@ -157,7 +157,9 @@ def test_a_role_sessions_key_carries_the_session_policies_it_was_assumed_with(
             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
         }
     )
-    managed = f"arn:aws:iam::{ACCOUNT}:policy/listing"
+    managed = iam.create_policy(PolicyName=f"{name}-listing", PolicyDocument=inline)["Policy"][
+        "Arn"
+    ]  # a session's PolicyArns must exist in the role's account
     credentials = sts.assume_role(
         RoleArn=arn, RoleSessionName="limited", Policy=inline, PolicyArns=[{"arn": managed}]
     )["Credentials"]
