@@ -165,6 +165,30 @@ def tracking(metric_type: str) -> dict:
     }
 
 
+def put_tracking(autoscaling, resource: dict[str, str], configuration: dict) -> dict:
+    return autoscaling.put_scaling_policy(
+        PolicyName="p",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration=configuration,
+        **resource,
+    )
+
+
+def refused_new_and_as_update(
+    autoscaling, resource: dict[str, str], configuration: dict
+) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
+    """The refusals of ``configuration`` as a new policy (none is kept), then as the update of a
+    policy made with TRACKING (which is kept as it was)."""
+    as_new = refused(lambda: put_tracking(autoscaling, resource, configuration))
+    assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
+    put_tracking(autoscaling, resource, TRACKING)
+    as_update = refused(lambda: put_tracking(autoscaling, resource, configuration))
+    [policy] = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
+    kept = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert kept["PredefinedMetricSpecification"] == TRACKING["PredefinedMetricSpecification"]
+    return as_new, as_update
+
+
 @pytest.mark.parametrize(
     "metric_type",
     [
@@ -183,32 +207,11 @@ def test_a_predefined_metric_type_a_variant_on_instances_does_not_take_is_refuse
     autoscaling.register_scalable_target(**resource, MinCapacity=1, MaxCapacity=2)
     only = f"Scalable dimension {DIMENSION} only supports the following predefined metric types: "
     try:
-        assert refused(
-            autoscaling.put_scaling_policy,
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=tracking(metric_type),
-            **resource,
-        ) == ("ValidationException", only + VARIANT_TYPES, 400)
-        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
-
-        # nor may a policy it has be changed to one
-        autoscaling.put_scaling_policy(
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=TRACKING,
-            **resource,
+        refusal = ("ValidationException", only + VARIANT_TYPES, 400)
+        assert refused_new_and_as_update(autoscaling, resource, tracking(metric_type)) == (
+            refusal,
+            refusal,
         )
-        assert refused(
-            autoscaling.put_scaling_policy,
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=tracking(metric_type),
-            **resource,
-        ) == ("ValidationException", only + VARIANT_TYPES, 400)
-        [policy] = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
-        kept = policy["TargetTrackingScalingPolicyConfiguration"]
-        assert kept["PredefinedMetricSpecification"] == TRACKING["PredefinedMetricSpecification"]
     finally:
         autoscaling.deregister_scalable_target(**resource)
 
@@ -238,34 +241,14 @@ def test_a_target_tracking_configuration_naming_no_metric_is_refused(autoscaling
         "TargetTrackingScalingPolicyConfiguration must specify either "
         "PredefinedMetricSpecification or CustomizedMetricSpecification"
     )
+    refusal = ("ValidationException", no_metric, 400)
     try:
-        for configuration in ({"TargetValue": 5.0}, {"TargetValue": 5.0, "DisableScaleIn": True}):
-            assert refused(
-                autoscaling.put_scaling_policy,
-                PolicyName="p",
-                PolicyType="TargetTrackingScaling",
-                TargetTrackingScalingPolicyConfiguration=configuration,
-                **resource,
-            ) == ("ValidationException", no_metric, 400)
-        assert autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"] == []
-
-        # nor may a policy it has be changed to one
-        autoscaling.put_scaling_policy(
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=TRACKING,
-            **resource,
+        scale_in_off = {"TargetValue": 5.0, "DisableScaleIn": True}
+        assert refused(lambda: put_tracking(autoscaling, resource, scale_in_off)) == refusal
+        assert refused_new_and_as_update(autoscaling, resource, {"TargetValue": 5.0}) == (
+            refusal,
+            refusal,
         )
-        assert refused(
-            autoscaling.put_scaling_policy,
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration={"TargetValue": 5.0},
-            **resource,
-        ) == ("ValidationException", no_metric, 400)
-        [policy] = autoscaling.describe_scaling_policies(**resource)["ScalingPolicies"]
-        kept = policy["TargetTrackingScalingPolicyConfiguration"]
-        assert kept["PredefinedMetricSpecification"] == TRACKING["PredefinedMetricSpecification"]
     finally:
         autoscaling.deregister_scalable_target(**resource)
 
@@ -281,13 +264,7 @@ def test_a_resource_label_on_a_type_other_than_alb_request_count_is_refused(auto
         "app/my-alb/778d41231b141a0f/targetgroup/my-alb-target-group/943f017f100becff"
     )
     try:
-        assert refused(
-            autoscaling.put_scaling_policy,
-            PolicyName="p",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=labelled,
-            **resource,
-        ) == (
+        assert refused(lambda: put_tracking(autoscaling, resource, labelled)) == (
             "ValidationException",
             "You can't specify a resource label unless the metric type is ALBRequestCountPerTarget",
             400,
