@@ -2,19 +2,23 @@
 
 It runs before the gateway's SigV4 guard (a browser signs nothing), with the guard's own Host
 check first: a foreign Host is refused (the DNS-rebinding guard every route has). A request must
-also carry the console's token, made at the cloud's start and written
-to ``<home>/console-token`` (readable by the user only), which ``cdlab console`` puts in the
-URL it prints, like JupyterLab's: as ``?token=`` (the answer then sets it as a cookie, so the
-page's own requests need not repeat it) or as that cookie. Only GET and HEAD are served: the
-console shows, it never changes anything.
+also carry the console's token, written to ``<home>/console-token`` (readable by the user only)
+at the cloud's first start and kept until ``cdlab local reset`` deletes it, so a page left open
+across ``cdlab local down`` and ``up`` carries on; ``cdlab console`` puts it in the URL it
+prints, like JupyterLab's: as ``?token=`` (the answer then sets it as a cookie, so the page's
+own requests need not repeat it) or as that cookie. Only GET and HEAD are served: the console
+shows, it never changes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
+import re
 import secrets
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,10 +50,22 @@ def token_file(home: Path) -> Path:
     return home / "console-token"
 
 
+TOKEN = re.compile(r"[A-Za-z0-9_-]{32,}")  # what secrets.token_urlsafe(24) makes
+
+
 def make_token(home: Path) -> str:
-    """A new token for this run of the cloud, written for ``cdlab console`` to read."""
-    token = secrets.token_urlsafe(24)
+    """The console's token for ``home``: the one its file keeps (written at an earlier start,
+    the user's own and readable by the user only), else a new one, written for ``cdlab console``
+    to read. ``cdlab local reset`` deletes the file, so the next start makes another."""
     path = token_file(home)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        kept = path.lstat()
+        if (stat.S_ISREG(kept.st_mode) and stat.S_IMODE(kept.st_mode) == 0o600
+                and kept.st_uid == os.getuid()):  # fmt: skip
+            token = path.read_text().strip()
+            if TOKEN.fullmatch(token):
+                return token
+    token = secrets.token_urlsafe(24)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
