@@ -8,6 +8,11 @@ across ``cdlab local down`` and ``up`` carries on; ``cdlab console`` puts it in 
 prints, like JupyterLab's: as ``?token=`` (the answer then sets it as a cookie, so the page's
 own requests need not repeat it) or as that cookie. Only GET and HEAD are served: the console
 shows, it never changes anything.
+
+Two addresses a person types are helped on: ``/_cdlab/console`` (no slash) is redirected to
+``/_cdlab/console/`` with its query, and a browser's unsigned ``GET /`` (its Accept names
+text/html, its Host the loopback) gets a short page naming ``cdlab console``. Every other
+request to ``/``, S3's ListBuckets and any signed or presigned one, goes on to the guard.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cdlab.localcloud.console.views import Views
 from cdlab.localcloud.protocols import auth
 
 PREFIX = "/_cdlab/console/"
+BARE = PREFIX.rstrip("/")  # redirected to PREFIX
 COOKIE = "cdlab-console"
 READ_METHODS = ("GET", "HEAD")
 STATIC = resources.files("cdlab.localcloud.console") / "static"
@@ -51,6 +57,16 @@ def token_file(home: Path) -> Path:
 
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,}")  # what secrets.token_urlsafe(24) makes
+ROOT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CD Lab local cloud</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 42em; margin: 2em auto">
+<h1>CD Lab local cloud</h1>
+<p>This address serves the AWS APIs to AWS clients (boto3, the AWS CLI, the SageMaker SDK)
+that <code>cdlab local env</code> points at it; they sign their requests, a browser does not.</p>
+<p>To watch the cloud in a browser, run <code>cdlab console</code>: it prints the address of
+the local console, with its token, and opens it.</p>
+</body></html>
+"""
 
 
 def make_token(home: Path) -> str:
@@ -77,6 +93,17 @@ def url(port: int, token: str) -> str:
     return f"http://{config.LOOPBACK}:{port}{PREFIX}?token={token}"
 
 
+def browsing(request: web.Request) -> bool:
+    """A browser's GET, which the guard would refuse as unsigned: it asks for HTML, carries no
+    signature (header or presigned query) and names the loopback as its Host."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("Accept", "").lower()
+        and auth.parse(request) is None
+        and auth.host_allowed(request)
+    )
+
+
 class Console:
     def __init__(self, token: str) -> None:
         self.token = token
@@ -96,7 +123,9 @@ class Console:
 
         @web.middleware
         async def console(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
-            if not request.path.startswith(PREFIX):
+            if not request.path.startswith(PREFIX) and request.path != BARE:
+                if request.path == "/" and browsing(request):
+                    return web.Response(text=ROOT_PAGE, content_type="text/html", headers=HEADERS)
                 return await handler(request)
             if not auth.host_allowed(request):
                 host = request.headers.get("Host", "")
@@ -116,6 +145,10 @@ class Console:
                 text="The local console is read-only: it answers GET only.",
                 headers={"Allow": ", ".join(READ_METHODS)},
             )
+        if request.path == BARE:  # the page's relative URLs need the slash
+            query = request.rel_url.raw_query_string
+            location = PREFIX + (f"?{query}" if query else "")
+            return web.Response(status=302, headers={**HEADERS, "Location": location})
         if not self._allowed(request):
             return web.Response(
                 status=403,
