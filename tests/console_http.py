@@ -39,9 +39,15 @@ class ConsoleHttp:
     ) -> Answer:
         """``route`` under the console's prefix; ``token`` None sends none, "" the right one."""
         query = "" if token is None else f"?token={token or self.token}"
+        return self.send(f"{web.PREFIX}{route}{query}", method, headers)
+
+    def send(
+        self, target: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> Answer:
+        """``method`` ``target`` (a path and its query) to the cloud's port, as it is."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            connection.request(method, f"{web.PREFIX}{route}{query}", headers=headers or {})
+            connection.request(method, target, headers=headers or {})
             response = connection.getresponse()
             return Answer(response.status, dict(response.getheaders()), response.read())
         finally:

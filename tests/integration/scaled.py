@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -95,10 +95,14 @@ class ScaledCloud:
         assert self.wait(name)["EndpointStatus"] == "InService"
         return name
 
-    def restart(self) -> None:
-        """Stop this cloud and start it again on its home and port, scaled as before."""
+    def restart(self, while_down: Callable[[], object] = lambda: None) -> None:
+        """Stop this cloud, call ``while_down``, and start it again on its home and port,
+        scaled as before (even when ``while_down`` fails)."""
         assert control.down(self.cloud.home)
-        self.cloud = _up(self.cloud.home, self.cloud.port, self.latency)
+        try:
+            while_down()
+        finally:
+            self.cloud = _up(self.cloud.home, self.cloud.port, self.latency)
 
     def wait(self, name: str, timeout: float = 60.0) -> dict:
         """DescribeEndpoint once the endpoint is no longer being created or updated."""

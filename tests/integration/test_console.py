@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from cdlab import load
 from cdlab.localcloud.console import web
 from tests.conftest import small_model
 from tests.console_http import ROUTES, ConsoleHttp
-from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
+from tests.integration.scaled import BUCKET, FEATURES, ScaledCloud, scaled_cloud
 from tests.polling import poll
 
 pytestmark = pytest.mark.slow
@@ -89,6 +90,56 @@ def test_no_route_changes_state_on_post_put_or_delete(
     assert after["ProductionVariants"] == before["ProductionVariants"]
     assert console.state()["endpoints"] == shown
     assert web.token_file(scaled.cloud.home).read_text().strip() == console.token
+
+
+def test_the_address_without_its_slash_is_redirected_with_its_query(
+    console: ConsoleHttp,
+) -> None:
+    bare = web.PREFIX.rstrip("/")
+    answer = console.send(f"{bare}?token={console.token}&x=a%2Bb")
+    assert answer.status == 302
+    assert answer.headers["Location"] == f"{web.PREFIX}?token={console.token}&x=a%2Bb"
+    assert console.send(answer.headers["Location"]).status == 200
+    assert console.send(bare).headers["Location"] == web.PREFIX
+    foreign = console.send(bare, headers={"Host": f"rebound.example:{console.port}"})
+    assert foreign.status == 403 and b"DNS" in foreign.body
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_at_the_clouds_address_is_told_of_cdlab_console(console: ConsoleHttp) -> None:
+    page = console.send("/", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert b"cdlab console" in page.body and console.token.encode() not in page.body
+    assert page.headers["X-Frame-Options"] == "DENY"
+    # as before for any other: unsigned and not asking for HTML, or from a foreign Host
+    for headers in ({}, {"Accept": "*/*"}, {"Accept": "application/xml"}):
+        unsigned = console.send("/", headers=headers)
+        assert unsigned.status == 403 and b"Missing Authentication Token" in unsigned.body
+    rebound = {"Accept": BROWSER_ACCEPT, "Host": f"rebound.example:{console.port}"}
+    foreign = console.send("/", headers=rebound)
+    assert foreign.status == 403 and b"DNS rebinding" in foreign.body
+    for method in ("HEAD", "POST"):
+        assert console.send("/", method, {"Accept": BROWSER_ACCEPT}).status == 403
+
+
+def test_s3_list_buckets_at_the_clouds_address_is_answered_as_before(
+    scaled: ScaledCloud, console: ConsoleHttp
+) -> None:
+    """S3's ListBuckets is ``GET /``: signed, or presigned, it is answered by S3 even when it
+    asks for HTML."""
+    s3 = scaled.client("s3")
+    s3.meta.events.register(
+        "before-sign.s3.ListBuckets",
+        lambda request, **_: request.headers.__setitem__("Accept", BROWSER_ACCEPT),
+    )
+    assert BUCKET in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    presigned = urllib.parse.urlsplit(s3.generate_presigned_url("list_buckets"))
+    assert presigned.path == "/"
+    listed = console.send(f"/?{presigned.query}", headers={"Accept": BROWSER_ACCEPT})
+    assert listed.status == 200 and b"<ListAllMyBucketsResult" in listed.body
+    assert f"<Name>{BUCKET}</Name>".encode() in listed.body
 
 
 def test_unknown_pages_and_paths_out_of_the_assets_are_not_found(console: ConsoleHttp) -> None:

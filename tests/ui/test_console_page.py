@@ -1,4 +1,5 @@
 """The local console in a real browser, at ``CDLAB_TIME_SCALE=60``: refused without its token;
+marked stale while the cloud is down or refuses its token, live again once the cloud is back;
 during a canary blue/green update under load both variants show and then only the new one;
 under autoscaling the instance count changes on the page, without a reload."""
 
@@ -87,6 +88,32 @@ def test_a_page_without_the_token_is_refused(page, console: ConsoleHttp) -> None
     assert answer is not None and answer.status == 403
     assert "token" in page.inner_text("body")
     assert page.locator("#endpoints").count() == 0
+
+
+def test_the_page_is_marked_stale_while_the_cloud_is_down_and_live_once_it_is_up(
+    page, scaled: ScaledCloud, console: ConsoleHttp
+) -> None:
+    page.goto(web.url(console.port, console.token))
+    banner = page.locator('[data-testid="stale"]')
+    live = page.locator("body:not(.stale) #clock", has_text="updated")
+    live.wait_for(timeout=WAIT_MS)
+    assert banner.is_hidden()
+
+    def shown_stale() -> None:
+        banner.wait_for(timeout=WAIT_MS)
+        assert "not answering (cdlab local up)" in banner.inner_text()
+        assert "showing data from" in banner.inner_text()
+        page.locator("body.stale main").wait_for()
+        screenshot(page, "console-stale")
+
+    scaled.restart(while_down=shown_stale)  # the same home: the page's token still opens it
+    banner.wait_for(state="hidden", timeout=WAIT_MS)
+    live.wait_for()
+    page.context.add_cookies(  # as a page opened before `cdlab local reset` holds
+        [{"name": web.COOKIE, "value": "reset", "domain": "127.0.0.1", "path": web.PREFIX}]
+    )
+    page.get_by_text("refused this page's token").wait_for(timeout=WAIT_MS)
+    assert "cdlab console" in banner.inner_text()
 
 
 def test_a_blue_green_update_under_load_shows_both_variants_then_only_the_new(

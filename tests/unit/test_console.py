@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
+import string
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
@@ -11,8 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from cdlab import cli
 from cdlab.localcloud.console import charts, views, web
 from cdlab.localcloud.sagemaker.router import EndpointRoute, VariantRoute
+
+TOKEN_CHARS = set(string.ascii_letters + string.digits + "-_")
 
 
 def instance(name: str, alive: bool = True, stopping: bool = False) -> SimpleNamespace:
@@ -54,9 +58,29 @@ def test_no_flush_yet_means_no_window_and_no_moto_call() -> None:
     assert answer["window"] is None and answer["endpoints"] == {}
 
 
-def test_each_start_makes_a_new_token_only_the_user_can_read(tmp_path: Path) -> None:
-    first, second = web.make_token(tmp_path), web.make_token(tmp_path)
-    assert first != second and len(second) >= 32
-    assert web.token_file(tmp_path).read_text() == second
+def test_the_token_is_kept_for_its_home_until_reset_and_only_the_user_can_read(
+    tmp_path: Path,
+) -> None:
+    """A page left open across ``cdlab local down`` and ``up`` carries on with its token; after
+    ``cdlab local reset`` the next start makes another."""
+    first = web.make_token(tmp_path)
+    assert len(first) >= 32 and web.make_token(tmp_path) == first  # the next start's
+    assert web.token_file(tmp_path).read_text() == first
     assert stat.S_IMODE(web.token_file(tmp_path).stat().st_mode) == 0o600
-    assert web.url(8080, second) == f"http://127.0.0.1:8080/_cdlab/console/?token={second}"
+    assert web.url(8080, first) == f"http://127.0.0.1:8080/_cdlab/console/?token={first}"
+    assert cli.main(["local", "reset", "--home", str(tmp_path)]) == 0
+    assert not web.token_file(tmp_path).exists()
+    second = web.make_token(tmp_path)
+    assert second != first and web.token_file(tmp_path).read_text() == second
+
+
+@pytest.mark.parametrize("kept", ["short", ""])
+def test_a_token_file_others_can_read_or_not_a_token_is_replaced(tmp_path: Path, kept: str) -> None:
+    path = web.token_file(tmp_path)
+    path.write_text("x" * 40)
+    path.chmod(0o644)  # readable by others: no longer the user's secret
+    replaced = web.make_token(tmp_path)
+    assert replaced != "x" * 40 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text(kept)  # mode 0600 kept, but not a token
+    assert web.make_token(tmp_path) not in (kept, replaced)
+    assert TOKEN_CHARS.issuperset(path.read_text()) and len(path.read_text()) >= 32

@@ -83,7 +83,7 @@ LOCAL_KEY_PREFIX = "AKIACDLAB"  # every local cloud's access key id starts so
 # key (credentials.json), the waiter overrides (botocore-data) and the AWS config (aws-config).
 STATE = (
     "state.db", "state.db-wal", "state.db-shm", "cloud.json", "artifacts", "instances", "logs",
-    "s3", "training", "logs-archive", "pipeline", "notebooks",
+    "s3", "training", "logs-archive", "pipeline", "notebooks", "console-token",
 )  # fmt: skip
 
 

@@ -20,7 +20,8 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
 - ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
   unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
-  before the guard by its own middleware (:mod:`console.web`), with the guard's Host check;
+  before the guard by its own middleware (:mod:`console.web`), with the guard's Host check (it
+  also redirects ``/_cdlab/console`` there, and answers a browser's unsigned ``GET /``);
 - a request signed for ``cloudformation`` (its SigV4 credential scope): local CloudFormation,
   over the query protocol;
 - everything else: moto, in-process. For S3 (signed for ``s3``), a write is mirrored to disk

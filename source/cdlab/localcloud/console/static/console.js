@@ -1,8 +1,11 @@
 // The local console: polls api/state about once a second and redraws, never reloading the page.
 // Read-only: it only ever GETs. Text from the cloud is set as text, never as HTML.
+// While a poll fails, the page is marked stale (greyed, with a banner saying since when and why),
+// so that data the cloud no longer confirms is never shown as live; the next good poll clears it.
 "use strict";
 
 const POLL_MS = 1000;
+const POLL_TIMEOUT_MS = 10000; // a cloud that accepts but does not answer is not answering
 const COLORS = ["#0073bb", "#1d8102", "#d13212", "#8c4fff", "#b7740f", "#00a1c9"];
 const plots = new Map(); // "endpoint/chart" -> {plot, labels}
 
@@ -159,14 +162,48 @@ function render(state) {
     : [el("p", { class: "muted" }, "None.")]));
 }
 
+let shownAt = null; // when the data on the page was fetched
+
+function why(error) {
+  const command = (name) => el("code", {}, name);
+  if (error.status === 403) {
+    return ["the local cloud refused this page's token: it was reset (",
+      command("cdlab local reset"), ") since the page was opened; open the address ",
+      command("cdlab console"), " prints"];
+  }
+  if (error.status) return [`the local cloud answered ${error.status}: ${error.message}`];
+  if (error.starting) return ["the local cloud is starting"];
+  return ["the local cloud is not answering (", command("cdlab local up"), ")"];
+}
+
+function stale(error) {
+  const since = shownAt ? `showing data from ${shownAt.toLocaleTimeString()}` : "no data yet";
+  const banner = document.getElementById("stale");
+  banner.replaceChildren(since, " — ", ...why(error));
+  banner.hidden = false;
+  document.body.classList.add("stale");
+  document.getElementById("clock").textContent = `not connected: ${error.message}`;
+}
+
+function fresh() {
+  document.getElementById("stale").hidden = true;
+  document.body.classList.remove("stale");
+}
+
 async function poll() {
   try {
-    const response = await fetch("api/state", { credentials: "same-origin", cache: "no-store" });
-    if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+    const response = await fetch("api/state", { credentials: "same-origin", cache: "no-store",
+      signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
+    if (!response.ok) {
+      throw Object.assign(new Error(await response.text()), { status: response.status });
+    }
     const state = await response.json();
-    if (!state.starting) render(state);
+    if (state.starting) throw Object.assign(new Error("starting"), { starting: true });
+    render(state);
+    shownAt = new Date();
+    fresh();
   } catch (error) {
-    document.getElementById("clock").textContent = `not connected: ${error.message}`;
+    stale(error);
   }
   setTimeout(poll, POLL_MS);
 }
