@@ -8,7 +8,13 @@ STAMP := $(VENV)/.installed-stamp
 # some CI images do): make keeps it, in the git-ignored __pycache__ folders (test-fast: 77 -> 66 s)
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install run test test-fast test-sdkv2 test-iam-mutations test-aws-profile test-ui lint format bench clean notebooks lab
+.PHONY: help install run test test-fast test-sdkv2 test-iam-mutations test-aws-profile test-ui lint format bench clean notebooks lab
+
+# a plain `make` lists the targets; it installs nothing
+.DEFAULT_GOAL := help
+
+help:  ## this list: each target and what it does (every target but help and clean sets up .venv first)
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z0-9-]+:[^=]*## / { printf "  make %-20s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,notebooks]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP)  ## only set up .venv: the kit and its dev and notebook extras, installed editable
 
 run: $(STAMP)  ## the main job: the pipeline stack (cloudformation/pipeline.yml) deployed on the local cloud, a commit through it, approved, with a summary
 	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(VENV)/bin/cdlab pipeline run --approve
@@ -26,7 +32,7 @@ run: $(STAMP)  ## the main job: the pipeline stack (cloudformation/pipeline.yml)
 TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
-test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval, each on $(TEST_WORKERS) workers
+test: $(STAMP)  ## lint, then the whole test suite, then every notebook with nbval, each on TEST_WORKERS workers (default 2)
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not sdkv2 and not iam_mutations and not ui"
@@ -52,15 +58,15 @@ $(UI_STAMP): $(STAMP)
 test-ui: $(UI_STAMP)  ## real-browser tests (Playwright driving Debian's chromium: apt-get install -y chromium): JupyterLab as participants use it, the local console
 	$(PY) -m pytest -q -p no:cacheprovider -m ui tests/ui
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff check and ruff format --check on the sources, tests, benchmarks and notebooks
 	$(VENV)/bin/ruff check source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff format --check source tests benchmarks notebooks labs
 
-format: $(STAMP)
+format: $(STAMP)  ## ruff format, then ruff check --fix, in place
 	$(VENV)/bin/ruff format source tests benchmarks notebooks labs
 	$(VENV)/bin/ruff check --fix source tests benchmarks notebooks labs
 
-bench: $(STAMP)
+bench: $(STAMP)  ## every benchmarks/bench_*.py in turn
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 NOTEBOOK_TARGET ?= local
@@ -76,6 +82,6 @@ lab: $(STAMP)  ## JupyterLab on the notebooks, with the local cloud up and the k
 	  jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
 	    notebooks/00_devops_and_infrastructure_as_code.ipynb
 
-clean:
+clean:  ## delete .venv, the build files, output/ and every __pycache__
 	rm -rf $(VENV) build *.egg-info output
 	find source tests benchmarks notebooks labs -name __pycache__ -prune -exec rm -rf {} +

@@ -17,12 +17,33 @@ ACCOUNT_ID = "123456789012"
 LOOPBACK = "127.0.0.1"
 
 
+class ConfigError(ValueError):
+    """A ``CDLAB_*`` variable holds a value the kit cannot use; the message names it."""
+
+
 def home() -> Path:
     return Path(os.environ.get("CDLAB_HOME") or Path.home() / ".cdlab").expanduser()
 
 
 def port() -> int:
-    return int(os.environ.get("CDLAB_PORT") or DEFAULT_PORT)
+    text = os.environ.get("CDLAB_PORT")
+    if not text:
+        return DEFAULT_PORT
+    try:
+        return port_number(text)
+    except ConfigError as e:
+        raise ConfigError(f"CDLAB_PORT {e}") from None
+
+
+def port_number(text: str) -> int:
+    """``text`` as a TCP port, or a ConfigError: "must be a port number (1 to 65535), not ..."."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 65536:
+        raise ConfigError(f"must be a port number (1 to 65535), not {text!r}")
+    return value
 
 
 def region() -> str:

@@ -155,7 +155,8 @@ def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
     return f"{base.rstrip('/')}/endpoints/{quote(endpoint, safe='')}/invocations"
 
 
-def _check(rates: Sequence[float], duration: float) -> None:
+def check(rates: Sequence[float], duration: float) -> None:
+    """Refuse (LoadError) rates or a duration out of bounds; :func:`run` checks the same."""
     if not rates or any(not 0 < r <= MAX_RATE for r in rates):
         raise LoadError(f"Each rate must be above 0 and at most {MAX_RATE:g} requests/s: {rates}")
     if not 0 < duration <= MAX_SECONDS:
@@ -296,7 +297,7 @@ def run(
     equal share of ``duration``) and report; ``stop`` ends it early. Safe in a notebook: with an
     event loop already running it runs in a thread of its own."""
     rates = list(steps) if steps else [rate]
-    _check(rates, duration)
+    check(rates, duration)
     url = invocation_url(endpoint, endpoint_url)
     load = _load(
         url,

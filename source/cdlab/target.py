@@ -21,8 +21,9 @@ from cdlab.localcloud import control
 TARGETS = ("local", "aws")
 
 
-class TargetNotReady(RuntimeError):
-    """The chosen target cannot be reached; the message says what to do."""
+class TargetNotReady(control.CloudError):
+    """The chosen target cannot be reached; the message says what to do (``cdlab`` prints it
+    as it prints the local cloud's other errors)."""
 
 
 def current() -> str:
@@ -52,7 +53,10 @@ def ready(
     """
     target = target or current()
     if target not in TARGETS:
-        raise TargetNotReady(f"target must be one of {TARGETS}, not {target!r}")
+        raise TargetNotReady(
+            f"target must be 'local' or 'aws', not {target!r}: set CDLAB_TARGET to one of them "
+            "(or unset it for the local cloud)"
+        )
     if target == "local":
         home = home or config.home()
         cloud = control.up(home, port or config.port())
@@ -78,6 +82,7 @@ def ready(
     except (BotoCoreError, ClientError) as e:
         raise TargetNotReady(
             f"target 'aws' is not reachable: {e}. Configure credentials and a region "
-            "(aws configure, or a SageMaker notebook role), or use target='local'."
+            "(aws configure, or a SageMaker notebook role), or use target='local' "
+            "(CDLAB_TARGET=local for cdlab)."
         ) from e
     return {"CDLAB_TARGET": "aws", "AWS_ACCOUNT": identity["Account"]}

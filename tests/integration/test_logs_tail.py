@@ -22,6 +22,7 @@ import pytest
 from cdlab.localcloud import control
 from tests.conftest import AWS_CLI
 from tests.polling import poll
+from tests.streamed import WITH_CTRL_C
 
 EVENTS = {  # stream: (milliseconds before now, message)
     "app-1": [(120_000, "starting build"), (119_000, "Running train.py")],
@@ -29,9 +30,6 @@ EVENTS = {  # stream: (milliseconds before now, message)
     "other": [(118_500, '{"status": "ok"}')],
     "old": [(2 * 3600_000, "two hours ago")],
 }
-# Ctrl-C's SIGINT with its default action, which a shell's background job would not have
-WITH_CTRL_C = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); " \
-    "os.execv(sys.argv[1], sys.argv[1:])"  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ import scipy.sparse as sp
 from cdlab.localcloud.codebuild import buildspec as codebuild
 from cdlab.steps import gate
 from tests.integration.scaled import ScaledCloud, scaled_cloud
+from tests.polling import poll
+from tests.streamed import Streamed
 
 REPO = Path(__file__).resolve().parents[2]
 PROD = "prod-cdlab"
@@ -312,6 +314,38 @@ def test_pipeline_run_explains_itself() -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert refused.returncode == 2 and "must be 1 or more, not 0" in refused.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_run_not_the_execution_and_says_how_to_follow_it(
+    clone: Path, cloud60: ScaledCloud
+) -> None:
+    stack = "ctrl-c"
+    command = [sys.executable, "-m", "cdlab.cli", "pipeline", "run", "--stack-name", stack]
+    with Streamed(command, {**os.environ, **cloud60.env}, cwd=clone) as run:
+        run.wait_for("EventBridge started execution", timeout=120)
+        assert run.interrupt() == 130
+    out = "".join(run.out)
+    started = out.split("EventBridge started execution ")[1].split()  # ID of pipeline NAME
+    found, pipeline = started[0], started[3]
+    assert f"execution {found} of pipeline {pipeline} goes on in the cloud" in out
+    follow = f"--pipeline-name {pipeline} --pipeline-execution-id {found}"
+    assert f"follow it:  aws codepipeline get-pipeline-execution {follow}\n" in out
+    assert f"when it waits at Approval:  cdlab pipeline approve --stack-name {stack} " in out
+    assert f"CD Lab pipeline {stack}: interrupted in " in out and f"execution   {found}" in out
+    assert not any("Traceback" in line for line in run.err)
+    codepipeline = cloud60.client("codepipeline")
+
+    def status() -> str:
+        return codepipeline.get_pipeline_execution(
+            pipelineName=pipeline, pipelineExecutionId=found
+        )["pipelineExecution"]["status"]
+
+    assert status() == "InProgress"  # it goes on (without --approve, it waits at Approval)
+    codepipeline.stop_pipeline_execution(
+        pipelineName=pipeline, pipelineExecutionId=found, abandon=True, reason="the test is over"
+    )
+    assert poll(status, until=lambda s: s != "Stopping", what="the stop") == "Stopped"
 
 
 def test_codebuild_runs_post_build_after_a_failed_build_but_nothing_after_a_failed_install(

@@ -80,10 +80,12 @@ def state_file(home: Path) -> Path:
 
 LOCAL_KEY_PREFIX = "AKIACDLAB"  # every local cloud's access key id starts so
 # What a local cloud keeps under its home, which `cdlab local reset` deletes: all but the access
-# key (credentials.json), the waiter overrides (botocore-data) and the AWS config (aws-config).
+# key (credentials.json), the waiter overrides (botocore-data) and the AWS config (aws-config),
+# which a shell that ran `eval "$(cdlab local env)"` keeps using, across a reset too.
 STATE = (
     "state.db", "state.db-wal", "state.db-shm", "cloud.json", "artifacts", "instances", "logs",
-    "s3", "training", "logs-archive", "pipeline", "notebooks", "console-token",
+    "s3", "training", "logs-archive", "pipeline", "notebooks", "codebuild", "codepipeline",
+    "console-token",
 )  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from cdlab.pipeline.execution import Approval, Followed
 from cdlab.pipeline.source import Revision
 from cdlab.pipeline.source_events import SourceObject
 
-EXIT_FAILED, EXIT_APPROVAL_PENDING = 1, 3
+EXIT_FAILED, EXIT_APPROVAL_PENDING, EXIT_INTERRUPTED = 1, 3, 130
 RUN_FILE = "execution.json"  # the run's execution, commit and subject, for ``approve``
 REVISION_SUMMARY = "codepipeline-artifact-revision-summary"  # S3 metadata CodePipeline shows
 PROD_ACTION = "DeployProd/DeployProdEndpoint"
@@ -115,7 +115,8 @@ def _answerer(approve: bool, out: TextIO) -> Callable[[Approval], bool]:
 
 
 def run(options: Options, out: TextIO = sys.stdout) -> int:
-    """Run the pipeline on HEAD: 0 when prod was deployed, 1 when it failed, 3 at an approval."""
+    """Run the pipeline on HEAD: 0 when prod was deployed, 1 when it failed, 3 at an approval,
+    130 when Ctrl-C stopped the run (the execution goes on: it says how to follow it)."""
     started = time.monotonic()
     try:
         repo = source.toplevel(options.directory)
@@ -133,6 +134,9 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
             "run (commit them to build them); see git status\n"
         )
     followed: Followed | None = None
+    follower: execution.Follower | None = None
+    pipeline = version = found = ""
+    outputs: dict[str, str] = {}
     try:
         outputs = _deploy_stack(repo, options.stack, out)
         pipeline = outputs["PipelineName"]
@@ -149,6 +153,14 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
         ending = summary.Ending(options.stack, "FAILED", _since(started), directory, revision, "")
         summary.write(followed, ending, out)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        _interrupted(options.stack, pipeline, bool(version), found, out)
+        prod = outputs.get("ProdStackName", "")
+        ending = summary.Ending(
+            options.stack, "interrupted", _since(started), directory, revision, prod
+        )
+        summary.write(follower.followed if follower else None, ending, out)
+        return EXIT_INTERRUPTED
     ending = summary.Ending(
         options.stack, "", 0.0, directory, revision, outputs.get("ProdStackName", "")
     )
@@ -157,7 +169,8 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
 
 def approve(name: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
     """Answer the approval that waits in pipeline ``name``; follow its execution to its end: 0
-    when prod was deployed, 1 otherwise (rejected, failed, or nothing waits)."""
+    when prod was deployed, 1 otherwise (rejected, failed, or nothing waits), 130 when Ctrl-C
+    stopped the following (the execution goes on)."""
     started = time.monotonic()
     target.ready()
     try:
@@ -181,10 +194,47 @@ def approve(name: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
         f"{'approved, going on' if approved else 'rejected'}\n"
     )
     follower = execution.Follower(Followed(pipeline, waiting.execution), directory, out)
-    follower.catch_up()
-    followed = follower.until_settled(lambda _: False)  # a later approval waits again
     ending = summary.Ending(name, "", 0.0, directory, revision, outputs.get("ProdStackName", ""))
+    try:
+        follower.catch_up()
+        followed = follower.until_settled(lambda _: False)  # a later approval waits again
+    except KeyboardInterrupt:
+        _interrupted(name, pipeline, True, waiting.execution, out)
+        ending = replace(ending, outcome="interrupted", seconds=_since(started))
+        summary.write(follower.followed, ending, out)
+        return EXIT_INTERRUPTED
     return _conclude(followed, ending, started, out)
+
+
+def _interrupted(stack: str, pipeline: str, uploaded: bool, found: str, out: TextIO) -> None:
+    """Ctrl-C stopped this command, not the pipeline: what goes on in the cloud without it, and
+    the commands that follow it and answer its approval."""
+    answer = f"cdlab pipeline approve --stack-name {stack}"
+    if found:
+        out.write(
+            f"\n  interrupted: this command stopped following; execution {found} of pipeline "
+            f"{pipeline} goes on in the cloud.\n      follow it:  aws codepipeline "
+            f"get-pipeline-execution --pipeline-name {pipeline} --pipeline-execution-id {found}\n"
+        )
+    elif uploaded:
+        out.write(
+            f"\n  interrupted: the commit was uploaded, and the upload starts an execution of "
+            f"pipeline {pipeline} in the cloud.\n"
+            f"      follow it:  aws codepipeline get-pipeline-state --name {pipeline}\n"
+        )
+    else:
+        out.write(
+            "\n  interrupted before the commit was uploaded: no execution runs it. A stack "
+            f"operation already begun goes on in CloudFormation (aws cloudformation "
+            f"describe-stacks --stack-name {stack}).\n"
+            f"      run it again:  cdlab pipeline run --stack-name {stack}\n"
+        )
+        return
+    out.write(f"      when it waits at Approval:  {answer}  (approves it, follows it to its end)\n")
+    if target.current() == "local":
+        out.write(
+            '      (the aws commands in a shell pointed at the cloud: eval "$(cdlab local env)")\n'
+        )
 
 
 def _run_of(found: str) -> tuple[Path, Revision | None]:
