@@ -129,13 +129,15 @@ def write_waiters(home: Path) -> Path:
 
 
 def write_cli_config(home: Path) -> Path:
-    """The local target's AWS config file: the region, and the AWS CLI v1 plugin that gives it
-    ``aws logs tail`` (:mod:`cdlab.awscli_logs_tail`; the CLI v2 has the command and ignores the
-    entry). Written again only when it changed, and whole (a new file renamed over the old), as
-    a client may be reading it."""
+    """The local target's AWS config file: the region; ``cli_binary_format``, so that the CLI v2
+    sends a blob given inline (``invoke-endpoint --body '{...}'``) as is, as v1 does, rather than
+    decoding it as base64; and the AWS CLI v1 plugin that gives it ``aws logs tail``
+    (:mod:`cdlab.awscli_logs_tail`; the CLI v2 has the command and ignores the entry). Written
+    again only when it changed, and whole (a new file renamed over the old), as a client may be
+    reading it."""
     path = home / CLI_CONFIG_NAME
     text = (
-        f"[{CLI_PROFILE}]\nregion = {config.region()}\n\n"
+        f"[{CLI_PROFILE}]\nregion = {config.region()}\ncli_binary_format = raw-in-base64-out\n\n"
         "[plugins]\ncdlab_logs_tail = cdlab.awscli_logs_tail\n"
     )
     if not path.exists() or path.read_text() != text:

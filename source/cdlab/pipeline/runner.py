@@ -233,5 +233,5 @@ def _conclude(followed: Followed, ending: summary.Ending, started: float, out: T
         outcome, code = followed.status.upper(), EXIT_FAILED
     summary.write(followed, replace(ending, outcome=outcome, seconds=_since(started)), out)
     if target.current() == "local":
-        summary.still_up(os.environ["AWS_ENDPOINT_URL"], ending.prod_stack, out)
+        summary.still_up(os.environ["AWS_ENDPOINT_URL"], ending.prod_stack, ending.directory, out)
     return code
