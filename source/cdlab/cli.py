@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import sys
@@ -16,11 +17,11 @@ from cdlab.localcloud import control
 def _local_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cloud = control.up(args.home, args.port)
-    print(
-        f"local cloud up at {cloud.url} (pid {cloud.pid}, state in {cloud.home}) "
-        f"in {time.monotonic() - started:.1f} s"
-    )
-    print('point a shell at it with:  eval "$(cdlab local env)"')
+    if cloud.started:
+        print(f"local cloud up {cloud.described()} in {time.monotonic() - started:.1f} s")
+    else:
+        print(f"local cloud already running {cloud.described()}")
+    print(f'point a shell at it with:  eval "$({config.cdlab_command()} local env)"')
     return 0
 
 
@@ -46,7 +47,7 @@ def _local_status(args: argparse.Namespace) -> int:
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     endpoints = sm.list_endpoints(MaxResults=100)["Endpoints"]
-    print(f"local cloud: up at {cloud.url} (pid {cloud.pid}, state in {cloud.home})")
+    print(f"local cloud: up {cloud.described()}")
     print(f"endpoints: {len(endpoints)}")
     for e in endpoints:
         print(f"  {e['EndpointName']:<50} {e['EndpointStatus']}")
@@ -85,9 +86,15 @@ def _local_reset(args: argparse.Namespace) -> int:
 
 def _local_env(args: argparse.Namespace) -> int:
     cloud = control.running(args.home)
-    port = cloud.port if cloud else args.port
-    for key, value in control.client_environment(args.home, port).items():
+    port = cloud.port if cloud else args.port or config.DEFAULT_PORT
+    env = control.client_environment(args.home, port)
+    env["PATH"] = config.path_with_scripts(os.environ.get("PATH", ""))  # the kit's aws first
+    for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
+    if cloud is None:
+        print(f"cdlab: no local cloud is running (state in {args.home}): these variables point "
+              f"at port {port}, where nothing answers yet; start it with "
+              f"`{config.cdlab_command()} local up`", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = local_commands.add_parser(name, help=text, description=text)
         sub.add_argument("--home", type=Path, default=config.home(), help="state directory")
-        sub.add_argument("--port", type=int, default=config.port(), help="loopback port")
+        sub.add_argument("--port", type=_port, default=_port_default(name), help="loopback port")
         sub.set_defaults(handler=handler)
         if name == "up":
             sub.epilog = (
@@ -210,6 +217,20 @@ def _add_pipeline(commands: argparse._SubParsersAction) -> None:
     approve.add_argument("--stack-name", default=DEFAULT_STACK, help="default: %(default)s")
     approve.add_argument("--reject", action="store_true", help="reject instead: prod unchanged")
     approve.set_defaults(handler=_pipeline_approve)
+
+
+def _port(text: str) -> int:
+    try:
+        return config.parse_port(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e} (from --port or CDLAB_PORT)") from None
+
+
+def _port_default(action: str) -> str | None:
+    """CDLAB_PORT for ``up`` and ``env``, checked by argparse as if it were --port's value (a
+    string default is); None, when it names none, is no port asked for. The other commands
+    find the port in the home and ignore it."""
+    return (os.environ.get("CDLAB_PORT") or None) if action in ("up", "env") else None
 
 
 def _at_least_one(text: str) -> int:

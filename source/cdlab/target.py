@@ -46,7 +46,10 @@ def ready(
     """Make ``target`` ready and point this process's AWS clients at it.
 
     ``local``: start the local cloud if it is not running, then export its endpoint and key,
-    and make the notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`).
+    and make the notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`). A cloud
+    already running with another port, time scale or latency profile than asked for (``port``,
+    ``CDLAB_PORT``, ``CDLAB_TIME_SCALE``, ``CDLAB_LATENCY``) is refused
+    (:class:`cdlab.localcloud.control.CloudError`).
     ``aws``: check that credentials and a region work (STS GetCallerIdentity), or fail now with
     a clear message rather than halfway through a notebook.
     """
@@ -55,7 +58,11 @@ def ready(
         raise TargetNotReady(f"target must be one of {TARGETS}, not {target!r}")
     if target == "local":
         home = home or config.home()
-        cloud = control.up(home, port or config.port())
+        try:
+            port = port or config.asked_port()
+        except ValueError as e:
+            raise control.CloudError(f"The local cloud cannot start: {e}.") from None
+        cloud = control.up(home, port)
         env = control.client_environment(home, cloud.port)
         os.environ.update(env)
         os.environ["CDLAB_TARGET"] = "local"

@@ -28,7 +28,7 @@ def test_local_up_status_env_logs_down_reset(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert f"http://127.0.0.1:{port}" in up.stdout
         again = cdlab("local", "up", "--port", port, home=home)
-        assert again.stdout.split(" (pid")[0] == up.stdout.split(" (pid")[0]
+        assert again.stdout.startswith(f"local cloud already running at http://127.0.0.1:{port} ")
 
         status = cdlab("local", "status", home=home)
         assert (

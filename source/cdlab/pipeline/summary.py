@@ -5,7 +5,6 @@ logs are; on the local cloud, what to try with it next."""
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from cdlab import config
 from cdlab.pipeline import actionlogs
 from cdlab.pipeline.execution import Followed
 from cdlab.pipeline.source import Revision
@@ -119,13 +119,6 @@ def failure(followed: Followed, prod_action: str, out: TextIO) -> None:
         out.write(f"      {log} ends with:\n{actionlogs.tail(log)}\n")
 
 
-def _cdlab_command() -> str:
-    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
-    in a checkout that ``make`` set up)."""
-    script = Path(sys.executable).parent / "cdlab"
-    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
-
-
 def invoke_command(endpoint: str, body: Path) -> str:
     """The AWS CLI command that sends the JSON in file ``body`` to ``endpoint`` and prints the
     answer. The CLI v1 and v2 alike send a ``fileb://`` file's bytes as they are, where v2 reads
@@ -145,7 +138,7 @@ def still_up(url: str, prod_stack: str, directory: Path, out: TextIO) -> None:
     out.write(f"\nThe local cloud is still up at {url}, with {len(endpoints)} endpoint(s):\n")
     for endpoint in endpoints:
         out.write(f"  {endpoint['EndpointName']:<40} {endpoint['EndpointStatus']}\n")
-    cdlab = _cdlab_command()
+    cdlab = config.cdlab_command()
     out.write(f'Try next:\n  eval "$({cdlab} local env)"   # point this shell\'s aws CLI at it\n')
     prod = serving(prod_stack)
     if prod is not None and prod["status"] == "InService":
