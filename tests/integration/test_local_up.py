@@ -1,8 +1,9 @@
 """``cdlab local up`` and ``local env`` as a participant meets them: the hint ``up`` prints works
 in a shell that has neither ``cdlab`` nor ``aws`` on its PATH; a running cloud is handed out only
 if it runs as asked; a port that is taken or out of range, or a cloud that dies while starting,
-is said plainly and leaves no state file. Each runs the installed ``cdlab`` in an environment of
-its own (no variable of the test session's cloud)."""
+is said plainly and leaves no state file; and a load to an endpoint or a cloud that is not there
+is refused before it starts. Each runs the installed ``cdlab`` in an environment of its own (no
+variable of the test session's cloud)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,23 @@ def test_up_refuses_a_running_cloud_with_other_settings(
     assert "local down` (its endpoints come back at the next up)" in refused.stderr
     status = cdlab("local", "status", env=environment(started.home))
     assert f"up at http://127.0.0.1:{started.port} " in status.stdout  # still the one it was
+
+
+def test_load_refuses_an_endpoint_that_does_not_exist_with_sagemakers_message(
+    started: Started,
+) -> None:
+    env = {**environment(started.home), **exports(started.home)}
+    refused = cdlab("load", "nosuch-endpoint", "--duration", "1", env=env)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "cdlab load: ValidationException: Could not find endpoint" in refused.stderr
+
+
+def test_load_says_when_no_cloud_answers(tmp_path: Path, started: Started) -> None:
+    down = {**exports(started.home), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    refused = cdlab("load", "an-endpoint", "--duration", "1", env={**os.environ, **down})
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "No local cloud answers at http://127.0.0.1:" in refused.stderr
+    assert "cdlab local up" in refused.stderr
 
 
 def test_env_without_a_cloud_warns_on_stderr_and_prints_the_exports_alone(
