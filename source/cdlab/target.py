@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 import boto3
 from botocore.config import Config
@@ -41,13 +42,17 @@ def region() -> str:
 
 
 def ready(
-    target: str | None = None, home: Path | None = None, port: int | None = None
+    target: str | None = None,
+    home: Path | None = None,
+    port: int | None = None,
+    out: TextIO | None = None,
 ) -> dict[str, str]:
     """Make ``target`` ready and point this process's AWS clients at it.
 
-    ``local``: start the local cloud if it is not running, then export its endpoint and key,
-    and make the notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`). A cloud
-    already running with another port, time scale or latency profile than asked for (``port``,
+    ``local``: start the local cloud if it is not running (saying so on ``out``, if given: it
+    keeps running after this process), then export its endpoint and key, and make the
+    notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`). A cloud already
+    running with another port, time scale or latency profile than asked for (``port``,
     ``CDLAB_PORT``, ``CDLAB_TIME_SCALE``, ``CDLAB_LATENCY``) is refused
     (:class:`cdlab.localcloud.control.CloudError`).
     ``aws``: check that credentials and a region work (STS GetCallerIdentity), or fail now with
@@ -63,6 +68,11 @@ def ready(
         except ValueError as e:
             raise control.CloudError(f"The local cloud cannot start: {e}.") from None
         cloud = control.up(home, port)
+        if cloud.started and out is not None:
+            out.write(
+                f"started the local cloud {cloud.described()}; it keeps running after "
+                f"this command: stop it with `{config.cdlab_command()} local down`\n"
+            )
         env = control.client_environment(home, cloud.port)
         os.environ.update(env)
         os.environ["CDLAB_TARGET"] = "local"

@@ -1,9 +1,9 @@
 """``cdlab local up`` and ``local env`` as a participant meets them: the hint ``up`` prints works
 in a shell that has neither ``cdlab`` nor ``aws`` on its PATH; a running cloud is handed out only
 if it runs as asked; a port that is taken or out of range, or a cloud that dies while starting,
-is said plainly and leaves no state file; and a load to an endpoint or a cloud that is not there
-is refused before it starts. Each runs the installed ``cdlab`` in an environment of its own (no
-variable of the test session's cloud)."""
+is said plainly and leaves no state file; a load to an endpoint or a cloud that is not there is
+refused before it starts; and the commands that start a cloud on their own say so. Each runs the
+installed ``cdlab`` in an environment of its own (no variable of the test session's cloud)."""
 
 from __future__ import annotations
 
@@ -190,3 +190,20 @@ def test_a_cloud_that_exits_while_starting_leaves_no_state_file(tmp_path: Path) 
     assert refused.returncode == 1
     assert "The local cloud exited with code 1 while starting" in refused.stderr
     assert not (home / "cloud.json").exists()
+
+
+def test_approve_on_a_fresh_home_says_it_started_a_cloud_and_what_to_run(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    env = environment(home, CDLAB_PORT=str(free_port()))
+    try:
+        approve = cdlab("pipeline", "approve", env=env)
+    finally:
+        cdlab("local", "down", env=environment(home))
+    assert approve.returncode == 1
+    assert approve.stdout.startswith("started the local cloud at http://127.0.0.1:")
+    assert "it keeps running after this command: stop it with `" in approve.stdout
+    assert " local down`" in approve.stdout
+    assert "no pipeline stack cdlab (Stack with id cdlab does not exist)" in approve.stderr
+    assert " pipeline run`, or name the stack that runs it with --stack-name" in approve.stderr

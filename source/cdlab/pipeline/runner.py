@@ -123,7 +123,7 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     except PipelineError as e:
         print(f"cdlab pipeline: {e}", file=sys.stderr)
         return EXIT_FAILED
-    cloud = target.ready()
+    cloud = target.ready(out=out)
     directory = _new_run(revision.commit, options.keep_runs)
     where = cloud.get("AWS_ENDPOINT_URL", "AWS")
     out.write(f"CD Lab pipeline {options.stack}: run {directory.name} on {where}\n")
@@ -159,9 +159,19 @@ def approve(name: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
     """Answer the approval that waits in pipeline ``name``; follow its execution to its end: 0
     when prod was deployed, 1 otherwise (rejected, failed, or nothing waits)."""
     started = time.monotonic()
-    target.ready()
+    target.ready(out=out)
     try:
         outputs = stack.outputs(boto3.client("cloudformation"), name)
+    except ClientError as e:
+        named = "" if name == DEFAULT_STACK else f" --stack-name {name}"
+        print(
+            f"cdlab pipeline approve: no pipeline stack {name} ({e.response['Error']['Message']})"
+            f": deploy and run it first with `{config.cdlab_command()} pipeline run{named}`, "
+            "or name the stack that runs it with --stack-name",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
         pipeline = outputs["PipelineName"]
         waiting = execution.waiting_approval(pipeline)
     except (ClientError, KeyError) as e:
