@@ -7,10 +7,13 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
+
 from cdlab.pipeline import summary
 from tests.integration.test_endpoints import BODY, score
 
 
+@pytest.mark.slow  # an endpoint's instance
 def test_the_printed_invoke_command_sends_the_request_file_as_it_is(
     tmp_path: Path, deploy, aws
 ) -> None:

@@ -192,6 +192,7 @@ def test_a_cloud_that_exits_while_starting_leaves_no_state_file(tmp_path: Path) 
     assert not (home / "cloud.json").exists()
 
 
+@pytest.mark.slow  # a second cloud, and its execution role
 def test_approve_on_a_fresh_home_says_it_started_a_cloud_and_what_to_run(
     tmp_path: Path,
 ) -> None:
