@@ -27,11 +27,11 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command Ctrl-
 def _local_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cloud = control.up(args.home, args.port)
-    print(
-        f"local cloud up at {cloud.url} (pid {cloud.pid}, state in {cloud.home}) "
-        f"in {time.monotonic() - started:.1f} s"
-    )
-    print('point a shell at it with:  eval "$(cdlab local env)"')
+    if cloud.started:
+        print(f"local cloud up {cloud.described()} in {time.monotonic() - started:.1f} s")
+    else:
+        print(f"local cloud already running {cloud.described()}")
+    print(f'point a shell at it with:  eval "$({config.cdlab_command()} local env)"')
     return 0
 
 
@@ -63,7 +63,7 @@ def _local_status(args: argparse.Namespace) -> int:
         endpoints = sm.list_endpoints(MaxResults=100)["Endpoints"]
     except ClientError as e:
         raise control.CloudError(_refused(args.home, env["AWS_ACCESS_KEY_ID"], e)) from e
-    print(f"local cloud: up at {cloud.url} (pid {cloud.pid}, state in {cloud.home})")
+    print(f"local cloud: up {cloud.described()}")
     print(f"endpoints: {len(endpoints)}")
     for e in endpoints:
         print(f"  {e['EndpointName']:<50} {e['EndpointStatus']}")
@@ -131,9 +131,15 @@ def _local_reset(args: argparse.Namespace) -> int:
 
 def _local_env(args: argparse.Namespace) -> int:
     cloud = control.running(args.home)
-    port = cloud.port if cloud else args.port
-    for key, value in control.client_environment(args.home, port).items():
+    port = cloud.port if cloud else args.port or config.DEFAULT_PORT
+    env = control.client_environment(args.home, port)
+    env["PATH"] = config.path_with_scripts(os.environ.get("PATH", ""))  # the kit's aws first
+    for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
+    if cloud is None:
+        print(f"cdlab: no local cloud is running (state in {args.home}): these variables point "
+              f"at port {port}, where nothing answers yet; start it with "
+              f"`{config.cdlab_command()} local up`", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -198,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--home", type=Path, default=config.home(), help=HOME_HELP)
         if name in ("up", "env"):  # env: the port to name when no cloud runs yet
-            sub.add_argument("--port", type=arguments.port, default=config.port(), help=PORT_HELP)
+            sub.add_argument(
+                "--port", type=arguments.port, default=config.asked_port(), help=PORT_HELP
+            )
         sub.set_defaults(handler=handler)
         if name == "up":
             sub.epilog = (
@@ -358,6 +366,7 @@ def _load(args: argparse.Namespace) -> int:
     try:
         load.invocation_url(args.endpoint)
         load.check(rates, args.duration)
+        load.check_endpoint(args.endpoint)
     except load.LoadError as e:
         print(f"cdlab load: {e}", file=sys.stderr)
         return 2

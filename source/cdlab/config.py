@@ -4,11 +4,14 @@ Everything is chosen by the environment: ``CDLAB_HOME`` (state dir, default ``~/
 ``CDLAB_PORT`` (the local cloud's loopback port), ``CDLAB_TIME_SCALE`` (how much faster than
 real time CloudWatch periods, cooldowns and waits pass in the local cloud),
 ``CDLAB_INVOCATION_TIMEOUT`` (seconds an instance may take to answer, 60 as on SageMaker).
+Where the kit's own commands are: :func:`scripts`.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 
 DEFAULT_PORT = 4599
@@ -25,16 +28,6 @@ def home() -> Path:
     return Path(os.environ.get("CDLAB_HOME") or Path.home() / ".cdlab").expanduser()
 
 
-def port() -> int:
-    text = os.environ.get("CDLAB_PORT")
-    if not text:
-        return DEFAULT_PORT
-    try:
-        return port_number(text)
-    except ConfigError as e:
-        raise ConfigError(f"CDLAB_PORT {e}") from None
-
-
 def port_number(text: str) -> int:
     """``text`` as a TCP port, or a ConfigError: "must be a port number (1 to 65535), not ..."."""
     try:
@@ -44,6 +37,21 @@ def port_number(text: str) -> int:
     if not 0 < value < 65536:
         raise ConfigError(f"must be a port number (1 to 65535), not {text!r}")
     return value
+
+
+def asked_port() -> int | None:
+    """The port ``CDLAB_PORT`` names, or None when it names none."""
+    text = os.environ.get("CDLAB_PORT")
+    if not text:
+        return None
+    try:
+        return port_number(text)
+    except ConfigError as e:
+        raise ConfigError(f"CDLAB_PORT {e}") from None
+
+
+def port() -> int:
+    return asked_port() or DEFAULT_PORT
 
 
 def region() -> str:
@@ -66,3 +74,25 @@ def invocation_timeout() -> float:
     if value <= 0:
         raise ValueError(f"CDLAB_INVOCATION_TIMEOUT must be positive, got {value}")
     return value
+
+
+def scripts() -> Path:
+    """Where this interpreter's scripts are: the ``cdlab`` and ``aws`` installed with the kit
+    (``.venv/bin`` in a checkout that ``make`` set up). Not resolved: a venv's ``python`` is a
+    link to the system's, whose directory has neither."""
+    return Path(sys.executable).parent
+
+
+def cdlab_command() -> str:
+    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
+    in a checkout that ``make`` set up), quoted for a shell."""
+    script = scripts() / "cdlab"
+    cwd = Path.cwd()
+    return shlex.quote(str(script.relative_to(cwd)) if script.is_relative_to(cwd) else str(script))
+
+
+def path_with_scripts(path: str) -> str:
+    """``path`` (a ``PATH``) with :func:`scripts` first, once, so that ``aws`` and ``cdlab``
+    are the kit's whatever else the shell has on its PATH."""
+    first = str(scripts())
+    return os.pathsep.join([first, *(p for p in path.split(os.pathsep) if p and p != first)])

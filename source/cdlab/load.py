@@ -29,10 +29,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import boto3
 import botocore.session
 import numpy as np
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from cdlab import config
 
@@ -87,10 +90,14 @@ class Report:
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
         errors = ", ".join(f"{code} {n}" for code, n in self.errors.most_common()) or "none"
+        latency = (
+            f"latency p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms"
+            if self.latencies_ms
+            else "no answer to time"
+        )
         return (
             f"{self.sent} requests in {self.seconds:.1f} s ({rate:.1f}/s): {self.ok} ok, "
-            f"{self.failed} failed (errors: {errors}; lost: {self.lost}); latency p50 "
-            f"{self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms"
+            f"{self.failed} failed (errors: {errors}; lost: {self.lost}); {latency}"
         )
 
 
@@ -138,7 +145,8 @@ class _Signer:
         return headers
 
 
-def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
+def _base_url(endpoint_url: str | None = None) -> str:
+    """The local cloud's URL the load goes to: ``endpoint_url``, else the environment's."""
     base = (
         endpoint_url
         or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
@@ -152,7 +160,35 @@ def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
     host = urlsplit(base).hostname
     if host not in LOOPBACK_HOSTS:
         raise LoadError(f"The load generator only sends to loopback endpoints, not to {host}.")
-    return f"{base.rstrip('/')}/endpoints/{quote(endpoint, safe='')}/invocations"
+    return base.rstrip("/")
+
+
+def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
+    return f"{_base_url(endpoint_url)}/endpoints/{quote(endpoint, safe='')}/invocations"
+
+
+def check_endpoint(endpoint: str, endpoint_url: str | None = None) -> None:
+    """Refuse, before any request, a load to an endpoint the local cloud does not have (with
+    SageMaker's message, from DescribeEndpoint) or to a cloud that does not answer. A principal
+    that may not call DescribeEndpoint is let through: the requests will tell."""
+    base = _base_url(endpoint_url)
+    quick = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 1})
+    sm = boto3.session.Session().client(
+        "sagemaker", endpoint_url=base, region_name=config.region(), config=quick
+    )
+    try:
+        sm.describe_endpoint(EndpointName=endpoint)
+    except EndpointConnectionError:
+        raise LoadError(
+            f"No local cloud answers at {base}: start it with `cdlab local up` (and point this "
+            'shell at it with `eval "$(cdlab local env)"`).'
+        ) from None
+    except NoCredentialsError:
+        raise LoadError('No AWS credentials: run `eval "$(cdlab local env)"` first.') from None
+    except ClientError as e:
+        error = e.response["Error"]
+        if error.get("Code") in ("ValidationException", "ValidationError"):
+            raise LoadError(f"{error['Code']}: {error.get('Message', '')}") from None
 
 
 def check(rates: Sequence[float], duration: float) -> None:
@@ -299,6 +335,7 @@ def run(
     rates = list(steps) if steps else [rate]
     check(rates, duration)
     url = invocation_url(endpoint, endpoint_url)
+    check_endpoint(endpoint, endpoint_url)
     load = _load(
         url,
         rates,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 import boto3
 from botocore.config import Config
@@ -42,12 +43,19 @@ def region() -> str:
 
 
 def ready(
-    target: str | None = None, home: Path | None = None, port: int | None = None
+    target: str | None = None,
+    home: Path | None = None,
+    port: int | None = None,
+    out: TextIO | None = None,
 ) -> dict[str, str]:
     """Make ``target`` ready and point this process's AWS clients at it.
 
-    ``local``: start the local cloud if it is not running, then export its endpoint and key,
-    and make the notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`).
+    ``local``: start the local cloud if it is not running (saying so on ``out``, if given: it
+    keeps running after this process), then export its endpoint and key, and make the
+    notebooks' SageMaker execution role there (:mod:`cdlab.execution_role`). A cloud already
+    running with another port, time scale or latency profile than asked for (``port``,
+    ``CDLAB_PORT``, ``CDLAB_TIME_SCALE``, ``CDLAB_LATENCY``) is refused
+    (:class:`cdlab.localcloud.control.CloudError`).
     ``aws``: check that credentials and a region work (STS GetCallerIdentity), or fail now with
     a clear message rather than halfway through a notebook.
     """
@@ -58,14 +66,30 @@ def ready(
             "(or unset it for the local cloud)"
         )
     if target == "local":
-        home = home or config.home()
-        cloud = control.up(home, port or config.port())
-        env = control.client_environment(home, cloud.port)
-        os.environ.update(env)
-        os.environ["CDLAB_TARGET"] = "local"
-        boto3.setup_default_session()
-        execution_role.ensure(boto3.client("iam"))
-        return env
+        return _ready_local(home or config.home(), port, out)
+    return _ready_aws()
+
+
+def _ready_local(home: Path, port: int | None, out: TextIO | None) -> dict[str, str]:
+    try:
+        port = port or config.asked_port()
+    except ValueError as e:
+        raise control.CloudError(f"The local cloud cannot start: {e}.") from None
+    cloud = control.up(home, port)
+    if cloud.started and out is not None:
+        out.write(
+            f"started the local cloud {cloud.described()}; it keeps running after "
+            f"this command: stop it with `{config.cdlab_command()} local down`\n"
+        )
+    env = control.client_environment(home, cloud.port)
+    os.environ.update(env)
+    os.environ["CDLAB_TARGET"] = "local"
+    boto3.setup_default_session()
+    execution_role.ensure(boto3.client("iam"))
+    return env
+
+
+def _ready_aws() -> dict[str, str]:
     for name in ("AWS_ENDPOINT_URL", "AWS_DATA_PATH"):
         os.environ.pop(name, None)
     if Path(os.environ.get("AWS_CONFIG_FILE", "")).name == control.CLI_CONFIG_NAME:

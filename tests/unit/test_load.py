@@ -48,3 +48,8 @@ def test_the_summary_counts_every_request() -> None:
     report.errors["ModelError"] = 2
     assert report.failed == 3
     assert report.summary().startswith("10 requests in 2.0 s (5.0/s): 7 ok, 3 failed")
+
+
+def test_the_summary_of_a_load_nothing_answered_has_no_latency() -> None:
+    report = load.Report(sent=10, lost=10, seconds=1.0)
+    assert report.summary().endswith("(errors: none; lost: 10); no answer to time")

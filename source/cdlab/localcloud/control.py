@@ -2,7 +2,9 @@
 a client needs to talk to it.
 
 The running cloud is described by ``<home>/cloud.json`` (pid, port). It is stopped by that pid,
-after checking the pid still belongs to a local cloud of this home: never by name. The home also
+after checking the pid still belongs to a local cloud of this home: never by name. :func:`up`
+starts it after checking its port is free, or hands out the one running, unless that one runs
+with another port, time scale or latency profile than asked for. The home also
 keeps the cloud's access key (``credentials.json``, made at first use), the waiter models that
 poll every second (``botocore-data``, found through ``AWS_DATA_PATH``), the AWS config file of the
 clients (``aws-config``, found through ``AWS_CONFIG_FILE``) and the cloud's log;
@@ -25,10 +27,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import botocore.loaders
 
 from cdlab import config
+from cdlab.localcloud import latency
 
 SERVER_MODULE = "cdlab.localcloud.server"
 LOCAL_WAITER_DELAY_SECONDS = 1
@@ -48,10 +52,19 @@ class Cloud:
     home: Path
     port: int
     pid: int
+    time_scale: float = 1.0  # as its /_cdlab/health reports them
+    latency: str = "fast"
+    started: bool = False  # by the call that returned it (else it was running already)
 
     @property
     def url(self) -> str:
         return f"http://{config.LOOPBACK}:{self.port}"
+
+    def described(self) -> str:
+        return (
+            f"at {self.url} (pid {self.pid}, state in {self.home}; "
+            f"time scale {self.time_scale:g}, latency {self.latency})"
+        )
 
 
 def free_port() -> int:
@@ -131,13 +144,15 @@ def write_waiters(home: Path) -> Path:
 
 
 def write_cli_config(home: Path) -> Path:
-    """The local target's AWS config file: the region, and the AWS CLI v1 plugin that gives it
-    ``aws logs tail`` (:mod:`cdlab.awscli_logs_tail`; the CLI v2 has the command and ignores the
-    entry). Written again only when it changed, and whole (a new file renamed over the old), as
-    a client may be reading it."""
+    """The local target's AWS config file: the region; ``cli_binary_format``, so that the CLI v2
+    sends a blob given inline (``invoke-endpoint --body '{...}'``) as is, as v1 does, rather than
+    decoding it as base64; and the AWS CLI v1 plugin that gives it ``aws logs tail``
+    (:mod:`cdlab.awscli_logs_tail`; the CLI v2 has the command and ignores the entry). Written
+    again only when it changed, and whole (a new file renamed over the old), as a client may be
+    reading it."""
     path = home / CLI_CONFIG_NAME
     text = (
-        f"[{CLI_PROFILE}]\nregion = {config.region()}\n\n"
+        f"[{CLI_PROFILE}]\nregion = {config.region()}\ncli_binary_format = raw-in-base64-out\n\n"
         "[plugins]\ncdlab_logs_tail = cdlab.awscli_logs_tail\n"
     )
     if not path.exists() or path.read_text() != text:
@@ -172,14 +187,22 @@ def client_environment(home: Path, port: int) -> dict[str, str]:
     }
 
 
-def _health(port: int, timeout: float = 1.0) -> int | None:
-    """The pid the local cloud on ``port`` reports, or None if nothing healthy answers."""
+def _health(port: int, timeout: float = 1.0) -> dict[str, Any] | None:
+    """What the local cloud on ``port`` reports (pid, time scale, latency profile), or None if
+    nothing healthy answers."""
     url = f"http://{config.LOOPBACK}:{port}/_cdlab/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
-            return int(json.load(r)["pid"])
-    except (OSError, ValueError, KeyError, urllib.error.URLError):
+            health = json.load(r)
+            health["pid"] = int(health["pid"])
+            return dict(health)
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
         return None
+
+
+def _cloud(home: Path, port: int, health: dict[str, Any], started: bool = False) -> Cloud:
+    scale, profile = float(health.get("time_scale", 1)), str(health.get("latency", "fast"))
+    return Cloud(home, port, health["pid"], scale, profile, started)
 
 
 def _owns(pid: int, home: Path) -> bool:
@@ -196,22 +219,25 @@ def running(home: Path) -> Cloud | None:
         info = json.loads(state_file(home).read_text())
     except (OSError, ValueError):
         return None
-    if not _owns(info["pid"], home) or _health(info["port"]) != info["pid"]:
+    health = _health(info["port"]) if _owns(info["pid"], home) else None
+    if health is None or health["pid"] != info["pid"]:
         return None
-    return Cloud(home, info["port"], info["pid"])
+    return _cloud(home, info["port"], health)
 
 
-def up(home: Path, port: int, timeout: float = 30.0, *, with_parent: bool = False) -> Cloud:
-    """Start the local cloud in the background (or return the one already running). It runs
-    until stopped, or, ``with_parent``, until this process exits (a test session's cloud must
-    not outlive a session that is killed before its fixtures can stop it)."""
+def up(home: Path, port: int | None, timeout: float = 30.0, *, with_parent: bool = False) -> Cloud:
+    """Start the local cloud in the background on ``port`` (None: the default one), or return
+    the one of ``home`` already running if it runs as asked: on ``port`` if one is given, at the
+    time scale and latency profile the environment names if it names them. It runs until
+    stopped, or, ``with_parent``, until this process exits (a test session's cloud must not
+    outlive a session that is killed before its fixtures can stop it)."""
+    asked = _asked(port)
     current = running(home)
     if current is not None:
+        _check_same(current, asked)
         return current
-    if _health(port) is not None:
-        raise CloudError(
-            f"Another local cloud already listens on port {port}; stop it or set CDLAB_PORT."
-        )
+    port = port or config.DEFAULT_PORT
+    _check_port(port)
     try:
         credentials(home)
         write_waiters(home)
@@ -231,17 +257,96 @@ def up(home: Path, port: int, timeout: float = 30.0, *, with_parent: bool = Fals
             f"The local cloud cannot keep its state in {home}: {e.strerror or e}. "
             "Free some space there, or set CDLAB_HOME to a writable directory."
         ) from e
+    return _started(home, port, process, timeout)
+
+
+# what a cloud's settings are called, and where they are asked for
+SETTINGS = {
+    "port": ("port", "--port or CDLAB_PORT"),
+    "time_scale": ("time scale", "CDLAB_TIME_SCALE"),
+    "latency": ("latency profile", "CDLAB_LATENCY"),
+}
+
+
+def _asked(port: int | None) -> dict[str, Any]:
+    """The settings asked for: ``port`` if given, the time scale and latency profile if the
+    environment names them (each checked: a cloud would not start with a wrong one)."""
+    try:
+        if port is not None:
+            config.port_number(str(port))
+        scale, profile = config.time_scale(), latency.profile()
+    except ValueError as e:
+        raise CloudError(f"The local cloud cannot start: {e}.") from None
+    asked: dict[str, Any] = {} if port is None else {"port": port}
+    if os.environ.get("CDLAB_TIME_SCALE"):
+        asked["time_scale"] = scale
+    if os.environ.get("CDLAB_LATENCY"):
+        asked["latency"] = profile
+    return asked
+
+
+def _said(values: dict[str, Any], names: list[str]) -> str:
+    """``time scale 60, port 4601``: the settings ``names`` as ``values`` has them."""
+    shown = {n: format(v, "g") if isinstance(v, float) else v for n, v in values.items()}
+    return ", ".join(f"{SETTINGS[n][0]} {shown[n]}" for n in names)
+
+
+def _check_same(cloud: Cloud, asked: dict[str, Any]) -> None:
+    """Refuse to hand out ``cloud`` as if it ran with the settings ``asked``, if it does not."""
+    runs = {"port": cloud.port, "time_scale": cloud.time_scale, "latency": cloud.latency}
+    differ = [name for name, value in asked.items() if runs[name] != value]
+    if differ:
+        raise CloudError(
+            f"The local cloud of {cloud.home} already runs with {_said(runs, differ)}, not the "
+            f"{_said(asked, differ)} asked for ({', '.join(SETTINGS[n][1] for n in differ)}). "
+            f"Stop it first with `{config.cdlab_command()} local down` (its endpoints come "
+            "back at the next up), then start it again."
+        )
+
+
+def _check_port(port: int) -> None:
+    """Refuse to start on ``port`` if a local cloud of another home or another program holds
+    it (the server binds as this does: with SO_REUSEADDR, so a closed one is no obstacle)."""
+    if _health(port) is not None:
+        raise CloudError(
+            f"Another local cloud (of another CDLAB_HOME) already listens on port {port}: stop "
+            "it, or choose another port for this one with --port or CDLAB_PORT."
+        )
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((config.LOOPBACK, port))
+        except OSError as e:
+            raise CloudError(
+                f"The local cloud cannot listen on {config.LOOPBACK}:{port}: {e.strerror}. See "
+                f"which program holds the port with `ss -ltnp 'sport = :{port}'`, or choose "
+                "another port with --port or CDLAB_PORT (the clients find it through "
+                "`cdlab local env`)."
+            ) from None
+
+
+def _started(home: Path, port: int, process: subprocess.Popen[bytes], timeout: float) -> Cloud:
+    """The cloud ``process`` once it answers on ``port``; if it exits first or does not answer
+    within ``timeout`` seconds, no state file is left to say it runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            state_file(home).unlink(missing_ok=True)
             raise CloudError(
                 f"The local cloud exited with code {process.returncode} while starting:\n"
                 + tail(home, 15)
             )
-        if _health(port, timeout=0.5) == process.pid:
-            return Cloud(home, port, process.pid)
+        health = _health(port, timeout=0.5)
+        if health is not None and health["pid"] == process.pid:
+            return _cloud(home, port, health, started=True)
         time.sleep(0.1)
     process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    state_file(home).unlink(missing_ok=True)
     raise CloudError(f"The local cloud did not answer within {timeout:.0f} s:\n" + tail(home, 15))
 
 

@@ -124,7 +124,7 @@ def run(options: Options, out: TextIO = sys.stdout) -> int:
     except PipelineError as e:
         print(f"cdlab pipeline: {e}", file=sys.stderr)
         return EXIT_FAILED
-    cloud = target.ready()
+    cloud = target.ready(out=out)
     directory = _new_run(revision.commit, options.keep_runs)
     where = cloud.get("AWS_ENDPOINT_URL", "AWS")
     out.write(f"CD Lab pipeline {options.stack}: run {directory.name} on {where}\n")
@@ -172,9 +172,19 @@ def approve(name: str, approved: bool = True, out: TextIO = sys.stdout) -> int:
     when prod was deployed, 1 otherwise (rejected, failed, or nothing waits), 130 when Ctrl-C
     stopped the following (the execution goes on)."""
     started = time.monotonic()
-    target.ready()
+    target.ready(out=out)
     try:
         outputs = stack.outputs(boto3.client("cloudformation"), name)
+    except ClientError as e:
+        named = "" if name == DEFAULT_STACK else f" --stack-name {name}"
+        print(
+            f"cdlab pipeline approve: no pipeline stack {name} ({e.response['Error']['Message']})"
+            f": deploy and run it first with `{config.cdlab_command()} pipeline run{named}`, "
+            "or name the stack that runs it with --stack-name",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
         pipeline = outputs["PipelineName"]
         waiting = execution.waiting_approval(pipeline)
     except (ClientError, KeyError) as e:
@@ -283,5 +293,5 @@ def _conclude(followed: Followed, ending: summary.Ending, started: float, out: T
         outcome, code = followed.status.upper(), EXIT_FAILED
     summary.write(followed, replace(ending, outcome=outcome, seconds=_since(started)), out)
     if target.current() == "local":
-        summary.still_up(os.environ["AWS_ENDPOINT_URL"], ending.prod_stack, out)
+        summary.still_up(os.environ["AWS_ENDPOINT_URL"], ending.prod_stack, ending.directory, out)
     return code

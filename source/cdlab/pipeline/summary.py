@@ -4,7 +4,7 @@ logs are; on the local cloud, what to try with it next."""
 
 from __future__ import annotations
 
-import sys
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from cdlab import config
 from cdlab.pipeline import actionlogs
 from cdlab.pipeline.execution import Followed
 from cdlab.pipeline.source import Revision
@@ -118,27 +119,32 @@ def failure(followed: Followed, prod_action: str, out: TextIO) -> None:
         out.write(f"      {log} ends with:\n{actionlogs.tail(log)}\n")
 
 
-def _cdlab_command() -> str:
-    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
-    in a checkout that ``make`` set up)."""
-    script = Path(sys.executable).parent / "cdlab"
-    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
+def invoke_command(endpoint: str, body: Path) -> str:
+    """The AWS CLI command that sends the JSON in file ``body`` to ``endpoint`` and prints the
+    answer. The CLI v1 and v2 alike send a ``fileb://`` file's bytes as they are, where v2 reads
+    a body given inline as base64 unless the config file's ``cli_binary_format`` is
+    ``raw-in-base64-out`` (the local target's is; a user's for AWS may not be), and v1 has no
+    ``--cli-binary-format`` option to say so on the command line."""
+    return (
+        f"aws sagemaker-runtime invoke-endpoint --endpoint-name {shlex.quote(endpoint)} "
+        f"--content-type application/json --body {shlex.quote(f'fileb://{body}')} /dev/stdout"
+    )
 
 
-def still_up(url: str, prod_stack: str, out: TextIO) -> None:
-    """The local cloud outlives the run, endpoints and all: say so, and what to try with it."""
+def still_up(url: str, prod_stack: str, directory: Path, out: TextIO) -> None:
+    """The local cloud outlives the run, endpoints and all: say so, and what to try with it
+    (a request for prod in ``directory``, the run's)."""
     endpoints = boto3.client("sagemaker").list_endpoints(MaxResults=100)["Endpoints"]
     out.write(f"\nThe local cloud is still up at {url}, with {len(endpoints)} endpoint(s):\n")
     for endpoint in endpoints:
         out.write(f"  {endpoint['EndpointName']:<40} {endpoint['EndpointStatus']}\n")
-    cdlab = _cdlab_command()
+    cdlab = config.cdlab_command()
     out.write(f'Try next:\n  eval "$({cdlab} local env)"   # point this shell\'s aws CLI at it\n')
     prod = serving(prod_stack)
     if prod is not None and prod["status"] == "InService":
-        out.write(
-            f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {prod['endpoint']} "
-            f"--content-type application/json --body '{INVOKE_BODY}' /dev/stdout\n"
-        )
+        body = directory / "request.json"
+        body.write_text(INVOKE_BODY + "\n")
+        out.write(f"  {invoke_command(prod['endpoint'], body)}\n")
     out.write(
         "  make lab   # the notebooks in JupyterLab, on this cloud\n"
         f"  {cdlab} local down   # stop it (its endpoints come back at the next up)\n"
