@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError
 
-from cdlab import config, target
+from cdlab import buckets, config, target
 
 PREFIX = "cdlab-nb"
 
@@ -37,10 +36,5 @@ def default_bucket() -> str:
 
 
 def ensure_bucket(bucket: str) -> None:
-    s3 = boto3.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        region = s3.meta.region_name
-        where = {} if region == "us-east-1" else {"LocationConstraint": region}
-        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    """Create ``bucket`` in the session's region unless it exists (:func:`cdlab.buckets.ensure`)."""
+    buckets.ensure(boto3.client("s3"), bucket)
