@@ -59,7 +59,14 @@ from cdlab.notebook.traffic import (
     predict,
 )
 from cdlab.notebook.watching import watch_endpoint
-from cdlab.notebook.workspace import PREFIX, default_bucket, ensure_bucket, repository, workdir
+from cdlab.notebook.workspace import (
+    PREFIX,
+    default_bucket,
+    default_role,
+    ensure_bucket,
+    repository,
+    workdir,
+)
 from cdlab.steps.training import channel  # notebooks show the request with it
 from cdlab.target import region  # the session's, which the notebooks' clients call
 
@@ -87,6 +94,7 @@ __all__ = [
     "clock",
     "commit",
     "default_bucket",
+    "default_role",
     "dense_request",
     "ensure_bucket",
     "first_runs",
