@@ -25,7 +25,14 @@ from cdlab.notebook.canary import (
     MatchRateProbe,
     plot_match_rate,
 )
-from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
+from cdlab.notebook.cleanup import (
+    ENDPOINT_LOGS,
+    Leftover,
+    clean,
+    lab_log_groups,
+    leftovers,
+    log_groups,
+)
 from cdlab.notebook.lab_pipeline import (
     PipelineRun,
     commit,
@@ -101,6 +108,7 @@ __all__ = [
     "follow",
     "held_out_request",
     "lab_checkout",
+    "lab_log_groups",
     "label_models",
     "leftovers",
     "log_groups",
