@@ -47,7 +47,7 @@ test-sdkv2: $(STAMP)  ## the SageMaker SDK v2 flow against the local cloud, from
 test-iam-mutations: $(STAMP)  ## every statement of pipeline.yml's roles (the stages' and SagemakerRole) removed in turn, a new execution of the pipeline, whose stage must fail with AccessDenied naming it (.ci/run runs it after test)
 	$(PY) -m pytest -q -p no:cacheprovider -m iam_mutations tests/integration/test_pipeline_roles.py
 
-test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min)
+test-aws-profile: $(STAMP)  ## every notebook and Lab 3 with nbval on a local cloud that takes AWS's time (CDLAB_LATENCY=aws), at CDLAB_TIME_SCALE=60 (about 7 min); 09_cleanup last, after Lab 3
 	CDLAB_LATENCY=aws $(PY) -m pytest -q -p no:cacheprovider -p tests.notebooks.plugin --nbval-lax --nbval-current-env notebooks labs
 
 UI_STAMP := $(VENV)/.ui-installed-stamp
@@ -72,7 +72,7 @@ bench: $(STAMP)  ## every benchmarks/bench_*.py in turn
 NOTEBOOK_TARGET ?= local
 NOTEBOOK_ARGS ?=
 WORKSHOP_TIME_SCALE ?= 60
-notebooks: $(STAMP)  ## every notebook headless with papermill into output/notebooks/ (.ipynb, .html, index.html, junit.xml) (NOTEBOOK_TARGET=aws NOTEBOOK_ARGS='-p role ARN -p bucket NAME')
+notebooks: $(STAMP)  ## every notebook headless with papermill into output/notebooks/ (.ipynb, .html, index.html, junit.xml), Lab 3 before 09_cleanup (NOTEBOOK_TARGET=aws NOTEBOOK_ARGS='-p role ARN -p bucket NAME')
 	CDLAB_TIME_SCALE=$${CDLAB_TIME_SCALE:-$(WORKSHOP_TIME_SCALE)} $(PY) -m cdlab.notebook_runs \
 	  --output output/notebooks -p target $(NOTEBOOK_TARGET) $(NOTEBOOK_ARGS)
 

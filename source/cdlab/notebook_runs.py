@@ -5,9 +5,12 @@ parameters given as ``-p NAME VALUE`` (typed as papermill's CLI types them: True
 numbers, else text). The executed copy is written as ``NAME.ipynb`` and ``NAME.html`` in the
 output folder, which an instructor can open when a live demo fails; ``index.html`` and
 ``junit.xml`` summarise the run. A failing notebook does not stop the others; the exit status is
-1 when any failed.
+1 when any failed. Without notebooks named it runs the workshop's in order, the cleanup notebook
+last (:func:`default_notebooks`; ``--list`` prints them); ``make test``'s nbval runs keep the same
+order (tests/notebooks/plugin.py sorts with :func:`cleanup_last`).
 
     python -m cdlab.notebook_runs [-p NAME VALUE ...] [--output DIR] [NOTEBOOK ...]
+    python -m cdlab.notebook_runs --list
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ from cdlab.notebook_report import Failure, Outcome
 from cdlab.pipeline import progress
 
 DEFAULT_NOTEBOOKS = ("notebooks/[0-9]*.ipynb", "labs/*.ipynb")
+CLEANUP = Path("notebooks") / "09_cleanup.ipynb"
+"""Last of the default run, after Lab 3: it deletes what the others left, the lab's QA and prod
+endpoints and its logs included, which on AWS would otherwise bill on."""
+
+
+def cleanup_last(path: Path) -> bool:
+    """A sort key (``sorted`` is stable) that moves the cleanup notebook after all others."""
+    return path.name == CLEANUP.name
+
+
 WORKSHOP_TIME_SCALE = "60"  # a CloudWatch minute passes in a second, as the notebooks assume
 CONSTANTS = {"True": True, "False": False, "None": None}
 
@@ -44,6 +57,13 @@ def parameter_value(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def default_notebooks(folder: Path = Path()) -> list[Path]:
+    """The notebooks ``DEFAULT_NOTEBOOKS`` match in ``folder``, each pattern's sorted by name, the
+    cleanup notebook moved last."""
+    found = [path for pattern in DEFAULT_NOTEBOOKS for path in sorted(folder.glob(pattern))]
+    return sorted(found, key=cleanup_last)
 
 
 def run_one(notebook: Path, output: Path, parameters: dict[str, Any]) -> Outcome:
@@ -97,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m cdlab.notebook_runs",
         description=__doc__.split("\n\n")[0],
         epilog=f"Without NOTEBOOK arguments it runs {' '.join(DEFAULT_NOTEBOOKS)} from the "
-        f"working directory. CDLAB_TIME_SCALE defaults to {WORKSHOP_TIME_SCALE}, and this "
-        "interpreter's bin folder comes first on the kernels' PATH (for their !aws lines).",
+        f"working directory, {CLEANUP} last. CDLAB_TIME_SCALE defaults to "
+        f"{WORKSHOP_TIME_SCALE}, and this interpreter's bin folder comes first on the kernels' "
+        "PATH (for their !aws lines).",
     )
     parser.add_argument(
         "notebooks", nargs="*", type=Path, metavar="NOTEBOOK", help="run in this order"
@@ -113,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a notebook parameter, as papermill's -p (e.g. -p target aws -p role ARN)",
     )
     parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the notebooks a run without NOTEBOOK arguments runs, in order, and exit",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=Path("output") / "notebooks",
@@ -124,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    notebooks = args.notebooks or [p for g in DEFAULT_NOTEBOOKS for p in sorted(Path().glob(g))]
+    if args.list:
+        print("\n".join(str(path) for path in default_notebooks()))
+        return 0
+    notebooks = args.notebooks or default_notebooks()
     if not notebooks:
         print(f"no notebooks: none matches {' '.join(DEFAULT_NOTEBOOKS)} here", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab import notebook
+from cdlab import execution_role, notebook
 from cdlab.localcloud.autoscaling.autoscaler import DIMENSION
 
 
@@ -30,6 +30,11 @@ def test_no_region_anywhere_is_a_clear_error(
 
 def test_the_default_bucket_names_region_and_account(aws_env) -> None:
     assert notebook.default_bucket() == "cdlab-us-east-1-123456789012"
+
+
+def test_the_default_role_is_the_one_the_local_target_makes(aws_env, client) -> None:
+    assert notebook.default_role() == execution_role.ensure(client("iam"))
+    assert notebook.default_role() == "arn:aws:iam::123456789012:role/cdlab-notebooks"
 
 
 def test_billable_lists_what_carries_the_prefix_until_it_is_deleted(

@@ -28,7 +28,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cdlab import config
+from cdlab import config, notebook_runs
 from cdlab.localcloud import control, participant
 from tests.conftest import free_port
 
@@ -71,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     if os.environ.get("NOTEBOOKS_AS", "participant") != "admin":
         os.environ.update(participant_environment(control.up(home, port, with_parent=True)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The workshop's order, as ``make notebooks`` runs it: 09_cleanup after Lab 3, so that on
+    one cloud (``make test-aws-profile``) it deletes, and checks, what the lab left."""
+    items.sort(key=lambda item: notebook_runs.cleanup_last(item.path))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

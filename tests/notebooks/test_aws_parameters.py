@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from cdlab import config
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
 NAMES = [path.name for path in NOTEBOOKS]
@@ -49,3 +51,25 @@ def test_blue_green_notebooks_need_four_ml_m5_large(number: str) -> None:
     parameters = _code(next(p for p in NOTEBOOKS if p.name.startswith(number)))[0]
     assert "peak: 4 x ml.m5.large" in parameters
     assert '"ml.m5.large for endpoint usage" >= 4' in parameters
+
+
+WITH_ROLE = [path for path in NOTEBOOKS if re.search(r"^role = ", _code(path)[0], re.MULTILINE)]
+
+
+def test_no_parameters_cell_names_the_local_clouds_account() -> None:
+    """A default such as ``arn:aws:iam::123456789012:role/...`` is another account's on AWS:
+    SageMaker refuses it there (CreateTrainingJob, CreateModel)."""
+    named = [path.name for path in WITH_LAB if config.ACCOUNT_ID in _code(path)[0]]
+    assert named == []
+
+
+@pytest.mark.parametrize("path", WITH_ROLE, ids=[path.name for path in WITH_ROLE])
+def test_the_default_role_is_the_callers_accounts(path: Path) -> None:
+    parameters, ready = _code(path)[:2]
+    assert re.search(r'^role = ""', parameters, re.MULTILINE)
+    assert "role = role or notebook.default_role()" in ready
+
+
+def test_every_notebook_that_trains_or_deploys_has_a_role() -> None:
+    numbers = sorted(path.name[:2] for path in WITH_ROLE)
+    assert numbers == ["00", "02", "03", "04", "05", "06", "07", "08"]

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 
 from cdlab import notebook
+from cdlab.notebook.workspace import role_arn
 
 
 def answers() -> pd.DataFrame:
@@ -77,3 +78,12 @@ def test_learning_curve_marks_the_held_out_accuracy_and_the_ceiling():
     fig = notebook.plot_learning_curve(curve, 0.85, 0.88, "title")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["train accuracy", "held-out accuracy 0.850", "ceiling 0.880 (held-out data)"]
+
+
+def test_the_default_role_is_the_notebooks_role_in_the_callers_account_and_partition():
+    """From GetCallerIdentity's answer: its account, and the partition of its ARN (an assumed
+    role's session in AWS China is ``arn:aws-cn:sts::...``)."""
+    user = {"Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/participant"}
+    session = {"Account": "444455556666", "Arn": "arn:aws-cn:sts::444455556666:assumed-role/r/s"}
+    assert role_arn(user) == "arn:aws:iam::111122223333:role/cdlab-notebooks"
+    assert role_arn(session) == "arn:aws-cn:iam::444455556666:role/cdlab-notebooks"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +109,52 @@ def test_parameters_are_typed_as_papermill_types_them() -> None:
     assert [notebook_runs.parameter_value(v) for v in ("3", "0.5", "True", "None", "a1")] == [
         3, 0.5, True, None, "a1",
     ]  # fmt: skip
+
+
+ROOT = Path(__file__).resolve().parents[2]
+CLEANUP = "notebooks/09_cleanup.ipynb"
+
+
+def test_the_default_order_runs_lab_3_before_the_cleanup() -> None:
+    """09 deletes what the others left: run before Lab 3, it would leave the lab's QA and prod
+    endpoints running on AWS (``make notebooks``)."""
+    names = [path.relative_to(ROOT).as_posix() for path in notebook_runs.default_notebooks(ROOT)]
+    assert names[-2:] == ["labs/lab3_pipeline.ipynb", CLEANUP]
+    assert names[:-2] == sorted(
+        p.relative_to(ROOT).as_posix() for p in ROOT.glob("notebooks/0[0-8]*")
+    )
+
+
+def test_a_later_notebook_runs_before_the_cleanup_too(tmp_path: Path) -> None:
+    for name in ("notebooks/10_more.ipynb", "notebooks/09_cleanup.ipynb", "notebooks/00_a.ipynb",
+                 "labs/lab4.ipynb", "labs/lab3.ipynb"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    names = [path.relative_to(tmp_path).as_posix() for path in
+             notebook_runs.default_notebooks(tmp_path)]  # fmt: skip
+    assert names == ["notebooks/00_a.ipynb", "notebooks/10_more.ipynb", "labs/lab3.ipynb",
+                     "labs/lab4.ipynb", "notebooks/09_cleanup.ipynb"]  # fmt: skip
+
+
+def test_list_prints_the_default_order(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert notebook_runs.main(["--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert listed == [path.as_posix() for path in notebook_runs.default_notebooks()]
+    assert listed[-2:] == ["labs/lab3_pipeline.ipynb", CLEANUP]
+
+
+def test_nbval_runs_the_cleanup_after_lab_3_too() -> None:
+    """``make test`` and ``make test-aws-profile`` give pytest ``notebooks labs``; the plugin puts
+    09's cells after the lab's, as ``make notebooks`` runs them (collected only: no kernel runs)."""
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-p", "tests.notebooks.plugin", "--nbval-lax", "notebooks", "labs"],
+        cwd=ROOT, env={**os.environ, "NOTEBOOKS_AS": "admin"}, capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    files = [line.split("::")[0] for line in collected.splitlines() if "::" in line]
+    assert list(dict.fromkeys(files))[-2:] == ["labs/lab3_pipeline.ipynb", CLEANUP]
+    assert files[files.index(CLEANUP) :] == [CLEANUP] * files.count(CLEANUP)  # its cells last

@@ -25,7 +25,14 @@ from cdlab.notebook.canary import (
     MatchRateProbe,
     plot_match_rate,
 )
-from cdlab.notebook.cleanup import ENDPOINT_LOGS, Leftover, clean, leftovers, log_groups
+from cdlab.notebook.cleanup import (
+    ENDPOINT_LOGS,
+    Leftover,
+    clean,
+    lab_log_groups,
+    leftovers,
+    log_groups,
+)
 from cdlab.notebook.lab_pipeline import (
     PipelineRun,
     commit,
@@ -59,7 +66,14 @@ from cdlab.notebook.traffic import (
     predict,
 )
 from cdlab.notebook.watching import watch_endpoint
-from cdlab.notebook.workspace import PREFIX, default_bucket, ensure_bucket, repository, workdir
+from cdlab.notebook.workspace import (
+    PREFIX,
+    default_bucket,
+    default_role,
+    ensure_bucket,
+    repository,
+    workdir,
+)
 from cdlab.steps.training import channel  # notebooks show the request with it
 from cdlab.target import region  # the session's, which the notebooks' clients call
 
@@ -87,12 +101,14 @@ __all__ = [
     "clock",
     "commit",
     "default_bucket",
+    "default_role",
     "dense_request",
     "ensure_bucket",
     "first_runs",
     "follow",
     "held_out_request",
     "lab_checkout",
+    "lab_log_groups",
     "label_models",
     "leftovers",
     "log_groups",

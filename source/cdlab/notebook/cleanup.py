@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from cdlab.notebook import clock
 from cdlab.notebook.workspace import PREFIX
 
 ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/"
+CODEBUILD_LOGS = "/aws/codebuild/"
 RUNNING = ("InProgress", "Stopping")
 DELETE_REFUSED = "cannot be deleted while in status"
 STACK_WAIT = clock.deployment(30 * clock.MINUTE)
@@ -93,15 +95,34 @@ def leftovers(prefix: str = PREFIX) -> list[Leftover]:
     return found
 
 
-def log_groups(prefix: str = PREFIX) -> list[str]:
-    """The CloudWatch Logs groups of endpoints whose names contain ``prefix``."""
+def _groups(start: str) -> list[str]:
+    """The names of the log groups that start with ``start``, every page of them."""
     pages = boto3.client("logs").get_paginator("describe_log_groups")
     return [
         g["logGroupName"]
-        for page in pages.paginate(logGroupNamePrefix=ENDPOINT_LOGS)
+        for page in pages.paginate(logGroupNamePrefix=start)
         for g in page["logGroups"]
-        if prefix in g["logGroupName"]
     ]
+
+
+def log_groups(prefix: str = PREFIX) -> list[str]:
+    """The CloudWatch Logs groups of endpoints whose names contain ``prefix``."""
+    return [group for group in _groups(ENDPOINT_LOGS) if prefix in group]
+
+
+def lab_log_groups(stack: str) -> list[str]:
+    """Lab 3's CloudWatch Logs groups, sorted: its two build projects' (pipeline.yml's LogsConfig,
+    ``/aws/codebuild/<stack>-build`` and ``-test``) and its endpoints' (endpoint.yml's names:
+    ``qa-<stack>-<commit>-<time>``, ``prod-<stack>``). They outlive the endpoints and the builds
+    and, without a retention, are kept (and billed) until deleted. Only the lab stack ``stack``'s:
+    not those of a stack whose name starts with it (``cdlab-lab30``, ``cdlab-lab3-x``), which
+    another participant sharing the account for the lab may run."""
+    builds = {f"{CODEBUILD_LOGS}{stack}-build", f"{CODEBUILD_LOGS}{stack}-test"}
+    qa = re.compile(rf"{re.escape(ENDPOINT_LOGS)}qa-{re.escape(stack)}-[a-z0-9]{{1,8}}-[0-9]{{14}}")
+    prod = f"{ENDPOINT_LOGS}prod-{stack}"
+    found = [*_groups(f"{CODEBUILD_LOGS}{stack}-"), *_groups(prod)]
+    found += _groups(f"{ENDPOINT_LOGS}qa-{stack}-")
+    return sorted(g for g in found if g in builds or g == prod or qa.fullmatch(g))
 
 
 def clean(prefix: str) -> pd.DataFrame:

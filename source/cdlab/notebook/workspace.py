@@ -1,14 +1,14 @@
 """Names and places the notebooks share: the prefix of everything they create, the kit's
-checkout, the local work folder and the S3 bucket (named after the session's region)."""
+checkout, the local work folder, the S3 bucket (named after the session's region) and the
+SageMaker execution role (in the caller's account)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError
 
-from cdlab import config, target
+from cdlab import buckets, config, execution_role, target
 
 PREFIX = "cdlab-nb"
 
@@ -36,11 +36,20 @@ def default_bucket() -> str:
     return f"cdlab-{target.region()}-{account}"
 
 
+def role_arn(identity: dict) -> str:
+    """The notebooks' execution role (``cdlab-notebooks``) in the account of ``identity`` (STS
+    GetCallerIdentity's answer), in the partition of its ARN."""
+    partition = identity["Arn"].split(":")[1]
+    return f"arn:{partition}:iam::{identity['Account']}:role/{execution_role.NAME}"
+
+
+def default_role() -> str:
+    """The caller's account's ``cdlab-notebooks`` role: the one ``target.ready("local")`` makes,
+    and the one an instructor creates on AWS (labs/README.md). A role of another name or path
+    (``/service-role/...``) is passed as the notebooks' ``role`` parameter instead."""
+    return role_arn(boto3.client("sts").get_caller_identity())
+
+
 def ensure_bucket(bucket: str) -> None:
-    s3 = boto3.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        region = s3.meta.region_name
-        where = {} if region == "us-east-1" else {"LocationConstraint": region}
-        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    """Create ``bucket`` in the session's region unless it exists (:func:`cdlab.buckets.ensure`)."""
+    buckets.ensure(boto3.client("s3"), bucket)

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from cdlab import data
+from cdlab import buckets, data
 from cdlab.fm import recordio
 
 RESULT_FILE = "prepdata_result.json"
@@ -87,12 +87,7 @@ def run(bucket: str, database: str, source: Path | None, workdir: Path, log=prin
     log(f"{len(base)} training and {len(test)} test ratings, {X_train.shape[1]} features")
 
     s3 = boto3.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
-            raise  # 403: the bucket is there, and this caller may not list it
-        s3.create_bucket(Bucket=bucket)
+    buckets.ensure(s3, bucket)  # in the client's region (outside us-east-1 with its constraint)
     train_uri = _channel(s3, bucket, "prepdata/train/train.protobuf", X_train, base.labels())
     test_uri = _channel(s3, bucket, "prepdata/test/test.protobuf", X_test, test.labels())
     log(f"channels written: {train_uri}, {test_uri}")
