@@ -92,6 +92,7 @@ from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
 from cdlab.localcloud.sagemaker.invocations import Reply
+from cdlab.localcloud.sagemaker.quotas import Quotas
 from cdlab.localcloud.sagemaker.router import MAX_PAYLOAD_BYTES, Router
 from cdlab.localcloud.sagemaker.runtime import FastInvocations
 from cdlab.localcloud.sagemaker.training import Training
@@ -118,6 +119,7 @@ class Gateway:
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
         self.principals = Principals(self.moto)
+        self.quotas = Quotas.from_environment()  # CDLAB_SAGEMAKER_QUOTAS; malformed: no start
         self.enforcer = Enforcer(self.moto)
         self.service_roles = ServiceRoles(self.enforcer if iam_enforced() else None)
         self.s3 = S3Mirror(home / "s3", self.moto)
@@ -152,8 +154,9 @@ class Gateway:
         self.router = Router(metrics, capture)
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
+        roles, limits = self.service_roles, self.quotas
         self.sagemaker = SageMaker.assemble(
-            self.store, artifact_store, launcher, self.router, self.moto, self.service_roles
+            self.store, artifact_store, launcher, self.router, self.moto, roles, limits
         )
         self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store, self.moto)
         listeners = [
@@ -178,6 +181,7 @@ class Gateway:
             self.logs,
             S3Objects(self.moto, self.s3.sync),
             self.service_roles,
+            self.quotas,
         )
         self.training.resume()
         services = codepipeline.assemble(

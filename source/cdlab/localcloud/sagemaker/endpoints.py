@@ -4,18 +4,22 @@ UpdateEndpointWeightsAndCapacities and DeleteEndpoint.
 Each checks the request, records the endpoint's new status and what it is to serve, and leaves
 the work to the endpoint's lifecycle (an update to its own EndpointUpdate), in the background.
 DeleteEndpoint deregisters the variants' scalable targets (:mod:`.scaledvariants`), once the
-endpoint is saved Deleting, so a crash never leaves one without the other.
+endpoint is saved Deleting, so a crash never leaves one without the other. CreateEndpoint,
+UpdateEndpoint and UpdateEndpointWeightsAndCapacities are refused, nothing changed, if they would
+take the account over an instance quota (:mod:`.quotas`, ``CDLAB_SAGEMAKER_QUOTAS``): checked
+and saved in one go, with no await between, so two calls cannot both take the last instances.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker import datacapture, scaledvariants
+from cdlab.localcloud.sagemaker import datacapture, quotas, scaledvariants
 from cdlab.localcloud.sagemaker.documents import (
     CONFIG,
     ENDPOINT,
@@ -29,15 +33,19 @@ from cdlab.localcloud.sagemaker.documents import (
     public,
 )
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
+from cdlab.localcloud.sagemaker.quotas import Quotas
 from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names, validate
 from cdlab.localcloud.state.journal import Journal
 
 
 class Endpoints:
-    def __init__(self, docs: Documents, lifecycle: Lifecycle, moto: MotoState) -> None:
+    def __init__(
+        self, docs: Documents, lifecycle: Lifecycle, moto: MotoState, limits: Quotas | None = None
+    ) -> None:
         self.docs = docs
         self.lifecycle = lifecycle
         self.moto = moto
+        self.limits = limits or Quotas()  # none unless CDLAB_SAGEMAKER_QUOTAS names some
         self.journal = Journal(docs.store)  # the variants' deregistrations, kept across a restart
         lifecycle.on_delete = self._deregister_left
 
@@ -90,6 +98,7 @@ class Endpoints:
         snapshot = self._snapshot(ctx, config_doc)
         deployment = p.get("DeploymentConfig")
         validate(deployment or {}, None, alarms)
+        self._within_quotas(quotas.fleet(snapshot))
         now = time.time()
         doc = {
             "EndpointName": name,
@@ -154,6 +163,7 @@ class Endpoints:
         deployment = p.get("DeploymentConfig")
         if deployment is None and p.get("RetainDeploymentConfig"):
             deployment = doc.get("LastDeploymentConfig")
+        self._within_quotas(quotas.fleet(snapshot))  # a new fleet, beside the one in service
         update = EndpointUpdate(
             self.docs, self.lifecycle, self.moto, doc["EndpointName"], deployment
         )
@@ -185,6 +195,7 @@ class Endpoints:
                 target["Weight"] = float(desired["DesiredWeight"])
             if desired.get("DesiredInstanceCount") is not None:
                 target["Count"] = int(desired["DesiredInstanceCount"])
+        self._within_quotas(quotas.added(doc["_Deployed"], snapshot))
         for summary in doc.get("ProductionVariants", []):
             desired = by_name.get(summary["VariantName"])
             if desired is not None:
@@ -193,6 +204,12 @@ class Endpoints:
         self.docs.save_endpoint(doc, EndpointStatus="Updating", _Pending=snapshot)
         self.lifecycle.resize(doc["EndpointName"])
         return {"EndpointArn": doc["EndpointArn"]}
+
+    def _within_quotas(self, delta: Counter[str]) -> None:
+        """Refuse (``ResourceLimitExceeded``) a call asking for ``delta`` more instances, by
+        type, that would take the account over an endpoint usage quota."""
+        in_use = quotas.endpoints_in_use(self.docs.store.all(ENDPOINT))
+        self.limits.check(quotas.ENDPOINTS, in_use, delta)
 
     async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it
