@@ -35,6 +35,7 @@ service limit ..." (aws/aws-cdk#29082), the endpoint left as it was.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdlab.localcloud.protocols.errors import ResourceLimitExceeded
+
+log = logging.getLogger("cdlab.sagemaker")
 
 VARIABLE = "CDLAB_SAGEMAKER_QUOTAS"
 ENDPOINTS, TRAINING, SPOT_TRAINING = (
@@ -89,7 +92,10 @@ class Quotas:
 
     @classmethod
     def from_environment(cls) -> Quotas:
-        return cls(parse(os.environ.get(VARIABLE, "")))
+        """The quotas ``CDLAB_SAGEMAKER_QUOTAS`` names, said in the cloud's log."""
+        limits = parse(os.environ.get(VARIABLE, ""))
+        log.info("SageMaker instance quotas: %s", limits or f"none ({VARIABLE} names none)")
+        return cls(limits)
 
     def check(self, use: str, used: Counter[str], delta: Counter[str]) -> None:
         """Refuse, as AWS does, a request for ``delta`` more instances (by type) for ``use``
