@@ -4,10 +4,7 @@ UpdateEndpointWeightsAndCapacities and DeleteEndpoint.
 Each checks the request, records the endpoint's new status and what it is to serve, and leaves
 the work to the endpoint's lifecycle (an update to its own EndpointUpdate), in the background.
 DeleteEndpoint deregisters the variants' scalable targets (:mod:`.scaledvariants`), once the
-endpoint is saved Deleting, so a crash never leaves one without the other. CreateEndpoint,
-UpdateEndpoint and UpdateEndpointWeightsAndCapacities are refused, nothing changed, if they would
-take the account over an instance quota (:mod:`.quotas`, ``CDLAB_SAGEMAKER_QUOTAS``): checked
-and saved in one go, with no await between, so two calls cannot both take the last instances.
+endpoint is saved Deleting, so a crash never leaves one without the other.
 """
 
 from __future__ import annotations
@@ -135,6 +132,17 @@ class Endpoints:
             )
         return doc
 
+    def _within_quotas(self, delta: Counter[str]) -> None:
+        """Refuse (``ResourceLimitExceeded``) a call asking for ``delta`` more instances, by
+        type, that would take the account over an endpoint usage quota (:mod:`.quotas`,
+        ``CDLAB_SAGEMAKER_QUOTAS``). CreateEndpoint, UpdateEndpoint and
+        UpdateEndpointWeightsAndCapacities call it after their other checks (but an update's
+        DeploymentConfig, checked as it begins) and save what they change with no await
+        between, so nothing is changed when it refuses, and two calls cannot both take the last
+        instances."""
+        in_use = quotas.endpoints_in_use(self.docs.store.all(ENDPOINT))
+        self.limits.check(quotas.ENDPOINTS, in_use, delta)
+
     async def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """UpdateEndpoint; the rollback alarms it may name (given, or retained from the last
         deployment) and the variants registered for automatic scaling (which it may not remove
@@ -204,12 +212,6 @@ class Endpoints:
         self.docs.save_endpoint(doc, EndpointStatus="Updating", _Pending=snapshot)
         self.lifecycle.resize(doc["EndpointName"])
         return {"EndpointArn": doc["EndpointArn"]}
-
-    def _within_quotas(self, delta: Counter[str]) -> None:
-        """Refuse (``ResourceLimitExceeded``) a call asking for ``delta`` more instances, by
-        type, that would take the account over an endpoint usage quota."""
-        in_use = quotas.endpoints_in_use(self.docs.store.all(ENDPOINT))
-        self.limits.check(quotas.ENDPOINTS, in_use, delta)
 
     async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it
