@@ -238,6 +238,27 @@ def test_create_training_job_over_the_quota_is_refused(scaled: ScaledCloud) -> N
         )
 
 
+def test_a_running_cloud_is_handed_out_only_with_the_quotas_asked_for(
+    scaled: ScaledCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with its time scale: `cdlab local up` or a notebook's ``target.ready`` asking for other
+    quotas than the running cloud enforces is told so, not handed a cloud without them."""
+    for name in ("CDLAB_TIME_SCALE", "CDLAB_LATENCY"):
+        monkeypatch.delenv(name, raising=False)
+    home, port = scaled.cloud.home, scaled.cloud.port
+    same = "ml.c5.xlarge for training job usage=1,ml.m5.large  for endpoint usage = 3"
+    monkeypatch.setenv("CDLAB_SAGEMAKER_QUOTAS", same)
+    assert control.up(home, port).pid == scaled.cloud.pid
+    monkeypatch.setenv("CDLAB_SAGEMAKER_QUOTAS", "ml.m5.large for endpoint usage=4")
+    with pytest.raises(control.CloudError) as info:
+        control.up(home, port)
+    assert (
+        "already runs with SageMaker instance quotas ml.c5.xlarge for training job usage=1,"
+        "ml.m5.large for endpoint usage=3, not the SageMaker instance quotas ml.m5.large for "
+        "endpoint usage=4 asked for (CDLAB_SAGEMAKER_QUOTAS)"
+    ) in str(info.value)
+
+
 def test_a_malformed_setting_stops_the_cloud_from_starting(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

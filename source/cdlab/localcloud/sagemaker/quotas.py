@@ -84,6 +84,12 @@ def parse(text: str) -> dict[str, int]:
     return limits
 
 
+def setting(limits: Mapping[str, int]) -> str:
+    """``limits`` as ``CDLAB_SAGEMAKER_QUOTAS`` names them, in one spelling (by name), or
+    ``none``: what a running cloud enforces and what a client asks for compare as these."""
+    return ",".join(f"{name}={limits[name]}" for name in sorted(limits)) or "none"
+
+
 @dataclass(frozen=True)
 class Quotas:
     """The account's instance quotas, by quota name; one not named has no limit."""
