@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -36,6 +36,7 @@ class ScaledCloud:
     env: dict[str, str]
     latency: str
     names: Iterator[int] = field(default_factory=count)
+    settings: Mapping[str, str] = field(default_factory=dict)  # the cloud's own, as started
 
     def client(self, service: str):
         return boto3.Session(
@@ -102,7 +103,7 @@ class ScaledCloud:
         try:
             while_down()
         finally:
-            self.cloud = _up(self.cloud.home, self.cloud.port, self.latency)
+            self.cloud = _up(self.cloud.home, self.cloud.port, self.latency, self.settings)
 
     def wait(self, name: str, timeout: float = 60.0) -> dict:
         """DescribeEndpoint once the endpoint is no longer being created or updated."""
@@ -191,23 +192,29 @@ def faulty_model(seed: int, broken_features: list[int]) -> FMModel:
 
 
 def scaled_cloud(
-    tmp_path_factory: pytest.TempPathFactory, latency: str = "fast"
+    tmp_path_factory: pytest.TempPathFactory,
+    latency: str = "fast",
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[ScaledCloud]:
     """Run a scaled cloud for as long as the generator is open (the body of a fixture), with the
-    ``latency`` profile (``CDLAB_LATENCY``)."""
+    ``latency`` profile (``CDLAB_LATENCY``) and the environment ``settings`` it starts with
+    (``CDLAB_SAGEMAKER_QUOTAS`` ...)."""
     home: Path = tmp_path_factory.mktemp("cdlab-scaled")
-    running = _up(home, free_port(), latency)
+    settings = dict(settings or {})
+    running = _up(home, free_port(), latency, settings)
     try:
         env = control.client_environment(home, running.port)
-        cloud = ScaledCloud(running, env, latency)
+        cloud = ScaledCloud(running, env, latency, settings=settings)
         cloud.client("s3").create_bucket(Bucket=BUCKET)
         yield cloud
     finally:
         control.down(home)
 
 
-def _up(home: Path, port: int, latency: str) -> control.Cloud:
+def _up(home: Path, port: int, latency: str, settings: Mapping[str, str]) -> control.Cloud:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDLAB_TIME_SCALE", TIME_SCALE)
         patch.setenv("CDLAB_LATENCY", latency)
+        for key, value in settings.items():
+            patch.setenv(key, value)
         return control.up(home, port, with_parent=True)

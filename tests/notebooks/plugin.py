@@ -11,6 +11,11 @@ the policy of ``cloudformation/participant.yml``, whose key the kernels' clients
 than the policy allows fails here as it would on AWS. ``NOTEBOOKS_AS=admin`` runs them with the
 kit's key instead. The end of the session stops the cloud.
 
+The cloud starts with the SageMaker instance quotas docs/aws-costs.md declares, read from its
+"Quotas" table (``CDLAB_SAGEMAKER_QUOTAS``, :func:`documented_quotas`): the table is the one
+source of the figures, and a notebook that needs more instances than it says (a blue/green update
+counts its new fleet beside the old one) is refused, as on AWS, and fails here.
+
 Under pytest-xdist (``make test`` runs the notebooks two at a time, ``--dist loadfile``) each
 worker does this for itself, so each notebook runs whole in one kernel against its worker's own
 cloud (09's cleanup then sees only what its own cloud holds); the controller runs no kernel and
@@ -20,6 +25,7 @@ starts no cloud.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +40,8 @@ from tests.conftest import free_port
 
 WORKSHOP_TIME_SCALE = "60"  # a CloudWatch minute passes in a second
 PARTICIPANT_TEMPLATE = Path(__file__).parents[2] / "cloudformation" / "participant.yml"
+COSTS = Path(__file__).parents[2] / "docs" / "aws-costs.md"
+QUOTA_ROW = re.compile(r"^\| `(ml\.\S+ for [a-z ]+ usage)` \| (\d+) \|", re.MULTILINE)
 _HOME = pytest.StashKey[Path]()
 
 
@@ -53,6 +61,17 @@ def participant_environment(cloud: control.Cloud) -> dict[str, str]:
     ).environment()
 
 
+def documented_quotas(text: str | None = None) -> dict[str, int]:
+    """The quotas docs/aws-costs.md says the notebooks need (its "Quotas" table: a row per
+    quota, its name in backticks, then the number of instances), by Service Quotas' name."""
+    found = {
+        name: int(n) for name, n in QUOTA_ROW.findall(COSTS.read_text() if text is None else text)
+    }
+    if not found:
+        raise pytest.UsageError(f"{COSTS} has no quota table rows ('| `QUOTA` | N |')")
+    return found
+
+
 def _xdist_controller(config: pytest.Config) -> bool:
     """Whether this process hands the notebooks to xdist's workers rather than running them."""
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
@@ -68,6 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["CDLAB_PORT"] = str(port)
     os.environ["CDLAB_TIME_SCALE"] = WORKSHOP_TIME_SCALE
     os.environ["CDLAB_TARGET"] = "local"
+    os.environ["CDLAB_SAGEMAKER_QUOTAS"] = ",".join(
+        f"{name}={limit}" for name, limit in documented_quotas().items()
+    )
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     if os.environ.get("NOTEBOOKS_AS", "participant") != "admin":
         os.environ.update(participant_environment(control.up(home, port, with_parent=True)))

@@ -10,11 +10,13 @@ import nbformat
 import pytest
 
 from cdlab import config
+from tests.notebooks.plugin import documented_quotas
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
 NAMES = [path.name for path in NOTEBOOKS]
 WITH_LAB = [*NOTEBOOKS, ROOT / "labs" / "lab3_pipeline.ipynb"]
+QUOTA_CLAIM = re.compile(r'"(ml\.[^"]+)" >= ([\w.]+)')
 
 
 def _code(path: Path) -> list[str]:
@@ -46,7 +48,17 @@ def test_the_parameters_cell_says_peak_cost_and_quotas_on_aws(path: Path) -> Non
     assert re.search(r"^#   quotas: \S", parameters, re.MULTILINE)
 
 
-@pytest.mark.parametrize("number", ["04", "07"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_each_quota_a_notebook_declares_is_a_figure_the_tested_quotas_cover(path: Path) -> None:
+    """The notebooks' tests run under docs/aws-costs.md's quotas (tests/notebooks/plugin.py):
+    a notebook that declares more, or a quota the table does not name, would go untested."""
+    documented = documented_quotas()
+    for name, figure in QUOTA_CLAIM.findall(_code(path)[0]):
+        assert figure.isdigit(), f'"{name}" >= {figure}: say how many instances'
+        assert int(figure) <= documented.get(name, -1), f'"{name}" >= {figure}: {documented}'
+
+
+@pytest.mark.parametrize("number", ["04", "06", "07"])
 def test_blue_green_notebooks_need_four_ml_m5_large(number: str) -> None:
     parameters = _code(next(p for p in NOTEBOOKS if p.name.startswith(number)))[0]
     assert "peak: 4 x ml.m5.large" in parameters

@@ -33,6 +33,7 @@ import botocore.loaders
 
 from cdlab import config
 from cdlab.localcloud import latency
+from cdlab.localcloud.sagemaker import quotas
 
 SERVER_MODULE = "cdlab.localcloud.server"
 LOCAL_WAITER_DELAY_SECONDS = 1
@@ -54,6 +55,7 @@ class Cloud:
     pid: int
     time_scale: float = 1.0  # as its /_cdlab/health reports them
     latency: str = "fast"
+    sagemaker_quotas: str = "none"  # as CDLAB_SAGEMAKER_QUOTAS names them (quotas.setting)
     started: bool = False  # by the call that returned it (else it was running already)
 
     @property
@@ -202,7 +204,8 @@ def _health(port: int, timeout: float = 1.0) -> dict[str, Any] | None:
 
 def _cloud(home: Path, port: int, health: dict[str, Any], started: bool = False) -> Cloud:
     scale, profile = float(health.get("time_scale", 1)), str(health.get("latency", "fast"))
-    return Cloud(home, port, health["pid"], scale, profile, started)
+    limits = str(health.get("sagemaker_quotas", "none"))
+    return Cloud(home, port, health["pid"], scale, profile, limits, started)
 
 
 def _owns(pid: int, home: Path) -> bool:
@@ -265,16 +268,19 @@ SETTINGS = {
     "port": ("port", "--port or CDLAB_PORT"),
     "time_scale": ("time scale", "CDLAB_TIME_SCALE"),
     "latency": ("latency profile", "CDLAB_LATENCY"),
+    "sagemaker_quotas": ("SageMaker instance quotas", quotas.VARIABLE),
 }
 
 
 def _asked(port: int | None) -> dict[str, Any]:
-    """The settings asked for: ``port`` if given, the time scale and latency profile if the
-    environment names them (each checked: a cloud would not start with a wrong one)."""
+    """The settings asked for: ``port`` if given, the time scale, latency profile and SageMaker
+    instance quotas if the environment names them (each checked: a cloud would not start with a
+    wrong one)."""
     try:
         if port is not None:
             config.port_number(str(port))
         scale, profile = config.time_scale(), latency.profile()
+        limits = quotas.setting(quotas.parse(os.environ.get(quotas.VARIABLE, "")))
     except ValueError as e:
         raise CloudError(f"The local cloud cannot start: {e}.") from None
     asked: dict[str, Any] = {} if port is None else {"port": port}
@@ -282,6 +288,8 @@ def _asked(port: int | None) -> dict[str, Any]:
         asked["time_scale"] = scale
     if os.environ.get("CDLAB_LATENCY"):
         asked["latency"] = profile
+    if os.environ.get(quotas.VARIABLE):
+        asked["sagemaker_quotas"] = limits
     return asked
 
 
@@ -293,7 +301,12 @@ def _said(values: dict[str, Any], names: list[str]) -> str:
 
 def _check_same(cloud: Cloud, asked: dict[str, Any]) -> None:
     """Refuse to hand out ``cloud`` as if it ran with the settings ``asked``, if it does not."""
-    runs = {"port": cloud.port, "time_scale": cloud.time_scale, "latency": cloud.latency}
+    runs = {
+        "port": cloud.port,
+        "time_scale": cloud.time_scale,
+        "latency": cloud.latency,
+        "sagemaker_quotas": cloud.sagemaker_quotas,
+    }
     differ = [name for name, value in asked.items() if runs[name] != value]
     if differ:
         raise CloudError(

@@ -17,8 +17,8 @@ Host, SigV4 with the kit's key, an IAM user's or a role session's). Then, by wha
   boto3 and the AWS CLI send: botocore prefers it to CBOR): the kit's
   own providers, each request checked against botocore's model (another service's RPC v2 CBOR
   request, CloudWatch's, goes to moto);
-- ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile), the one
-  unsigned route;
+- ``/_cdlab/health``: the kit's own health check (pid, time scale, latency profile, SageMaker
+  instance quotas), the one unsigned route;
 - ``/_cdlab/console/``: the local console, a read-only live page behind its own token, served
   before the guard by its own middleware (:mod:`console.web`), with the guard's Host check (it
   also redirects ``/_cdlab/console`` there, and answers a browser's unsigned ``GET /``);
@@ -87,7 +87,7 @@ from cdlab.localcloud.protocols.errors import (
 )
 from cdlab.localcloud.protocols.query import respond, signing_service
 from cdlab.localcloud.protocols.signatures import Headers
-from cdlab.localcloud.sagemaker import datacapture, invocations
+from cdlab.localcloud.sagemaker import datacapture, invocations, quotas
 from cdlab.localcloud.sagemaker.artifacts import ArtifactStore, S3Objects
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
@@ -118,6 +118,7 @@ class Gateway:
         self.moto = MotoState(config.ACCOUNT_ID, config.region())
         self.bridge = MotoBridge(self.moto)
         self.principals = Principals(self.moto)
+        self.quotas = quotas.Quotas.from_environment()  # CDLAB_SAGEMAKER_QUOTAS; bad: no start
         self.enforcer = Enforcer(self.moto)
         self.service_roles = ServiceRoles(self.enforcer if iam_enforced() else None)
         self.s3 = S3Mirror(home / "s3", self.moto)
@@ -152,8 +153,9 @@ class Gateway:
         self.router = Router(metrics, capture)
         artifact_store = ArtifactStore(self.home / "artifacts")
         launcher = InstanceLauncher(self.home, artifact_store, self.session)
+        roles, limits = self.service_roles, self.quotas
         self.sagemaker = SageMaker.assemble(
-            self.store, artifact_store, launcher, self.router, self.moto, self.service_roles
+            self.store, artifact_store, launcher, self.router, self.moto, roles, limits
         )
         self.autoscaler = Autoscaler(metrics, self.sagemaker.capacity, self.store, self.moto)
         listeners = [
@@ -178,6 +180,7 @@ class Gateway:
             self.logs,
             S3Objects(self.moto, self.s3.sync),
             self.service_roles,
+            self.quotas,
         )
         self.training.resume()
         services = codepipeline.assemble(
@@ -223,6 +226,7 @@ class Gateway:
                     "pid": os.getpid(),
                     "time_scale": config.time_scale(),
                     "latency": latency.profile(),
+                    "sagemaker_quotas": quotas.setting(self.quotas.limits),
                 }
             )
         ctx: RequestContext = request[CONTEXT]

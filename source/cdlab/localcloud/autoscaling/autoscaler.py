@@ -52,7 +52,6 @@ from cdlab.localcloud.protocols.errors import (
     AUTOSCALING_INVALID_TOKEN,
     AWSError,
     InvalidNextTokenException,
-    ValidationException,
 )
 from cdlab.localcloud.sagemaker.capacity import Capacity
 from cdlab.localcloud.state.journal import Journal
@@ -359,7 +358,7 @@ class Autoscaler:
                     f"Failed to set desired instance count to {desired}: the variant has "
                     f"{reached} instances. {self.capacity.failure_reason(endpoint)}"
                 )
-        except ValidationException as e:
+        except AWSError as e:  # refused, the endpoint unchanged: in progress, over a quota
             activity["StatusCode"] = "Failed"
             activity["StatusMessage"] = (
                 f"Failed to set desired instance count to {desired}. Reason: {e}"

@@ -56,6 +56,9 @@ RequestEntityTooLarge = error("RequestEntityTooLarge", 413)  # a signed body ove
 # the query services' validation error, and sagemaker-runtime's
 ValidationError = error("ValidationError")
 
+# sagemaker: a call that would take the account over a quota (:mod:`..sagemaker.quotas`)
+ResourceLimitExceeded = error("ResourceLimitExceeded")
+
 # sagemaker-runtime
 ModelError = error("ModelError", 424)
 ServiceUnavailable = error("ServiceUnavailable", 503)

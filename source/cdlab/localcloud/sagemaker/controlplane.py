@@ -1,5 +1,6 @@
 """SageMaker's endpoint side, assembled: the operations on models, endpoint configs and
-endpoints, the endpoints' lifecycle, and the capacity automatic scaling changes."""
+endpoints (within the account's instance quotas, if any), the endpoints' lifecycle, and the
+capacity automatic scaling changes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cdlab.localcloud.sagemaker.endpoints import Endpoints
 from cdlab.localcloud.sagemaker.instances import InstanceLauncher
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
 from cdlab.localcloud.sagemaker.models import Models
+from cdlab.localcloud.sagemaker.quotas import Quotas
 from cdlab.localcloud.sagemaker.router import Router
 from cdlab.localcloud.state.store import Store
 
@@ -36,10 +38,11 @@ class SageMaker:
         router: Router,
         moto: MotoState,
         roles: ServiceRoles,
+        limits: Quotas | None = None,
     ) -> SageMaker:
         docs = Documents(store, artifact_store)
         lifecycle = Lifecycle(docs, launcher, router, roles)
-        endpoints = Endpoints(docs, lifecycle, moto)
+        endpoints = Endpoints(docs, lifecycle, moto, limits)
         return cls(
             Models(docs, artifact_store, moto, roles),
             EndpointConfigs(docs),

@@ -10,12 +10,13 @@ endpoint is saved Deleting, so a crash never leaves one without the other.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
-from cdlab.localcloud.sagemaker import datacapture, scaledvariants
+from cdlab.localcloud.sagemaker import datacapture, quotas, scaledvariants
 from cdlab.localcloud.sagemaker.documents import (
     CONFIG,
     ENDPOINT,
@@ -29,15 +30,19 @@ from cdlab.localcloud.sagemaker.documents import (
     public,
 )
 from cdlab.localcloud.sagemaker.lifecycle import Lifecycle
+from cdlab.localcloud.sagemaker.quotas import Quotas
 from cdlab.localcloud.sagemaker.update import EndpointUpdate, alarm_names, validate
 from cdlab.localcloud.state.journal import Journal
 
 
 class Endpoints:
-    def __init__(self, docs: Documents, lifecycle: Lifecycle, moto: MotoState) -> None:
+    def __init__(
+        self, docs: Documents, lifecycle: Lifecycle, moto: MotoState, limits: Quotas | None = None
+    ) -> None:
         self.docs = docs
         self.lifecycle = lifecycle
         self.moto = moto
+        self.limits = limits or Quotas()  # none unless CDLAB_SAGEMAKER_QUOTAS names some
         self.journal = Journal(docs.store)  # the variants' deregistrations, kept across a restart
         lifecycle.on_delete = self._deregister_left
 
@@ -90,6 +95,7 @@ class Endpoints:
         snapshot = self._snapshot(ctx, config_doc)
         deployment = p.get("DeploymentConfig")
         validate(deployment or {}, None, alarms)
+        self._within_quotas(quotas.fleet(snapshot))
         now = time.time()
         doc = {
             "EndpointName": name,
@@ -126,6 +132,17 @@ class Endpoints:
             )
         return doc
 
+    def _within_quotas(self, delta: Counter[str]) -> None:
+        """Refuse (``ResourceLimitExceeded``) a call asking for ``delta`` more instances, by
+        type, that would take the account over an endpoint usage quota (:mod:`.quotas`,
+        ``CDLAB_SAGEMAKER_QUOTAS``). CreateEndpoint, UpdateEndpoint and
+        UpdateEndpointWeightsAndCapacities call it after their other checks (but an update's
+        DeploymentConfig, checked as it begins) and save what they change with no await
+        between, so nothing is changed when it refuses, and two calls cannot both take the last
+        instances."""
+        in_use = quotas.endpoints_in_use(self.docs.store.all(ENDPOINT))
+        self.limits.check(quotas.ENDPOINTS, in_use, delta)
+
     async def update_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """UpdateEndpoint; the rollback alarms it may name (given, or retained from the last
         deployment) and the variants registered for automatic scaling (which it may not remove
@@ -154,6 +171,7 @@ class Endpoints:
         deployment = p.get("DeploymentConfig")
         if deployment is None and p.get("RetainDeploymentConfig"):
             deployment = doc.get("LastDeploymentConfig")
+        self._within_quotas(quotas.fleet(snapshot))  # a new fleet, beside the one in service
         update = EndpointUpdate(
             self.docs, self.lifecycle, self.moto, doc["EndpointName"], deployment
         )
@@ -185,6 +203,7 @@ class Endpoints:
                 target["Weight"] = float(desired["DesiredWeight"])
             if desired.get("DesiredInstanceCount") is not None:
                 target["Count"] = int(desired["DesiredInstanceCount"])
+        self._within_quotas(quotas.added(doc["_Deployed"], snapshot))
         for summary in doc.get("ProductionVariants", []):
             desired = by_name.get(summary["VariantName"])
             if desired is not None:

@@ -3,7 +3,8 @@ StopTrainingJob and DeleteTrainingJob, with the checks SageMaker makes of a requ
 exists.
 
 The local cloud trains the built-in algorithm images (:mod:`images`) from S3 channels
-(S3Prefix or ManifestFile); each job then runs in the background under :mod:`supervisor`.
+(S3Prefix or ManifestFile); each job then runs in the background under :mod:`supervisor`. A job
+that would take the account over its training instance quota is refused (:mod:`..quotas`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.iam.service_roles import ServiceRoles
 from cdlab.localcloud.protocols.errors import ResourceInUse, ValidationException
-from cdlab.localcloud.sagemaker import artifacts, containerenv, images
+from cdlab.localcloud.sagemaker import artifacts, containerenv, images, quotas
 from cdlab.localcloud.sagemaker.documents import arn, paginate
 from cdlab.localcloud.sagemaker.role_s3 import AccessDenied
 from cdlab.localcloud.sagemaker.training import records, staging
@@ -48,8 +49,10 @@ class Training:
         logs: LogArchive,
         s3: artifacts.S3Objects,
         roles: ServiceRoles,
+        limits: quotas.Quotas | None = None,
     ) -> None:
         self.records = JobRecords(store)
+        self.limits = limits or quotas.Quotas()  # none unless CDLAB_SAGEMAKER_QUOTAS names some
         self.supervisor = Supervisor(self.records, home / "training", logs, s3, roles)
 
     async def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +80,7 @@ class Training:
         for channel in channels:
             await _check_channel_has_objects(ctx, s3, channel, p["RoleArn"])
         self._absent(ctx, name)  # again: another request may have taken the name meanwhile
+        self._within_quotas(p)  # no await from here to the put: no other job comes between
         algorithm = images.algorithm_of(image)
         if not spec.get("MetricDefinitions") and algorithm in BUILTIN_METRICS:
             spec["MetricDefinitions"] = BUILTIN_METRICS[algorithm]
@@ -85,6 +89,13 @@ class Training:
         self.records.put(doc)
         self.supervisor.start(name)
         return {"TrainingJobArn": job_arn}
+
+    def _within_quotas(self, p: dict[str, Any]) -> None:
+        """Refuse (``ResourceLimitExceeded``) a job whose instances would take the account over
+        its training job usage quota (spot training job usage, for a managed spot job)."""
+        use = quotas.training_use(p)
+        in_use = quotas.training_in_use(self.records.all(), use)
+        self.limits.check(use, in_use, quotas.training_instances(p["ResourceConfig"]))
 
     def _absent(self, ctx: RequestContext, name: str) -> None:
         if self.records.find(name) is not None:
