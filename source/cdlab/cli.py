@@ -153,12 +153,26 @@ def _console(args: argparse.Namespace) -> int:
 
     address = web.url(cloud.port, web.token_file(args.home).read_text().strip())
     print(f"local console (read-only, live): {address}")
-    if not args.no_browser:
-        import webbrowser
+    if args.no_browser:
+        return 0
+    if not _has_display():
+        print("no display here (DISPLAY, WAYLAND_DISPLAY and BROWSER unset): open the address "
+              "above in a browser")  # fmt: skip
+        return 0
+    import webbrowser
 
-        if not webbrowser.open(address):
-            print("no browser found here: open the address above in one")
+    if not webbrowser.open(address):
+        print("no browser found here: open the address above in one")
     return 0
+
+
+def _has_display() -> bool:
+    """Whether a browser can open beside this terminal. On Linux without a display, Python's
+    webbrowser falls back to a text browser (lynx, w3m ...) in this very terminal, and "the
+    calling process will block until the user exits the browser"
+    (https://docs.python.org/3/library/webbrowser.html); BROWSER names one the user chose."""
+    names = ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
+    return sys.platform != "linux" or any(os.environ.get(name) for name in names)
 
 
 HOME_HELP = "state directory (default: $CDLAB_HOME, else ~/.cdlab)"

@@ -10,6 +10,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -205,6 +206,28 @@ def test_cdlab_console_prints_the_url_with_the_token(scaled: ScaledCloud) -> Non
     assert printed.returncode == 0, printed.stderr
     token = web.token_file(scaled.cloud.home).read_text().strip()
     assert web.url(scaled.cloud.port, token) in printed.stdout
+
+
+def test_cdlab_console_without_a_display_opens_no_text_browser(
+    scaled: ScaledCloud, tmp_path: Path
+) -> None:
+    """Without a display, Python's webbrowser would run a text browser in the terminal (lynx
+    here), which blocks until it is quit: the command says to open the address instead."""
+    opened = tmp_path / "opened"
+    lynx = tmp_path / "bin" / "lynx"
+    lynx.parent.mkdir()
+    lynx.write_text(f'#!/bin/sh\necho "$@" > {opened}\n')
+    lynx.chmod(0o755)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
+    }
+    env.update(CDLAB_HOME=str(scaled.cloud.home), TERM="xterm",
+               PATH=f"{lynx.parent}:{os.environ['PATH']}")  # fmt: skip
+    cli = [sys.executable, "-m", "cdlab.cli", "console"]
+    printed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert "no display here" in printed.stdout and "open the address above" in printed.stdout
+    assert not opened.exists()
 
 
 def test_cdlab_console_says_when_no_cloud_runs(tmp_path) -> None:
