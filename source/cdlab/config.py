@@ -9,6 +9,7 @@ Where the kit's own commands are: :func:`scripts`.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -62,17 +63,25 @@ def region() -> str:
 
 def time_scale() -> float:
     """Seconds of simulated time per real second (1 behaves like AWS)."""
-    value = float(os.environ.get("CDLAB_TIME_SCALE") or 1)
-    if value <= 0:
-        raise ValueError(f"CDLAB_TIME_SCALE must be positive, got {value}")
-    return value
+    return _positive("CDLAB_TIME_SCALE", 1)
 
 
 def invocation_timeout() -> float:
     """Seconds an instance may take to answer an invocation (SageMaker allows 60)."""
-    value = float(os.environ.get("CDLAB_INVOCATION_TIMEOUT") or 60)
-    if value <= 0:
-        raise ValueError(f"CDLAB_INVOCATION_TIMEOUT must be positive, got {value}")
+    return _positive("CDLAB_INVOCATION_TIMEOUT", 60)
+
+
+def _positive(variable: str, default: float) -> float:
+    """The positive number ``variable`` holds (``default`` when unset), or a ConfigError."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise ConfigError(f"{variable} must be a positive number, not {text!r}")
     return value
 
 

@@ -247,6 +247,12 @@ USER_ERRORS = {  # what a user did: (environment, command line, what the one lin
                                 "Configure credentials"),
     "a port that is no number": ({"CDLAB_PORT": "abc"}, ("--help",),
                                  "CDLAB_PORT must be a port number (1 to 65535), not 'abc'"),
+    "a time scale that is no number": ({"CDLAB_TIME_SCALE": "abc"}, ("local", "up"),
+                                       "The local cloud cannot start: CDLAB_TIME_SCALE must be a "
+                                       "positive number, not 'abc'."),
+    "an invocation timeout of 0": ({"CDLAB_INVOCATION_TIMEOUT": "0"}, ("local", "up"),
+                                   "The local cloud cannot start: CDLAB_INVOCATION_TIMEOUT must be "
+                                   "a positive number, not '0'."),
 }  # fmt: skip
 
 

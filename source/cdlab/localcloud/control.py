@@ -280,6 +280,7 @@ def _asked(port: int | None) -> dict[str, Any]:
         if port is not None:
             config.port_number(str(port))
         scale, profile = config.time_scale(), latency.profile()
+        config.invocation_timeout()  # the instances' (a wrong one fails them all)
         limits = quotas.setting(quotas.parse(os.environ.get(quotas.VARIABLE, "")))
     except ValueError as e:
         raise CloudError(f"The local cloud cannot start: {e}.") from None
