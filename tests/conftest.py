@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import boto3
@@ -15,8 +16,10 @@ import pytest
 
 from cdlab.fm.model import FMModel, artifact_bytes
 from cdlab.localcloud import control
+from cdlab.localcloud.sagemaker.documents import CHANGING
 from cdlab.localcloud.sagemaker.images import fm_image_uri
 from cdlab.service_models import shared_loader
+from tests.polling import poll
 from tests.roles import make_execution_roles
 
 AWS_CLI = str(Path(sys.executable).parent / "aws")
@@ -178,7 +181,9 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     to each model's PrimaryContainer (``{"Environment": ...}``).
 
     What it made is deleted at the end of the session (a test may have deleted an endpoint
-    itself), endpoints first, so that their instances have stopped before the cloud does."""
+    itself), endpoints first, so that their instances have stopped before the cloud does; one a
+    test left being updated is deleted once the update ends (DeleteEndpoint refuses it before,
+    as AWS does)."""
     counter = iter(range(1_000_000))
     endpoints: list[str] = []
     configs: list[str] = []
@@ -240,6 +245,12 @@ def deploy(sm, upload_model, fm_image: str) -> Iterator[Callable[..., str]]:
     existing = {e["EndpointName"] for page in pages for e in page["Endpoints"]}
     live = [name for name in endpoints if name in existing]
     for name in live:
+        poll(
+            partial(sm.describe_endpoint, EndpointName=name),
+            until=lambda described: described["EndpointStatus"] not in CHANGING,
+            timeout=120,
+            what=f"endpoint {name} to end its operation before it is deleted",
+        )
         sm.delete_endpoint(EndpointName=name)
     for name in live:
         sm.get_waiter("endpoint_deleted").wait(EndpointName=name)

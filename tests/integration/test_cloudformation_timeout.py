@@ -1,6 +1,7 @@
 """CreateStack's TimeoutInMinutes, honoured in cloud time, on a local cloud that takes AWS's time
 (``CDLAB_LATENCY=aws``) at ``CDLAB_TIME_SCALE=60``: an endpoint's six minutes outlast a three-minute
-timeout, and the create fails as AWS fails it, while a create within its timeout completes."""
+timeout, and the create fails as AWS fails it (its rollback deleting the endpoint once it is out of
+Creating, as DeleteEndpoint refuses it before), while a create within its timeout completes."""
 
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def test_a_create_that_outlasts_its_timeout_is_cancelled_and_rolled_back(slow_cl
     assert described["TimeoutInMinutes"] == MINUTES
     assert described["StackStatusReason"] == f"{TIMED_OUT} Rollback requested by user."
     [endpoint] = endpoint_arns(cfn, stack)  # the endpoint was being created when time ran out
+    # deleted once out of Creating: DeleteEndpoint refuses it before (ROLLBACK_FAILED then)
     assert [e[1] for e in events if e[0] == "Endpoint"][-2:] == [
         "DELETE_IN_PROGRESS",
         "DELETE_COMPLETE",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import children_with_pids, small_model
+from tests.conftest import children_with_pids, instance_pids, small_model
 from tests.polling import poll
 
 ROW = np.eye(20, dtype=np.float32)[3]
@@ -59,6 +59,39 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
     code, message = error_of(sm.describe_endpoint, EndpointName=name)
     assert code == "ValidationException" and "Could not find endpoint" in message
+
+
+def test_deleting_an_endpoint_in_its_old_fleets_termination_wait_stops_that_fleet_too(
+    sm, deploy, cloud
+) -> None:
+    """A blue/green UpdateEndpoint puts the new fleet InService, then keeps the old one running
+    for TerminationWaitInSeconds. DeleteEndpoint then (the endpoint InService: AWS accepts it)
+    stops the old fleet as well as the new one: the old fleet used to run on, unrouted, until
+    the cloud stopped."""
+    name = deploy("oldfleet", ONE_VARIANT)
+    old = set(instance_pids(cloud.pid, name))
+    config = deploy.config("oldfleet", {"AllTraffic": (2, 1, 1)})
+    sm.update_endpoint(
+        EndpointName=name,
+        EndpointConfigName=config,
+        DeploymentConfig={
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+                "TerminationWaitInSeconds": 3600,
+            }
+        },
+    )
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config
+    assert old and old <= set(instance_pids(cloud.pid, name))  # waiting out its termination
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
+    poll(
+        lambda: instance_pids(cloud.pid, name),
+        until=lambda pids: not pids,
+        timeout=30,
+        what=f"every instance of {name} stopped",
+    )
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,12 @@ STACK_WAIT = clock.deployment(30 * clock.MINUTE)
 """Cloud seconds ``clean`` waits for a stack's update to end before it can delete the stack: an
 update of a deploy stack (cloudformation/endpoint.yml) whose blue/green bake is as long as its
 BakeTimeInSeconds allows, 30 minutes."""
+ENDPOINT_BUSY = "Cannot update in-progress endpoint"
+ENDPOINT_WAIT = STACK_WAIT
+"""Cloud seconds ``clean`` waits for an endpoint to leave Creating, Updating, SystemUpdating or
+RollingBack before it can delete it: the longest a notebook's endpoint is in progress is the
+deploy stack's update (``STACK_WAIT``); a new endpoint's start and a change of capacity take
+less."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ def clean(prefix: str) -> pd.DataFrame:
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
     rest = leftovers(prefix)
     endpoints = []
+    deadline = time.monotonic() + clock.real(ENDPOINT_WAIT)
     for item in rest:
         if item.kind == "scalable-target":
             autoscaling.deregister_scalable_target(
@@ -151,7 +159,7 @@ def clean(prefix: str) -> pd.DataFrame:
         elif item.kind == "alarm":
             cloudwatch.delete_alarms(AlarmNames=[item.name])
         elif item.kind == "endpoint":
-            sm.delete_endpoint(EndpointName=item.name)
+            _delete_endpoint(sm, item.name, deadline)
             endpoints.append(item.name)
     for endpoint in endpoints:
         sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
@@ -172,22 +180,60 @@ def _delete_stack(cfn: Any, stack: str, deadline: float) -> None:
     (https://github.com/aws-solutions-library-samples/guidance-for-clickstream-analytics-on-aws/issues/573,
     https://github.com/serverless/serverless/issues/6089), and so does the local cloud. Asked
     again at :func:`clock.polls` intervals, with a line each time the status changes."""
+    _delete_when_done(
+        f"stack {stack}",
+        lambda: cfn.delete_stack(StackName=stack),
+        DELETE_REFUSED,
+        lambda message: message.rsplit(" ", 1)[-1],
+        deadline,
+    )
+
+
+def _delete_endpoint(sm: Any, endpoint: str, deadline: float) -> None:
+    """Delete the endpoint, waiting until ``deadline`` (a ``time.monotonic()``) for it to leave
+    Creating, Updating, SystemUpdating or RollingBack first: AWS refuses DeleteEndpoint then, with
+    'ValidationException: Cannot update in-progress endpoint "<arn>".' (an endpoint
+    SystemUpdating "cannot be updated or deleted",
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html; one stuck
+    Creating cannot be deleted, https://github.com/aws/amazon-sagemaker-examples/issues/3432),
+    and so does the local cloud. Asked again at :func:`clock.polls` intervals, with a line each
+    time its status (DescribeEndpoint's: the refusal does not say it) changes."""
+    _delete_when_done(
+        f"endpoint {endpoint}",
+        lambda: sm.delete_endpoint(EndpointName=endpoint),
+        ENDPOINT_BUSY,
+        lambda _: sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"],
+        deadline,
+    )
+
+
+def _delete_when_done(
+    what: str,
+    delete: Callable[[], object],
+    refused: str,
+    status_of: Callable[[str], str],
+    deadline: float,
+) -> None:
+    """``delete`` until it is accepted, at :func:`clock.polls` intervals while its refusal's
+    message says ``refused`` (``what`` is in the middle of an operation; ``status_of`` the
+    message is its status), with a line each time the status changes; ``TimeoutError`` once
+    ``deadline`` (a ``time.monotonic()``) has passed."""
     intervals, seen = clock.polls(), None
     while True:
         try:
-            cfn.delete_stack(StackName=stack)
+            delete()
             return
         except ClientError as e:
             message = e.response["Error"]["Message"]
-            if DELETE_REFUSED not in message:
+            if refused not in message:
                 raise
-        status = message.rsplit(" ", 1)[-1]
+        status = status_of(message)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"stack {stack} is still {status}: {message}")
+            raise TimeoutError(f"{what} is still {status}: {message}")
         if status != seen:
             minutes = (deadline - time.monotonic()) * clock.scale() / clock.MINUTE
             print(
-                f"stack {stack} is {status}: waiting for its operation to end before deleting it "
+                f"{what} is {status}: waiting for its operation to end before deleting it "
                 f"(up to {minutes:.0f} more minutes)",
                 flush=True,
             )

@@ -19,7 +19,8 @@ from cdlab.localcloud.state.store import Store
 
 MODEL, CONFIG, ENDPOINT = "model", "endpoint-config", "endpoint"
 KIND_LABEL = {MODEL: "model", CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
-IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack")  # DeleteEndpoint refuses these
+IN_PROGRESS = (*CHANGING, "Deleting")
 STARTUP_TIMEOUT = "ContainerStartupHealthCheckTimeoutInSeconds"  # a variant's, in its snapshot
 
 Snapshot = list[dict[str, Any]]

@@ -18,6 +18,7 @@ from cdlab.localcloud.moto.state import MotoState
 from cdlab.localcloud.protocols.errors import ValidationException
 from cdlab.localcloud.sagemaker import datacapture, quotas, scaledvariants
 from cdlab.localcloud.sagemaker.documents import (
+    CHANGING,
     CONFIG,
     ENDPOINT,
     IN_PROGRESS,
@@ -215,18 +216,26 @@ class Endpoints:
 
     async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it
-        may not deregister refuses the deletion before anything changes. The endpoint is saved
-        Deleting before any target is deregistered: a crash in between leaves it Deleting, and
-        the restart's deletion deregisters what is left (:meth:`_deregister_left`); the other
-        way round, it came back InService without its targets. Its step under way is cancelled
-        in the same go as that save, with no await between (:meth:`Lifecycle.begin_delete`): a
-        step finishing during the deregistration would save it InService over Deleting, and a
-        crash then brought it back without the targets already deregistered. From that save on
-        the endpoint stays Deleting until its deletion forgets it."""
+        may not deregister refuses the deletion before anything changes. Then, as on AWS, an
+        endpoint Creating, Updating, SystemUpdating or RollingBack is refused
+        (:func:`_refuse_changing`), nothing changed; one already Deleting is left to the
+        deletion under way. The endpoint is saved Deleting before any target is deregistered: a
+        crash in between leaves it Deleting, and the restart's deletion deregisters what is left
+        (:meth:`_deregister_left`); the other way round, it came back InService without its
+        targets. The status is read, checked and saved with no await between, so a step started
+        meanwhile (an autoscaler's resize) either came first and the deletion is refused, or
+        comes after and is refused itself. A step still under way (the tail of one that has put
+        the endpoint InService: its old instances draining) is cancelled in the same go as that
+        save (:meth:`Lifecycle.begin_delete`), so no step saves the endpoint over Deleting, and
+        the deletion stops the instances it left. From that save on the endpoint stays Deleting
+        until its deletion forgets it."""
         name = self.docs.get(ctx, ENDPOINT, p["EndpointName"])["EndpointName"]
         targets = await scaledvariants.variant_targets(self.moto, name)
         await scaledvariants.refuse_denied(ctx, targets, self.lifecycle.roles)
         doc = self.docs.get(ctx, ENDPOINT, name)  # as it is now
+        if doc["EndpointStatus"] == "Deleting":
+            return {}  # a second DeleteEndpoint: the deletion under way goes on
+        _refuse_changing(doc)
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
         cancelled = self.lifecycle.begin_delete(name)
         try:
@@ -242,6 +251,18 @@ class Endpoints:
         outlives its endpoint."""
         targets = await scaledvariants.variant_targets(self.moto, name)
         await scaledvariants.deregister(self.moto, self.journal, targets)
+
+
+def _refuse_changing(doc: dict[str, Any]) -> None:
+    """DeleteEndpoint refuses an endpoint in a transitional status other than Deleting, in
+    SageMaker's words: ``ValidationException: Cannot update in-progress endpoint "<arn>".``
+    (the message public code quotes for DeleteEndpoint, e.g. the SageMaker operator for
+    Kubernetes, aws/amazon-sagemaker-operator-for-k8s, controllers/sdkutil/clientwrapper; an
+    endpoint SystemUpdating "cannot be updated or deleted or re-scaled until it has
+    completed", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html).
+    The caller waits for it to leave that status, then deletes it."""
+    if doc["EndpointStatus"] in CHANGING:
+        raise ValidationException(f'Cannot update in-progress endpoint "{doc["EndpointArn"]}".')
 
 
 def _refuse_new_instance_type(doc: dict[str, Any], snapshot: Snapshot, scaled: set[str]) -> None:

@@ -295,5 +295,9 @@ class InstanceLauncher:
                 await instance.exited.wait()
         shutil.rmtree(instance.directory, ignore_errors=True)
 
+    def instances_of(self, endpoint: str) -> list[Instance]:
+        """The endpoint's running instances, whichever fleet (or none) they are in."""
+        return [i for i in self.running if i.endpoint.lower() == endpoint.lower()]
+
     async def stop_all(self) -> None:
         await self.stop(list(self.running), drain_seconds=0)

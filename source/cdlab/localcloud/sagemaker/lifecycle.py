@@ -268,9 +268,12 @@ class Lifecycle:
 
     def begin_delete(self, name: str) -> asyncio.Task[None] | None:
         """Called as the endpoint is saved Deleting, before anything awaits: stop routing to it
-        and cancel its step under way (a create, a resize, an update), so that no step saves it
-        again (a cancelled step saves nothing): none puts a Deleting endpoint back InService.
-        Returns the cancelled step, for :meth:`delete`."""
+        and cancel its step under way, so that no step saves it again (a cancelled step saves
+        nothing): none puts a Deleting endpoint back InService. DeleteEndpoint refuses an
+        endpoint Creating, Updating, SystemUpdating or RollingBack, so the step is one that has
+        put it InService and is retiring old instances (a resize's drain, an update's
+        termination wait); no step starts once it is Deleting. Returns the cancelled step, for
+        :meth:`delete`."""
         self.router.drop_route(name)
         previous = self.tasks.pop(name.lower(), None)
         if previous is not None:
@@ -284,15 +287,19 @@ class Lifecycle:
 
     async def _delete(self, name: str, previous: asyncio.Task[None] | None) -> None:
         """The deletion of an endpoint saved Deleting, by DeleteEndpoint or before a restart.
-        ``on_delete`` (the variants' scalable targets, :class:`Endpoints`) is done before the
-        endpoint is forgotten, so a crash before leaves it Deleting, and the restart's deletion
-        does it; one that fails leaves it Deleting too (``_settled`` logs why)."""
+        Every instance of the endpoint is stopped: its fleet in service, and those the cancelled
+        step was retiring (an update's old fleet, a resize's removed instances), which are in no
+        fleet any more. ``on_delete`` (the variants' scalable targets, :class:`Endpoints`) is
+        done before the endpoint is forgotten, so a crash before leaves it Deleting, and the
+        restart's deletion does it; one that fails leaves it Deleting too (``_settled`` logs
+        why)."""
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
         await latency.pause(latency.current().endpoint_deleting)
-        fleet = self.in_service.pop(name.lower(), {})
-        await self.stop(all_instances(fleet), drain_seconds=DELETE_DRAIN_SECONDS)
+        fleet = all_instances(self.in_service.pop(name.lower(), {}))
+        retiring = [i for i in self.launcher.instances_of(name) if i not in fleet]
+        await self.stop(fleet + retiring, drain_seconds=DELETE_DRAIN_SECONDS)
         if self.on_delete is not None:
             await self.on_delete(name)
         self.docs.store.delete(ENDPOINT, name)

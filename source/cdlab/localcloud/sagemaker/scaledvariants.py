@@ -15,10 +15,12 @@ so a restart does not bring them back. A caller IAM enforcement does not allow
 with ``AccessDeniedException`` in IAM's usual words (the guide says the permission is needed, not
 how SageMaker words its refusal).
 
-The refusal is decided before anything changes; the endpoint is then saved Deleting before any
-target is deregistered, its lifecycle step under way cancelled in the same go (no await between:
-a step left running could finish during the deregistration and save it InService over
-Deleting), and its deletion deregisters what is left before it forgets the endpoint
+The refusal is decided before anything changes, and before DeleteEndpoint's refusal of an
+endpoint in progress (Creating, Updating, SystemUpdating, RollingBack): authorization comes
+first. The endpoint is then saved Deleting before any target is deregistered, its lifecycle step
+under way cancelled in the same go (no await between: a step left running could save it again
+during the deregistration), and its deletion deregisters what is left before it forgets the
+endpoint
 (:meth:`Endpoints.delete_endpoint`). So once saved Deleting the endpoint stays Deleting until it
 is forgotten, and a crash at any point leaves either the endpoint as it was, targets and all, or
 an endpoint Deleting, which the restart deletes, its targets with it: never an endpoint back

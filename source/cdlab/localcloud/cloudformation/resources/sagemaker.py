@@ -24,7 +24,7 @@ from cdlab.localcloud.cloudformation.resources.base import (
 from cdlab.localcloud.context import RequestContext
 from cdlab.localcloud.protocols.errors import AWSError
 from cdlab.localcloud.sagemaker.controlplane import SageMaker
-from cdlab.localcloud.sagemaker.documents import IN_PROGRESS, arn
+from cdlab.localcloud.sagemaker.documents import CHANGING, IN_PROGRESS, arn
 
 POLL_SECONDS = 0.05  # an in-process look, as the endpoint lifecycle's own polls (PING_INTERVAL)
 
@@ -74,12 +74,8 @@ class _SageMakerNamed(Handler):
     async def delete(self, ctx: Context, current: Resource) -> None:
         assert self.name_property is not None
         _, delete = self.operations(ctx.sagemaker)
-        try:
-            deleted = delete(
-                ctx.request, {self.name_property: current.attributes[self.name_property]}
-            )
-            if inspect.isawaitable(deleted):  # DeleteEndpoint deregisters its variants first
-                await deleted
+        try:  # a model or an endpoint config (an Endpoint waits for its endpoint first)
+            delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
         except AWSError as e:
             if "Could not find" not in e.message:
                 raise handler_failure(e) from None
@@ -209,15 +205,34 @@ class Endpoint(_SageMakerNamed):
         return current
 
     async def delete(self, ctx: Context, current: Resource) -> None:
-        await super().delete(ctx, current)
+        """Delete the endpoint once it has left Creating, Updating, SystemUpdating or
+        RollingBack, then wait until it is gone. DeleteEndpoint refuses it in those statuses
+        (``Cannot update in-progress endpoint``), so a stack rolled back or deleted while its
+        endpoint is still being created (the stack's timeout, the local cloud restarted during
+        the create) or changed (an autoscaler's resize) waits for it rather than fail, as a
+        client of SageMaker must; a refusal because a change started between the look and the
+        call waits again. One already gone counts as deleted. AWS's own handler for this type
+        is not public: the wait is the kit's reading of what it has to do."""
+        endpoints = ctx.sagemaker.endpoints
+        request = {"EndpointName": current.attributes["EndpointName"]}
         try:
             while True:
-                ctx.sagemaker.endpoints.describe_endpoint(
-                    ctx.request, {"EndpointName": current.attributes["EndpointName"]}
-                )
+                if endpoints.describe_endpoint(ctx.request, request)["EndpointStatus"] in CHANGING:
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                try:
+                    await endpoints.delete_endpoint(ctx.request, request)
+                    break
+                except AWSError:
+                    status = endpoints.describe_endpoint(ctx.request, request)["EndpointStatus"]
+                    if status not in CHANGING:
+                        raise
+            while True:
+                endpoints.describe_endpoint(ctx.request, request)
                 await asyncio.sleep(POLL_SECONDS)
-        except AWSError:
-            return
+        except AWSError as e:
+            if "Could not find" not in e.message:
+                raise handler_failure(e) from None
 
     @staticmethod
     async def _settled(ctx: Context, name: str) -> dict[str, Any]:
