@@ -95,7 +95,7 @@ class Training:
         its training job usage quota (spot training job usage, for a managed spot job)."""
         use = quotas.training_use(p)
         in_use = quotas.training_in_use(self.records.all(), use)
-        self.limits.check(use, in_use, quotas.training_instances(p["ResourceConfig"]))
+        self.limits.check(use, in_use, quotas.training_instances(p.get("ResourceConfig") or {}))
 
     def _absent(self, ctx: RequestContext, name: str) -> None:
         if self.records.find(name) is not None:
