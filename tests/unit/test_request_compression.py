@@ -62,7 +62,8 @@ def test_members_back_to_back_are_one_body() -> None:
         (gzip.compress(PLAIN) + b"junk", "not valid gzip"),  # a member that is not gzip
         (b"", "is empty"),
     ],
-)
+    ids=["plain", "cut short", "within the header", "junk after", "empty"],  # gzip's bytes hold
+)  # the time they were made: as ids, they would differ between pytest-xdist's workers
 def test_a_body_that_is_not_gzip_is_the_callers_error(body: bytes, problem: str) -> None:
     with pytest.raises(SerializationException, match=problem) as json_error:
         compression.gunzip(body, 10**6, "json")
