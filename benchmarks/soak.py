@@ -204,11 +204,8 @@ def main() -> None:
                 worker.join()
         elapsed = time.monotonic() - started
         rss_end = rss_kib(cloud.pid)
-        sm = boto3.client("sagemaker")
-        for endpoint in sm.list_endpoints(MaxResults=100)["Endpoints"]:
-            sm.delete_endpoint(EndpointName=endpoint["EndpointName"])
     finally:
-        control.down(home)
+        control.down(home)  # stops every endpoint's instances with it (the state is deleted)
         shutil.rmtree(home, ignore_errors=True)
 
     numbers = counts.numbers
