@@ -3,17 +3,22 @@ takes AWS's time (``CDLAB_LATENCY=aws`` at ``CDLAB_TIME_SCALE=60``, so each stat
 seconds): Creating, Updating (UpdateEndpoint, UpdateEndpointWeightsAndCapacities) and
 SystemUpdating (after a restart), each with ``ValidationException: Cannot update in-progress
 endpoint "<arn>".``; nothing changes, the endpoint goes on to InService and is deleted then. The
-notebooks' ``clean`` waits an endpoint out of Creating, then deletes it. (RollingBack does not
-last long enough here to reach it on purpose: the unit tests of DeleteEndpoint cover it.)"""
+notebooks' ``clean`` waits an endpoint out of Creating, then deletes it; one that ends its
+operation (or is deleted) between the refusal and ``clean``'s look at its status is deleted at
+once (or counts as deleted). (RollingBack does not last long enough here to reach it on purpose:
+the unit tests of DeleteEndpoint cover it.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cdlab import notebook
+from cdlab.notebook.cleanup import _delete_endpoint
 from tests.conftest import small_model
 from tests.integration.scaled import FEATURES, ScaledCloud, scaled_cloud
 from tests.polling import poll
@@ -120,3 +125,41 @@ def test_clean_waits_for_an_endpoint_creating_then_deletes_it(
     assert ["endpoint", "cleaned-endpoint"] in cleaned.values.tolist()
     assert "endpoint cleaned-endpoint is Creating: waiting" in capsys.readouterr().out
     assert notebook.leftovers("cleaned") == []
+
+
+class LateLook:
+    """A SageMaker client whose first DescribeEndpoint is asked only once ``meanwhile`` has run:
+    what happens to the endpoint between DeleteEndpoint's refusal and ``clean``'s look at its
+    status."""
+
+    def __init__(self, sm: Any, meanwhile: Callable[[], object]) -> None:
+        self.sm, self.meanwhile = sm, meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sm, name)
+
+    def describe_endpoint(self, **kwargs: Any) -> Any:
+        meanwhile, self.meanwhile = self.meanwhile, lambda: None
+        meanwhile()
+        return self.sm.describe_endpoint(**kwargs)
+
+
+@pytest.mark.parametrize("meanwhile", ["in service", "deleted"])
+def test_clean_deletes_an_endpoint_that_ended_its_operation_after_the_refusal(
+    slow_cloud: ScaledCloud, capsys: pytest.CaptureFixture[str], meanwhile: str
+) -> None:
+    """DeleteEndpoint refused while the endpoint is Creating, which is InService (or deleted by
+    someone else) by the time ``clean`` asks its status: it is deleted again at once, with no
+    line saying it waits (it waited for nothing); one gone counts as deleted, no error."""
+    name = f"Late-{meanwhile.replace(' ', '-')}"
+    sm = slow_cloud.client("sagemaker")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=slow_cloud.config(name, MODEL, 1))
+
+    def ended() -> None:
+        assert slow_cloud.wait(name)["EndpointStatus"] == "InService"
+        if meanwhile == "deleted":
+            deleted(slow_cloud, name)
+
+    _delete_endpoint(LateLook(sm, ended), name, time.monotonic() + 60)
+    assert capsys.readouterr().out == ""
+    poll(lambda: gone(slow_cloud, name), timeout=30, what=f"endpoint {name} gone")

@@ -427,18 +427,80 @@ def test_delete_endpoint_refuses_an_endpoint_in_progress_and_writes_nothing(
 
 
 def test_a_second_delete_endpoint_leaves_the_deletion_under_way_alone(tmp_path: Path) -> None:
-    """An endpoint already Deleting: accepted (AWS's answer is not documented; the kit keeps
-    accepting it), nothing written, and the deletion under way is not cancelled and started
-    again (a deletion cut while it stopped the instances left them running)."""
+    """An endpoint already Deleting, its deletion under way: accepted (AWS's answer is not
+    documented; the kit keeps accepting it), nothing written, and the deletion under way is not
+    cancelled and started again (a deletion cut while it stopped the instances left them
+    running); it goes on to delete the endpoint and its targets, once."""
     cloud = Cloud.start(tmp_path)
     try:
         asyncio.run(scale(cloud))
-        in_status(cloud, "Deleting")
-        cloud.store.crash_at = 0
-        assert asyncio.run(delete_endpoint(cloud)) == {}
-        assert cloud.held() == ("Deleting", KEPT) and cloud.lifecycle.tasks == {}
+        deregistered = asyncio.run(_delete_twice_while_under_way(cloud))
+        assert deregistered == [NAME] and cloud.held() == (None, {})
     finally:
         cloud.stop()
+
+
+async def _delete_twice_while_under_way(cloud: Cloud) -> list[str]:
+    """DeleteEndpoint, then another while the deletion's last step (the targets) waits; the
+    endpoints that step was run for."""
+    gate, ran = asyncio.Event(), []
+    deregister_left = cloud.lifecycle.on_delete
+    assert deregister_left is not None
+
+    async def held_until_open(name: str) -> None:
+        await gate.wait()
+        ran.append(name)
+        await deregister_left(name)
+
+    cloud.lifecycle.on_delete = held_until_open
+    await delete_endpoint(cloud)
+    under_way = cloud.lifecycle.task(NAME)
+    cloud.store.statuses = []
+    assert await delete_endpoint(cloud) == {}
+    assert cloud.lifecycle.task(NAME) is under_way and cloud.store.statuses == []
+    gate.set()
+    await cloud.settled()
+    return ran
+
+
+def test_a_second_delete_endpoint_deletes_an_endpoint_whose_deletion_failed(
+    tmp_path: Path,
+) -> None:
+    """The deletion fails (its last step, after DeleteEndpoint deregistered the targets, raising
+    once): the endpoint stays Deleting with nothing under way, as a failed deletion leaves it. A
+    second DeleteEndpoint starts the deletion again, and the endpoint is gone, its instances
+    stopped."""
+    cloud = Cloud.start(tmp_path)
+    try:
+        asyncio.run(scale(cloud))
+        asyncio.run(_delete_failing_once(cloud))
+        assert cloud.held() == ("Deleting", {}) and cloud.lifecycle.tasks == {}
+        assert asyncio.run(_delete_settled(cloud)) == {}
+        assert cloud.held() == (None, {}) and cloud.lifecycle.launcher.running == set()
+    finally:
+        cloud.stop()
+
+
+async def _delete_failing_once(cloud: Cloud) -> None:
+    """DeleteEndpoint, its deletion's last step raising the first time it runs."""
+    deregister_left = cloud.lifecycle.on_delete
+    assert deregister_left is not None
+    failed: list[str] = []
+
+    async def failing_once(name: str) -> None:
+        if not failed:
+            failed.append(name)
+            raise RuntimeError("the targets could not be read")
+        await deregister_left(name)
+
+    cloud.lifecycle.on_delete = failing_once
+    await _delete_settled(cloud)
+
+
+async def _delete_settled(cloud: Cloud) -> dict[str, Any]:
+    answer = await delete_endpoint(cloud)
+    await cloud.settled()
+    return answer
 
 
 def in_status(cloud: Cloud, status: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,9 @@ STACK_WAIT = clock.deployment(30 * clock.MINUTE)
 update of a deploy stack (cloudformation/endpoint.yml) whose blue/green bake is as long as its
 BakeTimeInSeconds allows, 30 minutes."""
 ENDPOINT_BUSY = "Cannot update in-progress endpoint"
+ENDPOINT_CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+"""The statuses DeleteEndpoint refuses an endpoint in (``ENDPOINT_BUSY``)."""
+ENDPOINT_GONE = "Could not find endpoint"
 ENDPOINT_WAIT = STACK_WAIT
 """Cloud seconds ``clean`` waits for an endpoint to leave Creating, Updating, SystemUpdating or
 RollingBack before it can delete it: the longest a notebook's endpoint is in progress is the
@@ -197,13 +200,24 @@ def _delete_endpoint(sm: Any, endpoint: str, deadline: float) -> None:
     https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html; one stuck
     Creating cannot be deleted, https://github.com/aws/amazon-sagemaker-examples/issues/3432),
     and so does the local cloud. Asked again at :func:`clock.polls` intervals, with a line each
-    time its status (DescribeEndpoint's: the refusal does not say it) changes."""
+    time its status (DescribeEndpoint's: the refusal does not say it) changes; at once if the
+    endpoint has left those statuses since the refusal. One gone by then counts as deleted."""
+
+    def status(_: str) -> str | None:
+        try:
+            return sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+        except ClientError as e:
+            if ENDPOINT_GONE in e.response["Error"]["Message"]:
+                return None
+            raise
+
     _delete_when_done(
         f"endpoint {endpoint}",
         lambda: sm.delete_endpoint(EndpointName=endpoint),
         ENDPOINT_BUSY,
-        lambda _: sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"],
+        status,
         deadline,
+        busy=ENDPOINT_CHANGING,
     )
 
 
@@ -211,13 +225,16 @@ def _delete_when_done(
     what: str,
     delete: Callable[[], object],
     refused: str,
-    status_of: Callable[[str], str],
+    status_of: Callable[[str], str | None],
     deadline: float,
+    busy: Collection[str] | None = None,
 ) -> None:
     """``delete`` until it is accepted, at :func:`clock.polls` intervals while its refusal's
     message says ``refused`` (``what`` is in the middle of an operation; ``status_of`` the
-    message is its status), with a line each time the status changes; ``TimeoutError`` once
-    ``deadline`` (a ``time.monotonic()``) has passed."""
+    message is its status, None once ``what`` is gone, which ends it), with a line each time the
+    status changes; ``TimeoutError`` once ``deadline`` (a ``time.monotonic()``) has passed. A
+    status not in ``busy`` (None: any status is) is asked again at once: the operation ended
+    between the refusal and the look."""
     intervals, seen = clock.polls(), None
     while True:
         try:
@@ -228,8 +245,12 @@ def _delete_when_done(
             if refused not in message:
                 raise
         status = status_of(message)
+        if status is None:
+            return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} is still {status}: {message}")
+        if busy is not None and status not in busy:
+            continue
         if status != seen:
             minutes = (deadline - time.monotonic()) * clock.scale() / clock.MINUTE
             print(

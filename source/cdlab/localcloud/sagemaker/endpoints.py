@@ -215,26 +215,28 @@ class Endpoints:
         return {"EndpointArn": doc["EndpointArn"]}
 
     async def delete_endpoint(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it
-        may not deregister refuses the deletion before anything changes. Then, as on AWS, an
-        endpoint Creating, Updating, SystemUpdating or RollingBack is refused
-        (:func:`_refuse_changing`), nothing changed; one already Deleting is left to the
-        deletion under way. The endpoint is saved Deleting before any target is deregistered: a
-        crash in between leaves it Deleting, and the restart's deletion deregisters what is left
-        (:meth:`_deregister_left`); the other way round, it came back InService without its
-        targets. The status is read, checked and saved with no await between, so a step started
-        meanwhile (an autoscaler's resize) either came first and the deletion is refused, or
-        comes after and is refused itself. A step still under way (the tail of one that has put
-        the endpoint InService: its old instances draining) is cancelled in the same go as that
-        save (:meth:`Lifecycle.begin_delete`), so no step saves the endpoint over Deleting, and
-        the deletion stops the instances it left. From that save on the endpoint stays Deleting
-        until its deletion forgets it."""
+        """DeleteEndpoint; the variants' scalable targets are deregistered as the caller. One it may
+        not deregister refuses the deletion before anything changes. Then, as on AWS, an endpoint
+        Creating, Updating, SystemUpdating or RollingBack is refused (:func:`_refuse_changing`),
+        nothing changed; one already Deleting is left to the deletion under way, or, when its
+        deletion failed (nothing under way), deleted again. The endpoint is saved Deleting before
+        any target is deregistered: a crash in between leaves it Deleting, and the restart's
+        deletion deregisters what is left (:meth:`_deregister_left`); the other way round, it came
+        back InService without its targets. The status is read, checked and saved with no await
+        between, so a step started meanwhile (an autoscaler's resize) either came first and the
+        deletion is refused, or comes after and is refused itself. A step still under way (the tail
+        of one that has put the endpoint InService: its old instances draining) is cancelled in the
+        same go as that save (:meth:`Lifecycle.begin_delete`), so no step saves the endpoint over
+        Deleting, and the deletion stops the instances it left. From that save on the endpoint stays
+        Deleting until its deletion forgets it."""
         name = self.docs.get(ctx, ENDPOINT, p["EndpointName"])["EndpointName"]
         targets = await scaledvariants.variant_targets(self.moto, name)
         await scaledvariants.refuse_denied(ctx, targets, self.lifecycle.roles)
         doc = self.docs.get(ctx, ENDPOINT, name)  # as it is now
-        if doc["EndpointStatus"] == "Deleting":
-            return {}  # a second DeleteEndpoint: the deletion under way goes on
+        if doc["EndpointStatus"] == "Deleting":  # a second DeleteEndpoint
+            if not self.lifecycle.in_hand(name):  # the deletion failed: start it again
+                self.lifecycle.delete(name, None)
+            return {}
         _refuse_changing(doc)
         self.docs.save_endpoint(doc, EndpointStatus="Deleting")
         cancelled = self.lifecycle.begin_delete(name)

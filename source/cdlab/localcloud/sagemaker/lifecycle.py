@@ -63,6 +63,7 @@ class Lifecycle:
         self.in_service: dict[str, Fleet] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.replacing: set[asyncio.Task[Any]] = set()  # replacements waiting to try again
+        self.deleting: set[str] = set()  # deletions in hand: begin_delete to _delete's end
         self.on_delete: Callable[[str], Awaitable[None]] | None = None  # see _delete
         launcher.on_unexpected_exit = self._replace_instance
 
@@ -274,6 +275,7 @@ class Lifecycle:
         put it InService and is retiring old instances (a resize's drain, an update's
         termination wait); no step starts once it is Deleting. Returns the cancelled step, for
         :meth:`delete`."""
+        self.deleting.add(name.lower())
         self.router.drop_route(name)
         previous = self.tasks.pop(name.lower(), None)
         if previous is not None:
@@ -282,8 +284,17 @@ class Lifecycle:
 
     def delete(self, name: str, cancelled: asyncio.Task[None] | None) -> None:
         """Once its step under way is ``cancelled`` (:meth:`begin_delete`), stop the endpoint's
-        instances and forget it."""
+        instances and forget it. Until that step ends the deletion is :meth:`in_hand`."""
+        key = name.lower()
+        self.deleting.add(key)
         self.spawn(name, self._delete(name, cancelled))
+        self.tasks[key].add_done_callback(lambda _: self.deleting.discard(key))
+
+    def in_hand(self, name: str) -> bool:
+        """Whether a deletion of the endpoint is under way: begun by DeleteEndpoint (which may
+        still be deregistering the targets) or running; not once it has failed, which leaves the
+        endpoint Deleting with no step (a second DeleteEndpoint starts it again)."""
+        return name.lower() in self.deleting
 
     async def _delete(self, name: str, previous: asyncio.Task[None] | None) -> None:
         """The deletion of an endpoint saved Deleting, by DeleteEndpoint or before a restart.
@@ -292,7 +303,8 @@ class Lifecycle:
         fleet any more. ``on_delete`` (the variants' scalable targets, :class:`Endpoints`) is
         done before the endpoint is forgotten, so a crash before leaves it Deleting, and the
         restart's deletion does it; one that fails leaves it Deleting too (``_settled`` logs
-        why)."""
+        why, and ``_settle`` leaves a Deleting endpoint alone), with no deletion :meth:`in_hand`:
+        a second DeleteEndpoint, or a restart, starts it again."""
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous

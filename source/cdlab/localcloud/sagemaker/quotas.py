@@ -17,7 +17,12 @@ the new one it provisions ("Deploys the EndpointConfig specified in the request 
 instances ... then deletes the old instances",
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html); a Deleting
 endpoint's until it is gone. Once an update has switched to its new fleet, the old one's draining
-(TerminationWaitInSeconds) is not counted: AWS does not say whether it is. What a call asks for
+(TerminationWaitInSeconds) is not counted: AWS does not say whether it is. Unconfirmed either
+way: the wait is "after the completion of an endpoint deployment", yet a deployment's
+MaximumExecutionTimeoutInSeconds "should be larger than the total waiting time specified in
+TerminationWaitInSeconds and WaitIntervalInSeconds"
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html), which
+suggests the wait is part of the deployment and the old fleet may still count. What a call asks for
 (its *request delta*) is the whole new fleet for CreateEndpoint and UpdateEndpoint, and the
 instances added for UpdateEndpointWeightsAndCapacities (a scale-in asks for none, so is never
 refused); a training job asks for its InstanceCount, against the training jobs in progress.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from cdlab.localcloud import latency
 from cdlab.localcloud.cloudformation.resources.base import (
     Context,
     Handler,
@@ -27,6 +29,13 @@ from cdlab.localcloud.sagemaker.controlplane import SageMaker
 from cdlab.localcloud.sagemaker.documents import CHANGING, IN_PROGRESS, arn
 
 POLL_SECONDS = 0.05  # an in-process look, as the endpoint lifecycle's own polls (PING_INTERVAL)
+DELETED_WAIT = 30 * 60
+"""Cloud seconds an Endpoint's deletion waits for the endpoint to be gone once DeleteEndpoint has
+accepted it: as long as the ``endpoint_deleted`` waiter (60 checks 30 s apart,
+https://docs.aws.amazon.com/cli/latest/reference/sagemaker/wait/endpoint-deleted.html). An
+endpoint still Deleting then (its deletion failed) fails the resource, and the stack's deletion
+with it, rather than hold the stack DELETE_IN_PROGRESS for good; deleting the stack again calls
+DeleteEndpoint again, which starts a failed deletion again."""
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -75,7 +84,11 @@ class _SageMakerNamed(Handler):
         assert self.name_property is not None
         _, delete = self.operations(ctx.sagemaker)
         try:  # a model or an endpoint config (an Endpoint waits for its endpoint first)
-            delete(ctx.request, {self.name_property: current.attributes[self.name_property]})
+            deleted = delete(
+                ctx.request, {self.name_property: current.attributes[self.name_property]}
+            )
+            if inspect.isawaitable(deleted):  # as in create: an operation may be a coroutine
+                await deleted
         except AWSError as e:
             if "Could not find" not in e.message:
                 raise handler_failure(e) from None
@@ -211,8 +224,9 @@ class Endpoint(_SageMakerNamed):
         endpoint is still being created (the stack's timeout, the local cloud restarted during
         the create) or changed (an autoscaler's resize) waits for it rather than fail, as a
         client of SageMaker must; a refusal because a change started between the look and the
-        call waits again. One already gone counts as deleted. AWS's own handler for this type
-        is not public: the wait is the kit's reading of what it has to do."""
+        call waits again. One already gone counts as deleted; one still there
+        ``DELETED_WAIT`` after DeleteEndpoint fails the resource. AWS's own handler for this
+        type is not public: the waits are the kit's reading of what it has to do."""
         endpoints = ctx.sagemaker.endpoints
         request = {"EndpointName": current.attributes["EndpointName"]}
         try:
@@ -227,8 +241,16 @@ class Endpoint(_SageMakerNamed):
                     status = endpoints.describe_endpoint(ctx.request, request)["EndpointStatus"]
                     if status not in CHANGING:
                         raise
+            deadline = time.monotonic() + latency.real_seconds(DELETED_WAIT)
             while True:
-                endpoints.describe_endpoint(ctx.request, request)
+                status = endpoints.describe_endpoint(ctx.request, request)["EndpointStatus"]
+                if time.monotonic() > deadline:
+                    raise ResourceFailed(
+                        f'Resource handler returned message: "Endpoint {request["EndpointName"]} '
+                        f"is still {status} {DELETED_WAIT // 60} minutes after DeleteEndpoint; "
+                        'delete the stack again to ask for its deletion again" '
+                        "(HandlerErrorCode: NotStabilized)"
+                    )
                 await asyncio.sleep(POLL_SECONDS)
         except AWSError as e:
             if "Could not find" not in e.message:
