@@ -109,8 +109,8 @@ def _refused(home: Path, key_id: str, error: ClientError) -> str:
 
 def _local_logs(args: argparse.Namespace) -> int:
     path = control.log_file(args.home)
-    there = path.exists()
-    if not there:
+    log = logfollow.open_log(path)  # one handle: its last lines, then those written since
+    if log is None:
         waits = "; waiting for it (Ctrl-C stops)" if args.follow else ""
         print(
             f"cdlab: no log yet in {path}: the local cloud writes it from its start "
@@ -119,11 +119,15 @@ def _local_logs(args: argparse.Namespace) -> int:
         )
         if not args.follow:
             return 1
-    elif args.lines:
-        print(control.tail(args.home, args.lines))
+    else:
+        shown = logfollow.last_lines(log, args.lines)
+        if not args.follow:
+            log.close()
+            shown += "" if shown.endswith("\n") or not shown else "\n"
+        print(shown, end="", flush=True)
     if args.follow:
         with contextlib.suppress(KeyboardInterrupt):
-            logfollow.follow(path, from_end=there)
+            logfollow.follow(path, log)
     return 0
 
 
