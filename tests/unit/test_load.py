@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
+from botocore.config import Config
 
 from cdlab import load
 
@@ -53,3 +55,17 @@ def test_the_summary_counts_every_request() -> None:
 def test_the_summary_of_a_load_nothing_answered_has_no_latency() -> None:
     report = load.Report(sent=10, lost=10, seconds=1.0)
     assert report.summary().endswith("(errors: none; lost: 10); no answer to time")
+
+
+def test_a_cloud_that_takes_the_connection_but_does_not_answer_is_a_load_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exit 2 from `cdlab load`, as for a cloud that refuses the connection, not a botocore
+    ReadTimeoutError (exit 1)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    quick = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1})
+    with socket.create_server(("127.0.0.1", 0)) as server:  # listens; never accepts, answers
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(load.LoadError, match="did not answer DescribeEndpoint"):
+            load.check_endpoint("e", url, quick)
