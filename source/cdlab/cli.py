@@ -203,9 +203,7 @@ def _load(args: argparse.Namespace) -> int:
 
     rates = args.steps or [args.rate]
     try:
-        load.invocation_url(args.endpoint)
-        load.check(rates, args.duration)
-        load.check_endpoint(args.endpoint)
+        load.preflight(args.endpoint, rates, args.duration)
     except load.LoadError as e:
         print(f"cdlab load: {e}", file=sys.stderr)
         return 2
@@ -224,6 +222,7 @@ def _load(args: argparse.Namespace) -> int:
             bodies=load.sample_bodies(args.feature_dim),
             progress=load.tty_progress(),
             stop=stop,
+            checked=True,  # by the preflight above
         )
     if sys.stderr.isatty():
         print(file=sys.stderr)

@@ -208,6 +208,23 @@ def check_endpoint(
             raise LoadError(f"{error['Code']}: {error.get('Message', '')}") from None
 
 
+def preflight(
+    endpoint: str,
+    rates: Sequence[float],
+    duration: float,
+    endpoint_url: str | None = None,
+    *,
+    ask_cloud: bool = True,
+) -> str:
+    """The invocation URL of a load :func:`run` may send, or a LoadError saying why it may
+    not: no local endpoint URL, out of bounds, and (``ask_cloud``) :func:`check_endpoint`."""
+    url = invocation_url(endpoint, endpoint_url)
+    check(rates, duration)
+    if ask_cloud:
+        check_endpoint(endpoint, endpoint_url)
+    return url
+
+
 def check(rates: Sequence[float], duration: float) -> None:
     """Refuse (LoadError) rates or a duration out of bounds; :func:`run` checks the same."""
     if not rates or any(not 0 < r <= MAX_RATE for r in rates):
@@ -345,14 +362,14 @@ def run(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     endpoint_url: str | None = None,
+    checked: bool = False,
 ) -> Report:
     """Send ``rate`` requests per second for ``duration`` seconds (or each of ``steps`` for an
-    equal share of ``duration``) and report; ``stop`` ends it early. Safe in a notebook: with an
-    event loop already running it runs in a thread of its own."""
+    equal share of ``duration``) and report; ``stop`` ends it early. ``checked``: the caller's
+    :func:`preflight` asked the cloud already (it is not asked again). Safe in a notebook: with
+    an event loop already running it runs in a thread of its own."""
     rates = list(steps) if steps else [rate]
-    check(rates, duration)
-    url = invocation_url(endpoint, endpoint_url)
-    check_endpoint(endpoint, endpoint_url)
+    url = preflight(endpoint, rates, duration, endpoint_url, ask_cloud=not checked)
     load = _load(
         url,
         rates,
