@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from cdlab import logfollow
 
@@ -12,11 +13,16 @@ def _append(path: Path, text: str) -> None:
         f.write(text)
 
 
-def test_lines_written_between_the_last_lines_and_the_following_are_shown(tmp_path: Path) -> None:
-    path = tmp_path / "cloud.log"
-    path.write_text("one\ntwo\nthree\n")
+def _opened(path: Path, text: str) -> BinaryIO:
+    path.write_text(text)
     log = logfollow.open_log(path)
     assert log is not None
+    return log
+
+
+def test_lines_written_between_the_last_lines_and_the_following_are_shown(tmp_path: Path) -> None:
+    path = tmp_path / "cloud.log"
+    log = _opened(path, "one\ntwo\nthree\n")
     assert logfollow.last_lines(log, 2) == "two\nthree\n"
     _append(path, "four\n")  # written before the following starts: shown, not skipped
     lines = logfollow.new_lines(path, log)
@@ -32,9 +38,7 @@ def test_lines_written_between_the_last_lines_and_the_following_are_shown(tmp_pa
 
 def test_no_last_lines_still_follows_from_the_end(tmp_path: Path) -> None:
     path = tmp_path / "cloud.log"
-    path.write_text("one\npartial")
-    log = logfollow.open_log(path)
-    assert log is not None
+    log = _opened(path, "one\npartial")
     assert logfollow.last_lines(log, 0) == ""
     _append(path, " line\nnext\n")
     lines = logfollow.new_lines(path, log)
