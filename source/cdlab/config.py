@@ -13,6 +13,8 @@ import math
 import os
 import shlex
 import sys
+import sysconfig
+from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_PORT = 4599
@@ -85,23 +87,44 @@ def _positive(variable: str, default: float) -> float:
     return value
 
 
-def scripts() -> Path:
-    """Where this interpreter's scripts are: the ``cdlab`` and ``aws`` installed with the kit
-    (``.venv/bin`` in a checkout that ``make`` set up). Not resolved: a venv's ``python`` is a
-    link to the system's, whose directory has neither."""
-    return Path(sys.executable).parent
+def scripts(where: Iterable[Path] | None = None) -> Path | None:
+    """Where the ``cdlab`` and ``aws`` installed with the kit are (``.venv/bin`` in a checkout
+    that ``make`` set up): the first directory of ``where`` (default: where pip puts this
+    interpreter's scripts) that holds a ``cdlab``; None if none does (the kit run from a checkout
+    that pip did not install). Not ``sys.executable``'s directory: for an install outside a venv
+    (``pip install --user``) that is ``/usr/bin``, and the scripts are in ``~/.local/bin``. Not
+    resolved: a venv's ``bin`` may be reached through a link, and names the venv."""
+    directories = _script_directories() if where is None else where
+    return next((d.absolute() for d in directories if (d / "cdlab").is_file()), None)
 
 
-def cdlab_command() -> str:
-    """This interpreter's ``cdlab``, as the working directory reaches it (``.venv/bin/cdlab``
-    in a checkout that ``make`` set up), quoted for a shell."""
-    script = scripts() / "cdlab"
-    cwd = Path.cwd()
+def _script_directories() -> list[Path]:
+    """Where pip may have put this interpreter's scripts: beside the ``cdlab`` running, the
+    install scheme's directory (a venv's ``bin``, the system's), the user scheme's."""
+    running = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    found = [running.parent] if running and running.name == "cdlab" else []
+    found.append(Path(sysconfig.get_path("scripts")))
+    found.append(Path(sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user"))))
+    return found
+
+
+def cdlab_command(where: Iterable[Path] | None = None) -> str:
+    """The kit's ``cdlab`` (:func:`scripts`), as the working directory reaches it
+    (``.venv/bin/cdlab`` in a checkout that ``make`` set up), quoted for a shell; plain
+    ``cdlab``, as PATH finds it, when there is none."""
+    directory = scripts(where)
+    if directory is None:
+        return "cdlab"
+    script, cwd = directory / "cdlab", Path.cwd()
     return shlex.quote(str(script.relative_to(cwd)) if script.is_relative_to(cwd) else str(script))
 
 
-def path_with_scripts(path: str) -> str:
-    """``path`` (a ``PATH``) with :func:`scripts` first, once, so that ``aws`` and ``cdlab``
-    are the kit's whatever else the shell has on its PATH."""
-    first = str(scripts())
+def path_with_scripts(path: str, where: Iterable[Path] | None = None) -> str:
+    """``path`` (a ``PATH``) with the kit's scripts (:func:`scripts`) first, once, so that
+    ``aws`` and ``cdlab`` are the kit's whatever else the shell has on its PATH; ``path`` as it
+    is when they are not found (no directory without them goes first)."""
+    directory = scripts(where)
+    if directory is None:
+        return path
+    first = str(directory)
     return os.pathsep.join([first, *(p for p in path.split(os.pathsep) if p and p != first)])

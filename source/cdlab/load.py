@@ -35,7 +35,14 @@ import numpy as np
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from cdlab import config
 
@@ -48,6 +55,8 @@ SIGNATURE_REUSE_SECONDS = 60.0
 PROGRESS_SECONDS = 0.5
 DEFAULT_FEATURE_DIM = 2625  # MovieLens 100k one-hot: 943 users + 1682 items
 REQUEST_TIMEOUT_SECONDS = 65.0
+# DescribeEndpoint before a load: once, soon (a stalled cloud is said, not waited for)
+CHECK_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 1})
 
 
 class LoadError(ValueError):
@@ -167,21 +176,29 @@ def invocation_url(endpoint: str, endpoint_url: str | None = None) -> str:
     return f"{_base_url(endpoint_url)}/endpoints/{quote(endpoint, safe='')}/invocations"
 
 
-def check_endpoint(endpoint: str, endpoint_url: str | None = None) -> None:
+def check_endpoint(
+    endpoint: str, endpoint_url: str | None = None, client_config: Config = CHECK_CONFIG
+) -> None:
     """Refuse, before any request, a load to an endpoint the local cloud does not have (with
-    SageMaker's message, from DescribeEndpoint) or to a cloud that does not answer. A principal
-    that may not call DescribeEndpoint is let through: the requests will tell."""
+    SageMaker's message, from DescribeEndpoint) or to a cloud that does not answer (within
+    ``client_config``'s timeouts). A principal that may not call DescribeEndpoint is let
+    through: the requests will tell."""
     base = _base_url(endpoint_url)
-    quick = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 1})
     sm = boto3.session.Session().client(
-        "sagemaker", endpoint_url=base, region_name=config.region(), config=quick
+        "sagemaker", endpoint_url=base, region_name=config.region(), config=client_config
     )
     try:
         sm.describe_endpoint(EndpointName=endpoint)
-    except EndpointConnectionError:
+    except (EndpointConnectionError, ConnectTimeoutError):
         raise LoadError(
             f"No local cloud answers at {base}: start it with `cdlab local up` (and point this "
             'shell at it with `eval "$(cdlab local env)"`).'
+        ) from None
+    except (ReadTimeoutError, ConnectionClosedError):
+        raise LoadError(
+            f"Something listens at {base} but did not answer DescribeEndpoint: if it is the "
+            "local cloud, see `cdlab local logs`, or restart it (`cdlab local down`, then "
+            "`cdlab local up`)."
         ) from None
     except NoCredentialsError:
         raise LoadError('No AWS credentials: run `eval "$(cdlab local env)"` first.') from None
@@ -189,6 +206,23 @@ def check_endpoint(endpoint: str, endpoint_url: str | None = None) -> None:
         error = e.response["Error"]
         if error.get("Code") in ("ValidationException", "ValidationError"):
             raise LoadError(f"{error['Code']}: {error.get('Message', '')}") from None
+
+
+def preflight(
+    endpoint: str,
+    rates: Sequence[float],
+    duration: float,
+    endpoint_url: str | None = None,
+    *,
+    ask_cloud: bool = True,
+) -> str:
+    """The invocation URL of a load :func:`run` may send, or a LoadError saying why it may
+    not: no local endpoint URL, out of bounds, and (``ask_cloud``) :func:`check_endpoint`."""
+    url = invocation_url(endpoint, endpoint_url)
+    check(rates, duration)
+    if ask_cloud:
+        check_endpoint(endpoint, endpoint_url)
+    return url
 
 
 def check(rates: Sequence[float], duration: float) -> None:
@@ -328,14 +362,14 @@ def run(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     endpoint_url: str | None = None,
+    checked: bool = False,
 ) -> Report:
     """Send ``rate`` requests per second for ``duration`` seconds (or each of ``steps`` for an
-    equal share of ``duration``) and report; ``stop`` ends it early. Safe in a notebook: with an
-    event loop already running it runs in a thread of its own."""
+    equal share of ``duration``) and report; ``stop`` ends it early. ``checked``: the caller's
+    :func:`preflight` asked the cloud already (it is not asked again). Safe in a notebook: with
+    an event loop already running it runs in a thread of its own."""
     rates = list(steps) if steps else [rate]
-    check(rates, duration)
-    url = invocation_url(endpoint, endpoint_url)
-    check_endpoint(endpoint, endpoint_url)
+    url = preflight(endpoint, rates, duration, endpoint_url, ask_cloud=not checked)
     load = _load(
         url,
         rates,

@@ -341,11 +341,12 @@ def _check_port(port: int) -> None:
 
 def _started(home: Path, port: int, process: subprocess.Popen[bytes], timeout: float) -> Cloud:
     """The cloud ``process`` once it answers on ``port``; if it exits first or does not answer
-    within ``timeout`` seconds, no state file is left to say it runs."""
+    within ``timeout`` seconds, no state file is left to say it runs (one another ``up`` of
+    ``home`` wrote meanwhile, naming its own cloud, is kept)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            state_file(home).unlink(missing_ok=True)
+            _forget(home, process.pid)
             raise CloudError(
                 f"The local cloud exited with code {process.returncode} while starting:\n"
                 + tail(home, 15)
@@ -360,8 +361,19 @@ def _started(home: Path, port: int, process: subprocess.Popen[bytes], timeout: f
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    state_file(home).unlink(missing_ok=True)
+    _forget(home, process.pid)
     raise CloudError(f"The local cloud did not answer within {timeout:.0f} s:\n" + tail(home, 15))
+
+
+def _forget(home: Path, pid: int) -> None:
+    """Delete the state file if it names the process ``pid``: not one that names the cloud
+    another ``up`` of ``home`` started meanwhile (which bound the port this one could not)."""
+    try:
+        named = json.loads(state_file(home).read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return
+    if named == pid:
+        state_file(home).unlink(missing_ok=True)
 
 
 def down(home: Path, timeout: float = 30.0) -> bool:

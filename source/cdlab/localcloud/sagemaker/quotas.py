@@ -47,6 +47,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdlab.config import ConfigError
 from cdlab.localcloud.protocols.errors import ResourceLimitExceeded
 
 log = logging.getLogger("cdlab.sagemaker")
@@ -68,23 +69,26 @@ LIMIT_MESSAGE = (
 
 
 def parse(text: str) -> dict[str, int]:
-    """The quotas ``CDLAB_SAGEMAKER_QUOTAS`` names, by quota name; ValueError, saying what is
-    wrong, for an entry that is not ``<instance type> for <use>=<instances>``."""
+    """The quotas ``CDLAB_SAGEMAKER_QUOTAS`` names, by quota name; a ConfigError (a ValueError),
+    naming the variable and the entry, for one that is not ``<instance type> for
+    <use>=<instances>`` (the instances in decimal digits) or names a quota named before."""
     limits: dict[str, int] = {}
     for entry in (part.strip() for part in text.split(",")):
         if not entry:
             continue
         name, _, value = entry.rpartition("=")
-        name = " ".join(name.split())
+        name, value = " ".join(name.split()), value.strip()
         instance_type, _, use = name.partition(" for ")
         if not instance_type.startswith("ml.") or use not in USES:
-            raise ValueError(
+            raise ConfigError(
                 f"{VARIABLE}: {entry!r} names no quota the local cloud enforces; name one as "
                 f"'<instance type> for <use>=<instances>', the use one of {', '.join(USES)} "
                 "(e.g. 'ml.m5.large for endpoint usage=4')."
             )
-        if not value.strip().isdigit():
-            raise ValueError(f"{VARIABLE}: {entry!r}: the limit must be a number of instances.")
+        if not (value.isascii() and value.isdigit()):  # not "²", which int() refuses
+            raise ConfigError(f"{VARIABLE}: {entry!r}: the limit must be a number of instances.")
+        if name in limits:
+            raise ConfigError(f"{VARIABLE}: {entry!r}: the quota {name!r} is named twice.")
         limits[name] = int(value)
     return limits
 
