@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cdlab import cli
+from cdlab import cli, load
 from tests.conftest import free_port
 from tests.streamed import Streamed
 
@@ -262,12 +262,31 @@ def test_a_users_error_is_one_line_that_names_the_fix(case: str, tmp_path: Path)
     assert one_line_error(cdlab(*command, home=tmp_path, **env)).startswith(says)
 
 
+def test_cdlab_load_asks_for_the_endpoint_once(deploy, aws_env, monkeypatch) -> None:
+    """The command checks the endpoint (DescribeEndpoint) before its first line; the load it
+    then runs does not ask again."""
+    endpoint = deploy("loadonce", {"AllTraffic": (1, 1, 1)})
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    asked: list[str] = []
+    check = load.check_endpoint
+
+    def counted(name: str, *args: object, **kwargs: object) -> None:
+        asked.append(name)
+        check(name, *args, **kwargs)
+
+    monkeypatch.setattr(load, "check_endpoint", counted)
+    command = ["load", endpoint, "--rate", "4", "--duration", "0.5", "--feature-dim", "20"]
+    assert cli.main(command) == 0
+    assert asked == [endpoint]
+
+
 def test_ctrl_c_stops_load_with_the_summary_so_far(deploy, aws_env: dict[str, str]) -> None:
     endpoint = deploy("ctrlc", {"AllTraffic": (1, 1, 1)})
-    command = [CDLAB, "load", endpoint, "--rate", "20", "--duration", "600"]
-    with Streamed(command, {**os.environ, **aws_env}) as load:
-        load.wait_for("Ctrl-C stops it", stream="err")
-        assert load.interrupt() == 130
-    [summary] = load.out
+    command = [CDLAB, "load", endpoint, "--rate", "20", "--duration", "600", "--feature-dim", "20"]
+    with Streamed(command, {**os.environ, **aws_env}) as running:
+        running.wait_for("Ctrl-C stops it", stream="err")
+        assert running.interrupt() == 130
+    [summary] = running.out
     assert re.match(r"\d+ requests in [\d.]+ s .*: \d+ ok, 0 failed", summary), summary
-    assert "interrupted" in load.err[-1] and not any("Traceback" in line for line in load.err)
+    assert "interrupted" in running.err[-1] and not any("Traceback" in line for line in running.err)

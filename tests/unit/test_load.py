@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import threading
-from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from botocore.config import Config
 
-from cdlab import cli, load
+from cdlab import load
 
 
 def test_only_loopback_endpoints_are_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,46 +69,3 @@ def test_a_cloud_that_takes_the_connection_but_does_not_answer_is_a_load_error(
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
         with pytest.raises(load.LoadError, match="did not answer DescribeEndpoint"):
             load.check_endpoint("e", url, quick)
-
-
-class _Cloud(http.server.BaseHTTPRequestHandler):
-    """Answers every call with 200 and ``{}``, counting each operation (X-Amz-Target)."""
-
-    calls: Counter[str]
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.calls[self.headers.get("X-Amz-Target") or self.path] += 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def answering_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """A loopback server the environment points at, and the calls it was sent."""
-    calls: Counter[str] = Counter()
-    handler = type("Handler", (_Cloud,), {"calls": calls})
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
-        monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-        try:
-            yield calls
-        finally:
-            server.shutdown()
-            thread.join()
-
-
-def test_cdlab_load_asks_for_the_endpoint_once(answering_cloud: Counter[str]) -> None:
-    assert cli.main(["load", "my-endpoint", "--rate", "4", "--duration", "0.5"]) == 0
-    assert answering_cloud["SageMaker.DescribeEndpoint"] == 1
-    assert answering_cloud["/endpoints/my-endpoint/invocations"] == 2
