@@ -262,6 +262,7 @@ def test_a_users_error_is_one_line_that_names_the_fix(case: str, tmp_path: Path)
     assert one_line_error(cdlab(*command, home=tmp_path, **env)).startswith(says)
 
 
+@pytest.mark.slow  # an endpoint of its own, out of test-fast
 def test_cdlab_load_asks_for_the_endpoint_once(deploy, aws_env, monkeypatch) -> None:
     """The command checks the endpoint (DescribeEndpoint) before its first line; the load it
     then runs does not ask again."""
@@ -281,6 +282,7 @@ def test_cdlab_load_asks_for_the_endpoint_once(deploy, aws_env, monkeypatch) -> 
     assert asked == [endpoint]
 
 
+@pytest.mark.slow  # an endpoint of its own, out of test-fast
 def test_ctrl_c_stops_load_with_the_summary_so_far(deploy, aws_env: dict[str, str]) -> None:
     endpoint = deploy("ctrlc", {"AllTraffic": (1, 1, 1)})
     command = [CDLAB, "load", endpoint, "--rate", "20", "--duration", "600", "--feature-dim", "20"]

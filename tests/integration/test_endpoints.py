@@ -61,6 +61,7 @@ def test_endpoint_lifecycle_creating_inservice_deleting(sm, deploy) -> None:
     assert code == "ValidationException" and "Could not find endpoint" in message
 
 
+@pytest.mark.slow  # an update through its termination wait (seconds), out of test-fast
 def test_deleting_an_endpoint_in_its_old_fleets_termination_wait_stops_that_fleet_too(
     sm, deploy, cloud
 ) -> None:

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow  # a cloud and a dozen cdlab processes: out of test-fast
+
 CDLAB = str(Path(sys.executable).parent / "cdlab")
 HINT = "point a shell at it with:  "
 
@@ -193,7 +195,6 @@ def test_a_cloud_that_exits_while_starting_leaves_no_state_file(tmp_path: Path) 
     assert not (home / "cloud.json").exists()
 
 
-@pytest.mark.slow  # a second cloud, and its execution role
 def test_approve_on_a_fresh_home_says_it_started_a_cloud_and_what_to_run(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from cdlab.steps import prepare
 
+pytestmark = pytest.mark.slow  # the data step on a cloud of its own: out of test-fast
+
 BUCKET = "cdlab-prepare-eu-west-1"
 DATABASE = "cdlab_prepare_region"
 
